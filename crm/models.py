@@ -1,0 +1,218 @@
+"""Clients (the merchant's customers), the referral tree, reviews, segments and import runs."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from onboarding.models import Merchant
+
+
+class Gender(models.TextChoices):
+    FEMALE = "f", _("Female")
+    MALE = "m", _("Male")
+
+
+class ClientSource(models.TextChoices):
+    IMPORT = "import", _("Imported base")
+    ORGANIC = "organic", _("Organic (at the till)")
+    PLATFORM = "platform", _("Platform traffic")
+    PROMO_CODE = "promo_code", _("Promo code / channel")
+    REFERRAL = "referral", _("Referral")
+    PARTNER = "partner", _("Partner (cross-marketing)")
+    POS = "pos", _("POS")
+
+
+class Client(models.Model):
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="clients", verbose_name=_("merchant")
+    )
+    phone = models.CharField(_("phone"), max_length=20, help_text=_("E.164, e.g. +79131234567"))
+    full_name = models.CharField(_("full name"), max_length=200, blank=True)
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    gender = models.CharField(_("gender"), max_length=1, choices=Gender, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    card_code = models.CharField(_("card code"), max_length=64, blank=True)
+    source = models.CharField(
+        _("source"), max_length=16, choices=ClientSource, default=ClientSource.ORGANIC
+    )
+    source_detail = models.CharField(
+        _("promo code / channel / partner"), max_length=120, blank=True, db_index=True
+    )
+    referred_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="referrals",
+        verbose_name=_("referred by"),
+    )
+    tier = models.ForeignKey(
+        "loyalty.Tier",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="clients",
+        verbose_name=_("tier"),
+    )
+    tier_locked = models.BooleanField(
+        _("tier assigned manually"),
+        default=False,
+        help_text=_("If on, spend does not move the client between tiers."),
+    )
+    joined_at = models.DateTimeField(
+        _("joined the program"),
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text=_("Set when the contact became a digitised member (app, bot or phone)."),
+    )
+    imported = models.BooleanField(_("imported contact"), default=False)
+    consent = models.BooleanField(_("consent to messages"), default=True)
+    # Cached aggregates, always changed in the same transaction as the rows they sum,
+    # under a row lock on the client.
+    balance = models.DecimalField(_("balance, points"), max_digits=14, decimal_places=2, default=0)
+    total_spent = models.DecimalField(_("total spent"), max_digits=14, decimal_places=2, default=0)
+    purchases_count = models.PositiveIntegerField(_("purchases"), default=0)
+    first_purchase_at = models.DateTimeField(_("first purchase"), null=True, blank=True)
+    last_purchase_at = models.DateTimeField(_("last purchase"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "phone"], name="uniq_client_phone"),
+            models.CheckConstraint(condition=Q(balance__gte=0), name="client_balance_nonneg"),
+            models.CheckConstraint(
+                condition=~Q(referred_by=models.F("id")), name="client_not_own_referrer"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "card_code"]),
+            models.Index(fields=["merchant", "last_purchase_at"]),
+            models.Index(fields=["merchant", "birthday"]),
+            models.Index(fields=["merchant", "source"]),
+            models.Index(fields=["merchant", "tier"]),
+            models.Index(fields=["merchant", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name or '—'} {self.phone}"
+
+    def clean(self):
+        if self.referred_by_id and self.merchant_id:
+            if self.referred_by.merchant_id != self.merchant_id:
+                raise ValidationError(
+                    {"referred_by": _("The referrer is another merchant's client.")}
+                )
+            # Walk up the chain: the client may not appear among its own ancestors.
+            seen, node = set(), self.referred_by
+            while node is not None:
+                if node.pk == self.pk or node.pk in seen:
+                    raise ValidationError(
+                        {"referred_by": _("A client cannot be their own referrer or ancestor.")}
+                    )
+                seen.add(node.pk)
+                node = node.referred_by
+
+
+class Review(models.Model):
+    class Platform(models.TextChoices):
+        TWOGIS = "2gis", _("2GIS")
+        MAPS = "maps", _("Maps (Yandex/Google)")
+        APP = "app", _("In-app")
+        OTHER = "other", _("Other")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="reviews")
+    client = models.ForeignKey(
+        Client, null=True, blank=True, on_delete=models.SET_NULL, related_name="reviews"
+    )
+    purchase = models.ForeignKey(
+        "loyalty.Purchase", null=True, blank=True, on_delete=models.SET_NULL, related_name="reviews"
+    )
+    platform = models.CharField(_("platform"), max_length=8, choices=Platform, default=Platform.APP)
+    rating = models.PositiveSmallIntegerField(
+        _("rating"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    text = models.TextField(_("text"), blank=True)
+    created_at = models.DateTimeField(_("time"))
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("review")
+        verbose_name_plural = _("reviews and ratings")
+        indexes = [models.Index(fields=["merchant", "created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
+                name="review_rating_1_5",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} {self.rating or ''}".strip()
+
+
+class Segment(models.Model):
+    class Kind(models.TextChoices):
+        LAPSED = "lapsed", _("Lapsed clients")
+        RFM = "rfm", _("RFM segment")
+        PHONE_LIST = "phone_list", _("Uploaded phone list")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="segments")
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind)
+    lapsed_days = models.PositiveIntegerField(_("no purchase for, days"), null=True, blank=True)
+    rfm_segment = models.CharField(_("RFM segment"), max_length=40, blank=True)
+    phones = models.JSONField(_("phones (E.164)"), default=list, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["merchant", "name"]
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportBatch(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+        DRY_RUN = "dry_run", _("Dry run")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="import_batches")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/", blank=True)
+    file_name = models.CharField(_("file name"), max_length=255, blank=True)
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    overwrite = models.BooleanField(_("overwrite existing fields"), default=False)
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.PENDING)
+    rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    rows_processed = models.PositiveIntegerField(_("processed"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    report = models.JSONField(_("report"), default=dict, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    created_at = models.DateTimeField(_("started"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("import run")
+        verbose_name_plural = _("import runs")
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display()})"

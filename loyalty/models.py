@@ -1,0 +1,593 @@
+"""Program configuration (program, tiers, campaigns) and the engine's records
+(purchases, refunds, the points ledger, certificates, campaign issuances, outbox)."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from onboarding.models import PERCENT_VALIDATORS, Branch, Merchant, StaffMember
+
+POINTS = {"max_digits": 14, "decimal_places": 2}
+MONEY = {"max_digits": 14, "decimal_places": 2}
+PERCENT = {"max_digits": 5, "decimal_places": 2, "validators": PERCENT_VALIDATORS}
+
+
+class ReferralTrigger(models.TextChoices):
+    REGISTRATION = "registration", _("Friend's registration")
+    FIRST_PURCHASE = "first_purchase", _("Friend's first purchase")
+
+
+class Program(models.Model):
+    merchant = models.OneToOneField(
+        Merchant, on_delete=models.CASCADE, related_name="program", verbose_name=_("merchant")
+    )
+    welcome_points = models.DecimalField(
+        _("welcome points"), default=0, validators=[MinValueValidator(0)], **POINTS
+    )
+    points_expiry_months = models.PositiveSmallIntegerField(
+        _("points expire after, months"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(120)],
+        help_text=_(
+            "The whole balance expires this many months after the last purchase. Empty: never."
+        ),
+    )
+    promo_earns_points = models.BooleanField(
+        _("promo/discounted items earn points"),
+        default=True,
+    )
+    promo_redeemable = models.BooleanField(
+        _("promo/discounted items can be paid with points"),
+        default=False,
+    )
+    installment_accrual_only = models.BooleanField(
+        _("installment payments: accrual only"),
+        default=True,
+        help_text=_("Purchases paid in installments earn points but cannot be paid with points."),
+    )
+    tiers_can_fall = models.BooleanField(
+        _("tiers can fall"),
+        default=False,
+        help_text=_("If off, a client's tier never goes down once reached."),
+    )
+    referral_bonus_points = models.DecimalField(
+        _("referral one-time bonus, points"), default=0, validators=[MinValueValidator(0)], **POINTS
+    )
+    referral_bonus_trigger = models.CharField(
+        _("one-time bonus is paid on"),
+        max_length=20,
+        choices=ReferralTrigger,
+        default=ReferralTrigger.FIRST_PURCHASE,
+    )
+    referral_level1_percent = models.DecimalField(
+        _("referral level 1, % of the friend's check"), default=0, **PERCENT
+    )
+    referral_level2_percent = models.DecimalField(_("referral level 2, %"), default=0, **PERCENT)
+    referral_level3_percent = models.DecimalField(_("referral level 3, %"), default=0, **PERCENT)
+    staff_bonus_percent = models.DecimalField(
+        _("staff bonus, % of card sales"),
+        default=0,
+        max_digits=6,
+        decimal_places=3,
+        validators=PERCENT_VALIDATORS,
+    )
+    staff_bonus_note = models.CharField(
+        _("staff bonus: other scheme"),
+        max_length=300,
+        blank=True,
+        help_text=_("e.g. the merchant's internal motivation system"),
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("loyalty program")
+        verbose_name_plural = _("loyalty programs")
+
+    def __str__(self) -> str:
+        return str(self.merchant)
+
+    @property
+    def referral_percents(self) -> list:
+        """Recurring referral % by level (1..3), trailing zero levels dropped."""
+        levels = [
+            self.referral_level1_percent,
+            self.referral_level2_percent,
+            self.referral_level3_percent,
+        ]
+        while levels and not levels[-1]:
+            levels.pop()
+        return levels
+
+    def clean(self):
+        errors = {}
+        if not self.referral_level1_percent and (
+            self.referral_level2_percent or self.referral_level3_percent
+        ):
+            errors["referral_level2_percent"] = _(
+                "Set level 1 before levels 2 and 3: a deeper level cannot earn without the first."
+            )
+        elif not self.referral_level2_percent and self.referral_level3_percent:
+            errors["referral_level3_percent"] = _("Set level 2 before level 3.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class Tier(models.Model):
+    program = models.ForeignKey(
+        Program, on_delete=models.CASCADE, related_name="tiers", verbose_name=_("program")
+    )
+    name = models.CharField(_("name"), max_length=120)
+    position = models.PositiveSmallIntegerField(_("order"), help_text=_("1 is the entry tier."))
+    cashback_percent = models.DecimalField(_("cashback, %"), **PERCENT)
+    max_redemption_percent = models.DecimalField(_("max redemption, % of the check"), **PERCENT)
+    spend_threshold = models.DecimalField(
+        _("spend threshold"),
+        default=0,
+        validators=[MinValueValidator(0)],
+        help_text=_("Cumulative spend that reaches this tier."),
+        **MONEY,
+    )
+
+    class Meta:
+        ordering = ["program", "position"]
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
+        constraints = [
+            models.UniqueConstraint(fields=["program", "position"], name="uniq_tier_position"),
+            models.CheckConstraint(
+                condition=Q(cashback_percent__gte=0, cashback_percent__lte=100),
+                name="tier_cashback_0_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_redemption_percent__gte=0, max_redemption_percent__lte=100),
+                name="tier_redemption_0_100",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.cashback_percent}%)"
+
+
+class CampaignKind(models.TextChoices):
+    BIRTHDAY = "birthday", _("Birthday")
+    WINBACK = "winback", _("Win-back")
+    CHECK_GROWTH = "check_growth", _("Check growth")
+    REVIEW_REWARD = "review_reward", _("Review reward")
+    WELCOME = "welcome", _("Welcome")
+    SEGMENT_GIFT = "segment_gift", _("Short-lived segment gift")
+    PARTNER_CERTIFICATE = "partner_certificate", _("Partner certificates")
+
+
+class RewardForm(models.TextChoices):
+    POINTS = "points", _("Points to the balance")
+    CERTIFICATE = "certificate", _("Certificate")
+
+
+class Channel(models.TextChoices):
+    APP_PUSH = "app_push", _("App push")
+    TELEGRAM = "telegram", _("Telegram")
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("E-mail")
+    CONSOLE = "console", _("Console (log)")
+
+
+class ReviewPlatform(models.TextChoices):
+    ANY = "any", _("Any")
+    TWOGIS = "2gis", _("2GIS")
+    MAPS = "maps", _("Maps (Yandex/Google)")
+    APP = "app", _("In-app")
+
+
+# Which parameters each kind needs; the admin form shows only these (plus the common ones).
+CAMPAIGN_KIND_FIELDS = {
+    CampaignKind.BIRTHDAY: ["days_before"],
+    CampaignKind.WINBACK: ["days_after_last_purchase"],
+    CampaignKind.CHECK_GROWTH: ["min_check_amount"],
+    CampaignKind.REVIEW_REWARD: ["review_platform"],
+    CampaignKind.WELCOME: [],
+    CampaignKind.SEGMENT_GIFT: ["burn_after_days"],
+    CampaignKind.PARTNER_CERTIFICATE: ["partner_name", "certificates_count"],
+}
+CAMPAIGN_PARAM_FIELDS = sorted({f for fields in CAMPAIGN_KIND_FIELDS.values() for f in fields})
+
+
+class Campaign(models.Model):
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="campaigns", verbose_name=_("merchant")
+    )
+    kind = models.CharField(_("kind"), max_length=24, choices=CampaignKind)
+    name = models.CharField(_("name"), max_length=200)
+    is_active = models.BooleanField(_("active"), default=True)
+    reward_form = models.CharField(
+        _("reward form"), max_length=12, choices=RewardForm, default=RewardForm.CERTIFICATE
+    )
+    reward_points = models.DecimalField(
+        _("reward, points"), validators=[MinValueValidator(0)], **POINTS
+    )
+    certificate_valid_days = models.PositiveIntegerField(
+        _("certificate valid, days"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+    )
+    redemption_cap_percent = models.DecimalField(
+        _("certificate redemption cap, % of the check"), null=True, blank=True, **PERCENT
+    )
+    # Kind-specific parameters (see CAMPAIGN_KIND_FIELDS).
+    days_before = models.PositiveSmallIntegerField(
+        _("issue N days before the birthday"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(365)],
+    )
+    days_after_last_purchase = models.PositiveIntegerField(
+        _("days after the last purchase"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+    )
+    min_check_amount = models.DecimalField(
+        _("purchase of at least"), null=True, blank=True, validators=[MinValueValidator(0)], **MONEY
+    )
+    review_platform = models.CharField(
+        _("review platform"), max_length=8, choices=ReviewPlatform, blank=True
+    )
+    burn_after_days = models.PositiveSmallIntegerField(
+        _("gifted points burn after, days"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+    )
+    partner_name = models.CharField(_("partner company"), max_length=200, blank=True)
+    certificates_count = models.PositiveIntegerField(
+        _("certificates to issue"), null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    channel = models.CharField(
+        _("channel"), max_length=12, choices=Channel, default=Channel.APP_PUSH
+    )
+    message_template = models.TextField(
+        _("message template"),
+        blank=True,
+        help_text=_("Placeholders: {name}, {points}, {valid_until}, {merchant}."),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["merchant", "kind", "name"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        indexes = [models.Index(fields=["merchant", "kind", "is_active"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        errors = {}
+        if self.reward_points is not None and self.reward_points <= 0:
+            errors["reward_points"] = _("The reward must be more than zero points.")
+        required = CAMPAIGN_KIND_FIELDS.get(self.kind, [])
+        for field in required:
+            if field == "certificates_count":
+                continue
+            if getattr(self, field) in (None, ""):
+                errors[field] = _("Required for a “%(kind)s” campaign.") % {
+                    "kind": CampaignKind(self.kind).label
+                }
+        if (
+            self.kind == CampaignKind.BIRTHDAY
+            and self.days_before is not None
+            and self.days_before > 365
+        ):
+            errors["days_before"] = _("A birthday gift cannot be issued more than a year ahead.")
+        if self.reward_form == RewardForm.CERTIFICATE:
+            if not self.certificate_valid_days:
+                errors["certificate_valid_days"] = _(
+                    "A certificate must be valid for at least 1 day."
+                )
+            if self.redemption_cap_percent is None:
+                errors["redemption_cap_percent"] = _(
+                    "Set how much of a check the certificate may pay (0–100%)."
+                )
+        if self.kind == CampaignKind.SEGMENT_GIFT and self.reward_form != RewardForm.POINTS:
+            errors["reward_form"] = _("A segment gift is given as points that burn.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class PurchaseSource(models.TextChoices):
+    CASHIER = "cashier", _("Cashier page")
+    EVOTOR = "evotor", _("Evotor")
+    POSTER = "poster", _("Poster")
+    IMPORT = "import", _("History import")
+    API = "api", _("API")
+    DEMO = "demo", _("Demo data")
+
+
+class PaymentType(models.TextChoices):
+    CASH = "cash", _("Cash")
+    CARD = "card", _("Bank card")
+    ONLINE = "online", _("Online")
+    INSTALLMENT = "installment", _("Installment")
+    MIXED = "mixed", _("Mixed")
+
+
+class Certificate(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        REDEEMED = "redeemed", _("Redeemed")
+        EXPIRED = "expired", _("Expired")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="certificates")
+    client = models.ForeignKey("crm.Client", on_delete=models.CASCADE, related_name="certificates")
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="certificates"
+    )
+    points = models.DecimalField(_("face value, points"), **POINTS)
+    redemption_cap_percent = models.DecimalField(_("redemption cap, %"), **PERCENT)
+    issued_at = models.DateTimeField(_("issued"))
+    valid_until = models.DateTimeField(_("valid until"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status, default=Status.ACTIVE, db_index=True
+    )
+    redeemed_at = models.DateTimeField(_("redeemed"), null=True, blank=True)
+    redeemed_purchase = models.ForeignKey(
+        "Purchase",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="certificates_redeemed",
+    )
+
+    class Meta:
+        ordering = ["-issued_at"]
+        verbose_name = _("certificate")
+        verbose_name_plural = _("certificates")
+        indexes = [
+            models.Index(fields=["merchant", "status", "valid_until"]),
+            models.Index(fields=["client", "status"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(points__gt=0), name="certificate_points_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.points} ({self.get_status_display()})"
+
+
+class Purchase(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="purchases")
+    client = models.ForeignKey(
+        "crm.Client", null=True, blank=True, on_delete=models.PROTECT, related_name="purchases"
+    )
+    branch = models.ForeignKey(
+        Branch, null=True, blank=True, on_delete=models.SET_NULL, related_name="purchases"
+    )
+    cashier = models.ForeignKey(
+        StaffMember,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="purchases",
+        verbose_name=_("served by"),
+    )
+    external_id = models.CharField(
+        _("external id"),
+        max_length=120,
+        null=True,
+        blank=True,
+        help_text=_("Idempotency key: the POS document id or the cashier page's request id."),
+    )
+    source = models.CharField(_("source"), max_length=12, choices=PurchaseSource)
+    occurred_at = models.DateTimeField(_("time"), db_index=True)
+    amount = models.DecimalField(_("check amount"), **MONEY)
+    excluded_amount = models.DecimalField(_("promo/discounted items"), default=0, **MONEY)
+    points_redeemed = models.DecimalField(_("paid with points"), default=0, **POINTS)
+    certificate_redeemed = models.DecimalField(_("paid with certificate"), default=0, **POINTS)
+    paid_money = models.DecimalField(_("paid in money"), **MONEY)
+    payment_type = models.CharField(
+        _("payment type"), max_length=12, choices=PaymentType, default=PaymentType.CARD
+    )
+    by_phone = models.BooleanField(
+        _("identified by phone number"),
+        default=False,
+        help_text=_("The client was found by phone number instead of a card/app."),
+    )
+    points_accrued = models.DecimalField(_("points accrued"), default=0, **POINTS)
+    tier = models.ForeignKey(
+        Tier,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("tier at purchase"),
+    )
+    refunded_amount = models.DecimalField(_("refunded"), default=0, **MONEY)
+    raw_payload = models.JSONField(_("raw payload"), null=True, blank=True)
+    created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name = _("purchase")
+        verbose_name_plural = _("purchases")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "external_id"],
+                name="uniq_purchase_external_id",
+                condition=Q(external_id__isnull=False),
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="purchase_amount_nonneg"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__lte=models.F("amount")),
+                name="purchase_refund_le_amount",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "occurred_at"]),
+            models.Index(fields=["client", "occurred_at"]),
+            models.Index(fields=["merchant", "branch", "occurred_at"]),
+            models.Index(fields=["merchant", "cashier", "occurred_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.amount}"
+
+
+class Refund(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="refunds")
+    purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="refunds")
+    external_id = models.CharField(_("external id"), max_length=120, null=True, blank=True)
+    amount = models.DecimalField(_("refunded amount"), **MONEY)
+    occurred_at = models.DateTimeField(_("time"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    raw_payload = models.JSONField(_("raw payload"), null=True, blank=True)
+    created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "external_id"],
+                name="uniq_refund_external_id",
+                condition=Q(external_id__isnull=False),
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} ({self.purchase_id})"
+
+
+class LedgerKind(models.TextChoices):
+    WELCOME = "welcome", _("Welcome")
+    ACCRUAL = "accrual", _("Cashback accrual")
+    REDEMPTION = "redemption", _("Redemption")
+    REFERRAL_BONUS = "referral_bonus", _("Referral one-time bonus")
+    REFERRAL = "referral", _("Referral percentage")
+    CAMPAIGN = "campaign", _("Campaign gift")
+    CERTIFICATE = "certificate", _("Certificate")
+    EXPIRY = "expiry", _("Expiry")
+    OPENING_BALANCE = "opening_balance", _("Opening balance (import)")
+    ADJUSTMENT = "adjustment", _("Manual adjustment")
+    REFUND = "refund", _("Refund reversal")
+
+
+class LedgerEntry(models.Model):
+    """An append-only point movement. A client's balance is the sum of its entries."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="ledger")
+    client = models.ForeignKey("crm.Client", on_delete=models.CASCADE, related_name="ledger")
+    kind = models.CharField(_("kind"), max_length=20, choices=LedgerKind)
+    points = models.DecimalField(_("points"), **POINTS)
+    purchase = models.ForeignKey(
+        Purchase, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    refund = models.ForeignKey(
+        Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="ledger_entries"
+    )
+    certificate = models.ForeignKey(
+        Certificate, null=True, blank=True, on_delete=models.SET_NULL, related_name="ledger_entries"
+    )
+    referral_level = models.PositiveSmallIntegerField(_("referral level"), null=True, blank=True)
+    expires_at = models.DateTimeField(
+        _("burns at"),
+        null=True,
+        blank=True,
+        help_text=_("For short-lived gifts: the unspent part burns at this time."),
+    )
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("time"), db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("points ledger")
+        indexes = [
+            models.Index(fields=["client", "created_at"]),
+            models.Index(fields=["merchant", "kind", "created_at"]),
+            models.Index(fields=["purchase"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.points}"
+
+
+class CampaignIssuance(models.Model):
+    """One reward of a campaign to a client for a period; the unique key makes re-runs safe."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="issuances")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="issuances")
+    client = models.ForeignKey("crm.Client", on_delete=models.CASCADE, related_name="issuances")
+    period_key = models.CharField(
+        _("period"),
+        max_length=40,
+        help_text=_("e.g. the birthday year, the lapse's last-purchase date, the purchase id."),
+    )
+    points = models.DecimalField(_("points"), **POINTS)
+    certificate = models.OneToOneField(
+        Certificate, null=True, blank=True, on_delete=models.SET_NULL, related_name="issuance"
+    )
+    issued_at = models.DateTimeField(_("issued"))
+
+    class Meta:
+        ordering = ["-issued_at"]
+        verbose_name = _("campaign issuance")
+        verbose_name_plural = _("campaign issuances")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "client", "period_key"], name="uniq_issuance_period"
+            ),
+        ]
+        indexes = [models.Index(fields=["merchant", "issued_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}:{self.client_id}:{self.period_key}"
+
+
+class OutboxMessage(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="outbox")
+    client = models.ForeignKey(
+        "crm.Client", null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )
+    issuance = models.ForeignKey(
+        CampaignIssuance, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    channel = models.CharField(_("channel"), max_length=12, choices=Channel)
+    recipient = models.CharField(_("recipient"), max_length=200, blank=True)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("text"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox")
+        indexes = [models.Index(fields=["merchant", "status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} → {self.recipient}"

@@ -1,0 +1,154 @@
+from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group, User
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+
+from .admin_base import ScopedAdmin, ScopedTabularInline
+from .models import Branch, Merchant, PointAItem, StaffMember
+from .services import merchant_after_save
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin, ModelAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
+
+
+@admin.register(Group)
+class GroupAdmin(BaseGroupAdmin, ModelAdmin):
+    pass
+
+
+class BranchInline(ScopedTabularInline):
+    model = Branch
+    fields = ["name", "address", "pos_store_id", "is_active"]
+    tab = True
+
+
+class PointAInline(ScopedTabularInline):
+    model = PointAItem
+    fields = ["kind", "text", "position"]
+    verbose_name_plural = _("Point A: state before and goals")
+    tab = True
+
+
+class StaffInline(ScopedTabularInline):
+    model = StaffMember
+    fields = ["full_name", "role", "branch", "user", "phone", "pos_employee_id", "is_active"]
+    tab = True
+
+
+@admin.register(Merchant)
+class MerchantAdmin(ScopedAdmin):
+    list_display = [
+        "name",
+        "business_type",
+        "city",
+        "country",
+        "pos_integration",
+        "onboarding_status",
+        "launch_date",
+        "program_link",
+    ]
+    list_filter = ["onboarding_status", "business_type", "country", "pos_integration"]
+    search_fields = ["name", "slug", "city"]
+    prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["owners", "specialists"]
+    inlines = [BranchInline, PointAInline, StaffInline]
+    fieldsets = [
+        (
+            _("Profile"),
+            {
+                "fields": [
+                    "name",
+                    "slug",
+                    "business_type",
+                    "description",
+                    "city",
+                    "country",
+                    "currency",
+                    "time_zone",
+                    "launch_date",
+                    "onboarding_status",
+                ],
+                "classes": ["tab"],
+            },
+        ),
+        (
+            _("Program channels"),
+            {
+                "fields": [
+                    "pos_integration",
+                    "carrier_app",
+                    "carrier_telegram",
+                    "carrier_phone",
+                    "online_orders",
+                    "online_orders_note",
+                ],
+                "classes": ["tab"],
+            },
+        ),
+        (_("People"), {"fields": ["owners", "specialists", "partner"], "classes": ["tab"]}),
+        (
+            _("Economics"),
+            {
+                "fields": [
+                    "previous_discount_percent",
+                    "platform_traffic_share_percent",
+                ],
+                "classes": ["tab"],
+            },
+        ),
+        (
+            _("POS credentials"),
+            {
+                "fields": [
+                    "evotor_user_id",
+                    "poster_account",
+                    "poster_client_secret",
+                    "poster_api_token",
+                ],
+                "classes": ["tab"],
+            },
+        ),
+    ]
+
+    @admin.display(description=_("Program"))
+    def program_link(self, obj):
+        program = getattr(obj, "program", None)
+        if program is None:
+            return "—"
+        url = reverse("admin:loyalty_program_change", args=[program.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Configure"))
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("program")
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        merchant_after_save(merchant=form.instance, acting_user=request.user)
+
+
+@admin.register(StaffMember)
+class StaffMemberAdmin(ScopedAdmin):
+    list_display = ["full_name", "merchant", "branch", "role", "is_active"]
+    list_filter = ["role", "is_active", "merchant"]
+    search_fields = ["full_name", "phone", "email"]
+    list_select_related = ["merchant", "branch"]
+
+
+@admin.register(Branch)
+class BranchAdmin(ScopedAdmin):
+    list_display = ["name", "merchant", "address", "is_active"]
+    list_filter = ["merchant", "is_active"]
+    search_fields = ["name", "address"]
+    list_select_related = ["merchant"]

@@ -1,0 +1,106 @@
+"""Tenant scoping for every admin page: querysets, inlines, FK choices and autocomplete.
+
+A model admin names the lookup from its model to Merchant (`merchant_lookup`); everything
+the admin lists, opens or offers in a select goes through `access.visible_merchants`."""
+
+from django.contrib.auth import get_user_model
+from django.db import models
+from unfold.admin import ModelAdmin, StackedInline, TabularInline
+
+from . import roles
+from .access import visible_merchants
+from .models import Merchant
+
+# How each tenant-owned model reaches Merchant; models with a plain `merchant` FK need no entry.
+MERCHANT_LOOKUPS = {
+    Merchant: "pk",
+    "loyalty.Tier": "program__merchant",
+}
+
+
+def merchant_lookup_for(model) -> str | None:
+    if model is Merchant:
+        return "pk"
+    label = f"{model._meta.app_label}.{model.__name__}"
+    if label in MERCHANT_LOOKUPS:
+        return MERCHANT_LOOKUPS[label]
+    try:
+        field = model._meta.get_field("merchant")
+    except Exception:
+        return None
+    return "merchant" if field.is_relation else None
+
+
+def scope_queryset(queryset, user):
+    lookup = merchant_lookup_for(queryset.model)
+    if lookup is None:
+        return queryset
+    return queryset.filter(**{f"{lookup}__in": visible_merchants(user)})
+
+
+def scope_user_choices(queryset, field_name: str, user):
+    """People a user may pick for owners/specialists/partner: the right role, and not
+    people tied only to merchants the user cannot see."""
+    role = {
+        "owners": roles.OWNER,
+        "specialists": roles.SPECIALIST,
+        "partner": roles.PARTNER,
+        "user": roles.CASHIER,
+    }.get(field_name)
+    if role:
+        queryset = queryset.filter(groups__name=role)
+    if user.is_superuser:
+        return queryset.distinct()
+    visible = visible_merchants(user)
+    related = {
+        "owners": "owned_merchants",
+        "specialists": "specialist_merchants",
+        "partner": "partner_merchants",
+        "user": "staff_member__merchant",
+    }.get(field_name)
+    if related is None:
+        return queryset.filter(pk=user.pk)
+    return queryset.filter(
+        models.Q(**{f"{related}__in": visible})
+        | models.Q(**{f"{related}__isnull": True})
+        | models.Q(pk=user.pk)
+    ).distinct()
+
+
+class ScopedMixin:
+    def get_queryset(self, request):
+        return scope_queryset(super().get_queryset(request), request.user)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        self._scope_formfield(db_field, formfield, request)
+        return formfield
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_manytomany(db_field, request, **kwargs)
+        self._scope_formfield(db_field, formfield, request)
+        return formfield
+
+    def _scope_formfield(self, db_field, formfield, request):
+        if formfield is None or not hasattr(formfield, "queryset"):
+            return
+        if db_field.related_model is get_user_model():
+            formfield.queryset = scope_user_choices(formfield.queryset, db_field.name, request.user)
+        else:
+            formfield.queryset = scope_queryset(formfield.queryset, request.user)
+
+
+class ScopedAdmin(ScopedMixin, ModelAdmin):
+    """Base for every tenant-owned model admin."""
+
+    list_per_page = 50
+    show_full_result_count = False
+    warn_unsaved_form = True
+
+
+class ScopedTabularInline(ScopedMixin, TabularInline):
+    extra = 0
+
+
+class ScopedStackedInline(ScopedMixin, StackedInline):
+    extra = 0

@@ -1,0 +1,458 @@
+"""Demo data: the five reference merchants with deterministic synthetic histories.
+
+The history is generated in memory with the program's own rules (tier cashback, caps,
+referral percentages, welcome points) and written with bulk inserts, so the cached
+balances always equal the ledger sums. Running it again changes nothing that exists."""
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+
+from crm.models import Client, ClientSource, Review
+from loyalty.models import (
+    Campaign,
+    CampaignIssuance,
+    Certificate,
+    LedgerEntry,
+    LedgerKind,
+    PaymentType,
+    Purchase,
+    PurchaseSource,
+)
+from loyalty.money import ZERO, percent_of, q, q_down
+from loyalty.program import campaign_configure, program_configure
+
+from . import roles
+from .models import Branch, Merchant, PointAItem, StaffMember, StaffRole
+from .reference import REFERENCE_MERCHANTS
+
+DEMO_PASSWORD = "demo-pass-2024"
+SPECIALIST_ASSIGNMENT = {"specialist": [0, 2, 3], "specialist2": [1, 4]}
+PARTNER_ASSIGNMENT = {"partner": [0, 2, 3], "partner2": [1, 4]}
+AS_OF = {
+    "zolotoff": date(2025, 1, 31),
+    "kz-restaurant": date(2024, 12, 1),
+    "rustore": date(2025, 2, 2),
+    "sakura": date(2024, 12, 1),
+    "tbilisi-restaurant": date(2025, 1, 1),
+}
+FIRST_NAMES = [
+    "Анна",
+    "Мария",
+    "Елена",
+    "Ольга",
+    "Ирина",
+    "Наталья",
+    "Татьяна",
+    "Светлана",
+    "Алексей",
+    "Дмитрий",
+    "Сергей",
+    "Андрей",
+    "Иван",
+    "Михаил",
+    "Никита",
+    "Артём",
+]
+LAST_NAMES = [
+    "Иванова",
+    "Смирнова",
+    "Кузнецова",
+    "Попова",
+    "Соколова",
+    "Лебедева",
+    "Козлова",
+    "Новикова",
+    "Морозова",
+    "Петрова",
+    "Волкова",
+    "Соловьёва",
+]
+PHONE_PREFIX = {"RU": "+7913", "KZ": "+7701", "GE": "+99555"}
+
+
+@dataclass
+class DemoLogin:
+    username: str
+    role: str
+    merchants: list = field(default_factory=list)
+
+
+def _user(username: str, role: str, *, superuser: bool = False) -> User:
+    user, created = User.objects.get_or_create(username=username)
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.email = f"{username}@demo.local"
+        user.is_staff = superuser or role in (roles.SPECIALIST, roles.PARTNER)
+        user.is_superuser = superuser
+        user.save()
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def demo_load(*, stdout=None) -> list[DemoLogin]:
+    """Create (or complete) the demo. Returns the logins to print."""
+    logins = [DemoLogin("admin", "superuser")]
+    _user("admin", "", superuser=True)
+    people = {name: _user(name, roles.SPECIALIST) for name in SPECIALIST_ASSIGNMENT}
+    people.update({name: _user(name, roles.PARTNER) for name in PARTNER_ASSIGNMENT})
+    for index, ref in enumerate(REFERENCE_MERCHANTS):
+        merchant = _merchant(ref)
+        for name, indexes in {**SPECIALIST_ASSIGNMENT}.items():
+            if index in indexes:
+                merchant.specialists.add(people[name])
+        for name, indexes in PARTNER_ASSIGNMENT.items():
+            if index in indexes and merchant.partner_id != people[name].pk:
+                merchant.partner = people[name]
+                merchant.save(update_fields=["partner"])
+        owner = _user(f"owner-{ref['slug']}", roles.OWNER)
+        merchant.owners.add(owner)
+        cashier = _user(f"cashier-{ref['slug']}", roles.CASHIER)
+        StaffMember.objects.get_or_create(
+            merchant=merchant,
+            user=cashier,
+            defaults={
+                "full_name": f"Кассир {merchant.name}",
+                "role": StaffRole.CASHIER,
+                "branch": merchant.branches.first(),
+            },
+        )
+        if not merchant.clients.exists():
+            counts = _history(merchant, ref, seed=index + 1)
+            if stdout:
+                stdout.write(f"  {merchant.name}: {counts}")
+        logins.append(DemoLogin(owner.username, roles.OWNER, [merchant.slug]))
+        logins.append(DemoLogin(cashier.username, roles.CASHIER, [merchant.slug]))
+    slugs = [r["slug"] for r in REFERENCE_MERCHANTS]
+    for name, indexes in {**SPECIALIST_ASSIGNMENT, **PARTNER_ASSIGNMENT}.items():
+        role = roles.SPECIALIST if name.startswith("specialist") else roles.PARTNER
+        logins.insert(1, DemoLogin(name, role, [slugs[i] for i in indexes]))
+    return logins
+
+
+@transaction.atomic
+def _merchant(ref) -> Merchant:
+    profile = dict(ref["profile"])
+    profile["launch_date"] = date.fromisoformat(profile["launch_date"])
+    merchant, _created = Merchant.objects.update_or_create(slug=ref["slug"], defaults=profile)
+    for name in ref["branches"]:
+        Branch.objects.get_or_create(merchant=merchant, name=name)
+    for kind, texts in (
+        (PointAItem.Kind.STATE, ref["state"]),
+        (PointAItem.Kind.GOAL, ref["goals"]),
+    ):
+        for position, text in enumerate(texts, start=1):
+            PointAItem.objects.update_or_create(
+                merchant=merchant, kind=kind, position=position, defaults={"text": text}
+            )
+    program_configure(merchant=merchant, tiers=ref["tiers"], **ref["program"])
+    for spec in ref["campaigns"]:
+        spec = dict(spec)
+        campaign_configure(merchant=merchant, kind=spec.pop("kind"), name=spec.pop("name"), **spec)
+    for n in range(1, 4):
+        StaffMember.objects.get_or_create(
+            merchant=merchant,
+            full_name=f"Сотрудник {n}",
+            defaults={
+                "role": StaffRole.CASHIER,
+                "branch": merchant.branches.order_by("pk")[(n - 1) % merchant.branches.count()],
+            },
+        )
+    return merchant
+
+
+def _aware(merchant: Merchant, day: date, rng: random.Random) -> datetime:
+    moment = time(hour=rng.randint(10, 20), minute=rng.randint(0, 59))
+    return datetime.combine(day, moment, tzinfo=merchant.tzinfo)
+
+
+@transaction.atomic
+def _history(merchant: Merchant, ref, *, seed: int) -> dict:
+    """Clients, referral tree, purchases, ledger, certificates and reviews shaped like Point B."""
+    rng = random.Random(seed)
+    b = ref["point_b"]
+    program = merchant.program
+    tiers = list(program.tiers.order_by("position"))
+    branches = list(merchant.branches.all())
+    staff = list(merchant.staff.filter(role=StaffRole.CASHIER))
+    launch, as_of = merchant.launch_date, AS_OF[merchant.slug]
+    span = (as_of - launch).days
+    prefix = PHONE_PREFIX.get(merchant.country, "+7913")
+    promo_codes = ref.get("promo_codes", [])
+
+    # Contacts: imported ones first, then organic/platform/promo-code sign-ups.
+    clients = []
+    for i in range(b["contacts"]):
+        imported = i < b["imported"]
+        birthday = date(rng.randint(1960, 2004), rng.randint(1, 12), rng.randint(1, 28))
+        if imported:
+            source, detail = ClientSource.IMPORT, ""
+        elif promo_codes and rng.random() < 0.45:
+            source, detail = ClientSource.PROMO_CODE, rng.choice(promo_codes)
+        else:
+            source = rng.choice(
+                [ClientSource.PLATFORM, ClientSource.PLATFORM, ClientSource.ORGANIC]
+            )
+            detail = ""
+        clients.append(
+            Client(
+                merchant=merchant,
+                phone=f"{prefix}{i + 1:07d}",
+                full_name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+                birthday=birthday,
+                gender=rng.choice(["f", "m", ""]),
+                source=source,
+                source_detail=detail,
+                imported=imported,
+                tier=tiers[0] if tiers else None,
+            )
+        )
+    # Digitised members: all non-imported contacts first, then a part of the imported ones.
+    order = list(range(b["imported"], b["contacts"])) + list(range(b["imported"]))
+    members = order[: b["digitised"]]
+    for idx in members:
+        joined = launch + timedelta(days=rng.randint(0, max(span - 1, 0)))
+        clients[idx].joined_at = _aware(merchant, joined, rng)
+    parent_of = {}
+
+    # Referral tree: chains up to the reference depth.
+    members_sorted = sorted(members, key=lambda i: clients[i].joined_at)
+    referred = set()
+    depth_of = {}
+    candidates = members_sorted[len(members_sorted) // 3 :]
+    rng.shuffle(candidates)
+    chosen = sorted(candidates[: b["referrals"]], key=lambda i: clients[i].joined_at)
+    roots = members_sorted[: max(len(members_sorted) // 3, 1)]
+    for idx in chosen:
+        joined = clients[idx].joined_at
+        deeper = [
+            m
+            for m in referred
+            if depth_of[m] < b["referral_depth"] and clients[m].joined_at < joined
+        ]
+        if deeper and rng.random() < 0.5:
+            parent = rng.choice(deeper)
+        else:
+            parent = rng.choice([m for m in roots if clients[m].joined_at < joined] or roots)
+        if parent == idx:
+            continue
+        parent_of[idx] = parent
+        clients[idx].source = ClientSource.REFERRAL
+        depth_of[idx] = depth_of.get(parent, 0) + 1
+        referred.add(idx)
+
+    # Buyers: referral buyers from the referred set, the rest from other members.
+    ref_buyers = [i for i in members_sorted if i in referred][: b["referral_buyers"]]
+    others = [i for i in members_sorted if i not in referred]
+    rng.shuffle(others)
+    buyers = ref_buyers + others[: max(b["buyers"] - len(ref_buyers), 0)]
+    purchase_counts = {i: 1 for i in buyers}
+    for _n in range(max(b["purchases"] - len(buyers), 0)):
+        purchase_counts[rng.choice(buyers)] += 1
+
+    events = []
+    for idx, count in purchase_counts.items():
+        start = clients[idx].joined_at.date()
+        for _n in range(count):
+            day = start + timedelta(days=rng.randint(0, max((as_of - start).days, 0)))
+            events.append((_aware(merchant, day, rng), idx))
+    events.sort(key=lambda e: e[0])
+
+    balance = {i: ZERO for i in range(len(clients))}
+    spent = {i: ZERO for i in range(len(clients))}
+    ledger = []
+    for idx in members:
+        if program.welcome_points:
+            balance[idx] += program.welcome_points
+            ledger.append(
+                LedgerEntry(
+                    merchant=merchant,
+                    client=clients[idx],
+                    kind=LedgerKind.WELCOME,
+                    points=program.welcome_points,
+                    created_at=clients[idx].joined_at,
+                )
+            )
+    purchases, purchase_ledger = [], []
+    bought = set()
+    mean = float(b["average_check"])
+    for moment, idx in events:
+        client = clients[idx]
+        tier = max(
+            (t for t in tiers if spent[idx] >= t.spend_threshold),
+            key=lambda t: t.position,
+            default=None,
+        )
+        amount = q(max(mean * rng.lognormvariate(0, 0.45) / 1.1, mean * 0.1))
+        payment = (
+            PaymentType.INSTALLMENT
+            if (merchant.slug == "zolotoff" and rng.random() < 0.1)
+            else rng.choice([PaymentType.CARD, PaymentType.CARD, PaymentType.CASH])
+        )
+        redeem = ZERO
+        if tier and payment != PaymentType.INSTALLMENT and rng.random() < 0.35:
+            cap = q_down(amount * tier.max_redemption_percent / 100)
+            redeem = q_down(min(balance[idx], cap) * Decimal(rng.choice([0.3, 0.6, 1])))
+        paid = amount - redeem
+        accrued = percent_of(paid, tier.cashback_percent) if tier else ZERO
+        purchase = Purchase(
+            merchant=merchant,
+            client=client,
+            branch=rng.choice(branches),
+            cashier=rng.choice(staff) if staff else None,
+            source=PurchaseSource.DEMO,
+            occurred_at=moment,
+            amount=amount,
+            points_redeemed=redeem,
+            paid_money=paid,
+            payment_type=payment,
+            by_phone=rng.random() < b["by_phone_share"],
+            points_accrued=accrued,
+            tier=tier,
+        )
+        purchases.append(purchase)
+        entries = []
+        if redeem:
+            entries.append((idx, LedgerKind.REDEMPTION, -redeem, None))
+        if accrued:
+            entries.append((idx, LedgerKind.ACCRUAL, accrued, None))
+        if idx in parent_of and idx not in bought and program.referral_bonus_points:
+            entries.append(
+                (parent_of[idx], LedgerKind.REFERRAL_BONUS, program.referral_bonus_points, None)
+            )
+        ancestor, level = parent_of.get(idx), 1
+        for percent in program.referral_percents:
+            if ancestor is None:
+                break
+            if percent:
+                entries.append((ancestor, LedgerKind.REFERRAL, percent_of(paid, percent), level))
+            ancestor, level = parent_of.get(ancestor), level + 1
+        for owner_idx, kind, points, lvl in entries:
+            balance[owner_idx] += points
+            purchase_ledger.append(
+                (
+                    purchase,
+                    LedgerEntry(
+                        merchant=merchant,
+                        client=clients[owner_idx],
+                        kind=kind,
+                        points=points,
+                        referral_level=lvl,
+                        created_at=moment,
+                    ),
+                )
+            )
+        spent[idx] += amount
+        bought.add(idx)
+        client.purchases_count += 1
+        client.first_purchase_at = client.first_purchase_at or moment
+        client.last_purchase_at = moment
+    # Purchases without a card, for the with/without-card comparison.
+    for _n in range(len(events) // 2):
+        day = launch + timedelta(days=rng.randint(0, max(span - 1, 0)))
+        amount = q(max(mean * rng.lognormvariate(0, 0.45) / 1.45, mean * 0.1))
+        purchases.append(
+            Purchase(
+                merchant=merchant,
+                client=None,
+                branch=rng.choice(branches),
+                cashier=rng.choice(staff) if staff else None,
+                source=PurchaseSource.DEMO,
+                occurred_at=_aware(merchant, day, rng),
+                amount=amount,
+                paid_money=amount,
+                payment_type=PaymentType.CASH,
+            )
+        )
+    # Certificates issued by the merchant's certificate campaigns; some were redeemed.
+    cert_campaigns = list(Campaign.objects.filter(merchant=merchant, reward_form="certificate"))
+    certificates, issuances = [], []
+    card_purchases = [p for p in purchases if p.client is not None]
+    if cert_campaigns and members:
+        for n in range(b["certificates"]):
+            campaign = cert_campaigns[n % len(cert_campaigns)]
+            idx = rng.choice(members)
+            issued = clients[idx].joined_at + timedelta(days=rng.randint(0, 60))
+            certificates.append(
+                Certificate(
+                    merchant=merchant,
+                    client=clients[idx],
+                    campaign=campaign,
+                    points=campaign.reward_points,
+                    redemption_cap_percent=campaign.redemption_cap_percent or Decimal(100),
+                    issued_at=issued,
+                    valid_until=issued + timedelta(days=campaign.certificate_valid_days or 30),
+                    status=Certificate.Status.EXPIRED,
+                )
+            )
+        redeemers = rng.sample(card_purchases, min(len(card_purchases), len(certificates) // 6))
+        for cert, purchase in zip(certificates, redeemers, strict=False):
+            cert.client = purchase.client
+            cert.status = Certificate.Status.REDEEMED
+            cert.issued_at = purchase.occurred_at - timedelta(days=rng.randint(1, 10))
+            cert.valid_until = cert.issued_at + timedelta(days=30)
+            cert.redeemed_at = purchase.occurred_at
+            cert.redeemed_purchase = purchase
+            room = purchase.amount - purchase.points_redeemed
+            used = q_down(min(cert.points, room * cert.redemption_cap_percent / 100))
+            purchase.certificate_redeemed = used
+            purchase.paid_money = q(room - used)
+        for n, cert in enumerate(certificates):
+            issuances.append(
+                CampaignIssuance(
+                    merchant=merchant,
+                    campaign=cert.campaign,
+                    client=cert.client,
+                    period_key=f"demo-{n}",
+                    points=cert.points,
+                    certificate=cert,
+                    issued_at=cert.issued_at,
+                )
+            )
+
+    # Tiers from spend and the cached figures, then one insert per table.
+    for i, client in enumerate(clients):
+        client.balance = balance[i]
+        client.total_spent = spent[i]
+        reached = [t for t in tiers if spent[i] >= t.spend_threshold]
+        client.tier = reached[-1] if reached else client.tier
+    Client.objects.bulk_create(clients, batch_size=2000)
+    for idx, parent in parent_of.items():
+        clients[idx].referred_by = clients[parent]
+    Client.objects.bulk_update([clients[i] for i in parent_of], ["referred_by"], batch_size=500)
+    Purchase.objects.bulk_create(purchases, batch_size=2000)
+    for purchase, entry in purchase_ledger:
+        entry.purchase = purchase
+    ledger.extend(entry for _p, entry in purchase_ledger)
+    LedgerEntry.objects.bulk_create(ledger, batch_size=5000)
+    Certificate.objects.bulk_create(certificates, batch_size=2000)
+    CampaignIssuance.objects.bulk_create(issuances, batch_size=2000)
+
+    # Ratings (every one with a score), of them reviews with text.
+    reviews = []
+    raters = list(buyers) or members
+    for n in range(b["ratings"]):
+        idx = rng.choice(raters)
+        reviews.append(
+            Review(
+                merchant=merchant,
+                client=clients[idx],
+                rating=rng.choices([5, 4, 3], [88, 10, 2])[0],
+                platform=rng.choice(["app", "2gis", "maps"]),
+                text="Отличный сервис, спасибо!" if n < b["reviews"] else "",
+                created_at=clients[idx].last_purchase_at or clients[idx].joined_at,
+            )
+        )
+    Review.objects.bulk_create(reviews, batch_size=2000)
+    return {
+        "clients": len(clients),
+        "purchases": len(purchases),
+        "ledger": len(ledger),
+        "certificates": len(certificates),
+        "reviews": len(reviews),
+    }

@@ -1,0 +1,44 @@
+import os
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM calls
+# from that thread are safe here (one thread per test).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_configure(config):
+    settings.AXES_ENABLED = False
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.STORAGES["staticfiles"]["BACKEND"] = (
+        "django.contrib.staticfiles.storage.StaticFilesStorage"
+    )
+
+
+requires_postgres = pytest.mark.skipif(
+    not settings.IS_POSTGRES,
+    reason="needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/test",
+)
+
+
+@pytest.fixture
+def merchant(db):
+    from tests.factories import MerchantFactory
+
+    return MerchantFactory()
+
+
+@pytest.fixture
+def program(merchant):
+    from loyalty.program import TierSpec, program_configure
+
+    return program_configure(
+        merchant=merchant,
+        tiers=[
+            TierSpec("Base", Decimal(3), Decimal(10), Decimal(0)),
+            TierSpec("Silver", Decimal(5), Decimal(20), Decimal(10000)),
+        ],
+        welcome_points=Decimal(100),
+    )

@@ -1,0 +1,67 @@
+"""factory-boy factories shared by the whole suite."""
+
+from decimal import Decimal
+
+import factory
+from django.contrib.auth.models import Group, User
+
+from crm.models import Client
+from onboarding.models import Branch, Merchant, StaffMember
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", "pass-Word-123")
+
+    @factory.post_generation
+    def role(self, create, extracted, **kwargs):
+        if extracted:
+            self.groups.add(Group.objects.get(name=extracted))
+            if extracted in ("specialist", "partner"):
+                self.is_staff = True
+        if create:
+            self.save()
+
+
+class MerchantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Merchant
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Merchant {n}")
+    slug = factory.Sequence(lambda n: f"merchant-{n}")
+    country = "RU"
+    currency = "RUB"
+    time_zone = "Europe/Moscow"
+    previous_discount_percent = Decimal(5)
+
+
+class BranchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Branch
+
+    merchant = factory.SubFactory(MerchantFactory)
+    name = factory.Sequence(lambda n: f"Branch {n}")
+
+
+class StaffMemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StaffMember
+
+    merchant = factory.SubFactory(MerchantFactory)
+    full_name = factory.Sequence(lambda n: f"Cashier {n}")
+
+
+class ClientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Client
+
+    merchant = factory.SubFactory(MerchantFactory)
+    phone = factory.Sequence(lambda n: f"+7913{n:07d}")
+    full_name = factory.Sequence(lambda n: f"Client {n}")
