@@ -1,0 +1,171 @@
+"""Point-B configuration and maintained aggregates.
+
+* `BenefitComponent` — per-merchant economic-benefit components with attribution shares.
+* `DailySales` / `DailyMembers` — the daily rollup (merchant, day, branch, channel, detail)
+  rebuilt by `reports.rollup`; used instead of the raw purchases for large merchants.
+* `ReportSnapshot` — client-level figures (buyers, regulars, RFM, tiers, referral tree)
+  computed nightly for large merchants, so the dashboard never scans a million clients.
+"""
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from onboarding.models import Branch, Merchant
+
+MONEY = {"max_digits": 16, "decimal_places": 2, "default": 0}
+
+
+class Channel(models.TextChoices):
+    """Where a client came from, one per client (first match wins, in this order):
+    a referrer set → referral; else the client's source."""
+
+    REFERRAL = "referral", _("Referral")
+    PARTNER = "partner", _("Partner")
+    PROMO_CODE = "promo_code", _("Promo code / channel")
+    PLATFORM = "platform", _("Platform traffic")
+    IMPORT = "import", _("Imported base")
+    ORGANIC = "organic", _("Organic")
+    POS = "pos", _("POS")
+    NO_CARD = "", _("Without card")
+
+
+class ComponentKind(models.TextChoices):
+    CERTIFICATES = "certificates", _("Revenue by certificates")
+    PLATFORM = "platform", _("New platform clients (clean traffic)")
+    SOURCES = "sources", _("External traffic sources (promo codes)")
+    REFERRALS = "referrals", _("Revenue by referrals")
+    PARTNER = "partner", _("Partner cross-marketing")
+    SAVING = "saving", _("Saving vs the previous direct discount")
+    MANUAL = "manual", _("Other (amount entered by hand)")
+
+
+# Components counted when a merchant has no rows of its own; platform traffic takes
+# Merchant.platform_traffic_share_percent, the others 100%.
+DEFAULT_COMPONENTS = [
+    ComponentKind.SAVING,
+    ComponentKind.CERTIFICATES,
+    ComponentKind.PLATFORM,
+    ComponentKind.SOURCES,
+    ComponentKind.REFERRALS,
+    ComponentKind.PARTNER,
+]
+
+
+class BenefitComponent(models.Model):
+    """One term of the economic benefit: component revenue × attribution share."""
+
+    merchant = models.ForeignKey(
+        Merchant,
+        on_delete=models.CASCADE,
+        related_name="benefit_components",
+        verbose_name=_("merchant"),
+    )
+    kind = models.CharField(_("component"), max_length=16, choices=ComponentKind)
+    label = models.CharField(
+        _("label"), max_length=200, blank=True, help_text=_("Shown in the report instead.")
+    )
+    included = models.BooleanField(_("counted in the benefit"), default=True)
+    attribution_percent = models.DecimalField(
+        _("attribution, %"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text=_(
+            "Empty: 100%, or the merchant's platform traffic attribution for platform traffic."
+        ),
+    )
+    manual_amount = models.DecimalField(
+        _("amount (manual component)"),
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Revenue measured outside the portal, e.g. an in-app banner campaign."),
+    )
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["merchant", "position", "id"]
+        verbose_name = _("benefit component")
+        verbose_name_plural = _("economic benefit components")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "kind"],
+                condition=~models.Q(kind="manual"),
+                name="uniq_benefit_component_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label or self.get_kind_display()
+
+
+class DailySales(models.Model):
+    """Purchases of one local day, branch and client channel (rebuilt, never edited by hand)."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    branch = models.ForeignKey(Branch, null=True, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=16, choices=Channel, blank=True)
+    source_detail = models.CharField(max_length=120, blank=True)
+    card_purchases = models.PositiveIntegerField(default=0)
+    card_revenue = models.DecimalField(**MONEY)
+    by_phone = models.PositiveIntegerField(default=0)
+    points_redeemed = models.DecimalField(**MONEY)
+    cert_purchases = models.PositiveIntegerField(default=0)
+    cert_revenue = models.DecimalField(**MONEY)
+    nocard_purchases = models.PositiveIntegerField(default=0)
+    nocard_revenue = models.DecimalField(**MONEY)
+
+    class Meta:
+        verbose_name = _("daily sales rollup")
+        verbose_name_plural = _("daily sales rollup")
+        indexes = [models.Index(fields=["merchant", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel or '-'} {self.card_revenue}"
+
+
+class DailyMembers(models.Model):
+    """Members who joined on one local day, by channel."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    channel = models.CharField(max_length=16, choices=Channel, blank=True)
+    source_detail = models.CharField(max_length=120, blank=True)
+    joined = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("daily members rollup")
+        verbose_name_plural = _("daily members rollup")
+        indexes = [models.Index(fields=["merchant", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel or '-'} {self.joined}"
+
+
+class ReportSnapshot(models.Model):
+    """The merchant's rollup state and client-level figures as of `refreshed_at`."""
+
+    merchant = models.OneToOneField(
+        Merchant, on_delete=models.CASCADE, related_name="report_snapshot"
+    )
+    rollup_through = models.DateField(
+        _("rollup covers days up to"),
+        null=True,
+        help_text=_("Later days are read live from the purchases."),
+    )
+    purchases_total = models.PositiveBigIntegerField(_("purchases at refresh"), default=0)
+    clients = models.JSONField(_("client-level figures"), default=dict)
+    refreshed_at = models.DateTimeField(_("refreshed"))
+    took_seconds = models.FloatField(_("refresh took, s"), default=0)
+
+    class Meta:
+        verbose_name = _("report snapshot")
+        verbose_name_plural = _("report snapshots")
+
+    def __str__(self) -> str:
+        return f"{self.merchant} @ {self.refreshed_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,361 @@
+"""Set-based aggregates behind the Point-B metrics, from two interchangeable sources.
+
+* live — straight from `loyalty.Purchase` / `crm.Client` (always exact; used for small
+  merchants, for days after the rollup and whenever no snapshot exists);
+* rollup — from `DailySales` / `DailyMembers` (large merchants).
+
+Both return the same shapes, and tests assert they agree.
+
+Definitions shared by every figure:
+* a purchase's revenue is `amount − refunded_amount` (the check total, points included);
+* a fully refunded purchase is not counted as a purchase and its points are not redeemed;
+* a card purchase has a client; the client's channel is "referral" when it has a referrer,
+  otherwise its source (see `reports.models.Channel`).
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Case, Count, F, Q, Sum, Value, When
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth
+
+from crm.models import Client
+from loyalty.models import Purchase
+from loyalty.money import ZERO, q
+from onboarding.models import Merchant
+
+from .models import DailyMembers, DailySales
+
+SALES_FIELDS = [
+    "card_purchases",
+    "card_revenue",
+    "by_phone",
+    "points_redeemed",
+    "cert_purchases",
+    "cert_revenue",
+    "nocard_purchases",
+    "nocard_revenue",
+]
+COUNT_FIELDS = {"card_purchases", "by_phone", "cert_purchases", "nocard_purchases"}
+
+
+@dataclass(frozen=True)
+class Period:
+    """Local dates, both inclusive; `start` None = from the very first record."""
+
+    start: date | None
+    end: date
+    branch_id: int | None = None
+
+    def bounds(self, merchant: Merchant) -> tuple[datetime | None, datetime]:
+        tz = merchant.tzinfo
+        start = datetime.combine(self.start, time.min, tzinfo=tz) if self.start else None
+        return start, datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=tz)
+
+
+def empty_sales() -> dict:
+    return {f: (0 if f in COUNT_FIELDS else ZERO) for f in SALES_FIELDS}
+
+
+def add_sales(into: dict, other: dict) -> dict:
+    for f in SALES_FIELDS:
+        into[f] = into[f] + (other.get(f) or (0 if f in COUNT_FIELDS else ZERO))
+    return into
+
+
+def client_channel(prefix: str = "") -> Case:
+    """SQL expression for a client's channel (referral first, then its source)."""
+    return Case(
+        When(**{f"{prefix}referred_by__isnull": False}, then=Value("referral")),
+        default=F(f"{prefix}source"),
+    )
+
+
+def _purchase_channel() -> Case:
+    return Case(
+        When(client__isnull=True, then=Value("")),
+        When(client__referred_by__isnull=False, then=Value("referral")),
+        default=F("client__source"),
+    )
+
+
+def _not_fully_refunded() -> Q:
+    return Q(refunded_amount__lt=F("amount")) | Q(amount__lte=0)
+
+
+def _purchases(merchant: Merchant, period: Period, *, after: date | None = None):
+    start, end = period.bounds(merchant)
+    if after is not None:
+        later = datetime.combine(after + timedelta(days=1), time.min, tzinfo=merchant.tzinfo)
+        start = max(start, later) if start else later
+    qs = Purchase.objects.filter(merchant=merchant, occurred_at__lt=end)
+    if start:
+        qs = qs.filter(occurred_at__gte=start)
+    if period.branch_id:
+        qs = qs.filter(branch_id=period.branch_id)
+    return qs
+
+
+def _sales_aggregates() -> dict:
+    net = F("amount") - F("refunded_amount")
+    card, kept = Q(client__isnull=False), _not_fully_refunded()
+    cert = Q(certificate_redeemed__gt=0)
+    return {
+        "card_purchases": Count("id", filter=card & kept),
+        "card_revenue": Coalesce(Sum(net, filter=card), ZERO),
+        "by_phone": Count("id", filter=card & kept & Q(by_phone=True)),
+        "points_redeemed": Coalesce(Sum("points_redeemed", filter=card & kept), ZERO),
+        "cert_purchases": Count("id", filter=card & kept & cert),
+        "cert_revenue": Coalesce(Sum(net, filter=card & cert), ZERO),
+        "nocard_purchases": Count("id", filter=~card & kept),
+        "nocard_revenue": Coalesce(Sum(net, filter=~card), ZERO),
+    }
+
+
+def _live_keys(merchant: Merchant, by: tuple) -> dict:
+    keys = {}
+    for key in by:
+        if key == "channel":
+            keys["channel"] = _purchase_channel()
+        elif key == "source_detail":
+            keys["source_detail"] = Coalesce(F("client__source_detail"), Value(""))
+        elif key == "month":
+            keys["month"] = TruncMonth("occurred_at", tzinfo=merchant.tzinfo)
+        elif key == "day":
+            keys["day"] = TruncDate("occurred_at", tzinfo=merchant.tzinfo)
+        elif key == "branch_id":
+            keys["branch_key"] = F("branch_id")
+        else:
+            raise ValueError(key)
+    return keys
+
+
+def _normalise(row: dict) -> dict:
+    for f in SALES_FIELDS:
+        value = row.get(f)
+        if f in COUNT_FIELDS:
+            row[f] = int(value or 0)
+        else:
+            row[f] = q(value or 0)
+    if "month" in row and isinstance(row["month"], datetime):
+        row["month"] = row["month"].date()
+    if "month" in row and row["month"] is not None:
+        row["month"] = row["month"].replace(day=1)
+    if "branch_key" in row:
+        row["branch_id"] = row.pop("branch_key")
+    return row
+
+
+def sales_live(merchant: Merchant, period: Period, *, by: tuple = (), after=None) -> list[dict]:
+    """Purchase aggregates grouped by `by` (channel, source_detail, month, day, branch_id)."""
+    qs = _purchases(merchant, period, after=after).order_by()
+    keys = _live_keys(merchant, by)
+    if not keys:
+        return [_normalise(qs.aggregate(**_sales_aggregates()))]
+    rows = qs.annotate(**keys).values(*keys).annotate(**_sales_aggregates())
+    return [_normalise(dict(r)) for r in rows]
+
+
+def sales_rollup(merchant: Merchant, period: Period, *, by: tuple = (), through: date):
+    qs = DailySales.objects.filter(merchant=merchant, day__lte=min(period.end, through))
+    if period.start:
+        qs = qs.filter(day__gte=period.start)
+    if period.branch_id:
+        qs = qs.filter(branch_id=period.branch_id)
+    sums = {f: Sum(f) for f in SALES_FIELDS}
+    keys, plain = {}, []
+    for key in by:
+        if key == "month":
+            keys["month"] = TruncMonth("day")
+        elif key == "branch_id":
+            keys["branch_key"] = F("branch_id")
+        else:
+            plain.append(key)
+    qs = qs.order_by()
+    if not by:
+        return [_normalise(qs.aggregate(**sums))]
+    rows = qs.annotate(**keys).values(*plain, *keys).annotate(**sums)
+    return [_normalise(dict(r)) for r in rows]
+
+
+def sales(merchant: Merchant, period: Period, *, by: tuple = (), through: date | None = None):
+    """Sales from the rollup for days ≤ `through` plus live purchases after it (or all live)."""
+    if through is None:
+        return sales_live(merchant, period, by=by)
+    rows = sales_rollup(merchant, period, by=by, through=through)
+    if period.end > through:
+        rows += sales_live(merchant, period, by=by, after=through)
+    merged: dict = {}
+    for row in rows:
+        key = tuple(row.get(k if k != "branch_id" else "branch_id") for k in by)
+        if key in merged:
+            add_sales(merged[key], row)
+        else:
+            merged[key] = row
+    return list(merged.values()) or [{**empty_sales()}]
+
+
+def members_live(merchant: Merchant, period: Period, *, by: tuple = ()) -> list[dict]:
+    """Members who joined in the period (branch does not apply), grouped by channel/month."""
+    start, end = period.bounds(merchant)
+    qs = Client.objects.filter(merchant=merchant, joined_at__lt=end).order_by()
+    if start:
+        qs = qs.filter(joined_at__gte=start)
+    keys = {}
+    for key in by:
+        if key == "channel":
+            keys["channel"] = client_channel()
+        elif key == "month":
+            keys["month"] = TruncMonth("joined_at", tzinfo=merchant.tzinfo)
+        elif key == "day":
+            keys["day"] = TruncDate("joined_at", tzinfo=merchant.tzinfo)
+        elif key == "source_detail":
+            keys["detail"] = F("source_detail")
+        else:
+            raise ValueError(key)
+    if not keys:
+        return [{"joined": qs.count()}]
+    rows = qs.annotate(**keys).values(*keys).annotate(joined=Count("id"))
+    out = []
+    for r in rows:
+        r = dict(r)
+        if "detail" in r:
+            r["source_detail"] = r.pop("detail")
+        if isinstance(r.get("month"), datetime):
+            r["month"] = r["month"].date()
+        out.append(r)
+    return out
+
+
+def members_rollup(merchant: Merchant, period: Period, *, by: tuple = (), through: date):
+    qs = DailyMembers.objects.filter(merchant=merchant, day__lte=min(period.end, through))
+    if period.start:
+        qs = qs.filter(day__gte=period.start)
+    qs = qs.order_by()
+    if not by:
+        return [{"joined": qs.aggregate(n=Coalesce(Sum("joined"), 0))["n"]}]
+    keys = {"month": TruncMonth("day")} if "month" in by else {}
+    plain = [k for k in by if k != "month"]
+    rows = qs.annotate(**keys).values(*plain, *keys).annotate(total=Sum("joined"))
+    return [{**{k: r[k] for k in by}, "joined": r["total"]} for r in rows]
+
+
+def members(merchant: Merchant, period: Period, *, by: tuple = (), through: date | None = None):
+    if through is None:
+        return members_live(merchant, period, by=by)
+    rows = members_rollup(merchant, period, by=by, through=through)
+    if period.end > through:
+        later = Period(max(period.start or through, through + timedelta(days=1)), period.end)
+        rows += members_live(merchant, later, by=by)
+    merged: dict = {}
+    for row in rows:
+        key = tuple(row.get(k) for k in by)
+        if key in merged:
+            merged[key]["joined"] += row["joined"]
+        else:
+            merged[key] = row
+    return list(merged.values())
+
+
+def buyer_stats(merchant: Merchant, period: Period) -> dict:
+    """Per-client purchase counts in the period, folded in SQL: buyers, buyers with ≥ 2
+    purchases ("regular clients"), their purchases and revenue."""
+    net = F("amount") - F("refunded_amount")
+    inner = (
+        _purchases(merchant, period)
+        .filter(_not_fully_refunded(), client__isnull=False)
+        .order_by()
+        .values("client_id")
+        .annotate(n=Count("id"), rev=Sum(net))
+    )
+    sql, params = inner.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*), "
+            "COALESCE(SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(n), 0), "
+            "COALESCE(SUM(CASE WHEN n >= 2 THEN n ELSE 0 END), 0), "
+            "COALESCE(SUM(rev), 0), "
+            "COALESCE(SUM(CASE WHEN n >= 2 THEN rev ELSE 0 END), 0) "
+            f"FROM ({sql}) AS per_client",
+            params,
+        )
+        buyers, regular, purchases, regular_purchases, revenue, regular_revenue = cursor.fetchone()
+    return {
+        "buyers": int(buyers),
+        "regular_buyers": int(regular),
+        "buyer_purchases": int(purchases),
+        "regular_purchases": int(regular_purchases),
+        "buyer_revenue": q(Decimal(str(revenue))),
+        "regular_revenue": q(Decimal(str(regular_revenue))),
+    }
+
+
+def referral_stats(merchant: Merchant, period: Period, *, max_depth: int = 10) -> dict:
+    """Clients with a referrer who joined in the period; of them with a card purchase in
+    the period; the referral tree by generation (1 = invited by a root client)."""
+    start, end = period.bounds(merchant)
+    referred = Client.objects.filter(merchant=merchant, referred_by__isnull=False)
+    joined = referred.filter(Q(joined_at__lt=end) | Q(joined_at__isnull=True))
+    if start:
+        joined = joined.filter(joined_at__gte=start)
+    bought = joined.filter(
+        pk__in=_purchases(merchant, period)
+        .filter(_not_fully_refunded(), client__isnull=False)
+        .values("client_id")
+    )
+    # Generation g has clients whose chain of referrers is exactly g long: count(≥g) − count(≥g+1).
+    at_least = []
+    for depth in range(1, max_depth + 1):
+        lookup = "__".join(["referred_by"] * depth) + "__isnull"
+        n = Client.objects.filter(merchant=merchant, **{lookup: False}).count()
+        if not n:
+            break
+        at_least.append(n)
+    generations = [
+        {"generation": g + 1, "clients": n - (at_least[g + 1] if g + 1 < len(at_least) else 0)}
+        for g, n in enumerate(at_least)
+    ]
+    return {
+        "referral_clients": joined.count(),
+        "referral_buyers": bought.count(),
+        "referral_depth": len(at_least),
+        "referral_generations": generations,
+    }
+
+
+def contacts_stats(merchant: Merchant) -> dict:
+    """Contacts in the CRM now (not bound to the period): all, imported, digitised members."""
+    row = Client.objects.filter(merchant=merchant).aggregate(
+        n_contacts=Count("id"),
+        n_imported=Count("id", filter=Q(imported=True)),
+        n_members=Count("id", filter=Q(joined_at__isnull=False)),
+    )
+    return {
+        "contacts": row["n_contacts"],
+        "imported": row["n_imported"],
+        "organic": row["n_contacts"] - row["n_imported"],
+        "members_total": row["n_members"],
+    }
+
+
+def tier_distribution(merchant: Merchant) -> list[dict]:
+    """Members and non-members by current tier, in ladder order."""
+    rows = (
+        Client.objects.filter(merchant=merchant)
+        .order_by()
+        .values("tier_id", "tier__name", "tier__position")
+        .annotate(clients=Count("id"), revenue=Coalesce(Sum("total_spent"), ZERO))
+    )
+    out = [
+        {
+            "tier": r["tier__name"] or "—",
+            "position": r["tier__position"] or 0,
+            "clients": r["clients"],
+            "revenue": q(r["revenue"]),
+        }
+        for r in rows
+    ]
+    return sorted(out, key=lambda r: r["position"])

@@ -1,0 +1,156 @@
+"""RFM scores and named segments, computed in one SQL statement per call.
+
+Inputs are the client's cached figures (`last_purchase_at`, `purchases_count`,
+`total_spent`, `first_purchase_at`), kept by the engine in the same transaction as the
+purchases, so no purchase is scanned. Only buyers (≥ 1 purchase up to `today`) are scored.
+
+Scores, 1 (worst) … 5 (best), within the merchant's own buyers:
+* R — recency: quintile of the last purchase time (CUME_DIST, so the most recent fifth is 5);
+* F — frequency: the number of purchases, 5 meaning 5 or more;
+* M — monetary: quintile of total spend (CUME_DIST).
+
+Named segments (first rule that matches wins):
+| segment     | rule                                        | meaning                          |
+|-------------|---------------------------------------------|----------------------------------|
+| champions   | F ≥ 3, R ≥ 4, M ≥ 4                         | buy often, recently, the most    |
+| loyal       | F ≥ 2, R ≥ 3                                | came back and are still active   |
+| at_risk     | F ≥ 2, R ≤ 2                                | came back before, quiet now      |
+| new         | F = 1, first purchase in the last 30 days   | just started                     |
+| promising   | F = 1, R ≥ 3                                | one purchase, fairly recent      |
+| lapsed      | F = 1, R ≤ 2                                | one purchase long ago            |
+| no_purchase | a member (joined) with no purchase          | outside RFM; for welcome pushes  |
+"""
+
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db import connection
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import Client
+from loyalty.money import q
+from onboarding.models import Merchant
+
+NEW_CLIENT_DAYS = 30
+
+SEGMENTS = {
+    "champions": _("Champions"),
+    "loyal": _("Loyal"),
+    "at_risk": _("At risk"),
+    "new": _("New"),
+    "promising": _("Promising"),
+    "lapsed": _("Lapsed"),
+    "no_purchase": _("Members without a purchase"),
+}
+RFM_SEGMENTS = [s for s in SEGMENTS if s != "no_purchase"]
+
+
+def _score(column: str) -> str:
+    return (
+        f"CASE WHEN {column} > 0.8 THEN 5 WHEN {column} > 0.6 THEN 4 "
+        f"WHEN {column} > 0.4 THEN 3 WHEN {column} > 0.2 THEN 2 ELSE 1 END"
+    )
+
+
+def _scored_sql() -> str:
+    table = Client._meta.db_table
+    return f"""
+        WITH base AS (
+            SELECT id, total_spent, purchases_count, first_purchase_at,
+                   CUME_DIST() OVER (ORDER BY last_purchase_at) AS cd_r,
+                   CUME_DIST() OVER (ORDER BY total_spent) AS cd_m
+            FROM {table}
+            WHERE merchant_id = %s AND purchases_count > 0
+              AND last_purchase_at IS NOT NULL AND last_purchase_at < %s
+        ), scored AS (
+            SELECT id, total_spent, first_purchase_at,
+                   {_score("cd_r")} AS r,
+                   CASE WHEN purchases_count >= 5 THEN 5 ELSE purchases_count END AS f,
+                   {_score("cd_m")} AS m
+            FROM base
+        )
+        SELECT id, total_spent, r, f, m,
+               CASE
+                   WHEN f >= 3 AND r >= 4 AND m >= 4 THEN 'champions'
+                   WHEN f >= 2 AND r >= 3 THEN 'loyal'
+                   WHEN f >= 2 THEN 'at_risk'
+                   WHEN first_purchase_at >= %s THEN 'new'
+                   WHEN r >= 3 THEN 'promising'
+                   ELSE 'lapsed'
+               END AS segment
+        FROM scored
+    """
+
+
+def _params(merchant: Merchant, today: date) -> list:
+    tz = merchant.tzinfo
+    end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=tz)
+    new_since = datetime.combine(today - timedelta(days=NEW_CLIENT_DAYS - 1), time.min, tzinfo=tz)
+    adapt = connection.ops.adapt_datetimefield_value
+    return [merchant.pk, adapt(end), adapt(new_since)]
+
+
+def client_scores(*, merchant: Merchant, today: date) -> dict[int, dict]:
+    """{client id: {"r", "f", "m", "segment"}} for every buyer (tests and small exports)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_scored_sql(), _params(merchant, today))
+        return {
+            row[0]: {"r": row[2], "f": row[3], "m": row[4], "segment": row[5]}
+            for row in cursor.fetchall()
+        }
+
+
+def segment_summary(*, merchant: Merchant, today: date) -> list[dict]:
+    """Each named segment with its clients, revenue (total spend) and average scores,
+    in the order of `SEGMENTS`; segments without clients are listed with zeros."""
+    sql = (
+        "SELECT segment, COUNT(*), COALESCE(SUM(total_spent), 0), AVG(r), AVG(f), AVG(m) "
+        f"FROM ({_scored_sql()}) AS s GROUP BY segment"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _params(merchant, today))
+        found = {row[0]: row[1:] for row in cursor.fetchall()}
+    found["no_purchase"] = (
+        Client.objects.filter(
+            merchant=merchant, joined_at__isnull=False, purchases_count=0
+        ).count(),
+        0,
+        None,
+        None,
+        None,
+    )
+    total_revenue = sum(Decimal(str(v[1])) for v in found.values())
+    out = []
+    for key, label in SEGMENTS.items():
+        count, revenue, r, f, m = found.get(key, (0, 0, None, None, None))
+        revenue = q(Decimal(str(revenue)))
+        out.append(
+            {
+                "segment": key,
+                "label": str(label),
+                "clients": int(count),
+                "revenue": revenue,
+                "revenue_share": q(revenue * 100 / total_revenue) if total_revenue else q(0),
+                "avg_r": round(float(r), 1) if r is not None else None,
+                "avg_f": round(float(f), 1) if f is not None else None,
+                "avg_m": round(float(m), 1) if m is not None else None,
+            }
+        )
+    return out
+
+
+def segment_client_ids(*, merchant: Merchant, segment: str, today: date) -> list[int]:
+    """Ids of the merchant's clients in a named segment (see the module table) as of the
+    merchant-local `today`, ascending. Raises ValueError for an unknown segment name."""
+    if segment not in SEGMENTS:
+        raise ValueError(f"Unknown RFM segment {segment!r}; known: {', '.join(SEGMENTS)}")
+    if segment == "no_purchase":
+        return list(
+            Client.objects.filter(merchant=merchant, joined_at__isnull=False, purchases_count=0)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    sql = f"SELECT id FROM ({_scored_sql()}) AS s WHERE segment = %s ORDER BY id"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*_params(merchant, today), segment])
+        return [row[0] for row in cursor.fetchall()]
