@@ -9,6 +9,11 @@ from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from .admin_base import ScopedAdmin, ScopedTabularInline
+from .admin_onboarding import (
+    MerchantOnboardingMixin,
+    StaffQuizLinkMixin,
+)
+from .forms import MerchantAdminForm
 from .models import Branch, Merchant, PointAItem, StaffMember
 from .services import merchant_after_save
 
@@ -48,7 +53,8 @@ class StaffInline(ScopedTabularInline):
 
 
 @admin.register(Merchant)
-class MerchantAdmin(ScopedAdmin):
+class MerchantAdmin(MerchantOnboardingMixin, ScopedAdmin):
+    form = MerchantAdminForm
     list_display = [
         "name",
         "business_type",
@@ -79,6 +85,7 @@ class MerchantAdmin(ScopedAdmin):
                     "time_zone",
                     "launch_date",
                     "onboarding_status",
+                    "launch_override_reason",
                 ],
                 "classes": ["tab"],
             },
@@ -98,6 +105,7 @@ class MerchantAdmin(ScopedAdmin):
             },
         ),
         (_("People"), {"fields": ["owners", "specialists", "partner"], "classes": ["tab"]}),
+        (_("Onboarding log"), {"fields": ["onboarding_log"], "classes": ["tab"]}),
         (
             _("Economics"),
             {
@@ -139,9 +147,9 @@ class MerchantAdmin(ScopedAdmin):
 
 
 @admin.register(StaffMember)
-class StaffMemberAdmin(ScopedAdmin):
-    list_display = ["full_name", "merchant", "branch", "role", "is_active"]
-    list_filter = ["role", "is_active", "merchant"]
+class StaffMemberAdmin(StaffQuizLinkMixin, ScopedAdmin):
+    list_display = ["full_name", "merchant", "branch", "role", "is_active", "quiz_link"]
+    list_filter = ["role", "is_active", ("merchant", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["full_name", "phone", "email"]
     list_select_related = ["merchant", "branch"]
 
@@ -149,6 +157,6 @@ class StaffMemberAdmin(ScopedAdmin):
 @admin.register(Branch)
 class BranchAdmin(ScopedAdmin):
     list_display = ["name", "merchant", "address", "is_active"]
-    list_filter = ["merchant", "is_active"]
+    list_filter = [("merchant", admin.RelatedOnlyFieldListFilter), "is_active"]
     search_fields = ["name", "address"]
     list_select_related = ["merchant"]

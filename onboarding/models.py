@@ -287,3 +287,406 @@ class StaffMember(models.Model):
     def clean(self):
         if self.branch_id and self.merchant_id and self.branch.merchant_id != self.merchant_id:
             raise ValidationError({"branch": _("The branch belongs to another merchant.")})
+
+
+# --- Onboarding checklists -------------------------------------------------------------
+
+
+class ChecklistSide(models.TextChoices):
+    SPECIALIST = "specialist", _("Implementation specialist")
+    BUSINESS = "business", _("Business")
+
+
+class ChecklistTemplate(models.Model):
+    """A reusable plan of onboarding work; applying it to a merchant creates its tasks."""
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    is_default = models.BooleanField(
+        _("default"), default=False, help_text=_("Applied by the demo and offered first.")
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        verbose_name = _("checklist template")
+        verbose_name_plural = _("checklist templates")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChecklistTemplateItem(models.Model):
+    template = models.ForeignKey(
+        ChecklistTemplate,
+        on_delete=models.CASCADE,
+        related_name="items",
+        verbose_name=_("template"),
+    )
+    side = models.CharField(_("side"), max_length=12, choices=ChecklistSide)
+    title = models.CharField(_("title"), max_length=300)
+    description = models.TextField(_("description"), blank=True)
+    required = models.BooleanField(
+        _("required for launch"),
+        default=True,
+        help_text=_("The merchant cannot be launched until required tasks are done."),
+    )
+    due_offset_days = models.PositiveSmallIntegerField(
+        _("due, days from start"),
+        default=7,
+        validators=[MaxValueValidator(365)],
+        help_text=_("Days from the day the checklist is applied to the merchant."),
+    )
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["template", "position", "id"]
+        verbose_name = _("checklist template item")
+        verbose_name_plural = _("checklist template items")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TaskStatus(models.TextChoices):
+    TODO = "todo", _("To do")
+    IN_PROGRESS = "in_progress", _("In progress")
+    DONE = "done", _("Done")
+    SKIPPED = "skipped", _("Not needed")
+
+
+OPEN_TASK_STATUSES = (TaskStatus.TODO, TaskStatus.IN_PROGRESS)
+
+
+class MerchantTask(models.Model):
+    """One item of a merchant's onboarding checklist."""
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="tasks", verbose_name=_("merchant")
+    )
+    template_item = models.ForeignKey(
+        ChecklistTemplateItem,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tasks",
+        verbose_name=_("template item"),
+    )
+    side = models.CharField(
+        _("side"), max_length=12, choices=ChecklistSide, default=ChecklistSide.SPECIALIST
+    )
+    title = models.CharField(_("title"), max_length=300)
+    required = models.BooleanField(_("required for launch"), default=True)
+    responsible = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="onboarding_tasks",
+        verbose_name=_("responsible (login)"),
+    )
+    responsible_name = models.CharField(
+        _("responsible person"),
+        max_length=200,
+        blank=True,
+        help_text=_("On the business side: the merchant's person in charge."),
+    )
+    due_date = models.DateField(_("due date"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=TaskStatus, default=TaskStatus.TODO
+    )
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("completed by"),
+    )
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+    attachment_url = models.URLField(_("attachment link"), max_length=500, blank=True)
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["merchant", "due_date", "position", "id"]
+        verbose_name = _("onboarding task")
+        verbose_name_plural = _("onboarding tasks")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "template_item"],
+                name="uniq_task_template_item",
+                condition=models.Q(template_item__isnull=False),
+            ),
+        ]
+        indexes = [models.Index(fields=["merchant", "status", "due_date"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_TASK_STATUSES
+
+
+class OnboardingEvent(models.Model):
+    """Append-only history of a merchant's onboarding: status changes, launch overrides,
+    applied templates."""
+
+    class Kind(models.TextChoices):
+        STATUS_CHANGED = "status_changed", _("Status changed")
+        LAUNCH_OVERRIDE = "launch_override", _("Launch gate overridden")
+        TEMPLATE_APPLIED = "template_applied", _("Checklist applied")
+        PERIOD_CLOSED = "period_closed", _("Bonus period closed")
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="onboarding_events"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    from_status = models.CharField(_("from"), max_length=16, blank=True)
+    to_status = models.CharField(_("to"), max_length=16, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("onboarding event")
+        verbose_name_plural = _("onboarding log")
+        indexes = [models.Index(fields=["merchant", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.created_at:%Y-%m-%d}"
+
+
+# --- Staff training and attestation ----------------------------------------------------
+
+
+class TrainingModule(models.Model):
+    merchant = models.ForeignKey(
+        Merchant,
+        on_delete=models.CASCADE,
+        related_name="training_modules",
+        verbose_name=_("merchant"),
+    )
+    title = models.CharField(_("title"), max_length=200)
+    material = models.TextField(
+        _("material"), blank=True, help_text=_("Shown to the staff member above the quiz.")
+    )
+    pass_threshold_percent = models.DecimalField(
+        _("pass threshold, %"),
+        max_digits=5,
+        decimal_places=2,
+        default=80,
+        validators=PERCENT_VALIDATORS,
+    )
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["merchant", "position", "id"]
+        verbose_name = _("training module")
+        verbose_name_plural = _("training modules")
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "title"], name="uniq_module_title"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class QuizQuestion(models.Model):
+    module = models.ForeignKey(
+        TrainingModule, on_delete=models.CASCADE, related_name="questions", verbose_name=_("module")
+    )
+    text = models.CharField(_("question"), max_length=500)
+    multiple = models.BooleanField(
+        _("several correct answers"),
+        default=False,
+        help_text=_("Counted correct only when exactly the correct answers are chosen."),
+    )
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["module", "position", "id"]
+        verbose_name = _("quiz question")
+        verbose_name_plural = _("quiz questions")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class QuizAnswer(models.Model):
+    question = models.ForeignKey(
+        QuizQuestion, on_delete=models.CASCADE, related_name="answers", verbose_name=_("question")
+    )
+    text = models.CharField(_("answer"), max_length=300)
+    is_correct = models.BooleanField(_("correct"), default=False)
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["question", "position", "id"]
+        verbose_name = _("answer")
+        verbose_name_plural = _("answers")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class QuizLink(models.Model):
+    """The shareable, unguessable link through which one staff member takes their quizzes."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="quiz_links")
+    staff = models.OneToOneField(
+        StaffMember, on_delete=models.CASCADE, related_name="quiz_link", verbose_name=_("staff")
+    )
+    token = models.CharField(_("token"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("quiz link")
+        verbose_name_plural = _("quiz links")
+
+    def __str__(self) -> str:
+        return f"{self.staff}"
+
+
+class Attestation(models.Model):
+    """One attempt of a staff member at a module's quiz. Retakes add rows; none is edited."""
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="attestations", verbose_name=_("merchant")
+    )
+    staff = models.ForeignKey(
+        StaffMember, on_delete=models.CASCADE, related_name="attestations", verbose_name=_("staff")
+    )
+    module = models.ForeignKey(
+        TrainingModule,
+        on_delete=models.CASCADE,
+        related_name="attestations",
+        verbose_name=_("module"),
+    )
+    attempt = models.PositiveSmallIntegerField(_("attempt"), default=1)
+    correct_count = models.PositiveSmallIntegerField(_("correct answers"), default=0)
+    question_count = models.PositiveSmallIntegerField(_("questions"), default=0)
+    score_percent = models.DecimalField(_("score, %"), max_digits=5, decimal_places=2)
+    pass_threshold_percent = models.DecimalField(
+        _("pass threshold, %"), max_digits=5, decimal_places=2
+    )
+    passed = models.BooleanField(_("passed"))
+    answers = models.JSONField(_("answers given"), default=dict, blank=True)
+    taken_at = models.DateTimeField(_("taken at"), db_index=True)
+
+    class Meta:
+        ordering = ["-taken_at", "-id"]
+        verbose_name = _("attestation")
+        verbose_name_plural = _("attestations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["staff", "module", "attempt"], name="uniq_attestation_attempt"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(score_percent__gte=0, score_percent__lte=100),
+                name="attestation_score_0_100",
+            ),
+        ]
+        indexes = [models.Index(fields=["merchant", "staff", "module", "taken_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.staff} · {self.module} · {self.score_percent}%"
+
+
+# --- Staff bonus -----------------------------------------------------------------------
+
+
+class BonusPeriod(models.Model):
+    """A staff-bonus period (a calendar month by default) in the merchant's local dates.
+    Once closed, its figures are the frozen `BonusLine` rows and never change."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="bonus_periods", verbose_name=_("merchant")
+    )
+    start = models.DateField(_("first day"))
+    end = models.DateField(_("last day"))
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status, default=Status.OPEN, db_index=True
+    )
+    rate_percent = models.DecimalField(
+        _("bonus rate, %"),
+        max_digits=6,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text=_("The program's staff bonus rate frozen when the period was closed."),
+    )
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("closed by"),
+    )
+
+    class Meta:
+        ordering = ["merchant", "-start"]
+        verbose_name = _("staff bonus period")
+        verbose_name_plural = _("staff bonus periods")
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "start"], name="uniq_bonus_period_start"),
+            models.CheckConstraint(
+                condition=models.Q(end__gte=models.F("start")), name="bonus_period_end_after_start"
+            ),
+        ]
+        indexes = [models.Index(fields=["merchant", "status", "start"])]
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d} – {self.end:%Y-%m-%d}"
+
+
+class BonusLine(models.Model):
+    """A closed period's frozen figures for one staff member."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="bonus_lines")
+    period = models.ForeignKey(
+        BonusPeriod, on_delete=models.CASCADE, related_name="lines", verbose_name=_("period")
+    )
+    staff = models.ForeignKey(
+        StaffMember,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="bonus_lines",
+        verbose_name=_("staff"),
+    )
+    staff_name = models.CharField(_("staff"), max_length=200)
+    branch_name = models.CharField(_("branch"), max_length=200, blank=True)
+    purchases_count = models.PositiveIntegerField(_("card purchases"), default=0)
+    card_sales = models.DecimalField(_("card sales"), max_digits=14, decimal_places=2)
+    refunds = models.DecimalField(_("refunds"), max_digits=14, decimal_places=2, default=0)
+    net_sales = models.DecimalField(_("net card sales"), max_digits=14, decimal_places=2)
+    bonus = models.DecimalField(_("bonus"), max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["period", "staff_name"]
+        verbose_name = _("staff bonus line")
+        verbose_name_plural = _("staff bonus lines")
+        constraints = [
+            models.UniqueConstraint(fields=["period", "staff"], name="uniq_bonus_line_staff"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.staff_name}: {self.bonus}"

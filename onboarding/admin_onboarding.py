@@ -1,0 +1,648 @@
+"""Admin for the onboarding workflow: checklist templates and tasks, the launch gate on the
+merchant form, training modules and attestations, staff bonus periods, and three pages —
+specialists' progress, the staff × module attestation matrix and the staff bonus report.
+
+Every page and queryset is scoped by `access.visible_merchants`; the rules live in
+`checklists`, `training` and `bonus`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+
+from . import bonus, checklists, training
+from .access import can_edit_merchant, visible_merchants
+from .admin_base import ScopedAdmin, ScopedTabularInline
+from .models import (
+    OPEN_TASK_STATUSES,
+    Attestation,
+    BonusLine,
+    BonusPeriod,
+    ChecklistTemplate,
+    ChecklistTemplateItem,
+    Merchant,
+    MerchantTask,
+    OnboardingEvent,
+    OnboardingStatus,
+    QuizAnswer,
+    QuizLink,
+    QuizQuestion,
+    TaskStatus,
+    TrainingModule,
+)
+
+BADGE = (
+    '<span style="display:inline-block;padding:1px 8px;border-radius:999px;'
+    'font-size:12px;font-weight:600;background:{};color:{}">{}</span>'
+)
+# Filter choices come from the (scoped) queryset, never from all merchants.
+MERCHANT_FILTER = ("merchant", admin.RelatedOnlyFieldListFilter)
+RED = ("#fee2e2", "#b91c1c")
+GREEN = ("#dcfce7", "#15803d")
+GREY = ("#e5e7eb", "#4b5563")
+
+
+def badge(text, colours):
+    return format_html(BADGE, colours[0], colours[1], text)
+
+
+def overdue_badge(task: MerchantTask, today: dt.date | None):
+    if today is not None and checklists.task_is_overdue(task, today=today):
+        days = (today - task.due_date).days
+        return badge(_("Overdue %(days)d d") % {"days": days}, RED)
+    if task.status == TaskStatus.DONE:
+        return badge(_("Done"), GREEN)
+    return ""
+
+
+# --- Checklist templates ------------------------------------------------------------------
+
+
+class ChecklistTemplateItemInline(ScopedTabularInline):
+    model = ChecklistTemplateItem
+    fields = ["position", "side", "title", "required", "due_offset_days", "description"]
+
+
+@admin.register(ChecklistTemplate)
+class ChecklistTemplateAdmin(ScopedAdmin):
+    list_display = ["name", "is_default", "items_count", "required_count"]
+    search_fields = ["name"]
+    inlines = [ChecklistTemplateItemInline]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_items=Count("items"), n_required=Count("items", filter=Q(items__required=True))
+            )
+        )
+
+    @admin.display(description=_("items"), ordering="n_items")
+    def items_count(self, obj):
+        return obj.n_items
+
+    @admin.display(description=_("required"), ordering="n_required")
+    def required_count(self, obj):
+        return obj.n_required
+
+
+# --- Merchant tasks -----------------------------------------------------------------------
+
+
+class MerchantTaskInline(ScopedTabularInline):
+    model = MerchantTask
+    fields = [
+        "state",
+        "title",
+        "side",
+        "required",
+        "due_date",
+        "status",
+        "responsible_name",
+        "responsible",
+        "comment",
+        "attachment_url",
+        "completed",
+    ]
+    readonly_fields = ["state", "completed"]
+    tab = True
+    verbose_name_plural = _("Onboarding checklist")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("merchant", "completed_by")
+
+    @admin.display(description=_("state"))
+    def state(self, obj):
+        if obj.pk is None:
+            return ""
+        return overdue_badge(obj, obj.merchant.local_today())
+
+    @admin.display(description=_("completed"))
+    def completed(self, obj):
+        if obj.pk is None or obj.completed_at is None:
+            return "—"
+        who = obj.completed_by.get_username() if obj.completed_by else "—"
+        return f"{obj.completed_at:%Y-%m-%d} · {who}"
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = _("overdue")
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Overdue")), ("no", _("Not overdue"))]
+
+    def queryset(self, request, queryset):
+        if self.value() not in ("yes", "no"):
+            return queryset
+        merchants = Merchant.objects.filter(pk__in=queryset.values("merchant_id").distinct())
+        condition = checklists.overdue_condition(merchants)
+        return queryset.filter(condition) if self.value() == "yes" else queryset.exclude(condition)
+
+
+@admin.register(MerchantTask)
+class MerchantTaskAdmin(ScopedAdmin):
+    list_display = [
+        "title",
+        "merchant",
+        "side",
+        "required",
+        "due_date",
+        "status",
+        "state",
+        "responsible_name",
+    ]
+    list_editable = ["status"]
+    list_filter = [OverdueFilter, "status", "side", "required", MERCHANT_FILTER]
+    search_fields = ["title", "comment", "responsible_name"]
+    list_select_related = ["merchant"]
+    readonly_fields = ["completed_by", "completed_at", "template_item"]
+    actions = ["mark_done"]
+
+    @admin.display(description=_("state"))
+    def state(self, obj):
+        return overdue_badge(obj, obj.merchant.local_today())
+
+    def save_model(self, request, obj, form, change):
+        if "status" in form.changed_data or not change:
+            checklists.task_set_status(task=obj, status=obj.status, actor=request.user, save=False)
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("Mark selected tasks done"), permissions=["change"])
+    def mark_done(self, request, queryset):
+        count = 0
+        for task in queryset.filter(status__in=OPEN_TASK_STATUSES):
+            checklists.task_set_status(task=task, status=TaskStatus.DONE, actor=request.user)
+            count += 1
+        self.message_user(request, _("%(count)d task(s) marked done.") % {"count": count})
+
+
+@admin.register(OnboardingEvent)
+class OnboardingEventAdmin(ScopedAdmin):
+    list_display = ["created_at", "merchant", "kind", "actor", "from_status", "to_status", "reason"]
+    list_filter = ["kind", MERCHANT_FILTER]
+    list_select_related = ["merchant", "actor"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- The merchant page: launch gate, tasks, apply-template action, custom pages -------------
+
+
+class MerchantOnboardingMixin:
+    """Mixed into MerchantAdmin."""
+
+    readonly_fields = ["onboarding_log"]
+    list_before_template = "admin/onboarding/merchant/list_before.html"
+
+    def get_inlines(self, request, obj):
+        inlines = list(super().get_inlines(request, obj))
+        if obj is not None:  # tasks exist only once the merchant does
+            inlines.append(MerchantTaskInline)
+        return inlines
+
+    @admin.display(description=_("Onboarding log"))
+    def onboarding_log(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        events = obj.onboarding_events.select_related("actor")[:30]
+        if not events:
+            return _("No events yet.")
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{e.created_at:%Y-%m-%d %H:%M}",
+                    e.get_kind_display(),
+                    e.actor.get_username() if e.actor else "—",
+                    e.from_status or "",
+                    e.to_status or "",
+                    e.reason,
+                )
+                for e in events
+            ),
+        )
+        return format_html('<table class="w-full">{}</table>', rows)
+
+    def save_model(self, request, obj, form, change):
+        new_status = obj.onboarding_status
+        if change:
+            old_status = (
+                Merchant.objects.filter(pk=obj.pk)
+                .values_list("onboarding_status", flat=True)
+                .first()
+            )
+        else:
+            old_status = OnboardingStatus.DRAFT
+        obj.onboarding_status = old_status
+        super().save_model(request, obj, form, change)
+        if new_status != old_status:
+            checklists.merchant_set_status(
+                merchant=obj,
+                status=new_status,
+                actor=request.user,
+                override_reason=form.cleaned_data.get("launch_override_reason", ""),
+                previous_status=old_status,
+            )
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not MerchantTask:
+            return super().save_formset(request, form, formset, change)
+        tasks = formset.save(commit=False)
+        for task in formset.deleted_objects:
+            task.delete()
+        for task, changed in formset.changed_objects:
+            if "status" in changed:
+                checklists.task_set_status(
+                    task=task, status=task.status, actor=request.user, save=False
+                )
+        for task in tasks:
+            if task.pk is None and task.status == TaskStatus.DONE:
+                checklists.task_set_status(
+                    task=task, status=task.status, actor=request.user, save=False
+                )
+            task.save()
+        formset.save_m2m()
+
+    # Apply-template actions: one per template, so the choice is one click.
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not self.has_change_permission(request):
+            return actions
+        for template in ChecklistTemplate.objects.order_by("-is_default", "name"):
+            name = f"apply_template_{template.pk}"
+            actions[name] = (
+                self._apply_template_action(template.pk),
+                name,
+                _("Apply checklist: %(name)s") % {"name": template.name},
+            )
+        return actions
+
+    @staticmethod
+    def _apply_template_action(template_pk):
+        def action(modeladmin, request, queryset):
+            template = ChecklistTemplate.objects.get(pk=template_pk)
+            created = 0
+            for merchant in queryset:
+                if not can_edit_merchant(request.user, merchant):
+                    continue
+                created += len(
+                    checklists.template_apply(
+                        merchant=merchant, template=template, actor=request.user
+                    )
+                )
+            modeladmin.message_user(
+                request,
+                _("Checklist “%(name)s” applied: %(count)d task(s) created.")
+                % {"name": template.name, "count": created},
+                messages.SUCCESS,
+            )
+
+        return action
+
+    # --- custom pages ---
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("progress/", wrap(self.progress_view), name="onboarding_progress"),
+            path("training-matrix/", wrap(self.matrix_view), name="onboarding_training_matrix"),
+            path("staff-bonus/", wrap(self.bonus_view), name="onboarding_staff_bonus"),
+            *super().get_urls(),
+        ]
+
+    def _page_context(self, request, title):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.model._meta,
+        }
+
+    def _pick_merchant(self, request, merchants):
+        raw = request.GET.get("merchant") or request.POST.get("merchant")
+        if raw and raw.isdigit():
+            chosen = merchants.filter(pk=int(raw)).first()
+            if chosen is not None:
+                return chosen
+        return merchants.order_by("name").first()
+
+    def progress_view(self, request):
+        context = self._page_context(request, _("Onboarding progress"))
+        sort = request.GET.get("o", "name")
+        descending = sort.startswith("-")
+        key = sort.lstrip("-")
+        merchants = visible_merchants(request.user)
+        context.update(
+            rows=checklists.merchants_progress(
+                merchants=merchants, sort=key, descending=descending
+            ),
+            sort=sort,
+            columns=[
+                ("name", _("Merchant")),
+                ("status", _("Status")),
+                ("percent", _("Done, %")),
+                ("overdue", _("Overdue")),
+                ("next_due", _("Next due")),
+            ],
+        )
+        return render(request, "admin/onboarding/progress.html", context)
+
+    def matrix_view(self, request):
+        context = self._page_context(request, _("Staff attestation matrix"))
+        merchants = visible_merchants(request.user).order_by("name")
+        merchant = self._pick_merchant(request, merchants)
+        matrix = training.attestation_matrix(merchant=merchant) if merchant else None
+        links = {}
+        if merchant is not None:
+            for link in QuizLink.objects.filter(merchant=merchant):
+                links[link.staff_id] = request.build_absolute_uri(
+                    reverse("onboarding:quiz_home", args=[link.token])
+                )
+        for row in matrix.rows if matrix else []:
+            row.link = links.get(row.staff.pk)
+        context.update(merchants=merchants, merchant=merchant, matrix=matrix)
+        return render(request, "admin/onboarding/matrix.html", context)
+
+    def bonus_view(self, request):
+        context = self._page_context(request, _("Staff bonus"))
+        merchants = visible_merchants(request.user).order_by("name")
+        merchant = self._pick_merchant(request, merchants)
+        if merchant is None:
+            context.update(merchants=merchants, merchant=None)
+            return render(request, "admin/onboarding/bonus.html", context)
+        raw = request.GET.get("period") or request.POST.get("period") or ""
+        try:
+            day = dt.date.fromisoformat(raw)
+        except ValueError:
+            day = merchant.local_today()
+        if request.method == "POST":
+            if not can_edit_merchant(request.user, merchant):
+                raise PermissionDenied
+            period = bonus.period_for(merchant=merchant, day=day)
+            try:
+                bonus.bonus_period_close(merchant=merchant, period=period, actor=request.user)
+            except ValidationError as error:
+                self.message_user(request, "; ".join(error.messages), messages.ERROR)
+            else:
+                self.message_user(request, _("The period is closed."), messages.SUCCESS)
+            query = urlencode({"merchant": merchant.pk, "period": period.start.isoformat()})
+            return HttpResponseRedirect(f"{request.path}?{query}")
+        period = bonus.period_peek(merchant=merchant, day=day)
+        report = bonus.bonus_report(merchant=merchant, period=period)
+        export = request.GET.get("export")
+        if export in ("csv", "xlsx"):
+            filename = f"staff-bonus-{merchant.slug}-{period.start:%Y-%m}.{export}"
+            if export == "csv":
+                body, ctype = bonus.bonus_export_csv(report), "text/csv; charset=utf-8"
+            else:
+                body = bonus.bonus_export_xlsx(report)
+                ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            response = HttpResponse(body, content_type=ctype)
+            response["Content-Disposition"] = f'attachment; filename="{filename}"'
+            return response
+        context.update(
+            merchants=merchants,
+            merchant=merchant,
+            report=report,
+            period=period,
+            months=bonus.period_choices(merchant=merchant),
+            can_close=(
+                period.status == BonusPeriod.Status.OPEN
+                and period.end < merchant.local_today()
+                and can_edit_merchant(request.user, merchant)
+            ),
+            query=urlencode({"merchant": merchant.pk, "period": period.start.isoformat()}),
+        )
+        return render(request, "admin/onboarding/bonus.html", context)
+
+
+# --- Training -----------------------------------------------------------------------------
+
+
+class QuizQuestionInline(ScopedTabularInline):
+    model = QuizQuestion
+    fields = ["position", "text", "multiple", "answers_link"]
+    readonly_fields = ["answers_link"]
+    show_change_link = True
+
+    @admin.display(description=_("answers"))
+    def answers_link(self, obj):
+        if obj.pk is None:
+            return "—"
+        url = reverse("admin:onboarding_quizquestion_change", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Edit answers"))
+
+
+@admin.register(TrainingModule)
+class TrainingModuleAdmin(ScopedAdmin):
+    list_display = ["title", "merchant", "pass_threshold_percent", "questions_count", "is_active"]
+    list_filter = [MERCHANT_FILTER, "is_active"]
+    search_fields = ["title"]
+    list_select_related = ["merchant"]
+    inlines = [QuizQuestionInline]
+    actions = ["install_standard"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_questions=Count("questions"))
+
+    @admin.display(description=_("questions"), ordering="n_questions")
+    def questions_count(self, obj):
+        return obj.n_questions
+
+    @admin.action(
+        description=_("Add the standard modules to these modules' merchants"),
+        permissions=["add"],
+    )
+    def install_standard(self, request, queryset):
+        merchants = Merchant.objects.filter(pk__in=queryset.values("merchant_id"))
+        created = 0
+        for merchant in merchants:
+            if can_edit_merchant(request.user, merchant):
+                created += len(training.modules_install_standard(merchant=merchant))
+        self.message_user(request, _("%(count)d module(s) added.") % {"count": created})
+
+
+class QuizAnswerInline(ScopedTabularInline):
+    model = QuizAnswer
+    fields = ["position", "text", "is_correct"]
+    extra = 2
+
+
+@admin.register(QuizQuestion)
+class QuizQuestionAdmin(ScopedAdmin):
+    list_display = ["text", "module", "multiple"]
+    list_filter = [("module__merchant", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["module__merchant"]
+    inlines = [QuizAnswerInline]
+
+    def get_queryset(self, request):
+        # Reached through the module: scope by the module's merchant.
+        return (
+            super()
+            .get_queryset(request)
+            .filter(module__merchant__in=visible_merchants(request.user))
+        )
+
+    def get_model_perms(self, request):
+        return {}  # edited from the module page; hidden from the sidebar
+
+
+@admin.register(Attestation)
+class AttestationAdmin(ScopedAdmin):
+    list_display = [
+        "staff",
+        "module",
+        "attempt",
+        "score_percent",
+        "pass_threshold_percent",
+        "passed",
+        "taken_at",
+    ]
+    list_filter = ["passed", MERCHANT_FILTER, ("module", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["staff__full_name", "module__title"]
+    list_select_related = ["staff", "module"]
+    readonly_fields = [f.name for f in Attestation._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class StaffQuizLinkMixin:
+    """Mixed into StaffMemberAdmin: the shareable quiz link and its actions."""
+
+    actions = ["create_quiz_links", "regenerate_quiz_links"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("quiz_link")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "quiz_link"]
+
+    @admin.display(description=_("quiz link"))
+    def quiz_link(self, obj):
+        link = getattr(obj, "quiz_link", None) if obj and obj.pk else None
+        if link is None:
+            return "—"
+        url = reverse("onboarding:quiz_home", args=[link.token])
+        request = getattr(self, "_request", None)
+        absolute = request.build_absolute_uri(url) if request else url
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, absolute)
+
+    def changelist_view(self, request, extra_context=None):
+        self._request = request
+        return super().changelist_view(request, extra_context)
+
+    def changeform_view(self, request, *args, **kwargs):
+        self._request = request
+        return super().changeform_view(request, *args, **kwargs)
+
+    @admin.action(description=_("Create quiz links"), permissions=["change"])
+    def create_quiz_links(self, request, queryset):
+        for staff in queryset:
+            training.quiz_link_for(staff=staff)
+        self.message_user(request, _("Quiz links are ready."))
+
+    @admin.action(
+        description=_("Replace quiz links (old links stop working)"), permissions=["change"]
+    )
+    def regenerate_quiz_links(self, request, queryset):
+        for staff in queryset:
+            training.quiz_link_regenerate(staff=staff)
+        self.message_user(request, _("Quiz links replaced."))
+
+
+# --- Staff bonus periods ------------------------------------------------------------------
+
+
+class BonusLineInline(ScopedTabularInline):
+    model = BonusLine
+    fields = [
+        "staff_name",
+        "branch_name",
+        "purchases_count",
+        "card_sales",
+        "refunds",
+        "net_sales",
+        "bonus",
+    ]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BonusPeriod)
+class BonusPeriodAdmin(ScopedAdmin):
+    list_display = ["merchant", "start", "end", "status", "closed_by", "closed_at", "report_link"]
+    list_filter = ["status", MERCHANT_FILTER]
+    list_select_related = ["merchant", "closed_by"]
+    readonly_fields = [
+        "merchant",
+        "start",
+        "end",
+        "status",
+        "rate_percent",
+        "closed_by",
+        "closed_at",
+    ]
+    inlines = [BonusLineInline]
+    actions = ["close_periods"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("report"))
+    def report_link(self, obj):
+        url = reverse("admin:onboarding_staff_bonus")
+        query = urlencode({"merchant": obj.merchant_id, "period": obj.start.isoformat()})
+        return format_html('<a href="{}?{}">{}</a>', url, query, _("Open"))
+
+    @admin.action(description=_("Close selected periods (freeze figures)"), permissions=["change"])
+    def close_periods(self, request, queryset):
+        for period in queryset.select_related("merchant"):
+            if not can_edit_merchant(request.user, period.merchant):
+                continue
+            try:
+                bonus.bonus_period_close(
+                    merchant=period.merchant, period=period, actor=request.user
+                )
+            except ValidationError as error:
+                self.message_user(
+                    request,
+                    f"{period.merchant}, {period}: {'; '.join(error.messages)}",
+                    messages.ERROR,
+                )
+            else:
+                self.message_user(
+                    request, _("%(period)s closed.") % {"period": f"{period.merchant}, {period}"}
+                )

@@ -1,0 +1,299 @@
+"""Onboarding checklists: applying templates, completing tasks, the launch gate and the
+specialists' progress overview.
+
+The launch gate lives in `merchant_set_status` only: the admin, the demo and any command
+change a merchant's onboarding status through it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .models import (
+    OPEN_TASK_STATUSES,
+    ChecklistTemplate,
+    Merchant,
+    MerchantTask,
+    OnboardingEvent,
+    OnboardingStatus,
+    TaskStatus,
+)
+
+
+class LaunchBlocked(ValidationError):
+    """Raised when a merchant would be launched with required tasks not done."""
+
+    def __init__(self, blockers: list[MerchantTask] | None, message: str):
+        super().__init__(message, code="launch_blocked")
+        self.blockers = blockers or []
+
+
+@transaction.atomic
+def template_apply(
+    *,
+    merchant: Merchant,
+    template: ChecklistTemplate,
+    actor=None,
+    start: dt.date | None = None,
+) -> list[MerchantTask]:
+    """Create the merchant's tasks from `template`; due dates are `start` (default: the
+    merchant's local today) plus each item's offset. Items already applied are skipped, so
+    applying twice creates nothing new. Returns the created tasks."""
+    start = start or merchant.local_today()
+    already = set(
+        MerchantTask.objects.filter(
+            merchant=merchant, template_item__template=template
+        ).values_list("template_item_id", flat=True)
+    )
+    tasks = [
+        MerchantTask(
+            merchant=merchant,
+            template_item=item,
+            side=item.side,
+            title=item.title,
+            required=item.required,
+            due_date=start + dt.timedelta(days=item.due_offset_days),
+            position=item.position,
+        )
+        for item in template.items.all()
+        if item.pk not in already
+    ]
+    MerchantTask.objects.bulk_create(tasks)
+    OnboardingEvent.objects.create(
+        merchant=merchant,
+        kind=OnboardingEvent.Kind.TEMPLATE_APPLIED,
+        actor=actor,
+        details={"template": template.name, "created": len(tasks), "start": start.isoformat()},
+    )
+    return tasks
+
+
+def task_set_status(
+    *, task: MerchantTask, status: str, actor=None, comment: str | None = None, save: bool = True
+) -> MerchantTask:
+    """Move a task to `status`. Done records who and when (kept if it was done already);
+    reopening clears them."""
+    task.status = status
+    if status == TaskStatus.DONE:
+        if task.completed_at is None:
+            task.completed_at = timezone.now()
+            task.completed_by = actor
+    else:
+        task.completed_at = None
+        task.completed_by = None
+    if comment is not None:
+        task.comment = comment
+    if save:
+        task.save()
+    return task
+
+
+def tasks_overdue(*, merchant: Merchant) -> QuerySet[MerchantTask]:
+    """Open tasks whose due date is before the merchant's local today."""
+    return MerchantTask.objects.filter(
+        merchant=merchant, status__in=OPEN_TASK_STATUSES, due_date__lt=merchant.local_today()
+    )
+
+
+def task_is_overdue(task: MerchantTask, *, today: dt.date | None = None) -> bool:
+    if not task.is_open or task.due_date is None:
+        return False
+    today = today or task.merchant.local_today()
+    return task.due_date < today
+
+
+def launch_blockers(*, merchant: Merchant) -> list[MerchantTask]:
+    """Required tasks that are not done (a required task marked "not needed" still blocks)."""
+    if merchant.pk is None:
+        return []
+    return list(
+        MerchantTask.objects.filter(merchant=merchant, required=True)
+        .exclude(status=TaskStatus.DONE)
+        .order_by("due_date", "position", "id")
+    )
+
+
+def launch_check(*, merchant: Merchant) -> None:
+    """Raise `LaunchBlocked` unless the merchant may be launched without an override."""
+    has_tasks = merchant.pk is not None and MerchantTask.objects.filter(merchant=merchant).exists()
+    if not has_tasks:
+        raise LaunchBlocked(
+            [],
+            _(
+                "No onboarding checklist has been applied to this merchant. Apply a checklist "
+                "and complete its required tasks, or launch with an override reason."
+            ),
+        )
+    blockers = launch_blockers(merchant=merchant)
+    if blockers:
+        titles = "; ".join(t.title for t in blockers[:5])
+        more = len(blockers) - 5
+        message = _(
+            "The merchant cannot be launched: %(count)d required task(s) are not done: %(titles)s"
+        ) % {"count": len(blockers), "titles": titles}
+        if more > 0:
+            message += " " + _("and %(more)d more.") % {"more": more}
+        message += " " + _("Complete them, or give an override reason.")
+        raise LaunchBlocked(blockers, message)
+
+
+@transaction.atomic
+def merchant_set_status(
+    *,
+    merchant: Merchant,
+    status: str,
+    actor=None,
+    override_reason: str = "",
+    previous_status: str | None = None,
+) -> Merchant:
+    """Change the merchant's onboarding status, logging who and when.
+
+    Moving to "launched" requires every required task done; otherwise a non-empty
+    `override_reason` lets the specialist launch anyway, logged as an override event with
+    the open required tasks. Raises `LaunchBlocked` when neither holds.
+    `previous_status` is the status before an unsaved in-memory change (admin forms)."""
+    old = previous_status if previous_status is not None else merchant.onboarding_status
+    if merchant.pk is not None and previous_status is None:
+        old = (
+            Merchant.objects.filter(pk=merchant.pk)
+            .values_list("onboarding_status", flat=True)
+            .first()
+            or old
+        )
+    override_reason = (override_reason or "").strip()
+    if status == old:
+        return merchant
+    if status == OnboardingStatus.LAUNCHED:
+        try:
+            launch_check(merchant=merchant)
+        except LaunchBlocked as blocked:
+            if not override_reason:
+                raise
+            OnboardingEvent.objects.create(
+                merchant=merchant,
+                kind=OnboardingEvent.Kind.LAUNCH_OVERRIDE,
+                actor=actor,
+                from_status=old,
+                to_status=status,
+                reason=override_reason,
+                details={"open_required_tasks": [t.title for t in blocked.blockers]},
+            )
+    merchant.onboarding_status = status
+    if merchant.pk is None:
+        merchant.save()
+    else:
+        Merchant.objects.filter(pk=merchant.pk).update(onboarding_status=status)
+    OnboardingEvent.objects.create(
+        merchant=merchant,
+        kind=OnboardingEvent.Kind.STATUS_CHANGED,
+        actor=actor,
+        from_status=old,
+        to_status=status,
+        reason=override_reason,
+    )
+    return merchant
+
+
+# --- Specialists' progress overview ---------------------------------------------------------
+
+
+@dataclass
+class MerchantProgress:
+    merchant: Merchant
+    total: int
+    done: int
+    overdue: int
+    next_title: str | None
+    next_due: dt.date | None
+
+    @property
+    def percent(self) -> int:
+        return round(self.done * 100 / self.total) if self.total else 0
+
+
+PROGRESS_SORTS = {
+    "name": lambda p: p.merchant.name.lower(),
+    "status": lambda p: p.merchant.onboarding_status,
+    "percent": lambda p: p.percent,
+    "overdue": lambda p: p.overdue,
+    "next_due": lambda p: (p.next_due is None, p.next_due or dt.date.max),
+}
+
+
+def overdue_condition(merchants: QuerySet[Merchant], prefix: str = "") -> Q:
+    """A Q over tasks that are open and due before their merchant's local today — one
+    branch per time zone, so the comparison stays in the database."""
+    zones = set(merchants.values_list("time_zone", flat=True).distinct())
+    now = timezone.now()
+    condition = Q(pk__in=[])
+    for zone in zones:
+        today = now.astimezone(Merchant(time_zone=zone).tzinfo).date()
+        condition |= Q(**{f"{prefix}merchant__time_zone": zone, f"{prefix}due_date__lt": today})
+    return Q(**{f"{prefix}status__in": OPEN_TASK_STATUSES}) & condition
+
+
+def merchants_progress(
+    *, merchants: QuerySet[Merchant], sort: str = "name", descending: bool = False
+) -> list[MerchantProgress]:
+    """Percent done, overdue count and next due item for each merchant: one query."""
+    open_tasks = MerchantTask.objects.filter(
+        merchant=OuterRef("pk"), status__in=OPEN_TASK_STATUSES
+    ).order_by("due_date", "position", "id")
+    rows = merchants.annotate(
+        task_total=Count("tasks", filter=~Q(tasks__status=TaskStatus.SKIPPED)),
+        task_done=Count("tasks", filter=Q(tasks__status=TaskStatus.DONE)),
+        task_overdue=Count("tasks", filter=overdue_condition(merchants, prefix="tasks__")),
+        next_title=Subquery(open_tasks.values("title")[:1]),
+        next_due=Subquery(open_tasks.values("due_date")[:1]),
+    ).order_by("name")
+    result = [
+        MerchantProgress(
+            merchant=m,
+            total=m.task_total,
+            done=m.task_done,
+            overdue=m.task_overdue,
+            next_title=m.next_title,
+            next_due=m.next_due,
+        )
+        for m in rows
+    ]
+    key = PROGRESS_SORTS.get(sort, PROGRESS_SORTS["name"])
+    result.sort(key=key, reverse=descending)
+    return result
+
+
+# --- Demo -----------------------------------------------------------------------------------
+
+
+def demo_onboarding(merchant: Merchant) -> None:
+    """Demo checklist and training for one merchant: the default template applied from a
+    month before launch; launched merchants have every required task and most others done;
+    the standard training modules; a few attestations; a quiz link per staff member.
+    Idempotent."""
+    from .training import demo_training
+
+    template = ChecklistTemplate.objects.filter(is_default=True).first()
+    if template is not None:
+        launch = merchant.launch_date or merchant.local_today()
+        start = launch - dt.timedelta(days=30)
+        template_apply(merchant=merchant, template=template, start=start)
+        if merchant.onboarding_status == OnboardingStatus.LAUNCHED:
+            tasks = list(
+                MerchantTask.objects.filter(merchant=merchant, status__in=OPEN_TASK_STATUSES)
+            )
+            for index, task in enumerate(tasks):
+                # Leave every fifth optional task open: the overview shows some work left.
+                if not task.required and index % 5 == 4:
+                    continue
+                task.status = TaskStatus.DONE
+                task.completed_at = timezone.make_aware(
+                    dt.datetime.combine(task.due_date or launch, dt.time(12)), merchant.tzinfo
+                )
+            MerchantTask.objects.bulk_update(tasks, ["status", "completed_at"])
+    demo_training(merchant)

@@ -1,0 +1,79 @@
+"""Forms of the onboarding pages: the merchant's status with the launch gate, the public quiz."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import Merchant, OnboardingStatus, TrainingModule
+
+
+class MerchantAdminForm(forms.ModelForm):
+    """The merchant change form: launching goes through the launch gate, with an optional
+    override reason the specialist gives when launching before the checklist is done."""
+
+    launch_override_reason = forms.CharField(
+        label=_("Launch override reason"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "Only when launching before every required checklist task is done: why. "
+            "The override is logged with your name and the time."
+        ),
+    )
+
+    class Meta:
+        model = Merchant
+        fields = "__all__"
+
+    def clean(self):
+        from .checklists import LaunchBlocked, launch_check
+
+        cleaned = super().clean()
+        status = cleaned.get("onboarding_status")
+        previous = self.instance.onboarding_status if self.instance.pk else None
+        if status == OnboardingStatus.LAUNCHED and previous != OnboardingStatus.LAUNCHED:
+            reason = (cleaned.get("launch_override_reason") or "").strip()
+            try:
+                launch_check(merchant=self.instance)
+            except LaunchBlocked as blocked:
+                if not reason:
+                    self.add_error("onboarding_status", blocked.messages[0])
+                    self.add_error(
+                        "launch_override_reason",
+                        _("Give a reason to launch anyway, or complete the required tasks."),
+                    )
+        return cleaned
+
+
+class QuizForm(forms.Form):
+    """One field per question: radio buttons for a single answer, checkboxes for several."""
+
+    def __init__(self, *args, module: TrainingModule, questions=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.module = module
+        self.questions = list(
+            questions if questions is not None else module.questions.prefetch_related("answers")
+        )
+        for question in self.questions:
+            choices = [(str(a.pk), a.text) for a in question.answers.all()]
+            name = f"q{question.pk}"
+            if question.multiple:
+                self.fields[name] = forms.MultipleChoiceField(
+                    label=question.text,
+                    choices=choices,
+                    widget=forms.CheckboxSelectMultiple,
+                    help_text=_("Choose all that apply."),
+                )
+            else:
+                self.fields[name] = forms.ChoiceField(
+                    label=question.text, choices=choices, widget=forms.RadioSelect
+                )
+
+    def answers(self) -> dict[int, set[int]]:
+        result = {}
+        for question in self.questions:
+            value = self.cleaned_data.get(f"q{question.pk}")
+            if value in (None, "", []):
+                continue
+            values = value if isinstance(value, list) else [value]
+            result[question.pk] = {int(v) for v in values}
+        return result
