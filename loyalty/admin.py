@@ -175,3 +175,6 @@ class CampaignAdmin(ScopedAdmin):
         "certificate_valid_days": "reward_form == 'certificate'",
         "redemption_cap_percent": "reward_form == 'certificate'",
     }
+
+
+from . import admin_campaigns  # noqa: E402,F401

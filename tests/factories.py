@@ -65,3 +65,19 @@ class ClientFactory(factory.django.DjangoModelFactory):
     merchant = factory.SubFactory(MerchantFactory)
     phone = factory.Sequence(lambda n: f"+7913{n:07d}")
     full_name = factory.Sequence(lambda n: f"Client {n}")
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    """A campaign; pass kind-specific fields (days_before, days_after_last_purchase, …)."""
+
+    class Meta:
+        model = "loyalty.Campaign"
+
+    merchant = factory.SubFactory(MerchantFactory)
+    kind = "birthday"
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    reward_form = "certificate"
+    reward_points = Decimal(1000)
+    certificate_valid_days = 20
+    redemption_cap_percent = Decimal(20)
+    channel = "console"

@@ -1,0 +1,232 @@
+"""Admin for automated campaigns: per-campaign results, issuances, the outbox (failed
+deliveries visible and retryable) and the segment-gift preview/send page. Thin callers of
+loyalty.campaigns services; every queryset is scoped through ScopedAdmin."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Q
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from unfold.decorators import action
+
+from crm.models import Segment
+from onboarding.access import visible_merchants
+from onboarding.admin_base import ScopedAdmin
+
+from .admin import CampaignAdmin as BaseCampaignAdmin
+from .campaigns.delivery import outbox_retry
+from .campaigns.segments import SegmentGiftError, segment_gift_preview, segment_gift_send
+from .campaigns.stats import campaign_stats_annotations
+from .models import Campaign, CampaignIssuance, CampaignKind, OutboxMessage
+
+admin.site.unregister(Campaign)
+
+
+class SegmentGiftForm(forms.Form):
+    campaign = forms.ModelChoiceField(queryset=Campaign.objects.none(), label=_("Campaign"))
+    segment = forms.ModelChoiceField(queryset=Segment.objects.none(), label=_("Segment"))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        merchants = visible_merchants(user)
+        self.fields["campaign"].queryset = Campaign.objects.filter(
+            merchant__in=merchants, kind=CampaignKind.SEGMENT_GIFT, is_active=True
+        ).select_related("merchant")
+        self.fields["segment"].queryset = Segment.objects.filter(
+            merchant__in=merchants
+        ).select_related("merchant")
+        self.fields["campaign"].label_from_instance = lambda c: f"{c.merchant} — {c.name}"
+        self.fields["segment"].label_from_instance = lambda s: (
+            f"{s.merchant} — {s.name} ({s.get_kind_display()})"
+        )
+
+    def clean(self):
+        data = super().clean()
+        campaign, segment = data.get("campaign"), data.get("segment")
+        if campaign and segment and campaign.merchant_id != segment.merchant_id:
+            raise forms.ValidationError(
+                _("The campaign and the segment belong to different merchants.")
+            )
+        return data
+
+
+@admin.register(Campaign)
+class CampaignAdmin(BaseCampaignAdmin):
+    """The program's campaign admin plus results and the segment-gift page."""
+
+    list_display = [*BaseCampaignAdmin.list_display, "issued", "redeemed", "revenue"]
+    readonly_fields = ["issued", "redeemed", "revenue", "segment_gift_link"]
+    fieldsets = [
+        *BaseCampaignAdmin.fieldsets,
+        (_("Results"), {"fields": ["issued", "redeemed", "revenue", "segment_gift_link"]}),
+    ]
+    actions_list = ["open_segment_gift"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(**campaign_stats_annotations())
+
+    @admin.display(description=_("Issued"), ordering="stat_issued")
+    def issued(self, obj):
+        return getattr(obj, "stat_issued", None) if obj.pk else "—"
+
+    @admin.display(description=_("Certificates redeemed"), ordering="stat_redeemed")
+    def redeemed(self, obj):
+        return getattr(obj, "stat_redeemed", None) if obj.pk else "—"
+
+    @admin.display(description=_("Revenue with its certificates"), ordering="stat_revenue")
+    def revenue(self, obj):
+        if not obj.pk:
+            return "—"
+        return f"{getattr(obj, 'stat_revenue', 0) or 0:,.2f} {obj.merchant.currency}".replace(
+            ",", " "
+        )
+
+    @admin.display(description=_("Segment gift"))
+    def segment_gift_link(self, obj):
+        if not obj.pk or obj.kind != CampaignKind.SEGMENT_GIFT:
+            return "—"
+        url = reverse("admin:loyalty_campaign_segment_gift") + f"?campaign={obj.pk}"
+        return format_html(
+            '<a class="text-primary-600" href="{}">{}</a>', url, _("Preview and send")
+        )
+
+    @action(description=_("Gift points to a segment"), url_path="segment-gift-link")
+    def open_segment_gift(self, request):
+        return HttpResponseRedirect(reverse("admin:loyalty_campaign_segment_gift"))
+
+    def get_urls(self):
+        urls = [
+            path(
+                "segment-gift/",
+                self.admin_site.admin_view(self.segment_gift_view),
+                name="loyalty_campaign_segment_gift",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def segment_gift_view(self, request):
+        """Pick a segment-gift campaign and a segment, see how many clients and points, send."""
+        if not self.has_change_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        preview = None
+        if request.method == "POST":
+            form = SegmentGiftForm(request.POST, user=request.user)
+        else:
+            form = SegmentGiftForm(initial=request.GET.dict(), user=request.user)
+        if request.method == "POST" and form.is_valid():
+            campaign, segment = form.cleaned_data["campaign"], form.cleaned_data["segment"]
+            try:
+                if "send" in request.POST:
+                    outcome = segment_gift_send(campaign=campaign, segment=segment)
+                    from .tasks import enqueue_deliveries
+
+                    enqueue_deliveries(outcome.message_ids)
+                    self.message_user(
+                        request,
+                        _("Gifted %(points)s points to %(clients)s clients.")
+                        % {"points": outcome.points, "clients": outcome.issued},
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(request.path)
+                preview = segment_gift_preview(campaign=campaign, segment=segment)
+            except SegmentGiftError as exc:
+                form.add_error(None, str(exc))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Gift points to a segment"),
+            "form": form,
+            "preview": preview,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/loyalty/segment_gift.html", context)
+
+
+@admin.register(CampaignIssuance)
+class CampaignIssuanceAdmin(ScopedAdmin):
+    list_display = ["issued_at", "campaign", "client", "period_key", "points", "certificate_status"]
+    list_filter = ["merchant", "campaign__kind"]
+    search_fields = ["client__phone", "client__full_name", "period_key"]
+    list_select_related = ["campaign", "client", "certificate"]
+    raw_id_fields = ["client", "certificate"]
+    date_hierarchy = "issued_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("Certificate"))
+    def certificate_status(self, obj):
+        return obj.certificate.get_status_display() if obj.certificate_id else "—"
+
+
+class FailedFilter(admin.SimpleListFilter):
+    title = _("delivery")
+    parameter_name = "delivery"
+
+    def lookups(self, request, model_admin):
+        return [("failed", _("Failed")), ("waiting", _("Waiting"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "failed":
+            return queryset.filter(status=OutboxMessage.Status.FAILED)
+        if self.value() == "waiting":
+            return queryset.filter(~Q(status=OutboxMessage.Status.SENT))
+        return queryset
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ScopedAdmin):
+    list_display = [
+        "created_at",
+        "merchant",
+        "channel",
+        "recipient",
+        "status",
+        "attempts",
+        "short_error",
+        "sent_at",
+    ]
+    list_filter = [FailedFilter, "status", "channel", "merchant"]
+    search_fields = ["recipient", "body", "client__phone"]
+    list_select_related = ["merchant"]
+    readonly_fields = [
+        "merchant",
+        "client",
+        "issuance",
+        "channel",
+        "recipient",
+        "subject",
+        "body",
+        "status",
+        "attempts",
+        "last_error",
+        "created_at",
+        "sent_at",
+    ]
+    actions = ["retry_delivery"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description=_("Last error"))
+    def short_error(self, obj):
+        return (obj.last_error[:80] + "…") if len(obj.last_error) > 80 else obj.last_error
+
+    @admin.action(description=_("Retry delivery of the selected failed messages"))
+    def retry_delivery(self, request, queryset):
+        ids = outbox_retry(message_ids=queryset.values_list("pk", flat=True))
+        from .tasks import enqueue_deliveries
+
+        enqueue_deliveries(ids)
+        self.message_user(
+            request,
+            _("%(count)s messages queued for delivery again.") % {"count": len(ids)},
+            messages.SUCCESS,
+        )

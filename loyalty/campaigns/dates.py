@@ -1,0 +1,53 @@
+"""Local days and birthdays. "Today" is always the merchant's local date."""
+
+import calendar
+from datetime import date, datetime, time, timedelta
+
+from dateutil.relativedelta import relativedelta
+from django.utils import timezone
+
+from onboarding.models import Merchant
+
+# A missed daily run is caught up by the next one within this many days; older gaps need
+# `run_campaigns --date`.
+CATCH_UP_DAYS = 3
+# The hour (merchant's local time) the default schedule runs at; a back-filled day is run
+# as of this hour.
+RUN_HOUR = 9
+
+
+def day_start(merchant: Merchant, day: date) -> datetime:
+    """The aware instant the merchant's local `day` begins."""
+    return datetime.combine(day, time.min, tzinfo=merchant.tzinfo)
+
+
+def local_date(merchant: Merchant, moment: datetime) -> date:
+    return moment.astimezone(merchant.tzinfo).date()
+
+
+def run_moment(merchant: Merchant, day: date, now: datetime | None = None) -> datetime:
+    """The instant a run for `day` stands for: now if `day` is the merchant's today,
+    otherwise RUN_HOUR of that local day (back-fill and time travel)."""
+    now = now or timezone.now()
+    if local_date(merchant, now) == day:
+        return now
+    return datetime.combine(day, time(RUN_HOUR), tzinfo=merchant.tzinfo)
+
+
+def birthday_in_year(birthday: date, year: int) -> date:
+    """The day a birthday is celebrated in `year`: 29 February is 28 February in common years."""
+    if birthday.month == 2 and birthday.day == 29 and not calendar.isleap(year):
+        return date(year, 2, 28)
+    return birthday.replace(year=year)
+
+
+def birthday_targets(day: date, days_before: int) -> list[date]:
+    """Birthdays whose gift is due on `day`: the one `days_before` ahead, plus the previous
+    CATCH_UP_DAYS-1 ones a missed run left behind — never a birthday already past."""
+    window = min(CATCH_UP_DAYS, days_before + 1)
+    return [day + timedelta(days=days_before - k) for k in range(window)]
+
+
+def add_months(day: date, months: int) -> date:
+    """`day` plus whole months; the 31st becomes the month's last day."""
+    return day + relativedelta(months=months)

@@ -1,0 +1,222 @@
+"""Daily expiry: whole balances after the program's period without purchases, short-lived
+gift points (only their unspent part), and lapsed certificates.
+
+Every point that disappears is a negative `expiry` ledger entry written in the same
+transaction as the cached balance, under the clients' row locks (taken in primary-key order);
+nothing is ever silently zeroed. Each step is idempotent, so a re-run or a concurrent run
+expires nothing twice."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models.functions import Coalesce
+
+from crm.models import Client
+from onboarding.models import Merchant
+
+from ..models import Certificate, LedgerEntry, LedgerKind, Program
+from ..money import ZERO, q
+from .dates import add_months, day_start, local_date
+
+CHUNK = 2000
+BURN_PREFIX = "burn #"
+# Gifts burn at most 365 days after they are given (Campaign.burn_after_days).
+MAX_GIFT_DAYS = 366
+
+
+@dataclass
+class ExpiryOutcome:
+    clients_expired: int = 0
+    points_expired: Decimal = ZERO
+    gifts_burned: int = 0
+    points_burned: Decimal = ZERO
+    certificates_expired: int = 0
+
+
+def certificates_expire(*, merchant: Merchant, moment: datetime) -> int:
+    """Mark the merchant's active certificates whose validity ended by `moment` expired."""
+    return Certificate.objects.filter(
+        merchant=merchant, status=Certificate.Status.ACTIVE, valid_until__lte=moment
+    ).update(status=Certificate.Status.EXPIRED)
+
+
+def _apply_balances(new_balance: dict[int, Decimal]) -> None:
+    zero = [cid for cid, value in new_balance.items() if value == ZERO]
+    if zero:
+        Client.objects.filter(pk__in=zero).update(balance=ZERO)
+    rest = [Client(pk=cid, balance=value) for cid, value in new_balance.items() if value != ZERO]
+    if rest:
+        Client.objects.bulk_update(rest, ["balance"], batch_size=CHUNK)
+
+
+def points_expire(*, merchant: Merchant, day: date, moment: datetime) -> tuple[int, Decimal]:
+    """Expire the balance of clients whose last purchase (or joining, if they never bought)
+    was `points_expiry_months` months before `day` or earlier. Points credited after the lapse
+    date (e.g. a later gift) are kept. Returns (clients, points)."""
+    months = (
+        Program.objects.filter(merchant=merchant)
+        .values_list("points_expiry_months", flat=True)
+        .first()
+    )
+    if not months:
+        return 0, ZERO
+    activity = Coalesce("last_purchase_at", "joined_at", "created_at")
+    # A few days of slack around month ends; the exact rule is applied below in Python.
+    cutoff = day_start(merchant, add_months(day, -months) + timedelta(days=4))
+    candidates = list(
+        Client.objects.filter(merchant=merchant, balance__gt=0)
+        .annotate(activity=activity)
+        .filter(activity__lt=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    clients, total = 0, ZERO
+    for start in range(0, len(candidates), CHUNK):
+        chunk = candidates[start : start + CHUNK]
+        with transaction.atomic():
+            rows = (
+                Client.objects.filter(pk__in=chunk, balance__gt=0)
+                .order_by("pk")
+                .select_for_update(of=("self",))
+                .annotate(activity=activity)
+                .values_list("pk", "balance", "activity")
+            )
+            due = {}
+            for cid, balance, at in rows:
+                lapse_day = add_months(local_date(merchant, at), months)
+                if lapse_day <= day:
+                    due[cid] = (Decimal(balance), day_start(merchant, lapse_day), lapse_day)
+            if not due:
+                continue
+            earliest = min(lapse for _b, lapse, _d in due.values())
+            recent = defaultdict(Decimal)
+            for cid, points, created_at in LedgerEntry.objects.filter(
+                client_id__in=list(due), points__gt=0, created_at__gte=earliest
+            ).values_list("client_id", "points", "created_at"):
+                if created_at >= due[cid][1]:
+                    recent[cid] += points
+            entries, new_balance = [], {}
+            for cid, (balance, _lapse, lapse_day) in due.items():
+                amount = q(min(balance, max(ZERO, balance - recent[cid])))
+                if amount <= ZERO:
+                    continue
+                entries.append(
+                    LedgerEntry(
+                        merchant_id=merchant.pk,
+                        client_id=cid,
+                        kind=LedgerKind.EXPIRY,
+                        points=-amount,
+                        reason=f"expiry: no purchase for {months} months (lapsed {lapse_day})",
+                        created_at=moment,
+                    )
+                )
+                new_balance[cid] = q(balance - amount)
+                total += amount
+            LedgerEntry.objects.bulk_create(entries)
+            _apply_balances(new_balance)
+            clients += len(entries)
+    return clients, total
+
+
+def gifts_burn(*, merchant: Merchant, moment: datetime) -> tuple[int, Decimal]:
+    """Burn the unspent part of short-lived gifts (campaign entries with `expires_at`) due by
+    `moment`. Spending uses gift points first: the unspent part is the gift minus the points
+    redeemed since it was given (net of redemptions refunded), never more than the balance.
+    Each burn is an `expiry` entry whose reason names the gift, so a gift burns once."""
+    due = list(
+        LedgerEntry.objects.filter(
+            merchant=merchant,
+            kind=LedgerKind.CAMPAIGN,
+            created_at__gte=moment - timedelta(days=MAX_GIFT_DAYS),
+            points__gt=0,
+            expires_at__isnull=False,
+            expires_at__lte=moment,
+        )
+        .order_by("client_id", "expires_at", "pk")
+        .values_list("pk", "client_id", "points", "created_at", "campaign_id")
+    )
+    by_client = defaultdict(list)
+    for row in due:
+        by_client[row[1]].append(row)
+    client_ids = sorted(by_client)
+    burned_count, burned_total = 0, ZERO
+    for start in range(0, len(client_ids), CHUNK):
+        chunk = client_ids[start : start + CHUNK]
+        gifts = [g for cid in chunk for g in by_client[cid]]
+        since = min(g[3] for g in gifts)
+        with transaction.atomic():
+            balances = {
+                cid: Decimal(balance)
+                for cid, balance in Client.objects.filter(pk__in=chunk)
+                .order_by("pk")
+                .select_for_update(of=("self",))
+                .values_list("pk", "balance")
+            }
+            # Read under the locks: a concurrent run's burns are committed and visible here.
+            burned = set(
+                LedgerEntry.objects.filter(
+                    client_id__in=chunk,
+                    kind=LedgerKind.EXPIRY,
+                    reason__startswith=BURN_PREFIX,
+                    created_at__gte=since,
+                ).values_list("reason", flat=True)
+            )
+            moves = defaultdict(list)
+            for cid, kind, points, created_at in LedgerEntry.objects.filter(
+                client_id__in=chunk,
+                created_at__gte=since,
+                kind__in=[LedgerKind.REDEMPTION, LedgerKind.REFUND],
+            ).values_list("client_id", "kind", "points", "created_at"):
+                if kind == LedgerKind.REDEMPTION or points > 0:
+                    moves[cid].append((created_at, -points))
+            entries, changed = [], {}
+            for pk, cid, points, created_at, campaign_id in gifts:
+                reason = f"{BURN_PREFIX}{pk}"
+                if reason in burned or cid not in balances:
+                    continue
+                spent = sum((amount for at, amount in moves[cid] if at >= created_at), ZERO)
+                unspent = max(ZERO, Decimal(points) - max(ZERO, spent))
+                amount = q(min(unspent, balances[cid]))
+                if amount <= ZERO:
+                    continue
+                balances[cid] -= amount
+                changed[cid] = q(balances[cid])
+                entries.append(
+                    LedgerEntry(
+                        merchant_id=merchant.pk,
+                        client_id=cid,
+                        kind=LedgerKind.EXPIRY,
+                        points=-amount,
+                        campaign_id=campaign_id,
+                        reason=reason,
+                        created_at=moment,
+                    )
+                )
+                burned_count += 1
+                burned_total += amount
+            LedgerEntry.objects.bulk_create(entries)
+            _apply_balances(changed)
+    return burned_count, burned_total
+
+
+def expiry_run(*, merchant: Merchant, day: date, moment: datetime) -> ExpiryOutcome:
+    """All expiry for one merchant's day: gifts burn first, then balances, then certificates."""
+    outcome = ExpiryOutcome()
+    outcome.gifts_burned, outcome.points_burned = gifts_burn(merchant=merchant, moment=moment)
+    outcome.clients_expired, outcome.points_expired = points_expire(
+        merchant=merchant, day=day, moment=moment
+    )
+    outcome.certificates_expired = certificates_expire(merchant=merchant, moment=moment)
+    return outcome
+
+
+__all__ = [
+    "ExpiryOutcome",
+    "certificates_expire",
+    "expiry_run",
+    "gifts_burn",
+    "points_expire",
+]

@@ -1,0 +1,220 @@
+"""Idempotent rewards: one CampaignIssuance per (campaign, client, period), inserted with
+ON CONFLICT DO NOTHING; certificates, ledger entries and outbox messages are written only for
+the rows this transaction actually inserted.
+
+Each chunk is one transaction that first locks the chunk's clients in primary-key order (the
+order purchases lock them too), so a double run, two workers at once or a run killed half-way
+never issue twice and never leave a client half-rewarded."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import F
+
+from crm.models import Client
+
+from ..models import (
+    Campaign,
+    CampaignIssuance,
+    Certificate,
+    LedgerEntry,
+    LedgerKind,
+    OutboxMessage,
+    RewardForm,
+)
+from ..money import q
+from .outbox import Recipient, build_message
+
+CHUNK = 1000
+
+
+@dataclass
+class IssueOutcome:
+    """What one call issued (only rows inserted by this call)."""
+
+    campaign_id: int
+    issued: int = 0
+    points: Decimal = Decimal("0.00")
+    certificates: int = 0
+    message_ids: list[int] = field(default_factory=list)
+
+    def add(self, other: "IssueOutcome") -> None:
+        self.issued += other.issued
+        self.points += other.points
+        self.certificates += other.certificates
+        self.message_ids.extend(other.message_ids)
+
+
+def _insert_issuances(rows: list[tuple]) -> list[tuple[int, int, str]]:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING (id, client_id, period_key) of new rows only.
+
+    `rows` are (merchant_id, campaign_id, client_id, period_key, points, issued_at)."""
+    meta = CampaignIssuance._meta
+    ops = connection.ops
+    table = ops.quote_name(meta.db_table)
+    cols = ["merchant_id", "campaign_id", "client_id", "period_key", "points", "issued_at"]
+    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
+    params = []
+    for merchant_id, campaign_id, client_id, period_key, points, issued_at in rows:
+        params += [
+            merchant_id,
+            campaign_id,
+            client_id,
+            period_key,
+            ops.adapt_decimalfield_value(points, 14, 2),
+            ops.adapt_datetimefield_value(issued_at),
+        ]
+    sql = (
+        f"INSERT INTO {table} ({', '.join(ops.quote_name(c) for c in cols)}) "
+        f"VALUES {placeholders} "
+        "ON CONFLICT (campaign_id, client_id, period_key) DO NOTHING "
+        "RETURNING id, client_id, period_key"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(row[0], row[1], row[2]) for row in cursor.fetchall()]
+
+
+def issue_rewards(
+    *,
+    campaign: Campaign,
+    items: list[tuple[int, str]],
+    moment: datetime,
+    merchant_name: str,
+    tzinfo,
+    burn_after_days: int | None = None,
+) -> IssueOutcome:
+    """Reward each (client_id, period_key) of `items` once, for ever.
+
+    Points go to the balance as a `campaign` ledger entry (burning after `burn_after_days` if
+    given); certificates are created active for the campaign's validity. Every new issuance
+    gets an outbox message (clients without consent get none). Pairs already issued are
+    skipped silently. Safe to call concurrently and to repeat."""
+    outcome = IssueOutcome(campaign_id=campaign.pk)
+    pending = sorted(set(items))
+    for start in range(0, len(pending), CHUNK):
+        outcome.add(
+            _issue_chunk(
+                campaign=campaign,
+                items=pending[start : start + CHUNK],
+                moment=moment,
+                merchant_name=merchant_name,
+                tzinfo=tzinfo,
+                burn_after_days=burn_after_days,
+            )
+        )
+    return outcome
+
+
+def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_after_days):
+    outcome = IssueOutcome(campaign_id=campaign.pk)
+    client_ids = sorted({cid for cid, _key in items})
+    # Cheap pre-filter so a re-run neither locks nor inserts anything.
+    done = set(
+        CampaignIssuance.objects.filter(campaign=campaign, client_id__in=client_ids).values_list(
+            "client_id", "period_key"
+        )
+    )
+    items = [item for item in items if item not in done]
+    if not items:
+        return outcome
+    points = q(campaign.reward_points)
+    is_certificate = campaign.reward_form == RewardForm.CERTIFICATE
+    with transaction.atomic():
+        locked = {
+            row[0]: row
+            for row in Client.objects.filter(
+                pk__in=sorted({cid for cid, _key in items}), merchant_id=campaign.merchant_id
+            )
+            .order_by("pk")
+            .select_for_update(of=("self",))
+            .values_list("id", "full_name", "phone", "email", "consent")
+        }
+        rows = [
+            (campaign.merchant_id, campaign.pk, cid, key, points, moment)
+            for cid, key in items
+            if cid in locked
+        ]
+        if not rows:
+            return outcome
+        inserted = _insert_issuances(rows)
+        if not inserted:
+            return outcome
+        valid_until = None
+        by_issuance = {}
+        if is_certificate:
+            valid_until = moment + timedelta(days=campaign.certificate_valid_days or 30)
+            certificates = Certificate.objects.bulk_create(
+                [
+                    Certificate(
+                        merchant_id=campaign.merchant_id,
+                        client_id=cid,
+                        campaign=campaign,
+                        points=points,
+                        redemption_cap_percent=campaign.redemption_cap_percent
+                        if campaign.redemption_cap_percent is not None
+                        else Decimal(100),
+                        issued_at=moment,
+                        valid_until=valid_until,
+                    )
+                    for _iid, cid, _key in inserted
+                ]
+            )
+            links = []
+            for (iid, _cid, _key), cert in zip(inserted, certificates, strict=True):
+                links.append(CampaignIssuance(pk=iid, certificate_id=cert.pk))
+            CampaignIssuance.objects.bulk_update(links, ["certificate"], batch_size=CHUNK)
+            outcome.certificates = len(certificates)
+        else:
+            if burn_after_days:
+                valid_until = moment + timedelta(days=burn_after_days)
+            LedgerEntry.objects.bulk_create(
+                [
+                    LedgerEntry(
+                        merchant_id=campaign.merchant_id,
+                        client_id=cid,
+                        kind=LedgerKind.CAMPAIGN,
+                        points=points,
+                        campaign=campaign,
+                        expires_at=valid_until,
+                        reason=f"{campaign.kind}:{key}"[:300],
+                        created_at=moment,
+                    )
+                    for _iid, cid, key in inserted
+                ]
+            )
+            # The cached balance moves in the same transaction, under the lock taken above.
+            per_client = defaultdict(Decimal)
+            for _iid, cid, _key in inserted:
+                per_client[cid] += points
+            by_amount = defaultdict(list)
+            for cid, amount in per_client.items():
+                by_amount[amount].append(cid)
+            for amount, ids in by_amount.items():
+                Client.objects.filter(pk__in=ids).update(balance=F("balance") + amount)
+        for iid, cid, _key in inserted:
+            by_issuance[iid] = cid
+        messages = []
+        for iid, cid in by_issuance.items():
+            _id, full_name, phone, email, consent = locked[cid]
+            if not consent:
+                continue
+            messages.append(
+                build_message(
+                    campaign=campaign,
+                    merchant_name=merchant_name,
+                    recipient=Recipient(cid, full_name, phone, email),
+                    issuance_id=iid,
+                    points=points,
+                    valid_until=valid_until,
+                    tzinfo=tzinfo,
+                )
+            )
+        created = OutboxMessage.objects.bulk_create(messages)
+        outcome.message_ids = [m.pk for m in created]
+        outcome.issued = len(inserted)
+        outcome.points = points * len(inserted)
+    return outcome

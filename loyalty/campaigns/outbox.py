@@ -1,0 +1,138 @@
+"""Rendering outbox messages from a campaign's template (or the kind's default)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from string import Formatter
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from ..models import Campaign, CampaignKind, Channel, OutboxMessage, RewardForm
+
+PLACEHOLDERS = ("name", "points", "valid_until", "merchant")
+
+# English sources; the translation catalogue supplies the Russian text.
+_CERT = {
+    CampaignKind.BIRTHDAY: gettext_noop(
+        "{name}, happy birthday from {merchant}! Your gift certificate for {points} points "
+        "is valid until {valid_until}."
+    ),
+    CampaignKind.WINBACK: gettext_noop(
+        "{name}, we miss you at {merchant}! Here is a certificate for {points} points, "
+        "valid until {valid_until}."
+    ),
+    CampaignKind.CHECK_GROWTH: gettext_noop(
+        "{name}, thank you for your purchase at {merchant}! Your certificate for {points} points "
+        "is valid until {valid_until}."
+    ),
+    CampaignKind.REVIEW_REWARD: gettext_noop(
+        "{name}, thank you for your review of {merchant}! Your certificate for {points} points "
+        "is valid until {valid_until}."
+    ),
+}
+_POINTS = {
+    CampaignKind.BIRTHDAY: gettext_noop(
+        "{name}, happy birthday from {merchant}! We have added {points} points to your card."
+    ),
+    CampaignKind.WINBACK: gettext_noop(
+        "{name}, we miss you at {merchant}! We have added {points} points to your card."
+    ),
+    CampaignKind.CHECK_GROWTH: gettext_noop(
+        "{name}, thank you for your purchase at {merchant}! We have added {points} points "
+        "to your card."
+    ),
+    CampaignKind.REVIEW_REWARD: gettext_noop(
+        "{name}, thank you for your review of {merchant}! We have added {points} points "
+        "to your card."
+    ),
+    CampaignKind.SEGMENT_GIFT: gettext_noop(
+        "{name}, {merchant} has gifted you {points} points. Spend them by {valid_until}: "
+        "after that they burn."
+    ),
+}
+_FALLBACK_CERT = gettext_noop(
+    "{name}, {merchant} has sent you a certificate for {points} points, valid until {valid_until}."
+)
+_FALLBACK_POINTS = gettext_noop("{name}, {merchant} has added {points} points to your card.")
+
+
+def default_template(kind: str, reward_form: str) -> str:
+    """The untranslated default text for a campaign kind and reward form."""
+    if reward_form == RewardForm.CERTIFICATE:
+        return _CERT.get(kind, _FALLBACK_CERT)
+    return _POINTS.get(kind, _FALLBACK_POINTS)
+
+
+def render_template(template: str, values: dict) -> str:
+    """Substitute the known placeholders; anything else (unknown names, attribute or index
+    look-ups, stray braces) is left as written, so a typo never breaks a campaign run."""
+    try:
+        parts = list(Formatter().parse(template))
+    except ValueError:
+        return template
+    out = []
+    for literal, field, spec, conversion in parts:
+        out.append(literal)
+        if field is None:
+            continue
+        if field in values:
+            out.append(str(values[field]))
+        else:
+            raw = field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            out.append("{" + raw + "}")
+    return "".join(out)
+
+
+def format_points(points: Decimal) -> str:
+    points = Decimal(points)
+    return f"{points:.0f}" if points == points.to_integral_value() else f"{points:.2f}"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    client_id: int
+    full_name: str
+    phone: str
+    email: str
+
+
+def build_message(
+    *,
+    campaign: Campaign,
+    merchant_name: str,
+    recipient: Recipient,
+    issuance_id: int | None,
+    points: Decimal,
+    valid_until: datetime | None,
+    tzinfo,
+) -> OutboxMessage:
+    """An unsaved outbox message for one issuance, in the site's language."""
+    with translation.override(settings.LANGUAGE_CODE):
+        template = campaign.message_template.strip() or _(
+            default_template(campaign.kind, campaign.reward_form)
+        )
+        values = {
+            "name": recipient.full_name.strip() or _("dear client"),
+            "points": format_points(points),
+            "valid_until": valid_until.astimezone(tzinfo).strftime("%d.%m.%Y")
+            if valid_until
+            else "",
+            "merchant": merchant_name,
+        }
+        body = render_template(template, values)
+        subject = _("%(merchant)s: %(campaign)s") % {
+            "merchant": merchant_name,
+            "campaign": campaign.name,
+        }
+    return OutboxMessage(
+        merchant_id=campaign.merchant_id,
+        client_id=recipient.client_id,
+        issuance_id=issuance_id,
+        channel=campaign.channel,
+        recipient=recipient.email if campaign.channel == Channel.EMAIL else recipient.phone,
+        subject=subject[:200],
+        body=body,
+    )

@@ -1,0 +1,104 @@
+"""Set-based candidate selection for the daily run: one query per rule (per target day for
+birthdays), never one per client. Each returns (client_id, period_key) pairs; already issued
+pairs are filtered by the issuance step, which is the real guarantee."""
+
+import calendar
+from datetime import date, timedelta
+
+from django.db.models import Exists, F, OuterRef, Q
+
+from crm.models import Client, Review
+
+from ..models import Campaign, CampaignIssuance, Purchase, ReviewPlatform
+from .dates import CATCH_UP_DAYS, birthday_targets, day_start, local_date
+
+
+def _not_issued(campaign: Campaign, period_key) -> Exists:
+    return Exists(
+        CampaignIssuance.objects.filter(
+            campaign=campaign, client_id=OuterRef("pk"), period_key=period_key
+        )
+    )
+
+
+def birthday_candidates(*, campaign: Campaign, day: date) -> list[tuple[int, str]]:
+    """Clients whose birthday falls `days_before` days after `day` (or on the few days before
+    that a missed run left behind). Period: the year of the birthday being celebrated;
+    29 February counts as 28 February in common years."""
+    merchant = campaign.merchant
+    pairs = []
+    for target in birthday_targets(day, campaign.days_before or 0):
+        match = Q(birthday__month=target.month, birthday__day=target.day)
+        if target.month == 2 and target.day == 28 and not calendar.isleap(target.year):
+            match |= Q(birthday__month=2, birthday__day=29)
+        key = str(target.year)
+        ids = (
+            Client.objects.filter(match, merchant=merchant, birthday__isnull=False)
+            .exclude(_not_issued(campaign, key))
+            .values_list("pk", flat=True)
+        )
+        pairs.extend((cid, key) for cid in ids)
+    return pairs
+
+
+def winback_candidates(*, campaign: Campaign, day: date) -> list[tuple[int, str]]:
+    """Clients whose last purchase was `days_after_last_purchase` days before `day` (local
+    dates; up to CATCH_UP_DAYS-1 days more if a run was missed). Period: the local date of
+    that last purchase, so a new purchase re-arms the campaign."""
+    merchant = campaign.merchant
+    days = campaign.days_after_last_purchase or 0
+    newest = day - timedelta(days=days)
+    oldest = newest - timedelta(days=CATCH_UP_DAYS - 1)
+    rows = Client.objects.filter(
+        merchant=merchant,
+        last_purchase_at__gte=day_start(merchant, oldest),
+        last_purchase_at__lt=day_start(merchant, newest + timedelta(days=1)),
+    ).values_list("pk", "last_purchase_at")
+    return [(cid, local_date(merchant, at).isoformat()) for cid, at in rows]
+
+
+def check_growth_candidates(*, campaign: Campaign, day: date) -> list[tuple[int, str]]:
+    """Purchases ≥ the threshold in the last CATCH_UP_DAYS days (since the campaign exists)
+    that the purchase hook did not reward. Period: the purchase id."""
+    merchant = campaign.merchant
+    since = max(day_start(merchant, day - timedelta(days=CATCH_UP_DAYS - 1)), campaign.created_at)
+    rows = (
+        Purchase.objects.filter(
+            merchant=merchant,
+            client__isnull=False,
+            occurred_at__gte=since,
+            occurred_at__lt=day_start(merchant, day + timedelta(days=1)),
+        )
+        .annotate(kept=F("amount") - F("refunded_amount"))
+        .filter(kept__gte=campaign.min_check_amount or 0)
+        .values_list("client_id", "pk")
+    )
+    return [(cid, str(pid)) for cid, pid in rows]
+
+
+REVIEW_PERIOD = "review"
+
+
+def review_platform_filter(campaign: Campaign) -> Q:
+    if not campaign.review_platform or campaign.review_platform == ReviewPlatform.ANY:
+        return Q()
+    return Q(platform=campaign.review_platform)
+
+
+def review_candidates(*, campaign: Campaign, day: date) -> list[tuple[int, str]]:
+    """Clients with a review on the campaign's platform in the last CATCH_UP_DAYS days (since
+    the campaign exists) not yet rewarded. Once per client: the period is constant."""
+    merchant = campaign.merchant
+    since = max(day_start(merchant, day - timedelta(days=CATCH_UP_DAYS - 1)), campaign.created_at)
+    ids = (
+        Review.objects.filter(
+            review_platform_filter(campaign),
+            merchant=merchant,
+            client__isnull=False,
+            created_at__gte=since,
+            created_at__lt=day_start(merchant, day + timedelta(days=1)),
+        )
+        .values_list("client_id", flat=True)
+        .distinct()
+    )
+    return [(cid, REVIEW_PERIOD) for cid in ids]
