@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from onboarding.admin_base import ScopedAdmin, ScopedTabularInline
 
 from .models import CAMPAIGN_KIND_FIELDS, CAMPAIGN_PARAM_FIELDS, Campaign, Program, Tier
+from .pos.models import PendingRefund, PosEvent  # noqa: F401  (registers the POS models)
 from .program import validate_tier_ladder
 
 

@@ -81,3 +81,35 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     certificate_valid_days = 20
     redemption_cap_percent = Decimal(20)
     channel = "console"
+
+
+class CertificateFactory(factory.django.DjangoModelFactory):
+    """An active certificate valid from a day ago for 20 days (pass client=…)."""
+
+    class Meta:
+        model = "loyalty.Certificate"
+
+    client = factory.SubFactory(ClientFactory)
+    merchant = factory.LazyAttribute(lambda c: c.client.merchant)
+    points = Decimal(1500)
+    redemption_cap_percent = Decimal(20)
+    issued_at = factory.LazyFunction(lambda: _days_from_now(-1))
+    valid_until = factory.LazyFunction(lambda: _days_from_now(19))
+
+
+def _days_from_now(days: int):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return timezone.now() + timedelta(days=days)
+
+
+def reference_merchant(slug: str):
+    """One of the five reference merchants of CASES.md with its program, tiers, campaigns
+    and branches (no synthetic history)."""
+    from onboarding.demo import _merchant
+    from onboarding.reference import REFERENCE_MERCHANTS
+
+    ref = next(r for r in REFERENCE_MERCHANTS if r["slug"] == slug)
+    return _merchant(ref)

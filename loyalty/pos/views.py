@@ -1,0 +1,167 @@
+"""POS webhook endpoints (thin: authenticate, parse, call the adapter, log, answer).
+
+Answers: 200 for accepted, duplicate, pending or ignored events; 400 with the reason for a
+body we cannot understand; 401 for a bad token or signature (and nothing is changed)."""
+
+import logging
+
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from . import evotor, poster
+from .common import BadRequest, Outcome, Unauthorized, answer, event_log, json_body
+from .models import PosEvent, PosSystem
+
+logger = logging.getLogger("loyalty.pos")
+
+
+def _unauthorized(system: str, request, exc: Exception) -> JsonResponse:
+    logger.warning("%s %s rejected: %s", system, request.path, exc)
+    return JsonResponse({"status": "unauthorized", "message": str(exc)}, status=401)
+
+
+def _bad(system, request, merchant, exc, payload=None) -> JsonResponse:
+    outcome = Outcome(PosEvent.Status.REJECTED, str(exc))
+    if merchant is not None:  # only authenticated senders get their bad bodies stored
+        event_log(
+            system=system,
+            endpoint=request.path,
+            merchant=merchant,
+            outcome=outcome,
+            payload=payload,
+        )
+    return answer(outcome, status=400)
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def evotor_user(request, action: str):
+    """`/pos/evotor/user/create` and `/user/verify`: issue the user token."""
+    try:
+        evotor.check_app_token(request.headers.get("Authorization", ""))
+    except Unauthorized as exc:
+        return _unauthorized(PosSystem.EVOTOR, request, exc)
+    try:
+        merchant, body = evotor.user_token_issue(json_body(request))
+    except BadRequest as exc:
+        return _bad(PosSystem.EVOTOR, request, None, exc)
+    except Unauthorized as exc:
+        return _unauthorized(PosSystem.EVOTOR, request, exc)
+    event_log(
+        system=PosSystem.EVOTOR,
+        endpoint=request.path,
+        merchant=merchant,
+        outcome=Outcome(PosEvent.Status.ACCEPTED, f"user token issued ({action})"),
+        payload={"userId": body["userId"]},  # never the password or the token
+    )
+    return JsonResponse(body)
+
+
+@csrf_exempt
+@require_http_methods(["PUT", "POST"])
+def evotor_documents(request, store_uuid: str):
+    """`/pos/evotor/api/v1/inventories/stores/<storeUuid>/documents`: SELL and PAYBACK."""
+    try:
+        merchant = evotor.merchant_for_token(
+            request.headers.get("Authorization", ""),
+            user_id=request.headers.get("X-Evotor-User-Id"),
+        )
+        evotor.store_check(merchant, store_uuid)
+    except Unauthorized as exc:
+        return _unauthorized(PosSystem.EVOTOR, request, exc)
+    payload = None
+    try:
+        payload = json_body(request)
+        documents = payload if isinstance(payload, list) else [payload]
+        for document in documents:
+            user_id = isinstance(document, dict) and document.get("user_id")
+            if user_id and merchant.evotor_user_id and user_id != merchant.evotor_user_id:
+                raise Unauthorized("the document belongs to another Evotor user")
+        outcomes = evotor.documents_apply(
+            merchant=merchant, store_id=store_uuid, payload=payload, endpoint=request.path
+        )
+    except Unauthorized as exc:
+        return _unauthorized(PosSystem.EVOTOR, request, exc)
+    except BadRequest as exc:
+        return _bad(PosSystem.EVOTOR, request, merchant, exc, payload)
+    documents = payload if isinstance(payload, list) else [payload]
+    for outcome, document in zip(outcomes, documents, strict=False):
+        event_log(
+            system=PosSystem.EVOTOR,
+            endpoint=request.path,
+            merchant=merchant,
+            outcome=outcome,
+            payload=document,
+        )
+    if len(outcomes) == 1:
+        return answer(outcomes[0])
+    return JsonResponse({"status": "accepted", "results": [o.status for o in outcomes]})
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def evotor_receipts(request):
+    """`/pos/evotor/api/v2/receipts`: the simplified receipt has no client phone and no
+    refund link, so it is logged and ignored; sales come from the documents notification."""
+    try:
+        payload = json_body(request)
+        if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
+            raise BadRequest("expected {id, userId, type, data:{…}}")
+        merchant = evotor.merchant_for_token(
+            request.headers.get("Authorization", ""),
+            user_id=payload.get("userId") or request.headers.get("X-Evotor-User-Id"),
+        )
+    except Unauthorized as exc:
+        return _unauthorized(PosSystem.EVOTOR, request, exc)
+    except BadRequest as exc:
+        return _bad(PosSystem.EVOTOR, request, None, exc)
+    store = payload["data"].get("storeId")
+    try:
+        if store:
+            evotor.store_check(merchant, str(store))
+    except Unauthorized as exc:
+        return _unauthorized(PosSystem.EVOTOR, request, exc)
+    outcome = Outcome(
+        PosEvent.Status.IGNORED,
+        "receipt V2 carries no client; sales are taken from the documents notification",
+        external_id=str(payload["data"].get("id") or ""),
+    )
+    event_log(
+        system=PosSystem.EVOTOR,
+        endpoint=request.path,
+        merchant=merchant,
+        outcome=outcome,
+        payload=payload,
+    )
+    return answer(outcome)
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def poster_webhook(request):
+    """`/pos/poster/`: verify the md5 signature, then sync the transaction's state."""
+    try:
+        payload = json_body(request)
+        merchant = poster.verify(payload)
+    except BadRequest as exc:
+        return _bad(PosSystem.POSTER, request, None, exc)
+    except Unauthorized as exc:
+        return _unauthorized(PosSystem.POSTER, request, exc)
+    try:
+        outcome = poster.hook_apply(merchant=merchant, payload=payload)
+    except BadRequest as exc:
+        return _bad(PosSystem.POSTER, request, merchant, exc, payload)
+    except poster.PosterApiError as exc:
+        # Poster stops sending hooks while one stays unaccepted: accept, keep it for a retry.
+        outcome = Outcome(
+            PosEvent.Status.FAILED, str(exc), external_id=f"poster:{payload['object_id']}"
+        )
+    event_log(
+        system=PosSystem.POSTER,
+        endpoint=request.path,
+        merchant=merchant,
+        outcome=outcome,
+        payload=payload,
+    )
+    return JsonResponse({"status": "accept", "result": outcome.status, "message": outcome.message})

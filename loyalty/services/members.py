@@ -1,0 +1,108 @@
+"""Joining the program (a contact becomes a digitised member): welcome points once, and the
+referrer's one-time bonus when the program pays it on registration."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.models import Client, ClientSource
+from crm.phones import normalize_phone
+from loyalty.ledger import lock_clients
+from loyalty.models import LedgerEntry, LedgerKind, ReferralTrigger
+from loyalty.money import ZERO, q
+from onboarding.models import Merchant
+
+from .balances import LedgerBatch
+from .errors import ClientError
+from .referrals import referrer_assign
+from .rules import load_rules
+
+
+@dataclass
+class JoinResult:
+    client: Client
+    joined: bool  # False if the client had already joined
+    welcome_points: Decimal = ZERO
+    referral_bonus: Decimal = ZERO
+
+
+def client_join(
+    *, merchant: Merchant, client: Client, joined_at: datetime | None = None
+) -> JoinResult:
+    """Make `client` a digitised member: set joined_at, credit the welcome points (once per
+    client, ever) and, if the program pays the referral bonus on registration, credit the
+    direct referrer. A repeat changes nothing."""
+    if client.merchant_id != merchant.pk:
+        raise ClientError(_("The client belongs to another merchant."))
+    with transaction.atomic():
+        locked = lock_clients([client.pk])
+        me = locked[client.pk]
+        if me.referred_by_id:
+            locked = lock_clients([client.pk, me.referred_by_id])
+            me = locked[client.pk]
+        if me.joined_at is not None:
+            return JoinResult(client=me, joined=False)
+        at = joined_at or timezone.now()
+        rules = load_rules(merchant)
+        program = rules.program
+        batch = LedgerBatch(locked)
+        me.joined_at = at
+        batch.touch(me.pk)
+        result = JoinResult(client=me, joined=True)
+        already = LedgerEntry.objects.filter(client_id=me.pk, kind=LedgerKind.WELCOME).exists()
+        if rules.welcome_points > 0 and not already:
+            batch.post(
+                client_id=me.pk, kind=LedgerKind.WELCOME, points=rules.welcome_points, created_at=at
+            )
+            result.welcome_points = q(rules.welcome_points)
+        if (
+            me.referred_by_id
+            and me.referred_by_id in locked
+            and program is not None
+            and program.referral_bonus_trigger == ReferralTrigger.REGISTRATION
+            and program.referral_bonus_points > 0
+        ):
+            batch.post(
+                client_id=me.referred_by_id,
+                kind=LedgerKind.REFERRAL_BONUS,
+                points=program.referral_bonus_points,
+                referral_level=1,
+                reason=_("Friend joined: %(phone)s") % {"phone": me.phone},
+                created_at=at,
+            )
+            result.referral_bonus = q(program.referral_bonus_points)
+        if me.tier_id is None and rules.tiers:
+            me.tier_id = rules.tier_for_spend(me.total_spent).pk
+        batch.flush()
+    client.refresh_from_db()
+    result.client = client
+    return result
+
+
+def client_register(
+    *,
+    merchant: Merchant,
+    phone: str,
+    full_name: str = "",
+    referrer: Client | None = None,
+    source: str = ClientSource.ORGANIC,
+    joined_at: datetime | None = None,
+) -> JoinResult:
+    """Register a new member at the till (phone in any spelling) and join them; an existing
+    client with this phone is joined instead of duplicated."""
+    e164 = normalize_phone(phone, merchant.country)
+    client = Client.objects.filter(merchant=merchant, phone=e164).first()
+    if client is None:
+        client = Client.objects.create(
+            merchant=merchant,
+            phone=e164,
+            full_name=full_name,
+            source=ClientSource.REFERRAL if referrer else source,
+        )
+        if referrer is not None:
+            referrer_assign(client=client, referrer=referrer)
+    return client_join(merchant=merchant, client=client, joined_at=joined_at)

@@ -1,0 +1,423 @@
+"""Recording purchases: redemption within caps, cashback, referral rewards, tier moves,
+certificate use — once per (merchant, external id), under ordered row locks.
+
+`purchase_record` is the one entry point for a single check (cashier page, POS webhooks,
+API); `purchase_record_many` applies a batch of checks in one transaction with the same
+rules (history import, queued POS events, the benchmark)."""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.models import Client
+from loyalty.ledger import InsufficientPoints, lock_clients
+from loyalty.models import (
+    Certificate,
+    LedgerKind,
+    PaymentType,
+    Purchase,
+    PurchaseSource,
+    ReferralTrigger,
+)
+from loyalty.money import ZERO, percent_of, q
+from onboarding.models import Branch, Merchant, StaffMember
+
+from .certificates import certificate_check
+from .errors import ClientError, LoyaltyError, RedemptionError
+from .referrals import chain_from_locked, referral_chains
+from .rules import Rules, accrual_base, cashback, certificate_share, load_rules, redemption_limits
+
+logger = logging.getLogger(__name__)
+
+POS_SOURCES = {PurchaseSource.EVOTOR, PurchaseSource.POSTER}
+
+
+@dataclass
+class PurchaseInput:
+    """One check as a caller describes it (amounts in the merchant's currency)."""
+
+    amount: Decimal
+    payment_type: str
+    source: str
+    client: Client | None = None
+    excluded_amount: Decimal = ZERO
+    points_to_redeem: Decimal = ZERO
+    certificate: Certificate | None = None
+    occurred_at: datetime | None = None
+    branch: Branch | None = None
+    cashier: StaffMember | None = None
+    external_id: str | None = None
+    by_phone: bool = False
+    raw_payload: dict | list | None = None
+
+
+@dataclass
+class PurchaseResult:
+    """What a recorded (or repeated) purchase did. `created` is False for a repeat."""
+
+    purchase: Purchase
+    created: bool
+    balance: Decimal | None = None
+    referral_points: Decimal = ZERO
+    rewarded: dict = field(default_factory=dict)  # referrer client id -> points
+
+    @property
+    def duplicate(self) -> bool:
+        return not self.created
+
+    @property
+    def points_accrued(self) -> Decimal:
+        return self.purchase.points_accrued
+
+    @property
+    def points_redeemed(self) -> Decimal:
+        return self.purchase.points_redeemed
+
+    @property
+    def certificate_redeemed(self) -> Decimal:
+        return self.purchase.certificate_redeemed
+
+
+def purchase_record(
+    *,
+    merchant: Merchant,
+    client: Client | None,
+    amount,
+    excluded_amount=0,
+    points_to_redeem=0,
+    certificate: Certificate | None = None,
+    payment_type: str,
+    occurred_at: datetime | None = None,
+    branch: Branch | None = None,
+    cashier: StaffMember | None = None,
+    external_id: str | None = None,
+    source: str,
+    by_phone: bool = False,
+    raw_payload=None,
+) -> PurchaseResult:
+    """Record one check and everything it earns and spends; raise a LoyaltyError (and write
+    nothing) if points or a certificate exceed their caps or the balance.
+
+    Idempotent per (merchant, external_id): a repeat returns the first result."""
+    item = PurchaseInput(
+        amount=amount,
+        excluded_amount=excluded_amount,
+        points_to_redeem=points_to_redeem,
+        certificate=certificate,
+        payment_type=payment_type,
+        occurred_at=occurred_at,
+        branch=branch,
+        cashier=cashier,
+        external_id=external_id or None,
+        source=source,
+        client=client,
+        by_phone=by_phone,
+        raw_payload=raw_payload,
+    )
+    try:
+        return purchase_record_many(merchant=merchant, items=[item])[0]
+    except IntegrityError:
+        # Two posts of one external id raced past the idempotency read (possible only for
+        # checks without a client, which lock nothing): the first one won.
+        if external_id:
+            existing = Purchase.objects.filter(merchant=merchant, external_id=external_id).first()
+            if existing is not None:
+                return _repeat_result(existing)
+        raise
+
+
+def _repeat_result(purchase: Purchase) -> PurchaseResult:
+    balance = None
+    if purchase.client_id:
+        balance = Client.objects.filter(pk=purchase.client_id).values_list("balance", flat=True)[0]
+    rewarded: dict = {}
+    for client_id, points in purchase.ledger_entries.filter(
+        refund__isnull=True, kind__in=[LedgerKind.REFERRAL, LedgerKind.REFERRAL_BONUS]
+    ).values_list("client_id", "points"):
+        rewarded[client_id] = q(rewarded.get(client_id, ZERO) + points)
+    return PurchaseResult(
+        purchase=purchase,
+        created=False,
+        balance=balance,
+        referral_points=q(sum(rewarded.values(), ZERO)),
+        rewarded=rewarded,
+    )
+
+
+def purchase_record_many(
+    *, merchant: Merchant, items: list[PurchaseInput], rules: Rules | None = None
+) -> list[PurchaseResult]:
+    """Record a batch of checks in one transaction (all or nothing), in the given order.
+
+    Locks every client and referrer involved once, in primary-key order; writes purchases,
+    ledger entries and client figures with one statement each."""
+    for item in items:
+        _validate_input(merchant, item)
+    with transaction.atomic():
+        results, created = _record_locked(merchant, items, rules)
+    for result in created:
+        _schedule_after_purchase(result.purchase.pk)
+    return results
+
+
+def _validate_input(merchant: Merchant, item: PurchaseInput) -> None:
+    item.amount = q(item.amount)
+    item.excluded_amount = q(item.excluded_amount or 0)
+    item.points_to_redeem = q(item.points_to_redeem or 0)
+    if item.amount < 0:
+        raise LoyaltyError(_("The check amount cannot be negative."))
+    if item.excluded_amount < 0 or item.excluded_amount > item.amount:
+        raise LoyaltyError(_("Promo items cannot be negative or more than the check."))
+    if item.points_to_redeem < 0:
+        raise RedemptionError(_("Points to pay cannot be negative."))
+    if item.payment_type not in PaymentType.values:
+        raise LoyaltyError(_("Unknown payment type “%(type)s”.") % {"type": item.payment_type})
+    if item.client is not None and item.client.merchant_id != merchant.pk:
+        raise ClientError(_("The client belongs to another merchant."))
+    if item.client is None and (item.points_to_redeem or item.certificate):
+        raise RedemptionError(_("Points and certificates need a client."))
+    for obj, label in ((item.branch, _("branch")), (item.cashier, _("cashier"))):
+        if obj is not None and obj.merchant_id != merchant.pk:
+            raise LoyaltyError(_("The %(what)s belongs to another merchant.") % {"what": label})
+    item.occurred_at = item.occurred_at or timezone.now()
+
+
+def _lock_with_chains(client_ids) -> tuple[dict, dict]:
+    """Lock the clients and their referrers (pk order); return (clients, chains)."""
+    chains = referral_chains(client_ids)
+    clients = lock_clients(set(client_ids) | {a for chain in chains.values() for a in chain})
+    for _attempt in range(5):
+        fresh = {cid: chain_from_locked(cid, clients) for cid in client_ids}
+        unresolved = [cid for cid, chain in fresh.items() if chain is None]
+        if not unresolved:
+            return clients, fresh
+        # The tree changed between the read and the lock (rare): lock the newcomers too.
+        reread = referral_chains(unresolved)
+        clients.update(lock_clients({a for chain in reread.values() for a in chain} - set(clients)))
+    raise LoyaltyError(_("The referral tree is being changed; try again."))
+
+
+def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules | None):
+    from .balances import LedgerBatch
+
+    client_ids = sorted({it.client.pk for it in items if it.client is not None})
+    clients, chains = _lock_with_chains(client_ids) if client_ids else ({}, {})
+    keys = [it.external_id for it in items if it.external_id]
+    existing = {}
+    if keys:
+        existing = {
+            p.external_id: p
+            for p in Purchase.objects.filter(merchant=merchant, external_id__in=keys)
+        }
+    cert_ids = sorted({it.certificate.pk for it in items if it.certificate is not None})
+    certificates = {}
+    if cert_ids:
+        certificates = {
+            c.pk: c
+            for c in Certificate.objects.filter(pk__in=cert_ids)
+            .order_by("pk")
+            .select_for_update(of=("self",))
+        }
+    rules = rules or load_rules(merchant)
+    program = rules.program
+    batch = LedgerBatch(clients)
+    results: list[PurchaseResult] = []
+    created: list[PurchaseResult] = []
+    new_purchases: list[Purchase] = []
+    seen: dict[str, PurchaseResult] = {}
+    used_certificates = []
+    for item in items:
+        if item.external_id and item.external_id in existing:
+            results.append(_repeat_result(existing[item.external_id]))
+            continue
+        if item.external_id and item.external_id in seen:
+            first = seen[item.external_id]
+            results.append(PurchaseResult(purchase=first.purchase, created=False))
+            continue
+        client = clients.get(item.client.pk) if item.client is not None else None
+        purchase = Purchase(
+            merchant=merchant,
+            client=client,
+            branch=item.branch,
+            cashier=item.cashier,
+            external_id=item.external_id,
+            source=item.source,
+            occurred_at=item.occurred_at,
+            amount=item.amount,
+            excluded_amount=item.excluded_amount,
+            payment_type=item.payment_type,
+            by_phone=item.by_phone,
+            raw_payload=item.raw_payload,
+            paid_money=item.amount,
+        )
+        result = PurchaseResult(purchase=purchase, created=True)
+        if client is not None:
+            _apply_rules(
+                rules=rules,
+                program=program,
+                batch=batch,
+                client=client,
+                chain=chains.get(client.pk, []),
+                item=item,
+                purchase=purchase,
+                result=result,
+                certificate=certificates.get(item.certificate.pk) if item.certificate else None,
+                used_certificates=used_certificates,
+            )
+            result.balance = client.balance
+        new_purchases.append(purchase)
+        results.append(result)
+        created.append(result)
+        if item.external_id:
+            seen[item.external_id] = result
+    if new_purchases:
+        Purchase.objects.bulk_create(new_purchases, batch_size=500)
+    batch.flush()
+    for certificate, purchase in used_certificates:
+        certificate.status = Certificate.Status.REDEEMED
+        certificate.redeemed_at = purchase.occurred_at
+        certificate.redeemed_purchase = purchase
+    if used_certificates:
+        Certificate.objects.bulk_update(
+            [c for c, _p in used_certificates], ["status", "redeemed_at", "redeemed_purchase"]
+        )
+    pos_keys = [r.purchase.external_id for r in created if r.purchase.source in POS_SOURCES]
+    if pos_keys:
+        from .refunds import pending_refunds_apply
+
+        pending_refunds_apply(merchant=merchant, base_external_ids=pos_keys)
+    return results, created
+
+
+def _apply_rules(
+    *, rules, program, batch, client, chain, item, purchase, result, certificate, used_certificates
+):
+    tier = rules.current_tier(client)
+    limits = redemption_limits(
+        rules=rules,
+        tier=tier,
+        amount=item.amount,
+        excluded_amount=item.excluded_amount,
+        payment_type=item.payment_type,
+        balance=client.balance,
+    )
+    points = item.points_to_redeem
+    if (points or certificate is not None) and not limits.redemption_allowed:
+        raise RedemptionError(
+            _("Installment payments earn points but cannot be paid with points or certificates.")
+        )
+    if points > limits.points_cap:
+        raise RedemptionError(
+            _("Points may pay at most %(cap)s here: %(percent)s%% of the eligible %(eligible)s.")
+            % {"cap": limits.points_cap, "percent": limits.cap_percent, "eligible": limits.eligible}
+        )
+    if points > client.balance:
+        raise RedemptionError(
+            _("The client has only %(balance)s points.") % {"balance": client.balance}
+        )
+    certificate_used = ZERO
+    if certificate is not None:
+        if any(c.pk == certificate.pk for c, _p in used_certificates):
+            raise RedemptionError(_("This certificate is already used in this batch."))
+        certificate_check(certificate=certificate, client=client, at=item.occurred_at)
+        certificate_used = certificate_share(
+            certificate=certificate, eligible=limits.eligible, points=points
+        )
+        if certificate_used <= 0:
+            raise RedemptionError(_("The certificate cannot pay anything on this check."))
+        used_certificates.append((certificate, purchase))
+    paid = q(item.amount - points - certificate_used)
+    base = accrual_base(
+        rules=rules, amount=item.amount, excluded_amount=item.excluded_amount, paid_money=paid
+    )
+    accrued = cashback(tier=tier, base=base)
+    purchase.tier = tier
+    purchase.points_redeemed = points
+    purchase.certificate_redeemed = certificate_used
+    purchase.paid_money = paid
+    purchase.points_accrued = accrued
+    at = item.occurred_at
+    try:
+        if points:
+            batch.post(
+                client_id=client.pk,
+                kind=LedgerKind.REDEMPTION,
+                points=-points,
+                purchase=purchase,
+                created_at=at,
+            )
+        if accrued:
+            batch.post(
+                client_id=client.pk,
+                kind=LedgerKind.ACCRUAL,
+                points=accrued,
+                purchase=purchase,
+                created_at=at,
+            )
+    except InsufficientPoints as exc:
+        raise RedemptionError(str(exc)) from None
+    rewarded = {}
+    if (
+        chain
+        and client.purchases_count == 0
+        and program is not None
+        and program.referral_bonus_trigger == ReferralTrigger.FIRST_PURCHASE
+        and program.referral_bonus_points > 0
+    ):
+        batch.post(
+            client_id=chain[0],
+            kind=LedgerKind.REFERRAL_BONUS,
+            points=program.referral_bonus_points,
+            purchase=purchase,
+            referral_level=1,
+            created_at=at,
+        )
+        rewarded[chain[0]] = q(program.referral_bonus_points)
+    for level, (ancestor, percent) in enumerate(
+        zip(chain, rules.referral_percents, strict=False), start=1
+    ):
+        reward = percent_of(base, percent)
+        if reward > 0:
+            batch.post(
+                client_id=ancestor,
+                kind=LedgerKind.REFERRAL,
+                points=reward,
+                purchase=purchase,
+                referral_level=level,
+                created_at=at,
+            )
+            rewarded[ancestor] = q(rewarded.get(ancestor, ZERO) + reward)
+    result.rewarded = rewarded
+    result.referral_points = q(sum(rewarded.values(), ZERO))
+    # Cached figures: spend, purchase count and dates, then the tier the new spend reaches.
+    client.total_spent = q(client.total_spent + item.amount)
+    client.purchases_count += 1
+    if client.first_purchase_at is None or at < client.first_purchase_at:
+        client.first_purchase_at = at
+    if client.last_purchase_at is None or at > client.last_purchase_at:
+        client.last_purchase_at = at
+    new_tier = rules.next_tier(client)
+    client.tier_id = new_tier.pk if new_tier is not None else client.tier_id
+    batch.touch(client.pk)
+
+
+_HOOKS_MODULE = None
+
+
+def _schedule_after_purchase(purchase_id: int) -> None:
+    """Campaign hooks (e.g. check growth) run after commit, if the campaigns module exists."""
+    global _HOOKS_MODULE
+    if _HOOKS_MODULE is None:
+        try:
+            from loyalty.campaigns import hooks
+        except ImportError:
+            hooks = False
+        _HOOKS_MODULE = hooks
+    if _HOOKS_MODULE:
+        module = _HOOKS_MODULE
+        transaction.on_commit(lambda: module.after_purchase(purchase_id), robust=True)

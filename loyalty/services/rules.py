@@ -1,0 +1,135 @@
+"""The program as the engine reads it (one query), and the pure arithmetic of a purchase:
+tier, redemption caps, certificate share, accrual base. No database writes here.
+
+Rounding (see `loyalty.money`): caps are rounded down (`q_down`) so a cap is never exceeded;
+every computed award (cashback, referral %, proportional refund shares) is rounded half-up
+to 0.01 (`q`)."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from loyalty.models import PaymentType, Program, Tier
+from loyalty.money import HUNDRED, ZERO, percent_of, q, q_down
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A merchant's program settings and tier ladder (ordered by position)."""
+
+    merchant_id: int
+    program: Program | None
+    tiers: tuple
+
+    @property
+    def welcome_points(self) -> Decimal:
+        return self.program.welcome_points if self.program else ZERO
+
+    @property
+    def referral_percents(self) -> list:
+        return self.program.referral_percents if self.program else []
+
+    def tier_by_id(self, tier_id) -> Tier | None:
+        for tier in self.tiers:
+            if tier.pk == tier_id:
+                return tier
+        return None
+
+    def tier_for_spend(self, spent) -> Tier | None:
+        """The highest tier whose spend threshold `spent` reaches (the entry tier at least)."""
+        reached = None
+        for tier in self.tiers:
+            if Decimal(spent) >= tier.spend_threshold:
+                reached = tier
+        return reached or (self.tiers[0] if self.tiers else None)
+
+    def current_tier(self, client) -> Tier | None:
+        """The tier a purchase is served at: the client's stored tier, or by spend if unset."""
+        return self.tier_by_id(client.tier_id) or self.tier_for_spend(client.total_spent)
+
+    def next_tier(self, client) -> Tier | None:
+        """The tier after the client's spend changed: rises with spend; falls only if the
+        program allows it; a manually assigned (locked) tier never moves."""
+        current = self.tier_by_id(client.tier_id)
+        if client.tier_locked and current is not None:
+            return current
+        by_spend = self.tier_for_spend(client.total_spent)
+        if current is None or by_spend is None:
+            return by_spend or current
+        if by_spend.position > current.position:
+            return by_spend
+        if by_spend.position < current.position and self.program and self.program.tiers_can_fall:
+            return by_spend
+        return current
+
+
+def load_rules(merchant) -> Rules:
+    """The program and tiers of `merchant` (one query when tiers exist)."""
+    tiers = tuple(
+        Tier.objects.filter(program__merchant_id=merchant.pk)
+        .select_related("program")
+        .order_by("position")
+    )
+    program = tiers[0].program if tiers else Program.objects.filter(merchant=merchant).first()
+    return Rules(merchant_id=merchant.pk, program=program, tiers=tiers)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What may pay a check with points: the eligible amount and the caps."""
+
+    eligible: Decimal
+    cap_percent: Decimal
+    points_cap: Decimal  # the tier cap, before the balance
+    max_points: Decimal  # min(cap, balance)
+    redemption_allowed: bool
+
+
+def redemption_limits(
+    *, rules: Rules, tier, amount, excluded_amount, payment_type: str, balance
+) -> Limits:
+    """Caps for one check: points pay at most the tier's cap % of the eligible amount (promo
+    items are ineligible unless the program says so), never more than the balance, nothing at
+    all for an installment payment when the program makes installments accrual-only."""
+    amount, excluded = q(amount), q(excluded_amount or 0)
+    program = rules.program
+    promo_redeemable = bool(program and program.promo_redeemable)
+    eligible = amount if promo_redeemable else max(amount - excluded, ZERO)
+    allowed = True
+    if payment_type == PaymentType.INSTALLMENT and (
+        program is None or program.installment_accrual_only
+    ):
+        allowed = False
+    percent = tier.max_redemption_percent if tier is not None else ZERO
+    cap = q_down(eligible * percent / HUNDRED) if allowed else ZERO
+    return Limits(
+        eligible=eligible,
+        cap_percent=percent,
+        points_cap=cap,
+        max_points=max(min(cap, q(balance)), ZERO),
+        redemption_allowed=allowed,
+    )
+
+
+def certificate_share(*, certificate, eligible, points) -> Decimal:
+    """How much a certificate pays: within its own cap % of the eligible amount, never more
+    than its face value nor than what the points left of the eligible amount."""
+    room = max(q(eligible) - q(points), ZERO)
+    cap = q_down(q(eligible) * certificate.redemption_cap_percent / HUNDRED)
+    return max(min(q(certificate.points), cap, room), ZERO)
+
+
+def accrual_base(*, rules: Rules, amount, excluded_amount, paid_money) -> Decimal:
+    """Money that earns cashback: what was paid in money, less the promo items when the
+    program says promo items do not earn. Promo items that points may not pay were paid in
+    money entirely; if points may pay them, their share of the money is proportional."""
+    amount, excluded, paid = q(amount), q(excluded_amount or 0), q(paid_money)
+    program = rules.program
+    if program is None or program.promo_earns_points or not excluded:
+        return paid
+    if program.promo_redeemable and amount:
+        return max(paid - q(excluded * paid / amount), ZERO)
+    return max(paid - excluded, ZERO)
+
+
+def cashback(*, tier, base) -> Decimal:
+    return percent_of(base, tier.cashback_percent) if tier is not None else ZERO
