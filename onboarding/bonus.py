@@ -69,6 +69,19 @@ def period_for(*, merchant: Merchant, day: dt.date) -> BonusPeriod:
     return period
 
 
+def period_peek(*, merchant: Merchant, day: dt.date) -> BonusPeriod:
+    """The stored period containing `day`, or an unsaved open month (nothing is written)."""
+    existing = (
+        BonusPeriod.objects.filter(merchant=merchant, start__lte=day, end__gte=day)
+        .order_by("-start")
+        .first()
+    )
+    if existing is not None:
+        return existing
+    start, end = month_bounds(day)
+    return BonusPeriod(merchant=merchant, start=start, end=end)
+
+
 def _local_midnight(merchant: Merchant, day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=merchant.tzinfo)
 
@@ -148,17 +161,20 @@ def _late_condition(closed: list[dict], occurred: str) -> Q:
     return condition
 
 
-def _landing_condition(
-    merchant: Merchant, period: BonusPeriod, occurred: str, *, exclude: int | None = None
-) -> Q:
-    start, end = period_range(merchant, period)
-    closed = [
+def _closed_ranges(merchant: Merchant, *, exclude: int | None) -> list[dict]:
+    return [
         {"from": f, "to": t, "closed_at": p.closed_at}
         for p in BonusPeriod.objects.filter(
             merchant=merchant, status=BonusPeriod.Status.CLOSED
         ).exclude(pk=exclude)
         for f, t in [period_range(merchant, p)]
     ]
+
+
+def _landing_condition(
+    merchant: Merchant, period: BonusPeriod, occurred: str, closed: list[dict]
+) -> Q:
+    start, end = period_range(merchant, period)
     natural = Q(**{f"{occurred}__gte": start, f"{occurred}__lt": end})
     recorded_here = Q(created_at__gte=start, created_at__lt=end)
     return natural | (recorded_here & _late_condition(closed, occurred))
@@ -167,9 +183,10 @@ def _landing_condition(
 def bonus_compute(*, merchant: Merchant, period: BonusPeriod) -> list[BonusRow]:
     """Live figures of an OPEN period by the landing rule (see the module docstring)."""
     rate = staff_bonus_rate(merchant=merchant)
+    closed = _closed_ranges(merchant, exclude=period.pk)
     sales = (
         Purchase.objects.filter(
-            _landing_condition(merchant, period, "occurred_at", exclude=period.pk),
+            _landing_condition(merchant, period, "occurred_at", closed),
             merchant=merchant,
             client__isnull=False,
             cashier__isnull=False,
@@ -179,7 +196,7 @@ def bonus_compute(*, merchant: Merchant, period: BonusPeriod) -> list[BonusRow]:
     )
     refunds = (
         Refund.objects.filter(
-            _landing_condition(merchant, period, "purchase__occurred_at", exclude=period.pk),
+            _landing_condition(merchant, period, "purchase__occurred_at", closed),
             merchant=merchant,
             purchase__client__isnull=False,
             purchase__cashier__isnull=False,
@@ -363,16 +380,3 @@ def _text_cell(sheet, value: str):
     cell = WriteOnlyCell(sheet, value=value)
     cell.data_type = "s"  # a string, even when it starts with "=" (already escaped anyway)
     return cell
-
-
-def period_peek(*, merchant: Merchant, day: dt.date) -> BonusPeriod:
-    """The stored period containing `day`, or an unsaved open month (nothing is written)."""
-    existing = (
-        BonusPeriod.objects.filter(merchant=merchant, start__lte=day, end__gte=day)
-        .order_by("-start")
-        .first()
-    )
-    if existing is not None:
-        return existing
-    start, end = month_bounds(day)
-    return BonusPeriod(merchant=merchant, start=start, end=end)
