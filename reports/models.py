@@ -169,3 +169,12 @@ class ReportSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merchant} @ {self.refreshed_at:%Y-%m-%d %H:%M}"
+
+
+class CaseStudy(Merchant):
+    """Admin entry for the case-study report button (a proxy: no table of its own)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("case-study report")
+        verbose_name_plural = _("case-study reports")

@@ -9,7 +9,7 @@ live purchases of today. Run it nightly (`manage.py refresh_reports`, or the Cel
 import time as clock
 from datetime import date, timedelta
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from loyalty.models import Purchase
@@ -75,3 +75,23 @@ def reports_drop(*, merchant: Merchant) -> None:
     DailySales.objects.filter(merchant=merchant).delete()
     DailyMembers.objects.filter(merchant=merchant).delete()
     ReportSnapshot.objects.filter(merchant=merchant).delete()
+
+
+def refresh_due_merchants() -> list[Merchant]:
+    """Merchants that need the rollup: large ones, and any that already has a snapshot."""
+    from django.db.models import Count
+
+    from .metrics import ROLLUP_MIN_PURCHASES
+
+    large = (
+        Purchase.objects.order_by()
+        .values("merchant_id")
+        .annotate(n=Count("id"))
+        .filter(n__gte=ROLLUP_MIN_PURCHASES)
+        .values("merchant_id")
+    )
+    return list(
+        Merchant.objects.filter(
+            models.Q(pk__in=large) | models.Q(report_snapshot__isnull=False)
+        ).order_by("pk")
+    )

@@ -1,4 +1,16 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "reports"
-urlpatterns: list = []
+urlpatterns = [
+    path("dashboard/", views.portfolio, name="portfolio"),
+    path("dashboard/<slug:slug>/", views.dashboard, name="dashboard"),
+    path("dashboard/<slug:slug>/export.xlsx", views.dashboard_xlsx, name="dashboard_xlsx"),
+    path(
+        "dashboard/<slug:slug>/segments/<slug:segment>.<str:fmt>",
+        views.segment_export,
+        name="segment_export",
+    ),
+    path("dashboard/<slug:slug>/report/", views.case_study, name="case_study"),
+]

@@ -1,0 +1,194 @@
+"""Dashboard and segment exports (XLSX, CSV). Text that a spreadsheet would read as a
+formula (starting with = + - @, or a tab/CR) gets a leading ', and no cell is a formula."""
+
+import csv
+import io
+from datetime import date, datetime
+from decimal import Decimal
+
+import xlsxwriter
+
+from crm.models import Client
+from onboarding.models import Merchant
+
+from .rfm import segment_client_ids
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+SEGMENT_COLUMNS = [
+    ("phone", "Phone"),
+    ("full_name", "Name"),
+    ("email", "E-mail"),
+    ("purchases_count", "Purchases"),
+    ("total_spent", "Total spent"),
+    ("last_purchase_at", "Last purchase"),
+    ("balance", "Balance, points"),
+]
+
+
+def escape_cell(value):
+    """Text that starts like a formula gets a leading apostrophe; other values pass."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _plain(value):
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float):
+        return value
+    return escape_cell(str(value))
+
+
+class _Book:
+    def __init__(self, constant_memory: bool = False):
+        self.buffer = io.BytesIO()
+        self.book = xlsxwriter.Workbook(
+            self.buffer,
+            {
+                "in_memory": not constant_memory,
+                "constant_memory": constant_memory,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+            },
+        )
+        self.bold = self.book.add_format({"bold": True})
+
+    def sheet(self, name: str, header: list[str], rows) -> None:
+        ws = self.book.add_worksheet(name[:31])
+        for col, title in enumerate(header):
+            ws.write_string(0, col, escape_cell(str(title)), self.bold)
+        for r, row in enumerate(rows, start=1):
+            for col, value in enumerate(row):
+                value = _plain(value)
+                if isinstance(value, str):
+                    ws.write_string(r, col, value)
+                elif isinstance(value, bool):
+                    ws.write_boolean(r, col, value)
+                else:
+                    ws.write_number(r, col, value)
+        ws.set_column(0, 0, 34)
+        ws.set_column(1, max(len(header) - 1, 1), 16)
+
+    def close(self) -> bytes:
+        self.book.close()
+        return self.buffer.getvalue()
+
+
+HEADLINE_KEYS = [
+    "contacts", "imported", "organic", "members", "members_percent", "buyers", "buyers_percent",
+    "card_purchases", "by_phone", "by_phone_percent", "card_revenue", "points_redeemed",
+    "actual_discount_percent", "purchases_per_buyer", "regular_buyers", "regular_buyers_percent",
+    "purchases_per_regular", "regular_revenue_percent", "nocard_purchases", "nocard_revenue",
+    "average_check_card", "average_check_nocard", "card_check_uplift_percent",
+    "referral_clients", "referral_buyers", "referral_depth", "ratings", "rating_average",
+    "reviews", "certificates_issued", "certificate_purchases", "certificate_revenue",
+    "referral_revenue", "platform_revenue", "sources_revenue", "partner_revenue",
+    "previous_discount_percent", "saving",
+]  # fmt: skip
+
+
+def dashboard_xlsx(*, point_b: dict) -> bytes:
+    """The dashboard's figures as a workbook: one sheet per block."""
+    book = _Book()
+    period = point_b["period"]
+    headline = [
+        ("merchant", point_b["merchant"]["name"]),
+        ("period_start", period["start"]),
+        ("period_end", period["end"]),
+        *((key, point_b[key]) for key in HEADLINE_KEYS),
+        ("economic_benefit", point_b["benefit"]["total"]),
+    ]
+    book.sheet("Point B", ["metric", "value"], headline)
+    book.sheet(
+        "Benefit",
+        ["component", "included", "revenue", "share %", "amount"],
+        (
+            (c["label"], c["included"], c["revenue"], c["share_percent"], c["amount"])
+            for c in point_b["benefit"]["components"]
+        ),
+    )
+    book.sheet(
+        "Months",
+        ["month", "members", "card purchases", "card revenue", "actual discount %"],
+        (
+            (m["month"], m["members"], m["purchases"], m["revenue"], m["actual_discount_percent"])
+            for m in point_b["months"]
+        ),
+    )
+    book.sheet(
+        "Sources",
+        ["channel", "members", "card purchases", "revenue"],
+        ((c["label"], c["members"], c["purchases"], c["revenue"]) for c in point_b["channels"]),
+    )
+    book.sheet(
+        "Promo codes & partners",
+        ["kind", "name", "purchases", "revenue"],
+        [("promo code", r["name"], r["purchases"], r["revenue"])
+         for r in point_b["revenue_by_promo_code"]]
+        + [("partner", r["name"], r["purchases"], r["revenue"])
+           for r in point_b["revenue_by_partner"]],
+    )  # fmt: skip
+    book.sheet(
+        "Tiers",
+        ["tier", "clients", "total spent"],
+        ((t["tier"], t["clients"], t["revenue"]) for t in point_b["tiers"]),
+    )
+    book.sheet(
+        "RFM",
+        ["segment", "clients", "revenue", "revenue %", "avg R", "avg F", "avg M"],
+        (
+            (s["label"], s["clients"], s["revenue"], s["revenue_share"], s["avg_r"], s["avg_f"],
+             s["avg_m"])
+            for s in point_b["rfm"]
+        ),
+    )  # fmt: skip
+    book.sheet(
+        "Campaigns",
+        ["campaign", "kind", "rewards", "points", "certificates", "redeemed", "revenue"],
+        (
+            (c["campaign"], c["kind"], c["rewards"], c["points"], c["certificates"],
+             c["redeemed"], c["revenue"])
+            for c in point_b["campaigns"]
+        ),
+    )  # fmt: skip
+    return book.close()
+
+
+def segment_rows(*, merchant: Merchant, segment: str, today: date, chunk: int = 5000):
+    """Rows of a segment's clients, read in id chunks (one query per chunk)."""
+    ids = segment_client_ids(merchant=merchant, segment=segment, today=today)
+    fields = [f for f, _t in SEGMENT_COLUMNS]
+    for i in range(0, len(ids), chunk):
+        part = ids[i : i + chunk]
+        yield from (
+            Client.objects.filter(merchant=merchant, pk__in=part)
+            .order_by("pk")
+            .values_list(*fields)
+        )
+
+
+def segment_csv(*, merchant: Merchant, segment: str, today: date) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([t for _f, t in SEGMENT_COLUMNS])
+    for row in segment_rows(merchant=merchant, segment=segment, today=today):
+        writer.writerow([_plain(v) for v in row])
+    return out.getvalue()
+
+
+def segment_xlsx(*, merchant: Merchant, segment: str, today: date) -> bytes:
+    book = _Book(constant_memory=True)
+    book.sheet(
+        segment,
+        [t for _f, t in SEGMENT_COLUMNS],
+        segment_rows(merchant=merchant, segment=segment, today=today),
+    )
+    return book.close()

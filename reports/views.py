@@ -1,0 +1,154 @@
+"""Owner dashboard, partner portfolio, exports and the case-study page.
+
+Every page finds its merchant through `onboarding.access.dashboard_merchants`, so another
+merchant's slug is a 404 whatever the role."""
+
+from datetime import date
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from onboarding import roles
+from onboarding.access import dashboard_merchants, has_role
+
+from . import charts, exports
+from .casestudy import case_study_html
+from .metrics import branch_breakdown, point_b
+from .portfolio import PORTFOLIO_COLUMNS, portfolio_rows
+from .rfm import SEGMENTS
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _merchant(request, slug):
+    return get_object_or_404(dashboard_merchants(request.user), slug=slug)
+
+
+def _filters(request, merchant) -> dict:
+    """start/end (ISO dates) and branch from the query string; bad values are dropped."""
+    out = {"start": None, "end": None, "branch_id": None}
+    for key in ("start", "end"):
+        raw = request.GET.get(key, "").strip()
+        if raw:
+            try:
+                out[key] = date.fromisoformat(raw)
+            except ValueError:
+                messages.error(
+                    request, _("“%(value)s” is not a date (YYYY-MM-DD).") % {"value": raw}
+                )
+    raw = request.GET.get("branch", "").strip()
+    if raw:
+        if raw.isdigit() and merchant.branches.filter(pk=int(raw)).exists():
+            out["branch_id"] = int(raw)
+        else:
+            messages.error(request, _("Unknown branch."))
+    if out["start"] and out["end"] and out["start"] > out["end"]:
+        messages.error(request, _("The period starts after it ends; showing since launch."))
+        out["start"] = out["end"] = None
+    return out
+
+
+@login_required
+@require_GET
+def portfolio(request):
+    """All merchants the user may see, one row each, sortable by any column."""
+    merchants = dashboard_merchants(request.user).order_by("name")
+    if has_role(request.user, roles.OWNER) and not request.user.is_staff and len(merchants) == 1:
+        return redirect("reports:dashboard", slug=merchants[0].slug)
+    sort = request.GET.get("sort", "name")
+    if sort not in PORTFOLIO_COLUMNS:
+        sort = "name"
+    descending = request.GET.get("dir") == "desc"
+    rows = portfolio_rows(merchants=merchants, sort=sort, descending=descending)
+    return render(
+        request,
+        "reports/portfolio.html",
+        {"rows": rows, "sort": sort, "descending": descending, "columns": PORTFOLIO_COLUMNS},
+    )
+
+
+@login_required
+@require_GET
+def dashboard(request, slug):
+    merchant = _merchant(request, slug)
+    filters = _filters(request, merchant)
+    b = point_b(merchant=merchant, **filters)
+    months = b["months"]
+    label = lambda m: m["month"].strftime("%m.%y")  # noqa: E731
+    chart = {
+        "members": charts.column_chart([(label(m), m["members"]) for m in months],
+                                       title=_("Members by month")),
+        "purchases": charts.column_chart([(label(m), m["purchases"]) for m in months],
+                                         title=_("Card purchases by month")),
+        "revenue": charts.column_chart([(label(m), m["revenue"]) for m in months],
+                                       title=_("Card revenue by month")),
+        "discount": charts.column_chart(
+            [(label(m), m["actual_discount_percent"]) for m in months],
+            title=_("Actual discount by month"), suffix="%"),
+        "sources": charts.hbar_chart([(c["label"], c["revenue"]) for c in b["channels"]],
+                                     title=_("Revenue by source")),
+        "source_members": charts.hbar_chart([(c["label"], c["members"]) for c in b["channels"]],
+                                            title=_("Members by source")),
+        "tiers": charts.hbar_chart([(t["tier"], t["clients"]) for t in b["tiers"]],
+                                   title=_("Clients by tier")),
+        "referrals": charts.hbar_chart(
+            [(_("Generation %(n)s") % {"n": g["generation"]}, g["clients"])
+             for g in b["referral_generations"]],
+            title=_("Referral tree")),
+        "rfm": charts.hbar_chart([(s["label"], s["clients"]) for s in b["rfm"]],
+                                 title=_("RFM segments")),
+    }  # fmt: skip
+    context = {
+        "merchant": merchant,
+        "b": b,
+        "chart": chart,
+        "filters": filters,
+        "branches": merchant.branches.order_by("name"),
+        "branch_rows": branch_breakdown(
+            merchant=merchant, start=filters["start"], end=filters["end"]
+        )
+        if not filters["branch_id"]
+        else [],
+        "query": request.GET.urlencode(),
+        "can_see_portfolio": len(dashboard_merchants(request.user)[:2]) > 1,
+    }
+    return render(request, "reports/dashboard.html", context)
+
+
+@login_required
+@require_GET
+def dashboard_xlsx(request, slug):
+    merchant = _merchant(request, slug)
+    b = point_b(merchant=merchant, **_filters(request, merchant))
+    response = HttpResponse(exports.dashboard_xlsx(point_b=b), content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="{merchant.slug}-point-b.xlsx"'
+    return response
+
+
+@login_required
+@require_GET
+def segment_export(request, slug, segment, fmt):
+    merchant = _merchant(request, slug)
+    if segment not in SEGMENTS or fmt not in ("csv", "xlsx"):
+        raise Http404
+    today = merchant.local_today()
+    name = f"{merchant.slug}-{segment}-{today.isoformat()}.{fmt}"
+    if fmt == "csv":
+        body = exports.segment_csv(merchant=merchant, segment=segment, today=today)
+        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    else:
+        body = exports.segment_xlsx(merchant=merchant, segment=segment, today=today)
+        response = HttpResponse(body, content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+@require_GET
+def case_study(request, slug):
+    merchant = _merchant(request, slug)
+    return HttpResponse(case_study_html(merchant=merchant, request=request))
