@@ -1,13 +1,100 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportMixin
+from import_export.formats import base_formats
+from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
+from onboarding.access import visible_merchants
 from onboarding.admin_base import ScopedAdmin
+from onboarding.models import Merchant
 
+from .importing import (
+    ImportFileError,
+    import_batch_confirm,
+    import_batch_create,
+    import_batch_progress,
+    import_batches_mark_stale,
+    import_report_csv,
+    run_now_or_later,
+)
+from .importing.headers import FIELD_LABELS, SYNONYMS
 from .models import Client, ImportBatch, Review, Segment
+from .resources import ClientResource
+
+PREVIEW_ERRORS = 200
+
+
+class ClientImportForm(ImportForm):
+    """The library's upload form plus the merchant (one the user may see) and the overwrite
+    option. The format is detected from the content; the select only helps the library's JS."""
+
+    merchant = forms.ModelChoiceField(queryset=Merchant.objects.none(), label=_("Merchant"))
+    overwrite = forms.BooleanField(
+        required=False,
+        label=_("Overwrite existing clients' fields"),
+        help_text=_("Off: existing clients only get their empty fields filled."),
+    )
+
+    def __init__(self, formats, resources, *, user, **kwargs):
+        super().__init__(formats, resources, **kwargs)
+        self.fields["merchant"].queryset = visible_merchants(user).order_by("name")
+        self.fields["format"].required = False
+        from unfold.widgets import UnfoldAdminSelectWidget, UnfoldBooleanWidget
+
+        self.fields["merchant"].widget = UnfoldAdminSelectWidget(
+            choices=self.fields["merchant"].choices
+        )
+        self.fields["overwrite"].widget = UnfoldBooleanWidget()
+
+
+class ClientImportConfirmForm(forms.Form):
+    batch = forms.IntegerField(widget=forms.HiddenInput())
+
+
+class PreviewRow:
+    def __init__(self, action: str, diff: list):
+        self.import_type = {"new": "new", "update": "update"}.get(action, "skip")
+        self.diff = diff
+
+
+class PreviewResult:
+    """What the library's preview template reads (`diff_headers`, `valid_rows`)."""
+
+    diff_headers = [_("row"), _("phone"), _("full name"), _("birthday"), _("e-mail"), _("points")]
+
+    def __init__(self, report: dict):
+        self.valid_rows = [
+            PreviewRow(
+                p["action"],
+                [p["row"], p["phone"], p["full_name"], p["birthday"], p["email"], p["points"]],
+            )
+            for p in report.get("preview", [])
+        ]
+
+    def has_errors(self):
+        return False
+
+    def has_validation_errors(self):
+        return False
 
 
 @admin.register(Client)
-class ClientAdmin(ScopedAdmin):
+class ClientAdmin(ImportExportMixin, ScopedAdmin):
+    import_form_class = ClientImportForm
+    confirm_form_class = ClientImportConfirmForm
+    export_form_class = ExportForm
+    resource_classes = [ClientResource]
+    import_formats = [base_formats.CSV, base_formats.XLSX]
+    export_formats = [base_formats.CSV, base_formats.XLSX, base_formats.JSON]
+    import_template_name = "admin/crm/client/import.html"
+
     list_display = [
         "phone",
         "full_name",
@@ -77,6 +164,134 @@ class ClientAdmin(ScopedAdmin):
         ),
     ]
 
+    # --- permissions: import = may add clients; export = may change them (PII) -------------
+
+    def has_import_permission(self, request):
+        return self.has_add_permission(request)
+
+    def has_export_permission(self, request):
+        return self.has_change_permission(request)
+
+    # --- import: the library's upload → dry-run preview → confirm, through crm.importing ---
+
+    def create_import_form(self, request):
+        return self.get_import_form_class(request)(
+            self.get_import_formats(),
+            self.get_import_resource_classes(request),
+            user=request.user,
+            **self.get_import_form_kwargs(request),
+        )
+
+    def _import_context(self, request, form, **extra):
+        context = self.admin_site.each_context(request)
+        context.update(
+            title=_("Import clients"),
+            form=form,
+            opts=self.model._meta,
+            media=self.media + form.media,
+            fields_list=[
+                (str(FIELD_LABELS[f]), list(SYNONYMS[f][:3])) for f in FIELD_LABELS if f in SYNONYMS
+            ],
+            import_error_display=self.import_error_display,
+            **extra,
+        )
+        request.current_app = self.admin_site.name
+        return context
+
+    def import_action(self, request, **kwargs):
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = self.create_import_form(request)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["import_file"]
+            try:
+                batch = import_batch_create(
+                    merchant=form.cleaned_data["merchant"],
+                    user=request.user,
+                    upload=upload,
+                    file_name=upload.name,
+                    dry_run=True,
+                    overwrite=form.cleaned_data["overwrite"],
+                )
+            except ImportFileError as exc:
+                form.add_error("import_file", str(exc))
+            else:
+                if run_now_or_later(batch):
+                    messages.info(
+                        request,
+                        _(
+                            "The file is big: the dry run runs in the background. Confirm it here "
+                            "when it is done."
+                        ),
+                    )
+                    return HttpResponseRedirect(
+                        reverse("admin:crm_importbatch_change", args=[batch.pk])
+                    )
+                batch.refresh_from_db()
+                if batch.status == ImportBatch.Status.FAILED:
+                    form.add_error("import_file", batch.message)
+                else:
+                    return TemplateResponse(
+                        request,
+                        [self.import_template_name],
+                        self._import_context(request, form, **_dry_run_context(batch)),
+                    )
+        return TemplateResponse(
+            request, [self.import_template_name], self._import_context(request, form)
+        )
+
+    def process_import(self, request, **kwargs):
+        if request.method != "POST" or not self.has_import_permission(request):
+            raise PermissionDenied
+        form = ClientImportConfirmForm(request.POST)
+        if not form.is_valid():
+            return HttpResponseRedirect(reverse("admin:crm_client_import"))
+        return _confirm(request, form.cleaned_data["batch"])
+
+
+def _dry_run_context(batch: ImportBatch) -> dict:
+    report = batch.report or {}
+    return {
+        "batch": batch,
+        "report": report,
+        "result": PreviewResult(report),
+        "preview_errors": report.get("errors", [])[:PREVIEW_ERRORS],
+        "confirm_form": ClientImportConfirmForm(initial={"batch": batch.pk}),
+    }
+
+
+def _confirm(request, batch_id: int):
+    """Apply a finished dry run for real (the user must see its merchant)."""
+    batch = get_object_or_404(
+        ImportBatch.objects.filter(merchant__in=visible_merchants(request.user)), pk=batch_id
+    )
+    try:
+        run = import_batch_confirm(batch=batch, user=request.user)
+    except ImportFileError as exc:
+        messages.error(request, str(exc))
+        return HttpResponseRedirect(reverse("admin:crm_importbatch_change", args=[batch.pk]))
+    if run_now_or_later(run):
+        messages.info(request, _("The import runs in the background; progress is shown here."))
+        return HttpResponseRedirect(reverse("admin:crm_importbatch_change", args=[run.pk]))
+    run.refresh_from_db()
+    if run.status == ImportBatch.Status.DONE:
+        messages.success(
+            request,
+            _(
+                "Import done: %(created)s created, %(updated)s updated, %(skipped)s skipped, "
+                "%(rejected)s rejected."
+            )
+            % {
+                "created": run.created,
+                "updated": run.updated,
+                "skipped": run.skipped,
+                "rejected": run.rejected,
+            },
+        )
+    else:
+        messages.error(request, run.message)
+    return HttpResponseRedirect(reverse("admin:crm_importbatch_change", args=[run.pk]))
+
 
 @admin.register(Review)
 class ReviewAdmin(ScopedAdmin):
@@ -95,10 +310,14 @@ class SegmentAdmin(ScopedAdmin):
 
 @admin.register(ImportBatch)
 class ImportBatchAdmin(ScopedAdmin):
+    """Import runs: who, when, which file, counts, status, live progress and the error report."""
+
+    change_form_template = "admin/crm/importbatch/change_form.html"
     list_display = [
         "file_name",
         "merchant",
         "status",
+        "progress_display",
         "rows_total",
         "created",
         "updated",
@@ -106,6 +325,96 @@ class ImportBatchAdmin(ScopedAdmin):
         "rejected",
         "created_by",
         "created_at",
+        "report_link",
     ]
-    list_filter = ["merchant", "status"]
+    list_filter = ["merchant", "status", "dry_run"]
     list_select_related = ["merchant", "created_by"]
+    search_fields = ["file_name"]
+    fields = [
+        "merchant",
+        "file_name",
+        "file_size",
+        "dry_run",
+        "overwrite",
+        "status",
+        "progress",
+        "rows_total",
+        "created",
+        "updated",
+        "skipped",
+        "rejected",
+        "message",
+        "created_by",
+        "created_at",
+        "finished_at",
+        "dry_run_of",
+        "report_link",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("progress"))
+    def progress_display(self, obj):
+        return f"{import_batch_progress(obj)['progress']}%"
+
+    @admin.display(description=_("error report"))
+    def report_link(self, obj):
+        if not obj.pk or obj.status in (ImportBatch.Status.PENDING, ImportBatch.Status.RUNNING):
+            return "—"
+        url = reverse("admin:crm_importbatch_report", args=[obj.pk])
+        count = len((obj.report or {}).get("errors", []))
+        return format_html('<a href="{}">{} ({})</a>', url, _("CSV"), count)
+
+    def get_urls(self):
+        urls = super().get_urls()
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/report.csv", view(self.report_view), name="crm_importbatch_report"),
+            path("<int:pk>/progress/", view(self.progress_view), name="crm_importbatch_progress"),
+            path("<int:pk>/confirm/", view(self.confirm_view), name="crm_importbatch_confirm"),
+        ] + urls
+
+    def _batch(self, request, pk):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(self.get_queryset(request), pk=pk)
+
+    def report_view(self, request, pk):
+        batch = self._batch(request, pk)
+        response = HttpResponse(
+            "\ufeff" + import_report_csv(batch), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="import-{batch.pk}-errors.csv"'
+        return response
+
+    def progress_view(self, request, pk):
+        import_batches_mark_stale()
+        return JsonResponse(import_batch_progress(self._batch(request, pk)))
+
+    def confirm_view(self, request, pk):
+        if request.method != "POST" or not self.has_view_permission(request):
+            raise PermissionDenied
+        if not request.user.has_perm("crm.add_client"):
+            raise PermissionDenied
+        return _confirm(request, self._batch(request, pk).pk)
+
+    def changelist_view(self, request, extra_context=None):
+        import_batches_mark_stale()
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        import_batches_mark_stale()
+        extra_context = extra_context or {}
+        batch = self.get_queryset(request).filter(pk=object_id).first()
+        if batch is not None:
+            extra_context["batch_progress"] = import_batch_progress(batch)
+            extra_context["batch_errors"] = (batch.report or {}).get("errors", [])[:PREVIEW_ERRORS]
+            extra_context["can_confirm"] = batch.status == ImportBatch.Status.DRY_RUN and (
+                request.user.has_perm("crm.add_client")
+            )
+        return super().change_view(request, object_id, form_url, extra_context)

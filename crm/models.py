@@ -188,6 +188,7 @@ class ImportBatch(models.Model):
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
         DRY_RUN = "dry_run", _("Dry run")
+        STALE = "stale", _("Stale (worker stopped)")
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="import_batches")
     created_by = models.ForeignKey(
@@ -206,11 +207,23 @@ class ImportBatch(models.Model):
     rejected = models.PositiveIntegerField(_("rejected"), default=0)
     report = models.JSONField(_("report"), default=dict, blank=True)
     message = models.TextField(_("message"), blank=True)
+    file_size = models.PositiveBigIntegerField(_("file size, bytes"), default=0)
+    progress = models.PositiveSmallIntegerField(_("progress, %"), default=0)
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
+    dry_run_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="confirmations",
+        verbose_name=_("confirms the dry run"),
+    )
     created_at = models.DateTimeField(_("started"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
         verbose_name = _("import run")
         verbose_name_plural = _("import runs")
 

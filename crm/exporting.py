@@ -1,0 +1,167 @@
+"""Client-base export (CSV, XLSX, JSON), streamed so a million clients fit in little memory.
+
+Every text cell that a spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`,
+a tab or a carriage return) is written with a leading `'`, in every format; an exported XLSX
+holds only string, number and date cells, never a formula. The phone column is E.164 (`+` and
+digits only), which no spreadsheet evaluates to anything but the number, so it is written as is.
+Import stores such text unchanged; escaping happens here, on the way out."""
+
+import codecs
+import csv
+import datetime as dt
+import io
+import json
+import re
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
+
+from crm.models import Client
+from onboarding.access import visible_merchants
+
+FORMATS = ("csv", "xlsx", "json")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_E164 = re.compile(r"\+\d{6,15}")
+
+# (column name in the file, Client field). Column names are import synonyms: re-importable.
+COLUMNS = [
+    ("phone", "phone"),
+    ("full_name", "full_name"),
+    ("birthday", "birthday"),
+    ("email", "email"),
+    ("gender", "gender"),
+    ("card_code", "card_code"),
+    ("source_kind", "source"),
+    ("source_detail", "source_detail"),
+    ("balance", "balance"),
+    ("imported", "imported"),
+    ("joined_at", "joined_at"),
+    ("created_at", "created_at"),
+]
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/json",
+}
+
+
+def escape_cell(value):
+    """`'`-prefix text a spreadsheet would evaluate; other values unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _escape_row(row: tuple) -> list:
+    out = list(row)
+    for i, value in enumerate(out):
+        if i == 0 and isinstance(value, str) and _E164.fullmatch(value):
+            continue
+        out[i] = escape_cell(value)
+    return out
+
+
+def client_export_rows(*, merchant, chunk_size: int = 2000):
+    """The merchant's clients as escaped rows in COLUMNS order, streamed from the database."""
+    fields = [f for _c, f in COLUMNS]
+    queryset = Client.objects.filter(merchant=merchant).order_by("pk").values_list(*fields)
+    for row in queryset.iterator(chunk_size=chunk_size):
+        yield _escape_row(row)
+
+
+def clients_export(*, merchant, fmt: str, out, user=None) -> int:
+    """Write the merchant's clients to the binary stream `out` in `fmt`; return the row count.
+    With `user`, the merchant must be one the user may see (PermissionDenied otherwise)."""
+    if fmt not in FORMATS:
+        raise ValueError(_("Unknown format %(fmt)s: use csv, xlsx or json.") % {"fmt": fmt})
+    if user is not None and not visible_merchants(user).filter(pk=merchant.pk).exists():
+        raise PermissionDenied(_("You cannot export this merchant's clients."))
+    rows = client_export_rows(merchant=merchant)
+    if fmt == "xlsx":
+        return _write_xlsx(rows, out, tz=merchant.tzinfo)
+    return {"csv": _write_csv, "json": _write_json}[fmt](rows, out)
+
+
+def _plain(value):
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return value
+
+
+def _write_csv(rows, out) -> int:
+    out.write(codecs.BOM_UTF8)  # Excel opens UTF-8 Cyrillic correctly only with the BOM
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+    writer = csv.writer(text)
+    writer.writerow([c for c, _f in COLUMNS])
+    count = 0
+    for row in rows:
+        writer.writerow([_plain(v) for v in row])
+        count += 1
+    text.flush()
+    text.detach()
+    return count
+
+
+def _write_json(rows, out) -> int:
+    names = [c for c, _f in COLUMNS]
+    out.write(b"[")
+    count = 0
+    for row in rows:
+        obj = {}
+        for name, value in zip(names, row, strict=True):
+            if isinstance(value, dt.datetime | dt.date):
+                value = value.isoformat()
+            elif isinstance(value, Decimal):
+                value = str(value)
+            obj[name] = value
+        out.write((b",\n" if count else b"\n") + json.dumps(obj, ensure_ascii=False).encode())
+        count += 1
+    out.write(b"\n]\n")
+    return count
+
+
+def _write_xlsx(rows, out, *, tz) -> int:
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(
+        out,
+        {
+            "constant_memory": True,
+            "in_memory": False,
+            "strings_to_formulas": False,
+            "strings_to_numbers": False,
+            "strings_to_urls": False,
+            "remove_timezone": True,
+        },
+    )
+    sheet = workbook.add_worksheet("clients")
+    date_format = workbook.add_format({"num_format": "dd.mm.yyyy"})
+    time_format = workbook.add_format({"num_format": "dd.mm.yyyy hh:mm"})
+    bold = workbook.add_format({"bold": True})
+    for col, (name, _f) in enumerate(COLUMNS):
+        sheet.write_string(0, col, name, bold)
+    count = 0
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row):
+            if value is None or value == "":
+                continue
+            if isinstance(value, bool):
+                sheet.write_boolean(r, c, value)
+            elif isinstance(value, dt.datetime):
+                sheet.write_datetime(r, c, value.astimezone(tz).replace(tzinfo=None), time_format)
+            elif isinstance(value, dt.date):
+                sheet.write_datetime(r, c, value, date_format)
+            elif isinstance(value, Decimal | int | float):
+                sheet.write_number(r, c, float(value))
+            else:
+                sheet.write_string(r, c, str(value))
+        count += 1
+    workbook.close()
+    return count

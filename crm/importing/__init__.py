@@ -1,0 +1,29 @@
+"""Client-base import: readers (CSV/XLSX), header synonyms, row cleaning, the bulk writer,
+the import service and import runs. Callers use the names below."""
+
+from .batches import (
+    import_batch_confirm,
+    import_batch_create,
+    import_batch_progress,
+    import_batch_run,
+    import_batches_mark_stale,
+    import_file_run,
+    import_report_csv,
+    run_now_or_later,
+)
+from .errors import ImportFileError
+from .service import ImportReport, clients_import
+
+__all__ = [
+    "ImportFileError",
+    "ImportReport",
+    "clients_import",
+    "import_batch_confirm",
+    "import_batch_create",
+    "import_batch_progress",
+    "import_batch_run",
+    "import_batches_mark_stale",
+    "import_file_run",
+    "import_report_csv",
+    "run_now_or_later",
+]

@@ -1,0 +1,273 @@
+"""Row validation: one row of cells → a clean client record, or the list of its errors.
+
+A row with any error is rejected whole (DESIGN.md). Values are cleaned as merchants write them:
+phones by `crm.phones.normalize_phone` with the merchant's country as the default region,
+birthdays as dd.mm.yyyy / yyyy-mm-dd / Excel dates, e-mails lower-cased and validated, points as
+decimals with a comma or a dot. Text is stored exactly as written (formula-looking text too; it is
+escaped on export, not on import)."""
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+
+from crm.phones import InvalidPhone, normalize_phone
+from loyalty.money import q
+
+from . import headers as h
+
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+OLDEST_BIRTHDAY = dt.date(1900, 1, 1)
+MAX_POINTS = Decimal("999999999999.99")
+_DMY = re.compile(r"(\d{1,2})[./\-](\d{1,2})[./\-](\d{4}|\d{2})")
+_YMD = re.compile(r"(\d{4})[./\-](\d{1,2})[./\-](\d{1,2})")
+_TIME_TAIL = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+_SPACES = re.compile(r"[\s\u00a0]+")
+
+GENDERS = {
+    "м": "m",
+    "муж": "m",
+    "муж.": "m",
+    "мужской": "m",
+    "мужчина": "m",
+    "m": "m",
+    "male": "m",
+    "man": "m",
+    "ж": "f",
+    "жен": "f",
+    "жен.": "f",
+    "женский": "f",
+    "женщина": "f",
+    "f": "f",
+    "female": "f",
+    "woman": "f",
+    "w": "f",
+}
+NO_GENDER = {"", "-", "—", "не указан", "не указано", "unknown", "n/a", "?"}
+
+
+class Record(NamedTuple):
+    row: int
+    phone: str
+    full_name: str
+    birthday: dt.date | None
+    email: str
+    gender: str
+    card_code: str
+    source_detail: str
+    points: Decimal | None
+
+
+# The fields an import may fill on a client, in Record order.
+CLIENT_FIELDS = ("full_name", "birthday", "email", "gender", "card_code", "source_detail")
+MAX_LENGTHS = {"full_name": 200, "email": 254, "card_code": 64, "source_detail": 120}
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def parse_birthday(value, *, today: dt.date) -> dt.date | None:
+    """A birthday from a cell; raises ValueError with the message for the report."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        day = value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        day = _excel_serial(value)
+    else:
+        text = _TIME_TAIL.sub("", str(value).strip())
+        if not text:
+            return None
+        day = None
+        if text.isdigit() and 4 <= len(text) <= 5:
+            day = _excel_serial(int(text))
+        elif m := _DMY.fullmatch(text):
+            d, mo, y = int(m[1]), int(m[2]), m[3]
+            year = int(y) if len(y) == 4 else _two_digit_year(int(y), today)
+            day = _date(year, mo, d, text)
+        elif m := _YMD.fullmatch(text):
+            day = _date(int(m[1]), int(m[2]), int(m[3]), text)
+        if day is None:
+            raise ValueError(
+                _("“%(value)s” is not a date (expected dd.mm.yyyy or yyyy-mm-dd).")
+                % {"value": text}
+            )
+    if day > today:
+        raise ValueError(_("Birthday %(date)s is in the future.") % {"date": day.isoformat()})
+    if day < OLDEST_BIRTHDAY:
+        raise ValueError(_("Birthday %(date)s is too far in the past.") % {"date": day.isoformat()})
+    return day
+
+
+def _two_digit_year(yy: int, today: dt.date) -> int:
+    century = today.year // 100 * 100
+    return century + yy if century + yy <= today.year else century - 100 + yy
+
+
+def _date(year: int, month: int, day: int, text: str) -> dt.date:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        raise ValueError(_("“%(value)s” is not a real date.") % {"value": text}) from None
+
+
+def _excel_serial(value) -> dt.date:
+    if value != value or not 1 <= value < 2958466:  # NaN or outside Excel's calendar
+        raise ValueError(_("“%(value)s” is not a date.") % {"value": value})
+    return EXCEL_EPOCH + dt.timedelta(days=int(value))
+
+
+def parse_points(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError(_("Points must be a number."))
+    if isinstance(value, int | float):
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    else:
+        text = _SPACES.sub("", str(value)).replace(",", ".")
+        if not text:
+            return None
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise ValueError(
+                _("“%(value)s” is not a number of points.") % {"value": value}
+            ) from None
+    if not number.is_finite():
+        raise ValueError(_("“%(value)s” is not a number of points.") % {"value": value})
+    if number < 0:
+        raise ValueError(_("Points cannot be negative (%(value)s).") % {"value": value})
+    if number > MAX_POINTS:
+        raise ValueError(_("Points %(value)s are too many.") % {"value": value})
+    return q(number)
+
+
+def parse_email(value) -> str:
+    text = _text(value).lower()
+    if not text:
+        return ""
+    try:
+        validate_email(text)
+    except ValidationError:
+        raise ValueError(_("“%(value)s” is not an e-mail address.") % {"value": text}) from None
+    return text
+
+
+def parse_gender(value) -> str:
+    text = _text(value).lower()
+    if text in NO_GENDER:
+        return ""
+    gender = GENDERS.get(text)
+    if gender is None:
+        raise ValueError(_("“%(value)s” is not a gender (м/ж, m/f).") % {"value": text})
+    return gender
+
+
+class RowCleaner:
+    """Cleans rows of one file: knows which column holds what and the merchant's region."""
+
+    def __init__(self, *, mapping: dict[str, int], headers: list, region: str, today: dt.date):
+        self.mapping = mapping
+        self.headers = headers
+        self.region = region
+        self.today = today
+        self.width = max(mapping.values()) + 1 if mapping else 0
+
+    def label(self, field: str) -> str:
+        index = self.mapping.get(field)
+        if index is not None and index < len(self.headers) and self.headers[index]:
+            return self.headers[index]
+        return str(h.FIELD_LABELS.get(field, field))
+
+    def clean(self, number: int, cells: list) -> tuple[Record | None, list[tuple[str, str]]]:
+        """(record, []) for a good row; (None, [(column, message), ...]) for a rejected one."""
+        if len(cells) < self.width:
+            cells = list(cells) + [None] * (self.width - len(cells))
+        get = self.mapping.get
+        errors: list[tuple[str, str]] = []
+
+        try:
+            phone = normalize_phone(cells[self.mapping[h.PHONE]], self.region)
+        except InvalidPhone as exc:
+            errors.append((self.label(h.PHONE), str(exc)))
+            phone = ""
+
+        if (i := get(h.FULL_NAME)) is not None:
+            full_name = _text(cells[i])
+        else:
+            parts = [
+                _text(cells[i])
+                for f in (h.LAST_NAME, h.FIRST_NAME, h.MIDDLE_NAME)
+                if (i := get(f)) is not None
+            ]
+            full_name = " ".join(p for p in parts if p)
+
+        birthday = None
+        if (i := get(h.BIRTHDAY)) is not None:
+            try:
+                birthday = parse_birthday(cells[i], today=self.today)
+            except ValueError as exc:
+                errors.append((self.label(h.BIRTHDAY), str(exc)))
+
+        email = ""
+        if (i := get(h.EMAIL)) is not None:
+            try:
+                email = parse_email(cells[i])
+            except ValueError as exc:
+                errors.append((self.label(h.EMAIL), str(exc)))
+
+        gender = ""
+        if (i := get(h.GENDER)) is not None:
+            try:
+                gender = parse_gender(cells[i])
+            except ValueError as exc:
+                errors.append((self.label(h.GENDER), str(exc)))
+
+        points = None
+        if (i := get(h.POINTS)) is not None:
+            try:
+                points = parse_points(cells[i])
+            except ValueError as exc:
+                errors.append((self.label(h.POINTS), str(exc)))
+
+        card_code = _text(cells[i]).lstrip("'") if (i := get(h.CARD)) is not None else ""
+        source_detail = _text(cells[i]) if (i := get(h.SOURCE)) is not None else ""
+
+        for field_name, value in (
+            ("full_name", full_name),
+            ("card_code", card_code),
+            ("source_detail", source_detail),
+        ):
+            if len(value) > MAX_LENGTHS[field_name]:
+                column = {"full_name": h.FULL_NAME, "card_code": h.CARD}.get(field_name, h.SOURCE)
+                errors.append(
+                    (
+                        self.label(column),
+                        _("Too long: %(length)s characters, at most %(max)s.")
+                        % {"length": len(value), "max": MAX_LENGTHS[field_name]},
+                    )
+                )
+        if errors:
+            return None, errors
+        return (
+            Record(
+                number, phone, full_name, birthday, email, gender, card_code, source_detail, points
+            ),
+            errors,
+        )

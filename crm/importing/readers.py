@@ -1,0 +1,237 @@
+"""Readers: turn a merchant's file (CSV in any usual encoding and delimiter, XLSX) into rows.
+
+`open_table(path)` sniffs the content (never trusts the extension alone), finds the header row
+(the first row naming a phone column, title rows above it allowed) and streams the data rows as
+`(row_number, cells)`, where the row number is the one a spreadsheet shows: a CSV record's ordinal
+(the header line is row 1 when it is the first line; a quoted newline does not start a new row)
+or the real sheet row of an XLSX. Nothing holds the whole file in memory except python-calamine,
+which keeps one XLSX sheet's cells (an XLSX sheet has at most 1 048 576 rows)."""
+
+import codecs
+import csv
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext as _
+
+from .errors import ImportFileError
+from .headers import looks_like_header
+
+SAMPLE_BYTES = 256 * 1024
+HEADER_SCAN_ROWS = 30
+DELIMITERS = (",", ";", "\t", "|")
+csv.field_size_limit(1024 * 1024)
+
+
+@dataclass
+class Table:
+    kind: str  # "csv" | "xlsx"
+    header_row: int
+    headers: list
+    rows: Iterator  # of (row_number, cells)
+    encoding: str = ""
+    delimiter: str = ""
+    size: int = 0
+    rows_hint: int | None = None  # XLSX: rows in the sheet; CSV: unknown until read
+    position: object = field(default=None, repr=False)  # callable → bytes read so far
+    close: object = field(default=None, repr=False)
+
+
+def _is_blank(cells) -> bool:
+    for cell in cells:
+        if cell is not None and cell != "" and not (isinstance(cell, str) and not cell.strip()):
+            return False
+    return True
+
+
+def open_table(path: str, *, file_name: str = "") -> Table:
+    """Open `path` as a table or raise ImportFileError with one clear message."""
+    name = (file_name or os.path.basename(path)).lower()
+    size = os.path.getsize(path)
+    if size == 0:
+        raise ImportFileError(_("The file is empty."))
+    with open(path, "rb") as handle:
+        head = handle.read(SAMPLE_BYTES)
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
+        return _open_workbook(path, size)
+    if name.endswith((".xlsx", ".xlsm", ".xls")):
+        raise ImportFileError(
+            _("The file is named %(name)s but is not an Excel workbook (damaged or truncated?).")
+            % {"name": file_name or os.path.basename(path)}
+        )
+    return _open_csv(path, head, size)
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+
+def _detect_encoding(head: bytes) -> str:
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in head:
+        raise ImportFileError(
+            _("The file is not a text table (binary content). Save it as CSV or XLSX and retry.")
+        )
+    control = sum(1 for b in head if b < 32 and b not in (9, 10, 13))
+    if control > max(4, len(head) // 200):
+        raise ImportFileError(
+            _("The file is not a text table (binary content). Save it as CSV or XLSX and retry.")
+        )
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        head.decode("cp1251")
+    except UnicodeDecodeError:
+        raise ImportFileError(
+            _("The file's encoding is not recognised (expected UTF-8 or Windows-1251).")
+        ) from None
+    return "cp1251"
+
+
+def _detect_delimiter(sample: str) -> str:
+    """The delimiter that splits the first records into the most consistent multi-column rows;
+    the header row (the one naming a phone column) decides when present."""
+    lines = sample.splitlines()[:HEADER_SCAN_ROWS]
+    best, best_score = ",", (-1, 0)
+    for delimiter in DELIMITERS:
+        try:
+            records = [r for r in csv.reader(lines, delimiter=delimiter) if r]
+        except csv.Error:
+            continue
+        header = next((r for r in records if looks_like_header(r)), None)
+        widths = [len(r) for r in records if len(r) > 1]
+        if not widths and header is None:
+            continue
+        mode = max(set(widths), key=widths.count) if widths else 1
+        score = (
+            1 if header is not None and len(header) > 1 else 0,
+            widths.count(mode) * mode,
+        )
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _open_csv(path: str, head: bytes, size: int) -> Table:
+    encoding = _detect_encoding(head)
+    sample = head.decode(encoding, errors="ignore")
+    if not sample.strip().strip("\ufeff"):
+        raise ImportFileError(_("The file is empty."))
+    delimiter = _detect_delimiter(sample)
+    handle = open(path, encoding=encoding, newline="")  # noqa: SIM115 - closed by the caller
+    reader = csv.reader(handle, delimiter=delimiter)
+    raw = handle.buffer
+
+    def records():
+        number = 0
+        try:
+            for cells in reader:
+                number += 1
+                yield number, cells
+        except csv.Error as exc:
+            raise ImportFileError(
+                _("The file cannot be read as CSV near row %(row)s: %(error)s")
+                % {"row": number + 1, "error": exc}
+            ) from None
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                _("The file's encoding breaks near row %(row)s (mixed encodings?).")
+                % {"row": number + 1}
+            ) from None
+
+    try:
+        header_row, headers, rows = _find_header(records())
+    except BaseException:
+        handle.close()
+        raise
+    return Table(
+        kind="csv",
+        header_row=header_row,
+        headers=headers,
+        rows=rows,
+        encoding=encoding.replace("-sig", " (BOM)"),
+        delimiter=delimiter,
+        size=size,
+        position=lambda: raw.tell(),
+        close=handle.close,
+    )
+
+
+# --- XLSX ------------------------------------------------------------------------------------
+
+
+def _open_workbook(path: str, size: int) -> Table:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_path(path)
+        sheet = workbook.get_sheet_by_index(0)
+        height = sheet.height
+        rows_iter = sheet.iter_rows()
+    except Exception as exc:  # calamine raises its own error types for zip/xml damage
+        raise ImportFileError(
+            _("The Excel file cannot be read (damaged or truncated?): %(error)s") % {"error": exc}
+        ) from None
+
+    def records():
+        number = 0
+        try:
+            for cells in rows_iter:
+                number += 1
+                yield number, cells
+        except Exception as exc:
+            raise ImportFileError(
+                _("The Excel file cannot be read near row %(row)s: %(error)s")
+                % {"row": number + 1, "error": exc}
+            ) from None
+
+    header_row, headers, rows = _find_header(records())
+    start = sheet.start[0] if sheet.start else 0
+    return Table(
+        kind="xlsx",
+        header_row=header_row,
+        headers=headers,
+        rows=rows,
+        size=size,
+        rows_hint=max(0, start + height - header_row),
+        close=workbook.close,
+    )
+
+
+# --- header ----------------------------------------------------------------------------------
+
+
+def _find_header(records: Iterator) -> tuple[int, list, Iterator]:
+    """Consume title rows up to the header; return it and an iterator over the data rows."""
+    first_seen = None
+    scanned = 0
+    for number, cells in records:
+        if _is_blank(cells):
+            continue
+        if first_seen is None:
+            first_seen = cells
+        if looks_like_header(cells):
+            headers = ["" if c is None else str(c).strip() for c in cells]
+            return number, headers, _data_rows(records)
+        scanned += 1
+        if scanned >= HEADER_SCAN_ROWS:
+            break
+    if first_seen is None:
+        raise ImportFileError(_("The file is empty."))
+    seen = [str(c).strip() for c in first_seen if str(c).strip()]
+    raise ImportFileError(
+        _("No phone column found. Columns seen: %(columns)s. Name the column “Телефон” or “Phone”.")
+        % {"columns": ", ".join(f"“{c}”" for c in seen[:30]) or "—"}
+    )
+
+
+def _data_rows(records: Iterator) -> Iterator:
+    for number, cells in records:
+        if not _is_blank(cells):
+            yield number, cells

@@ -1,0 +1,301 @@
+"""The bulk writer: applies validated records to the database a chunk at a time, set-based.
+
+Per chunk: one query finds the existing clients by phone, one finds which of them already hold an
+opening balance, then new clients are inserted in bulk (SQLite: `executemany`; PostgreSQL: `COPY`
+into a temp table + `INSERT … ON CONFLICT DO NOTHING RETURNING`), changed clients are updated in
+one `executemany`, and opening balances are appended to the ledger with the cached balance moved
+by the same amount. No model instances on the hot path. The caller owns the transaction."""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import connection
+
+from crm.models import Client, ClientSource
+from loyalty.models import LedgerEntry, LedgerKind
+
+from .cleaning import CLIENT_FIELDS, Record
+
+IN_CHUNK = 5000  # phones per IN (…) query — well under SQLite's variable limit
+
+
+@dataclass
+class ChunkOutcome:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    opening_balances: int = 0
+    preview: list = field(default_factory=list)  # (row, action, record) for the first rows
+
+
+def _insert_columns(model, fixed: dict) -> tuple[list[str], list]:
+    """All concrete columns except the key, with each column's default prepared for the DB."""
+    columns, template = [], []
+    for f in model._meta.concrete_fields:
+        if f.primary_key:
+            continue
+        columns.append(f.column)
+        if f.column in fixed:
+            template.append(fixed[f.column])
+            continue
+        default = f.get_default()
+        if default is None and not f.null:
+            raise RuntimeError(f"{model.__name__}.{f.name} needs a value for bulk import")
+        template.append(default)
+    return columns, template
+
+
+class ClientWriter:
+    """Applies records for one merchant. `dry_run` reads the same way and writes nothing."""
+
+    def __init__(
+        self,
+        *,
+        merchant,
+        overwrite: bool,
+        dry_run: bool,
+        user_id: int | None,
+        reason: str,
+        now: dt.datetime,
+    ):
+        self.merchant_id = merchant.pk
+        self.overwrite = overwrite
+        self.dry_run = dry_run
+        self.user_id = user_id
+        self.reason = reason[:300]
+        self.now = now
+        self.postgres = connection.vendor == "postgresql"
+        self.client_columns, self.client_template = _insert_columns(
+            Client,
+            {
+                "merchant_id": self.merchant_id,
+                "source": ClientSource.IMPORT.value,
+                "imported": True,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        self.client_slots = {c: self.client_columns.index(c) for c in self.client_columns}
+        if not self.postgres:
+            ops = connection.ops
+            for column in ("created_at", "updated_at"):
+                slot = self.client_slots[column]
+                self.client_template[slot] = ops.adapt_datetimefield_value(now)
+        self.ledger_columns, self.ledger_template = _insert_columns(
+            LedgerEntry,
+            {
+                "merchant_id": self.merchant_id,
+                "kind": LedgerKind.OPENING_BALANCE.value,
+                "client_id": None,  # per row
+                "points": None,  # per row
+                "created_at": now,
+                "reason": self.reason,
+                "created_by_id": user_id,
+            },
+        )
+        self.ledger_slots = {c: self.ledger_columns.index(c) for c in self.ledger_columns}
+        self._temp_ready = False
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def _existing(self, phones: list[str]) -> dict[str, tuple]:
+        found = {}
+        for start in range(0, len(phones), IN_CHUNK):
+            part = phones[start : start + IN_CHUNK]
+            rows = Client.objects.filter(merchant_id=self.merchant_id, phone__in=part).values_list(
+                "phone", "id", *CLIENT_FIELDS
+            )
+            for row in rows:
+                found[row[0]] = row[1:]
+        return found
+
+    def _with_opening_balance(self, client_ids: list[int]) -> set[int]:
+        have = set()
+        for start in range(0, len(client_ids), IN_CHUNK):
+            part = client_ids[start : start + IN_CHUNK]
+            have.update(
+                LedgerEntry.objects.filter(
+                    client_id__in=part, kind=LedgerKind.OPENING_BALANCE
+                ).values_list("client_id", flat=True)
+            )
+        return have
+
+    # --- the chunk -----------------------------------------------------------------------
+
+    def apply(self, records: list[Record], *, preview_left: int = 0) -> ChunkOutcome:
+        out = ChunkOutcome()
+        if not records:
+            return out
+        existing = self._existing([r.phone for r in records])
+        with_points = [existing[r.phone][0] for r in records if r.points and r.phone in existing]
+        has_opening = self._with_opening_balance(with_points) if with_points else set()
+
+        new: list[Record] = []
+        updates: list[tuple] = []
+        credits: list[tuple[int, Decimal]] = []  # existing clients' first opening balance
+        for r in records:
+            current = existing.get(r.phone)
+            if current is None:
+                new.append(r)
+                action = "new"
+            else:
+                client_id, old = current[0], current[1:]
+                values = (r.full_name, r.birthday, r.email, r.gender, r.card_code, r.source_detail)
+                merged = tuple(
+                    (v if (v not in ("", None) and (o in ("", None) or self.overwrite)) else o)
+                    for v, o in zip(values, old, strict=True)
+                )
+                changed = merged != tuple(old)
+                credit = bool(r.points) and client_id not in has_opening
+                if changed:
+                    updates.append((*merged, client_id))
+                if credit:
+                    credits.append((client_id, r.points))
+                    has_opening.add(client_id)
+                action = "update" if (changed or credit) else "skip"
+            if action == "new":
+                out.created += 1
+            elif action == "update":
+                out.updated += 1
+            else:
+                out.skipped += 1
+            if len(out.preview) < preview_left:
+                out.preview.append((r, action))
+        out.opening_balances = len(credits) + sum(1 for r in new if r.points)
+        if self.dry_run:
+            return out
+
+        inserted, created_ids = self._insert_clients(new) if new else (0, {})
+        # A phone created meanwhile by someone else is left to them: counted as skipped.
+        lost = len(new) - inserted
+        if lost:
+            out.created -= lost
+            out.skipped += lost
+        if updates:
+            self._update_clients(updates)
+        ledger = [
+            (created_ids[r.phone], r.points) for r in new if r.points and r.phone in created_ids
+        ]
+        ledger += credits
+        out.opening_balances = len(ledger)
+        if ledger:
+            self._insert_ledger(ledger)
+        if credits:
+            self._credit_balances(credits)
+        return out
+
+    # --- writes --------------------------------------------------------------------------
+
+    def _client_row(self, r: Record) -> list:
+        row = list(self.client_template)
+        s = self.client_slots
+        row[s["phone"]] = r.phone
+        row[s["full_name"]] = r.full_name
+        row[s["birthday"]] = r.birthday
+        row[s["email"]] = r.email
+        row[s["gender"]] = r.gender
+        row[s["card_code"]] = r.card_code
+        row[s["source_detail"]] = r.source_detail
+        row[s["balance"]] = r.points or Decimal("0.00")
+        return row
+
+    def _insert_clients(self, new: list[Record]) -> tuple[int, dict[str, int]]:
+        """Insert new clients; return (rows inserted, {phone: id} at least for those with
+        points)."""
+        table = Client._meta.db_table
+        cols = ", ".join(self.client_columns)
+        with connection.cursor() as cursor:
+            if self.postgres:
+                raw = cursor.cursor
+                if not self._temp_ready:
+                    raw.execute(
+                        f"CREATE TEMP TABLE import_clients_tmp ON COMMIT DROP AS "
+                        f"SELECT {cols} FROM {table} WITH NO DATA"
+                    )
+                    self._temp_ready = True
+                else:
+                    raw.execute("TRUNCATE import_clients_tmp")
+                with raw.copy(f"COPY import_clients_tmp ({cols}) FROM STDIN") as copy:
+                    for r in new:
+                        copy.write_row(self._client_row(r))
+                raw.execute(
+                    f"INSERT INTO {table} ({cols}) SELECT {cols} FROM import_clients_tmp "
+                    f"ON CONFLICT (merchant_id, phone) DO NOTHING RETURNING phone, id"
+                )
+                ids = dict(raw.fetchall())
+                return len(ids), ids
+            ops = connection.ops
+            birthday_slot, balance_slot = (
+                self.client_slots["birthday"],
+                self.client_slots["balance"],
+            )
+            rows = []
+            for r in new:
+                row = self._client_row(r)
+                if r.birthday is not None:
+                    row[birthday_slot] = r.birthday.isoformat()
+                row[balance_slot] = str(row[balance_slot])
+                rows.append(row)
+            marks = ", ".join(["%s"] * len(self.client_columns))
+            cursor.executemany(f"INSERT OR IGNORE INTO {table} ({cols}) VALUES ({marks})", rows)
+            inserted = cursor.rowcount
+            del rows
+            # Ids of the rows just written that need a ledger entry (SQLite serialises writers:
+            # a phone not found before the insert was inserted by us).
+            phones = [r.phone for r in new if r.points]
+            ids = {}
+            for start in range(0, len(phones), IN_CHUNK):
+                part = phones[start : start + IN_CHUNK]
+                cursor.execute(
+                    f"SELECT phone, id FROM {table} WHERE merchant_id = %s AND created_at = %s "
+                    f"AND phone IN ({', '.join(['%s'] * len(part))})",
+                    [self.merchant_id, ops.adapt_datetimefield_value(self.now), *part],
+                )
+                ids.update(cursor.fetchall())
+            return inserted, ids
+
+    def _update_clients(self, updates: list[tuple]) -> None:
+        table = Client._meta.db_table
+        sets = ", ".join(f"{Client._meta.get_field(f).column} = %s" for f in CLIENT_FIELDS)
+        now = self.now
+        if not self.postgres:
+            now = connection.ops.adapt_datetimefield_value(now)
+            updates = [
+                (*u[:1], None if u[1] is None else u[1].isoformat(), *u[2:]) for u in updates
+            ]
+        params = [(*u[:-1], now, u[-1]) for u in updates]
+        with connection.cursor() as cursor:
+            cursor.executemany(f"UPDATE {table} SET {sets}, updated_at = %s WHERE id = %s", params)
+
+    def _insert_ledger(self, entries: list[tuple[int, Decimal]]) -> None:
+        table = LedgerEntry._meta.db_table
+        cols = ", ".join(self.ledger_columns)
+        s = self.ledger_slots
+        rows = []
+        for client_id, points in entries:
+            row = list(self.ledger_template)
+            row[s["client_id"]] = client_id
+            row[s["points"]] = points
+            rows.append(row)
+        with connection.cursor() as cursor:
+            if self.postgres:
+                with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                return
+            created_at = connection.ops.adapt_datetimefield_value(self.now)
+            for row in rows:
+                row[s["points"]] = str(row[s["points"]])
+                row[s["created_at"]] = created_at
+            marks = ", ".join(["%s"] * len(self.ledger_columns))
+            cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+
+    def _credit_balances(self, credits: list[tuple[int, Decimal]]) -> None:
+        table = Client._meta.db_table
+        if self.postgres:
+            params = [(points, client_id) for client_id, points in credits]
+        else:
+            params = [(str(p), cid) for cid, p in credits]
+        with connection.cursor() as cursor:
+            cursor.executemany(f"UPDATE {table} SET balance = balance + %s WHERE id = %s", params)
