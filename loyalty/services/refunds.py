@@ -237,10 +237,10 @@ def refund_or_pending(
                     "raw_payload": raw_payload,
                 },
             )
-        if not created or pending.applied_at is not None:
-            return RefundResult(
-                refund=pending.refund, created=False, pending=pending.refund is None
-            )
+            if not created or pending.applied_at is not None:
+                return RefundResult(
+                    refund=pending.refund, created=False, pending=pending.refund is None
+                )
     if purchase is None:
         # The sale may have committed between our read and the pending row's commit: look
         # again now that the pending row is visible to it, so one of the two applies it.
