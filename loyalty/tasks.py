@@ -24,16 +24,19 @@ def backoff_seconds(retries: int) -> int:
     return base + random.randint(0, max(1, base // 10))
 
 
-@shared_task(name="loyalty.tasks.run_campaigns_for_merchant", acks_late=True)
-def run_campaigns_for_merchant(merchant_id: int, day: str | None = None) -> dict | None:
+@shared_task(name="loyalty.tasks.run_campaigns_for_merchant", bind=True, acks_late=True)
+def run_campaigns_for_merchant(self, merchant_id: int, day: str | None = None) -> dict | None:
     """One merchant's campaign day (today in its time zone unless `day` is given), then queue
-    delivery of what it wrote. Safe to re-deliver: the run is idempotent."""
+    delivery of what it wrote on the same queue. Safe to re-deliver: the run is idempotent."""
     merchant = Merchant.objects.filter(pk=merchant_id).first()
     if merchant is None:
         return None
     report = campaigns_run_day(merchant=merchant, day=date.fromisoformat(day) if day else None)
     if report.message_ids:
-        deliver_pending_outbox.delay(merchant_id=merchant_id)
+        queue = (self.request.delivery_info or {}).get("routing_key")
+        deliver_pending_outbox.apply_async(
+            kwargs={"merchant_id": merchant_id, "queue": queue}, queue=queue
+        )
     return report.as_dict()
 
 
@@ -64,11 +67,13 @@ def deliver_outbox_message(self, message_id: int) -> str:
 
 
 @shared_task(name="loyalty.tasks.deliver_pending_outbox")
-def deliver_pending_outbox(merchant_id: int | None = None, limit: int = 10000) -> int:
+def deliver_pending_outbox(
+    merchant_id: int | None = None, limit: int = 10000, queue: str | None = None
+) -> int:
     """Queue delivery of pending messages, oldest first (the periodic sweep)."""
     ids = outbox_pending_ids(merchant_id=merchant_id, limit=limit)
     for message_id in ids:
-        deliver_outbox_message.delay(message_id)
+        deliver_outbox_message.apply_async(args=[message_id], queue=queue)
     return len(ids)
 
 
