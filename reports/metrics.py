@@ -98,6 +98,9 @@ def benefit_config(merchant: Merchant) -> list[ComponentConfig]:
         label = (row.label if row else "") or str(ComponentKind(kind).label)
         if row:
             out.append(ComponentConfig(kind, label, row.included, row.attribution_percent, None))
+        elif kind == ComponentKind.SAVING:
+            # Without a previous direct discount there is nothing to save against.
+            out.append(ComponentConfig(kind, label, merchant.previous_discount_percent > 0))
         else:
             out.append(ComponentConfig(kind, label))
     for row in rows:
