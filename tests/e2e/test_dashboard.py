@@ -6,14 +6,13 @@ from datetime import date
 import pytest
 
 from tests.factories import MerchantFactory, UserFactory
-from tests.reports.conftest import buy
-from tests.reports.conftest import small_merchant as _small_merchant_fixture  # noqa: F401
+from tests.reports.conftest import build_small_merchant, buy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def test_owner_dashboard_renders_and_is_isolated(live_server, page, artifacts_dir, small_merchant):
-    small = small_merchant
+def test_owner_dashboard_renders_and_is_isolated(live_server, page, artifacts_dir):
+    small = build_small_merchant()
     small.name = "Hand-built shop"
     small.save()
     other = MerchantFactory(slug="someone-else", name="Someone else")

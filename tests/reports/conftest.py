@@ -50,6 +50,10 @@ def sync_client_figures(client: Client) -> Client:
 
 @pytest.fixture
 def small_merchant(db):
+    return build_small_merchant()
+
+
+def build_small_merchant():
     """Six contacts, a referral chain of two, five card purchases and two without a card.
 
     a: imported member, 1000 (100 points, by phone) + 2000
