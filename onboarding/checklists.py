@@ -44,7 +44,7 @@ def template_apply(
 ) -> list[MerchantTask]:
     """Create the merchant's tasks from `template`; due dates are `start` (default: the
     merchant's local today) plus each item's offset. Items already applied are skipped, so
-    applying twice creates nothing new. Returns the created tasks."""
+    applying twice creates (and logs) nothing new. Returns the created tasks."""
     start = start or merchant.local_today()
     already = set(
         MerchantTask.objects.filter(
@@ -64,6 +64,8 @@ def template_apply(
         for item in template.items.all()
         if item.pk not in already
     ]
+    if not tasks:
+        return []
     MerchantTask.objects.bulk_create(tasks)
     OnboardingEvent.objects.create(
         merchant=merchant,
@@ -282,11 +284,9 @@ def demo_onboarding(merchant: Merchant) -> None:
     if template is not None:
         launch = merchant.launch_date or merchant.local_today()
         start = launch - dt.timedelta(days=30)
-        template_apply(merchant=merchant, template=template, start=start)
-        if merchant.onboarding_status == OnboardingStatus.LAUNCHED:
-            tasks = list(
-                MerchantTask.objects.filter(merchant=merchant, status__in=OPEN_TASK_STATUSES)
-            )
+        created = template_apply(merchant=merchant, template=template, start=start)
+        if created and merchant.onboarding_status == OnboardingStatus.LAUNCHED:
+            tasks = sorted(created, key=lambda t: t.position)
             for index, task in enumerate(tasks):
                 # Leave every fifth optional task open: the overview shows some work left.
                 if not task.required and index % 5 == 4:

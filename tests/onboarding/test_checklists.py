@@ -60,7 +60,7 @@ def test_apply_template_creates_tasks_with_due_dates_once(merchant, template):
         OnboardingEvent.objects.filter(
             merchant=merchant, kind=OnboardingEvent.Kind.TEMPLATE_APPLIED
         ).count()
-        == 2
+        == 1
     )
 
 
