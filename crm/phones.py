@@ -18,11 +18,15 @@ from functools import cache
 import phonenumbers
 from django.utils.translation import gettext as _
 from phonenumbers import PhoneMetadata
+from phonenumbers import phonenumberutil as pnu
 
 _JUNK = re.compile(r"[\s()\-.\u00a0'’`]")
 _DIGITS = re.compile(r"\+?\d+")
 
+# Mobile and fixed line first: validity is "any type matches", and these are the common ones.
 _TYPE_DESCS = (
+    "mobile",
+    "fixed_line",
     "premium_rate",
     "toll_free",
     "shared_cost",
@@ -31,8 +35,6 @@ _TYPE_DESCS = (
     "pager",
     "uan",
     "voicemail",
-    "fixed_line",
-    "mobile",
 )
 
 
@@ -76,13 +78,23 @@ def _is_valid_region_nsn(region: str, nsn: str) -> bool:
 
 @cache
 def _country_rules(region: str):
-    """Country code (as text), the regions sharing it and the national prefix, or None."""
+    """(country code as text, regions sharing it, the region's metadata, the metadata of the
+    code's main region, the international-prefix regex) or None for an unknown region."""
     metadata = PhoneMetadata.metadata_for_region(region, None)
     if metadata is None or not metadata.country_code:
         return None
     code = metadata.country_code
     regions = tuple(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ()))
-    return str(code), regions, metadata.national_prefix_for_parsing or metadata.national_prefix
+    main = PhoneMetadata.metadata_for_region(pnu.region_code_for_country_code(code), None)
+    idd = re.compile(metadata.international_prefix) if metadata.international_prefix else None
+    return str(code), regions, metadata, main or metadata, idd
+
+
+_BAD_LENGTH = (
+    pnu.ValidationResult.TOO_SHORT,
+    pnu.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+    pnu.ValidationResult.INVALID_LENGTH,
+)
 
 
 def _is_valid_nsn(regions: tuple, nsn: str) -> bool:
@@ -101,37 +113,43 @@ def _is_valid_nsn(regions: tuple, nsn: str) -> bool:
 
 
 def _fast_e164(text: str, region: str) -> str | None:
-    """E.164 for the plain spellings (digits, optional '+', separators) or None to fall back."""
+    """E.164 for the plain spellings (digits, optional '+', separators) or None to fall back.
+
+    The split into country code and national number follows `phonenumbers.parse` step by step
+    (its own helpers for the national prefix and length checks); only the costly object
+    building and the validity check are replaced by the precompiled metadata patterns."""
     compact = _JUNK.sub("", text)
     if not _DIGITS.fullmatch(compact):
         return None
     rules = _country_rules(region)
     if rules is None:
         return None
-    code, regions, national_prefix = rules
+    code, regions, metadata, main, idd = rules
     if compact[0] == "+":
         digits = compact[1:]
         if not digits.startswith(code):
-            return None
-        nsn = digits[len(code) :]
+            return None  # another country: phonenumbers decides
+        nsn, meta = digits[len(code) :], main
     else:
-        nsn = None
-        general = _region_rules(region)[0]
-        if _matches(general, compact):
-            # A complete national number, as typed inside the country.
-            nsn = compact
-        elif compact.startswith(code) and _matches(general, compact[len(code) :]):
-            nsn = compact[len(code) :]
-        elif (
-            national_prefix
-            and national_prefix.isdigit()
-            and compact.startswith(national_prefix)
-            and _matches(general, compact[len(national_prefix) :])
-        ):
-            nsn = compact[len(national_prefix) :]
-        if nsn is None:
-            return None
-    if not nsn or nsn[0] == "0" or not _is_valid_nsn(regions, nsn):
+        if idd is not None and idd.match(compact):
+            return None  # starts like an international call prefix
+        nsn, meta = compact, metadata
+        if compact.startswith(code):
+            general = metadata.general_desc
+            _c, potential, _s = pnu._maybe_strip_national_prefix_carrier_code(
+                compact[len(code) :], metadata
+            )
+            if (
+                not pnu._match_national_number(compact, general, False)
+                and pnu._match_national_number(potential, general, False)
+            ) or pnu._test_number_length(compact, metadata) == pnu.ValidationResult.TOO_LONG:
+                nsn = potential
+            else:
+                nsn = compact
+    _c, potential, _s = pnu._maybe_strip_national_prefix_carrier_code(nsn, meta)
+    if pnu._test_number_length(potential, meta) not in _BAD_LENGTH:
+        nsn = potential
+    if not 2 <= len(nsn) <= 17 or nsn[0] == "0" or not _is_valid_nsn(regions, nsn):
         return None
     return f"+{code}{nsn}"
 

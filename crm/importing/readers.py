@@ -141,7 +141,7 @@ def _open_csv(path: str, head: bytes, size: int) -> Table:
             ) from None
         except UnicodeDecodeError:
             raise ImportFileError(
-                _("The file's encoding breaks near row %(row)s (mixed encodings?).")
+                _("The file's encoding breaks after row %(row)s (mixed encodings?).")
                 % {"row": number + 1}
             ) from None
 
