@@ -161,3 +161,18 @@ def test_escape_cell():
     assert escape_cell("-5") == "'-5"
     assert escape_cell("plain") == "plain"
     assert escape_cell(5) == 5
+
+
+def test_dashboard_query_count_does_not_grow_with_clients(
+    client, two_merchants, django_assert_max_num_queries
+):
+    mine, _other, owner = two_merchants
+    login(client, owner)
+    url = reverse("reports:dashboard", args=[mine.slug])
+    client.get(url)
+    for n in range(30):
+        extra = ClientFactory(merchant=mine, joined_at=mine.clients_by_name["a"].joined_at)
+        buy(mine, extra, 100 + n, day=date(2025, 1, 20))
+        sync_client_figures(extra)
+    with django_assert_max_num_queries(45):
+        assert client.get(url).status_code == 200
