@@ -1,18 +1,28 @@
 """The bulk writer: applies validated records to the database a chunk at a time, set-based.
 
-Per chunk: one query finds the existing clients by phone, one finds which of them already hold an
-opening balance, then new clients are inserted in bulk (SQLite: `executemany`; PostgreSQL: `COPY`
-into a temp table + `INSERT … ON CONFLICT DO NOTHING RETURNING`), changed clients are updated in
-one `executemany`, and opening balances are appended to the ledger with the cached balance moved
-by the same amount. No model instances on the hot path. The caller owns the transaction."""
+Per chunk: one query finds the existing clients by phone, one finds which of them already hold
+an opening balance, then new clients are inserted in bulk (SQLite: `executemany`; PostgreSQL:
+`COPY` in a savepoint, falling back to a temp table + `INSERT … ON CONFLICT DO NOTHING` when a
+phone was created meanwhile), changed clients are updated in one `executemany`, and opening
+balances are appended to the ledger with the cached balance moved by the same amount. No model instances on the hot path. The caller owns the transaction."""
 
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from crm.models import Client, ClientSource
+
+try:
+    from psycopg import errors as psycopg_errors
+except ImportError:  # SQLite-only installs
+
+    class psycopg_errors:  # noqa: N801
+        class UniqueViolation(Exception):
+            pass
+
+
 from loyalty.models import LedgerEntry, LedgerKind
 
 from .cleaning import CLIENT_FIELDS, Record
@@ -101,6 +111,17 @@ class ClientWriter:
 
     def _existing(self, phones: list[str]) -> dict[str, tuple]:
         found = {}
+        if self.postgres:
+            columns = ", ".join(["phone", "id", *CLIENT_FIELDS])
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT {columns} FROM {Client._meta.db_table} "
+                    "WHERE merchant_id = %s AND phone = ANY(%s)",
+                    [self.merchant_id, phones],
+                )
+                for row in cursor.fetchall():
+                    found[row[0]] = row[1:]
+            return found
         for start in range(0, len(phones), IN_CHUNK):
             part = phones[start : start + IN_CHUNK]
             rows = Client.objects.filter(merchant_id=self.merchant_id, phone__in=part).values_list(
@@ -207,24 +228,7 @@ class ClientWriter:
         cols = ", ".join(self.client_columns)
         with connection.cursor() as cursor:
             if self.postgres:
-                raw = cursor.cursor
-                if not self._temp_ready:
-                    raw.execute(
-                        f"CREATE TEMP TABLE import_clients_tmp ON COMMIT DROP AS "
-                        f"SELECT {cols} FROM {table} WITH NO DATA"
-                    )
-                    self._temp_ready = True
-                else:
-                    raw.execute("TRUNCATE import_clients_tmp")
-                with raw.copy(f"COPY import_clients_tmp ({cols}) FROM STDIN") as copy:
-                    for r in new:
-                        copy.write_row(self._client_row(r))
-                raw.execute(
-                    f"INSERT INTO {table} ({cols}) SELECT {cols} FROM import_clients_tmp "
-                    f"ON CONFLICT (merchant_id, phone) DO NOTHING RETURNING phone, id"
-                )
-                ids = dict(raw.fetchall())
-                return len(ids), ids
+                return self._pg_insert_clients(cursor.cursor, new)
             ops = connection.ops
             birthday_slot, balance_slot = (
                 self.client_slots["birthday"],
@@ -254,6 +258,43 @@ class ClientWriter:
                 )
                 ids.update(cursor.fetchall())
             return inserted, ids
+
+    def _pg_insert_clients(self, raw, new: list[Record]) -> tuple[int, dict[str, int]]:
+        """COPY straight into the table inside a savepoint (the fast path). If someone else
+        created one of these phones since the look-up, redo the chunk through a temp table and
+        `INSERT … ON CONFLICT DO NOTHING RETURNING`, leaving their client alone."""
+        table = Client._meta.db_table
+        cols = ", ".join(self.client_columns)
+        try:
+            with transaction.atomic(), raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                for r in new:
+                    copy.write_row(self._client_row(r))
+        except (IntegrityError, psycopg_errors.UniqueViolation):
+            if not self._temp_ready:
+                raw.execute(
+                    f"CREATE TEMP TABLE import_clients_tmp ON COMMIT DROP AS "
+                    f"SELECT {cols} FROM {table} WITH NO DATA"
+                )
+                self._temp_ready = True
+            else:
+                raw.execute("TRUNCATE import_clients_tmp")
+            with raw.copy(f"COPY import_clients_tmp ({cols}) FROM STDIN") as copy:
+                for r in new:
+                    copy.write_row(self._client_row(r))
+            raw.execute(
+                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM import_clients_tmp "
+                f"ON CONFLICT (merchant_id, phone) DO NOTHING RETURNING phone, id"
+            )
+            ids = dict(raw.fetchall())
+            return len(ids), ids
+        phones = [r.phone for r in new if r.points]
+        if not phones:
+            return len(new), {}
+        raw.execute(
+            f"SELECT phone, id FROM {table} WHERE merchant_id = %s AND phone = ANY(%s)",
+            [self.merchant_id, phones],
+        )
+        return len(new), dict(raw.fetchall())
 
     def _update_clients(self, updates: list[tuple]) -> None:
         table = Client._meta.db_table

@@ -536,3 +536,15 @@ def test_header_row_one_and_xlsx_is_detected_by_content(merchant, tmp_path):
     assert zipfile.is_zipfile(renamed)
     report = run(merchant, renamed)
     assert (report.header_row, report.created) == (1, 1)
+
+
+def test_phone_created_meanwhile_is_left_alone(merchant, tmp_path, monkeypatch):
+    """Someone creates a phone between the look-up and the insert: the import keeps going,
+    their client is untouched and the row counts as skipped."""
+    ClientFactory(merchant=merchant, phone="+79131234568", full_name="Created at the till")
+    monkeypatch.setattr(ClientWriter, "_existing", lambda self, phones: {})
+    report = run(merchant, write_csv(tmp_path / "r.csv", sample_rows()))
+    assert (report.created, report.skipped) == (2, 1)
+    assert Client.objects.get(phone="+79131234568").full_name == "Created at the till"
+    anna = Client.objects.get(phone="+79131234567")
+    assert anna.balance == Decimal("150.00") == anna.ledger.get().points
