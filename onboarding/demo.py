@@ -27,6 +27,7 @@ from loyalty.money import ZERO, percent_of, q, q_down
 from loyalty.program import campaign_configure, program_configure
 
 from . import roles
+from .checklists import demo_onboarding
 from .models import Branch, Merchant, PointAItem, StaffMember, StaffRole
 from .reference import REFERENCE_MERCHANTS
 
@@ -122,6 +123,7 @@ def demo_load(*, stdout=None) -> list[DemoLogin]:
                 "branch": merchant.branches.first(),
             },
         )
+        demo_onboarding(merchant)
         if not merchant.clients.exists():
             counts = _history(merchant, ref, seed=index + 1)
             if stdout:
