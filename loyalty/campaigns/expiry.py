@@ -20,6 +20,7 @@ from onboarding.models import Merchant
 from ..models import Certificate, LedgerEntry, LedgerKind, Program
 from ..money import ZERO, q
 from .dates import add_months, day_start, local_date
+from .sql import bulk_set
 
 CHUNK = 2000
 BURN_PREFIX = "burn #"
@@ -47,9 +48,7 @@ def _apply_balances(new_balance: dict[int, Decimal]) -> None:
     zero = [cid for cid, value in new_balance.items() if value == ZERO]
     if zero:
         Client.objects.filter(pk__in=zero).update(balance=ZERO)
-    rest = [Client(pk=cid, balance=value) for cid, value in new_balance.items() if value != ZERO]
-    if rest:
-        Client.objects.bulk_update(rest, ["balance"], batch_size=CHUNK)
+    bulk_set(Client, "balance", {cid: v for cid, v in new_balance.items() if v != ZERO})
 
 
 def points_expire(*, merchant: Merchant, day: date, moment: datetime) -> tuple[int, Decimal]:

@@ -26,7 +26,8 @@ from ..models import (
     RewardForm,
 )
 from ..money import q
-from .outbox import Recipient, build_message
+from .outbox import MessageRenderer, Recipient
+from .sql import bulk_set
 
 CHUNK = 1000
 
@@ -163,10 +164,14 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_after_d
                     for _iid, cid, _key in inserted
                 ]
             )
-            links = []
-            for (iid, _cid, _key), cert in zip(inserted, certificates, strict=True):
-                links.append(CampaignIssuance(pk=iid, certificate_id=cert.pk))
-            CampaignIssuance.objects.bulk_update(links, ["certificate"], batch_size=CHUNK)
+            bulk_set(
+                CampaignIssuance,
+                "certificate",
+                {
+                    iid: cert.pk
+                    for (iid, _cid, _key), cert in zip(inserted, certificates, strict=True)
+                },
+            )
             outcome.certificates = len(certificates)
         else:
             if burn_after_days:
@@ -197,20 +202,18 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_after_d
                 Client.objects.filter(pk__in=ids).update(balance=F("balance") + amount)
         for iid, cid, _key in inserted:
             by_issuance[iid] = cid
+        renderer = MessageRenderer(campaign=campaign, merchant_name=merchant_name, tzinfo=tzinfo)
         messages = []
         for iid, cid in by_issuance.items():
             _id, full_name, phone, email, consent = locked[cid]
             if not consent:
                 continue
             messages.append(
-                build_message(
-                    campaign=campaign,
-                    merchant_name=merchant_name,
+                renderer.build(
                     recipient=Recipient(cid, full_name, phone, email),
                     issuance_id=iid,
                     points=points,
                     valid_until=valid_until,
-                    tzinfo=tzinfo,
                 )
             )
         created = OutboxMessage.objects.bulk_create(messages)

@@ -5,7 +5,7 @@ pairs are filtered by the issuance step, which is the real guarantee."""
 import calendar
 from datetime import date, timedelta
 
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Value, When
 
 from crm.models import Client, Review
 
@@ -13,7 +13,7 @@ from ..models import Campaign, CampaignIssuance, Purchase, ReviewPlatform
 from .dates import CATCH_UP_DAYS, birthday_targets, day_start, local_date
 
 
-def _not_issued(campaign: Campaign, period_key) -> Exists:
+def _issued(campaign: Campaign, period_key) -> Exists:
     return Exists(
         CampaignIssuance.objects.filter(
             campaign=campaign, client_id=OuterRef("pk"), period_key=period_key
@@ -24,21 +24,21 @@ def _not_issued(campaign: Campaign, period_key) -> Exists:
 def birthday_candidates(*, campaign: Campaign, day: date) -> list[tuple[int, str]]:
     """Clients whose birthday falls `days_before` days after `day` (or on the few days before
     that a missed run left behind). Period: the year of the birthday being celebrated;
-    29 February counts as 28 February in common years."""
-    merchant = campaign.merchant
-    pairs = []
+    29 February counts as 28 February in common years. One scan of the client table."""
+    match, whens = Q(pk__in=[]), []
     for target in birthday_targets(day, campaign.days_before or 0):
-        match = Q(birthday__month=target.month, birthday__day=target.day)
+        cond = Q(birthday__month=target.month, birthday__day=target.day)
         if target.month == 2 and target.day == 28 and not calendar.isleap(target.year):
-            match |= Q(birthday__month=2, birthday__day=29)
-        key = str(target.year)
-        ids = (
-            Client.objects.filter(match, merchant=merchant, birthday__isnull=False)
-            .exclude(_not_issued(campaign, key))
-            .values_list("pk", flat=True)
-        )
-        pairs.extend((cid, key) for cid in ids)
-    return pairs
+            cond |= Q(birthday__month=2, birthday__day=29)
+        match |= cond
+        whens.append(When(cond, then=Value(str(target.year))))
+    rows = (
+        Client.objects.filter(match, merchant_id=campaign.merchant_id, birthday__isnull=False)
+        .annotate(period=Case(*whens, output_field=CharField()))
+        .exclude(_issued(campaign, OuterRef("period")))
+        .values_list("pk", "period")
+    )
+    return list(rows)
 
 
 def winback_candidates(*, campaign: Campaign, day: date) -> list[tuple[int, str]]:

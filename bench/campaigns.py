@@ -1,0 +1,232 @@
+"""Daily campaign run benchmark: one merchant with 1 000 000 clients on PostgreSQL.
+
+    .venv/bin/python bench/campaigns.py [--clients 1000000] [--database-url URL]
+
+Builds (with INSERT … SELECT generate_series, in seconds) a ZOLOTOFF-like merchant in the
+Asia/Novokuznetsk time zone: birthdays spread over the year, last purchases over three years
+(30% never bought), balances with their opening ledger entries, points expiring 24 months after
+the last purchase, lapsed certificates and short-lived gifts due to burn. Campaigns: birthday
+certificate 10 days ahead, win-back 1000 points after 716 days, check growth ≥ 15 000, review
+reward. Then times `campaigns_run_day` for the merchant's today, re-runs it and shows that the
+re-run issues and expires nothing. The database (default `bench_campaigns` on 127.0.0.1) is
+dropped and recreated each run.
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_campaigns"
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def build(clients: int):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.db import connection
+
+    from crm.models import Client
+    from loyalty.models import Campaign, Certificate, LedgerEntry, Program
+    from loyalty.program import campaign_configure
+    from onboarding.models import Merchant
+
+    merchant = Merchant.objects.create(
+        name="ZOLOTOFF bench", slug="bench-campaigns", time_zone="Asia/Novokuznetsk"
+    )
+    Program.objects.create(merchant=merchant, points_expiry_months=24)
+    campaign_configure(
+        merchant=merchant,
+        kind="birthday",
+        name="Birthday",
+        reward_form="certificate",
+        reward_points=Decimal(1500),
+        days_before=10,
+        certificate_valid_days=20,
+        redemption_cap_percent=Decimal(20),
+    )
+    campaign_configure(
+        merchant=merchant,
+        kind="winback",
+        name="Win-back",
+        reward_form="points",
+        reward_points=Decimal(1000),
+        days_after_last_purchase=716,
+    )
+    campaign_configure(
+        merchant=merchant,
+        kind="check_growth",
+        name="Check growth",
+        reward_form="certificate",
+        reward_points=Decimal(2000),
+        min_check_amount=Decimal(15000),
+        certificate_valid_days=30,
+        redemption_cap_percent=Decimal(20),
+    )
+    campaign_configure(
+        merchant=merchant,
+        kind="review_reward",
+        name="Review",
+        reward_form="points",
+        reward_points=Decimal(250),
+        review_platform="any",
+    )
+    gift = campaign_configure(
+        merchant=merchant,
+        kind="segment_gift",
+        name="Gift",
+        reward_form="points",
+        reward_points=Decimal(50),
+        burn_after_days=3,
+    )
+    for campaign in Campaign.objects.filter(merchant=merchant):
+        Campaign.objects.filter(pk=campaign.pk).update(
+            created_at=campaign.created_at - timedelta(days=30)
+        )
+    client_t = Client._meta.db_table
+    ledger_t = LedgerEntry._meta.db_table
+    cert_t = Certificate._meta.db_table
+    m = merchant.pk
+    with connection.cursor() as cur:
+        # Days since the last purchase: 0..1099 spread evenly; every 10th client of three never
+        # bought. Balances exist while the points have not expired (24 months ≈ 730 days; a few
+        # days more are the day's expiry), as in a base where the daily run has been running.
+        cur.execute(
+            f"""
+            INSERT INTO {client_t} (merchant_id, phone, full_name, birthday, gender, email,
+                card_code, source, source_detail, tier_locked, joined_at, imported, consent,
+                balance, total_spent, purchases_count, first_purchase_at, last_purchase_at,
+                created_at, updated_at)
+            SELECT %s, '+7900' || lpad(i::text, 7, '0'), 'Client ' || i,
+                date '1950-01-01' + ((i * 7919) %% 20000)::int,
+                '', '', '', 'organic', '', false,
+                now() - interval '1200 days', false, (i %% 20) <> 0,
+                CASE WHEN i %% 10 < 3 THEN 0
+                     WHEN (i * 37) %% 1100 <= 733 THEN (i %% 500) + 0.5 ELSE 0 END,
+                CASE WHEN i %% 10 < 3 THEN 0 ELSE 5000 END,
+                CASE WHEN i %% 10 < 3 THEN 0 ELSE 1 END,
+                CASE WHEN i %% 10 < 3 THEN NULL
+                     ELSE now() - ((i * 37) %% 1100) * interval '1 day' - interval '3 hours' END,
+                CASE WHEN i %% 10 < 3 THEN NULL
+                     ELSE now() - ((i * 37) %% 1100) * interval '1 day' - interval '3 hours' END,
+                now() - interval '1200 days', now()
+            FROM generate_series(1::bigint, %s) AS i
+            """,
+            [m, clients],
+        )
+        cur.execute(
+            f"""
+            INSERT INTO {ledger_t} (merchant_id, client_id, kind, points, reason, created_at)
+            SELECT merchant_id, id, 'accrual', balance, '', coalesce(last_purchase_at, created_at)
+            FROM {client_t} WHERE merchant_id = %s AND balance > 0
+            """,
+            [m],
+        )
+        # 5 000 certificates whose validity ended yesterday, 2 000 gifts due to burn.
+        cur.execute(
+            f"""
+            INSERT INTO {cert_t} (merchant_id, client_id, points, redemption_cap_percent,
+                issued_at, valid_until, status)
+            SELECT merchant_id, id, 1500, 20, now() - interval '21 days',
+                now() - interval '1 day', 'active'
+            FROM {client_t} WHERE merchant_id = %s ORDER BY id LIMIT 5000
+            """,
+            [m],
+        )
+        cur.execute(
+            f"""
+            WITH g AS (
+                SELECT id FROM {client_t} WHERE merchant_id = %s AND balance > 0
+                ORDER BY id DESC LIMIT 2000)
+            INSERT INTO {ledger_t} (merchant_id, client_id, kind, points, campaign_id,
+                expires_at, reason, created_at)
+            SELECT %s, id, 'campaign', 50, %s, now() - interval '1 hour', '',
+                now() - interval '3 days 1 hour' FROM g
+            """,
+            [m, m, gift.pk],
+        )
+        cur.execute(
+            f"""UPDATE {client_t} SET balance = balance + 50 WHERE id IN (
+                SELECT client_id FROM {ledger_t} WHERE campaign_id = %s)""",
+            [gift.pk],
+        )
+        cur.execute("ANALYZE")
+    return merchant
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=1_000_000)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT))
+    os.environ["DATABASE_URL"] = args.database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("LOG_LEVEL", "ERROR")
+    recreate_database(args.database_url)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.db.models import Sum
+
+    from crm.models import Client
+    from loyalty.campaigns.run import campaigns_run_day
+    from loyalty.models import LedgerEntry
+
+    t = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    print(f"migrate: {time.perf_counter() - t:.1f} s")
+    t = time.perf_counter()
+    merchant = build(args.clients)
+    print(f"generated {args.clients:,} clients in {time.perf_counter() - t:.1f} s")
+
+    day = merchant.local_today()
+    t = time.perf_counter()
+    report = campaigns_run_day(merchant=merchant, day=day)
+    first = time.perf_counter() - t
+    print(f"daily run for {day} ({merchant.time_zone}): {first:.2f} s")
+    for line in report.campaigns:
+        print(
+            f"  {line.kind:<14} issued {line.outcome.issued:>6} "
+            f"(certificates {line.outcome.certificates}, points {line.outcome.points})"
+        )
+    e = report.expiry
+    print(
+        f"  expiry: {e.clients_expired} balances ({e.points_expired} points), "
+        f"{e.gifts_burned} gifts burned ({e.points_burned}), {e.certificates_expired} certificates"
+    )
+
+    t = time.perf_counter()
+    again = campaigns_run_day(merchant=merchant, day=day)
+    second = time.perf_counter() - t
+    expired_again = again.expiry.clients_expired + again.expiry.gifts_burned
+    print(
+        f"re-run: {second:.2f} s, issued {again.issued} new, expired {expired_again} "
+        f"balances/gifts, {again.expiry.certificates_expired} certificates"
+    )
+    balances = Client.objects.filter(merchant=merchant).aggregate(s=Sum("balance"))["s"]
+    ledger = LedgerEntry.objects.filter(merchant=merchant).aggregate(s=Sum("points"))["s"]
+    print(f"ledger sum {ledger} == cached balances {balances}: {ledger == balances}")
+    connection.close()
+    print(f"RESULT campaigns_daily_run_{args.clients} {first:.2f} s")
+    print(f"RESULT campaigns_rerun_{args.clients} {second:.2f} s")
+    print(f"RESULT campaigns_rerun_issued {again.issued} issuances")
+
+
+if __name__ == "__main__":
+    main()
