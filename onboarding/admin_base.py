@@ -3,6 +3,7 @@
 A model admin names the lookup from its model to Merchant (`merchant_lookup`); everything
 the admin lists, opens or offers in a select goes through `access.visible_merchants`."""
 
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db import models
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
@@ -15,6 +16,8 @@ from .models import Merchant
 MERCHANT_LOOKUPS = {
     Merchant: "pk",
     "loyalty.Tier": "program__merchant",
+    "onboarding.QuizQuestion": "module__merchant",
+    "onboarding.QuizAnswer": "question__module__merchant",
 }
 
 
@@ -90,8 +93,27 @@ class ScopedMixin:
             formfield.queryset = scope_queryset(formfield.queryset, request.user)
 
 
+def _scoped_list_filter(model, entry):
+    """A plain related-field filter lists every row of the related table — other merchants'
+    names included. Offer only the values present in the (already scoped) queryset."""
+    if not isinstance(entry, str) or "__" in entry:
+        return entry
+    try:
+        field = model._meta.get_field(entry)
+    except Exception:
+        return entry
+    if field.is_relation and (field.many_to_one or field.many_to_many):
+        return (entry, admin.RelatedOnlyFieldListFilter)
+    return entry
+
+
 class ScopedAdmin(ScopedMixin, ModelAdmin):
     """Base for every tenant-owned model admin."""
+
+    def get_list_filter(self, request):
+        return [
+            _scoped_list_filter(self.model, entry) for entry in super().get_list_filter(request)
+        ]
 
     list_per_page = 50
     show_full_result_count = False

@@ -23,6 +23,9 @@ READ_ONLY_FOR_SPECIALISTS = {
     ("loyalty", "refund"),
     ("loyalty", "campaignissuance"),
     ("crm", "importbatch"),
+    ("onboarding", "attestation"),
+    ("onboarding", "onboardingevent"),
+    ("onboarding", "bonusline"),
 }
 
 

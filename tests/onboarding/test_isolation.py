@@ -161,3 +161,13 @@ def test_time_zone_is_validated(client, world):
     response = client.post(reverse("admin:onboarding_merchant_add"), data)
     assert response.status_code == 200
     assert "Mars/Olympus" in response.content.decode()
+
+
+def test_list_filters_do_not_leak_other_merchants(client, world):
+    ClientFactory(merchant=world["mine"])
+    ClientFactory(merchant=world["theirs"])
+    login(client, world["alice"])
+    body = client.get(reverse("admin:crm_client_changelist")).content.decode()
+    assert "Theirs" not in body
+    body = client.get(reverse("admin:loyalty_campaign_changelist")).content.decode()
+    assert "Theirs" not in body
