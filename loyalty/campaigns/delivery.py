@@ -1,8 +1,9 @@
 """Outbox delivery: pluggable backends per channel and the one-message delivery service.
 
 Console and e-mail (Django mail) are real. App push, Telegram and SMS sit behind the same
-interface as stubs that only log until a provider is connected: point a channel at another
-class with the `LOYALTY_DELIVERY_BACKENDS` setting ({"telegram": "dotted.path.Backend"})."""
+interface with no provider connected: their messages fail with a clear reason (visible and
+retryable in admin) until a channel is pointed at a real class with the
+`LOYALTY_DELIVERY_BACKENDS` setting ({"telegram": "dotted.path.Backend"})."""
 
 import logging
 import sys
@@ -75,14 +76,18 @@ class EmailBackend(DeliveryBackend):
 
 
 class ProviderStubBackend(DeliveryBackend):
-    """A channel whose provider is not connected yet: logs the message as delivered."""
+    """A channel whose provider is not connected: nothing is sent, so the message fails
+    with that reason instead of pretending to be delivered."""
 
     channel = ""
 
     def send(self, message: OutboxMessage) -> None:
         if not message.recipient:
             raise PermanentDeliveryError(_("The client has no phone number."))
-        logger.info("%s stub → %s: %s", self.channel, message.recipient, message.body)
+        raise PermanentDeliveryError(
+            _("No provider is connected for the “%(channel)s” channel: set "
+              "LOYALTY_DELIVERY_BACKENDS and retry.") % {"channel": self.channel}
+        )
 
 
 class AppPushBackend(ProviderStubBackend):

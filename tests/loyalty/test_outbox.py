@@ -12,6 +12,7 @@ from loyalty.campaigns.delivery import (
     DeliveryBackend,
     DeliveryError,
     outbox_deliver,
+    outbox_retry,
     outbox_pending_ids,
 )
 from loyalty.campaigns.outbox import default_template, render_template
@@ -102,12 +103,18 @@ def test_email_without_address_fails_permanently(settings):
     message.refresh_from_db()
     assert message.status == "failed"
     assert message.attempts == 1
-    assert "no e-mail" in message.last_error.lower() or message.last_error
+    assert "no e-mail" in message.last_error.lower()
     assert mail.outbox == []
 
 
-def test_stub_channels_sit_behind_the_same_interface():
+def test_unconnected_channel_fails_visibly_until_a_provider_is_set(settings):
     message = issue_one("telegram")
+    assert outbox_deliver(message_id=message.pk) == "failed"
+    message.refresh_from_db()
+    assert "No provider is connected" in message.last_error
+    # Connecting a provider for the channel and retrying delivers the same message.
+    settings.LOYALTY_DELIVERY_BACKENDS = {"telegram": "loyalty.campaigns.delivery.ConsoleBackend"}
+    assert outbox_retry(message_ids=[message.pk]) == [message.pk]
     assert outbox_deliver(message_id=message.pk) == "sent"
 
 
