@@ -8,6 +8,7 @@ way and writes nothing."""
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -129,51 +130,87 @@ def clients_import(
     return report
 
 
+class _Pipeline:
+    """Writes chunk N in a second thread while the main thread parses chunk N+1.
+
+    Parsing is Python (holds the GIL); writing mostly waits on the database (releases it), so
+    the two overlap on a 2-core machine. The writer uses the caller's connection object — the
+    same transaction — and at most one chunk is in flight, so memory stays at two chunks."""
+
+    def __init__(self, writer: ClientWriter, report: ImportReport):
+        self.writer = writer
+        self.report = report
+        self.pending = None
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
+        writer.conn.inc_thread_sharing()
+
+    def submit(self, chunk: list) -> None:
+        self.wait()
+        left = PREVIEW_ROWS - len(self.report.preview)
+        self.pending = self.pool.submit(self.writer.apply, chunk, preview_left=left)
+
+    def wait(self) -> None:
+        if self.pending is not None:
+            outcome, self.pending = self.pending.result(), None
+            _count(outcome, self.report)
+
+    def close(self) -> None:
+        try:
+            if self.pending is not None:
+                self.pending.exception()  # never leave the transaction while it writes
+        finally:
+            self.pool.shutdown(wait=True)
+            self.writer.conn.dec_thread_sharing()
+
+
 def _run(table, cleaner: RowCleaner, writer: ClientWriter, report: ImportReport, on_progress):
     first_row: dict[int, int] = {}  # phone digits → first row: in-file duplicates, low memory
     chunk = []
     phone_label = cleaner.label(PHONE)
-    for number, cells in table.rows:
-        report.rows_total += 1
-        record, errors = cleaner.clean(number, cells)
-        if record is None:
-            report.rejected += 1
-            for column, message in errors:
-                report.add_error(number, column, message)
-            continue
-        key = int(record.phone[1:])
-        earlier = first_row.get(key)
-        if earlier is not None:
-            report.skipped += 1
-            report.duplicates += 1
-            report.add_error(
-                number,
-                phone_label,
-                _("Duplicate of row %(row)s (%(phone)s): the first occurrence was imported.")
-                % {"row": earlier, "phone": record.phone},
-            )
-            continue
-        first_row[key] = number
-        chunk.append(record)
-        if len(chunk) >= CHUNK_ROWS:
-            _flush(chunk, writer, report)
-            chunk = []
-            if on_progress:
-                on_progress(report.rows_total, _fraction(table, report.rows_total))
-    _flush(chunk, writer, report)
+    pipeline = _Pipeline(writer, report)
+    try:
+        for number, cells in table.rows:
+            report.rows_total += 1
+            record, errors = cleaner.clean(number, cells)
+            if record is None:
+                report.rejected += 1
+                for column, message in errors:
+                    report.add_error(number, column, message)
+                continue
+            key = int(record.phone[1:])
+            earlier = first_row.get(key)
+            if earlier is not None:
+                report.skipped += 1
+                report.duplicates += 1
+                report.add_error(
+                    number,
+                    phone_label,
+                    _("Duplicate of row %(row)s (%(phone)s): the first occurrence was imported.")
+                    % {"row": earlier, "phone": record.phone},
+                )
+                continue
+            first_row[key] = number
+            chunk.append(record)
+            if len(chunk) >= CHUNK_ROWS:
+                pipeline.submit(chunk)
+                chunk = []
+                if on_progress:
+                    on_progress(report.rows_total, _fraction(table, report.rows_total))
+        if chunk:
+            pipeline.submit(chunk)
+        pipeline.wait()
+    finally:
+        pipeline.close()
     if on_progress:
         on_progress(report.rows_total, 1.0)
 
 
-def _flush(chunk, writer: ClientWriter, report: ImportReport) -> None:
-    if not chunk:
-        return
-    outcome = writer.apply(chunk, preview_left=PREVIEW_ROWS - len(report.preview))
+def _count(outcome, report: ImportReport) -> None:
     report.created += outcome.created
     report.updated += outcome.updated
     report.skipped += outcome.skipped
     report.opening_balances += outcome.opening_balances
-    for record, action in outcome.preview:
+    for record, action in outcome.preview[: PREVIEW_ROWS - len(report.preview)]:
         report.preview.append(
             {
                 "row": record.row,

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections
 
 from crm.models import Client, ClientSource
 
@@ -75,7 +75,10 @@ class ClientWriter:
         self.user_id = user_id
         self.reason = reason[:300]
         self.now = now
-        self.postgres = connection.vendor == "postgresql"
+        # The connection object itself (not the thread-local proxy): `apply` may run in the
+        # import's writer thread, inside the transaction the caller opened on this connection.
+        self.conn = connections[DEFAULT_DB_ALIAS]
+        self.postgres = self.conn.vendor == "postgresql"
         self.client_columns, self.client_template = _insert_columns(
             Client,
             {
@@ -88,7 +91,7 @@ class ClientWriter:
         )
         self.client_slots = {c: self.client_columns.index(c) for c in self.client_columns}
         if not self.postgres:
-            ops = connection.ops
+            ops = self.conn.ops
             for column in ("created_at", "updated_at"):
                 slot = self.client_slots[column]
                 self.client_template[slot] = ops.adapt_datetimefield_value(now)
@@ -109,37 +112,41 @@ class ClientWriter:
 
     # --- reads ---------------------------------------------------------------------------
 
+    def _in(self, column: str, values: list):
+        """(SQL condition, params) for `column IN values`: one array parameter on PostgreSQL,
+        a list of placeholders on SQLite."""
+        if self.postgres:
+            return f"{column} = ANY(%s)", [values]
+        return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
+
     def _existing(self, phones: list[str]) -> dict[str, tuple]:
         found = {}
-        if self.postgres:
-            columns = ", ".join(["phone", "id", *CLIENT_FIELDS])
-            with connection.cursor() as cursor:
+        columns = ", ".join(["phone", "id", *CLIENT_FIELDS])
+        step = len(phones) if self.postgres else IN_CHUNK
+        with self.conn.cursor() as cursor:
+            for start in range(0, len(phones), step):
+                condition, params = self._in("phone", phones[start : start + step])
                 cursor.execute(
                     f"SELECT {columns} FROM {Client._meta.db_table} "
-                    "WHERE merchant_id = %s AND phone = ANY(%s)",
-                    [self.merchant_id, phones],
+                    f"WHERE merchant_id = %s AND {condition}",
+                    [self.merchant_id, *params],
                 )
                 for row in cursor.fetchall():
                     found[row[0]] = row[1:]
-            return found
-        for start in range(0, len(phones), IN_CHUNK):
-            part = phones[start : start + IN_CHUNK]
-            rows = Client.objects.filter(merchant_id=self.merchant_id, phone__in=part).values_list(
-                "phone", "id", *CLIENT_FIELDS
-            )
-            for row in rows:
-                found[row[0]] = row[1:]
         return found
 
     def _with_opening_balance(self, client_ids: list[int]) -> set[int]:
         have = set()
-        for start in range(0, len(client_ids), IN_CHUNK):
-            part = client_ids[start : start + IN_CHUNK]
-            have.update(
-                LedgerEntry.objects.filter(
-                    client_id__in=part, kind=LedgerKind.OPENING_BALANCE
-                ).values_list("client_id", flat=True)
-            )
+        step = len(client_ids) if self.postgres else IN_CHUNK
+        with self.conn.cursor() as cursor:
+            for start in range(0, len(client_ids), step):
+                condition, params = self._in("client_id", client_ids[start : start + step])
+                cursor.execute(
+                    f"SELECT client_id FROM {LedgerEntry._meta.db_table} "
+                    f"WHERE kind = %s AND {condition}",
+                    [LedgerKind.OPENING_BALANCE.value, *params],
+                )
+                have.update(row[0] for row in cursor.fetchall())
         return have
 
     # --- the chunk -----------------------------------------------------------------------
@@ -226,10 +233,10 @@ class ClientWriter:
         points)."""
         table = Client._meta.db_table
         cols = ", ".join(self.client_columns)
-        with connection.cursor() as cursor:
+        with self.conn.cursor() as cursor:
             if self.postgres:
                 return self._pg_insert_clients(cursor.cursor, new)
-            ops = connection.ops
+            ops = self.conn.ops
             birthday_slot, balance_slot = (
                 self.client_slots["birthday"],
                 self.client_slots["balance"],
@@ -265,11 +272,14 @@ class ClientWriter:
         `INSERT … ON CONFLICT DO NOTHING RETURNING`, leaving their client alone."""
         table = Client._meta.db_table
         cols = ", ".join(self.client_columns)
+        raw.execute("SAVEPOINT import_copy")
         try:
-            with transaction.atomic(), raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+            with raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
                 for r in new:
                     copy.write_row(self._client_row(r))
+            raw.execute("RELEASE SAVEPOINT import_copy")
         except (IntegrityError, psycopg_errors.UniqueViolation):
+            raw.execute("ROLLBACK TO SAVEPOINT import_copy")
             if not self._temp_ready:
                 raw.execute(
                     f"CREATE TEMP TABLE import_clients_tmp ON COMMIT DROP AS "
@@ -301,12 +311,12 @@ class ClientWriter:
         sets = ", ".join(f"{Client._meta.get_field(f).column} = %s" for f in CLIENT_FIELDS)
         now = self.now
         if not self.postgres:
-            now = connection.ops.adapt_datetimefield_value(now)
+            now = self.conn.ops.adapt_datetimefield_value(now)
             updates = [
                 (*u[:1], None if u[1] is None else u[1].isoformat(), *u[2:]) for u in updates
             ]
         params = [(*u[:-1], now, u[-1]) for u in updates]
-        with connection.cursor() as cursor:
+        with self.conn.cursor() as cursor:
             cursor.executemany(f"UPDATE {table} SET {sets}, updated_at = %s WHERE id = %s", params)
 
     def _insert_ledger(self, entries: list[tuple[int, Decimal]]) -> None:
@@ -319,13 +329,13 @@ class ClientWriter:
             row[s["client_id"]] = client_id
             row[s["points"]] = points
             rows.append(row)
-        with connection.cursor() as cursor:
+        with self.conn.cursor() as cursor:
             if self.postgres:
                 with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
                 return
-            created_at = connection.ops.adapt_datetimefield_value(self.now)
+            created_at = self.conn.ops.adapt_datetimefield_value(self.now)
             for row in rows:
                 row[s["points"]] = str(row[s["points"]])
                 row[s["created_at"]] = created_at
@@ -338,5 +348,5 @@ class ClientWriter:
             params = [(points, client_id) for client_id, points in credits]
         else:
             params = [(str(p), cid) for cid, p in credits]
-        with connection.cursor() as cursor:
+        with self.conn.cursor() as cursor:
             cursor.executemany(f"UPDATE {table} SET balance = balance + %s WHERE id = %s", params)
