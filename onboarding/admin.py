@@ -64,6 +64,7 @@ class MerchantAdmin(MerchantOnboardingMixin, ScopedAdmin):
         "onboarding_status",
         "launch_date",
         "program_link",
+        "reports_links",
     ]
     list_filter = ["onboarding_status", "business_type", "country", "pos_integration"]
     search_fields = ["name", "slug", "city"]
@@ -129,6 +130,12 @@ class MerchantAdmin(MerchantOnboardingMixin, ScopedAdmin):
             },
         ),
     ]
+
+    @admin.display(description=_("Reports"))
+    def reports_links(self, obj):
+        from reports.admin import case_study_links
+
+        return case_study_links(obj)
 
     @admin.display(description=_("Program"))
     def program_link(self, obj):

@@ -50,7 +50,7 @@ def live_login(live_server, page):
         page.goto(f"{live_server.url}/accounts/login/?next={next_url}")
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", password)
-        page.click("button[type=submit]")
+        page.click("main form button[type=submit]")
         return live_server.url
 
     return _login

@@ -171,3 +171,20 @@ def test_list_filters_do_not_leak_other_merchants(client, world):
     assert "Theirs" not in body
     body = client.get(reverse("admin:loyalty_campaign_changelist")).content.decode()
     assert "Theirs" not in body
+
+
+def test_role_groups_hold_permissions_of_every_domain_app():
+    from django.contrib.auth.models import Group
+
+    specialist = Group.objects.get(name="specialist")
+    apps_with_perms = set(
+        specialist.permissions.values_list("content_type__app_label", flat=True).distinct()
+    )
+    assert {"onboarding", "loyalty", "crm", "reports"} <= apps_with_perms
+    codenames = set(specialist.permissions.values_list("codename", flat=True))
+    assert "change_tier" in codenames and "view_ledgerentry" in codenames
+    assert "add_ledgerentry" not in codenames and "delete_merchant" not in codenames
+    partner = Group.objects.get(name="partner")
+    assert all(
+        c.startswith("view_") for c in partner.permissions.values_list("codename", flat=True)
+    )
