@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -160,8 +160,7 @@ def purchase_record_many(
         _validate_input(merchant, item)
     with transaction.atomic():
         results, created = _record_locked(merchant, items, rules)
-    for result in created:
-        _schedule_after_purchase(result.purchase.pk)
+    _schedule_after_purchase([result.purchase.pk for result in created])
     return results
 
 
@@ -202,6 +201,18 @@ def _lock_with_chains(client_ids) -> tuple[dict, dict]:
     raise LoyaltyError(_("The referral tree is being changed; try again."))
 
 
+def _known_keys(merchant_id: int, keys: list[str]) -> bool:
+    """Whether any of these external ids is already recorded (one cheap indexed query)."""
+    marks = ", ".join(["%s"] * len(keys))
+    table = connection.ops.quote_name(Purchase._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {table} WHERE merchant_id = %s AND external_id IN ({marks}) LIMIT 1",
+            [merchant_id, *keys],
+        )
+        return cursor.fetchone() is not None
+
+
 def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules | None):
     from .balances import LedgerBatch
 
@@ -209,7 +220,7 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
     clients, chains = _lock_with_chains(client_ids) if client_ids else ({}, {})
     keys = [it.external_id for it in items if it.external_id]
     existing = {}
-    if keys:
+    if keys and _known_keys(merchant.pk, keys):
         existing = {
             p.external_id: p
             for p in Purchase.objects.filter(merchant=merchant, external_id__in=keys)
@@ -409,15 +420,25 @@ def _apply_rules(
 _HOOKS_MODULE = None
 
 
-def _schedule_after_purchase(purchase_id: int) -> None:
-    """Campaign hooks (e.g. check growth) run after commit, if the campaigns module exists."""
+def _schedule_after_purchase(purchase_ids: list[int]) -> None:
+    """Campaign hooks (e.g. check growth) run after commit, if the campaigns module exists:
+    `after_purchases(ids)` once per batch when it offers one, else `after_purchase(id)` each."""
     global _HOOKS_MODULE
+    if not purchase_ids:
+        return
     if _HOOKS_MODULE is None:
         try:
             from loyalty.campaigns import hooks
         except ImportError:
             hooks = False
         _HOOKS_MODULE = hooks
-    if _HOOKS_MODULE:
-        module = _HOOKS_MODULE
-        transaction.on_commit(lambda: module.after_purchase(purchase_id), robust=True)
+    if not _HOOKS_MODULE:
+        return
+    module = _HOOKS_MODULE
+    if hasattr(module, "after_purchases"):
+        transaction.on_commit(lambda: module.after_purchases(purchase_ids), robust=True)
+        return
+    for purchase_id in purchase_ids:
+        transaction.on_commit(
+            lambda purchase_id=purchase_id: module.after_purchase(purchase_id), robust=True
+        )
