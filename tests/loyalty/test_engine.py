@@ -20,6 +20,15 @@ from tests.factories import CertificateFactory, ClientFactory, reference_merchan
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def english():
+    """Messages are asserted in their English source form."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 def buy(merchant, client, amount, **kw):
     kw.setdefault("payment_type", "card")
     kw.setdefault("source", "cashier")

@@ -19,6 +19,15 @@ from tests.loyalty.test_engine import assert_ledger_exact, buy, chain
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def english():
+    """Messages are asserted in their English source form."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def zolotoff():
     return reference_merchant("zolotoff")
