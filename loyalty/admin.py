@@ -1,12 +1,24 @@
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from unfold.contrib.filters.admin import RangeDateFilter
 
 from onboarding.admin_base import ScopedAdmin, ScopedTabularInline
 
-from .models import CAMPAIGN_KIND_FIELDS, CAMPAIGN_PARAM_FIELDS, Campaign, Program, Tier
-from .pos.models import PendingRefund, PosEvent  # noqa: F401  (registers the POS models)
+from .models import (
+    CAMPAIGN_KIND_FIELDS,
+    CAMPAIGN_PARAM_FIELDS,
+    Campaign,
+    Certificate,
+    LedgerEntry,
+    Program,
+    Purchase,
+    Refund,
+    Tier,
+)
+from .pos.models import PendingRefund, PosEvent
 from .program import validate_tier_ladder
 
 
@@ -179,3 +191,235 @@ class CampaignAdmin(ScopedAdmin):
 
 
 from . import admin_campaigns  # noqa: E402,F401
+
+# --- Engine records: read-only history, filtered by date, branch, cashier and kind ----------
+
+
+class ReadOnlyAdminMixin:
+    """History is written by the engine only; the admin reads it."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PurchaseRefundInline(ReadOnlyAdminMixin, ScopedTabularInline):
+    model = Refund
+    fields = ["occurred_at", "amount", "external_id", "created_by"]
+    readonly_fields = fields
+    tab = True
+
+
+class PurchaseLedgerInline(ReadOnlyAdminMixin, ScopedTabularInline):
+    model = LedgerEntry
+    fk_name = "purchase"
+    fields = ["created_at", "client", "kind", "points", "referral_level", "refund", "reason"]
+    readonly_fields = fields
+    tab = True
+
+
+@admin.register(Purchase)
+class PurchaseAdmin(ReadOnlyAdminMixin, ScopedAdmin):
+    list_display = [
+        "occurred_at",
+        "merchant",
+        "client",
+        "amount",
+        "points_redeemed",
+        "certificate_redeemed",
+        "paid_money",
+        "points_accrued",
+        "refunded_amount",
+        "branch",
+        "cashier",
+        "source",
+        "by_phone",
+    ]
+    list_filter = [
+        ("occurred_at", RangeDateFilter),
+        "merchant",
+        ("branch", admin.RelatedOnlyFieldListFilter),
+        ("cashier", admin.RelatedOnlyFieldListFilter),
+        "source",
+        "payment_type",
+        "by_phone",
+    ]
+    list_filter_submit = True
+    search_fields = ["client__phone", "external_id"]
+    list_select_related = ["merchant", "client", "branch", "cashier"]
+    date_hierarchy = "occurred_at"
+    inlines = [PurchaseLedgerInline, PurchaseRefundInline]
+    exclude = ["raw_payload"]
+    readonly_fields = ["raw_payload_pretty"]
+
+    @admin.display(description=_("raw payload"))
+    def raw_payload_pretty(self, obj):
+        import json
+
+        if not obj.raw_payload:
+            return "—"
+        return format_html(
+            "<pre>{}</pre>", json.dumps(obj.raw_payload, ensure_ascii=False, indent=2)
+        )
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdminMixin, ScopedAdmin):
+    list_display = ["occurred_at", "merchant", "purchase", "amount", "external_id", "created_by"]
+    list_filter = [
+        ("occurred_at", RangeDateFilter),
+        "merchant",
+        ("purchase__branch", admin.RelatedOnlyFieldListFilter),
+        ("purchase__cashier", admin.RelatedOnlyFieldListFilter),
+    ]
+    list_filter_submit = True
+    search_fields = ["purchase__client__phone", "external_id"]
+    list_select_related = ["merchant", "purchase", "created_by"]
+    exclude = ["raw_payload"]
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdminMixin, ScopedAdmin):
+    list_display = [
+        "created_at",
+        "merchant",
+        "client",
+        "kind",
+        "points",
+        "referral_level",
+        "purchase",
+        "reason",
+        "created_by",
+    ]
+    list_filter = [
+        ("created_at", RangeDateFilter),
+        "kind",
+        "merchant",
+        ("purchase__branch", admin.RelatedOnlyFieldListFilter),
+        ("purchase__cashier", admin.RelatedOnlyFieldListFilter),
+    ]
+    list_filter_submit = True
+    search_fields = ["client__phone", "reason"]
+    list_select_related = ["merchant", "client", "purchase", "created_by"]
+
+    def get_urls(self):
+        from django.urls import path
+
+        return [
+            path(
+                "adjust/<int:client_id>/",
+                self.admin_site.admin_view(self.adjust_view),
+                name="loyalty_ledgerentry_adjust",
+            ),
+            *super().get_urls(),
+        ]
+
+    def adjust_view(self, request, client_id: int):
+        """Manual adjustment of one client's points: a reason is required; the entry and
+        the admin log record the user."""
+        from django.contrib import messages
+        from django.core.exceptions import PermissionDenied
+        from django.shortcuts import get_object_or_404, redirect
+        from django.template.response import TemplateResponse
+        from django.urls import reverse
+
+        from crm.models import Client
+        from onboarding.access import visible_merchants
+
+        from .forms import AdjustmentForm
+        from .services.adjustments import points_adjust
+        from .services.errors import LoyaltyError
+
+        if not request.user.has_perm("loyalty.change_ledgerentry"):
+            raise PermissionDenied
+        client = get_object_or_404(
+            Client.objects.select_related("merchant"),
+            pk=client_id,
+            merchant__in=visible_merchants(request.user),
+        )
+        form = AdjustmentForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                entry = points_adjust(
+                    merchant=client.merchant,
+                    client=client,
+                    points=form.cleaned_data["points"],
+                    reason=form.cleaned_data["reason"],
+                    user=request.user,
+                )
+            except LoyaltyError as exc:
+                form.add_error("points", exc.message)
+            else:
+                self.log_addition(
+                    request, entry, [{"added": {"name": "adjustment", "object": entry.reason}}]
+                )
+                messages.success(
+                    request,
+                    _("Adjusted by %(points)s points; balance %(balance)s.")
+                    % {"points": entry.points, "balance": client.balance},
+                )
+                return redirect(reverse("admin:crm_client_change", args=[client.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Manual points adjustment"),
+            "client": client,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/loyalty/adjust_points.html", context)
+
+
+@admin.register(Certificate)
+class CertificateAdmin(ReadOnlyAdminMixin, ScopedAdmin):
+    list_display = [
+        "issued_at",
+        "merchant",
+        "client",
+        "campaign",
+        "points",
+        "redemption_cap_percent",
+        "valid_until",
+        "status",
+        "redeemed_purchase",
+    ]
+    list_filter = [("issued_at", RangeDateFilter), "status", "merchant", "campaign"]
+    list_filter_submit = True
+    search_fields = ["client__phone"]
+    list_select_related = ["merchant", "client", "campaign", "redeemed_purchase"]
+
+
+@admin.register(PosEvent)
+class PosEventAdmin(ReadOnlyAdminMixin, ScopedAdmin):
+    list_display = [
+        "received_at",
+        "merchant",
+        "system",
+        "endpoint",
+        "status",
+        "external_id",
+        "message",
+    ]
+    list_filter = [("received_at", RangeDateFilter), "system", "status", "merchant"]
+    list_filter_submit = True
+    search_fields = ["external_id", "message"]
+    list_select_related = ["merchant"]
+
+
+@admin.register(PendingRefund)
+class PendingRefundAdmin(ReadOnlyAdminMixin, ScopedAdmin):
+    list_display = [
+        "created_at",
+        "merchant",
+        "base_external_id",
+        "external_id",
+        "amount",
+        "applied_at",
+        "note",
+    ]
+    list_filter = ["merchant", ("applied_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["merchant"]
