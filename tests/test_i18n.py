@@ -289,3 +289,35 @@ def test_russian_plural_forms():
         21: "21 месяц",
         22: "22 месяца",
     }
+
+
+# --- the admin theme ---------------------------------------------------------------------------
+
+VENDOR_DIR = LOCALE_DIR / "_vendor"
+VENDOR_PO = VENDOR_DIR / "ru" / "LC_MESSAGES" / "django.po"
+
+
+def test_admin_theme_catalogue_is_complete_and_compiled():
+    entries = read_po(VENDOR_PO)
+    assert not untranslated(entries)
+    with (VENDOR_PO.parent / "django.mo").open("rb") as handle:
+        compiled = gettext.GNUTranslations(handle)
+    assert compiled.gettext("Apply Filters") == "Применить фильтры"
+    assert (
+        compiled.ngettext(
+            "\n                Found %(counter)s result in %(time)s seconds\n            ",
+            "\n                Found %(counter)s results in %(time)s seconds\n            ",
+            3,
+        ).strip()
+        == "Найдено %(counter)s результата за %(time)s с"
+    )
+
+
+@pytest.mark.django_db
+def test_admin_theme_is_russian_with_the_vendor_catalogue(client, settings):
+    """django-unfold ships no Russian; locale/_vendor supplies it once it is in LOCALE_PATHS."""
+    if VENDOR_DIR not in map(Path, settings.LOCALE_PATHS):
+        settings.LOCALE_PATHS = [*settings.LOCALE_PATHS, VENDOR_DIR]
+    html = client.get("/admin/login/").content.decode()
+    assert "Добро пожаловать" in html
+    assert "Welcome back to" not in html
