@@ -26,6 +26,7 @@ from .importing import (
 )
 from .importing.headers import FIELD_LABELS, SYNONYMS
 from .models import Client, ImportBatch, Review, Segment
+from .selectors import client_search_phones
 from .resources import ClientResource
 
 PREVIEW_ERRORS = 200
@@ -107,7 +108,17 @@ class ClientAdmin(ImportExportMixin, ScopedAdmin):
     ]
     list_filter = ["merchant", "source", "imported", "tier"]
     search_fields = ["phone", "full_name", "email", "card_code"]
+    search_help_text = _("Phone in any format, name, e-mail or card code.")
     list_select_related = ["merchant", "tier"]
+
+    def get_search_results(self, request, queryset, search_term):
+        """A term that is a phone number (in any spelling) is an indexed exact match on
+        the E.164 phone for the regions of the user's merchants, not a substring scan."""
+        phones = client_search_phones(search_term, user=request.user)
+        if phones:
+            return queryset.filter(phone__in=phones), False
+        return super().get_search_results(request, queryset, search_term)
+
     readonly_fields = [
         "balance",
         "total_spent",

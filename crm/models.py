@@ -93,6 +93,7 @@ class Client(models.Model):
             ),
         ]
         indexes = [
+            models.Index(fields=["phone"]),
             models.Index(fields=["merchant", "card_code"]),
             models.Index(fields=["merchant", "last_purchase_at"]),
             models.Index(fields=["merchant", "birthday"]),

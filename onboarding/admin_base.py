@@ -93,18 +93,32 @@ class ScopedMixin:
             formfield.queryset = scope_queryset(formfield.queryset, request.user)
 
 
+class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """Choices are the related rows the user may see (merchants, their tiers, branches…),
+    read from the small related table rather than scanning the filtered table."""
+
+    def field_choices(self, field, request, model_admin):
+        queryset = scope_queryset(field.related_model._default_manager.all(), request.user)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ordering:
+            queryset = queryset.order_by(*ordering)
+        return [(obj.pk, str(obj)) for obj in queryset]
+
+
 def _scoped_list_filter(model, entry):
     """A plain related-field filter lists every row of the related table — other merchants'
-    names included. Offer only the values present in the (already scoped) queryset."""
+    names included. Offer only what the user may see."""
     if not isinstance(entry, str) or "__" in entry:
         return entry
     try:
         field = model._meta.get_field(entry)
     except Exception:
         return entry
-    if field.is_relation and (field.many_to_one or field.many_to_many):
-        return (entry, admin.RelatedOnlyFieldListFilter)
-    return entry
+    if not (field.is_relation and (field.many_to_one or field.many_to_many)):
+        return entry
+    if merchant_lookup_for(field.related_model) is not None:
+        return (entry, ScopedRelatedFieldListFilter)
+    return (entry, admin.RelatedOnlyFieldListFilter)
 
 
 class ScopedAdmin(ScopedMixin, ModelAdmin):

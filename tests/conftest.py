@@ -10,6 +10,9 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def pytest_configure(config):
+    # The suite asserts on English source messages; the Russian UI (the product default)
+    # is tested explicitly in tests/test_i18n.py.
+    settings.LANGUAGE_CODE = "en"
     settings.AXES_ENABLED = False
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES["staticfiles"]["BACKEND"] = (
