@@ -26,8 +26,8 @@ from .importing import (
 )
 from .importing.headers import FIELD_LABELS, SYNONYMS
 from .models import Client, ImportBatch, Review, Segment
-from .selectors import client_search_phones
 from .resources import ClientResource
+from .selectors import client_search_phones
 
 PREVIEW_ERRORS = 200
 
