@@ -12,8 +12,8 @@ from loyalty.campaigns.delivery import (
     DeliveryBackend,
     DeliveryError,
     outbox_deliver,
-    outbox_retry,
     outbox_pending_ids,
+    outbox_retry,
 )
 from loyalty.campaigns.outbox import default_template, render_template
 from loyalty.campaigns.run import campaigns_run_day
