@@ -54,6 +54,10 @@ class PurchaseInput:
     external_id: str | None = None
     by_phone: bool = False
     raw_payload: dict | list | None = None
+    # History (migrated merchants): record the check as it happened elsewhere — points paid as
+    # given, no cashback, referral or ledger movement (balances come as opening balances) —
+    # and move only the client's spend, dates, purchase count and tier.
+    history: bool = False
 
 
 @dataclass
@@ -178,6 +182,8 @@ def _validate_input(merchant: Merchant, item: PurchaseInput) -> None:
         raise LoyaltyError(_("Unknown payment type “%(type)s”.") % {"type": item.payment_type})
     if item.client is not None and item.client.merchant_id != merchant.pk:
         raise ClientError(_("The client belongs to another merchant."))
+    if item.history and (item.certificate is not None or item.points_to_redeem > item.amount):
+        raise RedemptionError(_("Points paid cannot be more than the check."))
     if item.client is None and (item.points_to_redeem or item.certificate):
         raise RedemptionError(_("Points and certificates need a client."))
     for obj, label in ((item.branch, _("branch")), (item.cashier, _("cashier"))):
@@ -267,7 +273,10 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
             paid_money=item.amount,
         )
         result = PurchaseResult(purchase=purchase, created=True)
-        if client is not None:
+        if client is not None and item.history:
+            _apply_history(rules=rules, batch=batch, client=client, item=item, purchase=purchase)
+            result.balance = client.balance
+        elif client is not None:
             _apply_rules(
                 rules=rules,
                 program=program,
@@ -303,6 +312,27 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
 
         pending_refunds_apply(merchant=merchant, base_external_ids=pos_keys)
     return results, created
+
+
+def _apply_history(*, rules, batch, client, item, purchase) -> None:
+    purchase.tier = rules.current_tier(client)
+    purchase.points_redeemed = item.points_to_redeem
+    purchase.paid_money = q(item.amount - item.points_to_redeem)
+    _move_client_figures(rules=rules, batch=batch, client=client, item=item)
+
+
+def _move_client_figures(*, rules, batch, client, item) -> None:
+    """Cached figures: spend, purchase count and dates, then the tier the new spend reaches."""
+    at = item.occurred_at
+    client.total_spent = q(client.total_spent + item.amount)
+    client.purchases_count += 1
+    if client.first_purchase_at is None or at < client.first_purchase_at:
+        client.first_purchase_at = at
+    if client.last_purchase_at is None or at > client.last_purchase_at:
+        client.last_purchase_at = at
+    new_tier = rules.next_tier(client)
+    client.tier_id = new_tier.pk if new_tier is not None else client.tier_id
+    batch.touch(client.pk)
 
 
 def _apply_rules(
@@ -405,16 +435,7 @@ def _apply_rules(
             rewarded[ancestor] = q(rewarded.get(ancestor, ZERO) + reward)
     result.rewarded = rewarded
     result.referral_points = q(sum(rewarded.values(), ZERO))
-    # Cached figures: spend, purchase count and dates, then the tier the new spend reaches.
-    client.total_spent = q(client.total_spent + item.amount)
-    client.purchases_count += 1
-    if client.first_purchase_at is None or at < client.first_purchase_at:
-        client.first_purchase_at = at
-    if client.last_purchase_at is None or at > client.last_purchase_at:
-        client.last_purchase_at = at
-    new_tier = rules.next_tier(client)
-    client.tier_id = new_tier.pk if new_tier is not None else client.tier_id
-    batch.touch(client.pk)
+    _move_client_figures(rules=rules, batch=batch, client=client, item=item)
 
 
 _HOOKS_MODULE = None
