@@ -175,6 +175,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
 
+# Evotor application credentials (from dev.evotor.ru): webhook-requests (/user/create,
+# /user/verify) carry this token; without it those calls are refused with 401.
+EVOTOR_APP_TOKEN = env.str("EVOTOR_APP_TOKEN", default="")
+EVOTOR_APP_ID = env.str("EVOTOR_APP_ID", default="")
+
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="loyalty@localhost")
 

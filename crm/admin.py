@@ -11,6 +11,7 @@ from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
+from loyalty.admin_client import CLIENT_INLINES, ClientLoyaltyAdminMixin
 from onboarding.access import visible_merchants
 from onboarding.admin_base import ScopedAdmin
 from onboarding.models import Merchant
@@ -87,7 +88,8 @@ class PreviewResult:
 
 
 @admin.register(Client)
-class ClientAdmin(ImportExportMixin, ScopedAdmin):
+class ClientAdmin(ClientLoyaltyAdminMixin, ImportExportMixin, ScopedAdmin):
+    inlines = [*CLIENT_INLINES]
     import_form_class = ClientImportForm
     confirm_form_class = ClientImportConfirmForm
     export_form_class = ExportForm

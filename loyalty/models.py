@@ -516,6 +516,14 @@ class LedgerEntry(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("ledger entry")
         verbose_name_plural = _("points ledger")
+        constraints = [
+            # An imported opening balance is credited once per client, whatever re-imports do.
+            models.UniqueConstraint(
+                fields=["client"],
+                condition=Q(kind="opening_balance"),
+                name="uniq_opening_balance_per_client",
+            ),
+        ]
         indexes = [
             models.Index(fields=["client", "created_at"]),
             models.Index(fields=["merchant", "kind", "created_at"]),
@@ -591,3 +599,6 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} → {self.recipient}"
+
+
+from .pos.models import PendingRefund, PosEvent  # noqa: E402,F401  (models of the POS adapters)

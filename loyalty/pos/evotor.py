@@ -7,7 +7,6 @@ the idempotency key; PAYBACK links its sale by `body.base_document_id`."""
 
 import hashlib
 import hmac
-import os
 import secrets
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -40,12 +39,12 @@ CASH_TYPES = {"CASH", "PAY_CASH"}
 
 def app_token() -> str:
     """The application token entered in Evotor's developer portal (for webhook-requests)."""
-    return getattr(settings, "EVOTOR_APP_TOKEN", "") or os.environ.get("EVOTOR_APP_TOKEN", "")
+    return settings.EVOTOR_APP_TOKEN
 
 
 def app_id() -> str:
     """Our terminal app's uuid: payments made by it are points paid."""
-    return getattr(settings, "EVOTOR_APP_ID", "") or os.environ.get("EVOTOR_APP_ID", "")
+    return settings.EVOTOR_APP_ID
 
 
 def token_hash(token: str) -> str:

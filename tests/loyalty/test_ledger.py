@@ -1,0 +1,46 @@
+"""The ledger primitive: balance moves with its entries, never below zero; opening balance once."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from loyalty.ledger import InsufficientPoints, ledger_balance, ledger_post, lock_clients
+from loyalty.models import LedgerKind
+from tests.factories import ClientFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def post(client, kind, points):
+    with transaction.atomic():
+        locked = lock_clients([client.pk])[client.pk]
+        return ledger_post(client=locked, kind=kind, points=points)
+
+
+def test_balance_follows_entries_and_never_goes_negative():
+    client = ClientFactory()
+    post(client, LedgerKind.WELCOME, Decimal("100.005"))
+    post(client, LedgerKind.REDEMPTION, Decimal("-40"))
+    client.refresh_from_db()
+    assert client.balance == Decimal("60.01")  # 100.005 rounds half-up to 100.01
+    with pytest.raises(InsufficientPoints):
+        post(client, LedgerKind.REDEMPTION, Decimal("-60.02"))
+    client.refresh_from_db()
+    assert client.balance == Decimal("60.01") == ledger_balance(client)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ledger_post_refuses_to_run_outside_a_transaction():
+    client = ClientFactory()
+    with pytest.raises(RuntimeError):
+        ledger_post(client=client, kind=LedgerKind.WELCOME, points=Decimal(1))
+
+
+def test_opening_balance_is_credited_once_per_client():
+    client = ClientFactory()
+    post(client, LedgerKind.OPENING_BALANCE, Decimal(500))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        post(client, LedgerKind.OPENING_BALANCE, Decimal(500))
+    client.refresh_from_db()
+    assert client.balance == Decimal(500)
