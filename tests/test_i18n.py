@@ -21,6 +21,7 @@ from django.core.management import call_command
 from django.core.management.commands import makemessages
 from django.utils import translation
 
+from config import settings as project_settings
 from loyalty.program import TierSpec, validate_tier_ladder
 
 LOCALE_DIR = Path(settings.BASE_DIR) / "locale"
@@ -93,6 +94,20 @@ def untranslated(entries: list[dict]) -> list[str]:
 
 
 # --- pages -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def project_language(settings):
+    """The test suite runs in English (tests/conftest.py); these tests need the project's own
+    default language back."""
+    settings.LANGUAGE_CODE = project_settings.LANGUAGE_CODE
+
+
+def test_project_default_language_is_russian():
+    assert project_settings.LANGUAGE_CODE == "ru"
+    assert [code for code, _name in project_settings.LANGUAGES] == ["ru", "en"]
+    assert "django.middleware.locale.LocaleMiddleware" in project_settings.MIDDLEWARE
+    assert LOCALE_DIR in map(Path, project_settings.LOCALE_PATHS)
 
 
 @pytest.mark.django_db
