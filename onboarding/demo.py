@@ -41,38 +41,32 @@ AS_OF = {
     "sakura": date(2024, 12, 1),
     "tbilisi-restaurant": date(2025, 1, 1),
 }
-FIRST_NAMES = [
-    "Анна",
-    "Мария",
-    "Елена",
-    "Ольга",
-    "Ирина",
-    "Наталья",
-    "Татьяна",
-    "Светлана",
-    "Алексей",
-    "Дмитрий",
-    "Сергей",
-    "Андрей",
-    "Иван",
-    "Михаил",
-    "Никита",
-    "Артём",
+FEMALE_NAMES = ["Анна", "Мария", "Елена", "Ольга", "Ирина", "Наталья", "Татьяна", "Светлана"]
+MALE_NAMES = ["Алексей", "Дмитрий", "Сергей", "Андрей", "Иван", "Михаил", "Никита", "Артём"]
+SURNAMES = [
+    "Иванов",
+    "Смирнов",
+    "Кузнецов",
+    "Попов",
+    "Соколов",
+    "Лебедев",
+    "Козлов",
+    "Новиков",
+    "Морозов",
+    "Петров",
+    "Волков",
+    "Соловьёв",
 ]
-LAST_NAMES = [
-    "Иванова",
-    "Смирнова",
-    "Кузнецова",
-    "Попова",
-    "Соколова",
-    "Лебедева",
-    "Козлова",
-    "Новикова",
-    "Морозова",
-    "Петрова",
-    "Волкова",
-    "Соловьёва",
-]
+
+
+def _person(rng: random.Random) -> tuple[str, str]:
+    """A name and its gender; female surnames take the feminine ending."""
+    gender = rng.choice(["f", "m"])
+    first = rng.choice(FEMALE_NAMES if gender == "f" else MALE_NAMES)
+    surname = rng.choice(SURNAMES) + ("а" if gender == "f" else "")
+    return f"{first} {surname}", gender
+
+
 PHONE_PREFIX = {"RU": "+7913", "KZ": "+7701", "GE": "+99555"}
 
 
@@ -201,13 +195,14 @@ def _history(merchant: Merchant, ref, *, seed: int) -> dict:
                 [ClientSource.PLATFORM, ClientSource.PLATFORM, ClientSource.ORGANIC]
             )
             detail = ""
+        full_name, gender = _person(rng)
         clients.append(
             Client(
                 merchant=merchant,
                 phone=f"{prefix}{i + 1:07d}",
-                full_name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+                full_name=full_name,
                 birthday=birthday,
-                gender=rng.choice(["f", "m", ""]),
+                gender=gender,
                 source=source,
                 source_detail=detail,
                 imported=imported,
