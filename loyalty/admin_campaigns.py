@@ -2,6 +2,8 @@
 deliveries visible and retryable) and the segment-gift preview/send page. Thin callers of
 loyalty.campaigns services; every queryset is scoped through ScopedAdmin."""
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
@@ -219,7 +221,9 @@ class OutboxMessageAdmin(ScopedAdmin):
     def short_error(self, obj):
         return (obj.last_error[:80] + "…") if len(obj.last_error) > 80 else obj.last_error
 
-    @admin.action(description=_("Retry delivery of the selected failed messages"))
+    @admin.action(
+        description=_("Retry delivery of the selected failed messages"), permissions=["change"]
+    )
     def retry_delivery(self, request, queryset):
         ids = outbox_retry(message_ids=queryset.values_list("pk", flat=True))
         from .tasks import enqueue_deliveries
@@ -230,3 +234,110 @@ class OutboxMessageAdmin(ScopedAdmin):
             _("%(count)s messages queued for delivery again.") % {"count": len(ids)},
             messages.SUCCESS,
         )
+
+
+# --- The campaign schedule (django-celery-beat): scoped for specialists ----------------------
+
+from django_celery_beat import admin as beat_admin  # noqa: E402
+from django_celery_beat.models import (  # noqa: E402
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
+
+from .campaigns.schedule import RUN_TASK  # noqa: E402
+
+
+def _daily_run_kwargs(user) -> list[str]:
+    """The `kwargs` of the daily runs of the merchants the user may see (the schedule stores
+    them as `{"merchant_id": pk}`, see `loyalty.campaigns.schedule`)."""
+    ids = visible_merchants(user).values_list("pk", flat=True)
+    return [json.dumps({"merchant_id": pk}) for pk in ids]
+
+
+class ScheduleForm(forms.ModelForm):
+    """What a specialist may change on a merchant's daily run: when, and whether it runs."""
+
+    class Meta:
+        model = PeriodicTask
+        fields = ["enabled", "crontab"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["crontab"].required = True
+
+
+admin.site.unregister(PeriodicTask)
+
+
+@admin.register(PeriodicTask)
+class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
+    """The stock periodic-task admin for superusers. Anyone else sees only the daily campaign
+    runs of their own merchants and may change only their crontab and `enabled`: what a task
+    runs and for which merchant is not theirs to choose (a task's arguments name a merchant,
+    so an editable task could run another merchant's campaigns)."""
+
+    SPECIALIST_FIELDS = ["name", "task", "kwargs", "enabled", "crontab", "last_run_at"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(task=RUN_TASK, kwargs__in=_daily_run_kwargs(request.user))
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def get_fieldsets(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().get_fieldsets(request, obj)
+        return [(None, {"fields": self.SPECIALIST_FIELDS})]
+
+    def get_readonly_fields(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().get_readonly_fields(request, obj)
+        return ["name", "task", "kwargs", "last_run_at"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if not request.user.is_superuser:
+            kwargs["form"] = ScheduleForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not self.has_change_permission(request):
+            return {}
+        return actions
+
+    def crontab_translation(self, obj):
+        return obj.crontab.human_readable if obj.crontab_id else "—"
+
+
+class SharedScheduleAdminMixin:
+    """Crontab/interval/solar/clocked schedules are shared by every merchant's task that uses
+    them: only superusers change or delete them, and the list of tasks using one (which names
+    other merchants) is theirs only. Others may add a new schedule and pick it for their run."""
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def get_inlines(self, request, obj):
+        return super().get_inlines(request, obj) if request.user.is_superuser else []
+
+
+for _model, _base in (
+    (CrontabSchedule, beat_admin.CrontabScheduleAdmin),
+    (IntervalSchedule, beat_admin.IntervalScheduleAdmin),
+    (SolarSchedule, beat_admin.SolarScheduleAdmin),
+    (ClockedSchedule, beat_admin.ClockedScheduleAdmin),
+):
+    admin.site.unregister(_model)
+    admin.site.register(_model, type(_base.__name__, (SharedScheduleAdminMixin, _base), {}))

@@ -16,6 +16,7 @@ from crm.models import Client
 from crm.phones import InvalidPhone, normalize_phone
 from onboarding.access import cashier_merchant
 from onboarding.models import Merchant
+from onboarding.params import int_param
 
 from .forms import ClientSearchForm, PurchaseForm, RefundForm, RegisterForm
 from .models import Certificate, Purchase, PurchaseSource
@@ -83,7 +84,10 @@ def _client_context(context, merchant, client, *, by_phone, form=None):
 @require_POST
 def cashier_purchase(request, slug):
     merchant, staff = cashier_access(request.user, slug)
-    client = get_object_or_404(Client, merchant=merchant, pk=request.POST.get("client_id") or 0)
+    client_id = int_param(request.POST.get("client_id"))
+    if client_id is None:
+        raise Http404
+    client = get_object_or_404(Client, merchant=merchant, pk=client_id)
     card = client_card(merchant=merchant, client=client)
     form = PurchaseForm(request.POST, certificates=card.certificates)
     context = {

@@ -39,6 +39,7 @@ from .models import (
     TaskStatus,
     TrainingModule,
 )
+from .params import day_param, int_param
 
 BADGE = (
     '<span style="display:inline-block;padding:1px 8px;border-radius:999px;'
@@ -340,8 +341,9 @@ class MerchantOnboardingMixin:
 
     def _pick_merchant(self, request, merchants):
         raw = request.GET.get("merchant") or request.POST.get("merchant")
-        if raw and raw.isdigit():
-            chosen = merchants.filter(pk=int(raw)).first()
+        merchant_id = int_param(raw)
+        if merchant_id:
+            chosen = merchants.filter(pk=merchant_id).first()
             if chosen is not None:
                 return chosen
         return merchants.order_by("name").first()
@@ -391,10 +393,7 @@ class MerchantOnboardingMixin:
             context.update(merchants=merchants, merchant=None)
             return render(request, "admin/onboarding/bonus.html", context)
         raw = request.GET.get("period") or request.POST.get("period") or ""
-        try:
-            day = dt.date.fromisoformat(raw)
-        except ValueError:
-            day = merchant.local_today()
+        day = day_param(raw) or merchant.local_today()
         if request.method == "POST":
             if not can_edit_merchant(request.user, merchant):
                 raise PermissionDenied

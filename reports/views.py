@@ -3,8 +3,6 @@
 Every page finds its merchant through `onboarding.access.dashboard_merchants`, so another
 merchant's slug is a 404 whatever the role."""
 
-from datetime import date
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -14,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from onboarding import roles
 from onboarding.access import dashboard_merchants, has_role
+from onboarding.params import day_param, int_param
 
 from . import charts, exports
 from .casestudy import case_study_html
@@ -34,16 +33,16 @@ def _filters(request, merchant) -> dict:
     for key in ("start", "end"):
         raw = request.GET.get(key, "").strip()
         if raw:
-            try:
-                out[key] = date.fromisoformat(raw)
-            except ValueError:
+            out[key] = day_param(raw)
+            if out[key] is None:
                 messages.error(
                     request, _("“%(value)s” is not a date (YYYY-MM-DD).") % {"value": raw}
                 )
     raw = request.GET.get("branch", "").strip()
     if raw:
-        if raw.isdigit() and merchant.branches.filter(pk=int(raw)).exists():
-            out["branch_id"] = int(raw)
+        branch_id = int_param(raw)
+        if branch_id and merchant.branches.filter(pk=branch_id).exists():
+            out["branch_id"] = branch_id
         else:
             messages.error(request, _("Unknown branch."))
     if out["start"] and out["end"] and out["start"] > out["end"]:
