@@ -131,6 +131,24 @@ class MerchantAdmin(MerchantOnboardingMixin, ScopedAdmin):
         ),
     ]
 
+    SECRET_FIELDS = {"poster_client_secret", "poster_api_token"}
+
+    def get_fieldsets(self, request, obj=None):
+        """POS secrets are shown only to those who may change the merchant (not partners)."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (
+                title,
+                {
+                    **options,
+                    "fields": [f for f in options["fields"] if f not in self.SECRET_FIELDS],
+                },
+            )
+            for title, options in fieldsets
+        ]
+
     @admin.display(description=_("Reports"))
     def reports_links(self, obj):
         from reports.admin import case_study_links

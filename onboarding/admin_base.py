@@ -6,6 +6,7 @@ the admin lists, opens or offers in a select goes through `access.visible_mercha
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
 from . import roles
@@ -70,9 +71,62 @@ def scope_user_choices(queryset, field_name: str, user):
     ).distinct()
 
 
+def merchant_id_of(obj) -> int | None:
+    """The id of the merchant a tenant-owned record belongs to (None if it has none yet)."""
+    lookup = merchant_lookup_for(type(obj))
+    if lookup is None:
+        return None
+    if lookup == "pk":
+        return obj.pk
+    *path, last = lookup.split("__")
+    for name in path:
+        obj = getattr(obj, name, None)
+        if obj is None:
+            return None
+    return getattr(obj, f"{last}_id", None)
+
+
+class SameMerchantFormMixin:
+    """Refuses a form that ties a record of one merchant to a record of another (a client's
+    tier, a review's client…): choices are scoped to every merchant the user may see, so a
+    specialist of two merchants could otherwise mix them."""
+
+    def clean(self):
+        data = super().clean()
+        own = data.get("merchant") if "merchant" in self.fields else None
+        own_id = own.pk if own is not None else merchant_id_of(self.instance)
+        if own_id is None:
+            return data
+        for name, field in self.fields.items():
+            value = data.get(name)
+            if name == "merchant" or value is None or not hasattr(field, "queryset"):
+                continue
+            values = value if hasattr(value, "__iter__") else [value]
+            for item in values:
+                other = merchant_id_of(item)
+                if other is not None and other != own_id:
+                    self.add_error(name, _("This belongs to another merchant."))
+                    break
+        return data
+
+
+def _same_merchant_form(form_class):
+    if issubclass(form_class, SameMerchantFormMixin):
+        return form_class
+    return type(form_class.__name__, (SameMerchantFormMixin, form_class), {})
+
+
 class ScopedMixin:
     def get_queryset(self, request):
         return scope_queryset(super().get_queryset(request), request.user)
+
+    def get_form(self, request, obj=None, **kwargs):
+        return _same_merchant_form(super().get_form(request, obj, **kwargs))
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = _same_merchant_form(formset.form)
+        return formset
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -205,3 +205,61 @@ def test_anonymous_is_sent_to_login(client, world):
         assert response.status_code == 302 and "login" in response["Location"], url
     response = client.get(reverse("admin:crm_client_changelist"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_manual_adjustment_is_scoped_and_needs_change(client, world):
+    from loyalty.models import LedgerEntry
+
+    b = world["b"]
+    before = LedgerEntry.objects.count()
+    client.force_login(world["spec_a"])
+    url = reverse("admin:loyalty_ledgerentry_adjust", args=[b["client"].pk])
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"points": "1000", "reason": "gift"}).status_code == 404
+    client.force_login(world["partner_a"])
+    url = reverse("admin:loyalty_ledgerentry_adjust", args=[world["a"]["client"].pk])
+    assert client.post(url, {"points": "1000", "reason": "gift"}).status_code == 403
+    assert LedgerEntry.objects.count() == before
+
+
+def test_segment_gift_refuses_other_merchants_campaign_and_segment(client, world):
+    from loyalty.models import CampaignIssuance
+
+    a, b = world["a"], world["b"]
+    url = reverse("admin:loyalty_campaign_segment_gift")
+    client.force_login(world["spec_a"])
+    for campaign, segment in (
+        (b["gift"], b["segment"]),
+        (a["gift"], b["segment"]),
+        (b["gift"], a["segment"]),
+    ):
+        response = client.post(url, {"campaign": campaign.pk, "segment": segment.pk, "send": "1"})
+        assert response.status_code == 200  # the form redisplayed with an error
+    body = client.get(url, {"campaign": b["gift"].pk}).content.decode()
+    assert "Bravo" not in body
+    client.force_login(world["partner_a"])
+    response = client.post(url, {"campaign": a["gift"].pk, "segment": a["segment"].pk, "send": "1"})
+    assert response.status_code == 403
+    assert not CampaignIssuance.objects.exists()
+
+
+def test_import_batch_pages_are_scoped(client, world):
+    b = world["b"]["batch"]
+    client.force_login(world["spec_a"])
+    for name in ("crm_importbatch_progress", "crm_importbatch_report"):
+        assert client.get(reverse(f"admin:{name}", args=[b.pk])).status_code == 404, name
+    assert client.post(reverse("admin:crm_importbatch_confirm", args=[b.pk])).status_code == 404
+    client.force_login(world["partner_a"])
+    a = world["a"]["batch"]
+    assert client.post(reverse("admin:crm_importbatch_confirm", args=[a.pk])).status_code == 403
+
+
+def test_case_study_admin_is_scoped(client, world):
+    client.force_login(world["spec_a"])
+    body = client.get(reverse("admin:reports_casestudy_changelist")).content.decode()
+    assert "Alpha" in body and "Bravo" not in body
+    response = client.post(
+        reverse("admin:reports_casestudy_changelist"),
+        {"action": "download_case_study", "_selected_action": [world["b"]["merchant"].pk]},
+    )
+    assert "attachment" not in response.get("Content-Disposition", "")
