@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from loyalty.models import Purchase, Refund
 
@@ -277,3 +278,26 @@ def test_deactivated_cashier_loses_the_page(client, world):
 @pytest.mark.parametrize("token", ["x", "a" * 300, "%2e%2e", "²"])
 def test_quiz_unknown_token(client, token):
     assert client.get(f"/quiz/{token}/").status_code == 404
+
+
+def test_quiz_token_opens_only_its_staff_members_quizzes(client, world):
+    from onboarding.models import Attestation
+    from onboarding.training import quiz_link_for
+
+    a, b = world["a"], world["b"]
+    token = quiz_link_for(staff=a["staff"]).token
+    assert client.get(reverse("onboarding:quiz_home", args=[token])).status_code == 200
+    url = reverse("onboarding:quiz_take", args=[token, b["module"].pk])
+    assert client.get(url).status_code == 404
+    assert client.post(url, {}).status_code == 404
+    theirs = Attestation.objects.create(
+        merchant=b["merchant"], staff=b["staff"], module=b["module"], attempt=1,
+        correct_count=1, question_count=1, score_percent=100, pass_threshold_percent=80,
+        passed=True, taken_at=timezone.now(),
+    )  # fmt: skip
+    url = reverse("onboarding:quiz_result", args=[token, theirs.pk])
+    assert client.get(url).status_code == 404
+    # A deactivated staff member's link stops working.
+    a["staff"].is_active = False
+    a["staff"].save()
+    assert client.get(reverse("onboarding:quiz_home", args=[token])).status_code == 404
