@@ -1,12 +1,17 @@
-"""Event hooks: the purchase engine calls `after_purchase` when a purchase commits; a
-recorded review calls `after_review` (connected in `signals`). Both are idempotent and never
-raise into the caller — a failure is logged and the daily run's catch-up sweep issues it."""
+"""Event hooks: the purchase engine calls `after_purchases(ids)` when purchases commit (once
+per transaction, and only for checks that may reach an active check-growth campaign: the
+engine reads the lowest active threshold in its first statement, so a merchant without such
+a campaign pays nothing); a recorded review calls `after_review` (connected in `signals`).
+All are idempotent and never raise into the caller — a failure is logged and the daily run's
+catch-up sweep issues it."""
 
 import logging
 
+from django.db.models import F
 from django.utils import timezone
 
 from crm.models import Review
+from onboarding.models import Merchant
 
 from ..models import Campaign, CampaignKind, Purchase
 from .issuance import IssueOutcome, issue_rewards
@@ -25,27 +30,43 @@ def _queue_delivery(outcome: IssueOutcome) -> None:
 def check_growth_issue(*, purchase_id: int) -> IssueOutcome | None:
     """Issue every active check-growth reward whose threshold the purchase reaches
     (once per purchase: the period is the purchase id)."""
-    purchase = (
-        Purchase.objects.select_related("merchant")
-        .filter(pk=purchase_id, client__isnull=False)
-        .first()
+    return check_growth_issue_many(purchase_ids=[purchase_id])
+
+
+def check_growth_issue_many(*, purchase_ids) -> IssueOutcome | None:
+    """`check_growth_issue` for many purchases: one read of the purchases, one of the
+    campaigns, one issuance call per campaign and merchant. None if nothing qualified."""
+    rows = list(
+        Purchase.objects.filter(pk__in=list(purchase_ids), client__isnull=False)
+        .annotate(kept=F("amount") - F("refunded_amount"))
+        .values_list("pk", "merchant_id", "client_id", "kept")
     )
-    if purchase is None:
+    if not rows:
         return None
-    kept = purchase.amount - purchase.refunded_amount
-    total = None
-    for campaign in Campaign.objects.filter(
-        merchant_id=purchase.merchant_id,
+    merchants = {m.pk: m for m in Merchant.objects.filter(pk__in={r[1] for r in rows})}
+    campaigns = Campaign.objects.filter(
+        merchant_id__in=list(merchants),
         kind=CampaignKind.CHECK_GROWTH,
         is_active=True,
-        min_check_amount__lte=kept,
-    ).order_by("pk"):
+        min_check_amount__isnull=False,
+    ).order_by("pk")
+    total = None
+    moment = timezone.now()
+    for campaign in campaigns:
+        items = [
+            (client_id, str(pk))
+            for pk, merchant_id, client_id, kept in rows
+            if merchant_id == campaign.merchant_id and kept >= campaign.min_check_amount
+        ]
+        if not items:
+            continue
+        merchant = merchants[campaign.merchant_id]
         outcome = issue_rewards(
             campaign=campaign,
-            items=[(purchase.client_id, str(purchase.pk))],
-            moment=timezone.now(),
-            merchant_name=purchase.merchant.name,
-            tzinfo=purchase.merchant.tzinfo,
+            items=items,
+            moment=moment,
+            merchant_name=merchant.name,
+            tzinfo=merchant.tzinfo,
         )
         if total is None:
             total = outcome
@@ -88,6 +109,22 @@ def after_purchase(purchase_id: int) -> IssueOutcome | None:
         outcome = check_growth_issue(purchase_id=purchase_id)
     except Exception:
         logger.exception("check-growth issuance failed for purchase %s", purchase_id)
+        return None
+    if outcome:
+        _queue_delivery(outcome)
+    return outcome
+
+
+def after_purchases(purchase_ids) -> IssueOutcome | None:
+    """Called by the purchase engine once per committed transaction with its new purchases
+    that may reach a check-growth threshold: certificates, then delivery."""
+    ids = list(purchase_ids)
+    if not ids:
+        return None
+    try:
+        outcome = check_growth_issue_many(purchase_ids=ids)
+    except Exception:
+        logger.exception("check-growth issuance failed for purchases %s", ids[:20])
         return None
     if outcome:
         _queue_delivery(outcome)

@@ -29,8 +29,9 @@ from onboarding.models import Branch, Merchant, StaffMember
 
 from .certificates import certificate_check
 from .errors import ClientError, LoyaltyError, RedemptionError
+from .locking import Snapshot, lock_with_config, rules_cached
 from .referrals import chain_from_locked, referral_chains
-from .rules import Rules, accrual_base, cashback, certificate_share, load_rules, redemption_limits
+from .rules import Rules, accrual_base, cashback, certificate_share, redemption_limits
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +127,8 @@ def purchase_record(
     try:
         return purchase_record_many(merchant=merchant, items=[item])[0]
     except IntegrityError:
-        # Two posts of one external id raced past the idempotency read (possible only for
-        # checks without a client, which lock nothing): the first one won.
+        # A batch's keys are read before its insert; a single check's insert ignores the
+        # conflict itself. Should a concurrent post still collide, the first one won.
         if external_id:
             existing = Purchase.objects.filter(merchant=merchant, external_id=external_id).first()
             if existing is not None:
@@ -158,13 +159,26 @@ def purchase_record_many(
 ) -> list[PurchaseResult]:
     """Record a batch of checks in one transaction (all or nothing), in the given order.
 
-    Locks every client and referrer involved once, in primary-key order; writes purchases,
-    ledger entries and client figures with one statement each."""
+    Locks every client and referrer involved once, in primary-key order, with one statement
+    that also checks the cached program is current; writes purchases, ledger entries and
+    client figures with one statement each. A single check's idempotency is folded into its
+    insert (ON CONFLICT DO NOTHING); a batch reads its known keys with one query first."""
     for item in items:
         _validate_input(merchant, item)
     with transaction.atomic():
-        results, created = _record_locked(merchant, items, rules)
-    _schedule_after_purchase([result.purchase.pk for result in created])
+        results, created, growth = _record_locked(merchant, items, rules)
+    if growth is not None:
+        # Only checks that may reach an active check-growth campaign wake the hook; history
+        # (checks that happened elsewhere, before the program) earns no rewards.
+        _schedule_after_purchase(
+            [
+                r.purchase.pk
+                for r, item in created
+                if not item.history
+                and r.purchase.client_id is not None
+                and r.purchase.amount >= growth
+            ]
+        )
     return results
 
 
@@ -192,16 +206,21 @@ def _validate_input(merchant: Merchant, item: PurchaseInput) -> None:
     item.occurred_at = item.occurred_at or timezone.now()
 
 
-def _lock_with_chains(client_ids) -> tuple[dict, dict]:
-    """Lock the clients and their referrers (pk order); return (clients, chains)."""
-    chains = referral_chains(client_ids)
-    clients = lock_clients(set(client_ids) | {a for chain in chains.values() for a in chain})
+def _lock_with_chains(merchant: Merchant, client_ids: list[int]) -> tuple[Snapshot, dict]:
+    """Lock the clients and their referrers (pk order) and read the configuration snapshot
+    in one statement; return (snapshot, chains)."""
+    snapshot = lock_with_config(merchant_id=merchant.pk, client_ids=client_ids)
+    clients = snapshot.clients
+    for cid in client_ids:
+        if cid not in clients or clients[cid].merchant_id != merchant.pk:
+            raise ClientError(_("The client belongs to another merchant."))
     for _attempt in range(5):
         fresh = {cid: chain_from_locked(cid, clients) for cid in client_ids}
         unresolved = [cid for cid, chain in fresh.items() if chain is None]
         if not unresolved:
-            return clients, fresh
-        # The tree changed between the read and the lock (rare): lock the newcomers too.
+            return snapshot, fresh
+        # The tree changed between the statement's snapshot and its locks (rare): lock the
+        # newcomers too.
         reread = referral_chains(unresolved)
         clients.update(lock_clients({a for chain in reread.values() for a in chain} - set(clients)))
     raise LoyaltyError(_("The referral tree is being changed; try again."))
@@ -219,14 +238,27 @@ def _known_keys(merchant_id: int, keys: list[str]) -> bool:
         return cursor.fetchone() is not None
 
 
+def _existing(merchant: Merchant, external_id: str | None) -> Purchase | None:
+    if not external_id:
+        return None
+    return Purchase.objects.filter(merchant=merchant, external_id=external_id).first()
+
+
 def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules | None):
-    from .balances import LedgerBatch
+    """(results, [(created result, its input)], lowest check-growth threshold or None)."""
+    from .balances import LedgerBatch, insert_rows
 
     client_ids = sorted({it.client.pk for it in items if it.client is not None})
-    clients, chains = _lock_with_chains(client_ids) if client_ids else ({}, {})
+    if client_ids:
+        snapshot, chains = _lock_with_chains(merchant, client_ids)
+    else:  # checks without a client lock nothing and earn nothing
+        snapshot, chains = Snapshot({}, None, None), {}
+    clients = snapshot.clients
+    # One check: its repeat is found by its insert (ON CONFLICT DO NOTHING), no read first.
+    single = len(items) == 1 and bool(items[0].external_id)
     keys = [it.external_id for it in items if it.external_id]
     existing = {}
-    if keys and _known_keys(merchant.pk, keys):
+    if keys and not single and _known_keys(merchant.pk, keys):
         existing = {
             p.external_id: p
             for p in Purchase.objects.filter(merchant=merchant, external_id__in=keys)
@@ -240,11 +272,12 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
             .order_by("pk")
             .select_for_update(of=("self",))
         }
-    rules = rules or load_rules(merchant)
-    program = rules.program
+    if rules is None and client_ids:
+        rules = rules_cached(merchant, snapshot.fingerprint)
+    program = rules.program if rules is not None else None
     batch = LedgerBatch(clients)
     results: list[PurchaseResult] = []
-    created: list[PurchaseResult] = []
+    created: list[tuple[PurchaseResult, PurchaseInput]] = []
     new_purchases: list[Purchase] = []
     seen: dict[str, PurchaseResult] = {}
     used_certificates = []
@@ -273,30 +306,47 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
             paid_money=item.amount,
         )
         result = PurchaseResult(purchase=purchase, created=True)
-        if client is not None and item.history:
-            _apply_history(rules=rules, batch=batch, client=client, item=item, purchase=purchase)
-            result.balance = client.balance
-        elif client is not None:
-            _apply_rules(
-                rules=rules,
-                program=program,
-                batch=batch,
-                client=client,
-                chain=chains.get(client.pk, []),
-                item=item,
-                purchase=purchase,
-                result=result,
-                certificate=certificates.get(item.certificate.pk) if item.certificate else None,
-                used_certificates=used_certificates,
-            )
-            result.balance = client.balance
+        try:
+            if client is not None and item.history:
+                _apply_history(
+                    rules=rules, batch=batch, client=client, item=item, purchase=purchase
+                )
+                result.balance = client.balance
+            elif client is not None:
+                _apply_rules(
+                    rules=rules,
+                    program=program,
+                    batch=batch,
+                    client=client,
+                    chain=chains.get(client.pk, []),
+                    item=item,
+                    purchase=purchase,
+                    result=result,
+                    certificate=certificates.get(item.certificate.pk) if item.certificate else None,
+                    used_certificates=used_certificates,
+                )
+                result.balance = client.balance
+        except LoyaltyError:
+            # A repeat is answered with the first result even if the rules would now refuse
+            # it (the points it paid are spent, its certificate used).
+            first = _existing(merchant, item.external_id) if single else None
+            if first is not None:
+                return [_repeat_result(first)], [], None
+            raise
         new_purchases.append(purchase)
         results.append(result)
-        created.append(result)
+        created.append((result, item))
         if item.external_id:
             seen[item.external_id] = result
-    if new_purchases:
-        Purchase.objects.bulk_create(new_purchases, batch_size=500)
+    if single:
+        if not insert_rows(new_purchases, ignore_conflicts=True):
+            first = _existing(merchant, items[0].external_id)
+            if first is None:  # the conflicting row is gone again: let the caller retry
+                raise IntegrityError("purchase external id conflict")
+            return [_repeat_result(first)], [], None
+    else:
+        for start in range(0, len(new_purchases), 500):
+            insert_rows(new_purchases[start : start + 500])
     batch.flush()
     for certificate, purchase in used_certificates:
         certificate.status = Certificate.Status.REDEEMED
@@ -306,12 +356,13 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
         Certificate.objects.bulk_update(
             [c for c, _p in used_certificates], ["status", "redeemed_at", "redeemed_purchase"]
         )
-    pos_keys = [r.purchase.external_id for r in created if r.purchase.source in POS_SOURCES]
+    pos_keys = [r.purchase.external_id for r, _i in created if r.purchase.source in POS_SOURCES]
     if pos_keys:
-        from .refunds import pending_refunds_apply
+        from .refunds import pending_refunds_apply, pending_refunds_exist
 
-        pending_refunds_apply(merchant=merchant, base_external_ids=pos_keys)
-    return results, created
+        if pending_refunds_exist(merchant=merchant, base_external_ids=pos_keys):
+            pending_refunds_apply(merchant=merchant, base_external_ids=pos_keys)
+    return results, created, snapshot.growth_threshold
 
 
 def _apply_history(*, rules, batch, client, item, purchase) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -267,6 +267,20 @@ def refund_or_pending(
         occurred_at=occurred_at,
         raw_payload=raw_payload,
     )
+
+
+def pending_refunds_exist(*, merchant: Merchant, base_external_ids) -> bool:
+    """Whether refunds wait for any of these sales (one indexed read, no lock)."""
+    keys = list(base_external_ids)
+    table = connection.ops.quote_name(PendingRefund._meta.db_table)
+    marks = ", ".join(["%s"] * len(keys))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {table} WHERE merchant_id = %s AND base_external_id IN ({marks}) "
+            "AND applied_at IS NULL LIMIT 1",
+            [merchant.pk, *keys],
+        )
+        return cursor.fetchone() is not None
 
 
 def pending_refunds_apply(*, merchant: Merchant, base_external_ids) -> list[RefundResult]:

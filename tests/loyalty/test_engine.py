@@ -377,18 +377,53 @@ def test_batch_with_repeated_key_records_once(zolotoff):
     assert (client.purchases_count, client.total_spent, client.balance) == (2, D(300), D(9))
 
 
-def test_after_purchase_hook_runs_on_commit(
+def test_after_purchase_hook_runs_on_commit_only_for_checks_reaching_a_campaign(
     zolotoff, monkeypatch, django_capture_on_commit_callbacks
 ):
     import types
 
     from loyalty.services import purchases
+    from loyalty.services.purchases import PurchaseInput, purchase_record_many
+    from tests.factories import CampaignFactory
 
     calls = []
     monkeypatch.setattr(
-        purchases, "_HOOKS_MODULE", types.SimpleNamespace(after_purchase=calls.append)
+        purchases, "_HOOKS_MODULE", types.SimpleNamespace(after_purchases=calls.append)
     )
+    from loyalty.models import Campaign
+
+    growth = Campaign.objects.filter(merchant=zolotoff, kind="check_growth")
+    assert growth.filter(is_active=True).exists()  # 000 gives a certificate from 15 000
+    growth.update(is_active=False)
     client = ClientFactory(merchant=zolotoff)
+    # No active check-growth campaign: the hook is not even scheduled.
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        buy(zolotoff, client, "20000")
+    assert (calls, callbacks) == ([], [])
+    inactive = CampaignFactory(
+        merchant=zolotoff, kind="check_growth", min_check_amount=D(15000), is_active=False
+    )
     with django_capture_on_commit_callbacks(execute=True):
-        result = buy(zolotoff, client, "100")
-    assert calls == [result.purchase.pk]
+        buy(zolotoff, client, "20000")
+    assert calls == []
+    inactive.is_active = True
+    inactive.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        buy(zolotoff, client, "14999.99")
+        big = buy(zolotoff, client, "15000")
+    assert calls == [[big.purchase.pk]]
+    # A batch wakes the hook once, with the checks that may qualify; history never does.
+    calls.clear()
+    items = [
+        PurchaseInput(amount=D(a), payment_type="card", source="import", client=client)
+        for a in ("16000", "100", "30000")
+    ]
+    items.append(
+        PurchaseInput(
+            amount=D(50000), payment_type="card", source="import", client=client, history=True
+        )
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        results = purchase_record_many(merchant=zolotoff, items=items)
+    assert calls == [[results[0].purchase.pk, results[2].purchase.pk]]
+    assert_ledger_exact(zolotoff)
