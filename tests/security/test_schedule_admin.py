@@ -120,3 +120,16 @@ def test_specialist_cannot_run_other_merchants_task(client, world, monkeypatch):
         {"action": "run_tasks", "_selected_action": [other.pk]},
     )
     assert ran == []
+
+
+def test_superuser_keeps_the_full_schedule_admin(client, world):
+    from django.contrib.auth.models import User
+
+    root = User.objects.create_superuser("root", "root@example.com", "pass-Word-123")
+    client.force_login(root)
+    body = client.get(reverse("admin:django_celery_beat_periodictask_changelist")).content.decode()
+    assert "[alpha]" in body and "[bravo]" in body
+    assert client.get(reverse("admin:django_celery_beat_periodictask_add")).status_code == 200
+    shared = daily(world["b"]["merchant"]).crontab
+    url = reverse("admin:django_celery_beat_crontabschedule_change", args=[shared.pk])
+    assert "[bravo]" in client.get(url).content.decode()
