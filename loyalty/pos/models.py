@@ -43,6 +43,16 @@ class PosEvent(models.Model):
         "loyalty.Refund", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     received_at = models.DateTimeField(_("received"), auto_now_add=True, db_index=True)
+    # Retries of events that failed because the POS's API was unreachable (Poster).
+    attempts = models.PositiveSmallIntegerField(
+        _("retries"), default=0, help_text=_("How many times processing was retried.")
+    )
+    retry_after = models.DateTimeField(
+        _("next retry"),
+        null=True,
+        blank=True,
+        help_text=_("When the next retry of a failed event is due."),
+    )
 
     class Meta:
         app_label = "loyalty"

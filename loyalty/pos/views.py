@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 from . import evotor, poster
 from .common import BadRequest, Outcome, Unauthorized, answer, event_log, json_body
 from .models import PosEvent, PosSystem
+from .retry import retry_schedule
 
 logger = logging.getLogger("loyalty.pos")
 
@@ -153,15 +154,21 @@ def poster_webhook(request):
     except BadRequest as exc:
         return _bad(PosSystem.POSTER, request, merchant, exc, payload)
     except poster.PosterApiError as exc:
-        # Poster stops sending hooks while one stays unaccepted: accept, keep it for a retry.
+        # Poster stops sending hooks while one stays unaccepted: accept, keep it, and retry
+        # it with backoff (loyalty.pos.retry).
         outcome = Outcome(
             PosEvent.Status.FAILED, str(exc), external_id=f"poster:{payload['object_id']}"
         )
-    event_log(
+    event = event_log(
         system=PosSystem.POSTER,
         endpoint=request.path,
         merchant=merchant,
         outcome=outcome,
         payload=payload,
     )
+    if event.status == PosEvent.Status.FAILED:
+        from loyalty.tasks import enqueue_pos_retry
+
+        retry_schedule(event)
+        enqueue_pos_retry(event.pk)
     return JsonResponse({"status": "accept", "result": outcome.status, "message": outcome.message})
