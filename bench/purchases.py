@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/purchases.py [--database-url URL] [--workers 4] [--purchases 6000]
                                         [--chains 1500] [--batch 50] [--modes single,batch]
+                                        [--without-hooks | --check-growth 15000]
 
 Builds a ZOLOTOFF-like merchant (5 tiers, welcome 3 000, referral 500 + 5/2/1 %) whose buyers
 each sit at the bottom of a chain of three referrers, joins every buyer (welcome points), then
@@ -10,6 +11,11 @@ on a random buyer's check:
   single: `purchase_record` once per check (its own transaction, the cashier/POS path);
   batch:  `purchase_record_many` with `--batch` checks per transaction (queued POS events,
           history import).
+By default the merchant has no active check-growth campaign, so the campaigns' after-purchase
+hook costs nothing (the engine learns that in its lock statement); `--check-growth AMOUNT`
+adds one (a certificate for checks ≥ AMOUNT; 18 000 of the four check sizes reach 15 000) to
+measure the hook at work (issuance and outbox rows; delivery belongs to another worker); `--without-hooks` switches the hook off entirely.
+Before the run it prints the SQL statements one purchase costs (CaptureQueriesContext).
 After each mode it checks, for every client, that the cached balance = the ledger sum = the
 balance expected from an independent replay of the recorded purchases (tiers by spend,
 cashback, referral levels, one-time bonus), and prints the discrepancies (must be 0).
@@ -96,6 +102,49 @@ def build(chains: int):
     for buyer in Client.objects.filter(pk__in=buyers):
         client_join(merchant=merchant, client=buyer)
     return merchant, buyers
+
+
+def add_check_growth(merchant, amount) -> None:
+    from decimal import Decimal as D
+
+    from loyalty.program import campaign_configure
+
+    campaign_configure(
+        merchant=merchant,
+        kind="check_growth",
+        name="Big check",
+        reward_form="certificate",
+        reward_points=D(2000),
+        min_check_amount=D(amount),
+        certificate_valid_days=30,
+        redemption_cap_percent=D(20),
+        channel="console",
+    )
+
+
+def statements_per_purchase(merchant, buyers) -> tuple[int, list[str]]:
+    """Statements of one purchase of 18 000 (after a warm-up), BEGIN/COMMIT included."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crm.models import Client
+    from loyalty.services.purchases import purchase_record
+
+    def buy(key):
+        purchase_record(
+            merchant=merchant,
+            client=Client(pk=buyers[0], merchant_id=merchant.pk),
+            amount=18000,
+            points_to_redeem=50,
+            payment_type="card",
+            source="api",
+            external_id=key,
+        )
+
+    buy("probe-warm-up")
+    with CaptureQueriesContext(connection) as ctx:
+        buy("probe")
+    return len(ctx.captured_queries), [q["sql"][:70] for q in ctx.captured_queries]
 
 
 def worker(mode, merchant_id, tasks, batch, barrier, out):
@@ -235,6 +284,13 @@ def main():
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--modes", default="single,batch")
     parser.add_argument(
+        "--check-growth",
+        type=int,
+        default=None,
+        metavar="AMOUNT",
+        help="add an active check-growth campaign for checks ≥ AMOUNT (the hook at work)",
+    )
+    parser.add_argument(
         "--without-hooks",
         action="store_true",
         help="skip the campaigns' after-purchase hook (measures the engine alone)",
@@ -252,11 +308,29 @@ def main():
         purchases._HOOKS_MODULE = False  # inherited by the forked workers
     t0 = time.time()
     merchant, buyers = build(args.chains)
+    if args.check_growth:
+        add_check_growth(merchant, args.check_growth)
+        from loyalty import tasks
+
+        # Messages are delivered by another worker in production; the bench measures the
+        # purchase and the issuance, not the console printing them (inherited by workers).
+        tasks.enqueue_deliveries = lambda ids: None
+    hooks = "off" if args.without_hooks else "on"
+    if not args.without_hooks:
+        hooks += (
+            f", check-growth campaign from {args.check_growth}"
+            if args.check_growth
+            else ", no check-growth campaign"
+        )
     print(
         f"database: {connection.vendor}; {args.chains} chains of 4 clients; "
         f"built and joined in {time.time() - t0:.1f} s; {args.workers} workers; "
-        f"campaign hooks {'off' if args.without_hooks else 'on'}"
+        f"campaign hooks {hooks}"
     )
+    count, sql = statements_per_purchase(merchant, buyers)
+    print(f"one purchase (3-level chain, hook {hooks}): {count} statements")
+    for line in sql:
+        print(f"    {line}")
     results = []
     for n, mode in enumerate(args.modes.split(",")):
         rate, elapsed = run_mode(
@@ -270,6 +344,8 @@ def main():
         )
         results.append((mode, rate, bad_ledger + bad_expected))
     tag = f"{connection.vendor}_{args.workers}w" + ("_nohooks" if args.without_hooks else "")
+    tag += "_checkgrowth" if args.check_growth and not args.without_hooks else ""
+    print(f"RESULT purchases_statements_{tag} {count} statements/purchase")
     for mode, rate, bad in results:
         print(f"RESULT purchases_{mode}_{tag} {rate:.0f} purchases/s")
         print(f"RESULT purchases_{mode}_{tag}_discrepancies {bad} clients")

@@ -41,6 +41,8 @@ def json_body(request) -> object:
         return json.loads(request.body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"body is not JSON: {exc}") from None
+    except (ValueError, RecursionError):  # a number too long to convert, absurd nesting
+        raise BadRequest("body is not acceptable JSON (too long a number or too deep)") from None
 
 
 def money(value, *, minor_units: bool = False, what: str = "amount") -> Decimal:
