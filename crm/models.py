@@ -129,12 +129,24 @@ class Review(models.Model):
         APP = "app", _("In-app")
         OTHER = "other", _("Other")
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="reviews")
+    merchant = models.ForeignKey(
+        Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="reviews"
+    )
     client = models.ForeignKey(
-        Client, null=True, blank=True, on_delete=models.SET_NULL, related_name="reviews"
+        Client,
+        verbose_name=_("client"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reviews",
     )
     purchase = models.ForeignKey(
-        "loyalty.Purchase", null=True, blank=True, on_delete=models.SET_NULL, related_name="reviews"
+        "loyalty.Purchase",
+        verbose_name=_("purchase"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reviews",
     )
     platform = models.CharField(_("platform"), max_length=8, choices=Platform, default=Platform.APP)
     rating = models.PositiveSmallIntegerField(
@@ -165,7 +177,9 @@ class Segment(models.Model):
         RFM = "rfm", _("RFM segment")
         PHONE_LIST = "phone_list", _("Uploaded phone list")
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="segments")
+    merchant = models.ForeignKey(
+        Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="segments"
+    )
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind)
     lapsed_days = models.PositiveIntegerField(_("no purchase for, days"), null=True, blank=True)
@@ -191,9 +205,19 @@ class ImportBatch(models.Model):
         DRY_RUN = "dry_run", _("Dry run")
         STALE = "stale", _("Stale (worker stopped)")
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="import_batches")
+    merchant = models.ForeignKey(
+        Merchant,
+        verbose_name=_("merchant"),
+        on_delete=models.CASCADE,
+        related_name="import_batches",
+    )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     file = models.FileField(_("file"), upload_to="imports/%Y/%m/", blank=True)
     file_name = models.CharField(_("file name"), max_length=255, blank=True)

@@ -64,11 +64,15 @@ class Program(models.Model):
         default=ReferralTrigger.FIRST_PURCHASE,
     )
     referral_level1_percent = models.DecimalField(
-        _("referral level 1, % of the friend's check"), default=0, **PERCENT
+        # xgettext:no-python-format
+        _("referral level 1, % of the friend's check"),
+        default=0,
+        **PERCENT,
     )
     referral_level2_percent = models.DecimalField(_("referral level 2, %"), default=0, **PERCENT)
     referral_level3_percent = models.DecimalField(_("referral level 3, %"), default=0, **PERCENT)
     staff_bonus_percent = models.DecimalField(
+        # xgettext:no-python-format
         _("staff bonus, % of card sales"),
         default=0,
         max_digits=6,
@@ -123,6 +127,7 @@ class Tier(models.Model):
     name = models.CharField(_("name"), max_length=120)
     position = models.PositiveSmallIntegerField(_("order"), help_text=_("1 is the entry tier."))
     cashback_percent = models.DecimalField(_("cashback, %"), **PERCENT)
+    # xgettext:no-python-format
     max_redemption_percent = models.DecimalField(_("max redemption, % of the check"), **PERCENT)
     spend_threshold = models.DecimalField(
         _("spend threshold"),
@@ -215,7 +220,11 @@ class Campaign(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(3650)],
     )
     redemption_cap_percent = models.DecimalField(
-        _("certificate redemption cap, % of the check"), null=True, blank=True, **PERCENT
+        # xgettext:no-python-format
+        _("certificate redemption cap, % of the check"),
+        null=True,
+        blank=True,
+        **PERCENT,
     )
     # Kind-specific parameters (see CAMPAIGN_KIND_FIELDS).
     days_before = models.PositiveSmallIntegerField(
@@ -322,10 +331,22 @@ class Certificate(models.Model):
         EXPIRED = "expired", _("Expired")
         CANCELLED = "cancelled", _("Cancelled")
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="certificates")
-    client = models.ForeignKey("crm.Client", on_delete=models.CASCADE, related_name="certificates")
+    merchant = models.ForeignKey(
+        Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="certificates"
+    )
+    client = models.ForeignKey(
+        "crm.Client",
+        verbose_name=_("client"),
+        on_delete=models.CASCADE,
+        related_name="certificates",
+    )
     campaign = models.ForeignKey(
-        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="certificates"
+        Campaign,
+        verbose_name=_("campaign"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="certificates",
     )
     points = models.DecimalField(_("face value, points"), **POINTS)
     redemption_cap_percent = models.DecimalField(_("redemption cap, %"), **PERCENT)
@@ -337,6 +358,7 @@ class Certificate(models.Model):
     redeemed_at = models.DateTimeField(_("redeemed"), null=True, blank=True)
     redeemed_purchase = models.ForeignKey(
         "Purchase",
+        verbose_name=_("redeemed purchase"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
@@ -360,12 +382,24 @@ class Certificate(models.Model):
 
 
 class Purchase(models.Model):
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="purchases")
+    merchant = models.ForeignKey(
+        Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="purchases"
+    )
     client = models.ForeignKey(
-        "crm.Client", null=True, blank=True, on_delete=models.PROTECT, related_name="purchases"
+        "crm.Client",
+        verbose_name=_("client"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="purchases",
     )
     branch = models.ForeignKey(
-        Branch, null=True, blank=True, on_delete=models.SET_NULL, related_name="purchases"
+        Branch,
+        verbose_name=_("branch"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="purchases",
     )
     cashier = models.ForeignKey(
         StaffMember,
@@ -438,13 +472,22 @@ class Purchase(models.Model):
 
 
 class Refund(models.Model):
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="refunds")
-    purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="refunds")
+    merchant = models.ForeignKey(
+        Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="refunds"
+    )
+    purchase = models.ForeignKey(
+        Purchase, verbose_name=_("purchase"), on_delete=models.PROTECT, related_name="refunds"
+    )
     external_id = models.CharField(_("external id"), max_length=120, null=True, blank=True)
     amount = models.DecimalField(_("refunded amount"), **MONEY)
     occurred_at = models.DateTimeField(_("time"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     raw_payload = models.JSONField(_("raw payload"), null=True, blank=True)
     created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
@@ -483,21 +526,45 @@ class LedgerKind(models.TextChoices):
 class LedgerEntry(models.Model):
     """An append-only point movement. A client's balance is the sum of its entries."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="ledger")
-    client = models.ForeignKey("crm.Client", on_delete=models.CASCADE, related_name="ledger")
+    merchant = models.ForeignKey(
+        Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="ledger"
+    )
+    client = models.ForeignKey(
+        "crm.Client", verbose_name=_("client"), on_delete=models.CASCADE, related_name="ledger"
+    )
     kind = models.CharField(_("kind"), max_length=20, choices=LedgerKind)
     points = models.DecimalField(_("points"), **POINTS)
     purchase = models.ForeignKey(
-        Purchase, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
+        Purchase,
+        verbose_name=_("purchase"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
     )
     refund = models.ForeignKey(
-        Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
+        Refund,
+        verbose_name=_("refund"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
     )
     campaign = models.ForeignKey(
-        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="ledger_entries"
+        Campaign,
+        verbose_name=_("campaign"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="ledger_entries",
     )
     certificate = models.ForeignKey(
-        Certificate, null=True, blank=True, on_delete=models.SET_NULL, related_name="ledger_entries"
+        Certificate,
+        verbose_name=_("certificate"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="ledger_entries",
     )
     referral_level = models.PositiveSmallIntegerField(_("referral level"), null=True, blank=True)
     expires_at = models.DateTimeField(
@@ -508,7 +575,12 @@ class LedgerEntry(models.Model):
     )
     reason = models.CharField(_("reason"), max_length=300, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     created_at = models.DateTimeField(_("time"), db_index=True)
 
@@ -537,9 +609,15 @@ class LedgerEntry(models.Model):
 class CampaignIssuance(models.Model):
     """One reward of a campaign to a client for a period; the unique key makes re-runs safe."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="issuances")
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="issuances")
-    client = models.ForeignKey("crm.Client", on_delete=models.CASCADE, related_name="issuances")
+    merchant = models.ForeignKey(
+        Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="issuances"
+    )
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="issuances"
+    )
+    client = models.ForeignKey(
+        "crm.Client", verbose_name=_("client"), on_delete=models.CASCADE, related_name="issuances"
+    )
     period_key = models.CharField(
         _("period"),
         max_length=40,
@@ -547,7 +625,12 @@ class CampaignIssuance(models.Model):
     )
     points = models.DecimalField(_("points"), **POINTS)
     certificate = models.OneToOneField(
-        Certificate, null=True, blank=True, on_delete=models.SET_NULL, related_name="issuance"
+        Certificate,
+        verbose_name=_("certificate"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="issuance",
     )
     issued_at = models.DateTimeField(_("issued"))
 
@@ -572,12 +655,24 @@ class OutboxMessage(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="outbox")
+    merchant = models.ForeignKey(
+        Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="outbox"
+    )
     client = models.ForeignKey(
-        "crm.Client", null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+        "crm.Client",
+        verbose_name=_("client"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="messages",
     )
     issuance = models.ForeignKey(
-        CampaignIssuance, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+        CampaignIssuance,
+        verbose_name=_("issuance"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
     )
     channel = models.CharField(_("channel"), max_length=12, choices=Channel)
     recipient = models.CharField(_("recipient"), max_length=200, blank=True)

@@ -624,7 +624,7 @@ class BonusPeriodAdmin(ScopedAdmin):
     def report_link(self, obj):
         url = reverse("admin:onboarding_staff_bonus")
         query = urlencode({"merchant": obj.merchant_id, "period": obj.start.isoformat()})
-        return format_html('<a href="{}?{}">{}</a>', url, query, _("Open"))
+        return format_html('<a href="{}?{}">{}</a>', url, query, _("Open report"))
 
     @admin.action(description=_("Close selected periods (freeze figures)"), permissions=["change"])
     def close_periods(self, request, queryset):

@@ -441,7 +441,10 @@ class OnboardingEvent(models.Model):
         PERIOD_CLOSED = "period_closed", _("Bonus period closed")
 
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.CASCADE, related_name="onboarding_events"
+        Merchant,
+        verbose_name=_("merchant"),
+        on_delete=models.CASCADE,
+        related_name="onboarding_events",
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind)
     actor = models.ForeignKey(
@@ -545,7 +548,9 @@ class QuizAnswer(models.Model):
 class QuizLink(models.Model):
     """The shareable, unguessable link through which one staff member takes their quizzes."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="quiz_links")
+    merchant = models.ForeignKey(
+        Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="quiz_links"
+    )
     staff = models.OneToOneField(
         StaffMember, on_delete=models.CASCADE, related_name="quiz_link", verbose_name=_("staff")
     )
@@ -661,7 +666,9 @@ class BonusPeriod(models.Model):
 class BonusLine(models.Model):
     """A closed period's frozen figures for one staff member."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="bonus_lines")
+    merchant = models.ForeignKey(
+        Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="bonus_lines"
+    )
     period = models.ForeignKey(
         BonusPeriod, on_delete=models.CASCADE, related_name="lines", verbose_name=_("period")
     )

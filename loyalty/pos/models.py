@@ -28,7 +28,12 @@ class PosEvent(models.Model):
         FAILED = "failed", _("Failed")
 
     merchant = models.ForeignKey(
-        Merchant, null=True, blank=True, on_delete=models.CASCADE, related_name="pos_events"
+        Merchant,
+        verbose_name=_("merchant"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="pos_events",
     )
     system = models.CharField(_("system"), max_length=10, choices=PosSystem)
     endpoint = models.CharField(_("endpoint"), max_length=200)
@@ -37,10 +42,20 @@ class PosEvent(models.Model):
     message = models.TextField(_("message"), blank=True)
     payload = models.JSONField(_("raw payload"), null=True, blank=True)
     purchase = models.ForeignKey(
-        "loyalty.Purchase", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "loyalty.Purchase",
+        verbose_name=_("purchase"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     refund = models.ForeignKey(
-        "loyalty.Refund", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "loyalty.Refund",
+        verbose_name=_("refund"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     received_at = models.DateTimeField(_("received"), auto_now_add=True, db_index=True)
     # Retries of events that failed because the POS's API was unreachable (Poster).
@@ -68,7 +83,12 @@ class PosEvent(models.Model):
 class PendingRefund(models.Model):
     """A refund whose sale we have not seen yet; applied when the sale arrives."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="pending_refunds")
+    merchant = models.ForeignKey(
+        Merchant,
+        verbose_name=_("merchant"),
+        on_delete=models.CASCADE,
+        related_name="pending_refunds",
+    )
     base_external_id = models.CharField(_("sale external id"), max_length=120)
     external_id = models.CharField(_("refund external id"), max_length=120)
     amount = models.DecimalField(
@@ -84,7 +104,12 @@ class PendingRefund(models.Model):
     created_at = models.DateTimeField(_("received"), auto_now_add=True)
     applied_at = models.DateTimeField(_("applied"), null=True, blank=True)
     refund = models.ForeignKey(
-        "loyalty.Refund", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "loyalty.Refund",
+        verbose_name=_("refund"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     note = models.CharField(_("note"), max_length=300, blank=True)
 
