@@ -5,6 +5,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from unfold.contrib.filters.admin import RangeDateFilter
 
+from onboarding import roles
+from onboarding.access import has_role
 from onboarding.admin_base import ScopedAdmin, ScopedTabularInline
 
 from .models import (
@@ -402,12 +404,33 @@ class PosEventAdmin(ReadOnlyAdminMixin, ScopedAdmin):
         "endpoint",
         "status",
         "external_id",
+        "attempts",
+        "retry_after",
         "message",
     ]
     list_filter = [("received_at", RangeDateFilter), "system", "status", "merchant"]
     list_filter_submit = True
     search_fields = ["external_id", "message"]
     list_select_related = ["merchant"]
+    actions = ["retry_now"]
+
+    def has_retry_permission(self, request):
+        # Specialists of the (already scoped) merchants may re-run a failed event; partners,
+        # who only read, may not.
+        return request.user.is_superuser or has_role(request.user, roles.SPECIALIST)
+
+    @admin.action(
+        description=_("Retry now (fetch the sale from the POS again)"), permissions=["retry"]
+    )
+    def retry_now(self, request, queryset):
+        from .tasks import retry_pos_event
+
+        ids = list(queryset.filter(status=PosEvent.Status.FAILED).values_list("pk", flat=True))
+        for event_id in ids:
+            retry_pos_event.delay(event_id)
+        self.message_user(
+            request, _("%(n)s failed events queued for another attempt.") % {"n": len(ids)}
+        )
 
 
 @admin.register(PendingRefund)

@@ -79,4 +79,7 @@ def schedules_sync_all() -> int:
             campaign_schedule_sync(merchant=merchant)
             created += 1
     outbox_sweep_sync()
+    from loyalty.pos.schedule import pos_retry_sweep_sync
+
+    pos_retry_sweep_sync()
     return created

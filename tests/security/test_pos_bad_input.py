@@ -51,11 +51,6 @@ def test_poster_bad_signature_and_types(client, world):
         assert response.status_code in (400, 401), (payload, response.status_code)
 
 
-@pytest.mark.xfail(
-    reason="loyalty/pos/common.py json_body catches only UnicodeDecodeError/JSONDecodeError: "
-    "a 5000-digit number (ValueError) or deep nesting (RecursionError) is a 500",
-    strict=False,
-)
 @pytest.mark.parametrize("url", ["/pos/evotor/api/v2/receipts", "/pos/poster/"])
 def test_webhooks_refuse_hostile_json(client, world, url):
     for body in HOSTILE_BODIES:
