@@ -39,6 +39,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.exporting import escape_cell
 from loyalty.models import Program, Purchase, Refund
 from loyalty.money import ZERO, percent_of, q
 
@@ -307,13 +308,6 @@ def bonus_period_close(*, merchant: Merchant, period: BonusPeriod, actor=None) -
 
 # --- Exports ------------------------------------------------------------------------------
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_text(value: str) -> str:
-    """Text that a spreadsheet could read as a formula gets a leading apostrophe."""
-    return "'" + value if value and value.startswith(FORMULA_PREFIXES) else value
-
 
 def _export_header() -> list[str]:
     return [
@@ -332,8 +326,8 @@ def _export_rows(report: BonusReport) -> list[list]:
     for r in [*report.rows, report.totals]:
         rows.append(
             [
-                safe_text(str(r.staff_name)),
-                safe_text(r.branch_name),
+                escape_cell(str(r.staff_name)),
+                escape_cell(r.branch_name),
                 r.purchases_count,
                 r.card_sales,
                 r.refunds,
@@ -360,7 +354,7 @@ def bonus_export_xlsx(report: BonusReport) -> bytes:
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=_("Staff bonus")[:31])
-    sheet.append([safe_text(str(h)) for h in _export_header()])
+    sheet.append([escape_cell(str(h)) for h in _export_header()])
     for row in _export_rows(report):
         cells = []
         for value in row:

@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import xlsxwriter
 
+from crm.exporting import escape_cell
 from crm.models import Client
 from onboarding.models import Merchant
 
 from .rfm import segment_client_ids
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 SEGMENT_COLUMNS = [
     ("phone", "Phone"),
     ("full_name", "Name"),
@@ -23,13 +23,6 @@ SEGMENT_COLUMNS = [
     ("last_purchase_at", "Last purchase"),
     ("balance", "Balance, points"),
 ]
-
-
-def escape_cell(value):
-    """Text that starts like a formula gets a leading apostrophe; other values pass."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _plain(value):
