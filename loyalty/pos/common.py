@@ -9,7 +9,6 @@ from decimal import Decimal, InvalidOperation
 from django.http import JsonResponse
 
 from crm.models import Client
-from crm.phones import InvalidPhone, normalize_phone
 from loyalty.money import q
 from onboarding.models import Branch, Merchant, StaffMember
 
@@ -73,19 +72,16 @@ def cashier_for_employee(merchant: Merchant, employee_id) -> StaffMember | None:
 
 
 def client_for(merchant: Merchant, *, phone=None, card=None) -> tuple[Client | None, bool]:
-    """(client, identified_by_phone) from a card code or a phone in any spelling."""
-    if card and str(card) not in ("0", ""):
-        client = Client.objects.filter(merchant=merchant, card_code=str(card)).first()
-        if client is not None:
-            return client, False
-    if phone:
-        try:
-            e164 = normalize_phone(phone, merchant.country)
-        except InvalidPhone:
-            return None, False
-        client = Client.objects.filter(merchant=merchant, phone=e164).first()
-        if client is not None:
-            return client, True
+    """(client, identified_by_phone) from a card code or a phone in any spelling — the
+    cashier page's look-up (`loyalty.selectors.client_find`), card first."""
+    from loyalty.selectors import client_find
+
+    for query in (card, phone):
+        if query in (None, "", 0, "0"):
+            continue
+        match = client_find(merchant=merchant, query=str(query))
+        if match.client is not None:
+            return match.client, match.by_phone
     return None, False
 
 
