@@ -68,13 +68,27 @@ def overdue_badge(task: MerchantTask, today: dt.date | None):
 # --- Checklist templates ------------------------------------------------------------------
 
 
-class ChecklistTemplateItemInline(ScopedTabularInline):
+class SharedTemplateMixin:
+    """Checklist templates are shared by every merchant: specialists read and apply them,
+    only superusers change them (so one specialist cannot rewrite everybody's plan)."""
+
+    def has_add_permission(self, request, *args):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+class ChecklistTemplateItemInline(SharedTemplateMixin, ScopedTabularInline):
     model = ChecklistTemplateItem
     fields = ["position", "side", "title", "required", "due_offset_days", "description"]
 
 
 @admin.register(ChecklistTemplate)
-class ChecklistTemplateAdmin(ScopedAdmin):
+class ChecklistTemplateAdmin(SharedTemplateMixin, ScopedAdmin):
     list_display = ["name", "is_default", "items_count", "required_count"]
     search_fields = ["name"]
     inlines = [ChecklistTemplateItemInline]
