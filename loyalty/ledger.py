@@ -1,18 +1,17 @@
-"""The points ledger primitive: every balance change in the product goes through `ledger_post`.
+"""The points ledger: locking and single movements.
 
-Callers own the surrounding transaction and must hold the client's row lock
-(`lock_clients`) so the cached balance and the ledger sum never diverge."""
+One rule for a movement (rounding, never below zero, entry appended, cached balance moved in
+the same transaction) lives in `loyalty.services.balances.LedgerBatch`; `ledger_post` is its
+one-entry form. Campaign issuance and expiry over whole client bases use set-based SQL that
+keeps the same contract (`loyalty/campaigns/`). Callers own the transaction and hold the
+clients' row locks (`lock_clients`)."""
 
 from decimal import Decimal
-
-from django.db import transaction
-from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from crm.models import Client
 
 from .models import LedgerEntry
-from .money import ZERO, q
+from .money import q
 
 
 class InsufficientPoints(Exception):
@@ -35,26 +34,15 @@ def ledger_post(*, client: Client, kind: str, points, created_at=None, **links) 
     `client` must be locked in the current transaction. A debit larger than the balance
     raises InsufficientPoints and writes nothing. `links` are LedgerEntry fields
     (purchase, refund, campaign, certificate, referral_level, reason, created_by, expires_at).
+    A one-entry `LedgerBatch`, so the single and the batch path share one rule.
     """
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("ledger_post must run inside transaction.atomic with the client locked")
-    points = q(points)
-    new_balance = q(Decimal(client.balance) + points)
-    if new_balance < ZERO:
-        raise InsufficientPoints(
-            _("Not enough points: balance %(balance)s, needed %(needed)s.")
-            % {"balance": client.balance, "needed": -points}
-        )
-    entry = LedgerEntry.objects.create(
-        merchant_id=client.merchant_id,
-        client=client,
-        kind=kind,
-        points=points,
-        created_at=created_at or timezone.now(),
-        **links,
+    from .services.balances import LedgerBatch
+
+    batch = LedgerBatch({client.pk: client})
+    entry = batch.post(
+        client_id=client.pk, kind=kind, points=points, created_at=created_at, **links
     )
-    client.balance = new_balance
-    Client.objects.filter(pk=client.pk).update(balance=new_balance)
+    batch.flush()
     return entry
 
 
