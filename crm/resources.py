@@ -3,7 +3,7 @@
 `ClientResource` drives the admin's export (every text cell escaped like `crm.exporting`).
 The admin's import does not go through a ModelResource: it routes the library's upload →
 dry-run preview → confirm flow to `crm.importing` (one transaction per file, set-based, ~25×
-faster than the library's per-row resource; see the README)."""
+faster than the library's per-row resource; see docs/import.md)."""
 
 from import_export import fields, resources
 from import_export.widgets import ForeignKeyWidget

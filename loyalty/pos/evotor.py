@@ -1,6 +1,6 @@
 """Evotor: the user-token handshake and the terminal documents (SELL, PAYBACK) it pushes.
 
-Shapes follow Evotor's documentation (see README "Loyalty engine"): webhook-requests
+Shapes follow Evotor's documentation (see docs/engine.md, "POS webhooks"): webhook-requests
 (`/user/create`, `/user/verify`) carry our application token; notifications carry the user
 token we issued, as `Authorization: Bearer <token>`. A document's `id` (with its store) is
 the idempotency key; PAYBACK links its sale by `body.base_document_id`."""
