@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "onboarding",
     "loyalty",
     "crm",
+    "cards",
     "reports",
 ]
 

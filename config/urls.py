@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("loyalty.urls")),
     path("", include("crm.urls")),
     path("", include("reports.urls")),
+    path("", include("cards.urls")),
 ]

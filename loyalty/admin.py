@@ -114,6 +114,7 @@ class ProgramAdmin(ScopedAdmin):
             },
         ),
         (_("Staff bonus"), {"fields": ["staff_bonus_percent", "staff_bonus_note"]}),
+        (_("Client card"), {"fields": ["feedback_every_purchases"]}),
     ]
 
     def get_queryset(self, request):

@@ -85,6 +85,16 @@ class Program(models.Model):
         blank=True,
         help_text=_("e.g. the merchant's internal motivation system"),
     )
+    feedback_every_purchases = models.PositiveSmallIntegerField(
+        _("ask for feedback every N purchases"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text=_(
+            "The client card asks for a 1–5 rating and a comment after every N-th purchase. "
+            "Empty: never."
+        ),
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:

@@ -105,6 +105,13 @@ class MerchantAdmin(MerchantOnboardingMixin, ScopedAdmin):
                 "classes": ["tab"],
             },
         ),
+        (
+            _("Client card"),
+            {
+                "fields": ["brand_color", "brand_accent_color", "brand_logo", "card_page_links"],
+                "classes": ["tab"],
+            },
+        ),
         (_("People"), {"fields": ["owners", "specialists", "partner"], "classes": ["tab"]}),
         (_("Onboarding log"), {"fields": ["onboarding_log"], "classes": ["tab"]}),
         (
@@ -154,6 +161,17 @@ class MerchantAdmin(MerchantOnboardingMixin, ScopedAdmin):
         from reports.admin import case_study_links
 
         return case_study_links(obj)
+
+    @admin.display(description=_("Client card page"))
+    def card_page_links(self, obj):
+        if obj is None or not obj.pk:
+            return "—"
+        from cards.admin import card_page_links
+
+        return card_page_links(obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "card_page_links"]
 
     @admin.display(description=_("Program"))
     def program_link(self, obj):

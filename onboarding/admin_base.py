@@ -19,6 +19,7 @@ MERCHANT_LOOKUPS = {
     "loyalty.Tier": "program__merchant",
     "onboarding.QuizQuestion": "module__merchant",
     "onboarding.QuizAnswer": "question__module__merchant",
+    "cards.ConsentRecord": "client__merchant",
 }
 
 

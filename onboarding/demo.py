@@ -118,6 +118,7 @@ def demo_load(*, stdout=None) -> list[DemoLogin]:
             },
         )
         demo_onboarding(merchant)
+        demo_card_site(merchant)
         if not merchant.clients.exists():
             counts = _history(merchant, ref, seed=index + 1)
             if stdout:
@@ -129,6 +130,43 @@ def demo_load(*, stdout=None) -> list[DemoLogin]:
         role = roles.SPECIALIST if name.startswith("specialist") else roles.PARTNER
         logins.insert(1, DemoLogin(name, role, [slugs[i] for i in indexes]))
     return logins
+
+
+# The card page's branding per demo merchant (colour, accent).
+DEMO_BRANDS = {
+    "zolotoff": ("#8a6d1f", "#d4af37"),
+    "kz-restaurant": ("#7a2e1d", "#e0a458"),
+    "rustore": ("#0b5cad", "#22b8cf"),
+    "sakura": ("#c2185b", "#ff8a80"),
+    "tbilisi-restaurant": ("#5b2333", "#f2a541"),
+}
+# Seed 001's cross-marketing: certificates handed out through partner businesses.
+DEMO_PARTNER_BATCHES = {"zolotoff": ("Партнёрские компании", 725, Decimal(1000), 30, Decimal(20))}
+
+
+def demo_card_site(merchant: Merchant) -> None:
+    """Branding, the feedback request every 10th purchase (the seeds' practice) and the
+    partner certificate batch of seed 001 — each set once, so re-running changes nothing."""
+    from cards.models import PartnerBatch
+    from cards.partners import partner_batch_create
+    from loyalty.models import Program
+
+    brand, accent = DEMO_BRANDS.get(merchant.slug, ("#1f6feb", "#f5a623"))
+    Merchant.objects.filter(pk=merchant.pk).update(brand_color=brand, brand_accent_color=accent)
+    Program.objects.filter(merchant=merchant, feedback_every_purchases__isnull=True).update(
+        feedback_every_purchases=10
+    )
+    spec = DEMO_PARTNER_BATCHES.get(merchant.slug)
+    if spec and not PartnerBatch.objects.filter(merchant=merchant).exists():
+        name, size, points, days, cap = spec
+        partner_batch_create(
+            merchant=merchant,
+            partner_name=name,
+            size=size,
+            points=points,
+            valid_days=days,
+            redemption_cap_percent=cap,
+        )
 
 
 @transaction.atomic

@@ -4,7 +4,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -14,6 +14,26 @@ PERCENT_VALIDATORS = [MinValueValidator(0), MaxValueValidator(100)]
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(_("Unknown time zone “%(tz)s”."), params={"tz": value})
+
+
+HEX_COLOR = RegexValidator(
+    r"^#[0-9a-fA-F]{6}$", _("Enter a colour as # and six hex digits, e.g. #1f6feb.")
+)
+LOGO_MAX_BYTES = 512 * 1024
+_LOGO_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
+
+
+def validate_logo(file) -> None:
+    """A small PNG, JPEG or WebP (checked by its first bytes, not its name): the card page
+    serves it as an image, so nothing that a browser could run is accepted."""
+    if file.size > LOGO_MAX_BYTES:
+        raise ValidationError(_("The logo must be at most 512 KB."))
+    file.seek(0)
+    head = file.read(12)
+    file.seek(0)
+    is_webp = head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    if not (is_webp or any(head.startswith(sig) for sig in _LOGO_SIGNATURES)):
+        raise ValidationError(_("The logo must be a PNG, JPEG or WebP image."))
 
 
 class BusinessType(models.TextChoices):
@@ -162,6 +182,28 @@ class Merchant(models.Model):
         _("Poster application secret"), max_length=128, blank=True
     )
     poster_api_token = models.CharField(_("Poster API token"), max_length=200, blank=True)
+    # Branding of the client card page (/c/<slug>/).
+    brand_color = models.CharField(
+        _("brand colour"),
+        max_length=7,
+        default="#1f6feb",
+        validators=[HEX_COLOR],
+        help_text=_("Buttons and the card's background, e.g. #1f6feb."),
+    )
+    brand_accent_color = models.CharField(
+        _("accent colour"),
+        max_length=7,
+        default="#f5a623",
+        validators=[HEX_COLOR],
+        help_text=_("Progress bars and highlights, e.g. #f5a623."),
+    )
+    brand_logo = models.FileField(
+        _("logo"),
+        upload_to="logos/",
+        blank=True,
+        validators=[validate_logo],
+        help_text=_("PNG, JPEG or WebP, up to 512 KB; shown on the client card page."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -15,7 +15,7 @@ ROLE_LABELS = {
 }
 
 # Apps whose models the admin roles work with.
-DOMAIN_APPS = ("onboarding", "loyalty", "crm", "reports")
+DOMAIN_APPS = ("onboarding", "loyalty", "crm", "reports", "cards")
 # Records that are history: specialists read them, the engine writes them.
 READ_ONLY_FOR_SPECIALISTS = {
     ("loyalty", "ledgerentry"),
@@ -26,6 +26,12 @@ READ_ONLY_FOR_SPECIALISTS = {
     ("onboarding", "attestation"),
     ("onboarding", "onboardingevent"),
     ("onboarding", "bonusline"),
+    ("cards", "onetimecode"),
+    ("cards", "cardsession"),
+    ("cards", "consentrecord"),
+    ("cards", "feedbackrequest"),
+    ("cards", "cardcounter"),
+    ("cards", "partnercode"),
 }
 
 

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from cards.selectors import card_stats
 from onboarding import roles
 from onboarding.access import dashboard_merchants, has_role
 from onboarding.params import day_param, int_param
@@ -17,6 +18,7 @@ from onboarding.params import day_param, int_param
 from . import charts, exports
 from .casestudy import case_study_html
 from .metrics import branch_breakdown, point_b
+from .partners import partner_summary
 from .portfolio import PORTFOLIO_COLUMNS, portfolio_rows
 from .rfm import SEGMENTS
 
@@ -112,6 +114,10 @@ def dashboard(request, slug):
         )
         if not filters["branch_id"]
         else [],
+        "cards": card_stats(merchant=merchant, start=filters["start"], end=filters["end"]),
+        "partners": partner_summary(
+            merchant=merchant, start=filters["start"], end=filters["end"] or merchant.local_today()
+        ),
         "query": request.GET.urlencode(),
         "can_see_portfolio": len(dashboard_merchants(request.user)[:2]) > 1,
     }
