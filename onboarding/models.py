@@ -187,15 +187,17 @@ class Merchant(models.Model):
         _("brand colour"),
         max_length=7,
         default="#1f6feb",
+        blank=True,
         validators=[HEX_COLOR],
-        help_text=_("Buttons and the card's background, e.g. #1f6feb."),
+        help_text=_("Buttons and the card's background, e.g. #1f6feb; empty: the default blue."),
     )
     brand_accent_color = models.CharField(
         _("accent colour"),
         max_length=7,
         default="#f5a623",
+        blank=True,
         validators=[HEX_COLOR],
-        help_text=_("Progress bars and highlights, e.g. #f5a623."),
+        help_text=_("Progress bars and highlights, e.g. #f5a623; empty: the default amber."),
     )
     brand_logo = models.FileField(
         _("logo"),
