@@ -75,7 +75,9 @@ def test_code_is_single_use(program, merchant):
         partner_code_redeem(merchant=merchant, code=code, client=second, via="card")
     # One certificate per client per batch, even with another code.
     with pytest.raises(CardError, match="already have"):
-        partner_code_redeem(merchant=merchant, code=batch.codes.last().code, client=first, via="card")
+        partner_code_redeem(
+            merchant=merchant, code=batch.codes.last().code, client=first, via="card"
+        )
     assert Certificate.objects.count() == 1
 
 

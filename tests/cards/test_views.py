@@ -101,7 +101,9 @@ def test_inbox_lists_only_own_messages(client, program, merchant):
     me = Client.objects.get(phone="+79130000001")
     stranger = ClientFactory(merchant=merchant)
     OutboxMessage.objects.create(merchant=merchant, client=me, channel="console", body="Для вас")
-    OutboxMessage.objects.create(merchant=merchant, client=stranger, channel="console", body="Чужое")
+    OutboxMessage.objects.create(
+        merchant=merchant, client=stranger, channel="console", body="Чужое"
+    )
     page = client.get(reverse("cards:inbox", args=[merchant.slug])).content.decode()
     assert "Для вас" in page and "Чужое" not in page
     assert "your code" not in page.lower()  # one-time codes never show
