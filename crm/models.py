@@ -171,6 +171,18 @@ class Review(models.Model):
         return f"{self.get_platform_display()} {self.rating or ''}".strip()
 
 
+class RfmSegment(models.TextChoices):
+    """The named RFM segments (rules in reports.rfm, which reads these codes)."""
+
+    CHAMPIONS = "champions", _("Champions")
+    LOYAL = "loyal", _("Loyal")
+    AT_RISK = "at_risk", _("At risk")
+    NEW = "new", _("New")
+    PROMISING = "promising", _("Promising")
+    LAPSED = "lapsed", _("Lapsed")
+    NO_PURCHASE = "no_purchase", _("Members without a purchase")
+
+
 class Segment(models.Model):
     class Kind(models.TextChoices):
         LAPSED = "lapsed", _("Lapsed clients")
@@ -183,7 +195,7 @@ class Segment(models.Model):
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind)
     lapsed_days = models.PositiveIntegerField(_("no purchase for, days"), null=True, blank=True)
-    rfm_segment = models.CharField(_("RFM segment"), max_length=40, blank=True)
+    rfm_segment = models.CharField(_("RFM segment"), max_length=40, choices=RfmSegment, blank=True)
     phones = models.JSONField(_("phones (E.164)"), default=list, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -194,6 +206,12 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        if self.kind == self.Kind.RFM and not self.rfm_segment:
+            raise ValidationError({"rfm_segment": _("Choose the RFM segment from the list.")})
+        if self.kind == self.Kind.LAPSED and not self.lapsed_days:
+            raise ValidationError({"lapsed_days": _("Set how many days without a purchase.")})
 
 
 class ImportBatch(models.Model):

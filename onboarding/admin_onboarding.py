@@ -379,6 +379,8 @@ class MerchantOnboardingMixin:
                 ("percent", _("Done, %")),
                 ("overdue", _("Overdue")),
                 ("next_due", _("Next due")),
+                ("first_purchase", _("Days to 1st card purchase")),
+                ("hundredth_purchase", _("Days to 100th card purchase")),
             ],
         )
         return render(request, "admin/onboarding/progress.html", context)

@@ -58,6 +58,8 @@ def template_apply(
             side=item.side,
             title=item.title,
             required=item.required,
+            fact=item.fact,
+            fact_threshold=item.fact_threshold,
             due_date=start + dt.timedelta(days=item.due_offset_days),
             position=item.position,
         )
@@ -67,6 +69,9 @@ def template_apply(
     if not tasks:
         return []
     MerchantTask.objects.bulk_create(tasks)
+    if merchant.onboarding_started_on is None or merchant.onboarding_started_on > start:
+        merchant.onboarding_started_on = start
+        Merchant.objects.filter(pk=merchant.pk).update(onboarding_started_on=start)
     OnboardingEvent.objects.create(
         merchant=merchant,
         kind=OnboardingEvent.Kind.TEMPLATE_APPLIED,
@@ -80,10 +85,14 @@ def task_set_status(
     *, task: MerchantTask, status: str, actor=None, comment: str | None = None, save: bool = True
 ) -> MerchantTask:
     """Move a task to `status`. Done records who and when (kept if it was done already);
-    reopening clears them."""
+    reopening clears them. Marking a fact-checked task done while its fact does not hold
+    needs `task.fact_override_reason` (raises ValidationError) and is logged."""
+    from .facts import task_fact_override
+
     task.status = status
     if status == TaskStatus.DONE:
         if task.completed_at is None:
+            task_fact_override(task=task, reason=task.fact_override_reason, actor=actor)
             task.completed_at = timezone.now()
             task.completed_by = actor
     else:
@@ -122,7 +131,12 @@ def launch_blockers(*, merchant: Merchant) -> list[MerchantTask]:
 
 
 def launch_check(*, merchant: Merchant) -> None:
-    """Raise `LaunchBlocked` unless the merchant may be launched without an override."""
+    """Raise `LaunchBlocked` unless the merchant may be launched without an override.
+    Tasks whose facts hold are ticked first."""
+    from .facts import facts_sync
+
+    if merchant.pk is not None:
+        facts_sync(merchants=[merchant])
     has_tasks = merchant.pk is not None and MerchantTask.objects.filter(merchant=merchant).exists()
     if not has_tasks:
         raise LaunchBlocked(
@@ -213,6 +227,9 @@ class MerchantProgress:
     overdue: int
     next_title: str | None
     next_due: dt.date | None
+    started_on: dt.date | None = None
+    first_purchase_days: int | None = None
+    hundredth_purchase_days: int | None = None
 
     @property
     def percent(self) -> int:
@@ -225,6 +242,11 @@ PROGRESS_SORTS = {
     "percent": lambda p: p.percent,
     "overdue": lambda p: p.overdue,
     "next_due": lambda p: (p.next_due is None, p.next_due or dt.date.max),
+    "first_purchase": lambda p: (p.first_purchase_days is None, p.first_purchase_days or 0),
+    "hundredth_purchase": lambda p: (
+        p.hundredth_purchase_days is None,
+        p.hundredth_purchase_days or 0,
+    ),
 }
 
 
@@ -243,7 +265,11 @@ def overdue_condition(merchants: QuerySet[Merchant], prefix: str = "") -> Q:
 def merchants_progress(
     *, merchants: QuerySet[Merchant], sort: str = "name", descending: bool = False
 ) -> list[MerchantProgress]:
-    """Percent done, overdue count and next due item for each merchant: one query."""
+    """Percent done, overdue count, next due item and time to value for each merchant;
+    tasks whose facts hold are ticked first. A fixed number of queries."""
+    from .facts import facts_for, facts_sync, time_to_value
+
+    facts_sync(merchants=merchants)
     open_tasks = MerchantTask.objects.filter(
         merchant=OuterRef("pk"), status__in=OPEN_TASK_STATUSES
     ).order_by("due_date", "position", "id")
@@ -254,17 +280,24 @@ def merchants_progress(
         next_title=Subquery(open_tasks.values("title")[:1]),
         next_due=Subquery(open_tasks.values("due_date")[:1]),
     ).order_by("name")
-    result = [
-        MerchantProgress(
-            merchant=m,
-            total=m.task_total,
-            done=m.task_done,
-            overdue=m.task_overdue,
-            next_title=m.next_title,
-            next_due=m.next_due,
+    rows = list(rows)
+    facts = facts_for(merchants=rows)
+    result = []
+    for m in rows:
+        ttv = time_to_value(merchant=m, facts=facts[m.pk])
+        result.append(
+            MerchantProgress(
+                merchant=m,
+                total=m.task_total,
+                done=m.task_done,
+                overdue=m.task_overdue,
+                next_title=m.next_title,
+                next_due=m.next_due,
+                started_on=ttv.started_on,
+                first_purchase_days=ttv.first_purchase_days,
+                hundredth_purchase_days=ttv.hundredth_purchase_days,
+            )
         )
-        for m in rows
-    ]
     key = PROGRESS_SORTS.get(sort, PROGRESS_SORTS["name"])
     result.sort(key=key, reverse=descending)
     return result

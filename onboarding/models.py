@@ -114,6 +114,12 @@ class Merchant(models.Model):
         help_text=_("IANA name, e.g. Asia/Novokuznetsk. “Today” for the merchant is in this zone."),
     )
     launch_date = models.DateField(_("launch date"), null=True, blank=True)
+    onboarding_started_on = models.DateField(
+        _("onboarding started"),
+        null=True,
+        blank=True,
+        help_text=_("The day the first checklist was applied; time to value counts from it."),
+    )
     pos_integration = models.CharField(
         _("POS integration"), max_length=16, choices=PosIntegration, default=PosIntegration.NONE
     )
@@ -219,7 +225,12 @@ class Merchant(models.Model):
 
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(self.time_zone)
+        """The merchant's zone. An unknown name (an unsaved form being re-shown with the
+        error) falls back to the server's zone so pages render; validation rejects it."""
+        try:
+            return zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+            return zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
     def local_today(self):
         """The merchant's current local date (never the server's UTC date)."""
@@ -360,6 +371,18 @@ class ChecklistTemplate(models.Model):
         return self.name
 
 
+class ChecklistFact(models.TextChoices):
+    """Facts of the merchant's data that complete a checklist task by themselves."""
+
+    CLIENTS_IMPORTED = "clients_imported", _("Client base imported (at least N clients)")
+    PROGRAM_CONFIGURED = "program_configured", _("Program configured (tiers set)")
+    POS_EVENT = "pos_event", _("First sale from the till (POS event or cashier page)")
+    PURCHASE_EVERY_BRANCH = "purchase_every_branch", _("A card purchase in every branch")
+    CARD_PURCHASES = "card_purchases", _("At least N card purchases")
+    STAFF_ATTESTED = "staff_attested", _("Staff attested (at least N %)")
+    CAMPAIGN_ISSUED = "campaign_issued", _("First campaign reward issued")
+
+
 class ChecklistTemplateItem(models.Model):
     template = models.ForeignKey(
         ChecklistTemplate,
@@ -374,6 +397,19 @@ class ChecklistTemplateItem(models.Model):
         _("required for launch"),
         default=True,
         help_text=_("The merchant cannot be launched until required tasks are done."),
+    )
+    fact = models.CharField(
+        _("completed by the fact"),
+        max_length=24,
+        choices=ChecklistFact,
+        blank=True,
+        help_text=_("The task ticks itself when this fact holds in the merchant's data."),
+    )
+    fact_threshold = models.PositiveIntegerField(
+        _("fact threshold"),
+        null=True,
+        blank=True,
+        help_text=_("N for the fact: clients, purchases or percent of staff attested."),
     )
     due_offset_days = models.PositiveSmallIntegerField(
         _("due, days from start"),
@@ -448,6 +484,27 @@ class MerchantTask(models.Model):
         verbose_name=_("completed by"),
     )
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    fact = models.CharField(
+        _("completed by the fact"),
+        max_length=24,
+        choices=ChecklistFact,
+        blank=True,
+        help_text=_("The task ticks itself when this fact holds in the merchant's data."),
+    )
+    fact_threshold = models.PositiveIntegerField(
+        _("fact threshold"),
+        null=True,
+        blank=True,
+        help_text=_("N for the fact: clients, purchases or percent of staff attested."),
+    )
+    fact_override_reason = models.TextField(
+        _("fact override reason"),
+        blank=True,
+        help_text=_(
+            "Only to mark the task done while its fact does not hold yet: why. "
+            "The override is logged with your name and the time."
+        ),
+    )
     comment = models.TextField(_("comment"), blank=True)
     attachment_url = models.URLField(_("attachment link"), max_length=500, blank=True)
     position = models.PositiveSmallIntegerField(_("order"), default=0)
@@ -473,6 +530,29 @@ class MerchantTask(models.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_TASK_STATUSES
 
+    def clean(self):
+        """Marking a fact-checked task done by hand needs an override reason while its
+        fact does not hold (the fact ticks it by itself once it does)."""
+        if self.status != TaskStatus.DONE or not self.fact or self.fact_override_reason.strip():
+            return
+        if self.pk and MerchantTask.objects.filter(pk=self.pk, status=TaskStatus.DONE).exists():
+            return
+        if self.merchant_id is None:
+            return
+        from .facts import facts_for
+
+        facts = facts_for(merchants=[self.merchant])[self.merchant_id]
+        if not facts.holds(self.fact, self.fact_threshold):
+            raise ValidationError(
+                {
+                    "fact_override_reason": _(
+                        "The fact that completes this task does not hold yet (%(now)s). "
+                        "Give a reason to mark it done anyway."
+                    )
+                    % {"now": facts.describe(self.fact)}
+                }
+            )
+
 
 class OnboardingEvent(models.Model):
     """Append-only history of a merchant's onboarding: status changes, launch overrides,
@@ -483,6 +563,10 @@ class OnboardingEvent(models.Model):
         LAUNCH_OVERRIDE = "launch_override", _("Launch gate overridden")
         TEMPLATE_APPLIED = "template_applied", _("Checklist applied")
         PERIOD_CLOSED = "period_closed", _("Bonus period closed")
+        FACT_OVERRIDE = "fact_override", _("Task done without its fact")
+        FACT_VERIFIED = "fact_verified", _("Tasks ticked by facts")
+        PERSON_INVITED = "person_invited", _("Login created")
+        PERSON_DEACTIVATED = "person_deactivated", _("Login deactivated")
 
     merchant = models.ForeignKey(
         Merchant,

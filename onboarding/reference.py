@@ -477,3 +477,24 @@ REFERENCE_MERCHANTS = [
         },
     },
 ]
+
+
+# The standard checklist ("Стандартное внедрение", seeded by migration 0004): the items whose
+# completion the merchant's data proves, with the fact and its threshold N. Migration 0007
+# names these facts on the seeded template; tests/onboarding/test_facts.py keeps both equal.
+STANDARD_CHECKLIST_NAME = "Стандартное внедрение"
+STANDARD_CHECKLIST_FACTS = {
+    "Настроить программу: уровни, кешбэк, списание, приветственные баллы, рефералы": (
+        "program_configured",
+        None,
+    ),
+    "Провести импорт клиентской базы": ("clients_imported", 1),
+    "Подключить кассу (Эвотор / Poster) или страницу кассира": ("pos_event", None),
+    "Обучить и аттестовать сотрудников (оплаты картой лояльности, заказы, начисление по номеру)": (
+        "staff_attested",
+        80,
+    ),
+    "Разработать и запустить акции": ("campaign_issued", None),
+    "Контроль запуска, информирование собственника об обновлениях": ("card_purchases", 100),
+    "Проводить 100% оплат через программу": ("purchase_every_branch", None),
+}

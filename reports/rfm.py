@@ -27,21 +27,13 @@ from decimal import Decimal
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import Client
+from crm.models import Client, RfmSegment
 from loyalty.money import q
 from onboarding.models import Merchant
 
 NEW_CLIENT_DAYS = 30
 
-SEGMENTS = {
-    "champions": _("Champions"),
-    "loyal": _("Loyal"),
-    "at_risk": _("At risk"),
-    "new": _("New"),
-    "promising": _("Promising"),
-    "lapsed": _("Lapsed"),
-    "no_purchase": _("Members without a purchase"),
-}
+SEGMENTS = dict(RfmSegment.choices)
 RFM_SEGMENTS = [s for s in SEGMENTS if s != "no_purchase"]
 
 

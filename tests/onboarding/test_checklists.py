@@ -103,6 +103,7 @@ def test_whitespace_reason_is_no_override(merchant, template):
 def test_launch_allowed_when_required_done(merchant, template, specialist):
     template_apply(merchant=merchant, template=template)
     for task in MerchantTask.objects.filter(merchant=merchant, required=True):
+        task.fact_override_reason = "done outside the portal" if task.fact else ""
         checklists.task_set_status(task=task, status=TaskStatus.DONE, actor=specialist)
     # Optional tasks left open do not block; a required one "not needed" would.
     merchant_set_status(merchant=merchant, status=OnboardingStatus.LAUNCHED, actor=specialist)
@@ -115,6 +116,7 @@ def test_skipped_required_task_still_blocks(merchant, template):
     template_apply(merchant=merchant, template=template)
     tasks = list(MerchantTask.objects.filter(merchant=merchant, required=True))
     for task in tasks[1:]:
+        task.fact_override_reason = "done outside the portal" if task.fact else ""
         checklists.task_set_status(task=task, status=TaskStatus.DONE)
     checklists.task_set_status(task=tasks[0], status=TaskStatus.SKIPPED)
     with pytest.raises(LaunchBlocked) as blocked:
@@ -169,6 +171,7 @@ def test_progress_percent_overdue_next_due_and_sorting(template):
     template_apply(merchant=b, template=template, start=today)
     total = template.items.count()
     for task in MerchantTask.objects.filter(merchant=b)[:5]:
+        task.fact_override_reason = "done outside the portal" if task.fact else ""
         checklists.task_set_status(task=task, status=TaskStatus.DONE)
     rows = checklists.merchants_progress(
         merchants=a.__class__.objects.filter(pk__in=[a.pk, b.pk]), sort="percent", descending=True
