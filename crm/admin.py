@@ -188,11 +188,16 @@ class ClientAdmin(ClientLoyaltyAdminMixin, ImportExportMixin, ScopedAdmin):
     # --- import: the library's upload → dry-run preview → confirm, through crm.importing ---
 
     def create_import_form(self, request):
+        kwargs = self.get_import_form_kwargs(request)
+        # Opened from the merchant's journey: the merchant comes in the URL, chosen already.
+        merchant = request.GET.get("merchant", "")
+        if merchant.isdigit():
+            kwargs.setdefault("initial", {})["merchant"] = int(merchant)
         return self.get_import_form_class(request)(
             self.get_import_formats(),
             self.get_import_resource_classes(request),
             user=request.user,
-            **self.get_import_form_kwargs(request),
+            **kwargs,
         )
 
     def _import_context(self, request, form, **extra):

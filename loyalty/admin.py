@@ -83,6 +83,7 @@ class CampaignInline(ScopedTabularInline):
 
 @admin.register(Program)
 class ProgramAdmin(ScopedAdmin):
+    change_form_before_template = "admin/onboarding/_back_to_merchant.html"
     list_display = [
         "merchant",
         "welcome_points",
@@ -157,6 +158,7 @@ class CampaignForm(forms.ModelForm):
 
 @admin.register(Campaign)
 class CampaignAdmin(ScopedAdmin):
+    change_form_before_template = "admin/onboarding/_back_to_merchant.html"
     form = CampaignForm
     list_display = ["name", "merchant", "kind", "reward_form", "reward_points", "is_active"]
     list_filter = ["kind", "is_active", "merchant"]

@@ -9,6 +9,7 @@ from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from .admin_base import ScopedAdmin, ScopedTabularInline
+from .admin_journey import MerchantJourneyMixin
 from .admin_onboarding import (
     MerchantOnboardingMixin,
     StaffQuizLinkMixin,
@@ -51,9 +52,27 @@ class StaffInline(ScopedTabularInline):
     fields = ["full_name", "role", "branch", "user", "phone", "pos_employee_id", "is_active"]
     tab = True
 
+    def get_formset(self, request, obj=None, **kwargs):
+        """Branches and logins of this merchant only; before the first save there are none
+        to offer (the merchant's branches do not exist yet)."""
+        formset = super().get_formset(request, obj, **kwargs)
+        fields = formset.form.base_fields
+        if "branch" in fields:
+            fields["branch"].queryset = (
+                obj.branches.all() if obj is not None else fields["branch"].queryset.none()
+            )
+        if "user" in fields and not request.user.is_superuser:
+            fields["user"].queryset = (
+                fields["user"].queryset.filter(staff_member__merchant=obj)
+                if obj is not None
+                else fields["user"].queryset.none()
+            )
+            fields["user"].help_text = _("Logins are created on the People & logins page.")
+        return formset
+
 
 @admin.register(Merchant)
-class MerchantAdmin(MerchantOnboardingMixin, ScopedAdmin):
+class MerchantAdmin(MerchantJourneyMixin, MerchantOnboardingMixin, ScopedAdmin):
     form = MerchantAdminForm
     list_display = [
         "name",
@@ -195,6 +214,23 @@ class StaffMemberAdmin(StaffQuizLinkMixin, ScopedAdmin):
     list_filter = ["role", "is_active", ("merchant", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["full_name", "phone", "email"]
     list_select_related = ["merchant", "branch"]
+    change_form_before_template = "admin/onboarding/_back_to_merchant.html"
+
+    def get_form(self, request, obj=None, **kwargs):
+        """The login picker offers this merchant's own logins only (never another merchant's
+        cashiers); logins are created on the merchant's People & logins page."""
+        form = super().get_form(request, obj, **kwargs)
+        user_field = form.base_fields.get("user")
+        if user_field is not None and not request.user.is_superuser:
+            user_field.queryset = (
+                user_field.queryset.filter(staff_member__merchant_id=obj.merchant_id)
+                if obj is not None
+                else user_field.queryset.none()
+            )
+        branch_field = form.base_fields.get("branch")
+        if branch_field is not None and obj is not None:
+            branch_field.queryset = branch_field.queryset.filter(merchant_id=obj.merchant_id)
+        return form
 
 
 @admin.register(Branch)

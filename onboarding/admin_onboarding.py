@@ -11,6 +11,7 @@ import datetime as dt
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import Count, Q
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -18,10 +19,12 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
+from unfold.widgets import UnfoldAdminTextareaWidget, UnfoldAdminTextInputWidget
 
 from . import bonus, checklists, training
 from .access import can_edit_merchant, visible_merchants
 from .admin_base import ScopedAdmin, ScopedTabularInline
+from .admin_journey import InstallStandardModulesMixin
 from .models import (
     OPEN_TASK_STATUSES,
     Attestation,
@@ -115,32 +118,53 @@ class ChecklistTemplateAdmin(SharedTemplateMixin, ScopedAdmin):
 
 
 class MerchantTaskInline(ScopedTabularInline):
+    """The checklist tab: one compact row per task; the rest of a task (side, login,
+    attachment) is edited on its own page."""
+
     model = MerchantTask
     fields = [
         "state",
         "title",
-        "side",
-        "required",
-        "due_date",
         "status",
+        "due_date",
         "responsible_name",
-        "responsible",
+        "fact_override_reason",
         "comment",
-        "attachment_url",
         "completed",
     ]
     readonly_fields = ["state", "completed"]
     tab = True
+    show_change_link = True
     verbose_name_plural = _("Onboarding checklist")
+    formfield_overrides = {
+        **ScopedTabularInline.formfield_overrides,
+        # One-line inputs: a textarea per row made each row ~265 px high.
+        models.TextField: {"widget": UnfoldAdminTextInputWidget},
+    }
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("merchant", "completed_by")
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "title" and field is not None:
+            field.widget = UnfoldAdminTextareaWidget(attrs={"rows": 2, "class": "ob-task-title"})
+        return field
 
     @admin.display(description=_("state"))
     def state(self, obj):
         if obj.pk is None:
             return ""
-        return overdue_badge(obj, obj.merchant.local_today())
+        parts = [overdue_badge(obj, obj.merchant.local_today())]
+        if obj.fact:
+            parts.append(
+                format_html(
+                    '<span class="ob-fact" title="{}">⚙ {}</span>',
+                    _("Ticked by itself when the data shows it"),
+                    obj.get_fact_display(),
+                )
+            )
+        return format_html_join(" ", "{}", ((p,) for p in parts if p))
 
     @admin.display(description=_("completed"))
     def completed(self, obj):
@@ -469,7 +493,8 @@ class QuizQuestionInline(ScopedTabularInline):
 
 
 @admin.register(TrainingModule)
-class TrainingModuleAdmin(ScopedAdmin):
+class TrainingModuleAdmin(InstallStandardModulesMixin, ScopedAdmin):
+    change_form_before_template = "admin/onboarding/_back_to_merchant.html"
     list_display = ["title", "merchant", "pass_threshold_percent", "questions_count", "is_active"]
     list_filter = [MERCHANT_FILTER, "is_active"]
     search_fields = ["title"]

@@ -1,14 +1,40 @@
 """Forms of the onboarding pages: the merchant's status with the launch gate, the public quiz."""
 
+import zoneinfo
+from functools import cache
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from unfold.widgets import UnfoldAdminSelect2Widget
 
 from .models import Merchant, OnboardingStatus, TrainingModule
 
 
+@cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    """Every IANA zone the server knows, sorted; legacy aliases (no "/") left out."""
+    return [
+        (name, name)
+        for name in sorted(zoneinfo.available_timezones())
+        if "/" in name or name == "UTC"
+    ]
+
+
 class MerchantAdminForm(forms.ModelForm):
-    """The merchant change form: launching goes through the launch gate, with an optional
-    override reason the specialist gives when launching before the checklist is done."""
+    """The merchant change form: the time zone is picked from the known zones (with search);
+    launching goes through the launch gate, with an optional override reason the specialist
+    gives when launching before the checklist is done."""
+
+    time_zone = forms.ChoiceField(
+        label=_("time zone"),
+        choices=time_zone_choices,
+        initial="Europe/Moscow",
+        widget=UnfoldAdminSelect2Widget,
+        help_text=_("Type to search, e.g. Novokuznetsk. “Today” for the merchant is in this zone."),
+        error_messages={
+            "invalid_choice": _("Unknown time zone “%(value)s”: choose one from the list.")
+        },
+    )
 
     launch_override_reason = forms.CharField(
         label=_("Launch override reason"),
@@ -77,3 +103,39 @@ class QuizForm(forms.Form):
             values = value if isinstance(value, list) else [value]
             result[question.pk] = {int(v) for v in values}
         return result
+
+
+class PersonInviteForm(forms.Form):
+    """People & logins: a login for one of the merchant's owners or cashiers."""
+
+    role = forms.ChoiceField(
+        label=_("Role"), choices=[("owner", _("Owner")), ("cashier", _("Cashier"))]
+    )
+    full_name = forms.CharField(label=_("Full name"), max_length=200)
+    email = forms.EmailField(label=_("E-mail"), required=False)
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        required=False,
+        help_text=_("Empty: the e-mail is the username."),
+    )
+    delivery = forms.ChoiceField(
+        label=_("Hand over the login"),
+        choices=[
+            ("email", _("E-mail a link to set the password")),
+            ("password", _("Show a one-time password now")),
+        ],
+        initial="email",
+    )
+    branch = forms.ModelChoiceField(label=_("Branch"), queryset=None, required=False)
+    staff = forms.ModelChoiceField(
+        label=_("Existing staff member"),
+        queryset=None,
+        required=False,
+        help_text=_("A cashier already on the staff list; empty: a new staff member is added."),
+    )
+
+    def __init__(self, *args, merchant: Merchant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["branch"].queryset = merchant.branches.filter(is_active=True)
+        self.fields["staff"].queryset = merchant.staff.filter(user__isnull=True, is_active=True)

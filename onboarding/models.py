@@ -541,7 +541,11 @@ class MerchantTask(models.Model):
             return
         from .facts import facts_for
 
-        facts = facts_for(merchants=[self.merchant])[self.merchant_id]
+        # One read per merchant per request: a formset's tasks share their merchant object.
+        facts = getattr(self.merchant, "_checklist_facts", None)
+        if facts is None:
+            facts = facts_for(merchants=[self.merchant])[self.merchant_id]
+            self.merchant._checklist_facts = facts
         if not facts.holds(self.fact, self.fact_threshold):
             raise ValidationError(
                 {

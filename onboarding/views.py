@@ -5,7 +5,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from .access import cashier_merchant, dashboard_merchants
+from . import roles
+from .access import cashier_merchant, dashboard_merchants, user_roles
 from .forms import QuizForm
 from .models import Attestation
 from .training import attestation_submit, modules_for_staff, staff_by_token
@@ -16,6 +17,9 @@ def home(request):
     """Send each role to its own place: admin for staff users, the cashier page for
     cashiers, the merchant list (dashboards) for owners and partners."""
     user = request.user
+    names = user_roles(user)
+    if roles.PARTNER in names and roles.SPECIALIST not in names and not user.is_superuser:
+        return redirect("reports:portfolio")  # a partner's work is the portfolio
     if user.is_staff:
         return redirect("admin:index")
     if cashier_merchant(user) is not None:

@@ -25,7 +25,6 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.utils.translation import gettext_lazy as _
 
 from crm.models import Client, RfmSegment
 from loyalty.money import q

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 
 from cards.selectors import card_stats
 from onboarding import roles
-from onboarding.access import dashboard_merchants, has_role
+from onboarding.access import cashier_merchant, dashboard_merchants, has_role
 from onboarding.params import day_param, int_param
 
 from . import charts, exports
@@ -58,6 +58,9 @@ def _filters(request, merchant) -> dict:
 def portfolio(request):
     """All merchants the user may see, one row each, sortable by any column."""
     merchants = dashboard_merchants(request.user).order_by("name")
+    till = cashier_merchant(request.user)
+    if till is not None and not merchants.exists():
+        return redirect("loyalty:cashier", slug=till.slug)  # a cashier's place is the till
     if has_role(request.user, roles.OWNER) and not request.user.is_staff and len(merchants) == 1:
         return redirect("reports:dashboard", slug=merchants[0].slug)
     sort = request.GET.get("sort", "name")

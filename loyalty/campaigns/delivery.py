@@ -85,8 +85,11 @@ class ProviderStubBackend(DeliveryBackend):
         if not message.recipient:
             raise PermanentDeliveryError(_("The client has no phone number."))
         raise PermanentDeliveryError(
-            _("No provider is connected for the “%(channel)s” channel: set "
-              "LOYALTY_DELIVERY_BACKENDS and retry.") % {"channel": self.channel}
+            _(
+                "No provider is connected for the “%(channel)s” channel: set "
+                "LOYALTY_DELIVERY_BACKENDS and retry."
+            )
+            % {"channel": self.channel}
         )
 
 
