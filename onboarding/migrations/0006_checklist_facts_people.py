@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='checklisttemplateitem',
             name='fact',
-            field=models.CharField(blank=True, choices=[('clients_imported', 'Client base imported (at least N clients)'), ('program_configured', 'Program configured (tiers set)'), ('pos_event', 'First POS event received'), ('purchase_every_branch', 'A card purchase in every branch'), ('card_purchases', 'At least N card purchases'), ('staff_attested', 'Staff attested (at least N %)'), ('campaign_issued', 'First campaign reward issued')], help_text="The task ticks itself when this fact holds in the merchant's data.", max_length=24, verbose_name='completed by the fact'),
+            field=models.CharField(blank=True, choices=[('clients_imported', 'Client base imported (at least N clients)'), ('program_configured', 'Program configured (tiers set)'), ('pos_event', 'First sale from the till (POS event or cashier page)'), ('purchase_every_branch', 'A card purchase in every branch'), ('card_purchases', 'At least N card purchases'), ('staff_attested', 'Staff attested (at least N %)'), ('campaign_issued', 'First campaign reward issued')], help_text="The task ticks itself when this fact holds in the merchant's data.", max_length=24, verbose_name='completed by the fact'),
         ),
         migrations.AddField(
             model_name='checklisttemplateitem',
@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='merchanttask',
             name='fact',
-            field=models.CharField(blank=True, choices=[('clients_imported', 'Client base imported (at least N clients)'), ('program_configured', 'Program configured (tiers set)'), ('pos_event', 'First POS event received'), ('purchase_every_branch', 'A card purchase in every branch'), ('card_purchases', 'At least N card purchases'), ('staff_attested', 'Staff attested (at least N %)'), ('campaign_issued', 'First campaign reward issued')], help_text="The task ticks itself when this fact holds in the merchant's data.", max_length=24, verbose_name='completed by the fact'),
+            field=models.CharField(blank=True, choices=[('clients_imported', 'Client base imported (at least N clients)'), ('program_configured', 'Program configured (tiers set)'), ('pos_event', 'First sale from the till (POS event or cashier page)'), ('purchase_every_branch', 'A card purchase in every branch'), ('card_purchases', 'At least N card purchases'), ('staff_attested', 'Staff attested (at least N %)'), ('campaign_issued', 'First campaign reward issued')], help_text="The task ticks itself when this fact holds in the merchant's data.", max_length=24, verbose_name='completed by the fact'),
         ),
         migrations.AddField(
             model_name='merchanttask',

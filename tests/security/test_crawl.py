@@ -52,7 +52,7 @@ def world(program):
 
 def _admin_urls(merchant):
     urls = []
-    for model, model_admin in admin.site._registry.items():
+    for model in admin.site._registry:
         info = (model._meta.app_label, model._meta.model_name)
         urls.append(reverse("admin:%s_%s_changelist" % info))
         try:
