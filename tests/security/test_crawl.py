@@ -1,6 +1,8 @@
 """Crawl every admin page (changelist, add, change of one object per model, custom pages)
 and the site pages as each role; none may answer 5xx."""
 
+import contextlib
+
 import pytest
 from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
@@ -53,15 +55,13 @@ def world(program):
 def _admin_urls(merchant):
     urls = []
     for model in admin.site._registry:
-        info = (model._meta.app_label, model._meta.model_name)
-        urls.append(reverse("admin:%s_%s_changelist" % info))
-        try:
-            urls.append(reverse("admin:%s_%s_add" % info))
-        except NoReverseMatch:
-            pass
+        prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        urls.append(reverse(f"{prefix}_changelist"))
+        with contextlib.suppress(NoReverseMatch):
+            urls.append(reverse(f"{prefix}_add"))
         obj = model._default_manager.order_by("pk").first()
         if obj is not None:
-            urls.append(reverse("admin:%s_%s_change" % info, args=[obj.pk]))
+            urls.append(reverse(f"{prefix}_change", args=[obj.pk]))
     urls += [reverse(name, args=args) for name, args in CUSTOM]
     urls.append(reverse("admin:onboarding_merchant_people", args=[merchant.pk]))
     urls.append(reverse("admin:crm_client_import") + f"?merchant={merchant.pk}")
