@@ -269,7 +269,10 @@ def merchants_progress(
     tasks whose facts hold are ticked first. A fixed number of queries."""
     from .facts import facts_for, facts_sync, time_to_value
 
-    facts_sync(merchants=merchants)
+    merchants = list(merchants.order_by("name"))
+    facts = facts_for(merchants=merchants)
+    facts_sync(merchants=merchants, facts=facts)
+    merchants = Merchant.objects.filter(pk__in=[m.pk for m in merchants])
     open_tasks = MerchantTask.objects.filter(
         merchant=OuterRef("pk"), status__in=OPEN_TASK_STATUSES
     ).order_by("due_date", "position", "id")
@@ -280,8 +283,6 @@ def merchants_progress(
         next_title=Subquery(open_tasks.values("title")[:1]),
         next_due=Subquery(open_tasks.values("due_date")[:1]),
     ).order_by("name")
-    rows = list(rows)
-    facts = facts_for(merchants=rows)
     result = []
     for m in rows:
         ttv = time_to_value(merchant=m, facts=facts[m.pk])

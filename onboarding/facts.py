@@ -236,9 +236,14 @@ def task_fact_holds(task: MerchantTask, facts: MerchantFacts) -> bool:
 
 
 @transaction.atomic
-def facts_sync(*, merchants: QuerySet[Merchant] | list[Merchant]) -> int:
+def facts_sync(
+    *,
+    merchants: QuerySet[Merchant] | list[Merchant],
+    facts: dict[int, MerchantFacts] | None = None,
+) -> int:
     """Tick the open tasks of `merchants` whose fact holds (done, by nobody, now), logging one
-    event per merchant that had tasks ticked. Returns the number of tasks ticked."""
+    event per merchant that had tasks ticked. `facts` (from `facts_for`) saves reading them
+    again. Returns the number of tasks ticked."""
     ids = (
         [m.pk for m in merchants]
         if isinstance(merchants, list)
@@ -251,7 +256,10 @@ def facts_sync(*, merchants: QuerySet[Merchant] | list[Merchant]) -> int:
     )
     if not open_tasks:
         return 0
-    facts = facts_for(merchants=Merchant.objects.filter(pk__in={t.merchant_id for t in open_tasks}))
+    if facts is None:
+        facts = facts_for(
+            merchants=Merchant.objects.filter(pk__in={t.merchant_id for t in open_tasks})
+        )
     now = timezone.now()
     ticked = [t for t in open_tasks if task_fact_holds(t, facts[t.merchant_id])]
     by_merchant: dict[int, list[str]] = defaultdict(list)
