@@ -480,7 +480,7 @@ REFERENCE_MERCHANTS = [
 
 
 # The standard checklist ("Стандартное внедрение", seeded by migration 0004): the items whose
-# completion the merchant's data proves, with the fact and its threshold N. Migration 0007
+# completion the merchant's data proves, with the fact and its threshold N. Migration 0008
 # names these facts on the seeded template; tests/onboarding/test_facts.py keeps both equal.
 STANDARD_CHECKLIST_NAME = "Стандартное внедрение"
 STANDARD_CHECKLIST_FACTS = {

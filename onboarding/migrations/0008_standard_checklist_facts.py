@@ -36,6 +36,6 @@ def unname_facts(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("onboarding", "0006_checklist_facts_people")]
+    dependencies = [("onboarding", "0007_checklist_facts_people")]
 
     operations = [migrations.RunPython(name_facts, unname_facts)]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('onboarding', '0005_relation_labels'),
+        ('onboarding', '0006_merchant_branding'),
     ]
 
     operations = [
