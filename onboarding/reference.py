@@ -457,7 +457,7 @@ REFERENCE_MERCHANTS = [
                 "reward_form": RewardForm.POINTS,
                 "reward_points": D(10),
                 "burn_after_days": 3,
-                "channel": Channel.APP_PUSH,
+                "channel": Channel.WEB_PUSH,
             },
         ],
         "point_b": {
