@@ -47,7 +47,12 @@ def tg_ok(message_id: int = 42, chat_id: int = 111):
             "ok": True,
             "result": {
                 "message_id": message_id,
-                "from": {"id": 7000001, "is_bot": True, "first_name": "Shop", "username": "shop_bot"},
+                "from": {
+                    "id": 7000001,
+                    "is_bot": True,
+                    "first_name": "Shop",
+                    "username": "shop_bot",
+                },
                 "chat": {"id": chat_id, "first_name": "Anna", "type": "private"},
                 "date": 1732881600,
                 "text": "…",
@@ -73,7 +78,10 @@ TG_BAD_GATEWAY = answer(502, b"<html><body><h1>502 Bad Gateway</h1></body></html
 TG_TRUE = answer(200, {"ok": True, "result": True, "description": "Webhook was set"})
 TG_GET_ME = answer(
     200,
-    {"ok": True, "result": {"id": 7000001, "is_bot": True, "first_name": "Shop", "username": "shop_bot"}},
+    {
+        "ok": True,
+        "result": {"id": 7000001, "is_bot": True, "first_name": "Shop", "username": "shop_bot"},
+    },
 )
 
 # SMSC HTTP API, send.php with fmt=3 (smsc.ru/api/http/send/sms/sms_answer/).

@@ -29,7 +29,11 @@ pytestmark = pytest.mark.django_db
 
 def smsc_merchant(**kw):
     return make_merchant(
-        sms_gateway="smsc", smsc_login="zolotoff", smsc_password="p@ss", smsc_sender="ZOLOTOFF", **kw
+        sms_gateway="smsc",
+        smsc_login="zolotoff",
+        smsc_password="p@ss",
+        smsc_sender="ZOLOTOFF",
+        **kw,
     )
 
 
@@ -97,7 +101,10 @@ def test_smsc_rate_limit_5xx_network_retried_then_failed(transport):
     transport.queue(SMSC_DUPLICATE)
     assert outbox_deliver(message_id=message.pk) == "failed"
     message.refresh_from_db()
-    assert (message.attempts, message.last_error) == (MAX_ATTEMPTS, "SMSC 9: duplicate request, wait a minute")
+    assert (message.attempts, message.last_error) == (
+        MAX_ATTEMPTS,
+        "SMSC 9: duplicate request, wait a minute",
+    )
 
 
 def test_twilio_request_format(transport):
@@ -108,7 +115,9 @@ def test_twilio_request_format(transport):
     assert request.url == (
         "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json"
     )
-    user, password = base64.b64decode(request.headers["Authorization"].split()[1]).decode().split(":")
+    user, password = (
+        base64.b64decode(request.headers["Authorization"].split()[1]).decode().split(":")
+    )
     assert (user, password) == ("AC0123456789abcdef0123456789abcdef", "auth-token-1")
     form = transport.form()
     assert form["To"] == "+995599123456" and form["From"] == "+15017122661"

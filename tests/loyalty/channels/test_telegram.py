@@ -109,9 +109,7 @@ def test_rate_limit_network_and_5xx_are_retried_then_fail_with_vendor_message(
     assert message.next_attempt_at is None
 
 
-def test_blocked_bot_deactivates_the_link_and_keeps_the_message_in_the_inbox(
-    transport, no_sleep
-):
+def test_blocked_bot_deactivates_the_link_and_keeps_the_message_in_the_inbox(transport, no_sleep):
     message = linked_message()
     transport.queue(TG_BLOCKED)
     assert outbox_deliver(message_id=message.pk) == "inbox_only"
@@ -200,7 +198,11 @@ def test_connect_webhook_calls_get_me_and_set_webhook(transport, settings):
     assert url == f"https://portal.example.com/tg/{merchant.pk}/{webhook_hook(cs)}/"
     body = transport.last.json()
     assert transport.last.url.endswith("/setWebhook")
-    assert body == {"url": url, "secret_token": cs.telegram_webhook_secret, "allowed_updates": ["message"]}
+    assert body == {
+        "url": url,
+        "secret_token": cs.telegram_webhook_secret,
+        "allowed_updates": ["message"],
+    }
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,256}", cs.telegram_webhook_secret)
 
 
@@ -235,7 +237,12 @@ def text_update(update_id, text, user_id=555, first_name="Anna"):
         "update_id": update_id,
         "message": {
             "message_id": update_id,
-            "from": {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": "en"},
+            "from": {
+                "id": user_id,
+                "is_bot": False,
+                "first_name": first_name,
+                "language_code": "en",
+            },
             "chat": {"id": user_id, "first_name": first_name, "type": "private"},
             "date": 1732881600,
             "text": text,
@@ -245,7 +252,9 @@ def text_update(update_id, text, user_id=555, first_name="Anna"):
 
 def test_webhook_checks_path_and_secret_header(client):
     merchant = hooked_merchant()
-    assert post_update(client, merchant, text_update(1, "/start"), secret="wrong").status_code == 401
+    assert (
+        post_update(client, merchant, text_update(1, "/start"), secret="wrong").status_code == 401
+    )
     assert post_update(client, merchant, text_update(1, "/start"), secret=None).status_code == 401
     assert post_update(client, merchant, text_update(1, "/start"), hook="0" * 24).status_code == 404
     assert post_update(client, merchant, "{not json").status_code == 400

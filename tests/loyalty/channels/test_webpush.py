@@ -42,7 +42,9 @@ def subscribed_message(endpoints=("https://fcm.googleapis.com/fcm/send/abc:APA91
     keys = []
     for endpoint in endpoints:
         private, auth, sub_keys = browser_keys()
-        webpush_subscribe(client=message.client, subscription={"endpoint": endpoint, "keys": sub_keys})
+        webpush_subscribe(
+            client=message.client, subscription={"endpoint": endpoint, "keys": sub_keys}
+        )
         keys.append((private, auth))
     return message, keys
 
@@ -95,7 +97,10 @@ def test_push_request_is_vapid_signed_and_encrypted_for_the_browser(transport, s
 
 def test_gone_subscriptions_are_removed(transport):
     message, _keys = subscribed_message(
-        ["https://fcm.googleapis.com/fcm/send/a", "https://updates.push.services.mozilla.com/wpush/v2/b"]
+        [
+            "https://fcm.googleapis.com/fcm/send/a",
+            "https://updates.push.services.mozilla.com/wpush/v2/b",
+        ]
     )
     transport.queue(PUSH_NOT_FOUND, PUSH_CREATED)
     assert outbox_deliver(message_id=message.pk) == "sent"
