@@ -214,3 +214,21 @@ UNFOLD = {
         "show_all_applications": True,
     },
 }
+
+# Delivery channels (docs/campaigns.md, "Channels").
+# The site's public address: unsubscribe links, the Telegram webhook and card links use it.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# One-time codes go to the console when no SMS gateway or Telegram link can carry them:
+# on by default only with DEBUG, so a production site never "sends" a code nobody receives.
+LOYALTY_OTP_CONSOLE_FALLBACK = env.bool("LOYALTY_OTP_CONSOLE_FALLBACK", default=DEBUG)
+# Push services a browser subscription may point at (host suffixes): our server POSTs to the
+# endpoint, so an arbitrary URL would let anyone make it call internal addresses.
+WEBPUSH_ALLOWED_HOST_SUFFIXES = env.list(
+    "WEBPUSH_ALLOWED_HOST_SUFFIXES",
+    default=[
+        "fcm.googleapis.com",
+        "push.services.mozilla.com",
+        "push.apple.com",
+        "notify.windows.com",
+    ],
+)

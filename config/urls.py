@@ -29,6 +29,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("onboarding.urls")),
     path("", include("loyalty.urls")),
+    path("", include("loyalty.channels.urls")),
     path("", include("crm.urls")),
     path("", include("reports.urls")),
     path("", include("cards.urls")),

@@ -449,3 +449,6 @@ class PendingRefundAdmin(ReadOnlyAdminMixin, ScopedAdmin):
     ]
     list_filter = ["merchant", ("applied_at", admin.EmptyFieldListFilter)]
     list_select_related = ["merchant"]
+
+
+from .channels import admin as channels_admin  # noqa: E402,F401

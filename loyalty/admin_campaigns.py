@@ -195,7 +195,7 @@ class OutboxMessageAdmin(ScopedAdmin):
         "short_error",
         "sent_at",
     ]
-    list_filter = [FailedFilter, "status", "channel", "merchant"]
+    list_filter = [FailedFilter, "status", "channel", "kind", "merchant"]
     search_fields = ["recipient", "body", "client__phone"]
     list_select_related = ["merchant"]
     readonly_fields = [
@@ -206,11 +206,15 @@ class OutboxMessageAdmin(ScopedAdmin):
         "recipient",
         "subject",
         "body",
+        "kind",
         "status",
         "attempts",
         "last_error",
+        "next_attempt_at",
+        "provider_message_id",
         "created_at",
         "sent_at",
+        "read_at",
     ]
     actions = ["retry_delivery"]
 

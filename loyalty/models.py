@@ -183,7 +183,8 @@ class RewardForm(models.TextChoices):
 
 
 class Channel(models.TextChoices):
-    APP_PUSH = "app_push", _("App push")
+    INBOX = "inbox", _("Card inbox only")
+    WEB_PUSH = "web_push", _("Web push (card)")
     TELEGRAM = "telegram", _("Telegram")
     SMS = "sms", _("SMS")
     EMAIL = "email", _("E-mail")
@@ -266,7 +267,11 @@ class Campaign(models.Model):
         _("certificates to issue"), null=True, blank=True, validators=[MinValueValidator(1)]
     )
     channel = models.CharField(
-        _("channel"), max_length=12, choices=Channel, default=Channel.APP_PUSH
+        _("channel"),
+        max_length=12,
+        choices=Channel,
+        default=Channel.INBOX,
+        help_text=_("Every message also lands in the card's inbox, whatever the channel."),
     )
     message_template = models.TextField(
         _("message template"),
@@ -664,6 +669,13 @@ class OutboxMessage(models.Model):
         PENDING = "pending", _("Pending")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
+        # The channel cannot reach this client (no address, not linked, unsubscribed): the
+        # message is on the card's inbox only. Not a failure; nothing to retry.
+        INBOX_ONLY = "inbox_only", _("In the card inbox only")
+
+    class Kind(models.TextChoices):
+        CAMPAIGN = "campaign", _("Campaign")
+        CODE = "code", _("One-time code")
 
     merchant = models.ForeignKey(
         Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="outbox"
@@ -691,19 +703,42 @@ class OutboxMessage(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=Status, default=Status.PENDING, db_index=True
     )
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=Kind, default=Kind.CAMPAIGN, db_index=True
+    )
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
+    next_attempt_at = models.DateTimeField(
+        _("next attempt"),
+        null=True,
+        blank=True,
+        help_text=_("When a temporary failure is retried (network, 5xx, rate limit)."),
+    )
+    provider_message_id = models.CharField(_("provider's message id"), max_length=100, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read on the card"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name = _("outbox message")
         verbose_name_plural = _("outbox")
-        indexes = [models.Index(fields=["merchant", "status", "created_at"])]
+        indexes = [
+            models.Index(fields=["merchant", "status", "created_at"]),
+            models.Index(fields=["client", "kind", "created_at"]),
+            models.Index(fields=["merchant", "channel", "status"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} → {self.recipient}"
 
 
+from .channels.models import (  # noqa: E402,F401  (models of the delivery channels)
+    ChannelOptOut,
+    ChannelSettings,
+    TelegramLink,
+    TelegramLinkToken,
+    TelegramUpdate,
+    WebPushSubscription,
+)
 from .pos.models import PendingRefund, PosEvent  # noqa: E402,F401  (models of the POS adapters)

@@ -69,7 +69,9 @@ def deliver_outbox_message(self, message_id: int) -> str:
     except DeliveryError as exc:
         if self.request.is_eager or self.request.retries >= self.max_retries:
             return "failed"
-        raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries)) from exc
+        # A vendor's retry_after (Telegram 429, Retry-After header) wins over our backoff.
+        countdown = max(backoff_seconds(self.request.retries), int(exc.retry_after or 0))
+        raise self.retry(exc=exc, countdown=countdown) from exc
 
 
 @shared_task(name="loyalty.tasks.deliver_pending_outbox")

@@ -13,6 +13,7 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 
 from crm.models import Client, ClientSource, Review
+from loyalty.channels.api import webpush_public_key
 from loyalty.models import (
     Campaign,
     CampaignIssuance,
@@ -188,6 +189,8 @@ def _merchant(ref) -> Merchant:
     for spec in ref["campaigns"]:
         spec = dict(spec)
         campaign_configure(merchant=merchant, kind=spec.pop("kind"), name=spec.pop("name"), **spec)
+    # The card's web push needs the merchant's VAPID keys (inbox and e-mail need nothing).
+    webpush_public_key(merchant=merchant)
     for n in range(1, 4):
         StaffMember.objects.get_or_create(
             merchant=merchant,
@@ -239,6 +242,8 @@ def _history(merchant: Merchant, ref, *, seed: int) -> dict:
                 merchant=merchant,
                 phone=f"{prefix}{i + 1:07d}",
                 full_name=full_name,
+                # Every third contact left an e-mail (the demo's e-mail campaigns reach them).
+                email=f"client{i + 1}@{merchant.slug}.demo.local" if i % 3 == 0 else "",
                 birthday=birthday,
                 gender=gender,
                 source=source,

@@ -74,6 +74,7 @@ REFERENCE_MERCHANTS = [
         "campaigns": [
             {
                 "kind": CampaignKind.WINBACK,
+                "channel": Channel.EMAIL,
                 "name": "Возврат оттока",
                 "reward_form": RewardForm.POINTS,
                 "reward_points": D(1000),
@@ -90,6 +91,7 @@ REFERENCE_MERCHANTS = [
             },
             {
                 "kind": CampaignKind.BIRTHDAY,
+                "channel": Channel.WEB_PUSH,
                 "name": "Подарок ко дню рождения",
                 "reward_form": RewardForm.CERTIFICATE,
                 "reward_points": D(1500),
@@ -173,6 +175,7 @@ REFERENCE_MERCHANTS = [
         "campaigns": [
             {
                 "kind": CampaignKind.BIRTHDAY,
+                "channel": Channel.WEB_PUSH,
                 "name": "Сертификат ко дню рождения",
                 "reward_form": RewardForm.CERTIFICATE,
                 "reward_points": D(1000),
@@ -182,6 +185,7 @@ REFERENCE_MERCHANTS = [
             },
             {
                 "kind": CampaignKind.WINBACK,
+                "channel": Channel.EMAIL,
                 "name": "Напоминание через 15 дней",
                 "reward_form": RewardForm.CERTIFICATE,
                 "reward_points": D(2000),
@@ -281,6 +285,7 @@ REFERENCE_MERCHANTS = [
         "campaigns": [
             {
                 "kind": CampaignKind.BIRTHDAY,
+                "channel": Channel.WEB_PUSH,
                 "name": "Сертификат ко дню рождения",
                 "reward_form": RewardForm.CERTIFICATE,
                 "reward_points": D(5000),
@@ -358,6 +363,7 @@ REFERENCE_MERCHANTS = [
         "campaigns": [
             {
                 "kind": CampaignKind.WINBACK,
+                "channel": Channel.EMAIL,
                 "name": "Возврат через 60 дней",
                 "reward_form": RewardForm.CERTIFICATE,
                 "reward_points": D(150),
@@ -367,6 +373,7 @@ REFERENCE_MERCHANTS = [
             },
             {
                 "kind": CampaignKind.BIRTHDAY,
+                "channel": Channel.WEB_PUSH,
                 "name": "День рождения",
                 "reward_form": RewardForm.CERTIFICATE,
                 "reward_points": D(300),
@@ -457,7 +464,7 @@ REFERENCE_MERCHANTS = [
                 "reward_form": RewardForm.POINTS,
                 "reward_points": D(10),
                 "burn_after_days": 3,
-                "channel": Channel.APP_PUSH,
+                "channel": Channel.WEB_PUSH,
             },
         ],
         "point_b": {

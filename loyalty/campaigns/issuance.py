@@ -16,10 +16,12 @@ from django.db.models import F
 
 from crm.models import Client
 
+from ..channels.consent import opted_out_ids
 from ..models import (
     Campaign,
     CampaignIssuance,
     Certificate,
+    Channel,
     LedgerEntry,
     LedgerKind,
     OutboxMessage,
@@ -92,7 +94,9 @@ def issue_rewards(
 
     Points go to the balance as a `campaign` ledger entry (burning after `burn_after_days` if
     given); certificates are created active for the campaign's validity. Every new issuance
-    gets an outbox message (clients without consent get none). Pairs already issued are
+    gets an outbox message, which is also the card inbox entry: over the campaign's channel,
+    or the inbox only for clients without consent to messages or who unsubscribed from that
+    channel. Pairs already issued are
     skipped silently. Safe to call concurrently and to repeat."""
     outcome = IssueOutcome(campaign_id=campaign.pk)
     pending = sorted(set(items))
@@ -203,17 +207,21 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_after_d
         for iid, cid, _key in inserted:
             by_issuance[iid] = cid
         renderer = MessageRenderer(campaign=campaign, merchant_name=merchant_name, tzinfo=tzinfo)
+        opted_out = (
+            opted_out_ids(client_ids=by_issuance.values(), channel=campaign.channel)
+            if campaign.channel != Channel.INBOX
+            else set()
+        )
         messages = []
         for iid, cid in by_issuance.items():
             _id, full_name, phone, email, consent = locked[cid]
-            if not consent:
-                continue
             messages.append(
                 renderer.build(
                     recipient=Recipient(cid, full_name, phone, email),
                     issuance_id=iid,
                     points=points,
                     valid_until=valid_until,
+                    channel=None if consent and cid not in opted_out else Channel.INBOX,
                 )
             )
         created = OutboxMessage.objects.bulk_create(messages)

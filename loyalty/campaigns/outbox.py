@@ -124,9 +124,12 @@ class MessageRenderer:
         issuance_id: int | None,
         points: Decimal,
         valid_until: datetime | None,
+        channel: str | None = None,
     ) -> OutboxMessage:
-        """An unsaved outbox message for one issuance."""
+        """An unsaved outbox message for one issuance, over the campaign's channel unless
+        `channel` says otherwise (the inbox, for a client who may not be messaged)."""
         campaign = self.campaign
+        channel = channel or campaign.channel
         values = {
             "name": recipient.full_name.strip() or self.anonymous,
             "points": format_points(points),
@@ -139,8 +142,10 @@ class MessageRenderer:
             merchant_id=campaign.merchant_id,
             client_id=recipient.client_id,
             issuance_id=issuance_id,
-            channel=campaign.channel,
-            recipient=recipient.email if campaign.channel == Channel.EMAIL else recipient.phone,
+            channel=channel,
+            recipient=recipient.email
+            if channel == Channel.EMAIL
+            else ("" if channel == Channel.INBOX else recipient.phone),
             subject=self.subject,
             body=render_template(self.template, values),
         )

@@ -370,12 +370,14 @@ def test_review_reward_certificate_on_any_platform():
     assert Certificate.objects.get().points == Decimal("250.00")
 
 
-def test_clients_without_consent_get_the_reward_but_no_message():
+def test_clients_without_consent_get_the_reward_in_the_card_inbox_only():
     merchant = MerchantFactory()
-    birthday_000(merchant)
+    birthday_000(merchant, channel="sms")
     ClientFactory(merchant=merchant, birthday=date(1990, 3, 12), consent=False)
     assert campaigns_run_day(merchant=merchant, day=date(2025, 3, 2)).issued == 1
-    assert not OutboxMessage.objects.exists()
+    message = OutboxMessage.objects.get()
+    # Nothing goes out over SMS; the gift is visible on the card's inbox.
+    assert (message.channel, message.recipient) == ("inbox", "")
 
 
 def test_email_channel_message_goes_to_the_client_address():

@@ -96,12 +96,12 @@ def test_email_backend_uses_django_mail(settings):
     assert "1500" in mail.outbox[0].body
 
 
-def test_email_without_address_fails_permanently(settings):
+def test_email_without_address_stays_in_the_inbox_only(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     message = issue_one("email", email="")
-    assert outbox_deliver(message_id=message.pk) == "failed"
+    assert outbox_deliver(message_id=message.pk) == "inbox_only"
     message.refresh_from_db()
-    assert message.status == "failed"
+    assert message.status == "inbox_only"
     assert message.attempts == 1
     assert "no e-mail" in message.last_error.lower()
     assert mail.outbox == []
@@ -111,7 +111,7 @@ def test_unconnected_channel_fails_visibly_until_a_provider_is_set(settings):
     message = issue_one("telegram")
     assert outbox_deliver(message_id=message.pk) == "failed"
     message.refresh_from_db()
-    assert "No provider is connected" in message.last_error
+    assert "No Telegram bot is connected" in message.last_error
     # Connecting a provider for the channel and retrying delivers the same message.
     settings.LOYALTY_DELIVERY_BACKENDS = {"telegram": "loyalty.campaigns.delivery.ConsoleBackend"}
     assert outbox_retry(message_ids=[message.pk]) == [message.pk]

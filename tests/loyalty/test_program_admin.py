@@ -85,7 +85,7 @@ def test_campaign_form_keeps_only_kind_fields(client, setup):
             "reward_points": "1000",
             "days_after_last_purchase": "60",
             "days_before": "5",
-            "channel": "app_push",
+            "channel": "web_push",
         },
     )
     assert response.status_code == 302, response.content.decode()[-2000:]

@@ -1,5 +1,7 @@
-"""CSRF on every state-changing view (only the POS webhooks are exempt: they authenticate
-by token or signature) and login throttling by django-axes on the site and admin logins."""
+"""CSRF on every state-changing view (only the POS webhooks, the Telegram webhook and the
+signed unsubscribe link are exempt: they authenticate by token, signature or secret header —
+a forged cross-site post cannot know them) and login throttling by django-axes on the site and
+admin logins."""
 
 import uuid
 
@@ -10,6 +12,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 pytestmark = pytest.mark.django_db
 
 POS_VIEWS = {"evotor_user", "evotor_documents", "evotor_receipts", "poster_webhook"}
+# Telegram posts with X-Telegram-Bot-Api-Secret-Token; mail clients post RFC 8058 one-click
+# unsubscribes to the signed link with no session or form.
+CHANNEL_VIEWS = {"telegram_webhook", "unsubscribe"}
 
 
 def _patterns(resolver, prefix=""):
@@ -20,13 +25,13 @@ def _patterns(resolver, prefix=""):
             yield prefix + str(entry.pattern), entry
 
 
-def test_only_pos_webhooks_are_csrf_exempt():
+def test_only_token_authenticated_endpoints_are_csrf_exempt():
     exempt = set()
     for route, pattern in _patterns(get_resolver()):
         callback = pattern.callback
         if getattr(callback, "csrf_exempt", False):
             exempt.add(pattern.name or route)
-    assert exempt == POS_VIEWS
+    assert exempt == POS_VIEWS | CHANNEL_VIEWS
 
 
 @pytest.fixture

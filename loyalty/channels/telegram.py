@@ -1,0 +1,476 @@
+"""Telegram bot: Bot API `sendMessage` over the shared HTTP transport, the per-chat and
+bulk send limits, deep links with one-time payloads, `setWebhook`, and the webhook's update
+handling (/start <payload>, a shared own contact, /stop).
+
+Bot API facts this relies on: every answer is JSON {"ok": true, "result": …} or
+{"ok": false, "error_code": N, "description": "…", "parameters": {"retry_after": S}};
+429 carries retry_after; 403 means the user blocked the bot (or deleted the account);
+a /start payload is at most 64 characters of A–Z, a–z, 0–9, _ and -; a webhook request
+carries the secret given to setWebhook in X-Telegram-Bot-Api-Secret-Token, and Telegram
+re-sends an update until it gets a 2xx — so updates are processed once by update_id."""
+
+import hashlib
+import hmac
+import json
+import math
+import secrets
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from crm.models import Client
+from crm.phones import phone_or_none
+
+from ..campaigns.delivery import (
+    DeliveryBackend,
+    DeliveryError,
+    PermanentDeliveryError,
+    RecipientUnreachable,
+)
+from ..models import Channel, OutboxMessage
+from . import http
+from .common import channel_settings_for, vendor_text
+from .consent import absolute_url, consent_restore, consent_withdraw, footer
+from .models import ChannelSettings, TelegramLink, TelegramLinkToken, TelegramUpdate
+
+API_BASE = "https://api.telegram.org"
+MAX_TEXT = 4096
+LINK_TOKEN_TTL = timedelta(days=7)
+START_PAYLOAD_MAX = 64
+
+
+class TelegramBlocked(RecipientUnreachable):
+    """403: the user blocked the bot or deleted the account."""
+
+
+class TelegramRateLimited(DeliveryError):
+    """429: too many requests; `retry_after` says for how long."""
+
+
+class TelegramApi:
+    """The Bot API methods the product uses, over `http.TRANSPORT`."""
+
+    def __init__(self, token: str):
+        self.token = token
+
+    def call(self, method: str, payload: dict) -> object:
+        request = http.HttpRequest(
+            "POST",
+            f"{API_BASE}/bot{self.token}/{method}",
+            headers={"Content-Type": "application/json"},
+            body=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
+        )
+        try:
+            response = http.send(request)
+        except http.NetworkError as exc:
+            raise DeliveryError(vendor_text("Telegram", None, f"network error: {exc}")) from exc
+        data = response.json()
+        if isinstance(data, dict) and data.get("ok") is True:
+            return data.get("result")
+        if not isinstance(data, dict):
+            data = {}
+        code = data.get("error_code") or response.status
+        text = vendor_text("Telegram", code, data.get("description") or response.text[:200])
+        if code == 429:
+            retry_after = (data.get("parameters") or {}).get("retry_after")
+            if not isinstance(retry_after, int):
+                retry_after = http.retry_after_seconds(response, 1)
+            raise TelegramRateLimited(text, retry_after=retry_after)
+        if not isinstance(code, int) or code >= 500:
+            raise DeliveryError(text)
+        if code == 403:
+            raise TelegramBlocked(text)
+        # 400 (chat not found, bad request), 401 (bad token), 404 (malformed token)…
+        raise PermanentDeliveryError(text)
+
+    def send_message(self, chat_id: int, text: str, reply_markup: dict | None = None) -> dict:
+        payload = {"chat_id": chat_id, "text": text[:MAX_TEXT]}
+        if reply_markup:
+            payload["reply_markup"] = reply_markup
+        result = self.call("sendMessage", payload)
+        return result if isinstance(result, dict) else {}
+
+    def set_webhook(self, url: str, secret_token: str) -> None:
+        self.call(
+            "setWebhook",
+            {"url": url, "secret_token": secret_token, "allowed_updates": ["message"]},
+        )
+
+    def get_me(self) -> dict:
+        result = self.call("getMe", {})
+        return result if isinstance(result, dict) else {}
+
+
+class SendLimiter:
+    """Keeps a bot under Telegram's limits: one message a second per chat and about 30 a
+    second in all, and silent after a 429 for its retry_after. Counters live in the cache
+    (set CACHE_URL to Redis so several workers share them). Waits up to `max_wait` seconds;
+    longer waits become a retryable DeliveryError."""
+
+    PER_CHAT_INTERVAL = 1.0
+    PER_BOT_PER_SECOND = 30
+
+    def __init__(self, merchant_id: int, *, clock=time.time, sleep=time.sleep, max_wait=3.0):
+        self.prefix = f"tg-limit:{merchant_id}"
+        self.clock = clock
+        self.sleep = sleep
+        self.max_wait = max_wait
+
+    def pause(self, seconds: int) -> None:
+        """Telegram said 429: nothing goes out from this bot for `seconds`."""
+        until = self.clock() + seconds
+        cache.set(f"{self.prefix}:pause", until, timeout=max(1, math.ceil(seconds)) + 1)
+
+    def acquire(self, chat_id: int) -> None:
+        waited = 0.0
+        while True:
+            now = self.clock()
+            paused_until = cache.get(f"{self.prefix}:pause")
+            if paused_until and paused_until > now:
+                remaining = paused_until - now
+                raise DeliveryError(
+                    _("Telegram asked to wait %(seconds)s s before sending more.")
+                    % {"seconds": math.ceil(remaining)},
+                    retry_after=math.ceil(remaining),
+                )
+            chat_key = f"{self.prefix}:chat:{chat_id}"
+            last = cache.get(chat_key)
+            wait = (last + self.PER_CHAT_INTERVAL - now) if last else 0.0
+            if wait <= 0:
+                window = int(now)
+                window_key = f"{self.prefix}:s:{window}"
+                cache.add(window_key, 0, timeout=5)
+                try:
+                    count = cache.incr(window_key)
+                except ValueError:  # expired between add and incr
+                    cache.set(window_key, 1, timeout=5)
+                    count = 1
+                if count <= self.PER_BOT_PER_SECOND:
+                    cache.set(chat_key, now, timeout=5)
+                    return
+                wait = window + 1 - now
+            if waited + wait > self.max_wait:
+                raise DeliveryError(
+                    _("Telegram send limit reached; retrying shortly."),
+                    retry_after=max(1, math.ceil(wait)),
+                )
+            self.sleep(wait)
+            waited += wait
+
+
+def _limiter(merchant_id: int) -> SendLimiter:
+    return SendLimiter(merchant_id)
+
+
+def telegram_send_text(*, channel_settings: ChannelSettings, link: TelegramLink, text: str) -> dict:
+    """Send `text` to a linked chat within the limits. A 403 deactivates the link and raises
+    TelegramBlocked; a 429 silences the bot for retry_after and raises DeliveryError."""
+    limiter = _limiter(channel_settings.merchant_id)
+    limiter.acquire(link.chat_id)
+    api = TelegramApi(channel_settings.telegram_bot_token)
+    try:
+        return api.send_message(link.chat_id, text)
+    except TelegramBlocked as exc:
+        TelegramLink.objects.filter(pk=link.pk).update(
+            is_active=False, deactivated_at=timezone.now(), deactivation_reason=str(exc)[:200]
+        )
+        raise
+    except TelegramRateLimited as exc:
+        limiter.pause(exc.retry_after or 1)
+        raise
+
+
+def _not_connected() -> PermanentDeliveryError:
+    return PermanentDeliveryError(
+        _(
+            "No Telegram bot is connected for this merchant: set the bot's token and username "
+            "in its channel settings."
+        )
+    )
+
+
+class TelegramBackend(DeliveryBackend):
+    """Campaign messages to the client's linked chat, with the /stop hint."""
+
+    def send(self, message: OutboxMessage) -> None:
+        channel_settings = channel_settings_for(message.merchant_id)
+        if channel_settings is None or not channel_settings.telegram_bot_token:
+            raise _not_connected()
+        link = TelegramLink.objects.filter(
+            merchant_id=message.merchant_id, client_id=message.client_id, is_active=True
+        ).first()
+        if link is None:
+            raise RecipientUnreachable(_("The client has not linked the Telegram bot."))
+        text = message.body
+        if message.kind == OutboxMessage.Kind.CAMPAIGN:
+            text += footer(client_id=message.client_id, channel=Channel.TELEGRAM)
+        result = telegram_send_text(channel_settings=channel_settings, link=link, text=text)
+        message.provider_message_id = str(result.get("message_id") or "")[:100]
+
+
+# --- deep links and linking -------------------------------------------------------------
+
+
+def telegram_deep_link(*, client) -> str | None:
+    """A t.me link that links this client's card to the merchant's bot when opened (a new
+    one-time payload each call, valid for LINK_TOKEN_TTL); None when the merchant has no
+    bot connected."""
+    channel_settings = channel_settings_for(client.merchant_id)
+    if channel_settings is None or not channel_settings.telegram_ready:
+        return None
+    token = secrets.token_urlsafe(32)  # 43 characters of A–Z a–z 0–9 _ -
+    assert len(token) <= START_PAYLOAD_MAX
+    TelegramLinkToken.objects.create(
+        merchant_id=client.merchant_id, client=client, token=token, created_at=timezone.now()
+    )
+    return f"https://t.me/{channel_settings.telegram_bot_username.lstrip('@')}?start={token}"
+
+
+def telegram_link(*, client, chat_id: int, user_id: int, username: str = "") -> TelegramLink:
+    """Link the client's card to a Telegram account (one card per account and merchant: a
+    previous card of the same account is unlinked) and restore consent for the channel."""
+    now = timezone.now()
+    with transaction.atomic():
+        TelegramLink.objects.filter(
+            merchant_id=client.merchant_id, telegram_user_id=user_id
+        ).exclude(client=client).delete()
+        link, _created = TelegramLink.objects.update_or_create(
+            merchant_id=client.merchant_id,
+            client=client,
+            defaults={
+                "chat_id": chat_id,
+                "telegram_user_id": user_id,
+                "username": (username or "")[:64],
+                "is_active": True,
+                "linked_at": now,
+                "deactivated_at": None,
+                "deactivation_reason": "",
+            },
+        )
+        consent_restore(client=client, channel=Channel.TELEGRAM)
+    return link
+
+
+# --- webhook -----------------------------------------------------------------------------
+
+
+def webhook_hook(channel_settings: ChannelSettings) -> str:
+    """The unguessable last path segment of the merchant's webhook URL (follows the secret,
+    so rotating the secret also moves the URL)."""
+    digest = hashlib.sha256(f"hook:{channel_settings.telegram_webhook_secret}".encode())
+    return digest.hexdigest()[:24]
+
+
+def webhook_url(channel_settings: ChannelSettings) -> str:
+    return absolute_url(
+        reverse(
+            "channels:telegram_webhook",
+            args=[channel_settings.merchant_id, webhook_hook(channel_settings)],
+        )
+    )
+
+
+def telegram_webhook_connect(*, channel_settings: ChannelSettings, rotate: bool = False) -> str:
+    """Point the bot at our webhook (setWebhook with a fresh or kept secret token), filling
+    the bot's username from getMe when it is empty. Returns the webhook URL. Raises
+    DeliveryError with Telegram's words when Telegram refuses (e.g. a bad token)."""
+    if not channel_settings.telegram_bot_token:
+        raise _not_connected()
+    if rotate or not channel_settings.telegram_webhook_secret:
+        channel_settings.telegram_webhook_secret = secrets.token_urlsafe(32)
+    api = TelegramApi(channel_settings.telegram_bot_token)
+    if not channel_settings.telegram_bot_username:
+        channel_settings.telegram_bot_username = str(api.get_me().get("username") or "")[:64]
+    url = webhook_url(channel_settings)
+    api.set_webhook(url, channel_settings.telegram_webhook_secret)
+    channel_settings.telegram_webhook_set_at = timezone.now()
+    channel_settings.save(
+        update_fields=[
+            "telegram_webhook_secret",
+            "telegram_bot_username",
+            "telegram_webhook_set_at",
+        ]
+    )
+    return url
+
+
+class WebhookRejected(Exception):
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+
+
+def webhook_authenticate(*, merchant_id: int, hook: str, secret_header: str | None):
+    """The merchant's channel settings if the path and the secret header are right (both
+    compared in constant time); WebhookRejected(404/401) otherwise."""
+    channel_settings = (
+        ChannelSettings.objects.select_related("merchant").filter(merchant_id=merchant_id).first()
+    )
+    if channel_settings is None or not channel_settings.telegram_webhook_secret:
+        raise WebhookRejected(404, "unknown bot")
+    if not hmac.compare_digest(hook.encode(), webhook_hook(channel_settings).encode()):
+        raise WebhookRejected(404, "unknown bot")
+    if not hmac.compare_digest(
+        (secret_header or "").encode(), channel_settings.telegram_webhook_secret.encode()
+    ):
+        raise WebhookRejected(401, "bad secret token")
+    return channel_settings
+
+
+def telegram_update_process(*, channel_settings: ChannelSettings, update: dict) -> dict | None:
+    """Handle one update once (by update_id); returns the Bot API call to answer the
+    webhook with (Telegram performs it), or None. A repeated update returns None."""
+    update_id = update.get("update_id")
+    if not isinstance(update_id, int):
+        raise WebhookRejected(400, "update_id is required")
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                TelegramUpdate.objects.create(
+                    merchant_id=channel_settings.merchant_id, update_id=update_id
+                )
+        except IntegrityError:
+            return None
+        message = update.get("message")
+        if not isinstance(message, dict):
+            return None
+        return _handle_message(channel_settings, message)
+
+
+def _reply(chat_id: int, text: str, markup: dict | None = None) -> dict:
+    answer = {"method": "sendMessage", "chat_id": chat_id, "text": text[:MAX_TEXT]}
+    if markup:
+        answer["reply_markup"] = markup
+    return answer
+
+
+def _contact_keyboard() -> dict:
+    return {
+        "keyboard": [[{"text": _("Share my phone number"), "request_contact": True}]],
+        "resize_keyboard": True,
+        "one_time_keyboard": True,
+    }
+
+
+def _language(sender: dict) -> str:
+    code = str(sender.get("language_code") or "")[:2]
+    return code if code in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
+def _handle_message(channel_settings: ChannelSettings, message: dict) -> dict | None:
+    chat = message.get("chat") or {}
+    sender = message.get("from") or {}
+    chat_id, user_id = chat.get("id"), sender.get("id")
+    if (
+        chat.get("type") != "private"
+        or not isinstance(chat_id, int)
+        or not isinstance(user_id, int)
+    ):
+        return None  # groups and channels are not clients
+    with translation.override(_language(sender)):
+        return _dispatch(channel_settings, message, chat_id, user_id, sender)
+
+
+def _linked_reply(chat_id: int, merchant_name: str) -> dict:
+    return _reply(
+        chat_id,
+        _(
+            "Done: your %(merchant)s card is linked. Offers and gifts will come here. "
+            "Send /stop to unsubscribe."
+        )
+        % {"merchant": merchant_name},
+        {"remove_keyboard": True},
+    )
+
+
+def _dispatch(channel_settings, message, chat_id, user_id, sender) -> dict | None:
+    merchant = channel_settings.merchant
+    username = str(sender.get("username") or "")
+    text = str(message.get("text") or "").strip()
+    contact = message.get("contact")
+    if isinstance(contact, dict):
+        # Only the sender's own contact proves the number is theirs: a forwarded or picked
+        # contact of someone else carries another user_id (or none).
+        if contact.get("user_id") != user_id:
+            return _reply(
+                chat_id,
+                _("Please share your own number with the button below."),
+                _contact_keyboard(),
+            )
+        phone = phone_or_none(str(contact.get("phone_number") or ""), merchant.country)
+        client = Client.objects.filter(merchant=merchant, phone=phone).first() if phone else None
+        if client is None:
+            return _reply(
+                chat_id,
+                _("There is no %(merchant)s card with this number yet. Join here: %(url)s")
+                % {"merchant": merchant.name, "url": absolute_url(f"/c/{merchant.slug}/")},
+                {"remove_keyboard": True},
+            )
+        telegram_link(client=client, chat_id=chat_id, user_id=user_id, username=username)
+        return _linked_reply(chat_id, merchant.name)
+    command, _sep, payload = text.partition(" ")
+    command = command.split("@", 1)[0].lower()
+    if command == "/start":
+        payload = payload.strip()
+        if payload:
+            token = (
+                TelegramLinkToken.objects.select_for_update()
+                .select_related("client")
+                .filter(
+                    merchant=merchant,
+                    token=payload[:START_PAYLOAD_MAX],
+                    used_at__isnull=True,
+                    created_at__gte=timezone.now() - LINK_TOKEN_TTL,
+                )
+                .first()
+            )
+            if token is not None:
+                token.used_at = timezone.now()
+                token.save(update_fields=["used_at"])
+                telegram_link(
+                    client=token.client, chat_id=chat_id, user_id=user_id, username=username
+                )
+                return _linked_reply(chat_id, merchant.name)
+        existing = (
+            TelegramLink.objects.filter(merchant=merchant, telegram_user_id=user_id)
+            .select_related("client")
+            .first()
+        )
+        if existing is not None:
+            telegram_link(
+                client=existing.client, chat_id=chat_id, user_id=user_id, username=username
+            )
+            return _linked_reply(chat_id, merchant.name)
+        return _reply(
+            chat_id,
+            (_("This link has expired. ") if payload else "")
+            + _("To link your %(merchant)s card, share your phone number with the button below.")
+            % {"merchant": merchant.name},
+            _contact_keyboard(),
+        )
+    if command == "/stop":
+        link = TelegramLink.objects.filter(merchant=merchant, telegram_user_id=user_id).first()
+        if link is not None:
+            TelegramLink.objects.filter(pk=link.pk).update(
+                is_active=False, deactivated_at=timezone.now(), deactivation_reason="/stop"
+            )
+            consent_withdraw(client=link.client, channel=Channel.TELEGRAM, source="telegram /stop")
+        return _reply(
+            chat_id,
+            _("You will get no more messages here. Send /start to resume."),
+            {"remove_keyboard": True},
+        )
+    return _reply(
+        chat_id,
+        _(
+            "This bot sends your %(merchant)s card's offers and gifts. Send /start to link "
+            "your card or /stop to unsubscribe."
+        )
+        % {"merchant": merchant.name},
+    )
