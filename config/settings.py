@@ -155,6 +155,22 @@ IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=200 * 1024 
 IMPORT_ASYNC_THRESHOLD_BYTES = env.int("IMPORT_ASYNC_THRESHOLD_BYTES", default=2 * 1024 * 1024)
 IMPORT_STALE_AFTER_SECONDS = env.int("IMPORT_STALE_AFTER_SECONDS", default=900)
 IMPORT_EAGER_IN_THREAD = env.bool("IMPORT_EAGER_IN_THREAD", default=True)
+# Hostile files (docs/security.md): a workbook is checked before the reader sees it.
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=1_048_576)
+IMPORT_MAX_COLUMNS = env.int("IMPORT_MAX_COLUMNS", default=200)
+IMPORT_MAX_DECOMPRESSED_BYTES = env.int(
+    "IMPORT_MAX_DECOMPRESSED_BYTES", default=min(20 * IMPORT_MAX_UPLOAD_BYTES, 1024**3)
+)
+IMPORT_WORKBOOK_MEMORY_BYTES = env.int("IMPORT_WORKBOOK_MEMORY_BYTES", default=160 * 1024**2)
+IMPORT_MAX_LINE_CHARS = env.int("IMPORT_MAX_LINE_CHARS", default=1024**2)
+# A workbook that unpacks to more than this is read by the worker, whatever its upload size.
+IMPORT_ASYNC_THRESHOLD_UNPACKED_BYTES = env.int(
+    "IMPORT_ASYNC_THRESHOLD_UNPACKED_BYTES", default=20 * 1024**2
+)
+# Uploaded client bases: private (0600 files, 0700 folders), never under MEDIA_ROOT, deleted when
+# the run ends; a dry run's file is kept for its confirmation up to the retention.
+IMPORT_UPLOAD_ROOT = env.path("IMPORT_UPLOAD_ROOT", default=BASE_DIR / "var" / "imports")
+IMPORT_UPLOAD_RETENTION_HOURS = env.int("IMPORT_UPLOAD_RETENTION_HOURS", default=24)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

@@ -234,7 +234,11 @@ class ClientAdmin(ClientLoyaltyAdminMixin, ImportExportMixin, ScopedAdmin):
             except ImportFileError as exc:
                 form.add_error("import_file", str(exc))
             else:
-                if run_now_or_later(batch):
+                queued = run_now_or_later(batch)
+                batch.refresh_from_db()
+                if queued and batch.status == ImportBatch.Status.FAILED:
+                    form.add_error("import_file", batch.message)  # the queue was not reachable
+                elif queued:
                     messages.info(
                         request,
                         _(
@@ -245,8 +249,7 @@ class ClientAdmin(ClientLoyaltyAdminMixin, ImportExportMixin, ScopedAdmin):
                     return HttpResponseRedirect(
                         reverse("admin:crm_importbatch_change", args=[batch.pk])
                     )
-                batch.refresh_from_db()
-                if batch.status == ImportBatch.Status.FAILED:
+                elif batch.status == ImportBatch.Status.FAILED:
                     form.add_error("import_file", batch.message)
                 else:
                     return TemplateResponse(
@@ -288,10 +291,11 @@ def _confirm(request, batch_id: int):
     except ImportFileError as exc:
         messages.error(request, str(exc))
         return HttpResponseRedirect(reverse("admin:crm_importbatch_change", args=[batch.pk]))
-    if run_now_or_later(run):
+    queued = run_now_or_later(run)
+    run.refresh_from_db()
+    if queued and run.status != ImportBatch.Status.FAILED:
         messages.info(request, _("The import runs in the background; progress is shown here."))
         return HttpResponseRedirect(reverse("admin:crm_importbatch_change", args=[run.pk]))
-    run.refresh_from_db()
     if run.status == ImportBatch.Status.DONE:
         messages.success(
             request,

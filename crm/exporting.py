@@ -1,7 +1,10 @@
 """Client-base export (CSV, XLSX, JSON), streamed so a million clients fit in little memory.
 
-Every text cell that a spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`,
-a tab or a carriage return) is written with a leading `'`, in every format; an exported XLSX
+Every text cell that a spreadsheet would read as a formula is written with a leading `'`, in
+every format: one starting with `=`, `+`, `-`, `@`, `|`, a tab or a carriage return — also after
+leading whitespace, line breaks or invisible characters, and in their fullwidth or small forms
+(`＝`, `＋`, `－`, `＠`, `｜`, `﹦`…), which some spreadsheets and input methods treat as the
+ASCII sign. An exported XLSX
 holds only string, number and date cells, never a formula. The phone column is E.164 (`+` and
 digits only), which no spreadsheet evaluates to anything but the number, so it is written as is.
 Import stores such text unchanged; escaping happens here, on the way out."""
@@ -12,6 +15,7 @@ import datetime as dt
 import io
 import json
 import re
+import unicodedata
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
@@ -21,7 +25,11 @@ from crm.models import Client
 from onboarding.access import visible_merchants
 
 FORMATS = ("csv", "xlsx", "json")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "|", "\t", "\r")
+_FORMULA_SIGNS = frozenset("=+-@|")
+# Skipped before looking for a sign: whitespace of any kind (str.isspace) and invisible format
+# characters (zero-width space/joiners, word joiner, byte-order mark).
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 _E164 = re.compile(r"\+\d{6,15}")
 
 # (column name in the file, Client field). Column names are import synonyms: re-importable.
@@ -47,8 +55,19 @@ CONTENT_TYPES = {
 
 
 def escape_cell(value):
-    """`'`-prefix text a spreadsheet would evaluate; other values unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
+    """`'`-prefix text a spreadsheet would evaluate (see the module doc); other values unchanged.
+    The one escaping rule of every export."""
+    if not isinstance(value, str) or not value:
+        return value
+    first = value[0]
+    if first in FORMULA_START:
+        return "'" + value
+    if first.isascii() and not first.isspace():
+        return value  # the common case: plain text, digits, letters
+    rest = value.lstrip()
+    while rest and (rest[0] in _INVISIBLE or rest[0].isspace()):
+        rest = rest[1:].lstrip()
+    if rest and unicodedata.normalize("NFKC", rest[0])[:1] in _FORMULA_SIGNS:
         return "'" + value
     return value
 

@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from onboarding.models import Merchant
 
+from .storage import import_upload_storage
+
 
 class Gender(models.TextChoices):
     FEMALE = "f", _("Female")
@@ -237,7 +239,13 @@ class ImportBatch(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    file = models.FileField(_("file"), upload_to="imports/%Y/%m/", blank=True)
+    file = models.FileField(
+        _("file"),
+        upload_to="%Y/%m/",
+        storage=import_upload_storage,
+        blank=True,
+        help_text=_("Private copy of the upload; deleted when the run ends."),
+    )
     file_name = models.CharField(_("file name"), max_length=255, blank=True)
     dry_run = models.BooleanField(_("dry run"), default=False)
     overwrite = models.BooleanField(_("overwrite existing fields"), default=False)
@@ -253,6 +261,9 @@ class ImportBatch(models.Model):
     file_size = models.PositiveBigIntegerField(_("file size, bytes"), default=0)
     progress = models.PositiveSmallIntegerField(_("progress, %"), default=0)
     heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
+    # The run that may write: set when a worker claims the batch, checked under the row lock in
+    # the transaction that writes the clients, so a run that lost its claim writes nothing.
+    claim = models.CharField(_("claim"), max_length=32, blank=True, editable=False)
     dry_run_of = models.ForeignKey(
         "self",
         null=True,

@@ -45,3 +45,9 @@ def program(merchant):
         ],
         welcome_points=Decimal(100),
     )
+
+
+@pytest.fixture(autouse=True)
+def _private_import_uploads(settings, tmp_path_factory):
+    """Uploaded client bases go to a per-test private folder, never the checkout."""
+    settings.IMPORT_UPLOAD_ROOT = tmp_path_factory.mktemp("imports")

@@ -5,10 +5,13 @@ from .batches import (
     import_batch_confirm,
     import_batch_create,
     import_batch_progress,
+    import_batch_queue_failed,
     import_batch_run,
     import_batches_mark_stale,
     import_file_run,
     import_report_csv,
+    import_runs_in_worker,
+    import_upload_discard,
     run_now_or_later,
 )
 from .errors import ImportFileError
@@ -21,9 +24,12 @@ __all__ = [
     "import_batch_confirm",
     "import_batch_create",
     "import_batch_progress",
+    "import_batch_queue_failed",
     "import_batch_run",
     "import_batches_mark_stale",
     "import_file_run",
     "import_report_csv",
+    "import_runs_in_worker",
+    "import_upload_discard",
     "run_now_or_later",
 ]

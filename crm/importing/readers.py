@@ -5,7 +5,10 @@
 `(row_number, cells)`, where the row number is the one a spreadsheet shows: a CSV record's ordinal
 (the header line is row 1 when it is the first line; a quoted newline does not start a new row)
 or the real sheet row of an XLSX. Nothing holds the whole file in memory except python-calamine,
-which keeps one XLSX sheet's cells (an XLSX sheet has at most 1 048 576 rows)."""
+which keeps one XLSX sheet's cells — so a workbook passes `workbooks.workbook_check` (declared and
+real extents, unpacked size, the reader's memory) before python-calamine opens it. A CSV is read
+line by line with a cap on the line length (IMPORT_MAX_LINE_CHARS) and on the columns
+(IMPORT_MAX_COLUMNS), so one 200 MB line or a million columns are refused, not loaded."""
 
 import codecs
 import csv
@@ -13,10 +16,12 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from .errors import ImportFileError
 from .headers import looks_like_header
+from .workbooks import workbook_check
 
 SAMPLE_BYTES = 256 * 1024
 HEADER_SCAN_ROWS = 30
@@ -55,7 +60,7 @@ def open_table(path: str, *, file_name: str = "") -> Table:
         head = handle.read(SAMPLE_BYTES)
     if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
         return _open_workbook(path, size)
-    if name.endswith((".xlsx", ".xlsm", ".xls")):
+    if name.endswith((".xlsx", ".xlsm", ".xls", ".ods", ".xlsb")):
         raise ImportFileError(
             _("The file is named %(name)s but is not an Excel workbook (damaged or truncated?).")
             % {"name": file_name or os.path.basename(path)}
@@ -125,7 +130,22 @@ def _open_csv(path: str, head: bytes, size: int) -> Table:
         raise ImportFileError(_("The file is empty."))
     delimiter = _detect_delimiter(sample)
     handle = open(path, encoding=encoding, newline="")  # noqa: SIM115 - closed by the caller
-    reader = csv.reader(handle, delimiter=delimiter)
+    max_line = settings.IMPORT_MAX_LINE_CHARS
+    max_columns = settings.IMPORT_MAX_COLUMNS
+
+    def lines():
+        # csv.reader would take a whole physical line however long it is; a bounded readline
+        # keeps one hostile 200 MB line from being loaded (a quoted newline continues a record
+        # on the next line, so records stay intact).
+        while True:
+            line = handle.readline(max_line + 1)
+            if not line:
+                return
+            if len(line) > max_line:
+                raise _LineTooLong
+            yield line
+
+    reader = csv.reader(lines(), delimiter=delimiter)
     raw = handle.buffer
 
     def records():
@@ -133,7 +153,26 @@ def _open_csv(path: str, head: bytes, size: int) -> Table:
         try:
             for cells in reader:
                 number += 1
+                if len(cells) > max_columns:
+                    while cells and not cells[-1].strip():
+                        cells.pop()
+                    if len(cells) > max_columns:
+                        raise ImportFileError(
+                            _(
+                                "Row %(row)s has %(count)s columns; the limit is %(limit)s. Is "
+                                "the delimiter right? Delete the extra columns and upload again."
+                            )
+                            % {"row": number, "count": len(cells), "limit": max_columns}
+                        )
                 yield number, cells
+        except _LineTooLong:
+            raise ImportFileError(
+                _(
+                    "Row %(row)s is longer than %(limit)s characters: this is not a table a "
+                    "spreadsheet saves (a binary file, or quotes that never close?)."
+                )
+                % {"row": number + 1, "limit": max_line}
+            ) from None
         except csv.Error as exc:
             raise ImportFileError(
                 _("The file cannot be read as CSV near row %(row)s: %(error)s")
@@ -166,9 +205,14 @@ def _open_csv(path: str, head: bytes, size: int) -> Table:
 # --- XLSX ------------------------------------------------------------------------------------
 
 
+class _LineTooLong(Exception):
+    pass
+
+
 def _open_workbook(path: str, size: int) -> Table:
     from python_calamine import CalamineWorkbook
 
+    workbook_check(path)  # raises ImportFileError before the reader can run out of memory
     try:
         workbook = CalamineWorkbook.from_path(path)
         sheet = workbook.get_sheet_by_index(0)

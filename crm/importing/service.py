@@ -83,11 +83,14 @@ def clients_import(
     dry_run: bool = False,
     overwrite: bool = False,
     on_progress: Callable[[int, float], None] | None = None,
+    before_commit: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:
     """Import a client file into `merchant` (if `user` is given, it must see the merchant).
 
     Returns the report (counts, row errors, unknown columns); raises ImportFileError — with
-    nothing written — when the file cannot be imported as a whole."""
+    nothing written — when the file cannot be imported as a whole. `before_commit(report)` runs
+    inside the write transaction after the last row (not for a dry run); whatever it raises rolls
+    everything back and propagates."""
     file_name = file_name or os.path.basename(path)
     if user is not None and not visible_merchants(user).filter(pk=merchant.pk).exists():
         raise ImportFileError(_("You cannot import into this merchant."))
@@ -124,6 +127,8 @@ def clients_import(
         else:
             with transaction.atomic():
                 _run(table, cleaner, writer, report, on_progress)
+                if before_commit is not None:
+                    before_commit(report)
     finally:
         if table.close:
             table.close()

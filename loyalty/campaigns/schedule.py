@@ -82,4 +82,7 @@ def schedules_sync_all() -> int:
     from loyalty.pos.schedule import pos_retry_sweep_sync
 
     pos_retry_sweep_sync()
+    from crm.importing.cleanup import import_cleanup_schedule_sync
+
+    import_cleanup_schedule_sync()
     return created
