@@ -274,7 +274,11 @@ def _execute(batch: ImportBatch, *, token: str, path_of) -> ImportBatch:
         logger.warning("import batch %s changed hands; its outcome was not recorded", batch.pk)
     cache.delete(_cache_key(batch.pk))
     batch.refresh_from_db()
-    if batch.status != ImportBatch.Status.DRY_RUN:
+    if batch.status in (
+        ImportBatch.Status.DONE,
+        ImportBatch.Status.FAILED,
+        ImportBatch.Status.STALE,
+    ):  # a dry run keeps its file for the confirmation; a run taken over keeps it for the new one
         import_upload_discard(batch=batch)
     finished = (ImportBatch.Status.DONE, ImportBatch.Status.DRY_RUN)
     batch._report = report if batch.status in finished else None

@@ -41,7 +41,7 @@ STRING_BYTES = 56
 
 _TAG = rb"<(?:[A-Za-z_][\w.-]*:)?"
 _CELL_ANY = re.compile(_TAG + rb"c[\s/>]")
-_ROW_OR_CELL = re.compile(_TAG + rb"(row|c)([\s/>][^>]*)?>")
+_ROW_OR_CELL = re.compile(_TAG + rb"(row|c)((?:\s[^>]*)?)/?>")
 _R_ATTR = re.compile(rb"\sr=\"([A-Z]{0,4})([0-9]{1,9})\"")
 _TEXT = re.compile(_TAG + rb"[tv](?:\s[^>]*)?>([^<]*)")
 _SHARED = re.compile(_TAG + rb"si[\s>]")
