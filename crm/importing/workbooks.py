@@ -191,8 +191,16 @@ def workbook_check(path: str) -> WorkbookFacts:
                 budget -= _scan_shared_strings(archive, info, facts, budget)
             else:
                 budget -= _scan_part(archive, info, budget)
+    _check_memory(facts, limit)
+    return facts
+
+
+def _check_memory(facts: WorkbookFacts, limit: dict, rows: int = 0, columns: int = 0) -> None:
+    """Refuse as soon as the reader's memory (so far) is over the budget: a bomb is stopped after
+    a few hundred MB of scanning, not after the whole unpacked size."""
+    rows, columns = max(rows, facts.rows), max(columns, facts.columns)
     facts.memory = (
-        facts.rows * facts.columns * GRID_CELL_BYTES
+        rows * columns * GRID_CELL_BYTES
         + facts.cell_elements * CELL_ELEMENT_BYTES
         + facts.shared_strings * STRING_BYTES
         + facts.text_bytes
@@ -206,14 +214,13 @@ def workbook_check(path: str) -> WorkbookFacts:
                 "the file, or save it as CSV (a CSV file has no such limit)."
             )
             % {
-                "rows": facts.rows,
-                "columns": facts.columns,
-                "cells": facts.rows * facts.columns,
+                "rows": rows,
+                "columns": columns,
+                "cells": rows * columns,
                 "need": _mb(facts.memory),
                 "limit": _mb(limit["memory"]),
             }
         )
-    return facts
 
 
 def _too_big_unpacked(size: int, limit: int) -> ImportFileError:
@@ -273,6 +280,7 @@ def _scan_shared_strings(archive, info, facts: WorkbookFacts, budget) -> int:
         block, carry = data[:cut], data[cut:]
         facts.shared_strings += len(_SHARED.findall(block))
         facts.text_bytes += sum(map(len, _TEXT.findall(block)))
+        _check_memory(facts, limits())
     return size
 
 
@@ -380,6 +388,7 @@ def _scan_sheet(archive, info, facts: WorkbookFacts, limit: dict, budget) -> int
             if b't="str"' in block:
                 facts.text_bytes += sum(map(len, _VALUE_TEXT.findall(block)))
         _check_extent(extent, limit)
+        _check_memory(facts, limit, extent.rows, extent.columns)
     # Several candidate sheets (first one unknown): keep the worst.
     facts.rows, facts.columns = max(facts.rows, extent.rows), max(facts.columns, extent.columns)
     return size
