@@ -73,6 +73,7 @@ def test_xlsx_export_escapes_every_variant_and_holds_no_formula(hostile_base):
     sheet = openpyxl.load_workbook(io.BytesIO(out.getvalue())).active
     rows = [[c.value for c in row] for row in sheet.iter_rows()]
     assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
+
     def flat(text):  # a CR is stored as the escape _x000D_, which openpyxl returns as is
         return text.replace("_x000D_", "\r")
 
