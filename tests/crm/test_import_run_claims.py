@@ -159,12 +159,20 @@ def test_broker_on_a_closed_port_fails_the_run(merchant, tmp_path, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     batch = queued(merchant, tmp_path)
     app = import_batch_task.app
+
+    def reconnect(url):  # drop the cached connection and producer pools: use `url` from now on
+        app.conf.broker_url = url
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app._pool = None
+        app.amqp._producer_pool = None
+
     saved = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:8119/0"  # nothing listens there
+    reconnect("redis://127.0.0.1:8119/0")  # nothing listens there
     try:
         assert start_import_task(batch.pk) is False
     finally:
-        app.conf.broker_url = saved
+        reconnect(saved)
     batch.refresh_from_db()
     assert batch.status == ImportBatch.Status.FAILED
     assert not batch.file
