@@ -167,12 +167,14 @@ def test_broker_on_a_closed_port_fails_the_run(merchant, tmp_path, settings):
         app._pool = None
         app.amqp._producer_pool = None
 
-    saved = app.conf.broker_url
+    saved, eager = app.conf.broker_url, app.conf.task_always_eager
     reconnect("redis://127.0.0.1:8119/0")  # nothing listens there
+    app.conf.task_always_eager = False
     try:
         assert start_import_task(batch.pk) is False
     finally:
         reconnect(saved)
+        app.conf.task_always_eager = eager
     batch.refresh_from_db()
     assert batch.status == ImportBatch.Status.FAILED
     assert not batch.file
