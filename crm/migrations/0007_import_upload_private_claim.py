@@ -23,7 +23,7 @@ def create_cleanup(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0005_relation_labels'),
+        ('crm', '0006_rfm_segment_choices'),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
