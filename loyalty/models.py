@@ -549,6 +549,15 @@ class LedgerEntry(models.Model):
     )
     kind = models.CharField(_("kind"), max_length=20, choices=LedgerKind)
     points = models.DecimalField(_("points"), **POINTS)
+    uncovered = models.DecimalField(
+        _("not covered by the balance"),
+        default=0,
+        help_text=_(
+            "The part of a debit the balance could not cover (a refund of points already "
+            "spent, a till payment beyond the balance): booked as a discrepancy, never dropped."
+        ),
+        **POINTS,
+    )
     purchase = models.ForeignKey(
         Purchase,
         verbose_name=_("purchase"),

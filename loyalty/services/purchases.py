@@ -246,7 +246,7 @@ def _existing(merchant: Merchant, external_id: str | None) -> Purchase | None:
 
 def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules | None):
     """(results, [(created result, its input)], lowest check-growth threshold or None)."""
-    from .balances import LedgerBatch, insert_rows
+    from loyalty.ledger import LedgerBatch, insert_rows
 
     client_ids = sorted({it.client.pk for it in items if it.client is not None})
     if client_ids:

@@ -17,13 +17,12 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.ledger import lock_clients
+from loyalty.ledger import LedgerBatch, lock_clients
 from loyalty.models import Certificate, LedgerEntry, LedgerKind, Purchase, Refund
 from loyalty.money import ZERO, q
 from loyalty.pos.models import PendingRefund
 from onboarding.models import Merchant
 
-from .balances import LedgerBatch
 from .errors import RefundError
 from .rules import load_rules
 
@@ -140,31 +139,31 @@ def _refund_locked(merchant, purchase, amount, external_id, occurred_at, created
             "id": purchase.pk,
             "kind": LedgerKind(kind).label,
         }
-        balance = clients[client_id].balance
-        if points < 0 and -points > balance:
-            result.written_off += -points - balance
-            reason += " " + _("(%(short)s not covered by the balance)") % {
-                "short": -points - balance
-            }
-            points = -balance
+        entry = batch.post(
+            client_id=client_id,
+            kind=LedgerKind.REFUND,
+            points=points,
+            allow_short=True,
+            purchase=purchase,
+            refund=refund,
+            referral_level=level,
+            reason=reason[:300],
+            created_by=created_by,
+            created_at=at,
+        )
+        if entry.uncovered:
+            result.written_off += entry.uncovered
+            entry.reason = (
+                reason
+                + " "
+                + _("(%(short)s not covered by the balance)") % {"short": entry.uncovered}
+            )[:300]
         if kind == LedgerKind.REDEMPTION:
-            result.points_returned += points
+            result.points_returned += entry.points
         elif kind == LedgerKind.ACCRUAL:
-            result.points_reversed += -points
+            result.points_reversed += -entry.points
         else:
-            result.referral_reversed += -points
-        if points:
-            batch.post(
-                client_id=client_id,
-                kind=LedgerKind.REFUND,
-                points=points,
-                purchase=purchase,
-                refund=refund,
-                referral_level=level,
-                reason=reason[:300],
-                created_by=created_by,
-                created_at=at,
-            )
+            result.referral_reversed += -entry.points
     result.certificate_returned = _certificate_return(purchase, before, after, at)
     purchase.refunded_amount = after
     purchase.save(update_fields=["refunded_amount"])
