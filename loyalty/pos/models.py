@@ -23,6 +23,7 @@ class PosEvent(models.Model):
         DUPLICATE = "duplicate", _("Duplicate")
         IGNORED = "ignored", _("Ignored")
         PENDING = "pending", _("Kept pending")
+        CONFLICT = "conflict", _("Conflict (same id, other content)")
         REJECTED = "rejected", _("Rejected (bad request)")
         UNAUTHORIZED = "unauthorized", _("Rejected (authentication)")
         FAILED = "failed", _("Failed")
