@@ -100,6 +100,15 @@ class PendingRefund(models.Model):
         blank=True,
         help_text=_("Empty: the whole sale."),
     )
+    promo_amount = models.DecimalField(
+        _("of it promo items"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    lines = models.JSONField(
+        _("returned lines"),
+        default=list,
+        blank=True,
+        help_text=_("[external line id, quantity, amount] of each returned line."),
+    )
     occurred_at = models.DateTimeField(_("time"))
     raw_payload = models.JSONField(_("raw payload"), null=True, blank=True)
     created_at = models.DateTimeField(_("received"), auto_now_add=True)

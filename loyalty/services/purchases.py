@@ -64,6 +64,7 @@ class PurchaseInput:
     # that breaks the rules is flagged for review instead of refused.
     till_points: bool = False
     content_key: str = ""
+    pending_refunds: bool | None = None
     # History (migrated merchants): record the check as it happened elsewhere — points paid as
     # given, no cashback, referral or ledger movement (balances come as opening balances) —
     # and move only the client's spend, dates, purchase count and tier.
@@ -115,14 +116,17 @@ def purchase_record(
     raw_payload=None,
     lines: list[LineInput] | None = None,
     till_points: bool = False,
+    pending_refunds: bool | None = None,
 ) -> PurchaseResult:
     """Record one check and everything it earns and spends; raise a LoyaltyError (and write
     nothing) if points or a certificate exceed their caps or the balance — unless
     `till_points`: then the points are booked as the till took them and the check flagged.
 
     Idempotent per (merchant, external_id): a repeat with the same content returns the first
-    result; other content under the same id raises IdempotencyConflict."""
+    result; other content under the same id raises IdempotencyConflict. `pending_refunds`:
+    whether the caller already knows that refunds wait for this sale (None: look)."""
     item = PurchaseInput(
+        pending_refunds=pending_refunds,
         lines=lines,
         till_points=till_points,
         amount=amount,
@@ -423,7 +427,11 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
             [c for c, _p in used_certificates],
             ["used_points", "status", "redeemed_at", "redeemed_purchase"],
         )
-    pos_keys = [r.purchase.external_id for r, _i in created if r.purchase.source in POS_SOURCES]
+    pos_keys = [
+        r.purchase.external_id
+        for r, i in created
+        if r.purchase.source in POS_SOURCES and i.pending_refunds is not False
+    ]
     if pos_keys:
         from .refunds import pending_refunds_apply, pending_refunds_exist
 

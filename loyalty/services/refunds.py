@@ -367,18 +367,46 @@ def _certificate_return(purchase: Purchase, share: Decimal, at) -> Decimal:
     return share
 
 
+def _lines_json(lines: list[RefundLineInput] | None) -> list:
+    return [
+        [
+            ln.external_id,
+            ln.position,
+            None if ln.quantity is None else str(ln.quantity),
+            None if ln.amount is None else str(ln.amount),
+        ]
+        for ln in lines or []
+    ]
+
+
+def _lines_from_json(rows) -> list[RefundLineInput] | None:
+    if not rows:
+        return None
+    return [
+        RefundLineInput(
+            external_id=ext or "",
+            position=pos,
+            quantity=None if qty is None else Decimal(qty),
+            amount=None if amount is None else Decimal(amount),
+        )
+        for ext, pos, qty, amount in rows
+    ]
+
+
 def refund_or_pending(
     *,
     merchant: Merchant,
     base_external_id: str,
     external_id: str,
     amount=None,
+    promo_amount=None,
+    lines: list[RefundLineInput] | None = None,
     occurred_at: datetime | None = None,
     raw_payload=None,
 ) -> RefundResult:
     """A POS refund of the sale `base_external_id`: applied now if the sale is known, else
-    kept pending (never failed) and applied when the sale arrives. `amount` None = the whole
-    remaining sale; an amount above what is left is reduced to it."""
+    kept pending (never failed) and applied when the sale arrives. Names `lines`, or an
+    `amount` (None: the whole remaining sale; above what is left: reduced to it)."""
     with transaction.atomic():
         purchase = Purchase.objects.filter(merchant=merchant, external_id=base_external_id).first()
         if purchase is None:
@@ -388,6 +416,8 @@ def refund_or_pending(
                 defaults={
                     "base_external_id": base_external_id,
                     "amount": q(amount) if amount is not None else None,
+                    "promo_amount": q(promo_amount) if promo_amount is not None else None,
+                    "lines": _lines_json(lines),
                     "occurred_at": occurred_at or timezone.now(),
                     "raw_payload": raw_payload,
                 },
@@ -409,19 +439,48 @@ def refund_or_pending(
         return RefundResult(refund=None, created=False, pending=True)
     existing = Refund.objects.filter(merchant=merchant, external_id=external_id).first()
     if existing is not None:
+        if lines:
+            _same_refund(existing, refund_split_known(purchase, lines))
         return RefundResult(refund=existing, created=False)
     remaining = q(purchase.amount - purchase.refunded_amount)
+    if lines:
+        if remaining <= 0:
+            return RefundResult(refund=None, created=False)
+        return refund_record(
+            merchant=merchant,
+            purchase=purchase,
+            lines=lines,
+            external_id=external_id,
+            occurred_at=occurred_at,
+            raw_payload=raw_payload,
+        )
     value = remaining if amount is None else min(q(amount), remaining)
     if value <= 0:
         return RefundResult(refund=None, created=False)
+    promo = None if promo_amount is None else min(q(promo_amount), value)
     return refund_record(
         merchant=merchant,
         purchase=purchase,
         amount=value,
+        promo_amount=promo,
         external_id=external_id,
         occurred_at=occurred_at,
         raw_payload=raw_payload,
     )
+
+
+def refund_split_known(purchase: Purchase, lines: list[RefundLineInput]) -> dict | None:
+    """What a repeat naming `lines` would have taken, measured against the purchase as it was
+    before any refund (for comparing a repeat with the first delivery)."""
+    stored = list(PurchaseLine.objects.filter(purchase=purchase).order_by("position"))
+    if not stored:
+        return None
+    for line in stored:
+        line.refunded_amount = ZERO
+    try:
+        return refund_split(lines=stored, amount=None, promo_amount=None, returned=lines)
+    except RefundError:
+        return {}
 
 
 def pending_refunds_exist(*, merchant: Merchant, base_external_ids) -> bool:
@@ -450,6 +509,8 @@ def pending_refunds_apply(*, merchant: Merchant, base_external_ids) -> list[Refu
             base_external_id=item.base_external_id,
             external_id=item.external_id,
             amount=item.amount,
+            promo_amount=item.promo_amount,
+            lines=_lines_from_json(item.lines),
             occurred_at=item.occurred_at,
             raw_payload=item.raw_payload,
         )
