@@ -64,7 +64,7 @@ class Program(models.Model):
         default=ReferralTrigger.FIRST_PURCHASE,
     )
     referral_base = models.CharField(
-        _("referral % is taken of"),
+        _("referral percentage is taken of"),
         max_length=8,
         choices=[
             ("check", _("the check amount")),

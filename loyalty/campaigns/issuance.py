@@ -160,6 +160,7 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_after_d
                         else Decimal(100),
                         issued_at=moment,
                         valid_until=valid_until,
+                        remainder_burns=campaign.certificate_remainder_burns,
                     )
                     for _iid, cid, _key in inserted
                 ]

@@ -6,7 +6,7 @@ from decimal import Decimal as D
 import pytest
 
 from crm.models import Client
-from loyalty.models import Certificate, LedgerKind, Program, Purchase, Refund
+from loyalty.models import Certificate, LedgerKind, Purchase, Refund
 from loyalty.pos.models import PendingRefund
 from loyalty.services.adjustments import points_adjust
 from loyalty.services.errors import LoyaltyError, RefundError
