@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from onboarding.models import PERCENT_VALIDATORS, Branch, Merchant, StaffMember
 
+from .sources import PurchaseSource
+
 POINTS = {"max_digits": 14, "decimal_places": 2}
 MONEY = {"max_digits": 14, "decimal_places": 2}
 PERCENT = {"max_digits": 5, "decimal_places": 2, "validators": PERCENT_VALIDATORS}
@@ -346,15 +348,6 @@ class Campaign(models.Model):
             errors["reward_form"] = _("A segment gift is given as points that burn.")
         if errors:
             raise ValidationError(errors)
-
-
-class PurchaseSource(models.TextChoices):
-    CASHIER = "cashier", _("Cashier page")
-    EVOTOR = "evotor", _("Evotor")
-    POSTER = "poster", _("Poster")
-    IMPORT = "import", _("History import")
-    API = "api", _("API")
-    DEMO = "demo", _("Demo data")
 
 
 class PaymentType(models.TextChoices):

@@ -223,10 +223,18 @@ def document_apply(*, merchant: Merchant, store_id: str, document, endpoint: str
     unknown yet); other types are ignored."""
     if not isinstance(document, dict):
         raise BadRequest("a document must be a JSON object")
-    receipt = receipt_from_document(store_id=store_id, document=document)
+    try:
+        receipt = receipt_from_document(store_id=store_id, document=document)
+    except BadRequest:
+        store_check(merchant, store_id)  # an unconnected store is 401, whatever the body
+        raise
     if receipt is None:
+        store_check(merchant, store_id)
         doc_type = str(document.get("type") or "").upper()
         return Outcome(PosEvent.Status.IGNORED, f"document type {doc_type or '—'} is not a sale")
+    # The store must be one of the merchant's connected branches: checked by the receipt's
+    # context statement, which finds the branch anyway.
+    receipt.branch_required = True
     return receipt_record(merchant=merchant, receipt=receipt)
 
 
@@ -238,6 +246,8 @@ def store_check(merchant: Merchant, store_id: str) -> None:
 
 def documents_apply(*, merchant: Merchant, store_id: str, payload, endpoint: str) -> list[Outcome]:
     documents = payload if isinstance(payload, list) else [payload]
+    if not documents:
+        store_check(merchant, store_id)
     # Each document is its own transaction inside the engine (a bad one loses no other).
     return [
         document_apply(merchant=merchant, store_id=store_id, document=document, endpoint=endpoint)

@@ -7,12 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from onboarding.models import Merchant
 
-
-class PosSystem(models.TextChoices):
-    EVOTOR = "evotor", _("Evotor")
-    POSTER = "poster", _("Poster")
-    CASHIER = "cashier", _("Cashier page")
-    IMPORT = "import", _("History import")
+from ..sources import PurchaseSource
 
 
 class PosEvent(models.Model):
@@ -36,7 +31,7 @@ class PosEvent(models.Model):
         on_delete=models.CASCADE,
         related_name="pos_events",
     )
-    system = models.CharField(_("system"), max_length=10, choices=PosSystem)
+    system = models.CharField(_("system"), max_length=10, choices=PurchaseSource)
     endpoint = models.CharField(_("endpoint"), max_length=200)
     external_id = models.CharField(_("external id"), max_length=120, blank=True)
     status = models.CharField(_("status"), max_length=12, choices=Status, db_index=True)

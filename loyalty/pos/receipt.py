@@ -26,7 +26,7 @@ from loyalty.services.purchases import purchase_record
 from loyalty.services.refunds import refund_or_pending
 from onboarding.models import Branch, Merchant, StaffMember
 
-from .common import BadRequest, Outcome
+from .common import BadRequest, Outcome, Unauthorized
 from .models import PendingRefund, PosEvent
 
 SALE, REFUND = "sale", "refund"
@@ -58,6 +58,8 @@ class Receipt:
     amount: Decimal | None = None
     promo_amount: Decimal | None = None
     raw: object = None
+    # The branch must be known (Evotor: the store in the path is the merchant's branch).
+    branch_required: bool = False
 
 
 def payment_type(payments: dict[str, Decimal]) -> str:
@@ -117,6 +119,8 @@ def _context(merchant: Merchant, receipt: Receipt) -> _Context:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         branch_id, cashier_id, by_card, by_phone, pending = cursor.fetchone()
+    if receipt.branch_required and branch_id is None:
+        raise Unauthorized("the store is not connected to this merchant")
     client_id = by_card or by_phone
     client = None
     if client_id is not None:
@@ -150,6 +154,8 @@ def _enrol(merchant: Merchant, phone: str, at: datetime) -> Client | None:
 def receipt_record(*, merchant: Merchant, receipt: Receipt) -> Outcome:
     """Record one POS receipt (sale or refund) and say what happened."""
     if receipt.kind == REFUND:
+        if receipt.branch_required:
+            _context(merchant, receipt)  # the store check
         return _refund(merchant, receipt)
     if not receipt.lines:
         raise BadRequest("a sale needs at least one line")
