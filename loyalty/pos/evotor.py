@@ -204,7 +204,10 @@ def receipt_from_document(*, store_id: str, document: dict) -> Receipt | None:
             RefundLineInput(external_id=ln.external_id, quantity=ln.quantity, amount=ln.amount)
             for ln in lines
         ] or None
-        if receipt.returned is None and body.get("result_sum") is not None:
+        if lines:  # also as an amount with its promo part, should the lines not match
+            receipt.amount = sum((ln.amount for ln in lines), Decimal(0))
+            receipt.promo_amount = sum((ln.amount for ln in lines if ln.promo), Decimal(0))
+        elif body.get("result_sum") is not None:
             receipt.amount = money(body.get("result_sum"), what="result_sum")
     elif body.get("result_sum") is not None:
         total = money(body.get("result_sum"), what="result_sum")

@@ -443,6 +443,14 @@ def refund_or_pending(
             _same_refund(existing, refund_split_known(purchase, lines))
         return RefundResult(refund=existing, created=False)
     remaining = q(purchase.amount - purchase.refunded_amount)
+    if lines and amount is not None:
+        known = set(
+            PurchaseLine.objects.filter(purchase=purchase).values_list("external_id", flat=True)
+        )
+        if any(ln.external_id not in known for ln in lines):
+            # The POS names lines the sale did not (or the sale kept none): the amount and its
+            # promo part, which it also gave, still say what comes back.
+            lines = None
     if lines:
         if remaining <= 0:
             return RefundResult(refund=None, created=False)

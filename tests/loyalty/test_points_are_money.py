@@ -359,3 +359,24 @@ def test_8_import_opening_balances_go_through_the_ledger(zolotoff):
     assert LedgerEntry.objects.filter(kind=LedgerKind.OPENING_BALANCE).count() == 2
     assert_ledger_exact(zolotoff)
     assert sorted(Client.objects.values_list("balance", flat=True)) == [D(300), D(700)]
+
+
+def test_1_payback_naming_unknown_lines_falls_back_to_its_amount(client, rustore):  # noqa: F811
+    buyer = ClientFactory(merchant=rustore, phone="+79181234567")
+    doc = sell_document()
+    put_documents(client, doc)
+    payback = {
+        "id": "7d8e9f00-0000-4000-8000-0000000000bb",
+        "type": "PAYBACK",
+        "store_id": doc["store_id"],
+        "close_date": "2024-12-06T05:00:00.000+0000",
+        "body": {
+            "base_document_id": doc["id"],
+            "positions": [{"uuid": "never-sold", "quantity": 1, "result_sum": 1600}],
+            "result_sum": 1600,
+        },
+    }
+    assert put_documents(client, payback).json()["status"] == "accepted"
+    assert Refund.objects.get().amount == D(1600)
+    assert_ledger_exact(rustore)
+    assert balance(buyer) < D(316)
