@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('crm', '0005_relation_labels'),
-        ('loyalty', '0006_program_feedback_every'),
+        ('loyalty', '0007_delivery_channels'),
         ('onboarding', '0005_relation_labels'),
     ]
 

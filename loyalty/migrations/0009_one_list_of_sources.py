@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0007_points_are_money'),
+        ('loyalty', '0008_points_are_money'),
     ]
 
     operations = [
