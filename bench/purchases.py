@@ -18,7 +18,7 @@ measure the hook at work (issuance and outbox rows; delivery belongs to another 
 Before the run it prints the SQL statements one purchase costs (CaptureQueriesContext).
 After each mode it checks, for every client, that the cached balance = the ledger sum = the
 balance expected from an independent replay of the recorded purchases (tiers by spend,
-cashback, referral levels, one-time bonus), and prints the discrepancies (must be 0).
+cashback, referral levels of the check amount, one-time bonus), and prints the discrepancies (must be 0).
 The database (default PostgreSQL `bench_purchases` on 127.0.0.1) is recreated each run; a
 `sqlite:///path` URL runs on SQLite (use --workers 1 there: SQLite has one writer).
 """
@@ -267,7 +267,8 @@ def discrepancies(merchant) -> tuple[int, int, int]:
         for pct in levels:
             if not ancestor:
                 break
-            expected[ancestor] += q(paid * pct / 100)
+            # Referral % of the check amount (the program's default referral base).
+            expected[ancestor] += q(amount * pct / 100)
             ancestor = parent.get(ancestor)
         spent[client_id] += amount
         bought.add(client_id)

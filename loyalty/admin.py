@@ -17,6 +17,7 @@ from .models import (
     LedgerEntry,
     Program,
     Purchase,
+    PurchaseLine,
     Refund,
     Tier,
 )
@@ -96,7 +97,15 @@ class ProgramAdmin(ScopedAdmin):
     fieldsets = [
         (
             _("Points"),
-            {"fields": ["merchant", "welcome_points", "points_expiry_months", "tiers_can_fall"]},
+            {
+                "fields": [
+                    "merchant",
+                    "welcome_points",
+                    "points_expiry_months",
+                    "tiers_can_fall",
+                    "pos_enrols_buyers",
+                ]
+            },
         ),
         (
             _("Exclusions"),
@@ -108,6 +117,7 @@ class ProgramAdmin(ScopedAdmin):
                 "fields": [
                     "referral_bonus_points",
                     "referral_bonus_trigger",
+                    "referral_base",
                     "referral_level1_percent",
                     "referral_level2_percent",
                     "referral_level3_percent",
@@ -215,15 +225,76 @@ class ReadOnlyAdminMixin:
 
 class PurchaseRefundInline(ReadOnlyAdminMixin, ScopedTabularInline):
     model = Refund
-    fields = ["occurred_at", "amount", "external_id", "created_by"]
+    fields = ["occurred_at", "amount", "promo_amount", "lines", "external_id", "created_by"]
     readonly_fields = fields
     tab = True
+
+
+class PurchaseLineInline(ReadOnlyAdminMixin, ScopedTabularInline):
+    model = PurchaseLine
+    fields = [
+        "position",
+        "external_id",
+        "name",
+        "quantity",
+        "amount",
+        "promo",
+        "points_paid",
+        "certificate_paid",
+        "cashback",
+        "referral_base",
+        "refunded_quantity",
+        "refunded_amount",
+    ]
+    readonly_fields = fields
+    tab = True
+
+
+class ForReviewFilter(admin.SimpleListFilter):
+    """Checks whose points payment at the till broke the program's rules (booked as taken)."""
+
+    title = _("points payment")
+    parameter_name = "review"
+
+    def lookups(self, request, model_admin):
+        return [("flagged", _("Flagged for review")), ("ok", _("Within the rules"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "flagged":
+            return queryset.exclude(review_reason="")
+        if self.value() == "ok":
+            return queryset.filter(review_reason="")
+        return queryset
+
+
+class UncoveredFilter(admin.SimpleListFilter):
+    """Debits the balance could not cover: recorded discrepancies."""
+
+    title = _("not covered by the balance")
+    parameter_name = "uncovered"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Discrepancies only"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(uncovered__gt=0)
+        return queryset
 
 
 class PurchaseLedgerInline(ReadOnlyAdminMixin, ScopedTabularInline):
     model = LedgerEntry
     fk_name = "purchase"
-    fields = ["created_at", "client", "kind", "points", "referral_level", "refund", "reason"]
+    fields = [
+        "created_at",
+        "client",
+        "kind",
+        "points",
+        "uncovered",
+        "referral_level",
+        "refund",
+        "reason",
+    ]
     readonly_fields = fields
     tab = True
 
@@ -244,9 +315,11 @@ class PurchaseAdmin(ReadOnlyAdminMixin, ScopedAdmin):
         "cashier",
         "source",
         "by_phone",
+        "review_reason",
     ]
     list_filter = [
         ("occurred_at", RangeDateFilter),
+        ForReviewFilter,
         "merchant",
         ("branch", admin.RelatedOnlyFieldListFilter),
         ("cashier", admin.RelatedOnlyFieldListFilter),
@@ -258,7 +331,7 @@ class PurchaseAdmin(ReadOnlyAdminMixin, ScopedAdmin):
     search_fields = ["client__phone", "external_id"]
     list_select_related = ["merchant", "client", "branch", "cashier"]
     date_hierarchy = "occurred_at"
-    inlines = [PurchaseLedgerInline, PurchaseRefundInline]
+    inlines = [PurchaseLineInline, PurchaseLedgerInline, PurchaseRefundInline]
     exclude = ["raw_payload"]
     readonly_fields = ["raw_payload_pretty"]
 
@@ -275,7 +348,15 @@ class PurchaseAdmin(ReadOnlyAdminMixin, ScopedAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdminMixin, ScopedAdmin):
-    list_display = ["occurred_at", "merchant", "purchase", "amount", "external_id", "created_by"]
+    list_display = [
+        "occurred_at",
+        "merchant",
+        "purchase",
+        "amount",
+        "promo_amount",
+        "external_id",
+        "created_by",
+    ]
     list_filter = [
         ("occurred_at", RangeDateFilter),
         "merchant",
@@ -296,6 +377,7 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, ScopedAdmin):
         "client",
         "kind",
         "points",
+        "uncovered",
         "referral_level",
         "purchase",
         "reason",
@@ -304,6 +386,7 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, ScopedAdmin):
     list_filter = [
         ("created_at", RangeDateFilter),
         "kind",
+        UncoveredFilter,
         "merchant",
         ("purchase__branch", admin.RelatedOnlyFieldListFilter),
         ("purchase__cashier", admin.RelatedOnlyFieldListFilter),
@@ -387,6 +470,7 @@ class CertificateAdmin(ReadOnlyAdminMixin, ScopedAdmin):
         "client",
         "campaign",
         "points",
+        "used_points",
         "redemption_cap_percent",
         "valid_until",
         "status",

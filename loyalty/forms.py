@@ -82,6 +82,22 @@ class RefundForm(forms.Form):
     amount = forms.DecimalField(
         label=_("Amount to refund"), max_digits=14, decimal_places=2, min_value=Decimal("0.01")
     )
+    promo_amount = forms.DecimalField(
+        label=_("Of it promo items"),
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal(0),
+        required=False,
+        help_text=_("What of the refunded amount was promo/discounted items (0 if none)."),
+    )
+
+    def clean(self):
+        data = super().clean()
+        amount, promo = data.get("amount"), data.get("promo_amount") or Decimal(0)
+        if amount is not None and promo > amount:
+            self.add_error("promo_amount", _("The promo part cannot be more than the refund."))
+        data["promo_amount"] = promo
+        return data
 
 
 class AdjustmentForm(forms.Form):

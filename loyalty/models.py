@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from onboarding.models import PERCENT_VALIDATORS, Branch, Merchant, StaffMember
 
+from .sources import PurchaseSource
+
 POINTS = {"max_digits": 14, "decimal_places": 2}
 MONEY = {"max_digits": 14, "decimal_places": 2}
 PERCENT = {"max_digits": 5, "decimal_places": 2, "validators": PERCENT_VALIDATORS}
@@ -62,6 +64,24 @@ class Program(models.Model):
         max_length=20,
         choices=ReferralTrigger,
         default=ReferralTrigger.FIRST_PURCHASE,
+    )
+    referral_base = models.CharField(
+        _("referral percentage is taken of"),
+        max_length=8,
+        choices=[
+            ("check", _("the check amount")),
+            ("paid", _("the money paid")),
+        ],
+        default="check",
+        help_text=_("The check amount (as the reference programs say) or the money paid."),
+    )
+    pos_enrols_buyers = models.BooleanField(
+        _("a phone at the till enrols the buyer"),
+        default=True,
+        help_text=_(
+            "A POS sale with a phone the merchant has not seen creates the client (source: "
+            "POS), credits the welcome points and accrues on the sale."
+        ),
     )
     referral_level1_percent = models.DecimalField(
         # xgettext:no-python-format
@@ -237,6 +257,14 @@ class Campaign(models.Model):
         blank=True,
         **PERCENT,
     )
+    certificate_remainder_burns = models.BooleanField(
+        _("what a certificate does not pay burns"),
+        default=False,
+        help_text=_(
+            "Off: the unpaid remainder stays on the certificate until its end date. "
+            "On: the certificate is used up by its first purchase."
+        ),
+    )
     # Kind-specific parameters (see CAMPAIGN_KIND_FIELDS).
     days_before = models.PositiveSmallIntegerField(
         _("issue N days before the birthday"),
@@ -322,15 +350,6 @@ class Campaign(models.Model):
             raise ValidationError(errors)
 
 
-class PurchaseSource(models.TextChoices):
-    CASHIER = "cashier", _("Cashier page")
-    EVOTOR = "evotor", _("Evotor")
-    POSTER = "poster", _("Poster")
-    IMPORT = "import", _("History import")
-    API = "api", _("API")
-    DEMO = "demo", _("Demo data")
-
-
 class PaymentType(models.TextChoices):
     CASH = "cash", _("Cash")
     CARD = "card", _("Bank card")
@@ -364,6 +383,13 @@ class Certificate(models.Model):
         related_name="certificates",
     )
     points = models.DecimalField(_("face value, points"), **POINTS)
+    used_points = models.DecimalField(
+        _("used, points"),
+        default=0,
+        help_text=_("Paid from this certificate so far, net of refunds."),
+        **POINTS,
+    )
+    remainder_burns = models.BooleanField(_("remainder burns"), default=False)
     redemption_cap_percent = models.DecimalField(_("redemption cap, %"), **PERCENT)
     issued_at = models.DateTimeField(_("issued"))
     valid_until = models.DateTimeField(_("valid until"))
@@ -390,10 +416,18 @@ class Certificate(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(points__gt=0), name="certificate_points_positive"),
+            models.CheckConstraint(
+                condition=Q(used_points__gte=0, used_points__lte=models.F("points")),
+                name="certificate_used_within_face",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.points} ({self.get_status_display()})"
+
+    @property
+    def remaining(self):
+        return self.points - self.used_points
 
 
 class Purchase(models.Model):
@@ -431,12 +465,35 @@ class Purchase(models.Model):
         blank=True,
         help_text=_("Idempotency key: the POS document id or the cashier page's request id."),
     )
+    content_key = models.CharField(
+        _("content fingerprint"),
+        max_length=64,
+        blank=True,
+        help_text=_("A repeat of the external id must carry the same content (client, lines)."),
+    )
     source = models.CharField(_("source"), max_length=12, choices=PurchaseSource)
     occurred_at = models.DateTimeField(_("time"), db_index=True)
     amount = models.DecimalField(_("check amount"), **MONEY)
     excluded_amount = models.DecimalField(_("promo/discounted items"), default=0, **MONEY)
     points_redeemed = models.DecimalField(_("paid with points"), default=0, **POINTS)
     certificate_redeemed = models.DecimalField(_("paid with certificate"), default=0, **POINTS)
+    certificate = models.ForeignKey(
+        Certificate,
+        verbose_name=_("certificate used"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="purchases",
+    )
+    review_reason = models.CharField(
+        _("for review"),
+        max_length=300,
+        blank=True,
+        help_text=_(
+            "Why the till's payment in points broke the program's rules (it is booked as the "
+            "till took it)."
+        ),
+    )
     paid_money = models.DecimalField(_("paid in money"), **MONEY)
     payment_type = models.CharField(
         _("payment type"), max_length=12, choices=PaymentType, default=PaymentType.CARD
@@ -480,10 +537,54 @@ class Purchase(models.Model):
             models.Index(fields=["client", "occurred_at"]),
             models.Index(fields=["merchant", "branch", "occurred_at"]),
             models.Index(fields=["merchant", "cashier", "occurred_at"]),
+            models.Index(
+                fields=["merchant", "occurred_at"],
+                name="purchase_for_review_idx",
+                condition=~Q(review_reason=""),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.amount}"
+
+
+class PurchaseLine(models.Model):
+    """One item of a check, with what it earned and what paid for it (set at the sale), so a
+    refund of the item reverses exactly that."""
+
+    purchase = models.ForeignKey(
+        Purchase, verbose_name=_("purchase"), on_delete=models.CASCADE, related_name="lines"
+    )
+    position = models.PositiveSmallIntegerField(_("line"))
+    external_id = models.CharField(_("external line id"), max_length=120, blank=True)
+    name = models.CharField(_("item"), max_length=200, blank=True)
+    quantity = models.DecimalField(_("quantity"), max_digits=14, decimal_places=3, default=1)
+    amount = models.DecimalField(_("amount after discounts"), **MONEY)
+    promo = models.BooleanField(_("promo/discounted"), default=False)
+    points_paid = models.DecimalField(_("paid with points"), default=0, **POINTS)
+    certificate_paid = models.DecimalField(_("paid with certificate"), default=0, **POINTS)
+    cashback = models.DecimalField(_("cashback"), default=0, **POINTS)
+    referral_base = models.DecimalField(_("referral base"), default=0, **MONEY)
+    refunded_quantity = models.DecimalField(
+        _("refunded quantity"), max_digits=14, decimal_places=3, default=0
+    )
+    refunded_amount = models.DecimalField(_("refunded"), default=0, **MONEY)
+
+    class Meta:
+        ordering = ["purchase", "position"]
+        verbose_name = _("purchase line")
+        verbose_name_plural = _("purchase lines")
+        constraints = [
+            models.UniqueConstraint(fields=["purchase", "position"], name="uniq_purchase_line"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="purchase_line_amount_nonneg"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__lte=models.F("amount")),
+                name="purchase_line_refund_le_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.external_id or self.position}: {self.amount}"
 
 
 class Refund(models.Model):
@@ -495,6 +596,13 @@ class Refund(models.Model):
     )
     external_id = models.CharField(_("external id"), max_length=120, null=True, blank=True)
     amount = models.DecimalField(_("refunded amount"), **MONEY)
+    promo_amount = models.DecimalField(_("of it promo items"), default=0, **MONEY)
+    lines = models.JSONField(
+        _("returned lines"),
+        default=list,
+        blank=True,
+        help_text=_("[line position, amount] of each returned line."),
+    )
     occurred_at = models.DateTimeField(_("time"))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -549,6 +657,15 @@ class LedgerEntry(models.Model):
     )
     kind = models.CharField(_("kind"), max_length=20, choices=LedgerKind)
     points = models.DecimalField(_("points"), **POINTS)
+    uncovered = models.DecimalField(
+        _("not covered by the balance"),
+        default=0,
+        help_text=_(
+            "The part of a debit the balance could not cover (a refund of points already "
+            "spent, a till payment beyond the balance): booked as a discrepancy, never dropped."
+        ),
+        **POINTS,
+    )
     purchase = models.ForeignKey(
         Purchase,
         verbose_name=_("purchase"),

@@ -5,6 +5,7 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import F, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -195,8 +196,16 @@ def cashier_refund(request, slug, pk):
         Purchase.objects.select_related("client"), merchant=merchant, pk=pk
     )
     remaining = purchase.amount - purchase.refunded_amount
+    promo_left = purchase.lines.filter(promo=True).aggregate(
+        left=Sum(F("amount") - F("refunded_amount"))
+    )["left"]
     form = RefundForm(
-        request.POST or None, initial={"amount": remaining, "request_id": uuid.uuid4()}
+        request.POST or None,
+        initial={
+            "amount": remaining,
+            "promo_amount": promo_left if promo_left is not None else 0,
+            "request_id": uuid.uuid4(),
+        },
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -204,6 +213,7 @@ def cashier_refund(request, slug, pk):
                 merchant=merchant,
                 purchase=purchase,
                 amount=form.cleaned_data["amount"],
+                promo_amount=form.cleaned_data["promo_amount"],
                 external_id=f"cashier-refund:{form.cleaned_data['request_id']}",
                 created_by=request.user,
             )

@@ -17,6 +17,7 @@ from .models import Merchant
 MERCHANT_LOOKUPS = {
     Merchant: "pk",
     "loyalty.Tier": "program__merchant",
+    "loyalty.PurchaseLine": "purchase__merchant",
     "onboarding.QuizQuestion": "module__merchant",
     "onboarding.QuizAnswer": "question__module__merchant",
     "cards.ConsentRecord": "client__merchant",

@@ -4,7 +4,9 @@ Per chunk: one query finds the existing clients by phone, one finds which of the
 an opening balance, then new clients are inserted in bulk (SQLite: `executemany`; PostgreSQL:
 `COPY` in a savepoint, falling back to a temp table + `INSERT … ON CONFLICT DO NOTHING` when a
 phone was created meanwhile), changed clients are updated in one `executemany`, and opening
-balances are appended to the ledger with the cached balance moved by the same amount. No model instances on the hot path. The caller owns the transaction."""
+balances are handed to the points ledger (`loyalty.ledger.opening_balances_post`: its lock
+order, its rule, once per client). No model instances on the hot path for clients. The caller
+owns the transaction."""
 
 import datetime as dt
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ except ImportError:  # SQLite-only installs
             pass
 
 
-from loyalty.models import LedgerEntry, LedgerKind
+from loyalty.ledger import opening_balance_holders, opening_balances_post
 
 from .cleaning import CLIENT_FIELDS, Record
 
@@ -95,19 +97,6 @@ class ClientWriter:
             for column in ("created_at", "updated_at"):
                 slot = self.client_slots[column]
                 self.client_template[slot] = ops.adapt_datetimefield_value(now)
-        self.ledger_columns, self.ledger_template = _insert_columns(
-            LedgerEntry,
-            {
-                "merchant_id": self.merchant_id,
-                "kind": LedgerKind.OPENING_BALANCE.value,
-                "client_id": None,  # per row
-                "points": None,  # per row
-                "created_at": now,
-                "reason": self.reason,
-                "created_by_id": user_id,
-            },
-        )
-        self.ledger_slots = {c: self.ledger_columns.index(c) for c in self.ledger_columns}
         self._temp_ready = False
 
     # --- reads ---------------------------------------------------------------------------
@@ -135,20 +124,6 @@ class ClientWriter:
                     found[row[0]] = row[1:]
         return found
 
-    def _with_opening_balance(self, client_ids: list[int]) -> set[int]:
-        have = set()
-        step = len(client_ids) if self.postgres else IN_CHUNK
-        with self.conn.cursor() as cursor:
-            for start in range(0, len(client_ids), step):
-                condition, params = self._in("client_id", client_ids[start : start + step])
-                cursor.execute(
-                    f"SELECT client_id FROM {LedgerEntry._meta.db_table} "
-                    f"WHERE kind = %s AND {condition}",
-                    [LedgerKind.OPENING_BALANCE.value, *params],
-                )
-                have.update(row[0] for row in cursor.fetchall())
-        return have
-
     # --- the chunk -----------------------------------------------------------------------
 
     def apply(self, records: list[Record], *, preview_left: int = 0) -> ChunkOutcome:
@@ -157,7 +132,7 @@ class ClientWriter:
             return out
         existing = self._existing([r.phone for r in records])
         with_points = [existing[r.phone][0] for r in records if r.points and r.phone in existing]
-        has_opening = self._with_opening_balance(with_points) if with_points else set()
+        has_opening = opening_balance_holders(with_points, conn=self.conn) if with_points else set()
 
         new: list[Record] = []
         updates: list[tuple] = []
@@ -206,11 +181,13 @@ class ClientWriter:
             (created_ids[r.phone], r.points) for r in new if r.points and r.phone in created_ids
         ]
         ledger += credits
-        out.opening_balances = len(ledger)
-        if ledger:
-            self._insert_ledger(ledger)
-        if credits:
-            self._credit_balances(credits)
+        out.opening_balances = opening_balances_post(
+            credits=ledger,
+            created_at=self.now,
+            reason=self.reason,
+            user_id=self.user_id,
+            conn=self.conn,
+        )
         return out
 
     # --- writes --------------------------------------------------------------------------
@@ -225,7 +202,7 @@ class ClientWriter:
         row[s["gender"]] = r.gender
         row[s["card_code"]] = r.card_code
         row[s["source_detail"]] = r.source_detail
-        row[s["balance"]] = r.points or Decimal("0.00")
+        row[s["balance"]] = Decimal("0.00")  # opening balances come through the ledger
         return row
 
     def _insert_clients(self, new: list[Record]) -> tuple[int, dict[str, int]]:
@@ -318,35 +295,3 @@ class ClientWriter:
         params = [(*u[:-1], now, u[-1]) for u in updates]
         with self.conn.cursor() as cursor:
             cursor.executemany(f"UPDATE {table} SET {sets}, updated_at = %s WHERE id = %s", params)
-
-    def _insert_ledger(self, entries: list[tuple[int, Decimal]]) -> None:
-        table = LedgerEntry._meta.db_table
-        cols = ", ".join(self.ledger_columns)
-        s = self.ledger_slots
-        rows = []
-        for client_id, points in entries:
-            row = list(self.ledger_template)
-            row[s["client_id"]] = client_id
-            row[s["points"]] = points
-            rows.append(row)
-        with self.conn.cursor() as cursor:
-            if self.postgres:
-                with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-                return
-            created_at = self.conn.ops.adapt_datetimefield_value(self.now)
-            for row in rows:
-                row[s["points"]] = str(row[s["points"]])
-                row[s["created_at"]] = created_at
-            marks = ", ".join(["%s"] * len(self.ledger_columns))
-            cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
-
-    def _credit_balances(self, credits: list[tuple[int, Decimal]]) -> None:
-        table = Client._meta.db_table
-        if self.postgres:
-            params = [(points, client_id) for client_id, points in credits]
-        else:
-            params = [(str(p), cid) for cid, p in credits]
-        with self.conn.cursor() as cursor:
-            cursor.executemany(f"UPDATE {table} SET balance = balance + %s WHERE id = %s", params)

@@ -17,10 +17,10 @@ from django.db.models.functions import Coalesce
 from crm.models import Client
 from onboarding.models import Merchant
 
+from ..ledger import LedgerBatch, lock_accounts
 from ..models import Certificate, LedgerEntry, LedgerKind, Program
 from ..money import ZERO, q
 from .dates import add_months, day_start, local_date
-from .sql import bulk_set
 
 CHUNK = 2000
 BURN_PREFIX = "burn #"
@@ -42,13 +42,6 @@ def certificates_expire(*, merchant: Merchant, moment: datetime) -> int:
     return Certificate.objects.filter(
         merchant=merchant, status=Certificate.Status.ACTIVE, valid_until__lte=moment
     ).update(status=Certificate.Status.EXPIRED)
-
-
-def _apply_balances(new_balance: dict[int, Decimal]) -> None:
-    zero = [cid for cid, value in new_balance.items() if value == ZERO]
-    if zero:
-        Client.objects.filter(pk__in=zero).update(balance=ZERO)
-    bulk_set(Client, "balance", {cid: v for cid, v in new_balance.items() if v != ZERO})
 
 
 def points_expire(*, merchant: Merchant, day: date, moment: datetime) -> tuple[int, Decimal]:
@@ -76,10 +69,9 @@ def points_expire(*, merchant: Merchant, day: date, moment: datetime) -> tuple[i
     for start in range(0, len(candidates), CHUNK):
         chunk = candidates[start : start + CHUNK]
         with transaction.atomic():
+            accounts = lock_accounts(chunk)
             rows = (
                 Client.objects.filter(pk__in=chunk, balance__gt=0)
-                .order_by("pk")
-                .select_for_update(of=("self",))
                 .annotate(activity=activity)
                 .values_list("pk", "balance", "activity")
             )
@@ -97,26 +89,21 @@ def points_expire(*, merchant: Merchant, day: date, moment: datetime) -> tuple[i
             ).values_list("client_id", "points", "created_at"):
                 if created_at >= due[cid][1]:
                     recent[cid] += points
-            entries, new_balance = [], {}
+            batch = LedgerBatch(accounts)
             for cid, (balance, _lapse, lapse_day) in due.items():
                 amount = q(min(balance, max(ZERO, balance - recent[cid])))
                 if amount <= ZERO:
                     continue
-                entries.append(
-                    LedgerEntry(
-                        merchant_id=merchant.pk,
-                        client_id=cid,
-                        kind=LedgerKind.EXPIRY,
-                        points=-amount,
-                        reason=f"expiry: no purchase for {months} months (lapsed {lapse_day})",
-                        created_at=moment,
-                    )
+                batch.post(
+                    client_id=cid,
+                    kind=LedgerKind.EXPIRY,
+                    points=-amount,
+                    reason=f"expiry: no purchase for {months} months (lapsed {lapse_day})",
+                    created_at=moment,
                 )
-                new_balance[cid] = q(balance - amount)
                 total += amount
-            LedgerEntry.objects.bulk_create(entries)
-            _apply_balances(new_balance)
-            clients += len(entries)
+                clients += 1
+            batch.flush(need_ids=False)
     return clients, total
 
 
@@ -147,13 +134,8 @@ def gifts_burn(*, merchant: Merchant, moment: datetime) -> tuple[int, Decimal]:
         gifts = [g for cid in chunk for g in by_client[cid]]
         since = min(g[3] for g in gifts)
         with transaction.atomic():
-            balances = {
-                cid: Decimal(balance)
-                for cid, balance in Client.objects.filter(pk__in=chunk)
-                .order_by("pk")
-                .select_for_update(of=("self",))
-                .values_list("pk", "balance")
-            }
+            accounts = lock_accounts(chunk)
+            balances = {cid: account.balance for cid, account in accounts.items()}
             # Read under the locks: a concurrent run's burns are committed and visible here.
             burned = set(
                 LedgerEntry.objects.filter(
@@ -171,7 +153,7 @@ def gifts_burn(*, merchant: Merchant, moment: datetime) -> tuple[int, Decimal]:
             ).values_list("client_id", "kind", "points", "created_at"):
                 if kind == LedgerKind.REDEMPTION or points > 0:
                     moves[cid].append((created_at, -points))
-            entries, changed = [], {}
+            batch = LedgerBatch(accounts)
             for pk, cid, points, created_at, campaign_id in gifts:
                 reason = f"{BURN_PREFIX}{pk}"
                 if reason in burned or cid not in balances:
@@ -182,22 +164,17 @@ def gifts_burn(*, merchant: Merchant, moment: datetime) -> tuple[int, Decimal]:
                 if amount <= ZERO:
                     continue
                 balances[cid] -= amount
-                changed[cid] = q(balances[cid])
-                entries.append(
-                    LedgerEntry(
-                        merchant_id=merchant.pk,
-                        client_id=cid,
-                        kind=LedgerKind.EXPIRY,
-                        points=-amount,
-                        campaign_id=campaign_id,
-                        reason=reason,
-                        created_at=moment,
-                    )
+                batch.post(
+                    client_id=cid,
+                    kind=LedgerKind.EXPIRY,
+                    points=-amount,
+                    campaign_id=campaign_id,
+                    reason=reason,
+                    created_at=moment,
                 )
                 burned_count += 1
                 burned_total += amount
-            LedgerEntry.objects.bulk_create(entries)
-            _apply_balances(changed)
+            batch.flush(need_ids=False)
     return burned_count, burned_total
 
 

@@ -6,23 +6,19 @@ Each chunk is one transaction that first locks the chunk's clients in primary-ke
 order purchases lock them too), so a double run, two workers at once or a run killed half-way
 never issue twice and never leave a client half-rewarded."""
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import F
-
-from crm.models import Client
 
 from ..channels.consent import opted_out_ids
+from ..ledger import LedgerBatch, lock_accounts
 from ..models import (
     Campaign,
     CampaignIssuance,
     Certificate,
     Channel,
-    LedgerEntry,
     LedgerKind,
     OutboxMessage,
     RewardForm,
@@ -129,15 +125,15 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_after_d
     points = q(campaign.reward_points)
     is_certificate = campaign.reward_form == RewardForm.CERTIFICATE
     with transaction.atomic():
-        locked = {
-            row[0]: row
-            for row in Client.objects.filter(
-                pk__in=sorted({cid for cid, _key in items}), merchant_id=campaign.merchant_id
-            )
-            .order_by("pk")
-            .select_for_update(of=("self",))
-            .values_list("id", "full_name", "phone", "email", "consent")
+        # The ledger's lock order (primary key), with what the messages need in one read.
+        accounts = {
+            cid: account
+            for cid, account in lock_accounts(
+                {cid for cid, _key in items}, columns=("full_name", "phone", "email", "consent")
+            ).items()
+            if account.merchant_id == campaign.merchant_id
         }
+        locked = {cid: (cid, *account.extra) for cid, account in accounts.items()}
         rows = [
             (campaign.merchant_id, campaign.pk, cid, key, points, moment)
             for cid, key in items
@@ -164,6 +160,7 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_after_d
                         else Decimal(100),
                         issued_at=moment,
                         valid_until=valid_until,
+                        remainder_burns=campaign.certificate_remainder_burns,
                     )
                     for _iid, cid, _key in inserted
                 ]
@@ -180,30 +177,18 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_after_d
         else:
             if burn_after_days:
                 valid_until = moment + timedelta(days=burn_after_days)
-            LedgerEntry.objects.bulk_create(
-                [
-                    LedgerEntry(
-                        merchant_id=campaign.merchant_id,
-                        client_id=cid,
-                        kind=LedgerKind.CAMPAIGN,
-                        points=points,
-                        campaign=campaign,
-                        expires_at=valid_until,
-                        reason=f"{campaign.kind}:{key}"[:300],
-                        created_at=moment,
-                    )
-                    for _iid, cid, key in inserted
-                ]
-            )
-            # The cached balance moves in the same transaction, under the lock taken above.
-            per_client = defaultdict(Decimal)
-            for _iid, cid, _key in inserted:
-                per_client[cid] += points
-            by_amount = defaultdict(list)
-            for cid, amount in per_client.items():
-                by_amount[amount].append(cid)
-            for amount, ids in by_amount.items():
-                Client.objects.filter(pk__in=ids).update(balance=F("balance") + amount)
+            batch = LedgerBatch(accounts)
+            for _iid, cid, key in inserted:
+                batch.post(
+                    client_id=cid,
+                    kind=LedgerKind.CAMPAIGN,
+                    points=points,
+                    campaign=campaign,
+                    expires_at=valid_until,
+                    reason=f"{campaign.kind}:{key}"[:300],
+                    created_at=moment,
+                )
+            batch.flush(need_ids=False)
         for iid, cid, _key in inserted:
             by_issuance[iid] = cid
         renderer = MessageRenderer(campaign=campaign, merchant_name=merchant_name, tzinfo=tzinfo)

@@ -12,25 +12,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
 
-from loyalty.models import PaymentType, PurchaseSource
-from loyalty.services.errors import LoyaltyError
-from loyalty.services.purchases import purchase_record
-from loyalty.services.refunds import refund_or_pending
+from loyalty.models import PurchaseSource
+from loyalty.services.lines import LineInput, RefundLineInput, allocate
 from onboarding.models import Branch, Merchant
 
-from .common import (
-    BadRequest,
-    Outcome,
-    Unauthorized,
-    branch_for_store,
-    cashier_for_employee,
-    clamp_points,
-    client_for,
-    money,
-)
+from . import receipt as receipt_kinds
+from .common import BadRequest, Outcome, Unauthorized, money
 from .models import PosEvent
+from .receipt import CARD, CASH, OTHER, POINTS, Receipt, receipt_record
 
 SALE, REFUND = "SELL", "PAYBACK"
 CARD_TYPES = {"ELECTRON", "CARD", "PAY_CARD", "CASHLESS"}
@@ -118,56 +108,72 @@ def _key(store_id: str, document_id: str) -> str:
     return f"evotor:{str(store_id).lower()}:{str(document_id).lower()}"
 
 
-def _payments(body: dict) -> tuple[Decimal, str]:
-    """(points paid through our app, payment type of the money part)."""
-    points, kinds = Decimal(0), set()
+def _payments(body: dict) -> dict[str, Decimal]:
+    """Payments by kind; a payment made through our terminal app is points."""
+    payments: dict[str, Decimal] = {}
     our_app = app_id()
     for payment in body.get("payments") or []:
         if not isinstance(payment, dict):
             raise BadRequest("payments must be objects")
         app = (payment.get("app_payment") or {}).get("app_id")
         amount = money(payment.get("sum"), what="payment sum")
-        if our_app and app and str(app).lower() == our_app.lower():
-            points += amount
-            continue
         kind = str(payment.get("type") or "").upper()
-        kinds.add("card" if kind in CARD_TYPES else "cash" if kind in CASH_TYPES else "other")
-    if kinds == {"cash"}:
-        payment_type = PaymentType.CASH
-    elif kinds <= {"card"}:
-        payment_type = PaymentType.CARD
-    else:
-        payment_type = PaymentType.MIXED
-    return points, payment_type
+        if our_app and app and str(app).lower() == our_app.lower():
+            kind = POINTS
+        elif kind in CARD_TYPES:
+            kind = CARD
+        elif kind in CASH_TYPES:
+            kind = CASH
+        else:
+            kind = OTHER
+        payments[kind] = payments.get(kind, Decimal(0)) + amount
+    return payments
 
 
-def _amounts(body: dict) -> tuple[Decimal, Decimal]:
-    """(check total after discounts, promo part). Promo = a line with a position discount."""
+def _line_ids(positions: list) -> list[str]:
+    """Each position's line id: its own `uuid`/`id`, else its product (numbered when the
+    product repeats), the same way in a sale and in its PAYBACK."""
+    ids, seen = [], {}
+    for index, line in enumerate(positions, start=1):
+        own = line.get("uuid") or line.get("id")
+        if own:
+            ids.append(str(own).lower())
+            continue
+        product = str(line.get("product_id") or line.get("code") or f"line{index}").lower()
+        seen[product] = seen.get(product, 0) + 1
+        ids.append(product if seen[product] == 1 else f"{product}#{seen[product]}")
+    return ids
+
+
+def _lines(body: dict) -> list[LineInput]:
+    """Positions as lines: amount after discounts, quantity, promo = a position discount."""
     positions = body.get("positions") or []
     if not isinstance(positions, list):
         raise BadRequest("positions must be a list")
-    total, promo = Decimal(0), Decimal(0)
     for line in positions:
         if not isinstance(line, dict):
             raise BadRequest("positions must be objects")
-        line_sum = money(line.get("result_sum", line.get("sum")), what="position result_sum")
-        total += line_sum
-        if line.get("position_discount"):
-            promo += line_sum
-    if body.get("result_sum") is not None:
-        total = money(body.get("result_sum"), what="result_sum")
-    return total, min(promo, total)
+    lines = []
+    for line, line_id in zip(positions, _line_ids(positions), strict=True):
+        quantity = money(line.get("quantity") or 1, what="position quantity")
+        lines.append(
+            LineInput(
+                amount=money(line.get("result_sum", line.get("sum")), what="position result_sum"),
+                promo=bool(line.get("position_discount")),
+                quantity=quantity if quantity > 0 else Decimal(1),
+                external_id=line_id[:120],
+                name=str(line.get("product_name") or "")[:200],
+            )
+        )
+    return lines
 
 
-def document_apply(*, merchant: Merchant, store_id: str, document, endpoint: str) -> Outcome:
-    """Apply one document: SELL records a purchase, PAYBACK a refund (pending if its sale is
-    unknown yet); other types are ignored."""
-    if not isinstance(document, dict):
-        raise BadRequest("a document must be a JSON object")
+def receipt_from_document(*, store_id: str, document: dict) -> Receipt | None:
+    """Evotor's terminal document as the engine's receipt (None: not a sale or refund)."""
     doc_type = str(document.get("type") or "").upper()
-    doc_id = document.get("id") or document.get("uuid")
     if doc_type not in (SALE, REFUND):
-        return Outcome(PosEvent.Status.IGNORED, f"document type {doc_type or '—'} is not a sale")
+        return None
+    doc_id = document.get("id") or document.get("uuid")
     if not doc_id:
         raise BadRequest("document id is required")
     doc_store = document.get("store_id") or store_id
@@ -177,54 +183,62 @@ def document_apply(*, merchant: Merchant, store_id: str, document, endpoint: str
     if not isinstance(body, dict):
         raise BadRequest("document body is required")
     at = parse_time(document.get("close_date"), document.get("time_zone_offset"))
-    key = _key(store_id, doc_id)
-    amount, promo = _amounts(body)
+    lines = _lines(body)
+    receipt = Receipt(
+        source=PurchaseSource.EVOTOR,
+        kind=receipt_kinds.SALE if doc_type == SALE else receipt_kinds.REFUND,
+        external_id=_key(store_id, doc_id),
+        occurred_at=at,
+        lines=lines,
+        payments=_payments(body),
+        phone=body.get("customer_phone"),
+        cashier_ref=document.get("close_user_id"),
+        branch_ref=store_id,
+        raw=document,
+    )
     if doc_type == REFUND:
         base = body.get("base_document_id")
-        if not base:
-            return Outcome(PosEvent.Status.IGNORED, "refund without a base sale", external_id=key)
-        result = refund_or_pending(
-            merchant=merchant,
-            base_external_id=_key(store_id, base),
-            external_id=key,
-            amount=amount,
-            occurred_at=at,
-            raw_payload=document,
-        )
-        if result.pending:
-            return Outcome(PosEvent.Status.PENDING, "sale not seen yet", external_id=key)
-        if result.refund is None:
-            return Outcome(PosEvent.Status.IGNORED, "nothing left to refund", external_id=key)
-        status = PosEvent.Status.ACCEPTED if result.created else PosEvent.Status.DUPLICATE
-        return Outcome(
-            status, external_id=key, refund=result.refund, purchase=result.refund.purchase
-        )
-    points, payment_type = _payments(body)
-    client, by_phone = client_for(merchant, phone=body.get("customer_phone"))
-    points, note = clamp_points(
-        merchant, client, amount=amount, excluded=promo, payment_type=payment_type, points=points
-    )
+        receipt.base_external_id = _key(store_id, base) if base else None
+        # A PAYBACK lists the returned positions: those lines, as much as it says.
+        receipt.returned = [
+            RefundLineInput(external_id=ln.external_id, quantity=ln.quantity, amount=ln.amount)
+            for ln in lines
+        ] or None
+        if lines:  # also as an amount with its promo part, should the lines not match
+            receipt.amount = sum((ln.amount for ln in lines), Decimal(0))
+            receipt.promo_amount = sum((ln.amount for ln in lines if ln.promo), Decimal(0))
+        elif body.get("result_sum") is not None:
+            receipt.amount = money(body.get("result_sum"), what="result_sum")
+    elif body.get("result_sum") is not None:
+        total = money(body.get("result_sum"), what="result_sum")
+        if not lines:  # a document without positions: the whole check as one regular line
+            receipt.lines = [LineInput(amount=total)]
+        elif total != sum((ln.amount for ln in lines), Decimal(0)):
+            # The check total is the truth; a discount left off the positions is spread
+            # over them by their amounts.
+            for line, part in zip(lines, allocate(total, [ln.amount for ln in lines]), strict=True):
+                line.amount = part
+    return receipt
+
+
+def document_apply(*, merchant: Merchant, store_id: str, document, endpoint: str) -> Outcome:
+    """Apply one document: SELL records a purchase, PAYBACK a refund (pending if its sale is
+    unknown yet); other types are ignored."""
+    if not isinstance(document, dict):
+        raise BadRequest("a document must be a JSON object")
     try:
-        result = purchase_record(
-            merchant=merchant,
-            client=client,
-            amount=amount,
-            excluded_amount=promo,
-            points_to_redeem=points,
-            payment_type=payment_type,
-            occurred_at=at,
-            branch=branch_for_store(merchant, store_id),
-            cashier=cashier_for_employee(merchant, document.get("close_user_id")),
-            external_id=key,
-            source=PurchaseSource.EVOTOR,
-            by_phone=by_phone,
-            raw_payload=document,
-        )
-    except LoyaltyError as exc:
-        raise BadRequest(str(exc)) from None
-    status = PosEvent.Status.ACCEPTED if result.created else PosEvent.Status.DUPLICATE
-    message = note or ("" if client else "no client: sale recorded without points")
-    return Outcome(status, message, external_id=key, purchase=result.purchase)
+        receipt = receipt_from_document(store_id=store_id, document=document)
+    except BadRequest:
+        store_check(merchant, store_id)  # an unconnected store is 401, whatever the body
+        raise
+    if receipt is None:
+        store_check(merchant, store_id)
+        doc_type = str(document.get("type") or "").upper()
+        return Outcome(PosEvent.Status.IGNORED, f"document type {doc_type or '—'} is not a sale")
+    # The store must be one of the merchant's connected branches: checked by the receipt's
+    # context statement, which finds the branch anyway.
+    receipt.branch_required = True
+    return receipt_record(merchant=merchant, receipt=receipt)
 
 
 def store_check(merchant: Merchant, store_id: str) -> None:
@@ -235,12 +249,10 @@ def store_check(merchant: Merchant, store_id: str) -> None:
 
 def documents_apply(*, merchant: Merchant, store_id: str, payload, endpoint: str) -> list[Outcome]:
     documents = payload if isinstance(payload, list) else [payload]
-    outcomes = []
-    for document in documents:
-        with transaction.atomic():
-            outcomes.append(
-                document_apply(
-                    merchant=merchant, store_id=store_id, document=document, endpoint=endpoint
-                )
-            )
-    return outcomes
+    if not documents:
+        store_check(merchant, store_id)
+    # Each document is its own transaction inside the engine (a bad one loses no other).
+    return [
+        document_apply(merchant=merchant, store_id=store_id, document=document, endpoint=endpoint)
+        for document in documents
+    ]

@@ -7,12 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from onboarding.models import Merchant
 
-
-class PosSystem(models.TextChoices):
-    EVOTOR = "evotor", _("Evotor")
-    POSTER = "poster", _("Poster")
-    CASHIER = "cashier", _("Cashier page")
-    IMPORT = "import", _("History import")
+from ..sources import PurchaseSource
 
 
 class PosEvent(models.Model):
@@ -23,6 +18,7 @@ class PosEvent(models.Model):
         DUPLICATE = "duplicate", _("Duplicate")
         IGNORED = "ignored", _("Ignored")
         PENDING = "pending", _("Kept pending")
+        CONFLICT = "conflict", _("Conflict (same id, other content)")
         REJECTED = "rejected", _("Rejected (bad request)")
         UNAUTHORIZED = "unauthorized", _("Rejected (authentication)")
         FAILED = "failed", _("Failed")
@@ -35,7 +31,7 @@ class PosEvent(models.Model):
         on_delete=models.CASCADE,
         related_name="pos_events",
     )
-    system = models.CharField(_("system"), max_length=10, choices=PosSystem)
+    system = models.CharField(_("system"), max_length=10, choices=PurchaseSource)
     endpoint = models.CharField(_("endpoint"), max_length=200)
     external_id = models.CharField(_("external id"), max_length=120, blank=True)
     status = models.CharField(_("status"), max_length=12, choices=Status, db_index=True)
@@ -98,6 +94,15 @@ class PendingRefund(models.Model):
         null=True,
         blank=True,
         help_text=_("Empty: the whole sale."),
+    )
+    promo_amount = models.DecimalField(
+        _("of it promo items"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    lines = models.JSONField(
+        _("returned lines"),
+        default=list,
+        blank=True,
+        help_text=_("[external line id, quantity, amount] of each returned line."),
     )
     occurred_at = models.DateTimeField(_("time"))
     raw_payload = models.JSONField(_("raw payload"), null=True, blank=True)

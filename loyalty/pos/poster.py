@@ -11,33 +11,25 @@ import json
 import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 
-from loyalty.models import PaymentType, Purchase, PurchaseSource
+from loyalty.models import Purchase, PurchaseLine, PurchaseSource
 from loyalty.money import q
 from loyalty.services.errors import LoyaltyError
-from loyalty.services.purchases import purchase_record
+from loyalty.services.lines import LineInput, RefundLineInput, allocate
 from loyalty.services.refunds import refund_record
 from onboarding.models import Merchant
 
-from .common import (
-    BadRequest,
-    Outcome,
-    Unauthorized,
-    branch_for_store,
-    cashier_for_employee,
-    clamp_points,
-    client_for,
-    money,
-)
+from .common import BadRequest, Outcome, Unauthorized, money
 from .models import PosEvent
+from .receipt import CARD, CASH, OTHER, POINTS, SALE, Receipt, receipt_record
 
 API_BASE = "https://joinposter.com/api/"
 STATUS_OPEN, STATUS_CLOSED, STATUS_DELETED = 1, 2, 3
 FISCAL_RETURN = 2
-PAY_TYPES = {1: PaymentType.CASH, 2: PaymentType.CARD, 3: PaymentType.MIXED}
+PAY_KINDS = {1: CASH, 2: CARD, 3: OTHER}
 
 
 class PosterApiError(Exception):
@@ -147,25 +139,106 @@ def _closed_at(tx: dict) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def _promo_total(api: PosterApi, transaction_id) -> Decimal:
-    """Paid sum of promo lines: a promotion applied, or 'no discounts or bonuses'."""
-    total = Decimal(0)
-    for line in api.get_transaction_products(transaction_id):
-        if _int(line.get("promotion_id")) != 0 or _int(line.get("nodiscount")) == 1:
-            total += money(line.get("payed_sum"), minor_units=True, what="payed_sum")
-    return total
+def _line_ids(rows: list) -> list[str]:
+    """Each product line's id (product:modification, numbered when it repeats), computed the
+    same way from `dash.getTransactionProducts` and from the transaction's `products`."""
+    ids, seen = [], {}
+    for row in rows:
+        base = f"{_int(row.get('product_id'))}:{_int(row.get('modification_id'))}"
+        seen[base] = seen.get(base, 0) + 1
+        ids.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
+    return ids
 
 
-def _refund_target(tx: dict, purchase: Purchase) -> Decimal:
-    """How much of the sale stands refunded now: all if deleted or fiscally returned as a
-    whole, else the lines marked as fiscal return."""
-    if _int(tx.get("status")) == STATUS_DELETED or _int(tx.get("print_fiscal")) == FISCAL_RETURN:
-        return q(purchase.amount)
-    returned = Decimal(0)
-    for line in tx.get("products") or []:
-        if isinstance(line, dict) and _int(line.get("print_fiscal")) == FISCAL_RETURN:
-            returned += money(line.get("payed_sum"), minor_units=True, what="payed_sum")
-    return min(q(returned), q(purchase.amount))
+def _lines(api: PosterApi, tx: dict, transaction_id, amount: Decimal) -> list[LineInput]:
+    """The check's product lines (promo: a promotion applied, or 'no discounts or bonuses'),
+    scaled to the check amount when Poster's line sums do not add up to it."""
+    rows = [r for r in api.get_transaction_products(transaction_id) if isinstance(r, dict)]
+    if not rows:
+        rows = [r for r in tx.get("products") or [] if isinstance(r, dict)]
+    lines = [
+        LineInput(
+            amount=money(row.get("payed_sum"), minor_units=True, what="payed_sum"),
+            promo=_int(row.get("promotion_id")) != 0 or _int(row.get("nodiscount")) == 1,
+            quantity=_quantity(row.get("num")),
+            external_id=line_id,
+            name=str(row.get("product_name") or "")[:200],
+        )
+        for row, line_id in zip(rows, _line_ids(rows), strict=True)
+    ]
+    if not lines:
+        return [LineInput(amount=amount)]
+    if sum((ln.amount for ln in lines), Decimal(0)) != amount:
+        for line, part in zip(lines, allocate(amount, [ln.amount for ln in lines]), strict=True):
+            line.amount = part
+    return lines
+
+
+def _quantity(value) -> Decimal:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return Decimal(1)
+    return number if number.is_finite() and number > 0 else Decimal(1)
+
+
+def _returned(tx: dict) -> tuple[bool, list[str]]:
+    """(everything, line ids) the transaction now shows returned: all when deleted, the
+    lines marked as fiscal return, and all when only the order carries the flag."""
+    if _int(tx.get("status")) == STATUS_DELETED:
+        return True, []
+    rows = [r for r in tx.get("products") or [] if isinstance(r, dict)]
+    marked = [
+        line_id
+        for row, line_id in zip(rows, _line_ids(rows), strict=True)
+        if _int(row.get("print_fiscal")) == FISCAL_RETURN
+    ]
+    if marked:
+        return False, marked  # a per-line return is partial even if the order is flagged
+    return _int(tx.get("print_fiscal")) == FISCAL_RETURN, []
+
+
+def _refund_sync(merchant: Merchant, tx: dict, purchase: Purchase, key: str) -> Outcome | None:
+    """Reverse what the transaction now shows returned, as a net change against what was
+    already refunded (repeat hooks change nothing)."""
+    everything, marked = _returned(tx)
+    left = q(purchase.amount - purchase.refunded_amount)
+    if everything:
+        if left <= 0:
+            return None
+        result = refund_record(
+            merchant=merchant,
+            purchase=purchase,
+            amount=left,
+            external_id=f"{key}:refunded:all",
+            raw_payload=tx,
+        )
+    elif marked:
+        stored = {ln.external_id: ln for ln in PurchaseLine.objects.filter(purchase=purchase)}
+        returned = [
+            RefundLineInput(external_id=line_id, amount=q(ln.amount - ln.refunded_amount))
+            for line_id in marked
+            if (ln := stored.get(line_id)) is not None and ln.amount > ln.refunded_amount
+        ]
+        if not returned:
+            return None
+        result = refund_record(
+            merchant=merchant,
+            purchase=purchase,
+            lines=returned,
+            external_id=f"{key}:refunded:{','.join(sorted(r.external_id for r in returned))}",
+            raw_payload=tx,
+        )
+    else:
+        return None
+    status = PosEvent.Status.ACCEPTED if result.created else PosEvent.Status.DUPLICATE
+    return Outcome(
+        status,
+        f"refunded {result.refund.amount}",
+        external_id=key,
+        purchase=purchase,
+        refund=result.refund,
+    )
 
 
 def transaction_apply(*, merchant: Merchant, payload: dict) -> Outcome:
@@ -185,67 +258,47 @@ def transaction_apply(*, merchant: Merchant, payload: dict) -> Outcome:
     if purchase is None and status == STATUS_CLOSED and _int(tx.get("date_close")):
         if _int(tx.get("pay_type")) == 0:
             return Outcome(PosEvent.Status.IGNORED, "closed without payment", external_id=key)
-        purchase, outcome = _sale(merchant, api, tx, key)
+        outcome = receipt_record(merchant=merchant, receipt=_receipt(api, tx, key))
+        purchase = outcome.purchase
     elif purchase is not None:
         outcome = Outcome(PosEvent.Status.DUPLICATE, external_id=key, purchase=purchase)
     elif status == STATUS_DELETED:
         return Outcome(PosEvent.Status.IGNORED, "deleted before it was closed", external_id=key)
     if purchase is not None:
-        target = _refund_target(tx, purchase)
-        net = q(target - purchase.refunded_amount)
-        if net > 0:
-            result = refund_record(
-                merchant=merchant,
-                purchase=purchase,
-                amount=net,
-                external_id=f"{key}:refunded:{target}",
-                raw_payload=tx,
-            )
-            status_ = PosEvent.Status.ACCEPTED if result.created else PosEvent.Status.DUPLICATE
-            outcome = Outcome(
-                status_, f"refunded {net}", external_id=key, purchase=purchase, refund=result.refund
-            )
+        purchase.refresh_from_db(fields=["refunded_amount"])
+        try:
+            outcome = _refund_sync(merchant, tx, purchase, key) or outcome
+        except LoyaltyError as exc:
+            raise BadRequest(str(exc)) from None
     return outcome
 
 
-def _sale(merchant: Merchant, api: PosterApi, tx: dict, key: str):
+def _receipt(api: PosterApi, tx: dict, key: str) -> Receipt:
+    """A closed Poster transaction as the engine's receipt."""
     money_paid = money(tx.get("payed_sum"), minor_units=True, what="payed_sum")
     points = money(tx.get("payed_bonus"), minor_units=True, what="payed_bonus")
     amount = q(money_paid + points)
-    promo = min(_promo_total(api, tx.get("transaction_id") or key.split(":")[1]), amount)
-    payment_type = PAY_TYPES.get(_int(tx.get("pay_type")), PaymentType.MIXED)
-    client, by_phone = None, False
+    kind = PAY_KINDS.get(_int(tx.get("pay_type")), OTHER)
+    phone = card = None
     if _int(tx.get("client_id")):
         phone, card = tx.get("client_phone"), tx.get("card_number")
         if not phone and not _int(card):
             profile = api.get_client(tx["client_id"]) or {}
             phone = profile.get("phone_number") or profile.get("phone")
             card = profile.get("card_number")
-        client, by_phone = client_for(merchant, phone=phone, card=card)
-    points, note = clamp_points(
-        merchant, client, amount=amount, excluded=promo, payment_type=payment_type, points=points
+    return Receipt(
+        source=PurchaseSource.POSTER,
+        kind=SALE,
+        external_id=key,
+        occurred_at=_closed_at(tx),
+        lines=_lines(api, tx, tx.get("transaction_id") or key.split(":")[1], amount),
+        payments={POINTS: points, kind: money_paid},
+        phone=phone,
+        card=card if _int(card) else None,
+        cashier_ref=tx.get("user_id"),
+        branch_ref=tx.get("spot_id"),
+        raw=tx,
     )
-    try:
-        result = purchase_record(
-            merchant=merchant,
-            client=client,
-            amount=amount,
-            excluded_amount=promo,
-            points_to_redeem=points,
-            payment_type=payment_type,
-            occurred_at=_closed_at(tx),
-            branch=branch_for_store(merchant, tx.get("spot_id")),
-            cashier=cashier_for_employee(merchant, tx.get("user_id")),
-            external_id=key,
-            source=PurchaseSource.POSTER,
-            by_phone=by_phone,
-            raw_payload=tx,
-        )
-    except LoyaltyError as exc:
-        raise BadRequest(str(exc)) from None
-    status = PosEvent.Status.ACCEPTED if result.created else PosEvent.Status.DUPLICATE
-    message = note or ("" if client else "no client: sale recorded without points")
-    return result.purchase, Outcome(status, message, external_id=key, purchase=result.purchase)
 
 
 def hook_apply(*, merchant: Merchant, payload: dict) -> Outcome:

@@ -18,8 +18,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ..sources import PurchaseSource
 from .common import BadRequest
-from .models import PosEvent, PosSystem
+from .models import PosEvent
 from .poster import PosterApiError, transaction_apply
 
 MAX_ATTEMPTS = 10
@@ -45,7 +46,7 @@ def pos_events_retryable_ids(*, limit: int = 500, now: datetime | None = None) -
     now = now or timezone.now()
     return list(
         PosEvent.objects.filter(
-            system=PosSystem.POSTER,
+            system=PurchaseSource.POSTER,
             status=PosEvent.Status.FAILED,
             merchant__isnull=False,
             attempts__lt=MAX_ATTEMPTS,
@@ -71,7 +72,7 @@ def pos_event_retry(*, event_id: int, now: datetime | None = None) -> str:
         event = (
             PosEvent.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("merchant")
-            .filter(pk=event_id, system=PosSystem.POSTER, status=PosEvent.Status.FAILED)
+            .filter(pk=event_id, system=PurchaseSource.POSTER, status=PosEvent.Status.FAILED)
             .first()
         )
         if event is None or event.merchant is None or event.attempts >= MAX_ATTEMPTS:

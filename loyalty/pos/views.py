@@ -9,9 +9,10 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from ..sources import PurchaseSource
 from . import evotor, poster
 from .common import BadRequest, Outcome, Unauthorized, answer, event_log, json_body
-from .models import PosEvent, PosSystem
+from .models import PosEvent
 from .retry import retry_schedule
 
 logger = logging.getLogger("loyalty.pos")
@@ -42,15 +43,15 @@ def evotor_user(request, action: str):
     try:
         evotor.check_app_token(request.headers.get("Authorization", ""))
     except Unauthorized as exc:
-        return _unauthorized(PosSystem.EVOTOR, request, exc)
+        return _unauthorized(PurchaseSource.EVOTOR, request, exc)
     try:
         merchant, body = evotor.user_token_issue(json_body(request))
     except BadRequest as exc:
-        return _bad(PosSystem.EVOTOR, request, None, exc)
+        return _bad(PurchaseSource.EVOTOR, request, None, exc)
     except Unauthorized as exc:
-        return _unauthorized(PosSystem.EVOTOR, request, exc)
+        return _unauthorized(PurchaseSource.EVOTOR, request, exc)
     event_log(
-        system=PosSystem.EVOTOR,
+        system=PurchaseSource.EVOTOR,
         endpoint=request.path,
         merchant=merchant,
         outcome=Outcome(PosEvent.Status.ACCEPTED, f"user token issued ({action})"),
@@ -68,9 +69,8 @@ def evotor_documents(request, store_uuid: str):
             request.headers.get("Authorization", ""),
             user_id=request.headers.get("X-Evotor-User-Id"),
         )
-        evotor.store_check(merchant, store_uuid)
     except Unauthorized as exc:
-        return _unauthorized(PosSystem.EVOTOR, request, exc)
+        return _unauthorized(PurchaseSource.EVOTOR, request, exc)
     payload = None
     try:
         payload = json_body(request)
@@ -83,13 +83,13 @@ def evotor_documents(request, store_uuid: str):
             merchant=merchant, store_id=store_uuid, payload=payload, endpoint=request.path
         )
     except Unauthorized as exc:
-        return _unauthorized(PosSystem.EVOTOR, request, exc)
+        return _unauthorized(PurchaseSource.EVOTOR, request, exc)
     except BadRequest as exc:
-        return _bad(PosSystem.EVOTOR, request, merchant, exc, payload)
+        return _bad(PurchaseSource.EVOTOR, request, merchant, exc, payload)
     documents = payload if isinstance(payload, list) else [payload]
     for outcome, document in zip(outcomes, documents, strict=False):
         event_log(
-            system=PosSystem.EVOTOR,
+            system=PurchaseSource.EVOTOR,
             endpoint=request.path,
             merchant=merchant,
             outcome=outcome,
@@ -114,22 +114,22 @@ def evotor_receipts(request):
             user_id=payload.get("userId") or request.headers.get("X-Evotor-User-Id"),
         )
     except Unauthorized as exc:
-        return _unauthorized(PosSystem.EVOTOR, request, exc)
+        return _unauthorized(PurchaseSource.EVOTOR, request, exc)
     except BadRequest as exc:
-        return _bad(PosSystem.EVOTOR, request, None, exc)
+        return _bad(PurchaseSource.EVOTOR, request, None, exc)
     store = payload["data"].get("storeId")
     try:
         if store:
             evotor.store_check(merchant, str(store))
     except Unauthorized as exc:
-        return _unauthorized(PosSystem.EVOTOR, request, exc)
+        return _unauthorized(PurchaseSource.EVOTOR, request, exc)
     outcome = Outcome(
         PosEvent.Status.IGNORED,
         "receipt V2 carries no client; sales are taken from the documents notification",
         external_id=str(payload["data"].get("id") or ""),
     )
     event_log(
-        system=PosSystem.EVOTOR,
+        system=PurchaseSource.EVOTOR,
         endpoint=request.path,
         merchant=merchant,
         outcome=outcome,
@@ -146,13 +146,13 @@ def poster_webhook(request):
         payload = json_body(request)
         merchant = poster.verify(payload)
     except BadRequest as exc:
-        return _bad(PosSystem.POSTER, request, None, exc)
+        return _bad(PurchaseSource.POSTER, request, None, exc)
     except Unauthorized as exc:
-        return _unauthorized(PosSystem.POSTER, request, exc)
+        return _unauthorized(PurchaseSource.POSTER, request, exc)
     try:
         outcome = poster.hook_apply(merchant=merchant, payload=payload)
     except BadRequest as exc:
-        return _bad(PosSystem.POSTER, request, merchant, exc, payload)
+        return _bad(PurchaseSource.POSTER, request, merchant, exc, payload)
     except poster.PosterApiError as exc:
         # Poster stops sending hooks while one stays unaccepted: accept, keep it, and retry
         # it with backoff (loyalty.pos.retry).
@@ -160,7 +160,7 @@ def poster_webhook(request):
             PosEvent.Status.FAILED, str(exc), external_id=f"poster:{payload['object_id']}"
         )
     event = event_log(
-        system=PosSystem.POSTER,
+        system=PurchaseSource.POSTER,
         endpoint=request.path,
         merchant=merchant,
         outcome=outcome,

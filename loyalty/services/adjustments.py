@@ -5,12 +5,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import Client
-from loyalty.ledger import InsufficientPoints, lock_clients
+from loyalty.ledger import InsufficientPoints, LedgerBatch, lock_clients
 from loyalty.models import LedgerEntry, LedgerKind
 from loyalty.money import q
 from onboarding.models import Merchant
 
-from .balances import LedgerBatch
 from .errors import ClientError, LoyaltyError
 
 

@@ -26,3 +26,7 @@ class RefundError(LoyaltyError):
 
 class ClientError(LoyaltyError):
     """The client does not belong to the merchant, or a referral would make a cycle."""
+
+
+class IdempotencyConflict(LoyaltyError):
+    """The same external id arrived again with other content: refused, the first one stands."""

@@ -11,12 +11,11 @@ from django.utils.translation import gettext as _
 
 from crm.models import Client, ClientSource
 from crm.phones import normalize_phone
-from loyalty.ledger import lock_clients
+from loyalty.ledger import LedgerBatch, lock_clients
 from loyalty.models import LedgerEntry, LedgerKind, ReferralTrigger
 from loyalty.money import ZERO, q
 from onboarding.models import Merchant
 
-from .balances import LedgerBatch
 from .errors import ClientError
 from .referrals import referrer_assign
 from .rules import load_rules

@@ -5,6 +5,7 @@ certificate use — once per (merchant, external id), under ordered row locks.
 API); `purchase_record_many` applies a batch of checks in one transaction with the same
 rules (history import, queued POS events, the benchmark)."""
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,12 +16,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import Client
-from loyalty.ledger import InsufficientPoints, lock_clients
+from loyalty.ledger import InsufficientPoints, LedgerBatch, insert_rows, lock_clients
 from loyalty.models import (
     Certificate,
     LedgerKind,
     PaymentType,
     Purchase,
+    PurchaseLine,
     PurchaseSource,
     ReferralTrigger,
 )
@@ -28,10 +30,11 @@ from loyalty.money import ZERO, percent_of, q
 from onboarding.models import Branch, Merchant, StaffMember
 
 from .certificates import certificate_check
-from .errors import ClientError, LoyaltyError, RedemptionError
+from .errors import ClientError, IdempotencyConflict, LoyaltyError, RedemptionError
+from .lines import LineInput, line_figures, line_rewards, lines_from_totals, lines_validate
 from .locking import Snapshot, lock_with_config, rules_cached
 from .referrals import chain_from_locked, referral_chains
-from .rules import Rules, accrual_base, cashback, certificate_share, redemption_limits
+from .rules import Rules, cashback, certificate_share, redemption_limits
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +58,13 @@ class PurchaseInput:
     external_id: str | None = None
     by_phone: bool = False
     raw_payload: dict | list | None = None
+    # The check's items; None: the amount and its promo part as two lines.
+    lines: list[LineInput] | None = None
+    # A POS: the till has already taken the points, so they are booked as taken; a payment
+    # that breaks the rules is flagged for review instead of refused.
+    till_points: bool = False
+    content_key: str = ""
+    pending_refunds: bool | None = None
     # History (migrated merchants): record the check as it happened elsewhere — points paid as
     # given, no cashback, referral or ledger movement (balances come as opening balances) —
     # and move only the client's spend, dates, purchase count and tier.
@@ -104,12 +114,21 @@ def purchase_record(
     source: str,
     by_phone: bool = False,
     raw_payload=None,
+    lines: list[LineInput] | None = None,
+    till_points: bool = False,
+    pending_refunds: bool | None = None,
 ) -> PurchaseResult:
     """Record one check and everything it earns and spends; raise a LoyaltyError (and write
-    nothing) if points or a certificate exceed their caps or the balance.
+    nothing) if points or a certificate exceed their caps or the balance — unless
+    `till_points`: then the points are booked as the till took them and the check flagged.
 
-    Idempotent per (merchant, external_id): a repeat returns the first result."""
+    Idempotent per (merchant, external_id): a repeat with the same content returns the first
+    result; other content under the same id raises IdempotencyConflict. `pending_refunds`:
+    whether the caller already knows that refunds wait for this sale (None: look)."""
     item = PurchaseInput(
+        pending_refunds=pending_refunds,
+        lines=lines,
+        till_points=till_points,
         amount=amount,
         excluded_amount=excluded_amount,
         points_to_redeem=points_to_redeem,
@@ -132,11 +151,36 @@ def purchase_record(
         if external_id:
             existing = Purchase.objects.filter(merchant=merchant, external_id=external_id).first()
             if existing is not None:
-                return _repeat_result(existing)
+                return _repeat_result(existing, item)
         raise
 
 
-def _repeat_result(purchase: Purchase) -> PurchaseResult:
+def content_key(item: PurchaseInput) -> str:
+    """What a repeat of the external id must repeat: client, lines, points, certificate."""
+    parts = [
+        str(item.client.pk if item.client is not None else ""),
+        str(q(item.points_to_redeem)),
+        str(item.certificate.pk if item.certificate is not None else ""),
+    ]
+    for line in item.lines or []:
+        parts.append(f"{line.external_id}|{q(line.amount)}|{int(line.promo)}|{line.quantity:f}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _same_content(purchase: Purchase, item: PurchaseInput | None) -> None:
+    """Refuse a repeat of the external id that carries other content."""
+    if item is not None and purchase.content_key and purchase.content_key != item.content_key:
+        raise IdempotencyConflict(
+            _(
+                "Purchase “%(id)s” was already recorded with other content (client, amount or "
+                "lines); the repeat is refused."
+            )
+            % {"id": purchase.external_id}
+        )
+
+
+def _repeat_result(purchase: Purchase, item: PurchaseInput | None = None) -> PurchaseResult:
+    _same_content(purchase, item)
     balance = None
     if purchase.client_id:
         balance = Client.objects.filter(pk=purchase.client_id).values_list("balance", flat=True)[0]
@@ -200,6 +244,11 @@ def _validate_input(merchant: Merchant, item: PurchaseInput) -> None:
         raise RedemptionError(_("Points paid cannot be more than the check."))
     if item.client is None and (item.points_to_redeem or item.certificate):
         raise RedemptionError(_("Points and certificates need a client."))
+    if item.lines is None:
+        item.lines = lines_from_totals(item.amount, item.excluded_amount)
+    else:
+        item.amount, item.excluded_amount = lines_validate(item.lines)
+    item.content_key = content_key(item)
     for obj, label in ((item.branch, _("branch")), (item.cashier, _("cashier"))):
         if obj is not None and obj.merchant_id != merchant.pk:
             raise LoyaltyError(_("The %(what)s belongs to another merchant.") % {"what": label})
@@ -246,7 +295,6 @@ def _existing(merchant: Merchant, external_id: str | None) -> Purchase | None:
 
 def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules | None):
     """(results, [(created result, its input)], lowest check-growth threshold or None)."""
-    from .balances import LedgerBatch, insert_rows
 
     client_ids = sorted({it.client.pk for it in items if it.client is not None})
     if client_ids:
@@ -283,10 +331,11 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
     used_certificates = []
     for item in items:
         if item.external_id and item.external_id in existing:
-            results.append(_repeat_result(existing[item.external_id]))
+            results.append(_repeat_result(existing[item.external_id], item))
             continue
         if item.external_id and item.external_id in seen:
             first = seen[item.external_id]
+            _same_content(first.purchase, item)
             results.append(PurchaseResult(purchase=first.purchase, created=False))
             continue
         client = clients.get(item.client.pk) if item.client is not None else None
@@ -304,7 +353,21 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
             by_phone=item.by_phone,
             raw_payload=item.raw_payload,
             paid_money=item.amount,
+            content_key=item.content_key,
         )
+        purchase.new_lines = [
+            PurchaseLine(
+                purchase=purchase,
+                position=position,
+                external_id=(line.external_id or "")[:120],
+                name=(line.name or "")[:200],
+                quantity=line.quantity,
+                amount=line.amount,
+                promo=line.promo,
+                referral_base=line.amount,
+            )
+            for position, line in enumerate(item.lines, start=1)
+        ]
         result = PurchaseResult(purchase=purchase, created=True)
         try:
             if client is not None and item.history:
@@ -331,7 +394,7 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
             # it (the points it paid are spent, its certificate used).
             first = _existing(merchant, item.external_id) if single else None
             if first is not None:
-                return [_repeat_result(first)], [], None
+                return [_repeat_result(first, item)], [], None
             raise
         new_purchases.append(purchase)
         results.append(result)
@@ -343,20 +406,32 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
             first = _existing(merchant, items[0].external_id)
             if first is None:  # the conflicting row is gone again: let the caller retry
                 raise IntegrityError("purchase external id conflict")
-            return [_repeat_result(first)], [], None
+            return [_repeat_result(first, items[0])], [], None
     else:
         for start in range(0, len(new_purchases), 500):
             insert_rows(new_purchases[start : start + 500])
+    new_lines = [
+        line for p in new_purchases if lines_worth_keeping(p.new_lines) for line in p.new_lines
+    ]
+    for start in range(0, len(new_lines), 1000):
+        insert_rows(new_lines[start : start + 1000])
     batch.flush()
     for certificate, purchase in used_certificates:
-        certificate.status = Certificate.Status.REDEEMED
+        certificate.used_points = q(certificate.used_points + purchase.certificate_redeemed)
+        if certificate.remainder_burns or certificate.used_points >= certificate.points:
+            certificate.status = Certificate.Status.REDEEMED
         certificate.redeemed_at = purchase.occurred_at
         certificate.redeemed_purchase = purchase
     if used_certificates:
         Certificate.objects.bulk_update(
-            [c for c, _p in used_certificates], ["status", "redeemed_at", "redeemed_purchase"]
+            [c for c, _p in used_certificates],
+            ["used_points", "status", "redeemed_at", "redeemed_purchase"],
         )
-    pos_keys = [r.purchase.external_id for r, _i in created if r.purchase.source in POS_SOURCES]
+    pos_keys = [
+        r.purchase.external_id
+        for r, i in created
+        if r.purchase.source in POS_SOURCES and i.pending_refunds is not False
+    ]
     if pos_keys:
         from .refunds import pending_refunds_apply, pending_refunds_exist
 
@@ -369,6 +444,13 @@ def _apply_history(*, rules, batch, client, item, purchase) -> None:
     purchase.tier = rules.current_tier(client)
     purchase.points_redeemed = item.points_to_redeem
     purchase.paid_money = q(item.amount - item.points_to_redeem)
+    line_figures(
+        lines=purchase.new_lines,
+        points=item.points_to_redeem,
+        certificate_used=ZERO,
+        promo_redeemable=True,
+        promo_earns=True,
+    )
     _move_client_figures(rules=rules, batch=batch, client=client, item=item)
 
 
@@ -399,18 +481,41 @@ def _apply_rules(
         balance=client.balance,
     )
     points = item.points_to_redeem
+    review = []
     if (points or certificate is not None) and not limits.redemption_allowed:
-        raise RedemptionError(
-            _("Installment payments earn points but cannot be paid with points or certificates.")
-        )
-    if points > limits.points_cap:
-        raise RedemptionError(
-            _("Points may pay at most %(cap)s here: %(percent)s%% of the eligible %(eligible)s.")
-            % {"cap": limits.points_cap, "percent": limits.cap_percent, "eligible": limits.eligible}
+        if not (item.till_points and certificate is None):
+            raise RedemptionError(
+                _(
+                    "Installment payments earn points but cannot be paid with points or "
+                    "certificates."
+                )
+            )
+        review.append(_("points taken on an installment payment"))
+    if points > limits.points_cap and limits.redemption_allowed:
+        if not item.till_points:
+            raise RedemptionError(
+                _(
+                    "Points may pay at most %(cap)s here: %(percent)s%% of the eligible "
+                    "%(eligible)s."
+                )
+                % {
+                    "cap": limits.points_cap,
+                    "percent": limits.cap_percent,
+                    "eligible": limits.eligible,
+                }
+            )
+        review.append(
+            _("points %(points)s above the cap %(cap)s")
+            % {"points": points, "cap": limits.points_cap}
         )
     if points > client.balance:
-        raise RedemptionError(
-            _("The client has only %(balance)s points.") % {"balance": client.balance}
+        if not item.till_points:
+            raise RedemptionError(
+                _("The client has only %(balance)s points.") % {"balance": client.balance}
+            )
+        review.append(
+            _("points %(points)s above the balance %(balance)s")
+            % {"points": points, "balance": client.balance}
         )
     certificate_used = ZERO
     if certificate is not None:
@@ -423,26 +528,57 @@ def _apply_rules(
         if certificate_used <= 0:
             raise RedemptionError(_("The certificate cannot pay anything on this check."))
         used_certificates.append((certificate, purchase))
+        purchase.certificate = certificate
     paid = q(item.amount - points - certificate_used)
-    base = accrual_base(
-        rules=rules, amount=item.amount, excluded_amount=item.excluded_amount, paid_money=paid
+    lines = purchase.new_lines
+    # Points the till took beyond the rules paid the regular items first, then the rest.
+    base = line_figures(
+        lines=lines,
+        points=min(points, limits.eligible) if item.till_points else points,
+        certificate_used=certificate_used,
+        promo_redeemable=bool(program and program.promo_redeemable),
+        promo_earns=program is None or program.promo_earns_points,
     )
+    if item.till_points and points > limits.eligible:
+        _spill(lines, q(points - limits.eligible))
+        base = q(
+            sum(
+                (
+                    max(ln.amount - ln.points_paid - ln.certificate_paid, ZERO)
+                    for ln in lines
+                    if not ln.promo or program is None or program.promo_earns_points
+                ),
+                ZERO,
+            )
+        )
     accrued = cashback(tier=tier, base=base)
+    referral_base = line_rewards(
+        lines=lines,
+        accrued=accrued,
+        promo_earns=program is None or program.promo_earns_points,
+        referral_base=program.referral_base if program is not None else "check",
+    )
     purchase.tier = tier
     purchase.points_redeemed = points
     purchase.certificate_redeemed = certificate_used
     purchase.paid_money = paid
     purchase.points_accrued = accrued
+    purchase.review_reason = "; ".join(str(r) for r in review)[:300]
     at = item.occurred_at
     try:
         if points:
-            batch.post(
+            entry = batch.post(
                 client_id=client.pk,
                 kind=LedgerKind.REDEMPTION,
                 points=-points,
                 purchase=purchase,
                 created_at=at,
+                allow_short=item.till_points,
             )
+            if entry.uncovered:
+                entry.reason = _("Paid at the till beyond the balance: %(short)s uncovered") % {
+                    "short": entry.uncovered
+                }
         if accrued:
             batch.post(
                 client_id=client.pk,
@@ -473,7 +609,7 @@ def _apply_rules(
     for level, (ancestor, percent) in enumerate(
         zip(chain, rules.referral_percents, strict=False), start=1
     ):
-        reward = percent_of(base, percent)
+        reward = percent_of(referral_base, percent)
         if reward > 0:
             batch.post(
                 client_id=ancestor,
@@ -487,6 +623,28 @@ def _apply_rules(
     result.rewarded = rewarded
     result.referral_points = q(sum(rewarded.values(), ZERO))
     _move_client_figures(rules=rules, batch=batch, client=client, item=item)
+
+
+def lines_worth_keeping(lines) -> bool:
+    """A check of one regular item with no id and quantity 1 is its purchase: that line says
+    nothing the purchase does not (a refund rebuilds it from the purchase's totals), so the
+    hot path skips its insert. Every other check keeps its lines."""
+    if len(lines) != 1:
+        return True
+    line = lines[0]
+    return bool(line.promo or line.external_id or line.quantity != 1)
+
+
+def _spill(lines, extra) -> None:
+    """Points the till took beyond what the eligible items allow: booked on the lines that
+    still have money on them, promo last, so the check's line shares add up."""
+    for line in sorted(lines, key=lambda ln: ln.promo):
+        room = max(line.amount - line.points_paid - line.certificate_paid, ZERO)
+        take = min(room, extra)
+        line.points_paid = q(line.points_paid + take)
+        extra = q(extra - take)
+        if not extra:
+            return
 
 
 _HOOKS_MODULE = None

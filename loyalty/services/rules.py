@@ -112,10 +112,11 @@ def redemption_limits(
 
 def certificate_share(*, certificate, eligible, points) -> Decimal:
     """How much a certificate pays: within its own cap % of the eligible amount, never more
-    than its face value nor than what the points left of the eligible amount."""
+    than what is left on it nor than what the points left of the eligible amount."""
     room = max(q(eligible) - q(points), ZERO)
     cap = q_down(q(eligible) * certificate.redemption_cap_percent / HUNDRED)
-    return max(min(q(certificate.points), cap, room), ZERO)
+    left = q(certificate.points - (certificate.used_points or ZERO))
+    return max(min(left, cap, room), ZERO)
 
 
 def accrual_base(*, rules: Rules, amount, excluded_amount, paid_money) -> Decimal:

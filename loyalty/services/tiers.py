@@ -4,11 +4,10 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from crm.models import Client
-from loyalty.ledger import lock_clients
+from loyalty.ledger import lock_clients, save_clients
 from loyalty.models import Tier
 from onboarding.models import Merchant
 
-from .balances import save_clients
 from .errors import ClientError
 from .rules import load_rules
 

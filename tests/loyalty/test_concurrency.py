@@ -67,9 +67,10 @@ def test_parallel_purchases_one_client_and_chain_exact():
     assert d.purchases_count == 40 and d.total_spent == D(400000)
     # Accrual at 3/5/7/9/11% of 9 800 as spend crosses 30k/80k/150k/300k, in any order.
     assert d.balance == D(3000) - 40 * D(200) + D(32144)
-    assert Client.objects.get(pk=c.pk).balance == D(500) + 40 * D(490)
-    assert Client.objects.get(pk=b.pk).balance == 40 * D(196)
-    assert Client.objects.get(pk=a.pk).balance == 40 * D(98)
+    # Referral 5/2/1 % of each 10 000 check (the program's default referral base).
+    assert Client.objects.get(pk=c.pk).balance == D(500) + 40 * D(500)
+    assert Client.objects.get(pk=b.pk).balance == 40 * D(200)
+    assert Client.objects.get(pk=a.pk).balance == 40 * D(100)
     assert LedgerEntry.objects.filter(kind=LedgerKind.REFERRAL_BONUS).count() == 1
     assert_ledger_exact(merchant)
 

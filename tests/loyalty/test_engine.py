@@ -173,7 +173,13 @@ def test_000_birthday_certificate_within_its_cap(zolotoff):
         D("120.00"),
     )
     cert.refresh_from_db()
-    assert cert.status == Certificate.Status.REDEEMED and cert.redeemed_purchase == p
+    # What it did not pay stays on it until its end date (issue 12, item 4).
+    assert cert.status == Certificate.Status.ACTIVE and cert.redeemed_purchase == p
+    assert (cert.used_points, cert.remaining) == (D(1000), D(500))
+    second = buy(zolotoff, client, "5000", certificate=cert)
+    assert second.purchase.certificate_redeemed == D(500)
+    cert.refresh_from_db()
+    assert cert.status == Certificate.Status.REDEEMED and cert.remaining == 0
     with pytest.raises(CertificateError):
         buy(zolotoff, client, "5000", certificate=cert)
 
@@ -278,11 +284,14 @@ def test_003_one_level_five_percent_and_50_bonus(sakura):
     assert balance(a) == 0
 
 
-def test_referral_percent_on_money_paid_not_points(rustore):
+def test_referral_percent_of_the_check_by_default_or_of_money_paid(rustore):
     _root, friend = chain(rustore, 1)
     client_join(merchant=rustore, client=friend)
     result = buy(rustore, friend, "1000", points_to_redeem=D(100))
     assert result.purchase.paid_money == D(900)
+    assert rewards(result.purchase)[(_root.pk, LedgerKind.REFERRAL, 1)] == D("15.00")
+    Program.objects.filter(merchant=rustore).update(referral_base="paid")
+    result = buy(rustore, friend, "1000", points_to_redeem=D(100))
     assert rewards(result.purchase)[(_root.pk, LedgerKind.REFERRAL, 1)] == D("13.50")
 
 
@@ -348,7 +357,7 @@ def test_manual_tier_lock(zolotoff):
 def test_repeat_returns_first_result(zolotoff):
     a, friend = chain(zolotoff, 1)
     first = buy(zolotoff, friend, "10000", external_id="doc-1")
-    again = buy(zolotoff, friend, "99999", external_id="doc-1")
+    again = buy(zolotoff, friend, "10000", external_id="doc-1")
     assert again.duplicate and again.purchase.pk == first.purchase.pk
     assert again.points_accrued == D(300) and again.referral_points == D(1000)
     assert Purchase.objects.count() == 1

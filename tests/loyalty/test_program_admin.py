@@ -15,6 +15,7 @@ def program_form(program, tiers):
         "points_expiry_months": "12",
         "referral_bonus_points": "0",
         "referral_bonus_trigger": "first_purchase",
+        "referral_base": "check",
         "referral_level1_percent": "0",
         "referral_level2_percent": "0",
         "referral_level3_percent": "0",

@@ -1,22 +1,22 @@
-"""Set-based ledger posting: the batch equivalent of `loyalty.ledger.ledger_post`.
+"""Set-based ledger posting: every movement of points, for one client or many.
 
-Callers hold the clients' row locks (`loyalty.ledger.lock_clients`, pk order) inside one
-transaction. `LedgerBatch.post` checks and moves the in-memory balance exactly like
-`ledger_post` (a debit below zero raises `InsufficientPoints` and changes nothing); `flush`
-writes every entry with one bulk insert and every touched client's cached figures with one
-UPDATE, so the cached balance always equals the ledger sum."""
+Callers hold the clients' row locks (`lock_clients` / `lock_accounts`, primary-key order)
+inside one transaction. `LedgerBatch.post` moves the in-memory balance through the one rule
+(`accounts.movement_apply`); `flush` writes every entry with one bulk insert (COPY for large
+set-based batches on PostgreSQL) and every touched client's cached figures with one
+UPDATE … FROM (VALUES …), so the cached balance always equals the ledger sum."""
 
 from decimal import Decimal
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from crm.models import Client
-from loyalty.ledger import InsufficientPoints
 from loyalty.models import LedgerEntry
 from loyalty.money import ZERO, q
+from loyalty.services import prepared
 
-from . import prepared
+from .accounts import Account, movement_apply
 
 # The cached client figures the engine keeps exact (written together by `save_clients`).
 CLIENT_FIGURES = (
@@ -28,37 +28,51 @@ CLIENT_FIGURES = (
     ("tier_id", "bigint"),
     ("joined_at", "timestamptz"),
 )
+BALANCE_ONLY = (("balance", "numeric"),)
+COPY_FROM = 2000  # entries from which a batch that needs no ids is COPYed (PostgreSQL)
 
 
 class LedgerBatch:
-    """Movements for locked clients, applied in memory now and written at `flush`."""
+    """Movements for locked clients, applied in memory now and written at `flush`.
 
-    def __init__(self, clients: dict[int, Client]):
-        self.clients = clients
+    `accounts` are locked `Client` rows (the purchase engine moves spend, dates and tier
+    too) or `Account`s from `lock_accounts` (set-based writers moving balances only)."""
+
+    def __init__(self, accounts: dict, *, conn=None):
+        self.clients = accounts
+        self.conn = conn
         self.entries: list[LedgerEntry] = []
         self.touched: set[int] = set()
+        self.uncovered = ZERO
 
-    def post(self, *, client_id: int, kind: str, points, created_at=None, **links) -> LedgerEntry:
-        """Append one movement for a locked client; a debit below zero raises InsufficientPoints."""
-        from django.utils.translation import gettext as _
-
+    def post(
+        self,
+        *,
+        client_id: int,
+        kind: str,
+        points,
+        created_at=None,
+        allow_short: bool = False,
+        **links,
+    ) -> LedgerEntry:
+        """Append one movement for a locked client. A debit below zero raises
+        InsufficientPoints, or with `allow_short` books what the balance covers and records
+        the rest on the entry (`uncovered`)."""
         client = self.clients[client_id]
-        points = q(points)
-        new_balance = q(Decimal(client.balance) + points)
-        if new_balance < ZERO:
-            raise InsufficientPoints(
-                _("Not enough points: balance %(balance)s, needed %(needed)s.")
-                % {"balance": client.balance, "needed": -points}
-            )
+        booked, new_balance, uncovered = movement_apply(
+            Decimal(client.balance), points, allow_short=allow_short
+        )
         entry = LedgerEntry(
             merchant_id=client.merchant_id,
             client_id=client_id,
             kind=kind,
-            points=points,
+            points=booked,
+            uncovered=uncovered,
             created_at=created_at or timezone.now(),
             **links,
         )
         client.balance = new_balance
+        self.uncovered = q(self.uncovered + uncovered)
         self.entries.append(entry)
         self.touched.add(client_id)
         return entry
@@ -67,14 +81,24 @@ class LedgerBatch:
         """Mark a client whose figures (spend, dates, tier) changed without a movement."""
         self.touched.add(client_id)
 
-    def flush(self) -> list[LedgerEntry]:
-        """Write the entries (one insert) and the touched clients' figures (one UPDATE)."""
-        if not transaction.get_connection().in_atomic_block:
+    def flush(self, *, need_ids: bool = True) -> list[LedgerEntry]:
+        """Write the entries and the touched clients' figures; return the entries written.
+
+        An entry that moved nothing is kept only when it records an uncovered part."""
+        conn = self.conn or _db()
+        if not conn.in_atomic_block:
             raise RuntimeError("LedgerBatch.flush must run inside transaction.atomic")
-        entries = [e for e in self.entries if e.points]
-        for start in range(0, len(entries), 1000):
-            insert_rows(entries[start : start + 1000])
-        save_clients([self.clients[cid] for cid in sorted(self.touched)])
+        entries = [e for e in self.entries if e.points or e.uncovered]
+        if not need_ids and len(entries) >= COPY_FROM and conn.vendor == "postgresql":
+            copy_rows(entries, conn=conn)
+        else:
+            for start in range(0, len(entries), 1000):
+                insert_rows(entries[start : start + 1000], conn=conn)
+        touched = [self.clients[cid] for cid in sorted(self.touched)]
+        if touched and isinstance(touched[0], Account):
+            save_balances(touched, conn=conn)
+        else:
+            save_clients(touched, conn=conn)
         self.entries, self.touched = [], set()
         return entries
 
@@ -87,15 +111,15 @@ def _db():
     return connections[DEFAULT_DB_ALIAS]
 
 
-def save_clients(clients: list[Client]) -> None:
+def save_clients(clients: list[Client], *, conn=None) -> None:
     """One UPDATE … FROM (VALUES …) writing the cached figures of locked clients."""
     if not clients:
         return
-    db = _db()
+    db = conn or _db()
     key = (db.vendor, "save_clients", len(clients))
     sql = _SQL.get(key)
     if sql is None:
-        sql = _SQL[key] = _save_clients_sql(db, len(clients))
+        sql = _SQL[key] = _save_clients_sql(db, len(clients), CLIENT_FIGURES)
     fields = _FIGURE_FIELDS or _figure_fields()
     params = [Client._meta.get_field("updated_at").get_db_prep_value(timezone.now(), db)]
     for client in clients:
@@ -113,11 +137,29 @@ def _figure_fields() -> list:
     return _FIGURE_FIELDS
 
 
-def _save_clients_sql(db, count: int) -> str:
-    columns = [name for name, _type in CLIENT_FIGURES]
+def save_balances(accounts: list[Account], *, conn=None) -> None:
+    """Write the balances of locked accounts, 1000 per UPDATE … FROM (VALUES …)."""
+    db = conn or _db()
+    now = Client._meta.get_field("updated_at").get_db_prep_value(timezone.now(), db)
+    balance = Client._meta.get_field("balance")
+    for start in range(0, len(accounts), 1000):
+        part = accounts[start : start + 1000]
+        key = (db.vendor, "save_balances", len(part))
+        sql = _SQL.get(key)
+        if sql is None:
+            sql = _SQL[key] = _save_clients_sql(db, len(part), BALANCE_ONLY)
+        params = [now]
+        for account in part:
+            params += [account.pk, balance.get_db_prep_value(account.balance, db)]
+        with db.cursor() as cursor:
+            prepared.execute(cursor, sql, params)
+
+
+def _save_clients_sql(db, count: int, figures) -> str:
+    columns = [name for name, _type in figures]
     is_pg = db.vendor == "postgresql"
     if is_pg:
-        row = "(" + ", ".join(["%s::bigint"] + [f"%s::{t}" for _n, t in CLIENT_FIGURES]) + ")"
+        row = "(" + ", ".join(["%s::bigint"] + [f"%s::{t}" for _n, t in figures]) + ")"
     else:
         row = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
     table = db.ops.quote_name(Client._meta.db_table)
@@ -170,7 +212,7 @@ class _InsertShape:
 _SHAPES: dict[type, _InsertShape] = {}
 
 
-def insert_rows(objs: list, *, ignore_conflicts: bool = False) -> list:
+def insert_rows(objs: list, *, ignore_conflicts: bool = False, conn=None) -> list:
     """INSERT model instances (one model, unsaved) with one statement and set their primary
     keys from RETURNING — what `bulk_create` does, without its per-call compile cost.
 
@@ -182,7 +224,7 @@ def insert_rows(objs: list, *, ignore_conflicts: bool = False) -> list:
         raise ValueError("ignore_conflicts is for one row: RETURNING could not say which")
     model = type(objs[0])
     shape = _SHAPES.get(model) or _SHAPES.setdefault(model, _InsertShape(model))
-    db = _db()
+    db = conn or _db()
     sql = shape.statement(db, model, len(objs), ignore_conflicts)
     params = []
     for obj in objs:
@@ -209,3 +251,29 @@ def insert_rows(objs: list, *, ignore_conflicts: bool = False) -> list:
         obj._state.adding = False
         obj._state.db = db.alias
     return objs
+
+
+def copy_rows(objs: list, *, conn) -> None:
+    """COPY model instances (one model, unsaved) into their table (PostgreSQL); their primary
+    keys stay unset — for set-based writers that do not need them."""
+    model = type(objs[0])
+    shape = _SHAPES.get(model) or _SHAPES.setdefault(model, _InsertShape(model))
+    qn = conn.ops.quote_name
+    columns = ", ".join(qn(f.column) for f in shape.fields)
+    table = qn(model._meta.db_table)
+    with (
+        conn.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for obj in objs:
+            copy.write_row(
+                [
+                    f.get_db_prep_save(
+                        f.pre_save(obj, True)
+                        if f.attname in shape.pre_save
+                        else getattr(obj, f.attname),
+                        conn,
+                    )
+                    for f in shape.fields
+                ]
+            )

@@ -1,0 +1,72 @@
+"""Opening balances carried over from a merchant's previous system (the client import).
+
+Credited once per client, ever (a unique constraint backs it), through the ledger's one lock
+order and rule, on the connection the importer writes with."""
+
+from decimal import Decimal
+
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from loyalty.models import LedgerEntry, LedgerKind
+
+from .accounts import lock_accounts
+from .batch import LedgerBatch
+
+_IN_STEP = 5000
+
+
+def opening_balance_holders(client_ids, *, conn=None) -> set[int]:
+    """Which of these clients already hold an opening balance (one read per 5 000 ids)."""
+    conn = conn or connections[DEFAULT_DB_ALIAS]
+    ids = sorted(set(client_ids))
+    have: set[int] = set()
+    postgres = conn.vendor == "postgresql"
+    table = conn.ops.quote_name(LedgerEntry._meta.db_table)
+    step = len(ids) if postgres else _IN_STEP
+    with conn.cursor() as cursor:
+        for start in range(0, len(ids), max(step, 1)):
+            part = ids[start : start + step]
+            if postgres:
+                condition, params = "client_id = ANY(%s)", [part]
+            else:
+                condition, params = f"client_id IN ({', '.join(['%s'] * len(part))})", part
+            cursor.execute(
+                f"SELECT client_id FROM {table} WHERE kind = %s AND {condition}",
+                [LedgerKind.OPENING_BALANCE.value, *params],
+            )
+            have.update(row[0] for row in cursor.fetchall())
+    return have
+
+
+def opening_balances_post(
+    *,
+    credits: list[tuple[int, Decimal]],
+    created_at,
+    reason: str,
+    user_id: int | None,
+    conn=None,
+) -> int:
+    """Credit each (client id, points) its opening balance, skipping clients that already
+    hold one; return how many were credited. Inside the caller's transaction."""
+    credits = [(cid, points) for cid, points in credits if points]
+    if not credits:
+        return 0
+    accounts = lock_accounts([cid for cid, _p in credits], conn=conn)
+    holders = opening_balance_holders(list(accounts), conn=conn)
+    batch = LedgerBatch(accounts, conn=conn)
+    done = 0
+    for client_id, points in sorted(credits):
+        if client_id not in accounts or client_id in holders:
+            continue
+        holders.add(client_id)
+        batch.post(
+            client_id=client_id,
+            kind=LedgerKind.OPENING_BALANCE,
+            points=points,
+            reason=reason[:300],
+            created_by_id=user_id,
+            created_at=created_at,
+        )
+        done += 1
+    batch.flush(need_ids=False)
+    return done

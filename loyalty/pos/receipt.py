@@ -1,0 +1,244 @@
+"""The one POS contract: every adapter turns its payload into a `Receipt`, and
+`receipt_record` records it — so a new POS is one module that parses (see docs/engine.md,
+"Add a POS in one module").
+
+`receipt_record` finds the branch, the cashier, the client and whether refunds wait for this
+sale in one statement, enrols an unknown phone when the program says so, books the points
+the till took as it took them (a payment that breaks the rules is flagged for review), and
+answers a repeat of the same document with its first result, a repeat with other content
+with a logged conflict."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import connection
+from django.utils.translation import gettext as _
+
+from crm.models import Client, ClientSource
+from crm.phones import InvalidPhone, normalize_phone
+from loyalty.models import PaymentType, Program, Purchase
+from loyalty.money import ZERO, q
+from loyalty.services.errors import IdempotencyConflict, LoyaltyError
+from loyalty.services.lines import LineInput, RefundLineInput
+from loyalty.services.members import client_register
+from loyalty.services.purchases import purchase_record
+from loyalty.services.refunds import refund_or_pending
+from onboarding.models import Branch, Merchant, StaffMember
+
+from .common import BadRequest, Outcome, Unauthorized
+from .models import PendingRefund, PosEvent
+
+SALE, REFUND = "sale", "refund"
+# Payment kinds a receipt names; everything but points is money.
+POINTS, CASH, CARD, INSTALLMENT, OTHER = "points", "cash", "card", "installment", "other"
+
+
+@dataclass
+class Receipt:
+    """A POS document as the engine needs it, whatever the POS.
+
+    Sale: `lines` (amount after discounts, promo flag, external line id) and `payments` by
+    kind (points included). Refund: `base_external_id` and the `returned` lines (None: the
+    whole remaining sale), or an `amount` with its `promo_amount` when the POS names no
+    lines."""
+
+    source: str  # a PurchaseSource value
+    kind: str  # SALE or REFUND
+    external_id: str
+    occurred_at: datetime
+    lines: list[LineInput] = field(default_factory=list)
+    payments: dict[str, Decimal] = field(default_factory=dict)
+    phone: str | None = None
+    card: str | None = None
+    cashier_ref: str | None = None
+    branch_ref: str | None = None
+    base_external_id: str | None = None
+    returned: list[RefundLineInput] | None = None
+    amount: Decimal | None = None
+    promo_amount: Decimal | None = None
+    raw: object = None
+    # The branch must be known (Evotor: the store in the path is the merchant's branch).
+    branch_required: bool = False
+
+
+def payment_type(payments: dict[str, Decimal]) -> str:
+    """The purchase's payment type from the money payments (points are not money)."""
+    kinds = {k for k, v in payments.items() if k != POINTS and v}
+    if INSTALLMENT in kinds:
+        return PaymentType.INSTALLMENT
+    if kinds == {CASH}:
+        return PaymentType.CASH
+    if kinds <= {CARD}:
+        return PaymentType.CARD
+    return PaymentType.MIXED
+
+
+@dataclass
+class _Context:
+    branch: Branch | None
+    cashier: StaffMember | None
+    client: Client | None
+    by_phone: bool
+    phone: str | None
+    pending: bool
+
+
+def _context(merchant: Merchant, receipt: Receipt) -> _Context:
+    """Branch, cashier, client (card first, then phone) and waiting refunds: one statement."""
+    phone = None
+    if receipt.phone not in (None, "", 0, "0"):
+        try:
+            phone = normalize_phone(str(receipt.phone), merchant.country)
+        except InvalidPhone:
+            phone = None
+    card = str(receipt.card).strip() if receipt.card not in (None, "", 0, "0") else None
+    qn = connection.ops.quote_name
+    branch_t, staff_t = qn(Branch._meta.db_table), qn(StaffMember._meta.db_table)
+    client_t, pending_t = qn(Client._meta.db_table), qn(PendingRefund._meta.db_table)
+    sql = (
+        f"SELECT (SELECT id FROM {branch_t} WHERE merchant_id = %s AND %s <> '' "
+        f"AND LOWER(pos_store_id) = LOWER(%s) ORDER BY id LIMIT 1), "
+        f"(SELECT id FROM {staff_t} WHERE merchant_id = %s AND %s <> '' "
+        f"AND LOWER(pos_employee_id) = LOWER(%s) ORDER BY id LIMIT 1), "
+        f"(SELECT id FROM {client_t} WHERE merchant_id = %s AND card_code <> '' "
+        "AND card_code = %s LIMIT 1), "
+        f"(SELECT id FROM {client_t} WHERE merchant_id = %s AND phone <> '' "
+        "AND phone = %s LIMIT 1), "
+        f"(SELECT 1 FROM {pending_t} WHERE merchant_id = %s AND base_external_id = %s "
+        "AND applied_at IS NULL LIMIT 1)"
+    )
+    branch_ref, cashier_ref = str(receipt.branch_ref or ""), str(receipt.cashier_ref or "")
+    params = [
+        *(merchant.pk, branch_ref, branch_ref),
+        *(merchant.pk, cashier_ref, cashier_ref),
+        *(merchant.pk, card or ""),
+        *(merchant.pk, phone or ""),
+        *(merchant.pk, receipt.external_id),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        branch_id, cashier_id, by_card, by_phone, pending = cursor.fetchone()
+    if receipt.branch_required and branch_id is None:
+        raise Unauthorized("the store is not connected to this merchant")
+    client_id = by_card or by_phone
+    client = None
+    if client_id is not None:
+        # The engine locks and re-reads the row; the id and merchant are all it needs here.
+        client = Client(pk=client_id, merchant_id=merchant.pk)
+    return _Context(
+        branch=Branch(pk=branch_id, merchant_id=merchant.pk) if branch_id else None,
+        cashier=StaffMember(pk=cashier_id, merchant_id=merchant.pk) if cashier_id else None,
+        client=client,
+        by_phone=client is not None and not by_card,
+        phone=phone,
+        pending=bool(pending),
+    )
+
+
+def _enrol(merchant: Merchant, phone: str, at: datetime) -> Client | None:
+    """A phone the merchant has not seen: a new member (source POS, welcome points) when the
+    program says a phone at the till enrols the buyer."""
+    enrols = (
+        Program.objects.filter(merchant=merchant)
+        .values_list("pos_enrols_buyers", flat=True)
+        .first()
+    )
+    if enrols is False:
+        return None
+    return client_register(
+        merchant=merchant, phone=phone, source=ClientSource.POS, joined_at=at
+    ).client
+
+
+def receipt_record(*, merchant: Merchant, receipt: Receipt) -> Outcome:
+    """Record one POS receipt (sale or refund) and say what happened."""
+    if receipt.kind == REFUND:
+        if receipt.branch_required:
+            _context(merchant, receipt)  # the store check
+        return _refund(merchant, receipt)
+    if not receipt.lines:
+        raise BadRequest("a sale needs at least one line")
+    ctx = _context(merchant, receipt)
+    client, enrolled = ctx.client, False
+    if client is None and ctx.phone:
+        client = _enrol(merchant, ctx.phone, receipt.occurred_at)
+        enrolled = client is not None
+    points = q(receipt.payments.get(POINTS) or ZERO)
+    if client is None:
+        points = ZERO  # no client to take them from: the sale is recorded, nothing earned
+    try:
+        result = purchase_record(
+            merchant=merchant,
+            client=client,
+            amount=q(sum((ln.amount for ln in receipt.lines), ZERO)),
+            lines=receipt.lines,
+            points_to_redeem=points,
+            till_points=True,
+            payment_type=payment_type(receipt.payments),
+            occurred_at=receipt.occurred_at,
+            branch=ctx.branch,
+            cashier=ctx.cashier,
+            external_id=receipt.external_id,
+            source=receipt.source,
+            by_phone=ctx.by_phone or enrolled,
+            raw_payload=receipt.raw,
+            pending_refunds=ctx.pending,
+        )
+    except IdempotencyConflict as exc:
+        return Outcome(PosEvent.Status.CONFLICT, str(exc), external_id=receipt.external_id)
+    except LoyaltyError as exc:
+        raise BadRequest(str(exc)) from None
+    purchase = result.purchase
+    status = PosEvent.Status.ACCEPTED if result.created else PosEvent.Status.DUPLICATE
+    notes = []
+    if enrolled:
+        notes.append(_("new member enrolled by phone"))
+    if client is None:
+        notes.append(_("no client: sale recorded without points"))
+    if result.created and purchase.review_reason:
+        notes.append(
+            _("points payment flagged for review: %(why)s") % {"why": purchase.review_reason}
+        )
+    return Outcome(status, "; ".join(notes), external_id=receipt.external_id, purchase=purchase)
+
+
+def _refund(merchant: Merchant, receipt: Receipt) -> Outcome:
+    if not receipt.base_external_id:
+        return Outcome(
+            PosEvent.Status.IGNORED, "refund without a base sale", external_id=receipt.external_id
+        )
+    try:
+        result = refund_or_pending(
+            merchant=merchant,
+            base_external_id=receipt.base_external_id,
+            external_id=receipt.external_id,
+            amount=receipt.amount,
+            promo_amount=receipt.promo_amount,
+            lines=receipt.returned,
+            occurred_at=receipt.occurred_at,
+            raw_payload=receipt.raw,
+        )
+    except IdempotencyConflict as exc:
+        return Outcome(PosEvent.Status.CONFLICT, str(exc), external_id=receipt.external_id)
+    except LoyaltyError as exc:
+        raise BadRequest(str(exc)) from None
+    if result.pending:
+        return Outcome(
+            PosEvent.Status.PENDING, "sale not seen yet", external_id=receipt.external_id
+        )
+    if result.refund is None:
+        return Outcome(
+            PosEvent.Status.IGNORED, "nothing left to refund", external_id=receipt.external_id
+        )
+    status = PosEvent.Status.ACCEPTED if result.created else PosEvent.Status.DUPLICATE
+    return Outcome(
+        status,
+        external_id=receipt.external_id,
+        refund=result.refund,
+        purchase=result.refund.purchase,
+    )
+
+
+def purchase_known(merchant: Merchant, external_id: str) -> Purchase | None:
+    return Purchase.objects.filter(merchant=merchant, external_id=external_id).first()
