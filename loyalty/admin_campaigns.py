@@ -17,6 +17,7 @@ from unfold.decorators import action
 from crm.models import Segment
 from onboarding.access import visible_merchants
 from onboarding.admin_base import ScopedAdmin
+from onboarding.admin_present import NativeTextAdminMixin
 
 from .admin import CampaignAdmin as BaseCampaignAdmin
 from .campaigns.delivery import outbox_retry
@@ -277,7 +278,7 @@ admin.site.unregister(PeriodicTask)
 
 
 @admin.register(PeriodicTask)
-class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
+class PeriodicTaskAdmin(NativeTextAdminMixin, beat_admin.PeriodicTaskAdmin):
     """The stock periodic-task admin for superusers. Anyone else sees only the daily campaign
     runs of their own merchants and may change only their crontab and `enabled`: what a task
     runs and for which merchant is not theirs to choose (a task's arguments name a merchant,
@@ -322,10 +323,17 @@ class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
         return obj.crontab.human_readable if obj.crontab_id else "—"
 
 
-class SharedScheduleAdminMixin:
+class SharedScheduleAdminMixin(NativeTextAdminMixin):
     """Crontab/interval/solar/clocked schedules are shared by every merchant's task that uses
     them: only superusers change or delete them, and the list of tasks using one (which names
-    other merchants) is theirs only. Others may add a new schedule and pick it for their run."""
+    other merchants) is theirs only. Others may add a new schedule and pick it for their run
+    (the "+" beside the daily run's crontab), but these tables are the scheduler's internals,
+    not a specialist's work: they stay out of a specialist's menu."""
+
+    def get_model_perms(self, request):
+        if not request.user.is_superuser:
+            return {}
+        return super().get_model_perms(request)
 
     def has_change_permission(self, request, obj=None):
         return request.user.is_superuser

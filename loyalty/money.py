@@ -25,3 +25,82 @@ def q_down(value) -> Decimal:
 def percent_of(amount, percent) -> Decimal:
     """`percent`% of `amount`, rounded by the one rule."""
     return q(Decimal(amount) * Decimal(percent) / HUNDRED)
+
+
+# --- How a person reads money and points ------------------------------------------------------
+# One formatting rule for every page, export preview and message: the active language's
+# grouping and decimal mark (Django's locale formats: "6 362 191,46" in Russian with a no-break
+# space, "6,362,191.46" in English) and the currency's sign instead of its ISO code.
+
+CURRENCY_SYMBOLS = {
+    "RUB": "₽",
+    "KZT": "₸",
+    "GEL": "₾",
+    "BYN": "Br",
+    "UZS": "сўм",
+    "KGS": "⃀",
+    "AMD": "֏",
+    "AZN": "₼",
+    "UAH": "₴",
+    "TRY": "₺",
+    "AED": "AED",
+    "USD": "$",
+    "EUR": "€",
+}
+
+
+def currency_symbol(code: str | None) -> str:
+    """The sign a person recognises for an ISO 4217 code (the code itself when it has none)."""
+    if not code:
+        return ""
+    return CURRENCY_SYMBOLS.get(code.upper(), code.upper())
+
+
+def format_number(value, *, decimal_places: int | None = None) -> str:
+    """`value` grouped by thousands with the active language's separators. `decimal_places`
+    None keeps two places only when the value has a fraction ("3 000", "12,50")."""
+    from django.utils.formats import number_format
+
+    if value is None or value == "":
+        return "—"
+    number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    if decimal_places is None:
+        decimal_places = 0 if number == number.to_integral_value() else 2
+    exponent = Decimal(1).scaleb(-decimal_places)
+    number = number.quantize(exponent, rounding=ROUND_HALF_UP)
+    return number_format(number, decimal_places, use_l10n=True, force_grouping=True)
+
+
+def format_money(amount, currency: str | None, *, decimal_places: int = 2) -> str:
+    """Money as a person reads it: "6 362 191,46 ₽" in Russian, "₽6,362,191.46" in English.
+    The sign's place comes from the catalogue (`{amount}`/`{symbol}`), a minus leads."""
+    from django.utils.translation import pgettext
+
+    if amount is None or amount == "":
+        return "—"
+    number = Decimal(str(amount)) if isinstance(amount, float) else Decimal(amount)
+    text = format_number(abs(number), decimal_places=decimal_places)
+    symbol = currency_symbol(currency)
+    if symbol:
+        # Translators: where the currency sign goes; keep {amount} and {symbol}.
+        text = pgettext("money format", "{symbol}{amount}").format(symbol=symbol, amount=text)
+    return f"-{text}" if number < 0 else text
+
+
+def format_points(value) -> str:
+    """Points grouped by thousands, whole when whole: "3 000", "12,50"."""
+    return format_number(value)
+
+
+def points_label(value) -> str:
+    """Points with the noun in the right plural form: "1 балл", "3 000 баллов", "2,5 балла"."""
+    from django.utils.translation import ngettext
+
+    if value is None or value == "":
+        return "—"
+    number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    # A fractional count takes the "few" form in Russian ("2,5 балла"); 2 selects it.
+    count = int(number) if number == number.to_integral_value() else 2
+    return ngettext("%(points)s point", "%(points)s points", abs(count)) % {
+        "points": format_points(number)
+    }

@@ -11,6 +11,7 @@ from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
 from . import roles
 from .access import visible_merchants
+from .admin_present import MerchantTimeAdminMixin, NativeTextAdminMixin
 from .models import Merchant
 
 # How each tenant-owned model reaches Merchant; models with a plain `merchant` FK need no entry.
@@ -177,8 +178,9 @@ def _scoped_list_filter(model, entry):
     return (entry, admin.RelatedOnlyFieldListFilter)
 
 
-class ScopedAdmin(ScopedMixin, ModelAdmin):
-    """Base for every tenant-owned model admin."""
+class ScopedAdmin(MerchantTimeAdminMixin, NativeTextAdminMixin, ScopedMixin, ModelAdmin):
+    """Base for every tenant-owned model admin: scoped to the user's merchants, times in the
+    record's merchant zone, sentences in the language's grammar."""
 
     def get_list_filter(self, request):
         return [
