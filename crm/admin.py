@@ -16,6 +16,7 @@ from onboarding.access import visible_merchants
 from onboarding.admin_base import ScopedAdmin
 from onboarding.models import Merchant
 
+from .exporting import SpreadsheetCSV
 from .importing import (
     ImportFileError,
     import_batch_confirm,
@@ -95,7 +96,7 @@ class ClientAdmin(ClientLoyaltyAdminMixin, ImportExportMixin, ScopedAdmin):
     export_form_class = ExportForm
     resource_classes = [ClientResource]
     import_formats = [base_formats.CSV, base_formats.XLSX]
-    export_formats = [base_formats.CSV, base_formats.XLSX, base_formats.JSON]
+    export_formats = [SpreadsheetCSV, base_formats.XLSX, base_formats.JSON]
     import_template_name = "admin/crm/client/import.html"
 
     list_display = [

@@ -9,7 +9,6 @@ holds only string, number and date cells, never a formula. The phone column is E
 digits only), which no spreadsheet evaluates to anything but the number, so it is written as is.
 Import stores such text unchanged; escaping happens here, on the way out."""
 
-import codecs
 import csv
 import datetime as dt
 import io
@@ -20,6 +19,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
+from import_export.formats import base_formats
 
 from crm.models import Client
 from onboarding.access import visible_merchants
@@ -52,6 +52,49 @@ CONTENT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "json": "application/json",
 }
+
+
+# --- CSV a person opens in a spreadsheet ----------------------------------------------------
+# Excel reads a CSV with the list separator and decimal mark of the computer's regional
+# settings: in Russian (decimal comma) that is `;` and `,`, so a comma-separated file opens as
+# one column and "12.50" as a date or text. Our CSVs follow the UI language the same way:
+# where the language's decimal mark is a comma, cells are separated by `;` and decimals written
+# with a comma; otherwise `,` and `.`. Every CSV starts with a UTF-8 BOM (Excel needs it to read
+# Cyrillic), times are the merchant's local time, text that looks like a formula is escaped.
+# The importer detects either separator, so an exported file re-imports as it is.
+
+
+def csv_dialect() -> tuple[str, str]:
+    """(delimiter, decimal mark) for CSVs in the active language: (";", ",") in Russian."""
+    from django.utils.formats import get_format
+
+    decimal_mark = get_format("DECIMAL_SEPARATOR")
+    return (";", ",") if decimal_mark == "," else (",", ".")
+
+
+def csv_cell(value, *, decimal_mark: str = ".", tz=None) -> str:
+    """One value as CSV text: decimals with `decimal_mark`, times local to `tz`, booleans 1/0."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, Decimal | float):
+        return str(value).replace(".", decimal_mark)
+    if isinstance(value, dt.datetime):
+        if tz is not None:
+            value = value.astimezone(tz)
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def spreadsheet_csv_writer(text_out):
+    """A csv.writer on `text_out` in the active language's dialect, after a UTF-8 BOM; returns
+    (writer, decimal mark)."""
+    delimiter, decimal_mark = csv_dialect()
+    text_out.write("\ufeff")
+    return csv.writer(text_out, delimiter=delimiter), decimal_mark
 
 
 def escape_cell(value):
@@ -99,29 +142,18 @@ def clients_export(*, merchant, fmt: str, out, user=None) -> int:
     rows = client_export_rows(merchant=merchant)
     if fmt == "xlsx":
         return _write_xlsx(rows, out, tz=merchant.tzinfo)
-    return {"csv": _write_csv, "json": _write_json}[fmt](rows, out)
+    if fmt == "csv":
+        return _write_csv(rows, out, tz=merchant.tzinfo)
+    return _write_json(rows, out)
 
 
-def _plain(value):
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.isoformat(timespec="seconds")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return value
-
-
-def _write_csv(rows, out) -> int:
-    out.write(codecs.BOM_UTF8)  # Excel opens UTF-8 Cyrillic correctly only with the BOM
+def _write_csv(rows, out, *, tz=None) -> int:
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
-    writer = csv.writer(text)
+    writer, decimal_mark = spreadsheet_csv_writer(text)
     writer.writerow([c for c, _f in COLUMNS])
     count = 0
     for row in rows:
-        writer.writerow([_plain(v) for v in row])
+        writer.writerow([csv_cell(v, decimal_mark=decimal_mark, tz=tz) for v in row])
         count += 1
     text.flush()
     text.detach()
@@ -184,3 +216,27 @@ def _write_xlsx(rows, out, *, tz) -> int:
         count += 1
     workbook.close()
     return count
+
+
+_DECIMAL_TEXT = re.compile(r"-?\d+\.\d+")
+
+
+def _with_decimal_mark(value, decimal_mark: str):
+    if isinstance(value, Decimal | float):
+        return csv_cell(value, decimal_mark=decimal_mark)
+    if isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value):
+        return value.replace(".", decimal_mark)
+    return value
+
+
+class SpreadsheetCSV(base_formats.CSV):
+    """The admin's CSV export (django-import-export) in the same dialect as our own CSVs:
+    BOM, the UI language's separator and decimal mark."""
+
+    def export_data(self, dataset, **kwargs):
+        delimiter, decimal_mark = csv_dialect()
+        if decimal_mark != ".":
+            for index, row in enumerate(dataset):
+                dataset[index] = tuple(_with_decimal_mark(v, decimal_mark) for v in row)
+        kwargs.setdefault("delimiter", delimiter)
+        return "\ufeff" + super().export_data(dataset, **kwargs)

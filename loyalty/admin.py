@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from unfold.contrib.filters.admin import RangeDateFilter
 
 from onboarding import roles
@@ -516,7 +517,13 @@ class PosEventAdmin(ReadOnlyAdminMixin, ScopedAdmin):
         for event_id in ids:
             retry_pos_event.delay(event_id)
         self.message_user(
-            request, _("%(n)s failed events queued for another attempt.") % {"n": len(ids)}
+            request,
+            ngettext(
+                "%(n)s failed event queued for another attempt.",
+                "%(n)s failed events queued for another attempt.",
+                len(ids),
+            )
+            % {"n": len(ids)},
         )
 
 

@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from unfold.decorators import action
 
 from crm.models import Segment
@@ -24,6 +25,7 @@ from .campaigns.delivery import outbox_retry
 from .campaigns.segments import SegmentGiftError, segment_gift_preview, segment_gift_send
 from .campaigns.stats import campaign_stats_annotations
 from .models import Campaign, CampaignIssuance, CampaignKind, OutboxMessage
+from .money import format_money, points_label
 
 admin.site.unregister(Campaign)
 
@@ -83,9 +85,7 @@ class CampaignAdmin(BaseCampaignAdmin):
     def revenue(self, obj):
         if not obj.pk:
             return "—"
-        return f"{getattr(obj, 'stat_revenue', 0) or 0:,.2f} {obj.merchant.currency}".replace(
-            ",", " "
-        )
+        return format_money(getattr(obj, "stat_revenue", 0) or 0, obj.merchant.currency)
 
     @admin.display(description=_("Segment gift"))
     def segment_gift_link(self, obj):
@@ -131,8 +131,12 @@ class CampaignAdmin(BaseCampaignAdmin):
                     enqueue_deliveries(outcome.message_ids)
                     self.message_user(
                         request,
-                        _("Gifted %(points)s points to %(clients)s clients.")
-                        % {"points": outcome.points, "clients": outcome.issued},
+                        ngettext(
+                            "Gifted %(points)s to %(clients)s client.",
+                            "Gifted %(points)s to %(clients)s clients.",
+                            outcome.issued,
+                        )
+                        % {"points": points_label(outcome.points), "clients": outcome.issued},
                         messages.SUCCESS,
                     )
                     return HttpResponseRedirect(request.path)
@@ -144,6 +148,7 @@ class CampaignAdmin(BaseCampaignAdmin):
             "title": _("Gift points to a segment"),
             "form": form,
             "preview": preview,
+            "merchant": form.cleaned_data["campaign"].merchant if preview else None,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/loyalty/segment_gift.html", context)
@@ -236,7 +241,12 @@ class OutboxMessageAdmin(ScopedAdmin):
         enqueue_deliveries(ids)
         self.message_user(
             request,
-            _("%(count)s messages queued for delivery again.") % {"count": len(ids)},
+            ngettext(
+                "%(count)s message queued for delivery again.",
+                "%(count)s messages queued for delivery again.",
+                len(ids),
+            )
+            % {"count": len(ids)},
             messages.SUCCESS,
         )
 

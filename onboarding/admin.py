@@ -10,11 +10,11 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 
 from .admin_base import ScopedAdmin, ScopedTabularInline
 from .admin_journey import MerchantJourneyMixin
-from .admin_present import NativeTextAdminMixin
 from .admin_onboarding import (
     MerchantOnboardingMixin,
     StaffQuizLinkMixin,
 )
+from .admin_present import NativeTextAdminMixin
 from .forms import MerchantAdminForm
 from .models import Branch, Merchant, PointAItem, StaffMember
 from .services import merchant_after_save

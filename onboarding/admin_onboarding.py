@@ -19,12 +19,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from unfold.widgets import UnfoldAdminTextareaWidget, UnfoldAdminTextInputWidget
 
 from . import bonus, checklists, training
 from .access import can_edit_merchant, visible_merchants
 from .admin_base import ScopedAdmin, ScopedTabularInline
 from .admin_journey import InstallStandardModulesMixin
+from .localtime import format_local
 from .models import (
     OPEN_TASK_STATUSES,
     Attestation,
@@ -223,13 +225,33 @@ class MerchantTaskAdmin(ScopedAdmin):
         for task in queryset.filter(status__in=OPEN_TASK_STATUSES):
             checklists.task_set_status(task=task, status=TaskStatus.DONE, actor=request.user)
             count += 1
-        self.message_user(request, _("%(count)d task(s) marked done.") % {"count": count})
+        self.message_user(
+            request,
+            ngettext("%(count)d task marked done.", "%(count)d tasks marked done.", count)
+            % {"count": count},
+        )
 
 
 @admin.register(OnboardingEvent)
 class OnboardingEventAdmin(ScopedAdmin):
-    list_display = ["created_at", "merchant", "kind", "actor", "from_status", "to_status", "reason"]
+    list_display = ["created_at", "merchant", "kind", "actor", "status_from", "status_to", "reason"]
     list_filter = ["kind", MERCHANT_FILTER]
+
+    @admin.display(description=_("from"), ordering="from_status")
+    def status_from(self, obj):
+        return obj.from_status_label or "—"
+
+    @admin.display(description=_("to"), ordering="to_status")
+    def status_to(self, obj):
+        return obj.to_status_label or "—"
+
+    def get_readonly_fields(self, request, obj=None):
+        names = [f.name for f in self.model._meta.fields if f.name != "id"]
+        return [{"from_status": "status_from", "to_status": "status_to"}.get(n, n) for n in names]
+
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj)
+
     list_select_related = ["merchant", "actor"]
 
     def has_add_permission(self, request):
@@ -269,11 +291,11 @@ class MerchantOnboardingMixin:
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td></tr>",
             (
                 (
-                    f"{e.created_at:%Y-%m-%d %H:%M}",
+                    format_local(e.created_at, obj),
                     e.get_kind_display(),
                     e.actor.get_username() if e.actor else "—",
-                    e.from_status or "",
-                    e.to_status or "",
+                    e.from_status_label,
+                    e.to_status_label,
                     e.reason,
                 )
                 for e in events
@@ -350,7 +372,11 @@ class MerchantOnboardingMixin:
                 )
             modeladmin.message_user(
                 request,
-                _("Checklist “%(name)s” applied: %(count)d task(s) created.")
+                ngettext(
+                    "Checklist “%(name)s” applied: %(count)d task created.",
+                    "Checklist “%(name)s” applied: %(count)d tasks created.",
+                    created,
+                )
                 % {"name": template.name, "count": created},
                 messages.SUCCESS,
             )
@@ -433,7 +459,7 @@ class MerchantOnboardingMixin:
             context.update(merchants=merchants, merchant=None)
             return render(request, "admin/onboarding/bonus.html", context)
         raw = request.GET.get("period") or request.POST.get("period") or ""
-        day = day_param(raw) or merchant.local_today()
+        day = day_param(raw) or bonus.default_period_day(merchant=merchant)
         if request.method == "POST":
             if not can_edit_merchant(request.user, merchant):
                 raise PermissionDenied
@@ -519,7 +545,11 @@ class TrainingModuleAdmin(InstallStandardModulesMixin, ScopedAdmin):
         for merchant in merchants:
             if can_edit_merchant(request.user, merchant):
                 created += len(training.modules_install_standard(merchant=merchant))
-        self.message_user(request, _("%(count)d module(s) added.") % {"count": created})
+        self.message_user(
+            request,
+            ngettext("%(count)d module added.", "%(count)d modules added.", created)
+            % {"count": created},
+        )
 
 
 class QuizAnswerInline(ScopedTabularInline):

@@ -27,7 +27,6 @@ All figures are aggregated in the database (two grouped queries per period).
 from __future__ import annotations
 
 import calendar
-import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
@@ -35,11 +34,11 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.exporting import escape_cell
+from crm.exporting import csv_cell, escape_cell, spreadsheet_csv_writer
 from loyalty.models import Program, Purchase, Refund
 from loyalty.money import ZERO, percent_of, q
 
@@ -95,15 +94,41 @@ def period_range(merchant: Merchant, period: BonusPeriod) -> tuple[dt.datetime, 
     )
 
 
-def period_choices(*, merchant: Merchant, months: int = 12) -> list[dt.date]:
-    """First days of the months to offer: the last `months` months and any stored period."""
+def merchant_start(merchant: Merchant) -> dt.date:
+    """The first local day the merchant's figures can cover: the earliest of its launch date,
+    the day it was added and its first recorded purchase (imported history included)."""
+    days = [merchant.local_today()]
+    if merchant.launch_date:
+        days.append(merchant.launch_date)
+    if merchant.created_at:
+        days.append(merchant.created_at.astimezone(merchant.tzinfo).date())
+    first = Purchase.objects.filter(merchant=merchant).aggregate(first=Min("occurred_at"))["first"]
+    if first is not None:
+        days.append(first.astimezone(merchant.tzinfo).date())
+    return min(days)
+
+
+def period_choices(*, merchant: Merchant) -> list[dt.date]:
+    """First days of the months to offer, newest first: every month from the merchant's start
+    (`merchant_start`) to the current local month, and any stored period."""
     today = merchant.local_today()
     firsts = set(BonusPeriod.objects.filter(merchant=merchant).values_list("start", flat=True))
-    year, month = today.year, today.month
-    for _i in range(months):
-        firsts.add(dt.date(year, month, 1))
-        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    month = merchant_start(merchant).replace(day=1)
+    while month <= today:
+        firsts.add(month)
+        month = (month + dt.timedelta(days=32)).replace(day=1)
     return sorted(firsts, reverse=True)
+
+
+def default_period_day(*, merchant: Merchant) -> dt.date:
+    """The month the bonus page opens on: the last finished month while it is still open (the
+    one to check, close and pay), otherwise the current month."""
+    today = merchant.local_today()
+    previous = today.replace(day=1) - dt.timedelta(days=1)
+    period = period_peek(merchant=merchant, day=previous)
+    if period.status == BonusPeriod.Status.OPEN and period.end >= merchant_start(merchant):
+        return previous
+    return today
 
 
 # --- Computation --------------------------------------------------------------------------
@@ -339,13 +364,15 @@ def _export_rows(report: BonusReport) -> list[list]:
 
 
 def bonus_export_csv(report: BonusReport) -> bytes:
-    """UTF-8 (with BOM, for Excel) CSV of the report, formula-looking text escaped."""
+    """CSV of the report that opens as a table in a spreadsheet of the UI language (`;` and a
+    decimal comma in Russian, UTF-8 with BOM: see `crm.exporting.csv_dialect`), formula-looking
+    text escaped."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(_export_header())
+    writer, decimal_mark = spreadsheet_csv_writer(buffer)
+    writer.writerow([str(h) for h in _export_header()])
     for row in _export_rows(report):
-        writer.writerow([str(v) for v in row])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+        writer.writerow([csv_cell(v, decimal_mark=decimal_mark) for v in row])
+    return buffer.getvalue().encode("utf-8")
 
 
 def bonus_export_xlsx(report: BonusReport) -> bytes:

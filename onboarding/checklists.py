@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .models import (
     OPEN_TASK_STATUSES,
@@ -150,8 +151,10 @@ def launch_check(*, merchant: Merchant) -> None:
     if blockers:
         titles = "; ".join(t.title for t in blockers[:5])
         more = len(blockers) - 5
-        message = _(
-            "The merchant cannot be launched: %(count)d required task(s) are not done: %(titles)s"
+        message = ngettext(
+            "The merchant cannot be launched: %(count)d required task is not done: %(titles)s",
+            "The merchant cannot be launched: %(count)d required tasks are not done: %(titles)s",
+            len(blockers),
         ) % {"count": len(blockers), "titles": titles}
         if more > 0:
             message += " " + _("and %(more)d more.") % {"more": more}

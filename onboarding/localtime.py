@@ -40,7 +40,7 @@ def merchant_localtime(value: dt.datetime | None, merchant_or_zone) -> dt.dateti
 def format_local(
     value: dt.datetime | None, merchant_or_zone, *, fmt: str = "SHORT_DATETIME_FORMAT"
 ) -> str:
-    """"20:16" for a Novokuznetsk sale at 13:16 UTC, in the active language's format."""
+    """The local time as text: a Novokuznetsk sale at 13:16 UTC reads 20:16."""
     local = merchant_localtime(value, merchant_or_zone)
     return "—" if local is None else formats.date_format(local, fmt)
 

@@ -602,6 +602,24 @@ class OnboardingEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.created_at:%Y-%m-%d}"
 
+    @staticmethod
+    def status_label(code: str) -> str:
+        """The onboarding status as a person reads it ("Запущен"), the code if it is unknown."""
+        if not code:
+            return ""
+        try:
+            return str(OnboardingStatus(code).label)
+        except ValueError:
+            return code
+
+    @property
+    def from_status_label(self) -> str:
+        return self.status_label(self.from_status)
+
+    @property
+    def to_status_label(self) -> str:
+        return self.status_label(self.to_status)
+
 
 # --- Staff training and attestation ----------------------------------------------------
 

@@ -295,7 +295,7 @@ def accusative(model) -> str:
 
 
 def selected(model, count: int | None = None) -> str:
-    """ "выбранных сотрудников" (or the accusative singular when exactly one is selected)."""
+    """The selected objects of a verb, "выбранных сотрудников" (accusative singular for one)."""
     if count == 1:
         return accusative(model)
     noun = noun_for(model)
@@ -304,7 +304,7 @@ def selected(model, count: int | None = None) -> str:
 
 
 def count_of(model, count: int) -> str:
-    """ "13 сотрудников", "1 компания"; "Журнал баллов: 13" for a model without forms."""
+    """A count with its noun, "13 сотрудников"; "Журнал баллов: 13" for a model without forms."""
     noun = noun_for(model)
     if noun is not None:
         return noun.count % {"count": count}
@@ -316,7 +316,7 @@ def count_of(model, count: int) -> str:
 
 
 def gender(model) -> str | None:
-    """ "masculine", "feminine", "neuter" in the active language, None when it has no gender
+    """The noun's gender in the active language ("masculine", "feminine", "neuter"); None if none
     for this noun (English) or the model has no entry."""
     noun = noun_for(model)
     value = str(noun.gender) if noun else None

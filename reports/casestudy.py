@@ -7,7 +7,9 @@ from datetime import date
 from django.apps import apps
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from loyalty.money import format_money
 from onboarding.models import Merchant, PointAItem
 
 from .metrics import point_b, to_json
@@ -56,19 +58,40 @@ def _program_settings(merchant: Merchant) -> dict:
     for c in merchant.campaigns.filter(is_active=True).order_by("kind", "name"):
         params = []
         if c.days_before is not None:
-            params.append(_("%(n)s days before the birthday") % {"n": c.days_before})
+            params.append(
+                ngettext(
+                    "%(n)s day before the birthday",
+                    "%(n)s days before the birthday",
+                    c.days_before,
+                )
+                % {"n": c.days_before}
+            )
         if c.days_after_last_purchase:
             params.append(
-                _("%(n)s days after the last purchase") % {"n": c.days_after_last_purchase}
+                ngettext(
+                    "%(n)s day after the last purchase",
+                    "%(n)s days after the last purchase",
+                    c.days_after_last_purchase,
+                )
+                % {"n": c.days_after_last_purchase}
             )
         if c.min_check_amount:
-            params.append(_("after a purchase of %(n)s") % {"n": c.min_check_amount})
+            params.append(
+                _("after a purchase of %(n)s")
+                % {"n": format_money(c.min_check_amount, merchant.currency)}
+            )
         if c.certificate_valid_days:
-            params.append(_("valid %(n)s days") % {"n": c.certificate_valid_days})
+            params.append(
+                ngettext("valid %(n)s day", "valid %(n)s days", c.certificate_valid_days)
+                % {"n": c.certificate_valid_days}
+            )
         if c.redemption_cap_percent is not None and c.reward_form == "certificate":
             params.append(_("redeem up to %(n)s%%") % {"n": c.redemption_cap_percent})
         if c.burn_after_days:
-            params.append(_("burn after %(n)s days") % {"n": c.burn_after_days})
+            params.append(
+                ngettext("burn after %(n)s day", "burn after %(n)s days", c.burn_after_days)
+                % {"n": c.burn_after_days}
+            )
         if c.partner_name:
             params.append(c.partner_name)
         out["campaigns"].append(
@@ -103,10 +126,12 @@ def case_study(*, merchant: Merchant, today: date | None = None) -> dict:
     items = list(merchant.point_a_items.order_by("kind", "position", "pk"))
     b = point_b(merchant=merchant, today=today)
     months = None
-    if merchant.launch_date:
-        months = (today.year - merchant.launch_date.year) * 12 + (
-            today.month - merchant.launch_date.month
-        )
+    launched = bool(merchant.launch_date and merchant.launch_date <= today)
+    if launched:
+        # Whole months since the launch; a launch date still ahead has none to show.
+        start = merchant.launch_date
+        months = (today.year - start.year) * 12 + (today.month - start.month)
+        months -= 1 if today.day < start.day else 0
     return {
         "merchant": {
             "slug": merchant.slug,
@@ -115,6 +140,7 @@ def case_study(*, merchant: Merchant, today: date | None = None) -> dict:
             "city": merchant.city,
             "currency": merchant.currency,
             "launch_date": merchant.launch_date,
+            "launched": launched,
             "as_of": today,
             "months": months,
             "description": merchant.description,

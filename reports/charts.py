@@ -6,17 +6,18 @@ from decimal import Decimal
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from loyalty.money import format_number
+
 BAR_COLOR = "#7c3aed"
 
 
 def _fmt(value) -> str:
+    """A chart label in the language's grouping and decimal mark (one rule: `format_number`)."""
     if value is None:
         return "—"
     if isinstance(value, Decimal | float):
-        if abs(value) >= 100:
-            return f"{value:,.0f}".replace(",", " ")
-        return f"{value:,.2f}".replace(",", " ")
-    return f"{value:,}".replace(",", " ")
+        return format_number(value, decimal_places=0 if abs(value) >= 100 else 2)
+    return format_number(value, decimal_places=0)
 
 
 def hbar_chart(items: list[tuple[str, object]], *, title: str = "", suffix: str = "") -> SafeString:

@@ -1,27 +1,27 @@
 """Dashboard and segment exports (XLSX, CSV). Text that a spreadsheet would read as a
 formula (starting with = + - @, or a tab/CR) gets a leading ', and no cell is a formula."""
 
-import csv
 import io
 from datetime import date, datetime
 from decimal import Decimal
 
 import xlsxwriter
+from django.utils.translation import gettext_lazy as _
 
-from crm.exporting import escape_cell
+from crm.exporting import csv_cell, escape_cell, spreadsheet_csv_writer
 from crm.models import Client
 from onboarding.models import Merchant
 
 from .rfm import segment_client_ids
 
 SEGMENT_COLUMNS = [
-    ("phone", "Phone"),
-    ("full_name", "Name"),
-    ("email", "E-mail"),
-    ("purchases_count", "Purchases"),
-    ("total_spent", "Total spent"),
-    ("last_purchase_at", "Last purchase"),
-    ("balance", "Balance, points"),
+    ("phone", _("Phone")),
+    ("full_name", _("Name")),
+    ("email", _("E-mail")),
+    ("purchases_count", _("Purchases")),
+    ("total_spent", _("Total spent")),
+    ("last_purchase_at", _("Last purchase")),
+    ("balance", _("Balance, points")),
 ]
 
 
@@ -29,7 +29,7 @@ def _plain(value):
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        return value.strftime("%Y-%m-%d %H:%M")  # callers pass local times
     if isinstance(value, date):
         return value.isoformat()
     if value is None:
@@ -156,24 +156,29 @@ def dashboard_xlsx(*, point_b: dict) -> bytes:
 
 
 def segment_rows(*, merchant: Merchant, segment: str, today: date, chunk: int = 5000):
-    """Rows of a segment's clients, read in id chunks (one query per chunk)."""
+    """Rows of a segment's clients, read in id chunks (one query per chunk); times are the
+    merchant's local time, text that looks like a formula is escaped."""
     ids = segment_client_ids(merchant=merchant, segment=segment, today=today)
     fields = [f for f, _t in SEGMENT_COLUMNS]
+    zone = merchant.tzinfo
     for i in range(0, len(ids), chunk):
         part = ids[i : i + chunk]
-        yield from (
+        for row in (
             Client.objects.filter(merchant=merchant, pk__in=part)
             .order_by("pk")
             .values_list(*fields)
-        )
+        ):
+            yield [v.astimezone(zone) if isinstance(v, datetime) else escape_cell(v) for v in row]
 
 
 def segment_csv(*, merchant: Merchant, segment: str, today: date) -> str:
+    """The segment's clients as a CSV that opens as a table in a spreadsheet of the UI
+    language (see `crm.exporting.csv_dialect`)."""
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([t for _f, t in SEGMENT_COLUMNS])
+    writer, decimal_mark = spreadsheet_csv_writer(out)
+    writer.writerow([str(t) for _f, t in SEGMENT_COLUMNS])
     for row in segment_rows(merchant=merchant, segment=segment, today=today):
-        writer.writerow([_plain(v) for v in row])
+        writer.writerow([csv_cell(v, decimal_mark=decimal_mark) for v in row])
     return out.getvalue()
 
 
@@ -181,7 +186,7 @@ def segment_xlsx(*, merchant: Merchant, segment: str, today: date) -> bytes:
     book = _Book(constant_memory=True)
     book.sheet(
         segment,
-        [t for _f, t in SEGMENT_COLUMNS],
+        [str(t) for _f, t in SEGMENT_COLUMNS],
         segment_rows(merchant=merchant, segment=segment, today=today),
     )
     return book.close()

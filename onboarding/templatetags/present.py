@@ -12,10 +12,11 @@ the currency's sign and the language's grouping, points, times in the merchant's
 """
 
 from django import template
+from django.templatetags.tz import do_timezone
 
 from loyalty.money import format_money, format_number, format_points, points_label
 from onboarding import nouns
-from onboarding.localtime import merchant_localtime
+from onboarding.localtime import zone_of
 
 register = template.Library()
 
@@ -61,5 +62,9 @@ def points_label_filter(value) -> str:
 
 @register.filter(expects_localtime=False)
 def local(value, merchant_or_zone):
-    """The datetime in the merchant's zone; chain `|date` to format it."""
-    return merchant_localtime(value, merchant_or_zone) if value else value
+    """The datetime in the merchant's zone, marked so that a chained `|date` keeps it there
+    (Django's `tz.timezone` filter, taking a merchant as well as a zone)."""
+    zone = zone_of(merchant_or_zone)
+    if not value or zone is None:
+        return value
+    return do_timezone(value, zone)

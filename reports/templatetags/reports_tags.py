@@ -1,31 +1,30 @@
-"""Number formatting for the dashboard and the case report: thin spaces between
-thousands, whole units for big amounts, an em dash for undefined figures."""
+"""Number formatting for the dashboard and the case report: the language's grouping and
+decimal mark (`loyalty.money.format_number`), whole units for big amounts, an em dash for
+undefined figures. Money goes through the `money`/`money0` filters of `present`."""
 
 from decimal import Decimal
 
 from django import template
 
+from loyalty.money import format_number
+
 register = template.Library()
-NBSP = "\u00a0"
 
 
 @register.filter
 def num(value):
     if value is None or value == "":
         return "—"
+    if isinstance(value, bool):
+        return value
     if isinstance(value, float):
         value = Decimal(str(value))
     if isinstance(value, Decimal):
-        text = (
-            f"{value:,.0f}"
-            if abs(value) >= 1000 or value == value.to_integral()
-            else f"{value:,.2f}"
-        )
-    elif isinstance(value, int):
-        text = f"{value:,}"
-    else:
-        return value
-    return text.replace(",", NBSP)
+        whole = abs(value) >= 1000 or value == value.to_integral()
+        return format_number(value, decimal_places=0 if whole else 2)
+    if isinstance(value, int):
+        return format_number(value, decimal_places=0)
+    return value
 
 
 @register.filter
