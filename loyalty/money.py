@@ -32,6 +32,7 @@ def percent_of(amount, percent) -> Decimal:
 # grouping and decimal mark (Django's locale formats: "6 362 191,46" in Russian with a no-break
 # space, "6,362,191.46" in English) and the currency's sign instead of its ISO code.
 
+NBSP = "\u00a0"
 CURRENCY_SYMBOLS = {
     "RUB": "₽",
     "KZT": "₸",
@@ -83,7 +84,8 @@ def format_money(amount, currency: str | None, *, decimal_places: int = 2) -> st
     symbol = currency_symbol(currency)
     if symbol:
         # Translators: where the currency sign goes; keep {amount} and {symbol}.
-        text = pgettext("money format", "{symbol}{amount}").format(symbol=symbol, amount=text)
+        pattern = pgettext("money format", "{symbol}{amount}").replace(" ", NBSP)  # never wrap
+        text = pattern.format(symbol=symbol, amount=text)
     return f"-{text}" if number < 0 else text
 
 

@@ -68,7 +68,7 @@ def test_campaign_changelist_shows_issued_redeemed_and_revenue(client, specialis
     html = page.content.decode()
     assert page.status_code == 200
     assert "BDAY" in html and "HIDDEN-CAMPAIGN" not in html
-    assert "14 000.00 RUB" in html  # 10 000 + (5 000 − 1 000 refunded)
+    assert "₽14,000.00" in html  # 10 000 + (5 000 − 1 000 refunded), English format
 
     from loyalty.campaigns.stats import campaign_stats_annotations
     from loyalty.models import Campaign
@@ -77,7 +77,7 @@ def test_campaign_changelist_shows_issued_redeemed_and_revenue(client, specialis
     assert (row.stat_issued, row.stat_redeemed, row.stat_revenue) == (3, 2, Decimal("14000.00"))
     detail = client.get(reverse("admin:loyalty_campaign_change", args=[campaign.pk]))
     assert detail.status_code == 200
-    assert "14 000.00 RUB" in detail.content.decode()
+    assert "₽14,000.00" in detail.content.decode()
 
 
 def test_issuance_admin_is_read_only_and_scoped(client, specialist):
