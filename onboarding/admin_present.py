@@ -143,6 +143,12 @@ class NativeTextAdminMixin:
         if level == messages.SUCCESS and saved is not None:
             message = self._saved_message(request, *saved)
             request._native_saved = None
+        elif level == messages.SUCCESS and getattr(request, "_native_list_changed", None):
+            # Translators: %(things)s is a count with its noun, "3 задачи внедрения".
+            message = pgettext("admin", "Changed: %(things)s.") % {
+                "things": nouns.count_of(self.model, request._native_list_changed)
+            }
+            request._native_list_changed = None
         elif level == messages.SUCCESS and bulk is not None:
             # Translators: %(things)s is a count with its noun, "5 компаний".
             message = pgettext("admin", "Deleted: %(things)s.") % {
@@ -200,7 +206,14 @@ class NativeTextAdminMixin:
             },
         )
 
+    def log_change(self, request, obj, message):
+        if getattr(request, "_native_list_changed", None) is not None:
+            request._native_list_changed += 1  # counted for the list's own message
+        return super().log_change(request, obj, message)
+
     def changelist_view(self, request, extra_context=None):
+        if request.method == "POST" and "_save" in request.POST:
+            request._native_list_changed = 0  # rows saved from the list (list_editable)
         response = super().changelist_view(request, extra_context)
         name, thing = self.model._meta.verbose_name, nouns.accusative(self.model)
         return self._retitle(

@@ -303,9 +303,19 @@ def selected(model, count: int | None = None) -> str:
     return str(noun.selected) if noun else str(opts.verbose_name_plural)
 
 
+class GroupedCount(int):
+    """An int that prints grouped by thousands ("1 234") while plural rules see the number."""
+
+    def __str__(self) -> str:
+        from loyalty.money import format_number
+
+        return format_number(int(self), decimal_places=0)
+
+
 def count_of(model, count: int) -> str:
     """A count with its noun, "13 сотрудников"; "Журнал баллов: 13" for a model without forms."""
     noun = noun_for(model)
+    count = GroupedCount(count or 0)
     if noun is not None:
         return noun.count % {"count": count}
     opts = getattr(model, "_meta", model)
