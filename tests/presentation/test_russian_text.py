@@ -339,3 +339,38 @@ def test_bonus_and_training_pages_read_native_russian(client, full):
     ).content.decode()
     assert_reads_native(html, "matrix")
     assert "Не сдан" in html
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Компания «Зерно» был успешно добавлен.",
+        "Удалить программа лояльности",
+        "Добавить компания",
+        "13 сотрудники",
+        "7 кампании",
+        "3\u00a0000 баллы",
+        "21 клиенты",
+        "через (-1 месяцев)",
+        "Итого | 4 | 120",
+        "draft → launched",
+    ],
+)
+def test_the_detector_catches_each_reported_form(text):
+    assert any(p.search(text) for _why, p in bad_forms()), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Компания «Зерно» добавлена.",
+        "Удалить программу лояльности",
+        "13 сотрудников",
+        "22 кампании",
+        "3\u00a0000 баллов",
+        "Итого | | 318\u00a0110 ₽ |",
+        "Итого по 3 сотрудникам | 4 |",
+    ],
+)
+def test_the_detector_passes_native_forms(text):
+    assert not any(p.search(text) for _why, p in bad_forms()), text
