@@ -410,7 +410,7 @@ class ImportBatchAdmin(ScopedAdmin):
     def report_view(self, request, pk):
         batch = self._batch(request, pk)
         response = HttpResponse(
-            "\ufeff" + import_report_csv(batch), content_type="text/csv; charset=utf-8"
+            import_report_csv(batch), content_type="text/csv; charset=utf-8"
         )
         response["Content-Disposition"] = f'attachment; filename="import-{batch.pk}-errors.csv"'
         return response

@@ -15,7 +15,6 @@ A task delivered again after a killed worker finds its batch still running (the 
 transaction was rolled back, since a finished run would have committed "done"), takes the claim
 over and runs the file again from the start."""
 
-import csv
 import io
 import logging
 import os
@@ -377,11 +376,12 @@ def import_batches_mark_stale(*, now=None) -> int:
 
 
 def import_report_csv(batch: ImportBatch) -> str:
-    """The row errors of a run as CSV text (row, column, message), cells escaped for Excel."""
-    from crm.exporting import escape_cell
+    """The row errors of a run as CSV text (row, column, message), cells escaped for Excel, in
+    the spreadsheet dialect of the UI language (BOM, `;` in Russian: `crm.exporting`)."""
+    from crm.exporting import escape_cell, spreadsheet_csv_writer
 
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer, _decimal_mark = spreadsheet_csv_writer(out)
     writer.writerow(["row", "column", "message"])
     report = batch.report or {}
     if report.get("file_error"):
