@@ -18,6 +18,8 @@ from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import gettext, pgettext, pgettext_lazy
 
+from loyalty.money import format_money, format_number
+
 from . import nouns
 from .localtime import merchant_localtime, merchant_timezone
 
@@ -278,11 +280,27 @@ class NativeTextAdminMixin:
         return delete_selected
 
 
+# Decimal columns that are money (shown with the merchant's currency sign); every other decimal
+# column (points, percentages) is grouped by the language's rules.
+MONEY_COLUMNS = {
+    "loyalty.Purchase": {"amount", "excluded_amount", "paid_money", "refunded_amount"},
+    "loyalty.Refund": {"amount"},
+    "loyalty.PendingRefund": {"amount"},
+    "loyalty.Campaign": {"min_check_amount"},
+    "crm.Client": {"total_spent"},
+    "onboarding.BonusLine": {"card_sales", "refunds", "net_sales", "bonus"},
+    "reports.BenefitComponent": {"manual_amount"},
+}
+
+
 class MerchantTimeAdminMixin:
     """Times of a merchant's records in the merchant's zone: a Novokuznetsk sale at 13:16 UTC
-    reads 20:16. Needs `merchant_lookup` (from `admin_base`) to find the record's merchant."""
+    reads 20:16; money columns with the merchant's currency sign and grouping ("6 362 191,46 ₽"),
+    other decimals grouped. Needs `merchant_lookup` (from `admin_base`) to find the record's
+    merchant."""
 
     ZONE_ANNOTATION = "merchant_zone_name"
+    CURRENCY_ANNOTATION = "merchant_currency_code"
 
     def _zone_path(self) -> str | None:
         from .admin_base import merchant_lookup_for
@@ -305,6 +323,8 @@ class MerchantTimeAdminMixin:
             field = self.model._meta.get_field(entry)
         except Exception:
             return entry
+        if isinstance(field, models.DecimalField):
+            return self._number_column(entry, field)
         if not isinstance(field, models.DateTimeField):
             return entry
         empty = self.get_empty_value_display()
@@ -321,17 +341,37 @@ class MerchantTimeAdminMixin:
         column.__name__ = entry
         return column
 
+    def _number_column(self, entry, field):
+        empty = self.get_empty_value_display()
+        is_money = entry in MONEY_COLUMNS.get(self.model._meta.label, ())
+        annotation = self.CURRENCY_ANNOTATION
+
+        @admin.display(description=capfirst(field.verbose_name), ordering=entry)
+        def column(obj):
+            value = getattr(obj, entry)
+            if value is None:
+                return empty
+            if is_money:
+                return format_money(value, getattr(obj, annotation, None))
+            return format_number(value)
+
+        column.__name__ = entry
+        return column
+
     def get_changelist(self, request, **kwargs):
         base = super().get_changelist(request, **kwargs)
         path = self._zone_path()
         if path is None:
             return base
-        annotation = self.ZONE_ANNOTATION
+        annotations = {
+            self.ZONE_ANNOTATION: models.F(path),
+            self.CURRENCY_ANNOTATION: models.F(path.replace("time_zone", "currency")),
+        }
 
         class LocalTimeChangeList(base):
             def get_queryset(self, request, exclude_parameters=None):
                 queryset = super().get_queryset(request, exclude_parameters)
-                return queryset.annotate(**{annotation: models.F(path)})
+                return queryset.annotate(**annotations)
 
         return LocalTimeChangeList
 

@@ -84,6 +84,14 @@ def test_admin_lists_show_the_merchant_local_time(client, zerno, url_name):
     assert "13:16" not in html
 
 
+def test_admin_lists_show_money_with_the_sign_and_points_grouped(client, zerno):
+    client.force_login(zerno["root"])
+    html = ru_get(client, reverse("admin:loyalty_purchase_changelist")).content.decode()
+    assert f"6{NBSP}362{NBSP}191,46{NBSP}₽" in html  # the check amount
+    assert f"318{NBSP}109,57" in html  # 5 % cashback in points, grouped, no sign
+    assert "6362191" not in html
+
+
 def test_admin_record_page_shows_the_merchant_local_time(client, zerno):
     client.force_login(zerno["root"])
     url = reverse("admin:loyalty_purchase_change", args=[zerno["sale"].pk])
