@@ -22,6 +22,7 @@ from .models import (
     Refund,
     Tier,
 )
+from .money import format_points
 from .pos.models import PendingRefund, PosEvent
 from .program import validate_tier_ladder
 
@@ -450,7 +451,10 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, ScopedAdmin):
                 messages.success(
                     request,
                     _("Adjusted by %(points)s points; balance %(balance)s.")
-                    % {"points": entry.points, "balance": client.balance},
+                    % {
+                        "points": format_points(entry.points),
+                        "balance": format_points(client.balance),
+                    },
                 )
                 return redirect(reverse("admin:crm_client_change", args=[client.pk]))
         context = {

@@ -7,6 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.models import PaymentType
+from loyalty.money import format_points
 
 MONEY = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal(0)}
 
@@ -52,7 +53,7 @@ class PurchaseForm(forms.Form):
                 c.pk,
                 _("%(points)s points, up to %(cap)s%% of the check, until %(until)s")
                 % {
-                    "points": c.points,
+                    "points": format_points(c.points),
                     "cap": c.redemption_cap_percent,
                     "until": c.valid_until.date(),
                 },

@@ -21,6 +21,7 @@ from onboarding.params import int_param
 
 from .forms import ClientSearchForm, PurchaseForm, RefundForm, RegisterForm
 from .models import Certificate, Purchase, PurchaseSource
+from .money import format_money, format_points
 from .selectors import client_card, client_find, purchases_recent
 from .services.errors import LoyaltyError
 from .services.members import client_register
@@ -130,11 +131,11 @@ def cashier_purchase(request, slug):
                         "certificate %(cert)s, cashback %(accrued)s. Balance: %(balance)s."
                     )
                     % {
-                        "amount": p.amount,
-                        "points": p.points_redeemed,
-                        "cert": p.certificate_redeemed,
-                        "accrued": p.points_accrued,
-                        "balance": result.balance,
+                        "amount": format_money(p.amount, merchant.currency),
+                        "points": format_points(p.points_redeemed),
+                        "cert": format_points(p.certificate_redeemed),
+                        "accrued": format_points(p.points_accrued),
+                        "balance": format_points(result.balance),
                     },
                 )
             else:
@@ -171,7 +172,8 @@ def cashier_register(request, slug):
             return redirect(_client_url(merchant, data["phone"]))
         messages.success(
             request,
-            _("Client registered; welcome points: %(points)s.") % {"points": result.welcome_points},
+            _("Client registered; welcome points: %(points)s.")
+            % {"points": format_points(result.welcome_points)},
         )
         return redirect(_client_url(merchant, result.client.phone))
     messages.error(request, _("Enter the phone number."))
@@ -228,9 +230,9 @@ def cashier_refund(request, slug, pk):
                         "taken back %(reversed)s."
                     )
                     % {
-                        "amount": result.refund.amount,
-                        "returned": result.points_returned,
-                        "reversed": result.points_reversed,
+                        "amount": format_money(result.refund.amount, merchant.currency),
+                        "returned": format_points(result.points_returned),
+                        "reversed": format_points(result.points_reversed),
                     },
                 )
             else:
