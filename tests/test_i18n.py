@@ -202,9 +202,17 @@ def test_compiled_catalogue_matches_the_po():
     for e in read_po(PO_PATH):
         if not e["msgid"] or e["obsolete"]:
             continue
+        ctx = e.get("msgctxt")
         if "msgid_plural" in e:
-            got = [compiled.ngettext(e["msgid"], e["msgid_plural"], n) for n in (1, 2, 5)]
+            got = [
+                compiled.npgettext(ctx, e["msgid"], e["msgid_plural"], n)
+                if ctx is not None
+                else compiled.ngettext(e["msgid"], e["msgid_plural"], n)
+                for n in (1, 2, 5)
+            ]
             want = [e["msgstr"][f"msgstr[{i}]"] for i in range(3)]
+        elif ctx is not None:  # a context (case, gender) keeps same-spelled entries apart
+            got, want = compiled.pgettext(ctx, e["msgid"]), e["msgstr"]["msgstr"]
         else:
             got, want = compiled.gettext(e["msgid"]), e["msgstr"]["msgstr"]
         if got != want:

@@ -55,7 +55,7 @@ def test_report_html_contains_point_a_and_point_b(case_merchant, capsys, tmp_pat
     assert "Point A" in html or "Точка А" in html
     assert "Point B" in html or "Точка Б" in html
     assert "Direct discounts" in html and "Birthday gift" in html
-    assert "₽10,290" in html  # the benefit with its currency sign (the suite runs in English)
+    assert "10\u00a0290\u00a0₽" in html  # the benefit with its sign (the command speaks Russian)
 
 
 def test_report_unknown_slug_and_bad_date(db):
