@@ -409,9 +409,7 @@ class ImportBatchAdmin(ScopedAdmin):
 
     def report_view(self, request, pk):
         batch = self._batch(request, pk)
-        response = HttpResponse(
-            import_report_csv(batch), content_type="text/csv; charset=utf-8"
-        )
+        response = HttpResponse(import_report_csv(batch), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="import-{batch.pk}-errors.csv"'
         return response
 
