@@ -22,6 +22,14 @@ from tests.factories import (
 SALE_AT = dt.datetime(2025, 3, 14, 13, 16, tzinfo=dt.UTC)  # 20:16 in Novokuznetsk
 
 
+@pytest.fixture(autouse=True)
+def language_reset():
+    """Russian requests activate Russian in this thread (LocaleMiddleware); the tests after
+    these ones assert English messages, so the default comes back after each test."""
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def russian(settings):
     settings.LANGUAGE_CODE = "ru"
