@@ -31,13 +31,6 @@ def language_reset():
 
 
 @pytest.fixture
-def russian(settings):
-    settings.LANGUAGE_CODE = "ru"
-    with translation.override("ru"):
-        yield
-
-
-@pytest.fixture
 def zerno(db):
     merchant = MerchantFactory(
         name="Кофейня Зерно",
