@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
+from django.conf import settings
 from django.utils import translation
 
 from loyalty.models import PaymentType, PurchaseSource
@@ -25,9 +26,11 @@ SALE_AT = dt.datetime(2025, 3, 14, 13, 16, tzinfo=dt.UTC)  # 20:16 in Novokuznet
 @pytest.fixture(autouse=True)
 def language_reset():
     """Russian requests activate Russian in this thread (LocaleMiddleware); the tests after
-    these ones assert English messages, so the default comes back after each test."""
+    these ones assert English messages, so the suite's language comes back after each test.
+    (Activated, not deactivated: Django's fallback catalogue was built at start-up from the
+    project's default, Russian.)"""
     yield
-    translation.deactivate()
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture
