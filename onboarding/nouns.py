@@ -279,6 +279,56 @@ NOUNS: dict[str, Noun] = {
         count=ngettext_lazy("%(count)s periodic task", "%(count)s periodic tasks", "count"),
         gender=pgettext_lazy("grammatical gender: masculine, feminine or neuter", "periodic task"),
     ),
+    "loyalty.ChannelSettings": Noun(
+        accusative=pgettext_lazy("accusative", "channel settings"),
+        selected=pgettext_lazy("accusative", "selected channel settings"),
+        count=ngettext_lazy(
+            "%(count)s channel settings record", "%(count)s channel settings records", "count"
+        ),
+        gender=pgettext_lazy(
+            "grammatical gender: masculine, feminine or neuter", "channel settings"
+        ),
+    ),
+    "loyalty.TelegramLink": Noun(
+        accusative=pgettext_lazy("accusative", "Telegram link"),
+        selected=pgettext_lazy("accusative", "selected Telegram links"),
+        count=ngettext_lazy("%(count)s Telegram link", "%(count)s Telegram links", "count"),
+        gender=pgettext_lazy("grammatical gender: masculine, feminine or neuter", "Telegram link"),
+    ),
+    "loyalty.WebPushSubscription": Noun(
+        accusative=pgettext_lazy("accusative", "web push subscription"),
+        selected=pgettext_lazy("accusative", "selected web push subscriptions"),
+        count=ngettext_lazy(
+            "%(count)s web push subscription", "%(count)s web push subscriptions", "count"
+        ),
+        gender=pgettext_lazy(
+            "grammatical gender: masculine, feminine or neuter", "web push subscription"
+        ),
+    ),
+    "cards.PartnerBatch": Noun(
+        accusative=pgettext_lazy("accusative", "partner certificate batch"),
+        selected=pgettext_lazy("accusative", "selected partner certificate batches"),
+        count=ngettext_lazy(
+            "%(count)s partner certificate batch", "%(count)s partner certificate batches", "count"
+        ),
+        gender=pgettext_lazy(
+            "grammatical gender: masculine, feminine or neuter", "partner certificate batch"
+        ),
+    ),
+    "cards.ConsentRecord": Noun(
+        accusative=pgettext_lazy("accusative", "consent record"),
+        selected=pgettext_lazy("accusative", "selected consent records"),
+        count=ngettext_lazy("%(count)s consent record", "%(count)s consent records", "count"),
+        gender=pgettext_lazy("grammatical gender: masculine, feminine or neuter", "consent record"),
+    ),
+    "cards.FeedbackRequest": Noun(
+        accusative=pgettext_lazy("accusative", "feedback request"),
+        selected=pgettext_lazy("accusative", "selected feedback requests"),
+        count=ngettext_lazy("%(count)s feedback request", "%(count)s feedback requests", "count"),
+        gender=pgettext_lazy(
+            "grammatical gender: masculine, feminine or neuter", "feedback request"
+        ),
+    ),
 }
 
 

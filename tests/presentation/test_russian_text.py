@@ -31,7 +31,7 @@ from tests.factories import CampaignFactory, StaffMemberFactory
 
 from .conftest import ru_get
 
-OUR_APPS = {"onboarding", "loyalty", "crm", "reports", "auth"}
+OUR_APPS = {"onboarding", "loyalty", "crm", "reports", "cards", "auth"}
 
 
 def _russian_nouns() -> dict[str, tuple[str, str]]:
