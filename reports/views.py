@@ -69,7 +69,9 @@ def _channel_rows(merchant, filters) -> dict:
         rows.append(
             {
                 "channel": row.channel,
-                "label": Channel(row.channel).label if row.channel in Channel.values else row.channel,
+                "label": Channel(row.channel).label
+                if row.channel in Channel.values
+                else row.channel,
                 "messages": row.attempted + row.pending,
                 "sent": row.sent,
                 "failed": row.failed,

@@ -255,10 +255,48 @@ def test_logo_refuses_svg_and_big_files():
         validate_logo(SimpleUploadedFile("a.png", b"\x89PNG\r\n\x1a\n" + b"0" * 600_000))
 
 
-def test_dashboard_shows_card_stats(client, program, merchant):
-    join_over_http(client, merchant, src="qr")
+def test_dashboard_shows_card_stats(client, program, merchant, sms):
+    from django.utils import timezone
+
+    from loyalty.channels.models import TelegramLink, WebPushSubscription
+
+    join_over_http(client, merchant, sms, src="qr")
+    anna = Client.objects.get()
+    boris = ClientFactory(merchant=merchant, phone="+79130000099")
+    TelegramLink.objects.create(
+        merchant=merchant, client=anna, chat_id=1, telegram_user_id=1, linked_at=timezone.now()
+    )
+    for endpoint in (
+        "https://fcm.googleapis.com/fcm/send/a",
+        "https://fcm.googleapis.com/fcm/send/b",
+    ):
+        WebPushSubscription.objects.create(
+            merchant=merchant, client=anna, endpoint=endpoint, p256dh="k", auth="a"
+        )
+    for status in ("sent", "sent", "failed"):
+        OutboxMessage.objects.create(
+            merchant=merchant, client=anna, channel="telegram", status=status
+        )
+    OutboxMessage.objects.create(
+        merchant=merchant, client=boris, channel="sms", status="inbox_only"
+    )
+    other = MerchantFactory()  # another merchant's figures stay out
+    OutboxMessage.objects.create(merchant=other, channel="telegram", status="failed")
     owner = UserFactory(role="owner")
     merchant.owners.add(owner)
     client.force_login(owner)
     page = client.get(reverse("reports:dashboard", args=[merchant.slug])).content.decode()
     assert 'id="client-card-stats"' in page and 'id="active-cards">1<' in page
+    assert 'id="telegram-linked">1<' in page
+    assert 'id="webpush-clients">1<' in page  # two browsers, one client
+    telegram = re.search(r'<tr id="channel-telegram">(.*?)</tr>', page).group(1)
+    assert re.findall(r'class="num[^"]*">([^<]*)<', telegram) == ["3", "2", "0", "1", "67%"]
+    sms_row = re.search(r'<tr id="channel-sms">(.*?)</tr>', page).group(1)
+    assert sms_row.endswith('<td class="num rate">0%</td>')
+    # The one-time code SMS of the join is not a campaign message: no "sms" sent counted.
+    assert re.findall(r'class="num[^"]*">([^<]*)<', sms_row) == ["1", "0", "1", "0", "0%"]
+    # A period before these messages shows none.
+    page = client.get(
+        reverse("reports:dashboard", args=[merchant.slug]) + "?start=2020-01-01&end=2020-01-31"
+    ).content.decode()
+    assert "No campaign messages in this period." in page
