@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class CardsConfig(AppConfig):
     name = "cards"
     verbose_name = _("Client card")
+
+    def ready(self) -> None:
+        from loyalty.channels.consent import consent_changed
+
+        from .services import consent_history_record
+
+        consent_changed.connect(consent_history_record, dispatch_uid="cards.consent_history")

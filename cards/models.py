@@ -90,12 +90,18 @@ class CardProfile(models.Model):
 
 class ConsentRecord(models.Model):
     """History of a client's consent to messages: every grant and withdrawal, with its time
-    and where it came from. `Client.consent` is the current value."""
+    and where it came from — the card page, an unsubscribe link, Telegram /stop, an SMS STOP.
+    An empty channel means all messages (`Client.consent` is the current value); a channel
+    means that channel only (its current value is the channels' opt-out). Written only from
+    `loyalty.channels.consent`'s `consent_changed` signal."""
 
     client = models.ForeignKey(
         Client, on_delete=models.CASCADE, related_name="consent_records", verbose_name=_("client")
     )
     given = models.BooleanField(_("consent given"))
+    channel = models.CharField(
+        _("channel"), max_length=12, blank=True, help_text=_("Empty: all messages.")
+    )
     source = models.CharField(_("source"), max_length=120)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     created_at = models.DateTimeField(_("time"))

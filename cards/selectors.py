@@ -10,7 +10,8 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from crm.models import Client
-from loyalty.models import Certificate, LedgerEntry, OutboxMessage, Purchase
+from loyalty.channels.api import inbox_messages
+from loyalty.models import Certificate, LedgerEntry, Purchase
 from loyalty.money import ZERO
 from loyalty.services.rules import load_rules
 from onboarding.models import Merchant
@@ -84,12 +85,10 @@ def ledger_page(*, client: Client, page: int):
 
 
 def inbox_page(*, client: Client, page: int):
-    """The client's messages, newest first: every campaign message addressed to the client,
-    whatever channel it went out on (one-time codes carry no client and never show)."""
-    qs = OutboxMessage.objects.filter(client=client, merchant_id=client.merchant_id).order_by(
-        "-created_at", "-pk"
-    )
-    return Paginator(qs, PAGE_SIZE).get_page(page)
+    """The client's card inbox, newest first, a page at a time: the channels' inbox (every
+    campaign message addressed to the client, whatever channel it went out on; one-time
+    code records — kind "code", which do carry the client — never show)."""
+    return Paginator(inbox_messages(client=client, limit=None), PAGE_SIZE).get_page(page)
 
 
 def invited_count(*, client: Client) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import Client, ClientSource, Review
+from loyalty.channels import api as channels_api
 from loyalty.models import Purchase
 from loyalty.services.errors import LoyaltyError
 from loyalty.services.members import client_join
@@ -92,17 +93,13 @@ def inviter_find(*, merchant: Merchant, invite_code: str) -> Client | None:
 # ── consent ────────────────────────────────────────────────────────────────────────────
 
 
-def consent_set(*, client: Client, given: bool, source: str, ip: str | None = None) -> Client:
-    """Record a grant or withdrawal of consent to messages (time, source, IP) and make it
-    the client's current value. Campaigns send nothing to a client without consent."""
-    now = timezone.now()
-    with transaction.atomic():
-        ConsentRecord.objects.create(
-            client=client, given=given, source=source[:120], ip=ip, created_at=now
-        )
-        Client.objects.filter(pk=client.pk).update(consent=given, updated_at=now)
-    client.consent = given
-    return client
+def consent_history_record(*, client, given: bool, channel: str, source: str, ip, at, **_kw):
+    """Keep one entry of the client's consent history. Connected to
+    `loyalty.channels.consent.consent_changed`, the one path every consent change takes
+    (card page, joining, unsubscribe link, Telegram /stop, SMS STOP, re-subscribing)."""
+    ConsentRecord.objects.create(
+        client=client, given=given, channel=channel or "", source=source[:120], ip=ip, created_at=at
+    )
 
 
 # ── joining ────────────────────────────────────────────────────────────────────────────
@@ -189,7 +186,7 @@ def card_join(
                     referrer = inviter
                 except LoyaltyError as exc:
                     notes.append(exc.message)
-        consent_set(
+        channels_api.consent_set(
             client=client,
             given=consent,
             source=_("card page: joining (%(channel)s)") % {"channel": channel},

@@ -81,10 +81,10 @@ def _member_view(view):
 def _send_code(request, merchant, *, phone, purpose) -> bool:
     try:
         issued = codes.code_issue(merchant=merchant, phone=phone, purpose=purpose, ip=_ip(request))
+        delivery.send_one_time_code(merchant=merchant, phone=phone, code=issued.code)
     except CardError as exc:
         messages.error(request, exc.message)
         return False
-    delivery.send_one_time_code(merchant=merchant, phone=phone, code=issued.code)
     if purpose == CodePurpose.SIGNIN:
         email = (
             Client.objects.filter(merchant=merchant, phone=phone, joined_at__isnull=False)
@@ -304,16 +304,20 @@ def invite(request, merchant, client):
 
 @_member_view
 def inbox(request, merchant, client):
-    return render(
+    page = selectors.inbox_page(client=client, page=request.GET.get("p"))
+    response = render(
         request,
         "cards/inbox.html",
         _context(
             merchant,
             client,
-            page=selectors.inbox_page(client=client, page=request.GET.get("p")),
+            page=page,
             vapid_key=delivery.webpush_public_key(merchant=merchant),
         ),
     )
+    # Opening the inbox reads it: the page above still marks what was new.
+    delivery.inbox_mark_read(client=client)
+    return response
 
 
 @require_POST
@@ -344,7 +348,7 @@ def feedback(request, merchant, client, pk):
 @_member_view
 def consent(request, merchant, client):
     given = request.POST.get("consent") == "1"
-    services.consent_set(client=client, given=given, source=_("card page"), ip=_ip(request))
+    delivery.consent_set(client=client, given=given, source=_("card page"), ip=_ip(request))
     messages.success(
         request,
         _("You will receive our messages.")

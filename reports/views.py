@@ -11,11 +11,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from cards.selectors import card_stats
+from loyalty.channels.selectors import channel_figures
+from loyalty.models import Channel
 from onboarding import roles
 from onboarding.access import cashier_merchant, dashboard_merchants, has_role
 from onboarding.params import day_param, int_param
 
 from . import charts, exports
+from .aggregates import Period
 from .casestudy import case_study_html
 from .metrics import branch_breakdown, point_b
 from .partners import partner_summary
@@ -51,6 +54,37 @@ def _filters(request, merchant) -> dict:
         messages.error(request, _("The period starts after it ends; showing since launch."))
         out["start"] = out["end"] = None
     return out
+
+
+def _channel_rows(merchant, filters) -> dict:
+    """Linked Telegram clients, web push subscribers and, per channel, the campaign messages
+    of the period and the share the channel itself delivered (inbox-only ones count as not)."""
+    since, until = Period(
+        start=filters["start"], end=filters["end"] or merchant.local_today()
+    ).bounds(merchant)
+    figures = channel_figures(merchant=merchant, since=since, until=until)
+    rows = []
+    for row in figures["channels"]:
+        rate = row.delivery_rate
+        rows.append(
+            {
+                "channel": row.channel,
+                "label": Channel(row.channel).label
+                if row.channel in Channel.values
+                else row.channel,
+                "messages": row.attempted + row.pending,
+                "sent": row.sent,
+                "failed": row.failed,
+                "inbox_only": row.inbox_only,
+                "pending": row.pending,
+                "rate": None if rate is None else round(rate * 100),
+            }
+        )
+    return {
+        "telegram_linked": figures["telegram_linked"],
+        "webpush_clients": figures["webpush_clients"],
+        "rows": rows,
+    }
 
 
 @login_required
@@ -118,6 +152,7 @@ def dashboard(request, slug):
         if not filters["branch_id"]
         else [],
         "cards": card_stats(merchant=merchant, start=filters["start"], end=filters["end"]),
+        "channels": _channel_rows(merchant, filters),
         "partners": partner_summary(
             merchant=merchant, start=filters["start"], end=filters["end"] or merchant.local_today()
         ),

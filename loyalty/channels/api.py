@@ -24,7 +24,7 @@ from ..campaigns.delivery import ConsoleBackend, DeliveryError
 from ..models import Channel, OutboxMessage
 from ..services.errors import LoyaltyError
 from .common import channel_settings_for
-from .consent import consent_restore, consent_withdraw, unsubscribe_url
+from .consent import consent_restore, consent_set, consent_withdraw, unsubscribe_url
 from .inbox import inbox_mark_read, inbox_messages, inbox_unread_count
 from .models import TelegramLink
 from .sms import sms_send
@@ -38,6 +38,7 @@ __all__ = [
     "CodeNotSent",
     "SubscriptionError",
     "consent_restore",
+    "consent_set",
     "consent_withdraw",
     "inbox_mark_read",
     "inbox_messages",

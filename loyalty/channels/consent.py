@@ -1,12 +1,21 @@
-"""Consent per channel: signed unsubscribe links, opt-outs, and the unsubscribe line every
-external message carries (a link in e-mail, SMS and web push; the /stop command in Telegram)."""
+"""Consent to messages, the one home for every change of it: the client's consent to all
+messages (`consent_set`, `Client.consent`), opt-outs per channel (`consent_withdraw`,
+`consent_restore`), signed unsubscribe links, and the unsubscribe line every external message
+carries (a link in e-mail, SMS and web push; the /stop command in Telegram).
+
+Every change that takes effect sends `consent_changed`; the card site keeps the client's
+consent history from it (time, source, channel, IP), so the card page, the unsubscribe link,
+Telegram /stop and an SMS STOP all land in one history."""
 
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+
+from crm.models import Client
 
 from ..models import Channel
 from .models import ChannelOptOut
@@ -15,6 +24,10 @@ _SALT = "loyalty.channels.unsubscribe"
 # A short signature value so the link fits in an SMS: "<client id>-<channel>.<signature>".
 _signer = signing.Signer(salt=_SALT, sep=".")
 EXTERNAL_CHANNELS = (Channel.WEB_PUSH, Channel.TELEGRAM, Channel.SMS, Channel.EMAIL)
+
+# Sent inside the change's transaction with client, given (bool), channel ("" = all
+# messages), source, ip and at (the time of the change).
+consent_changed = Signal()
 
 
 def absolute_url(path: str) -> str:
@@ -43,9 +56,35 @@ def unsubscribe_url(*, client_id: int, channel: str) -> str:
     return absolute_url(reverse("channels:unsubscribe", args=[token]))
 
 
-def consent_withdraw(*, client, channel: str, source: str) -> bool:
+def _changed(*, client, given: bool, channel: str, source: str, ip: str | None, at) -> None:
+    consent_changed.send(
+        sender=Client,
+        client=client,
+        given=given,
+        channel=channel,
+        source=source,
+        ip=ip,
+        at=at,
+    )
+
+
+def consent_set(*, client, given: bool, source: str, ip: str | None = None):
+    """Record a grant or withdrawal of consent to all messages (time, source, IP) and make
+    it the client's current value. Campaigns send a client without consent nothing but the
+    card inbox. Returns the client with `consent` updated."""
+    now = timezone.now()
+    with transaction.atomic():
+        Client.objects.filter(pk=client.pk).update(consent=given, updated_at=now)
+        _changed(client=client, given=given, channel="", source=source, ip=ip, at=now)
+    client.consent = given
+    return client
+
+
+def consent_withdraw(*, client, channel: str, source: str, ip: str | None = None) -> bool:
     """Record that the client wants no more messages over `channel`; True if this call
-    recorded it (False when it already was). Messages still land in the card inbox."""
+    recorded it (False when it already was, and the history is left as it is). Messages
+    still land in the card inbox."""
+    now = timezone.now()
     try:
         with transaction.atomic():
             ChannelOptOut.objects.create(
@@ -53,16 +92,28 @@ def consent_withdraw(*, client, channel: str, source: str) -> bool:
                 client=client,
                 channel=channel,
                 source=source[:40],
-                created_at=timezone.now(),
+                created_at=now,
             )
+            _changed(client=client, given=False, channel=channel, source=source, ip=ip, at=now)
     except IntegrityError:
         return False
     return True
 
 
-def consent_restore(*, client, channel: str) -> bool:
-    """Undo an opt-out (the client subscribed again on the card); True if one was removed."""
-    deleted, _rows = ChannelOptOut.objects.filter(client=client, channel=channel).delete()
+def consent_restore(*, client, channel: str, source: str = "", ip: str | None = None) -> bool:
+    """Undo an opt-out (the client subscribed again on the card or linked Telegram); True
+    if one was removed (then the history records it)."""
+    with transaction.atomic():
+        deleted, _rows = ChannelOptOut.objects.filter(client=client, channel=channel).delete()
+        if deleted:
+            _changed(
+                client=client,
+                given=True,
+                channel=channel,
+                source=source or "subscribed again",
+                ip=ip,
+                at=timezone.now(),
+            )
     return bool(deleted)
 
 

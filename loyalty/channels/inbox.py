@@ -15,16 +15,18 @@ class InboxBackend(DeliveryBackend):
         return None
 
 
-def inbox_messages(*, client, limit: int = 50) -> QuerySet:
+def inbox_messages(*, client, limit: int | None = 50) -> QuerySet:
     """The client's card inbox, newest first: campaign messages on any channel (one-time
-    codes never appear). `read_at` is None for unread ones."""
-    return (
+    codes never appear). `read_at` is None for unread ones. `limit=None` gives the whole
+    inbox for a paginator."""
+    messages = (
         OutboxMessage.objects.filter(
             merchant_id=client.merchant_id, client=client, kind=OutboxMessage.Kind.CAMPAIGN
         )
         .only("id", "subject", "body", "channel", "created_at", "read_at")
-        .order_by("-created_at", "-pk")[:limit]
+        .order_by("-created_at", "-pk")
     )
+    return messages if limit is None else messages[:limit]
 
 
 def inbox_unread_count(*, client) -> int:

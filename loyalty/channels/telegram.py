@@ -253,7 +253,7 @@ def telegram_link(*, client, chat_id: int, user_id: int, username: str = "") -> 
                 "deactivation_reason": "",
             },
         )
-        consent_restore(client=client, channel=Channel.TELEGRAM)
+        consent_restore(client=client, channel=Channel.TELEGRAM, source="telegram linked")
     return link
 
 

@@ -119,7 +119,7 @@ def webpush_subscribe(*, client, subscription: dict) -> WebPushSubscription:
             endpoint=endpoint,
             defaults={"client": client, "p256dh": p256dh, "auth": auth},
         )
-        consent_restore(client=client, channel=Channel.WEB_PUSH)
+        consent_restore(client=client, channel=Channel.WEB_PUSH, source="web push subscribed")
     return record
 
 

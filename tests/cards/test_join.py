@@ -8,6 +8,7 @@ from cards import services
 from cards.errors import CardError
 from cards.models import CardCounter, CardProfile, ConsentRecord, FeedbackRequest
 from crm.models import Client, Review
+from loyalty.channels import api as channels_api
 from loyalty.models import LedgerEntry, LedgerKind
 from loyalty.selectors import client_find
 from tests.factories import ClientFactory, MerchantFactory
@@ -47,7 +48,7 @@ def test_consent_is_recorded_and_withdrawable(program, merchant):
     client = join(merchant, consent=True).client
     record = ConsentRecord.objects.get(client=client)
     assert record.given and "joining" in record.source and record.created_at
-    services.consent_set(client=client, given=False, source="card page", ip="10.0.0.1")
+    channels_api.consent_set(client=client, given=False, source="card page", ip="10.0.0.1")
     client.refresh_from_db()
     assert client.consent is False
     assert list(ConsentRecord.objects.filter(client=client).values_list("given", flat=True)) == [

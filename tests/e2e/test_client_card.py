@@ -1,8 +1,9 @@
 """The client card on a phone (390×844): a client joins from the till's QR link with a code
-read from the outbox, sees the card, invites a friend who joins through the link and buys at
+sent by SMS through the merchant's gateway (its HTTP API replaced by a fake that keeps the
+texts), sees the card with the Telegram button of the merchant's bot, invites a friend who joins through the link and buys at
 the till (the cashier finds the friend by the card's code), the inviter's referral reward
 appears, the friend answers the feedback request and finds the review reward's campaign
-message in the inbox."""
+message in the inbox, where the web push button is offered."""
 
 import re
 from decimal import Decimal as D
@@ -10,32 +11,43 @@ from decimal import Decimal as D
 import pytest
 
 from crm.models import Client, Review
+from loyalty.channels import http
+from loyalty.channels.models import ChannelSettings
 from loyalty.models import Campaign, LedgerEntry, LedgerKind, OutboxMessage, Program
 from onboarding.models import StaffMember
 from tests.factories import UserFactory, reference_merchant
+from tests.loyalty.channels.fakes import SmsGatewayFake
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PHONE_VIEWPORT = {"width": 390, "height": 844}
 
 
-def read_code(phone: str) -> str:
-    message = OutboxMessage.objects.filter(recipient=phone, client__isnull=True).latest("pk")
-    return re.search(r"\b(\d{6})\b", message.body).group(1)
-
-
-def join(page, url, phone, name):
+def join(page, url, phone, name, sms):
     page.goto(url)
     page.fill("input[name=phone]", phone)
     page.fill("input[name=full_name]", name)
     page.locator("#join-form button[type=submit]").click()
     page.wait_for_selector("#code-form")
-    page.fill("input[name=code]", read_code(phone))
+    page.fill("input[name=code]", sms.code(phone))
     page.locator("#code-form button[type=submit]").click()
     page.wait_for_selector("#card")
 
 
-def test_join_invite_buy_feedback_inbox(browser, live_server, artifacts_dir):
+def test_join_invite_buy_feedback_inbox(browser, live_server, artifacts_dir, monkeypatch):
     merchant = reference_merchant("sakura")
+    # The live server runs in this process, so the fake gateway answers its requests.
+    sms = SmsGatewayFake()
+    monkeypatch.setattr(http, "TRANSPORT", sms)
+    ChannelSettings.objects.update_or_create(
+        merchant=merchant,
+        defaults={
+            "sms_gateway": "smsc",
+            "smsc_login": "sakura",
+            "smsc_password": "secret",
+            "telegram_bot_token": "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+            "telegram_bot_username": "sakura_bot",
+        },
+    )
     Program.objects.filter(merchant=merchant).update(
         referral_bonus_points=D(150),
         referral_bonus_trigger="first_purchase",
@@ -56,10 +68,19 @@ def test_join_invite_buy_feedback_inbox(browser, live_server, artifacts_dir):
     inviter = inviter_ctx.new_page()
 
     # 1. The inviter joins from the QR on the till poster.
-    join(inviter, f"{base}/c/sakura/?src=qr", "+79130000001", "Анна")
+    join(inviter, f"{base}/c/sakura/?src=qr", "+79130000001", "Анна", sms)
     anna = Client.objects.get(merchant=merchant, phone="+79130000001")
     assert inviter.locator("#card-code").inner_text() == anna.card_code
     welcome = anna.balance
+    # The merchant has a bot: the card offers to link Telegram with a one-time deep link.
+    telegram = inviter.locator("#telegram-link")
+    assert telegram.is_visible()
+    assert re.fullmatch(
+        r"https://t\.me/sakura_bot\?start=[A-Za-z0-9_-]{1,64}", telegram.get_attribute("href")
+    )
+    # The codes went by SMS and are kept masked on the outbox record.
+    code_record = OutboxMessage.objects.filter(kind="code", recipient="+79130000001").latest("pk")
+    assert code_record.channel == "sms" and "••••••" in code_record.body
     inviter.screenshot(path=str(artifacts_dir / "card-phone.png"), full_page=True)
 
     # 2. The invitation link.
@@ -72,7 +93,7 @@ def test_join_invite_buy_feedback_inbox(browser, live_server, artifacts_dir):
     friend = friend_ctx.new_page()
     friend.goto(link)
     assert friend.locator("#invited-by").is_visible()
-    join(friend, link, "+79130000002", "Борис")
+    join(friend, link, "+79130000002", "Борис", sms)
     boris = Client.objects.get(merchant=merchant, phone="+79130000002")
     assert boris.referred_by_id == anna.pk
     card_code = friend.locator("#card-code").inner_text()
@@ -124,6 +145,10 @@ def test_join_invite_buy_feedback_inbox(browser, live_server, artifacts_dir):
     friend.goto(f"{base}/c/sakura/inbox/")
     friend.wait_for_selector("#inbox .message")
     assert "200" in friend.locator("#inbox").inner_text()
+    # The merchant has a VAPID key, so the inbox offers notifications on this phone.
+    friend.wait_for_selector("#push-subscribe", state="visible")
+    key = ChannelSettings.objects.get(merchant=merchant).vapid_public_key
+    assert friend.locator("#push").get_attribute("data-key") == key
     friend.screenshot(path=str(artifacts_dir / "card-inbox.png"), full_page=True)
     for ctx in (inviter_ctx, friend_ctx, till_ctx):
         ctx.close()

@@ -135,3 +135,34 @@ PUSH_CREATED = answer(201, b"", {"Location": "https://fcm.googleapis.com/fcm/sen
 PUSH_GONE = answer(410, b"push subscription has unsubscribed or expired.", {})
 PUSH_NOT_FOUND = answer(404, b"Not Found", {})
 PUSH_TOO_MANY = answer(429, b"Too Many Requests", {"Retry-After": "120"})
+
+
+class SmsGatewayFake:
+    """An SMSC gateway that accepts every message (the documented success answer) and keeps
+    what it was asked to send: the card tests read one-time codes the way a client's phone
+    would, from the SMS text."""
+
+    def __init__(self):
+        self.requests: list[http.HttpRequest] = []
+
+    def __call__(self, request: http.HttpRequest) -> http.HttpResponse:
+        if "/sys/send.php" not in request.url:
+            raise AssertionError(f"unexpected request to {request.url}")
+        self.requests.append(request)
+        return answer(200, {"id": len(self.requests), "cnt": 1})
+
+    def texts(self, phone: str) -> list[str]:
+        out = []
+        for request in self.requests:
+            form = dict(urllib.parse.parse_qsl(request.body.decode("utf-8")))
+            if form.get("phones") == phone:
+                out.append(form["mes"])
+        return out
+
+    def code(self, phone: str) -> str:
+        """The six-digit code of the latest SMS to `phone`."""
+        import re
+
+        texts = self.texts(phone)
+        assert texts, f"no SMS was sent to {phone}"
+        return re.search(r"\b(\d{6})\b", texts[-1]).group(1)

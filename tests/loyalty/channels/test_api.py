@@ -8,6 +8,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from cards.models import ConsentRecord
 from loyalty.campaigns.delivery import outbox_deliver
 from loyalty.campaigns.run import campaigns_run_day
 from loyalty.channels.api import (
@@ -120,6 +121,12 @@ def test_unsubscribe_link_confirms_then_withdraws_only_that_channel(client, sett
     assert not ChannelOptOut.objects.exists()
     assert client.post(path).status_code == 200
     assert list(ChannelOptOut.objects.values_list("channel", flat=True)) == ["email"]
+    # The card's consent history has it too; a second click records nothing more.
+    assert client.post(path).status_code == 200
+    history = ConsentRecord.objects.filter(client_id=message.client_id)
+    assert list(history.values_list("given", "channel", "source")) == [
+        (False, "email", "unsubscribe link")
+    ]
     # The next message for that channel stays in the inbox; forged tokens are refused.
     again = OutboxMessage.objects.create(
         merchant=message.merchant,

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from cards.models import ConsentRecord
 from loyalty.campaigns.delivery import MAX_ATTEMPTS, DeliveryError, outbox_deliver
 from loyalty.channels import http
 from loyalty.channels.models import ChannelOptOut, TelegramLink, TelegramLinkToken
@@ -318,6 +319,12 @@ def test_stop_unlinks_and_withdraws_consent_then_start_resumes(client, transport
     post_update(client, merchant, text_update(31, "/start"))
     assert TelegramLink.objects.get().is_active is True
     assert not ChannelOptOut.objects.exists()
+    # Both changes are in the card's consent history, newest first.
+    history = ConsentRecord.objects.filter(client=message.client, channel="telegram")
+    assert list(history.values_list("given", "source")) == [
+        (True, "telegram linked"),
+        (False, "telegram /stop"),
+    ]
 
 
 def test_groups_are_ignored(client):
