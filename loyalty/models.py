@@ -211,6 +211,14 @@ class Channel(models.TextChoices):
     CONSOLE = "console", _("Console (log)")
 
 
+class CampaignAudience(models.TextChoices):
+    """Who a campaign may reward: digitised members only, or also every contact who consented
+    (imported contacts included). Widening the audience never drops a member."""
+
+    MEMBERS = "members", _("Members (joined the program)")
+    CONTACTS = "contacts", _("Members and all contacts with consent")
+
+
 class ReviewPlatform(models.TextChoices):
     ANY = "any", _("Any")
     TWOGIS = "2gis", _("2GIS")
@@ -238,6 +246,16 @@ class Campaign(models.Model):
     kind = models.CharField(_("kind"), max_length=24, choices=CampaignKind)
     name = models.CharField(_("name"), max_length=200)
     is_active = models.BooleanField(_("active"), default=True)
+    audience = models.CharField(
+        _("audience"),
+        max_length=12,
+        choices=CampaignAudience,
+        default=CampaignAudience.MEMBERS,
+        help_text=_(
+            "Members: clients who joined the program. Contacts with consent: also imported "
+            "contacts who never joined but agreed to receive messages."
+        ),
+    )
     reward_form = models.CharField(
         _("reward form"), max_length=12, choices=RewardForm, default=RewardForm.CERTIFICATE
     )
