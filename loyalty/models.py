@@ -146,6 +146,22 @@ class Program(models.Model):
             )
         elif not self.referral_level2_percent and self.referral_level3_percent:
             errors["referral_level3_percent"] = _("Set level 2 before level 3.")
+        if self.welcome_points and self.merchant_id:
+            campaign = (
+                Campaign.objects.filter(
+                    merchant_id=self.merchant_id,
+                    kind=CampaignKind.WELCOME,
+                    reward_form=RewardForm.POINTS,
+                    is_active=True,
+                )
+                .order_by("pk")
+                .first()
+            )
+            if campaign is not None:
+                errors["welcome_points"] = _(
+                    "The active welcome campaign “%(campaign)s” already gives points on joining. "
+                    "Set the welcome points to 0 or give that campaign as a certificate."
+                ) % {"campaign": campaign.name}
         if errors:
             raise ValidationError(errors)
 
@@ -364,6 +380,23 @@ class Campaign(models.Model):
                 )
         if self.kind == CampaignKind.SEGMENT_GIFT and self.reward_form != RewardForm.POINTS:
             errors["reward_form"] = _("A segment gift is given as points that burn.")
+        if (
+            self.kind == CampaignKind.WELCOME
+            and self.reward_form == RewardForm.POINTS
+            and self.is_active
+            and self.merchant_id
+        ):
+            welcome = (
+                Program.objects.filter(merchant_id=self.merchant_id)
+                .values_list("welcome_points", flat=True)
+                .first()
+            )
+            if welcome:
+                errors["reward_form"] = _(
+                    "The program already credits %(points)s welcome points to every new member. "
+                    "Give the welcome campaign as a certificate, or set the program's welcome "
+                    "points to 0."
+                ) % {"points": f"{welcome.normalize():f}"}
         if errors:
             raise ValidationError(errors)
 

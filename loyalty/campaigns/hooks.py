@@ -125,10 +125,15 @@ def welcome_issue(*, client_ids) -> IssueOutcome | None:
     )
     if not rows:
         return None
-    merchants = {m.pk: m for m in Merchant.objects.filter(pk__in={r[1] for r in rows})}
-    campaigns = Campaign.objects.filter(
-        merchant_id__in=list(merchants), kind=CampaignKind.WELCOME, is_active=True
-    ).order_by("pk")
+    campaigns = (
+        Campaign.objects.filter(
+            merchant_id__in={merchant_id for _cid, merchant_id in rows},
+            kind=CampaignKind.WELCOME,
+            is_active=True,
+        )
+        .select_related("merchant")
+        .order_by("pk")
+    )
     total = None
     moment = timezone.now()
     for campaign in campaigns:
@@ -139,7 +144,7 @@ def welcome_issue(*, client_ids) -> IssueOutcome | None:
         items = [(cid, WELCOME_PERIOD) for cid in eligible]
         if not items:
             continue
-        merchant = merchants[campaign.merchant_id]
+        merchant = campaign.merchant
         outcome = issue_rewards(
             campaign=campaign,
             items=items,

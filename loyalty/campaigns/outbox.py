@@ -32,6 +32,10 @@ _CERT = {
         "{name}, thank you for your review of {merchant}! Your certificate for {points} points "
         "is valid until {valid_until}."
     ),
+    CampaignKind.WELCOME: gettext_noop(
+        "{name}, welcome to {merchant}! Here is a certificate for {points} points, "
+        "valid until {valid_until}."
+    ),
 }
 _POINTS = {
     CampaignKind.BIRTHDAY: gettext_noop(
@@ -47,6 +51,9 @@ _POINTS = {
     CampaignKind.REVIEW_REWARD: gettext_noop(
         "{name}, thank you for your review of {merchant}! We have added {points} points "
         "to your card."
+    ),
+    CampaignKind.WELCOME: gettext_noop(
+        "{name}, welcome to {merchant}! We have added {points} points to your card."
     ),
     CampaignKind.SEGMENT_GIFT: gettext_noop(
         "{name}, {merchant} has gifted you {points} points. Spend them by {valid_until}: "
