@@ -25,6 +25,7 @@ from .models import (
     CAMPAIGN_KIND_FIELDS,
     CAMPAIGN_PARAM_FIELDS,
     Campaign,
+    CampaignAudience,
     CampaignIssuance,
     CampaignKind,
     OutboxMessage,
@@ -35,6 +36,16 @@ class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
         fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A form posted without the audience (an older script, a saved request) keeps the
+        # default — members — instead of failing.
+        if "audience" in self.fields:
+            self.fields["audience"].required = False
+
+    def clean_audience(self):
+        return self.cleaned_data.get("audience") or CampaignAudience.MEMBERS
 
     def _post_clean(self):
         # Parameters of other kinds are hidden in the form; drop whatever they hold so
