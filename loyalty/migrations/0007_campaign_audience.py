@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0005_relation_labels'),
+        ('loyalty', '0006_program_feedback_every'),
     ]
 
     operations = [
