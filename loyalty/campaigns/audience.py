@@ -7,11 +7,16 @@
 
 Selection applies the filter so the run's candidate counts are honest; issuance applies it again
 under the clients' locks, so no path (hook, catch-up, segment gift, back-fill) can reward a
-client outside the audience."""
+client outside the audience. A reward the client claims with a code (partner certificates) has
+no audience: the client chose it."""
 
 from django.db.models import Q
 
-from ..models import CampaignAudience
+from ..models import Campaign, CampaignAudience, CampaignKind
+
+# Kinds whose reward the client claims (a partner certificate code presented at the till or in
+# the card): the client acts, nobody is selected, so no audience applies.
+CLAIMED_KINDS = frozenset({CampaignKind.PARTNER_CERTIFICATE})
 
 
 def audience_q(audience: str, *, via: str = "") -> Q:
@@ -21,6 +26,13 @@ def audience_q(audience: str, *, via: str = "") -> Q:
     if audience == CampaignAudience.CONTACTS:
         return members | Q(**{f"{via}consent": True})
     return members
+
+
+def campaign_audience_q(campaign: Campaign, *, via: str = "") -> Q:
+    """The audience filter of a campaign; none for kinds the client claims (CLAIMED_KINDS)."""
+    if campaign.kind in CLAIMED_KINDS:
+        return Q()
+    return audience_q(campaign.audience, via=via)
 
 
 def campaign_admits(campaign: Campaign, *, joined: bool, consent: bool) -> bool:

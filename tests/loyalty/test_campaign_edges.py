@@ -135,6 +135,24 @@ def test_issuance_itself_refuses_clients_outside_the_audience():
     assert contact.balance == 0
 
 
+def test_a_claimed_partner_certificate_has_no_audience():
+    """The client presents a partner's code: nobody is selected, so a contact who never
+    joined still gets the certificate they claimed."""
+    merchant = MerchantFactory()
+    campaign = CampaignFactory(
+        merchant=merchant, kind="partner_certificate", partner_name="Салон", certificates_count=5
+    )
+    contact = ClientFactory(merchant=merchant)
+    outcome = issue_rewards(
+        campaign=campaign,
+        items=[(contact.pk, "partner-batch:1")],
+        moment=local(merchant, 2025, 5, 1, 12),
+        merchant_name=merchant.name,
+        tzinfo=merchant.tzinfo,
+    )
+    assert outcome.certificates == 1
+
+
 def test_winback_and_check_growth_hook_respect_the_audience():
     merchant = MerchantFactory()
     CampaignFactory(
