@@ -15,7 +15,6 @@ from decimal import Decimal
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections
 
 from crm.models import Client, ClientSource
-
 from loyalty.ledger import opening_balance_holders, opening_balances_post
 
 from .cleaning import CLIENT_FIELDS, Record

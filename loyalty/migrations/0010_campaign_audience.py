@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0006_program_feedback_every'),
+        ('loyalty', '0009_one_list_of_sources'),
     ]
 
     operations = [
