@@ -305,18 +305,20 @@ def main():
 
     call_command("migrate", verbosity=0)
     if args.without_hooks:
-        from loyalty.services import purchases
+        from loyalty import events
 
-        purchases._HOOKS_MODULE = False  # inherited by the forked workers
+        # No reactions to recorded purchases (inherited by the forked workers).
+        for reaction in events.event_reactions(events.PURCHASES_RECORDED):
+            events.event_unsubscribe(events.PURCHASES_RECORDED, reaction)
     t0 = time.time()
     merchant, buyers = build(args.chains)
     if args.check_growth:
         add_check_growth(merchant, args.check_growth)
-        from loyalty import tasks
+        from loyalty.tasks import delivery
 
         # Messages are delivered by another worker in production; the bench measures the
         # purchase and the issuance, not the console printing them (inherited by workers).
-        tasks.enqueue_deliveries = lambda ids: None
+        delivery.enqueue_deliveries = lambda ids: None
     hooks = "off" if args.without_hooks else "on"
     if not args.without_hooks:
         hooks += (

@@ -10,9 +10,8 @@ from onboarding import roles
 from onboarding.access import has_role
 from onboarding.admin_base import ScopedAdmin, ScopedTabularInline
 
+from . import admin_campaigns  # noqa: F401  (registers the campaign, outbox and schedule admins)
 from .models import (
-    CAMPAIGN_KIND_FIELDS,
-    CAMPAIGN_PARAM_FIELDS,
     Campaign,
     Certificate,
     LedgerEntry,
@@ -148,66 +147,6 @@ class ProgramAdmin(ScopedAdmin):
     def referral_summary(self, obj):
         return " / ".join(str(p) for p in obj.referral_percents) or "—"
 
-
-class CampaignForm(forms.ModelForm):
-    class Meta:
-        model = Campaign
-        fields = "__all__"
-
-    def _post_clean(self):
-        # Parameters of other kinds are hidden in the form; drop whatever they hold so
-        # a campaign stores only what its kind uses.
-        kind = self.cleaned_data.get("kind")
-        if kind:
-            keep = set(CAMPAIGN_KIND_FIELDS.get(kind, []))
-            for field in CAMPAIGN_PARAM_FIELDS:
-                if field not in keep and field in self.cleaned_data:
-                    self.cleaned_data[field] = (
-                        "" if field in ("review_platform", "partner_name") else None
-                    )
-        super()._post_clean()
-
-
-@admin.register(Campaign)
-class CampaignAdmin(ScopedAdmin):
-    change_form_before_template = "admin/onboarding/_back_to_merchant.html"
-    form = CampaignForm
-    list_display = ["name", "merchant", "kind", "reward_form", "reward_points", "is_active"]
-    list_filter = ["kind", "is_active", "merchant"]
-    search_fields = ["name", "merchant__name"]
-    list_select_related = ["merchant"]
-    fieldsets = [
-        (None, {"fields": ["merchant", "kind", "name", "is_active"]}),
-        (
-            _("Reward"),
-            {
-                "fields": [
-                    "reward_form",
-                    "reward_points",
-                    "certificate_valid_days",
-                    "redemption_cap_percent",
-                ]
-            },
-        ),
-        (_("Parameters of the kind"), {"fields": CAMPAIGN_PARAM_FIELDS}),
-        (_("Message"), {"fields": ["channel", "message_template"]}),
-    ]
-    # The form shows only the parameters of the chosen kind (Alpine.js expressions).
-    conditional_fields = {
-        **{
-            field: " || ".join(
-                f"kind == '{kind}'"
-                for kind, fields in CAMPAIGN_KIND_FIELDS.items()
-                if field in fields
-            )
-            for field in CAMPAIGN_PARAM_FIELDS
-        },
-        "certificate_valid_days": "reward_form == 'certificate'",
-        "redemption_cap_percent": "reward_form == 'certificate'",
-    }
-
-
-from . import admin_campaigns  # noqa: E402,F401
 
 # --- Engine records: read-only history, filtered by date, branch, cashier and kind ----------
 

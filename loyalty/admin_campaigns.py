@@ -20,14 +20,88 @@ from onboarding.access import visible_merchants
 from onboarding.admin_base import ScopedAdmin
 from onboarding.admin_present import NativeTextAdminMixin
 
-from .admin import CampaignAdmin as BaseCampaignAdmin
 from .campaigns.delivery import outbox_retry
 from .campaigns.segments import SegmentGiftError, segment_gift_preview, segment_gift_send
 from .campaigns.stats import campaign_stats_annotations
-from .models import Campaign, CampaignIssuance, CampaignKind, OutboxMessage
+from .models import (
+    CAMPAIGN_KIND_FIELDS,
+    CAMPAIGN_PARAM_FIELDS,
+    Campaign,
+    CampaignAudience,
+    CampaignIssuance,
+    CampaignKind,
+    OutboxMessage,
+)
 from .money import format_money, points_label
 
-admin.site.unregister(Campaign)
+
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A form posted without the audience (an older script, a saved request) keeps the
+        # default — members — instead of failing.
+        if "audience" in self.fields:
+            self.fields["audience"].required = False
+
+    def clean_audience(self):
+        return self.cleaned_data.get("audience") or CampaignAudience.MEMBERS
+
+    def _post_clean(self):
+        # Parameters of other kinds are hidden in the form; drop whatever they hold so
+        # a campaign stores only what its kind uses.
+        kind = self.cleaned_data.get("kind")
+        if kind:
+            keep = set(CAMPAIGN_KIND_FIELDS.get(kind, []))
+            for field in CAMPAIGN_PARAM_FIELDS:
+                if field not in keep and field in self.cleaned_data:
+                    self.cleaned_data[field] = (
+                        "" if field in ("review_platform", "partner_name") else None
+                    )
+        super()._post_clean()
+
+
+class CampaignAdminBase(ScopedAdmin):
+    """The campaign's settings: the kind's own parameters only, reward, audience, message."""
+
+    change_form_before_template = "admin/onboarding/_back_to_merchant.html"
+    form = CampaignForm
+    list_display = ["name", "merchant", "kind", "reward_form", "reward_points", "is_active"]
+    list_filter = ["kind", "is_active", "audience", "merchant"]
+    search_fields = ["name", "merchant__name"]
+    list_select_related = ["merchant"]
+    fieldsets = [
+        (None, {"fields": ["merchant", "kind", "name", "is_active", "audience"]}),
+        (
+            _("Reward"),
+            {
+                "fields": [
+                    "reward_form",
+                    "reward_points",
+                    "certificate_valid_days",
+                    "redemption_cap_percent",
+                ]
+            },
+        ),
+        (_("Parameters of the kind"), {"fields": CAMPAIGN_PARAM_FIELDS}),
+        (_("Message"), {"fields": ["channel", "message_template"]}),
+    ]
+    # The form shows only the parameters of the chosen kind (Alpine.js expressions).
+    conditional_fields = {
+        **{
+            field: " || ".join(
+                f"kind == '{kind}'"
+                for kind, fields in CAMPAIGN_KIND_FIELDS.items()
+                if field in fields
+            )
+            for field in CAMPAIGN_PARAM_FIELDS
+        },
+        "certificate_valid_days": "reward_form == 'certificate'",
+        "redemption_cap_percent": "reward_form == 'certificate'",
+    }
 
 
 class SegmentGiftForm(forms.Form):
@@ -59,13 +133,13 @@ class SegmentGiftForm(forms.Form):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(BaseCampaignAdmin):
+class CampaignAdmin(CampaignAdminBase):
     """The program's campaign admin plus results and the segment-gift page."""
 
-    list_display = [*BaseCampaignAdmin.list_display, "issued", "redeemed", "revenue"]
+    list_display = [*CampaignAdminBase.list_display, "issued", "redeemed", "revenue"]
     readonly_fields = ["issued", "redeemed", "revenue", "segment_gift_link"]
     fieldsets = [
-        *BaseCampaignAdmin.fieldsets,
+        *CampaignAdminBase.fieldsets,
         (_("Results"), {"fields": ["issued", "redeemed", "revenue", "segment_gift_link"]}),
     ]
     actions_list = ["open_segment_gift"]

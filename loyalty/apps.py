@@ -7,6 +7,9 @@ class LoyaltyConfig(AppConfig):
     verbose_name = _("Loyalty program")
 
     def ready(self):
-        from .campaigns import signals
+        # The engine announces its events (loyalty.events); campaigns subscribe here, so the
+        # engine never imports them.
+        from .campaigns import hooks, signals
 
+        hooks.subscribe()
         signals.connect()

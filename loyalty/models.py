@@ -146,6 +146,22 @@ class Program(models.Model):
             )
         elif not self.referral_level2_percent and self.referral_level3_percent:
             errors["referral_level3_percent"] = _("Set level 2 before level 3.")
+        if self.welcome_points and self.merchant_id:
+            campaign = (
+                Campaign.objects.filter(
+                    merchant_id=self.merchant_id,
+                    kind=CampaignKind.WELCOME,
+                    reward_form=RewardForm.POINTS,
+                    is_active=True,
+                )
+                .order_by("pk")
+                .first()
+            )
+            if campaign is not None:
+                errors["welcome_points"] = _(
+                    "The active welcome campaign “%(campaign)s” already gives points on joining. "
+                    "Set the welcome points to 0 or give that campaign as a certificate."
+                ) % {"campaign": campaign.name}
         if errors:
             raise ValidationError(errors)
 
@@ -211,6 +227,14 @@ class Channel(models.TextChoices):
     CONSOLE = "console", _("Console (log)")
 
 
+class CampaignAudience(models.TextChoices):
+    """Who a campaign may reward: digitised members only, or also every contact who consented
+    (imported contacts included). Widening the audience never drops a member."""
+
+    MEMBERS = "members", _("Members (joined the program)")
+    CONTACTS = "contacts", _("Members and all contacts with consent")
+
+
 class ReviewPlatform(models.TextChoices):
     ANY = "any", _("Any")
     TWOGIS = "2gis", _("2GIS")
@@ -238,6 +262,16 @@ class Campaign(models.Model):
     kind = models.CharField(_("kind"), max_length=24, choices=CampaignKind)
     name = models.CharField(_("name"), max_length=200)
     is_active = models.BooleanField(_("active"), default=True)
+    audience = models.CharField(
+        _("audience"),
+        max_length=12,
+        choices=CampaignAudience,
+        default=CampaignAudience.MEMBERS,
+        help_text=_(
+            "Members: clients who joined the program. Contacts with consent: also imported "
+            "contacts who never joined but agreed to receive messages."
+        ),
+    )
     reward_form = models.CharField(
         _("reward form"), max_length=12, choices=RewardForm, default=RewardForm.CERTIFICATE
     )
@@ -346,6 +380,23 @@ class Campaign(models.Model):
                 )
         if self.kind == CampaignKind.SEGMENT_GIFT and self.reward_form != RewardForm.POINTS:
             errors["reward_form"] = _("A segment gift is given as points that burn.")
+        if (
+            self.kind == CampaignKind.WELCOME
+            and self.reward_form == RewardForm.POINTS
+            and self.is_active
+            and self.merchant_id
+        ):
+            welcome = (
+                Program.objects.filter(merchant_id=self.merchant_id)
+                .values_list("welcome_points", flat=True)
+                .first()
+            )
+            if welcome:
+                errors["reward_form"] = _(
+                    "The program already credits %(points)s welcome points to every new member. "
+                    "Give the welcome campaign as a certificate, or set the program's welcome "
+                    "points to 0."
+                ) % {"points": f"{welcome.normalize():f}"}
         if errors:
             raise ValidationError(errors)
 

@@ -5,3 +5,12 @@ from django.utils.translation import gettext_lazy as _
 class ReportsConfig(AppConfig):
     name = "reports"
     verbose_name = _("Reports")
+
+    def ready(self):
+        # Loyalty sits below reports and never imports it: segment gifts reach the RFM
+        # segments through the provider installed here.
+        from loyalty.campaigns.segments import rfm_provider_register
+
+        from .rfm import segment_client_ids
+
+        rfm_provider_register(segment_client_ids)

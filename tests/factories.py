@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth.models import Group, User
+from django.utils import timezone
 
 from crm.models import Client
 from onboarding.models import Branch, Merchant, StaffMember
@@ -65,6 +66,13 @@ class ClientFactory(factory.django.DjangoModelFactory):
     merchant = factory.SubFactory(MerchantFactory)
     phone = factory.Sequence(lambda n: f"+7913{n:07d}")
     full_name = factory.Sequence(lambda n: f"Client {n}")
+
+
+class MemberFactory(ClientFactory):
+    """A client who joined the program (a digitised member) when created: the audience
+    campaigns reward by default."""
+
+    joined_at = factory.LazyFunction(timezone.now)
 
 
 class CampaignFactory(factory.django.DjangoModelFactory):

@@ -15,16 +15,6 @@ from decimal import Decimal
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections
 
 from crm.models import Client, ClientSource
-
-try:
-    from psycopg import errors as psycopg_errors
-except ImportError:  # SQLite-only installs
-
-    class psycopg_errors:  # noqa: N801
-        class UniqueViolation(Exception):
-            pass
-
-
 from loyalty.ledger import opening_balance_holders, opening_balances_post
 
 from .cleaning import CLIENT_FIELDS, Record
@@ -255,7 +245,9 @@ class ClientWriter:
                 for r in new:
                     copy.write_row(self._client_row(r))
             raw.execute("RELEASE SAVEPOINT import_copy")
-        except (IntegrityError, psycopg_errors.UniqueViolation):
+        # The raw psycopg cursor raises the driver's own error class; the backend's `Database`
+        # is the psycopg module, so SQLite-only installs never need the driver.
+        except (IntegrityError, self.conn.Database.errors.UniqueViolation):
             raw.execute("ROLLBACK TO SAVEPOINT import_copy")
             if not self._temp_ready:
                 raw.execute(

@@ -42,10 +42,25 @@ def birthday_in_year(birthday: date, year: int) -> date:
 
 
 def birthday_targets(day: date, days_before: int) -> list[date]:
-    """Birthdays whose gift is due on `day`: the one `days_before` ahead, plus the previous
-    CATCH_UP_DAYS-1 ones a missed run left behind — never a birthday already past."""
-    window = min(CATCH_UP_DAYS, days_before + 1)
-    return [day + timedelta(days=days_before - k) for k in range(window)]
+    """Birthdays whose gift is due on `day`: the one `days_before` ahead, plus the
+    CATCH_UP_DAYS-1 ones whose due day a missed run left behind. Every campaign catches up the
+    same number of missed days; with `days_before` under CATCH_UP_DAYS-1 (a gift on the day
+    itself or the day before) a caught-up gift may arrive after the birthday, never later
+    than CATCH_UP_DAYS-1 days after its due day."""
+    return [day + timedelta(days=days_before - k) for k in range(CATCH_UP_DAYS)]
+
+
+def gift_last_day(day: date, days: int) -> date:
+    """The last local day a `days`-day gift given on `day` can be spent: the day of giving is
+    the first of them."""
+    return day + timedelta(days=days - 1)
+
+
+def gift_burn_at(merchant: Merchant, day: date, days: int) -> datetime:
+    """When a `days`-day gift given on the merchant's local `day` burns: the end of its last
+    day in the merchant's time zone, so the first daily run after it burns the gift, whatever
+    the hour it was given at."""
+    return day_start(merchant, gift_last_day(day, days) + timedelta(days=1))
 
 
 def add_months(day: date, months: int) -> date:

@@ -1,7 +1,13 @@
-"""Event hooks: the purchase engine calls `after_purchases(ids)` when purchases commit (once
-per transaction, and only for checks that may reach an active check-growth campaign: the
-engine reads the lowest active threshold in its first statement, so a merchant without such
-a campaign pays nothing); a recorded review calls `after_review` (connected in `signals`).
+"""Event hooks, subscribed at start-up (`subscribe`, called by LoyaltyConfig.ready):
+
+- the purchase engine announces committed purchases (loyalty.events.PURCHASES_RECORDED, once
+  per transaction, and only checks that may reach an active check-growth campaign: the engine
+  reads the lowest active threshold in its first statement, so a merchant without such a
+  campaign pays nothing) → `after_purchases`: check-growth rewards;
+- the joining service announces new members (CLIENTS_JOINED) → `after_join`: the welcome
+  campaign's reward;
+- a recorded review calls `after_review` (connected in `signals`).
+
 All are idempotent and never raise into the caller — a failure is logged and the daily run's
 catch-up sweep issues it."""
 
@@ -10,21 +16,26 @@ import logging
 from django.db.models import F
 from django.utils import timezone
 
-from crm.models import Review
+from crm.models import Client, Review
 from onboarding.models import Merchant
 
+from ..events import CLIENTS_JOINED, PURCHASES_RECORDED, event_subscribe
 from ..models import Campaign, CampaignKind, Purchase
+from ..tasks import delivery as delivery_tasks
 from .issuance import IssueOutcome, issue_rewards
-from .selection import REVIEW_PERIOD, review_platform_filter
+from .selection import (
+    REVIEW_PERIOD,
+    WELCOME_PERIOD,
+    review_platform_filter,
+    welcome_program_points_exclusion,
+)
 
 logger = logging.getLogger("loyalty.campaigns")
 
 
 def _queue_delivery(outcome: IssueOutcome) -> None:
     if outcome.message_ids:
-        from loyalty.tasks import enqueue_deliveries
-
-        enqueue_deliveries(outcome.message_ids)
+        delivery_tasks.enqueue_deliveries(outcome.message_ids)
 
 
 def check_growth_issue(*, purchase_id: int) -> IssueOutcome | None:
@@ -101,6 +112,73 @@ def review_reward_issue(*, review_id: int) -> IssueOutcome | None:
         else:
             total.add(outcome)
     return total
+
+
+def welcome_issue(*, client_ids) -> IssueOutcome | None:
+    """Give every active welcome campaign's reward to these clients who are members, once per
+    client and campaign (the period is constant). A campaign in points skips clients who got
+    the program's own welcome points (see selection.welcome_program_points_exclusion)."""
+    rows = list(
+        Client.objects.filter(pk__in=list(client_ids), joined_at__isnull=False).values_list(
+            "pk", "merchant_id"
+        )
+    )
+    if not rows:
+        return None
+    campaigns = (
+        Campaign.objects.filter(
+            merchant_id__in={merchant_id for _cid, merchant_id in rows},
+            kind=CampaignKind.WELCOME,
+            is_active=True,
+        )
+        .select_related("merchant")
+        .order_by("pk")
+    )
+    total = None
+    moment = timezone.now()
+    for campaign in campaigns:
+        ids = [cid for cid, merchant_id in rows if merchant_id == campaign.merchant_id]
+        eligible = Client.objects.filter(
+            welcome_program_points_exclusion(campaign), pk__in=ids
+        ).values_list("pk", flat=True)
+        items = [(cid, WELCOME_PERIOD) for cid in eligible]
+        if not items:
+            continue
+        merchant = campaign.merchant
+        outcome = issue_rewards(
+            campaign=campaign,
+            items=items,
+            moment=moment,
+            merchant_name=merchant.name,
+            tzinfo=merchant.tzinfo,
+        )
+        if total is None:
+            total = outcome
+        else:
+            total.add(outcome)
+    return total
+
+
+def after_join(client_ids) -> IssueOutcome | None:
+    """Called once the joining of these clients is committed: the welcome reward, then
+    delivery."""
+    ids = list(client_ids)
+    if not ids:
+        return None
+    try:
+        outcome = welcome_issue(client_ids=ids)
+    except Exception:
+        logger.exception("welcome issuance failed for clients %s", ids[:20])
+        return None
+    if outcome:
+        _queue_delivery(outcome)
+    return outcome
+
+
+def subscribe() -> None:
+    """Register the campaign reactions to the engine's events (LoyaltyConfig.ready)."""
+    event_subscribe(PURCHASES_RECORDED, after_purchases)
+    event_subscribe(CLIENTS_JOINED, after_join)
 
 
 def after_purchase(purchase_id: int) -> IssueOutcome | None:

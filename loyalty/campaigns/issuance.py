@@ -24,6 +24,7 @@ from ..models import (
     RewardForm,
 )
 from ..money import q
+from .audience import campaign_admits
 from .outbox import MessageRenderer, Recipient
 from .sql import bulk_set
 
@@ -84,16 +85,16 @@ def issue_rewards(
     moment: datetime,
     merchant_name: str,
     tzinfo,
-    burn_after_days: int | None = None,
+    burn_at: datetime | None = None,
 ) -> IssueOutcome:
     """Reward each (client_id, period_key) of `items` once, for ever.
 
-    Points go to the balance as a `campaign` ledger entry (burning after `burn_after_days` if
-    given); certificates are created active for the campaign's validity. Every new issuance
-    gets an outbox message, which is also the card inbox entry: over the campaign's channel,
-    or the inbox only for clients without consent to messages or who unsubscribed from that
-    channel. Pairs already issued are
-    skipped silently. Safe to call concurrently and to repeat."""
+    Points go to the balance as a `campaign` ledger entry (its unspent part burning at
+    `burn_at` if given); certificates are created active for the campaign's validity. Every
+    new issuance gets an outbox message, which is also the card inbox entry: over the
+    campaign's channel, or the inbox only for clients without consent to messages or who
+    unsubscribed from that channel. Pairs already issued and clients outside the campaign's
+    audience (see audience.py) are skipped silently. Safe to call concurrently and to repeat."""
     outcome = IssueOutcome(campaign_id=campaign.pk)
     pending = sorted(set(items))
     for start in range(0, len(pending), CHUNK):
@@ -104,13 +105,13 @@ def issue_rewards(
                 moment=moment,
                 merchant_name=merchant_name,
                 tzinfo=tzinfo,
-                burn_after_days=burn_after_days,
+                burn_at=burn_at,
             )
         )
     return outcome
 
 
-def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_after_days):
+def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_at):
     outcome = IssueOutcome(campaign_id=campaign.pk)
     client_ids = sorted({cid for cid, _key in items})
     # Cheap pre-filter so a re-run neither locks nor inserts anything.
@@ -129,11 +130,16 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_after_d
         accounts = {
             cid: account
             for cid, account in lock_accounts(
-                {cid for cid, _key in items}, columns=("full_name", "phone", "email", "consent")
+                {cid for cid, _key in items},
+                columns=("full_name", "phone", "email", "consent", "joined_at"),
             ).items()
             if account.merchant_id == campaign.merchant_id
+            # Only the campaign's audience, checked under the lock (see audience.py).
+            and campaign_admits(
+                campaign, joined=account.extra[4] is not None, consent=bool(account.extra[3])
+            )
         }
-        locked = {cid: (cid, *account.extra) for cid, account in accounts.items()}
+        locked = {cid: (cid, *account.extra[:4]) for cid, account in accounts.items()}
         rows = [
             (campaign.merchant_id, campaign.pk, cid, key, points, moment)
             for cid, key in items
@@ -175,8 +181,7 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_after_d
             )
             outcome.certificates = len(certificates)
         else:
-            if burn_after_days:
-                valid_until = moment + timedelta(days=burn_after_days)
+            valid_until = burn_at
             batch = LedgerBatch(accounts)
             for _iid, cid, key in inserted:
                 batch.post(

@@ -1,7 +1,7 @@
 """Rendering outbox messages from a campaign's template (or the kind's default)."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from string import Formatter
 
@@ -32,6 +32,10 @@ _CERT = {
         "{name}, thank you for your review of {merchant}! Your certificate for {points} points "
         "is valid until {valid_until}."
     ),
+    CampaignKind.WELCOME: gettext_noop(
+        "{name}, welcome to {merchant}! Here is a certificate for {points} points, "
+        "valid until {valid_until}."
+    ),
 }
 _POINTS = {
     CampaignKind.BIRTHDAY: gettext_noop(
@@ -47,6 +51,9 @@ _POINTS = {
     CampaignKind.REVIEW_REWARD: gettext_noop(
         "{name}, thank you for your review of {merchant}! We have added {points} points "
         "to your card."
+    ),
+    CampaignKind.WELCOME: gettext_noop(
+        "{name}, welcome to {merchant}! We have added {points} points to your card."
     ),
     CampaignKind.SEGMENT_GIFT: gettext_noop(
         "{name}, {merchant} has gifted you {points} points. Spend them by {valid_until}: "
@@ -91,6 +98,12 @@ def format_points(points: Decimal) -> str:
     return f"{points:.0f}" if points == points.to_integral_value() else f"{points:.2f}"
 
 
+def last_valid_day(valid_until: datetime, tzinfo) -> date:
+    """The last local day a reward can be used: a gift burning at local midnight is spent
+    by the day before it, so the message names that day."""
+    return (valid_until - timedelta(microseconds=1)).astimezone(tzinfo).date()
+
+
 @dataclass(frozen=True)
 class Recipient:
     client_id: int
@@ -133,7 +146,7 @@ class MessageRenderer:
         values = {
             "name": recipient.full_name.strip() or self.anonymous,
             "points": format_points(points),
-            "valid_until": valid_until.astimezone(self.tzinfo).strftime("%d.%m.%Y")
+            "valid_until": last_valid_day(valid_until, self.tzinfo).strftime("%d.%m.%Y")
             if valid_until
             else "",
             "merchant": self.merchant_name,

@@ -11,13 +11,14 @@ from .dates import local_date, run_moment
 from .expiry import ExpiryOutcome, expiry_run
 from .issuance import IssueOutcome, issue_rewards
 
-# The rules the daily run applies; segment gifts are sent by a specialist, welcome points by
-# the purchase engine, partner certificates by hand.
+# The rules the daily run applies (check growth, review and welcome as the catch-up of their
+# hooks); segment gifts are sent by a specialist, partner certificates by hand.
 DAILY_SELECTORS = {
     CampaignKind.BIRTHDAY: selection.birthday_candidates,
     CampaignKind.WINBACK: selection.winback_candidates,
     CampaignKind.CHECK_GROWTH: selection.check_growth_candidates,
     CampaignKind.REVIEW_REWARD: selection.review_candidates,
+    CampaignKind.WELCOME: selection.welcome_candidates,
 }
 
 

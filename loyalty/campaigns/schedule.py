@@ -50,7 +50,7 @@ def campaign_schedule_sync(*, merchant: Merchant) -> PeriodicTask:
             task=RUN_TASK,
             kwargs=_kwargs(merchant),
             crontab=_crontab(time_zone=merchant.time_zone),
-            description="Birthday, win-back, check-growth and review catch-up, expiry.",
+            description="Birthday, win-back; check-growth, review and welcome catch-up; expiry.",
         )
     if task.crontab is None or str(task.crontab.timezone) != merchant.time_zone:
         task.crontab = _crontab(time_zone=merchant.time_zone, template=task.crontab)

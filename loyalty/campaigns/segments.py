@@ -1,6 +1,13 @@
 """Short-lived gifts to a segment (lapsed clients, an RFM segment, an uploaded phone list):
-preview, then send. Gifted points burn after the campaign's K days (see expiry.gifts_burn)."""
+preview, then send. A K-day gift can be spent on the day it is given and the K-1 days after;
+its unspent part burns at the end of that last day in the merchant's time zone, i.e. at the
+first daily run after it (see expiry.gifts_burn). Only clients in the campaign's audience get it.
 
+RFM segments are computed by the reports app, which sits above loyalty: it registers its
+function here at start-up (`rfm_provider_register` in its AppConfig.ready), so loyalty never
+imports it."""
+
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -12,32 +19,47 @@ from crm.phones import phone_or_none
 
 from ..models import Campaign, CampaignIssuance, CampaignKind, RewardForm
 from ..money import q
-from .dates import day_start, local_date, run_moment
+from .audience import audience_q
+from .dates import day_start, gift_burn_at, gift_last_day, local_date, run_moment
 from .issuance import IssueOutcome, issue_rewards
 
 PHONE_CHUNK = 5000
+
+# (merchant, segment name, today) -> client ids; raises ValueError for an unknown segment.
+RfmProvider = Callable[..., list[int]]
+_rfm_provider: RfmProvider | None = None
+
+
+def rfm_provider_register(provider: RfmProvider | None) -> None:
+    """Install the function that lists an RFM segment's clients (called with keyword
+    arguments merchant, segment, today). The reports app does this at start-up; None
+    uninstalls it."""
+    global _rfm_provider
+    _rfm_provider = provider
 
 
 class SegmentGiftError(ValueError):
     """The gift cannot be previewed or sent; the message says why."""
 
 
-def segment_client_ids(*, segment: Segment, today: date) -> list[int]:
-    """Ids of the merchant's clients in the segment as of the merchant's `today`."""
+def segment_client_ids(*, segment: Segment, today: date, audience: str | None = None) -> list[int]:
+    """Ids of the merchant's clients in the segment as of the merchant's `today`; with an
+    `audience` (Campaign.audience), only the clients it admits."""
     merchant = segment.merchant
     base = Client.objects.filter(merchant=merchant)
+    if audience is not None:
+        base = base.filter(audience_q(audience))
     if segment.kind == Segment.Kind.LAPSED:
         if not segment.lapsed_days:
             raise SegmentGiftError(_("Set “no purchase for, days” on the segment."))
         cutoff = day_start(merchant, today - timedelta(days=segment.lapsed_days - 1))
         return list(base.filter(last_purchase_at__lt=cutoff).values_list("pk", flat=True))
     if segment.kind == Segment.Kind.RFM:
-        try:
-            from reports.rfm import segment_client_ids as rfm_client_ids
-        except ImportError as exc:
+        rfm_client_ids = _rfm_provider
+        if rfm_client_ids is None:
             raise SegmentGiftError(
                 _("RFM segments are not available yet: the RFM report is not installed.")
-            ) from exc
+            )
         if not segment.rfm_segment:
             raise SegmentGiftError(_("Choose the RFM segment on the segment."))
         try:
@@ -84,6 +106,7 @@ class SegmentGiftPreview:
     already_gifted: int
     points_each: Decimal
     points_total: Decimal
+    last_day: date
     burn_at: datetime
 
 
@@ -94,7 +117,7 @@ def segment_gift_preview(
     _check(campaign, segment)
     merchant = segment.merchant
     today = local_date(merchant, now) if now else merchant.local_today()
-    ids = segment_client_ids(segment=segment, today=today)
+    ids = segment_client_ids(segment=segment, today=today, audience=campaign.audience)
     gifted = set(
         CampaignIssuance.objects.filter(
             campaign=campaign, period_key=gift_period(segment, today)
@@ -103,25 +126,26 @@ def segment_gift_preview(
     already = len(gifted.intersection(ids))
     clients = len(ids) - already
     points = q(campaign.reward_points)
-    moment = run_moment(merchant, today, now)
     return SegmentGiftPreview(
         clients=clients,
         already_gifted=already,
         points_each=points,
         points_total=q(points * clients),
-        burn_at=moment + timedelta(days=campaign.burn_after_days),
+        last_day=gift_last_day(today, campaign.burn_after_days),
+        burn_at=gift_burn_at(merchant, today, campaign.burn_after_days),
     )
 
 
 def segment_gift_send(
     *, campaign: Campaign, segment: Segment, now: datetime | None = None
 ) -> IssueOutcome:
-    """Gift the campaign's points to every client of the segment, burning after K days.
+    """Gift the campaign's points to every client of the segment in the campaign's audience;
+    the unspent part burns at the end of the K-th local day (the day of giving is the first).
     Once per segment per local day (a repeated send issues nothing)."""
     _check(campaign, segment)
     merchant = segment.merchant
     today = local_date(merchant, now) if now else merchant.local_today()
-    ids = segment_client_ids(segment=segment, today=today)
+    ids = segment_client_ids(segment=segment, today=today, audience=campaign.audience)
     key = gift_period(segment, today)
     return issue_rewards(
         campaign=campaign,
@@ -129,5 +153,5 @@ def segment_gift_send(
         moment=run_moment(merchant, today, now),
         merchant_name=merchant.name,
         tzinfo=merchant.tzinfo,
-        burn_after_days=campaign.burn_after_days,
+        burn_at=gift_burn_at(merchant, today, campaign.burn_after_days),
     )

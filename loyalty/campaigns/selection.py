@@ -9,7 +9,16 @@ from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Value, Whe
 
 from crm.models import Client, Review
 
-from ..models import Campaign, CampaignIssuance, Purchase, ReviewPlatform
+from ..models import (
+    Campaign,
+    CampaignIssuance,
+    LedgerEntry,
+    LedgerKind,
+    Purchase,
+    ReviewPlatform,
+    RewardForm,
+)
+from .audience import audience_q
 from .dates import CATCH_UP_DAYS, birthday_targets, day_start, local_date
 
 
@@ -33,7 +42,12 @@ def birthday_candidates(*, campaign: Campaign, day: date) -> list[tuple[int, str
         match |= cond
         whens.append(When(cond, then=Value(str(target.year))))
     rows = (
-        Client.objects.filter(match, merchant_id=campaign.merchant_id, birthday__isnull=False)
+        Client.objects.filter(
+            match,
+            audience_q(campaign.audience),
+            merchant_id=campaign.merchant_id,
+            birthday__isnull=False,
+        )
         .annotate(period=Case(*whens, output_field=CharField()))
         .exclude(_issued(campaign, OuterRef("period")))
         .values_list("pk", "period")
@@ -50,6 +64,7 @@ def winback_candidates(*, campaign: Campaign, day: date) -> list[tuple[int, str]
     newest = day - timedelta(days=days)
     oldest = newest - timedelta(days=CATCH_UP_DAYS - 1)
     rows = Client.objects.filter(
+        audience_q(campaign.audience),
         merchant=merchant,
         last_purchase_at__gte=day_start(merchant, oldest),
         last_purchase_at__lt=day_start(merchant, newest + timedelta(days=1)),
@@ -64,6 +79,7 @@ def check_growth_candidates(*, campaign: Campaign, day: date) -> list[tuple[int,
     since = max(day_start(merchant, day - timedelta(days=CATCH_UP_DAYS - 1)), campaign.created_at)
     rows = (
         Purchase.objects.filter(
+            audience_q(campaign.audience, via="client__"),
             merchant=merchant,
             client__isnull=False,
             occurred_at__gte=since,
@@ -93,6 +109,7 @@ def review_candidates(*, campaign: Campaign, day: date) -> list[tuple[int, str]]
     ids = (
         Review.objects.filter(
             review_platform_filter(campaign),
+            audience_q(campaign.audience, via="client__"),
             merchant=merchant,
             client__isnull=False,
             created_at__gte=since,
@@ -102,3 +119,33 @@ def review_candidates(*, campaign: Campaign, day: date) -> list[tuple[int, str]]
         .distinct()
     )
     return [(cid, REVIEW_PERIOD) for cid in ids]
+
+
+WELCOME_PERIOD = "welcome"
+
+
+def welcome_program_points_exclusion(campaign: Campaign, *, via: str = ""):
+    """A welcome campaign in points never tops up the program's own welcome points: clients
+    already credited with them (a `welcome` ledger entry) are left out. A certificate is a
+    different reward (capped, with an end date) and goes to everyone who joined."""
+    if campaign.reward_form != RewardForm.POINTS:
+        return Q()
+    credited = LedgerEntry.objects.filter(
+        client_id=OuterRef(f"{via}pk" if via else "pk"), kind=LedgerKind.WELCOME
+    )
+    return ~Exists(credited)
+
+
+def welcome_candidates(*, campaign: Campaign, day: date) -> list[tuple[int, str]]:
+    """Members who joined in the last CATCH_UP_DAYS days (since the campaign exists) and were
+    not welcomed yet — the catch-up of the joining hook, and the path for members created
+    directly (admin, import with a joining date). Once per client: the period is constant."""
+    merchant = campaign.merchant
+    since = max(day_start(merchant, day - timedelta(days=CATCH_UP_DAYS - 1)), campaign.created_at)
+    ids = Client.objects.filter(
+        welcome_program_points_exclusion(campaign),
+        merchant=merchant,
+        joined_at__gte=since,
+        joined_at__lt=day_start(merchant, day + timedelta(days=1)),
+    ).values_list("pk", flat=True)
+    return [(cid, WELCOME_PERIOD) for cid in ids]

@@ -22,6 +22,17 @@ def review_saved(sender, instance, created=False, raw=False, **kwargs):
     transaction.on_commit(lambda: after_review(review_id))
 
 
+def client_saved(sender, instance, created=False, raw=False, **kwargs):
+    """A client created already a member (admin, API — not through the joining service, which
+    announces itself) gets the welcome reward once the client is committed."""
+    if raw or not created or instance.joined_at is None:
+        return
+    from .hooks import after_join
+
+    client_id = instance.pk
+    transaction.on_commit(lambda: after_join([client_id]))
+
+
 def schedules_after_migrate(sender, app_config=None, using="default", **kwargs):
     if app_config is None or app_config.label != "loyalty":
         return
@@ -39,9 +50,10 @@ def schedules_after_migrate(sender, app_config=None, using="default", **kwargs):
 def connect() -> None:
     from django.db.models.signals import post_migrate, post_save
 
-    from crm.models import Review
+    from crm.models import Client, Review
     from onboarding.models import Merchant
 
     post_save.connect(merchant_saved, sender=Merchant, dispatch_uid="campaigns_merchant_schedule")
     post_save.connect(review_saved, sender=Review, dispatch_uid="campaigns_review_reward")
+    post_save.connect(client_saved, sender=Client, dispatch_uid="campaigns_welcome_on_create")
     post_migrate.connect(schedules_after_migrate, dispatch_uid="campaigns_schedules")

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from crm.models import Client, ClientSource
 from crm.phones import normalize_phone
+from loyalty.events import CLIENTS_JOINED, event_emit_on_commit
 from loyalty.ledger import LedgerBatch, lock_clients
 from loyalty.models import LedgerEntry, LedgerKind, ReferralTrigger
 from loyalty.money import ZERO, q
@@ -34,7 +35,8 @@ def client_join(
 ) -> JoinResult:
     """Make `client` a digitised member: set joined_at, credit the welcome points (once per
     client, ever) and, if the program pays the referral bonus on registration, credit the
-    direct referrer. A repeat changes nothing."""
+    direct referrer. A repeat changes nothing. Once committed, the joining is announced
+    (loyalty.events.CLIENTS_JOINED: the welcome campaign)."""
     if client.merchant_id != merchant.pk:
         raise ClientError(_("The client belongs to another merchant."))
     with transaction.atomic():
@@ -77,6 +79,7 @@ def client_join(
         if me.tier_id is None and rules.tiers:
             me.tier_id = rules.tier_for_spend(me.total_spent).pk
         batch.flush()
+        event_emit_on_commit(CLIENTS_JOINED, [me.pk])
     client.refresh_from_db()
     result.client = client
     return result

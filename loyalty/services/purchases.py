@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import Client
+from loyalty.events import PURCHASES_RECORDED, event_emit_on_commit
 from loyalty.ledger import InsufficientPoints, LedgerBatch, insert_rows, lock_clients
 from loyalty.models import (
     Certificate,
@@ -647,28 +648,7 @@ def _spill(lines, extra) -> None:
             return
 
 
-_HOOKS_MODULE = None
-
-
 def _schedule_after_purchase(purchase_ids: list[int]) -> None:
-    """Campaign hooks (e.g. check growth) run after commit, if the campaigns module exists:
-    `after_purchases(ids)` once per batch when it offers one, else `after_purchase(id)` each."""
-    global _HOOKS_MODULE
-    if not purchase_ids:
-        return
-    if _HOOKS_MODULE is None:
-        try:
-            from loyalty.campaigns import hooks
-        except ImportError:
-            hooks = False
-        _HOOKS_MODULE = hooks
-    if not _HOOKS_MODULE:
-        return
-    module = _HOOKS_MODULE
-    if hasattr(module, "after_purchases"):
-        transaction.on_commit(lambda: module.after_purchases(purchase_ids), robust=True)
-        return
-    for purchase_id in purchase_ids:
-        transaction.on_commit(
-            lambda purchase_id=purchase_id: module.after_purchase(purchase_id), robust=True
-        )
+    """Announce the committed purchases to whoever subscribed at start-up (campaigns: check
+    growth); the engine does not know who listens (see loyalty.events)."""
+    event_emit_on_commit(PURCHASES_RECORDED, purchase_ids)

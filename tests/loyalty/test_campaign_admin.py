@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from crm.models import Segment
 from loyalty.models import CampaignIssuance, Certificate, LedgerEntry, Purchase
-from tests.factories import CampaignFactory, ClientFactory, MerchantFactory, UserFactory
+from tests.factories import CampaignFactory, MemberFactory, MerchantFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ def specialist(client):
 def test_campaign_changelist_shows_issued_redeemed_and_revenue(client, specialist):
     merchant = specialist
     campaign = CampaignFactory(merchant=merchant, kind="birthday", days_before=10, name="BDAY")
-    buyer = ClientFactory(merchant=merchant)
+    buyer = MemberFactory(merchant=merchant)
     now = timezone.now()
     purchases = [
         Purchase.objects.create(
@@ -102,10 +102,10 @@ def gift_setup(merchant, lapsed=3, fresh=2):
     )
     long_ago = timezone.now() - timedelta(days=45)
     for _ in range(lapsed):
-        ClientFactory(merchant=merchant, last_purchase_at=long_ago)
+        MemberFactory(merchant=merchant, last_purchase_at=long_ago)
     for _ in range(fresh):
-        ClientFactory(merchant=merchant, last_purchase_at=timezone.now())
-    ClientFactory(merchant=merchant)  # never bought: not "lapsed"
+        MemberFactory(merchant=merchant, last_purchase_at=timezone.now())
+    MemberFactory(merchant=merchant)  # never bought: not "lapsed"
     return campaign, segment
 
 

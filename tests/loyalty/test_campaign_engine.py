@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from loyalty.campaigns.run import campaigns_run_day
 from loyalty.models import CampaignIssuance, Certificate
-from tests.factories import CampaignFactory, ClientFactory
+from tests.factories import CampaignFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ def test_recorded_purchase_over_threshold_issues_certificate_on_commit(
         min_check_amount=Decimal(15000),
         certificate_valid_days=30,
     )
-    client = ClientFactory(merchant=merchant)
+    client = MemberFactory(merchant=merchant)
     with django_capture_on_commit_callbacks(execute=True):
         record(merchant, client, "14000", "small-1")
     assert not CampaignIssuance.objects.exists()
@@ -63,7 +63,7 @@ def test_a_purchase_rearms_the_winback(program):
         days_after_last_purchase=15,
         certificate_valid_days=14,
     )
-    client = ClientFactory(merchant=merchant)
+    client = MemberFactory(merchant=merchant)
     first = timezone.now() - timedelta(days=40)
     record(merchant, client, "1000", "p1", occurred_at=first)
     first_day = first.astimezone(merchant.tzinfo).date()

@@ -1,6 +1,5 @@
 """Segment gifts: who is in a segment, preview figures, validation messages."""
 
-import sys
 from datetime import timedelta
 from decimal import Decimal
 
@@ -8,13 +7,14 @@ import pytest
 from django.utils import timezone
 
 from crm.models import Segment
+from loyalty.campaigns import segments
 from loyalty.campaigns.segments import (
     SegmentGiftError,
     segment_client_ids,
     segment_gift_preview,
     segment_gift_send,
 )
-from tests.factories import CampaignFactory, ClientFactory, MerchantFactory
+from tests.factories import CampaignFactory, MemberFactory, MerchantFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -34,9 +34,9 @@ def gift(merchant, **kw):
 
 def test_phone_list_segment_normalises_and_ignores_unknown_and_invalid():
     merchant = MerchantFactory()
-    a = ClientFactory(merchant=merchant, phone="+79131112233")
-    ClientFactory(merchant=merchant, phone="+79131112234")
-    ClientFactory(phone="+79131112235")  # another merchant's client
+    a = MemberFactory(merchant=merchant, phone="+79131112233")
+    MemberFactory(merchant=merchant, phone="+79131112234")
+    MemberFactory(phone="+79131112235")  # another merchant's client
     segment = Segment.objects.create(
         merchant=merchant,
         name="List",
@@ -52,7 +52,7 @@ def test_preview_counts_clients_and_points():
     segment = Segment.objects.create(merchant=merchant, name="L", kind="lapsed", lapsed_days=10)
     old = timezone.now() - timedelta(days=20)
     for _ in range(4):
-        ClientFactory(merchant=merchant, last_purchase_at=old)
+        MemberFactory(merchant=merchant, last_purchase_at=old)
     preview = segment_gift_preview(campaign=campaign, segment=segment)
     assert (preview.clients, preview.points_each, preview.points_total) == (
         4,
@@ -82,22 +82,26 @@ def test_validation_messages():
 
 def test_rfm_segment_uses_the_report_or_says_it_is_missing(monkeypatch):
     merchant = MerchantFactory()
-    client = ClientFactory(merchant=merchant)
+    client = MemberFactory(merchant=merchant)
     segment = Segment.objects.create(
         merchant=merchant, name="Champions", kind="rfm", rfm_segment="champions"
     )
-    fake = type(sys)("reports.rfm")
-    fake.segment_client_ids = lambda *, merchant, segment, today: [client.pk, 10**9]
-    monkeypatch.setitem(sys.modules, "reports.rfm", fake)
+    # The reports app installed its provider at start-up.
+    from reports.rfm import segment_client_ids as rfm_ids
+
+    assert segments._rfm_provider is rfm_ids
+    monkeypatch.setattr(
+        segments, "_rfm_provider", lambda *, merchant, segment, today: [client.pk, 10**9]
+    )
     assert segment_client_ids(segment=segment, today=merchant.local_today()) == [client.pk]
 
     def unknown(*, merchant, segment, today):
         raise ValueError("Unknown RFM segment 'champions'")
 
-    fake.segment_client_ids = unknown
+    monkeypatch.setattr(segments, "_rfm_provider", unknown)
     with pytest.raises(SegmentGiftError, match="Unknown RFM segment"):
         segment_client_ids(segment=segment, today=merchant.local_today())
 
-    monkeypatch.setitem(sys.modules, "reports.rfm", None)  # import fails
+    monkeypatch.setattr(segments, "_rfm_provider", None)  # no reports app installed
     with pytest.raises(SegmentGiftError, match="not available"):
         segment_client_ids(segment=segment, today=merchant.local_today())

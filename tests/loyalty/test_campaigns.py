@@ -22,7 +22,7 @@ from loyalty.models import (
     Purchase,
 )
 from tests.conftest import requires_postgres
-from tests.factories import CampaignFactory, ClientFactory, MerchantFactory
+from tests.factories import CampaignFactory, MemberFactory, MerchantFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -51,9 +51,9 @@ def test_birthday_certificate_ten_days_before_with_message():
     campaign = birthday_000(
         merchant, message_template="{name}, {merchant}: {points} до {valid_until} {unknown}"
     )
-    anna = ClientFactory(merchant=merchant, full_name="Анна", birthday=date(1990, 3, 12))
-    ClientFactory(merchant=merchant, birthday=date(1990, 3, 13))
-    ClientFactory(merchant=merchant, birthday=None)
+    anna = MemberFactory(merchant=merchant, full_name="Анна", birthday=date(1990, 3, 12))
+    MemberFactory(merchant=merchant, birthday=date(1990, 3, 13))
+    MemberFactory(merchant=merchant, birthday=None)
 
     assert campaigns_run_day(merchant=merchant, day=date(2025, 3, 1)).issued == 0
     report = campaigns_run_day(merchant=merchant, day=date(2025, 3, 2))
@@ -84,7 +84,7 @@ def test_birthday_certificate_ten_days_before_with_message():
 def test_birthday_double_run_issues_nothing_new():
     merchant = MerchantFactory()
     birthday_000(merchant)
-    ClientFactory.create_batch(3, merchant=merchant, birthday=date(1985, 6, 11))
+    MemberFactory.create_batch(3, merchant=merchant, birthday=date(1985, 6, 11))
     first = campaigns_run_day(merchant=merchant, day=date(2025, 6, 1))
     second = campaigns_run_day(merchant=merchant, day=date(2025, 6, 1))
     next_day = campaigns_run_day(merchant=merchant, day=date(2025, 6, 2))
@@ -100,7 +100,7 @@ def test_birthday_uses_merchant_local_date_across_midnight():
     west = MerchantFactory(time_zone="Europe/Moscow")
     for merchant in (east, west):
         birthday_000(merchant)
-        ClientFactory(merchant=merchant, birthday=date(1990, 3, 12))
+        MemberFactory(merchant=merchant, birthday=date(1990, 3, 12))
 
     east_report = campaigns_run_day(merchant=east, now=now)
     west_report = campaigns_run_day(merchant=west, now=now)
@@ -123,7 +123,7 @@ def test_birthday_uses_merchant_local_date_across_midnight():
 def test_leap_day_birthday(year, issue_day, quiet_day):
     merchant = MerchantFactory()
     CampaignFactory(merchant=merchant, kind="birthday", reward_points=Decimal(300), days_before=3)
-    client = ClientFactory(merchant=merchant, birthday=date(2000, 2, 29))
+    client = MemberFactory(merchant=merchant, birthday=date(2000, 2, 29))
     # 300 points 3 days before (САКУРА): only the right day, once.
     assert campaigns_run_day(merchant=merchant, day=quiet_day).issued == 0
     assert campaigns_run_day(merchant=merchant, day=issue_day).issued == 1
@@ -135,7 +135,7 @@ def test_leap_day_birthday(year, issue_day, quiet_day):
 def test_birthday_once_per_year_and_again_next_year():
     merchant = MerchantFactory()
     CampaignFactory(merchant=merchant, kind="birthday", reward_points=Decimal(5000), days_before=7)
-    ClientFactory(merchant=merchant, birthday=date(1970, 5, 20))
+    MemberFactory(merchant=merchant, birthday=date(1970, 5, 20))
     assert campaigns_run_day(merchant=merchant, day=date(2025, 5, 13)).issued == 1
     assert campaigns_run_day(merchant=merchant, day=date(2025, 5, 13)).issued == 0
     assert campaigns_run_day(merchant=merchant, day=date(2026, 5, 13)).issued == 1
@@ -148,20 +148,21 @@ def test_birthday_once_per_year_and_again_next_year():
 def test_birthday_across_new_year_belongs_to_next_year():
     merchant = MerchantFactory()
     birthday_000(merchant)
-    ClientFactory(merchant=merchant, birthday=date(1999, 1, 4))
+    MemberFactory(merchant=merchant, birthday=date(1999, 1, 4))
     assert campaigns_run_day(merchant=merchant, day=date(2024, 12, 25)).issued == 1
     assert CampaignIssuance.objects.get().period_key == "2025"
 
 
-def test_missed_day_is_caught_up_but_never_after_the_birthday():
+def test_missed_day_is_caught_up_but_never_beyond_the_catch_up_window():
     merchant = MerchantFactory()
     CampaignFactory(merchant=merchant, kind="birthday", days_before=1)
-    on_time = ClientFactory(merchant=merchant, birthday=date(1990, 4, 11))
+    on_time = MemberFactory(merchant=merchant, birthday=date(1990, 4, 11))
     # The run of 9 April (due for on_time) was missed; 10 April catches it up.
     assert campaigns_run_day(merchant=merchant, day=date(2025, 4, 10)).issued == 1
     assert CampaignIssuance.objects.get().client_id == on_time.pk
-    # A birthday already past is not gifted by a later run.
-    late = ClientFactory(merchant=merchant, birthday=date(1990, 4, 9))
+    # A gift due more than CATCH_UP_DAYS-1 days ago (birthday 7 April, due 6 April) is
+    # not given by a later run.
+    late = MemberFactory(merchant=merchant, birthday=date(1990, 4, 7))
     assert campaigns_run_day(merchant=merchant, day=date(2025, 4, 10)).issued == 0
     assert not CampaignIssuance.objects.filter(client=late).exists()
 
@@ -181,7 +182,7 @@ def winback_003(merchant):
 def test_winback_once_per_lapse_and_rearmed_by_a_new_purchase():
     merchant = MerchantFactory()
     winback_003(merchant)
-    client = ClientFactory(merchant=merchant, last_purchase_at=local(merchant, 2025, 1, 10, 15))
+    client = MemberFactory(merchant=merchant, last_purchase_at=local(merchant, 2025, 1, 10, 15))
     assert campaigns_run_day(merchant=merchant, day=date(2025, 3, 10)).issued == 0  # 59 days
     assert campaigns_run_day(merchant=merchant, day=date(2025, 3, 11)).issued == 1  # 60 days
     assert campaigns_run_day(merchant=merchant, day=date(2025, 3, 11)).issued == 0
@@ -202,7 +203,7 @@ def test_winback_counts_days_in_the_merchant_time_zone():
     """18:00 UTC on 1 January is 2 January in Novokuznetsk: day 60 is 3 March, not 2 March."""
     merchant = MerchantFactory(time_zone=NOVOKUZNETSK)
     winback_003(merchant)
-    ClientFactory(merchant=merchant, last_purchase_at=datetime(2025, 1, 1, 18, tzinfo=UTC))
+    MemberFactory(merchant=merchant, last_purchase_at=datetime(2025, 1, 1, 18, tzinfo=UTC))
     assert campaigns_run_day(merchant=merchant, day=date(2025, 3, 2)).issued == 0
     assert campaigns_run_day(merchant=merchant, day=date(2025, 3, 3)).issued == 1
     assert CampaignIssuance.objects.get().period_key == "2025-01-02"
@@ -220,7 +221,7 @@ def test_winback_points_move_balance_through_the_ledger():
         certificate_valid_days=None,
         redemption_cap_percent=None,
     )
-    client = ClientFactory(
+    client = MemberFactory(
         merchant=merchant, last_purchase_at=local(merchant, 2023, 1, 1, 12), balance=Decimal(5)
     )
     LedgerEntry.objects.create(
@@ -249,7 +250,7 @@ def test_inactive_campaign_and_other_merchants_are_untouched():
     merchant, other = MerchantFactory(), MerchantFactory()
     birthday_000(merchant, is_active=False)
     birthday_000(other)
-    ClientFactory(merchant=merchant, birthday=date(1990, 3, 12))
+    MemberFactory(merchant=merchant, birthday=date(1990, 3, 12))
     assert campaigns_run_day(merchant=merchant, day=date(2025, 3, 2)).issued == 0
     assert campaigns_run_day(merchant=other, day=date(2025, 3, 2)).issued == 0
 
@@ -279,7 +280,7 @@ def make_purchase(merchant, client, amount, at=None):
 def test_check_growth_after_purchase_hook():
     merchant = MerchantFactory()
     campaign = check_growth_000(merchant)
-    client = ClientFactory(merchant=merchant)
+    client = MemberFactory(merchant=merchant)
     small = make_purchase(merchant, client, "14999.99")
     big = make_purchase(merchant, client, "15000")
     assert after_purchase(small.pk) is None or after_purchase(small.pk).issued == 0
@@ -300,7 +301,7 @@ def test_check_growth_after_purchase_hook():
 def test_check_growth_missed_by_the_hook_is_caught_by_the_daily_run():
     merchant = MerchantFactory()
     check_growth_000(merchant)
-    client = ClientFactory(merchant=merchant)
+    client = MemberFactory(merchant=merchant)
     purchase = make_purchase(merchant, client, "30000")
     report = campaigns_run_day(merchant=merchant)
     assert report.issued == 1
@@ -320,7 +321,7 @@ def test_review_reward_points_once_per_client(django_capture_on_commit_callbacks
         certificate_valid_days=None,
         redemption_cap_percent=None,
     )
-    client = ClientFactory(merchant=merchant)
+    client = MemberFactory(merchant=merchant)
     with django_capture_on_commit_callbacks(execute=True):
         Review.objects.create(
             merchant=merchant,
@@ -362,7 +363,7 @@ def test_review_reward_certificate_on_any_platform():
         certificate_valid_days=14,
         redemption_cap_percent=Decimal(50),
     )
-    client = ClientFactory(merchant=merchant)
+    client = MemberFactory(merchant=merchant)
     review = Review.objects.create(
         merchant=merchant, client=client, platform="other", created_at=client.created_at
     )
@@ -373,7 +374,7 @@ def test_review_reward_certificate_on_any_platform():
 def test_clients_without_consent_get_the_reward_in_the_card_inbox_only():
     merchant = MerchantFactory()
     birthday_000(merchant, channel="sms")
-    ClientFactory(merchant=merchant, birthday=date(1990, 3, 12), consent=False)
+    MemberFactory(merchant=merchant, birthday=date(1990, 3, 12), consent=False)
     assert campaigns_run_day(merchant=merchant, day=date(2025, 3, 2)).issued == 1
     message = OutboxMessage.objects.get()
     # Nothing goes out over SMS; the gift is visible on the card's inbox.
@@ -383,7 +384,7 @@ def test_clients_without_consent_get_the_reward_in_the_card_inbox_only():
 def test_email_channel_message_goes_to_the_client_address():
     merchant = MerchantFactory()
     birthday_000(merchant, channel="email", message_template="")
-    ClientFactory(
+    MemberFactory(
         merchant=merchant, birthday=date(1990, 3, 12), email="anna@example.com", full_name=""
     )
     campaigns_run_day(merchant=merchant, day=date(2025, 3, 2))
@@ -396,7 +397,7 @@ def test_email_channel_message_goes_to_the_client_address():
 def test_run_campaigns_command_prints_and_backfills(capsys):
     merchant = MerchantFactory(slug="zolotoff-test")
     birthday_000(merchant)
-    ClientFactory(merchant=merchant, birthday=date(1990, 3, 12))
+    MemberFactory(merchant=merchant, birthday=date(1990, 3, 12))
     call_command("run_campaigns", "--date", "2025-03-02", "--merchant", "zolotoff-test")
     out = capsys.readouterr().out
     assert "zolotoff-test 2025-03-02" in out
@@ -434,7 +435,7 @@ def test_two_concurrent_runs_issue_each_reward_once():
     day = date(2025, 3, 2)
     lapsed_at = local(merchant, 2025, 2, 15, 12)
     for n in range(2500):  # more than one chunk
-        ClientFactory(
+        MemberFactory(
             merchant=merchant,
             birthday=date(1990, 3, 12) if n % 2 else None,
             last_purchase_at=lapsed_at if n % 3 == 0 else None,

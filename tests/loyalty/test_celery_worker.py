@@ -15,7 +15,7 @@ from django.conf import settings
 
 from loyalty.models import CampaignIssuance, OutboxMessage
 from tests.conftest import requires_postgres
-from tests.factories import CampaignFactory, ClientFactory, MerchantFactory
+from tests.factories import CampaignFactory, MemberFactory, MerchantFactory
 
 ROOT = Path(settings.BASE_DIR)
 BROKER = settings.CELERY_BROKER_URL or ""
@@ -60,7 +60,7 @@ def test_real_worker_runs_the_daily_campaigns_and_delivers(tmp_path):
         days_before=10,
         channel="console",
     )
-    client = ClientFactory(merchant=merchant, birthday=date(1990, 3, 12), full_name="Анна")
+    client = MemberFactory(merchant=merchant, birthday=date(1990, 3, 12), full_name="Анна")
 
     queue = f"test-campaigns-{uuid.uuid4().hex[:8]}"
     log = tmp_path / "worker.log"

@@ -389,16 +389,13 @@ def test_batch_with_repeated_key_records_once(zolotoff):
 def test_after_purchase_hook_runs_on_commit_only_for_checks_reaching_a_campaign(
     zolotoff, monkeypatch, django_capture_on_commit_callbacks
 ):
-    import types
-
-    from loyalty.services import purchases
+    from loyalty import events
     from loyalty.services.purchases import PurchaseInput, purchase_record_many
     from tests.factories import CampaignFactory
 
     calls = []
-    monkeypatch.setattr(
-        purchases, "_HOOKS_MODULE", types.SimpleNamespace(after_purchases=calls.append)
-    )
+    # The engine's only listener for this test: what it announces, nothing else.
+    monkeypatch.setitem(events._reactions, events.PURCHASES_RECORDED, [calls.append])
     from loyalty.models import Campaign
 
     growth = Campaign.objects.filter(merchant=zolotoff, kind="check_growth")

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db.models import Sum
+from django.utils import timezone
 
 from crm.models import Client, Segment
 from loyalty.campaigns.expiry import gifts_burn, points_expire
@@ -166,13 +167,15 @@ def test_gift_burns_only_its_unspent_part_after_k_days():
         merchant=merchant, name="Lapsed", kind="lapsed", lapsed_days=30
     )
     long_ago = at(merchant, 2024, 12, 1, 12)
-    spender = with_balance(merchant, 20, created_at=long_ago, last_purchase_at=long_ago)
-    idle = with_balance(merchant, 0, created_at=long_ago, last_purchase_at=long_ago)
+    member = {"created_at": long_ago, "last_purchase_at": long_ago, "joined_at": long_ago}
+    spender = with_balance(merchant, 20, **member)
+    idle = with_balance(merchant, 0, **member)
     gave = at(merchant, 2025, 2, 1, 10)
     outcome = segment_gift_send(campaign=campaign, segment=segment, now=gave)
     assert outcome.issued == 2
-    assert LedgerEntry.objects.get(client=spender, kind="campaign").expires_at == gave + timedelta(
-        days=3
+    # Given on 1 February: 1, 2 and 3 February to spend it, burning when 3 February ends.
+    assert LedgerEntry.objects.get(client=spender, kind="campaign").expires_at == at(
+        merchant, 2025, 2, 4, 0
     )
     # The spender redeems 30 points the next day: 70 of the gift are left unspent.
     LedgerEntry.objects.create(
@@ -184,8 +187,8 @@ def test_gift_burns_only_its_unspent_part_after_k_days():
     )
     Client.objects.filter(pk=spender.pk).update(balance=90)
 
-    assert gifts_burn(merchant=merchant, moment=gave + timedelta(days=3, seconds=-1)) == (0, 0)
-    burned = gifts_burn(merchant=merchant, moment=gave + timedelta(days=3))
+    assert gifts_burn(merchant=merchant, moment=at(merchant, 2025, 2, 3, 23, 59, 59)) == (0, 0)
+    burned = gifts_burn(merchant=merchant, moment=at(merchant, 2025, 2, 4, 9))
     assert burned == (2, Decimal("170.00"))
     spender.refresh_from_db()
     idle.refresh_from_db()
@@ -200,7 +203,7 @@ def test_fully_spent_gift_burns_nothing():
     merchant = MerchantFactory()
     campaign = gift_campaign(merchant, 50, 2)
     segment = Segment.objects.create(merchant=merchant, name="List", kind="phone_list")
-    client = ClientFactory(merchant=merchant, phone="+79130000001")
+    client = ClientFactory(merchant=merchant, phone="+79130000001", joined_at=timezone.now())
     segment.phones = ["8 913 000-00-01", "+79130000099"]
     segment.save()
     gave = at(merchant, 2025, 5, 1, 10)

@@ -19,7 +19,7 @@ from loyalty.campaigns.outbox import default_template, render_template
 from loyalty.campaigns.run import campaigns_run_day
 from loyalty.models import OutboxMessage
 from loyalty.tasks import backoff_seconds, deliver_outbox_message, deliver_pending_outbox
-from tests.factories import CampaignFactory, ClientFactory, MerchantFactory, UserFactory
+from tests.factories import CampaignFactory, MemberFactory, MerchantFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +68,7 @@ def issue_one(channel="console", **client_fields):
         reward_points=Decimal(1500),
         channel=channel,
     )
-    ClientFactory(merchant=merchant, birthday=date(1990, 3, 2), full_name="Анна", **client_fields)
+    MemberFactory(merchant=merchant, birthday=date(1990, 3, 2), full_name="Анна", **client_fields)
     report = campaigns_run_day(merchant=merchant, day=date(2025, 3, 2))
     assert report.issued == 1
     return OutboxMessage.objects.get()

@@ -94,5 +94,6 @@ def test_campaign_form_keeps_only_kind_fields(client, setup):
 
     campaign = Campaign.objects.get(name="Back")
     assert campaign.days_after_last_purchase == 60 and campaign.days_before is None
+    assert campaign.audience == "members"  # not posted: the default
     body = client.get(reverse("admin:loyalty_campaign_change", args=[campaign.pk])).content.decode()
     assert "x-show" in body and "kind == &#x27;winback&#x27;" in body

@@ -8,7 +8,7 @@ from loyalty.campaigns.run import campaigns_run_day
 from loyalty.channels import http
 from loyalty.channels.models import ChannelSettings, TelegramLink
 from loyalty.models import OutboxMessage
-from tests.factories import CampaignFactory, ClientFactory, MerchantFactory
+from tests.factories import CampaignFactory, MemberFactory, MerchantFactory
 
 from .fakes import FakeTransport
 
@@ -54,7 +54,7 @@ def issue_message(merchant, channel, **client_fields):
         channel=channel,
     )
     client_fields.setdefault("full_name", "Анна")
-    ClientFactory(merchant=merchant, birthday=date(1990, 3, 2), **client_fields)
+    MemberFactory(merchant=merchant, birthday=date(1990, 3, 2), **client_fields)
     report = campaigns_run_day(merchant=merchant, day=date(2025, 3, 2))
     assert report.issued == 1
     return OutboxMessage.objects.get(kind="campaign")

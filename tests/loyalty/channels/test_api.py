@@ -22,7 +22,7 @@ from loyalty.channels.api import (
 from loyalty.channels.models import ChannelOptOut
 from loyalty.channels.selectors import channel_figures
 from loyalty.models import OutboxMessage
-from tests.factories import CampaignFactory, ClientFactory
+from tests.factories import CampaignFactory, ClientFactory, MemberFactory
 
 from .conftest import BOT_TOKEN, issue_message, link_telegram, make_merchant
 from .fakes import SMSC_AUTH, SMSC_OK, tg_ok
@@ -154,8 +154,8 @@ def test_campaign_for_an_unsubscribed_client_goes_to_the_inbox():
         reward_points=Decimal(10),
         channel="sms",
     )
-    out = ClientFactory(merchant=merchant, birthday=date(1990, 3, 2))
-    stay = ClientFactory(merchant=merchant, birthday=date(1990, 3, 2))
+    out = MemberFactory(merchant=merchant, birthday=date(1990, 3, 2))
+    stay = MemberFactory(merchant=merchant, birthday=date(1990, 3, 2))
     ChannelOptOut.objects.create(
         merchant=merchant, client=out, channel="sms", source="t", created_at=out.created_at
     )
