@@ -43,16 +43,40 @@ def _score(column: str) -> str:
     )
 
 
-def _scored_sql() -> str:
-    table = Client._meta.db_table
+def _clients_base() -> str:
+    """Buyers from the clients' cached figures (now)."""
     return f"""
-        WITH base AS (
             SELECT id, total_spent, purchases_count, first_purchase_at,
                    CUME_DIST() OVER (ORDER BY last_purchase_at) AS cd_r,
                    CUME_DIST() OVER (ORDER BY total_spent) AS cd_m
-            FROM {table}
+            FROM {Client._meta.db_table}
             WHERE merchant_id = %s AND purchases_count > 0
-              AND last_purchase_at IS NOT NULL AND last_purchase_at < %s
+              AND last_purchase_at IS NOT NULL AND last_purchase_at < %s"""
+
+
+def _purchases_base() -> str:
+    """Buyers as of a past moment, folded from the purchases before it (a fully refunded
+    purchase is not a purchase; spend is net of refunds)."""
+    from loyalty.models import Purchase
+
+    return f"""
+            SELECT id, total_spent, purchases_count, first_purchase_at,
+                   CUME_DIST() OVER (ORDER BY last_purchase_at) AS cd_r,
+                   CUME_DIST() OVER (ORDER BY total_spent) AS cd_m
+            FROM (
+                SELECT client_id AS id, SUM(amount - refunded_amount) AS total_spent,
+                       COUNT(*) AS purchases_count, MIN(occurred_at) AS first_purchase_at,
+                       MAX(occurred_at) AS last_purchase_at
+                FROM {Purchase._meta.db_table}
+                WHERE merchant_id = %s AND client_id IS NOT NULL AND occurred_at < %s
+                  AND (refunded_amount < amount OR amount <= 0)
+                GROUP BY client_id
+            ) AS per_client"""
+
+
+def _scored_sql(base: str | None = None) -> str:
+    return f"""
+        WITH base AS ({base or _clients_base()}
         ), scored AS (
             SELECT id, total_spent, first_purchase_at,
                    {_score("cd_r")} AS r,
@@ -145,3 +169,48 @@ def segment_client_ids(*, merchant: Merchant, segment: str, today: date) -> list
     with connection.cursor() as cursor:
         cursor.execute(sql, [*_params(merchant, today), segment])
         return [row[0] for row in cursor.fetchall()]
+
+
+HISTORY_MONTHS = 24
+
+
+def monthly_history(
+    *, merchant: Merchant, start: date | None, end: date, months: int = HISTORY_MONTHS
+) -> list[dict]:
+    """Segment counts at the end of each month from `start`'s month to `end`'s (the last
+    month as of `end`), at most the last `months`: the same scores and rules as
+    `segment_summary`, computed from the purchases before each month's end, one grouped
+    statement per month. Members without a purchase are not part of the history."""
+    from loyalty.models import Purchase
+
+    if start is None:
+        first = (
+            Purchase.objects.filter(merchant=merchant, client__isnull=False)
+            .order_by("occurred_at")
+            .values_list("occurred_at", flat=True)
+            .first()
+        )
+        if first is None:
+            return []
+        start = first.astimezone(merchant.tzinfo).date()
+    month = date(start.year, start.month, 1)
+    ends = []
+    while month <= end:
+        following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        ends.append((month, min(following - timedelta(days=1), end)))
+        month = following
+    sql = f"SELECT segment, COUNT(*) FROM ({_scored_sql(_purchases_base())}) AS s GROUP BY segment"
+    out = []
+    with connection.cursor() as cursor:
+        for first_day, as_of in ends[-months:]:
+            cursor.execute(sql, _params(merchant, as_of))
+            found = dict(cursor.fetchall())
+            out.append(
+                {
+                    "month": first_day,
+                    "as_of": as_of,
+                    "segments": {key: int(found.get(key, 0)) for key in RFM_SEGMENTS},
+                    "buyers": int(sum(found.values())),
+                }
+            )
+    return out
