@@ -427,7 +427,10 @@ def point_b(
         "benefit": economic_benefit(merchant=merchant, revenues=revenues),
         "tiers": clients["tiers"],
         "rfm": clients["rfm"],
-        "rfm_history": clients.get("rfm_history", []),
+        "rfm_history": [
+            {**h, "counts": [h["segments"].get(key, 0) for key in rfm.RFM_SEGMENTS]}
+            for h in clients.get("rfm_history", [])
+        ],
         "source_buyers": [
             {**r, "label": str(channel_labels.get(r["channel"], r["channel"]))}
             for r in clients.get("source_buyers", [])

@@ -132,3 +132,53 @@ def test_monthly_rfm_history():
     assert feb == {**dict.fromkeys(feb, 0), "promising": 1, "loyal": 1}
     assert history[1]["buyers"] == 2
     assert monthly_history(merchant=m, start=START, end=date(2025, 2, 28), months=1) == [history[1]]
+
+
+def test_case_study_people_as_of_and_new_figures_in_both_languages(client):
+    import io
+
+    import openpyxl
+    from django.urls import reverse
+    from django.utils import translation
+
+    from reports.casestudy import case_study, case_study_html
+    from reports.exports import dashboard_xlsx
+    from tests.factories import UserFactory
+
+    m = merchant()
+    owner = UserFactory(username="own-cs", role="owner", first_name="Елена", last_name="Чинчин")
+    partner = UserFactory(username="par-cs", role="partner", first_name="Юлия", last_name="М")
+    spec = UserFactory(username="spec-cs", role="specialist")
+    m.owners.add(owner)
+    m.specialists.add(spec)
+    m.partner = partner
+    m.save()
+    social = ClientFactory(
+        merchant=m, joined_at=at(date(2025, 1, 5)), source="promo_code", source_detail="SOCIAL"
+    )
+    buy(m, social, 100, day=date(2025, 1, 10))
+    data = case_study(merchant=m)
+    assert data["people"] == {
+        "clients": ["Елена Чинчин"],
+        "partner": "Юлия М",
+        "specialists": ["spec-cs"],  # no full name: the login stands in
+    }
+    assert data["merchant"]["as_of_time"].date() == m.local_today()
+    for lang, words in (
+        ("ru", ["Команда проекта", "Партнёр платформы", "Покупатели по источникам", "SOCIAL"]),
+        ("en", ["Project team", "Platform partner", "Buyers per source", "Europe/Moscow"]),
+    ):
+        with translation.override(lang):
+            html = case_study_html(merchant=m)
+        for word in words:
+            assert word in html, (lang, word)
+        assert "Елена Чинчин" in html
+    book = openpyxl.load_workbook(io.BytesIO(dashboard_xlsx(point_b=point_b(merchant=m))))
+    assert {"Buyers per source", "Gift returns", "RFM by month"} <= set(book.sheetnames)
+    rows = list(book["Buyers per source"].iter_rows(values_only=True))
+    assert rows[1][1:] == ("SOCIAL", 1, 1, 100)
+    client.force_login(owner)
+    page = client.get(reverse("reports:dashboard", args=[m.slug]))
+    assert page.status_code == 200
+    for anchor in ('id="source-buyers"', 'id="gift-returns"', 'id="rfm-history"'):
+        assert anchor in page.content.decode()
