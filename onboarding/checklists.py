@@ -310,27 +310,54 @@ def merchants_progress(
 # --- Demo -----------------------------------------------------------------------------------
 
 
-def demo_onboarding(merchant: Merchant) -> None:
-    """Demo checklist and training for one merchant: the default template applied from a
-    month before launch; launched merchants have every required task and most others done;
-    the standard training modules; a few attestations; a quiz link per staff member.
-    Idempotent."""
+def demo_onboarding(
+    merchant: Merchant,
+    *,
+    actions: list[str] | None = None,
+    extra_actions: list[tuple[str, str]] | None = None,
+) -> None:
+    """Demo checklist and training for one merchant, following its seed. Idempotent.
+
+    A launched merchant's checklist was applied a month before launch: the items its seed
+    names in `actions` are done on their due dates, the others are "not needed", and the
+    seed's own actions the template lacks (`extra_actions`, (side, title)) are added done.
+    Without `actions` every item counts as the seed's. A merchant not launched yet has its checklist applied a week ago, so its tasks fall due
+    around today; its seed actions already due are done. Then the standard training
+    modules, a few attestations and a quiz link per staff member."""
     from .training import demo_training
 
     template = ChecklistTemplate.objects.filter(is_default=True).first()
+    launched = merchant.onboarding_status == OnboardingStatus.LAUNCHED
+    today = merchant.local_today()
+    wanted = None if actions is None else set(actions)
     if template is not None:
-        launch = merchant.launch_date or merchant.local_today()
-        start = launch - dt.timedelta(days=30)
+        launch = merchant.launch_date or today
+        start = launch - dt.timedelta(days=30) if launched else today - dt.timedelta(days=7)
         created = template_apply(merchant=merchant, template=template, start=start)
-        if created and merchant.onboarding_status == OnboardingStatus.LAUNCHED:
-            tasks = sorted(created, key=lambda t: t.position)
-            for index, task in enumerate(tasks):
-                # Leave every fifth optional task open: the overview shows some work left.
-                if not task.required and index % 5 == 4:
-                    continue
+        for task in created:
+            if (wanted is None or task.title in wanted) and (launched or task.due_date < today):
                 task.status = TaskStatus.DONE
                 task.completed_at = timezone.make_aware(
-                    dt.datetime.combine(task.due_date or launch, dt.time(12)), merchant.tzinfo
+                    dt.datetime.combine(task.due_date, dt.time(12)), merchant.tzinfo
                 )
-            MerchantTask.objects.bulk_update(tasks, ["status", "completed_at"])
+            elif launched:
+                task.status = TaskStatus.SKIPPED
+        MerchantTask.objects.bulk_update(created, ["status", "completed_at"])
+    if launched:
+        done_on = timezone.make_aware(
+            dt.datetime.combine(merchant.launch_date or today, dt.time(12)), merchant.tzinfo
+        )
+        for position, (side, title) in enumerate(extra_actions or [], start=100):
+            MerchantTask.objects.get_or_create(
+                merchant=merchant,
+                title=title,
+                defaults={
+                    "side": side,
+                    "required": False,
+                    "due_date": merchant.launch_date or today,
+                    "position": position,
+                    "status": TaskStatus.DONE,
+                    "completed_at": done_on,
+                },
+            )
     demo_training(merchant)

@@ -359,3 +359,114 @@ def tier_distribution(merchant: Merchant) -> list[dict]:
         for r in rows
     ]
     return sorted(out, key=lambda r: r["position"])
+
+
+def source_buyers(merchant: Merchant, period: Period) -> list[dict]:
+    """Per client channel and source detail (promo code, partner): members who joined in
+    the period, of them buyers (≥ 1 card purchase in the period), and those buyers' card
+    revenue in the period — "187 joined from social networks and the site, 135 bought"."""
+    start, end = period.bounds(merchant)
+    joined = Client.objects.filter(merchant=merchant, joined_at__lt=end)
+    if start:
+        joined = joined.filter(joined_at__gte=start)
+    keys = {"channel": client_channel(), "detail": F("source_detail")}
+    members = {
+        (r["channel"], r["detail"]): r["n"]
+        for r in joined.order_by().annotate(**keys).values(*keys).annotate(n=Count("id"))
+    }
+    bought = (
+        _purchases(merchant, period)
+        .filter(_not_fully_refunded(), client__in=joined)
+        .order_by()
+        .annotate(
+            channel=_purchase_channel(), detail=Coalesce(F("client__source_detail"), Value(""))
+        )
+        .values("channel", "detail")
+        .annotate(
+            buyers=Count("client_id", distinct=True),
+            revenue=Coalesce(Sum(F("amount") - F("refunded_amount")), ZERO),
+        )
+    )
+    rows = {
+        (r["channel"], r["detail"]): {"buyers": r["buyers"], "revenue": q(r["revenue"])}
+        for r in bought
+    }
+    out = []
+    for key in set(members) | set(rows):
+        row = rows.get(key, {"buyers": 0, "revenue": ZERO})
+        out.append(
+            {
+                "channel": key[0],
+                "source_detail": key[1] or "",
+                "members": members.get(key, 0),
+                "buyers": row["buyers"],
+                "revenue": row["revenue"],
+            }
+        )
+    return sorted(out, key=lambda r: (-r["members"], r["channel"], r["source_detail"]))
+
+
+# A gift without a validity of its own (win-back points) counts returns for this many days.
+GIFT_RETURN_DEFAULT_DAYS = 30
+
+
+def gift_returns(merchant: Merchant, period: Period) -> dict:
+    """Revenue returned by gifts to lapsed clients: card purchases in the period by a client
+    who had received a win-back or short-lived segment gift before the purchase and within
+    the gift's validity (burn days, else certificate days, else 30 days). A purchase counts
+    once even when several gifts cover it. Returns totals and one row per campaign."""
+    from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef
+
+    from loyalty.models import Campaign, CampaignIssuance, CampaignKind
+
+    campaigns = list(
+        Campaign.objects.filter(
+            merchant=merchant, kind__in=[CampaignKind.WINBACK, CampaignKind.SEGMENT_GIFT]
+        ).order_by("name", "pk")
+    )
+    start, end = period.bounds(merchant)
+
+    def covered(chosen) -> Q:
+        condition = Q(pk__in=[])
+        for c in chosen:
+            days = c.burn_after_days or c.certificate_valid_days or GIFT_RETURN_DEFAULT_DAYS
+            since = ExpressionWrapper(
+                OuterRef("occurred_at") - timedelta(days=days), output_field=DateTimeField()
+            )
+            condition |= Q(campaign=c, issued_at__gte=since)
+        return condition
+
+    def figures(chosen) -> dict:
+        gifted = CampaignIssuance.objects.filter(
+            merchant=merchant, campaign__in=chosen, issued_at__lt=end
+        )
+        if start:
+            gifted = gifted.filter(issued_at__gte=start)
+        gift = CampaignIssuance.objects.filter(
+            covered(chosen),
+            merchant=merchant,
+            client_id=OuterRef("client_id"),
+            issued_at__lt=OuterRef("occurred_at"),
+        )
+        row = (
+            _purchases(merchant, period)
+            .filter(_not_fully_refunded(), client__isnull=False)
+            .filter(Exists(gift))
+            .aggregate(
+                clients=Count("client_id", distinct=True),
+                purchases=Count("id"),
+                revenue=Coalesce(Sum(F("amount") - F("refunded_amount")), ZERO),
+            )
+        )
+        return {
+            "gifted": gifted.values("client_id").distinct().count(),
+            "clients": row["clients"],
+            "purchases": row["purchases"],
+            "revenue": q(row["revenue"]),
+        }
+
+    if not campaigns:
+        return {"gifted": 0, "clients": 0, "purchases": 0, "revenue": ZERO, "campaigns": []}
+    total = figures(campaigns)
+    total["campaigns"] = [{"campaign": c.name, **figures([c])} for c in campaigns]
+    return total

@@ -6,6 +6,7 @@ from datetime import date
 
 from django.apps import apps
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -13,6 +14,7 @@ from loyalty.money import format_money
 from onboarding.models import Merchant, PointAItem
 
 from .metrics import point_b, to_json
+from .rfm import RFM_SEGMENTS, SEGMENTS
 
 
 def _program_settings(merchant: Merchant) -> dict:
@@ -120,9 +122,24 @@ def _actions(merchant: Merchant) -> dict:
     return out
 
 
+def _name(user) -> str:
+    return user.get_full_name() or user.username
+
+
+def _people(merchant: Merchant) -> dict:
+    """The seeds' people block from the merchant's relations: the client (its owners),
+    the platform partner and the implementation specialist(s), by full name."""
+    return {
+        "clients": [_name(u) for u in merchant.owners.order_by("last_name", "username")],
+        "partner": _name(merchant.partner) if merchant.partner_id else "",
+        "specialists": [_name(u) for u in merchant.specialists.order_by("last_name", "username")],
+    }
+
+
 def case_study(*, merchant: Merchant, today: date | None = None) -> dict:
     """Everything the one-pager shows, as plain data (Decimal money, dates)."""
-    today = today or merchant.local_today()
+    now = timezone.now().astimezone(merchant.tzinfo)
+    today = today or now.date()
     items = list(merchant.point_a_items.order_by("kind", "position", "pk"))
     b = point_b(merchant=merchant, today=today)
     months = None
@@ -142,6 +159,9 @@ def case_study(*, merchant: Merchant, today: date | None = None) -> dict:
             "launch_date": merchant.launch_date,
             "launched": launched,
             "as_of": today,
+            # The moment the figures were taken, in the merchant's zone (today's report).
+            "as_of_time": now.replace(tzinfo=None) if today == now.date() else None,
+            "time_zone": merchant.time_zone,
             "months": months,
             "description": merchant.description,
         },
@@ -151,6 +171,8 @@ def case_study(*, merchant: Merchant, today: date | None = None) -> dict:
         },
         "program": _program_settings(merchant),
         "actions": _actions(merchant),
+        "people": _people(merchant),
+        "rfm_labels": [str(SEGMENTS[key]) for key in RFM_SEGMENTS],
         "point_b": b,
         "benefit": b["benefit"],
         "benefit_terms": [c for c in b["benefit"]["components"] if c["included"] and c["amount"]],

@@ -12,7 +12,7 @@ from crm.exporting import csv_cell, escape_cell, spreadsheet_csv_writer
 from crm.models import Client
 from onboarding.models import Merchant
 
-from .rfm import segment_client_ids
+from .rfm import RFM_SEGMENTS, segment_client_ids
 
 SEGMENT_COLUMNS = [
     ("phone", _("Phone")),
@@ -143,6 +143,27 @@ def dashboard_xlsx(*, point_b: dict) -> bytes:
             for s in point_b["rfm"]
         ),
     )  # fmt: skip
+    book.sheet(
+        "Buyers per source",
+        ["channel", "source detail", "joined", "bought", "revenue"],
+        (
+            (r["label"], r["source_detail"], r["members"], r["buyers"], r["revenue"])
+            for r in point_b["source_buyers"]
+        ),
+    )
+    gifts = point_b["gift_returns"]
+    book.sheet(
+        "Gift returns",
+        ["campaign", "clients gifted", "came back", "purchases", "revenue"],
+        [("(all)", gifts["gifted"], gifts["clients"], gifts["purchases"], gifts["revenue"])]
+        + [(c["campaign"], c["gifted"], c["clients"], c["purchases"], c["revenue"])
+           for c in gifts["campaigns"]],
+    )  # fmt: skip
+    book.sheet(
+        "RFM by month",
+        ["month", *RFM_SEGMENTS, "buyers"],
+        ((h["month"], *h["counts"], h["buyers"]) for h in point_b["rfm_history"]),
+    )
     book.sheet(
         "Campaigns",
         ["campaign", "kind", "rewards", "points", "certificates", "redeemed", "revenue"],

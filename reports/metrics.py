@@ -160,6 +160,7 @@ def economic_benefit(
 # ── client-level figures (live or snapshot) ───────────────────────────────────────────
 
 MONEY_KEYS = {"buyer_revenue", "regular_revenue", "revenue", "revenue_share"}
+DATE_KEYS = {"month", "as_of"}
 
 
 def client_level(merchant: Merchant, period: Period, *, today: date) -> dict:
@@ -170,6 +171,8 @@ def client_level(merchant: Merchant, period: Period, *, today: date) -> dict:
         **agg.referral_stats(merchant, period),
         "tiers": agg.tier_distribution(merchant),
         "rfm": rfm.segment_summary(merchant=merchant, today=today),
+        "rfm_history": rfm.monthly_history(merchant=merchant, start=period.start, end=period.end),
+        "source_buyers": agg.source_buyers(merchant, period),
     }
 
 
@@ -192,6 +195,8 @@ def _from_json(value, key=None):
         return [_from_json(v, key) for v in value]
     if key in MONEY_KEYS and isinstance(value, str):
         return Decimal(value)
+    if key in DATE_KEYS and isinstance(value, str):
+        return date.fromisoformat(value)
     return value
 
 
@@ -422,6 +427,15 @@ def point_b(
         "benefit": economic_benefit(merchant=merchant, revenues=revenues),
         "tiers": clients["tiers"],
         "rfm": clients["rfm"],
+        "rfm_history": [
+            {**h, "counts": [h["segments"].get(key, 0) for key in rfm.RFM_SEGMENTS]}
+            for h in clients.get("rfm_history", [])
+        ],
+        "source_buyers": [
+            {**r, "label": str(channel_labels.get(r["channel"], r["channel"]))}
+            for r in clients.get("source_buyers", [])
+        ],
+        "gift_returns": agg.gift_returns(merchant, period),
         "months": sorted(months.values(), key=lambda r: r["month"]),
         "campaigns": campaign_results(merchant, period),
     }

@@ -43,16 +43,20 @@ def _score(column: str) -> str:
     )
 
 
-def _scored_sql() -> str:
-    table = Client._meta.db_table
+def _clients_base() -> str:
+    """Buyers from the clients' cached figures (now)."""
     return f"""
-        WITH base AS (
             SELECT id, total_spent, purchases_count, first_purchase_at,
                    CUME_DIST() OVER (ORDER BY last_purchase_at) AS cd_r,
                    CUME_DIST() OVER (ORDER BY total_spent) AS cd_m
-            FROM {table}
+            FROM {Client._meta.db_table}
             WHERE merchant_id = %s AND purchases_count > 0
-              AND last_purchase_at IS NOT NULL AND last_purchase_at < %s
+              AND last_purchase_at IS NOT NULL AND last_purchase_at < %s"""
+
+
+def _scored_sql() -> str:
+    return f"""
+        WITH base AS ({_clients_base()}
         ), scored AS (
             SELECT id, total_spent, first_purchase_at,
                    {_score("cd_r")} AS r,
@@ -145,3 +149,99 @@ def segment_client_ids(*, merchant: Merchant, segment: str, today: date) -> list
     with connection.cursor() as cursor:
         cursor.execute(sql, [*_params(merchant, today), segment])
         return [row[0] for row in cursor.fetchall()]
+
+
+HISTORY_MONTHS = 24
+
+
+def _history_sql(month_count: int) -> str:
+    """One statement for every month: a month-end table joined to the purchases before
+    each end, folded per (month, client), ranked within the month, scored and counted."""
+    from loyalty.models import Purchase
+
+    cast = "CAST(%s AS TIMESTAMP WITH TIME ZONE)" if connection.vendor == "postgresql" else "%s"
+    months = " UNION ALL ".join(
+        f"SELECT {n} AS idx, {cast} AS end_at, {cast} AS new_since" for n in range(month_count)
+    )
+    return f"""
+        WITH months AS ({months}),
+        per_client AS (
+            SELECT m.idx, m.new_since, p.client_id,
+                   SUM(p.amount - p.refunded_amount) AS total_spent,
+                   COUNT(*) AS purchases_count, MIN(p.occurred_at) AS first_purchase_at,
+                   MAX(p.occurred_at) AS last_purchase_at
+            FROM {Purchase._meta.db_table} p JOIN months m ON p.occurred_at < m.end_at
+            WHERE p.merchant_id = %s AND p.client_id IS NOT NULL
+              AND (p.refunded_amount < p.amount OR p.amount <= 0)
+            GROUP BY m.idx, m.new_since, p.client_id
+        ), base AS (
+            SELECT idx, new_since, purchases_count, first_purchase_at,
+                   CUME_DIST() OVER (PARTITION BY idx ORDER BY last_purchase_at) AS cd_r,
+                   CUME_DIST() OVER (PARTITION BY idx ORDER BY total_spent) AS cd_m
+            FROM per_client
+        ), scored AS (
+            SELECT idx, new_since, first_purchase_at,
+                   {_score("cd_r")} AS r,
+                   CASE WHEN purchases_count >= 5 THEN 5 ELSE purchases_count END AS f,
+                   {_score("cd_m")} AS m
+            FROM base
+        )
+        SELECT idx, CASE
+                   WHEN f >= 3 AND r >= 4 AND m >= 4 THEN 'champions'
+                   WHEN f >= 2 AND r >= 3 THEN 'loyal'
+                   WHEN f >= 2 THEN 'at_risk'
+                   WHEN first_purchase_at >= new_since THEN 'new'
+                   WHEN r >= 3 THEN 'promising'
+                   ELSE 'lapsed'
+               END AS segment, COUNT(*)
+        FROM scored GROUP BY idx, segment
+    """
+
+
+def monthly_history(
+    *, merchant: Merchant, start: date | None, end: date, months: int = HISTORY_MONTHS
+) -> list[dict]:
+    """Segment counts at the end of each month from `start`'s month to `end`'s (the last
+    month as of `end`), at most the last `months`: the same scores and rules as
+    `segment_summary`, computed from the purchases before each month's end (so it holds
+    for past months whatever happened since), in one set-based statement. Members without
+    a purchase are not part of the history."""
+    from loyalty.models import Purchase
+
+    if start is None:
+        first = (
+            Purchase.objects.filter(merchant=merchant, client__isnull=False)
+            .order_by("occurred_at")
+            .values_list("occurred_at", flat=True)
+            .first()
+        )
+        if first is None:
+            return []
+        start = first.astimezone(merchant.tzinfo).date()
+    month = date(start.year, start.month, 1)
+    ends = []
+    while month <= end:
+        following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        ends.append((month, min(following - timedelta(days=1), end)))
+        month = following
+    ends = ends[-months:]
+    if not ends:
+        return []
+    params = []
+    for _first, as_of in ends:
+        _pk, end_at, new_since = _params(merchant, as_of)
+        params += [end_at, new_since]
+    found: dict[int, dict] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_history_sql(len(ends)), [*params, merchant.pk])
+        for idx, segment, count in cursor.fetchall():
+            found.setdefault(int(idx), {})[segment] = int(count)
+    return [
+        {
+            "month": first_day,
+            "as_of": as_of,
+            "segments": {key: found.get(n, {}).get(key, 0) for key in RFM_SEGMENTS},
+            "buyers": sum(found.get(n, {}).values()),
+        }
+        for n, (first_day, as_of) in enumerate(ends)
+    ]

@@ -17,7 +17,7 @@ from onboarding import roles
 from onboarding.access import cashier_merchant, dashboard_merchants, has_role
 from onboarding.params import day_param, int_param
 
-from . import charts, exports
+from . import charts, exports, rfm
 from .aggregates import Period
 from .casestudy import case_study_html
 from .metrics import branch_breakdown, point_b
@@ -144,6 +144,7 @@ def dashboard(request, slug):
         "merchant": merchant,
         "b": b,
         "chart": chart,
+        "rfm_labels": [str(rfm.SEGMENTS[key]) for key in rfm.RFM_SEGMENTS],
         "filters": filters,
         "branches": merchant.branches.order_by("name"),
         "branch_rows": branch_breakdown(

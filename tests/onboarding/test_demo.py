@@ -1,5 +1,6 @@
 """`manage.py demo` builds the five merchants with consistent histories, and is idempotent."""
 
+from decimal import Decimal as D
 from io import StringIO
 
 import pytest
@@ -50,3 +51,60 @@ def test_demo_twice_creates_once_and_balances_match_ledger():
     assert (Client.objects.exclude(pk__in=sums).exclude(balance=0).count()) == 0
     per_merchant = dict(Merchant.objects.annotate(n=Count("clients")).values_list("slug", "n"))
     assert per_merchant["sakura"] == 13101
+
+
+# Seed headline benefit, and the difference between the headline and the sum of the seed's
+# own components (the demo reproduces the components; see docs/reports.md).
+SEED_BENEFIT = {
+    "zolotoff": (D("1172290"), D("0.14")),  # 20 % of 4 568 145.71 = 913 629.14
+    "kz-restaurant": (D("111300000"), D("0")),
+    "rustore": (D("6454155"), D("71")),  # the seed's components add up to 6 454 226
+    "sakura": (D("1027000"), D("0")),
+    "tbilisi-restaurant": (D("12900"), D("-30")),  # 5 900 + 3 670 + 1 900 + 1 400 = 12 870
+}
+
+
+def test_demo_follows_the_seeds(django_user_model):
+    from onboarding.models import MerchantTask
+    from reports.metrics import point_b
+
+    call_command("demo", stdout=StringIO())
+    for slug, (headline, residue) in SEED_BENEFIT.items():
+        merchant = Merchant.objects.get(slug=slug)
+        b = point_b(merchant=merchant, use_snapshot=False)
+        assert b["benefit"]["total"] == headline + residue, slug
+        # Launched: nothing overdue, the seed's actions done, the rest "not needed".
+        tasks = MerchantTask.objects.filter(merchant=merchant)
+        assert not tasks.filter(status__in=["todo", "in_progress"]).exists(), slug
+        late = [t for t in tasks.filter(status="done") if t.completed_at.date() > t.due_date]
+        assert late == [], slug
+    by = {
+        slug: {
+            c["kind"]: c
+            for c in point_b(merchant=Merchant.objects.get(slug=slug), use_snapshot=False)[
+                "benefit"
+            ]["components"]
+        }
+        for slug in SEED_BENEFIT
+    }
+    assert by["zolotoff"]["platform"]["revenue"] == D("4568145.71")
+    assert by["zolotoff"]["platform"]["share_percent"] == D(20)
+    assert not by["zolotoff"]["saving"]["included"] and not by["sakura"]["saving"]["included"]
+    assert by["kz-restaurant"]["saving"]["revenue"] == D("16500000")
+    assert by["kz-restaurant"]["platform"]["amount"] == D("101600000")
+    assert by["rustore"]["platform"]["share_percent"] == D(100)
+    assert by["rustore"]["sources"]["revenue"] == D("2818641")
+    assert by["sakura"]["certificates"]["amount"] == D("637000")
+    assert by["tbilisi-restaurant"]["manual"]["amount"] in (D("3670"), D("1400"))
+    # Seed 000's own actions are done; another seed's (promo code per channel, 002) is not.
+    zolotoff = Merchant.objects.get(slug="zolotoff")
+    assert zolotoff.tasks.get(title__startswith="Провести импорт").status == "done"
+    assert zolotoff.tasks.get(title__startswith="Задать промокод").status == "skipped"
+    assert (
+        Merchant.objects.get(slug="rustore").tasks.get(title__startswith="Провести импорт").status
+        == "skipped"
+    )
+    # People follow the seeds.
+    assert zolotoff.owners.get().get_full_name() == "Елена Чинчин"
+    assert zolotoff.partner.get_full_name() == "Юлия Милашенко"
+    assert [u.get_full_name() for u in zolotoff.specialists.all()] == ["Ирина Воронова"]
