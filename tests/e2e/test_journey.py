@@ -100,7 +100,7 @@ def _walk(page, base, tmp_path):
     page.locator("form button[type=submit]").last.click()
     page.wait_for_selector("#import-dry-run")
     with page.expect_navigation():
-        page.locator("form[action*='confirm'] button[type=submit]").click()
+        page.locator("form[action$='process_import/'] button[type=submit]").click()
     shoot(page, "04-import")
     assert Client.objects.filter(merchant=merchant).count() == 3
     page.goto(f"{base}/admin/onboarding/merchant/{merchant.pk}/change/")
@@ -128,6 +128,7 @@ def _walk(page, base, tmp_path):
     page.select_option("select[name=kind]", "birthday")
     page.fill("input[name=name]", "С днём рождения")
     page.fill("input[name=days_before]", "3")
+    page.select_option("select[name=reward_form]", "points")
     page.fill("input[name=reward_points]", "300")
     page.locator("button[name=_save], button[type=submit][name=_save]").first.click()
     page.wait_for_load_state()
@@ -157,8 +158,8 @@ def _walk(page, base, tmp_path):
 
     # 7. The checklist: facts tick the program, import and training tasks.
     page.goto(f"{base}/admin/onboarding/merchant/{merchant.pk}/change/")
-    journey_step(page, "checklist").locator("button").click()
-    page.wait_for_url(HUB)
+    with page.expect_navigation():
+        journey_step(page, "checklist").locator("button").click()
     ticked = MerchantTask.objects.filter(merchant=merchant, status="done", completed_by=None)
     assert set(ticked.values_list("fact", flat=True)) >= {
         "program_configured",
