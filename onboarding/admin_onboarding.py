@@ -439,6 +439,18 @@ class MerchantOnboardingMixin:
         context = self._page_context(request, _("Staff attestation matrix"))
         merchants = visible_merchants(request.user).order_by("name")
         merchant = self._pick_merchant(request, merchants)
+        if request.method == "POST" and "create_links" in request.POST:
+            # The matrix is where a specialist looks for a new cashier's quiz link; it must
+            # not send them to the staff list's actions to make one.
+            if merchant is None or not can_edit_merchant(request.user, merchant):
+                raise PermissionDenied
+            created = training.quiz_links_create_missing(merchant=merchant)
+            messages.success(
+                request,
+                ngettext("%(count)d quiz link created.", "%(count)d quiz links created.", created)
+                % {"count": created},
+            )
+            return HttpResponseRedirect(f"{request.path}?merchant={merchant.pk}")
         matrix = training.attestation_matrix(merchant=merchant) if merchant else None
         links = {}
         if merchant is not None:
@@ -448,7 +460,13 @@ class MerchantOnboardingMixin:
                 )
         for row in matrix.rows if matrix else []:
             row.link = links.get(row.staff.pk)
-        context.update(merchants=merchants, merchant=merchant, matrix=matrix)
+        context.update(
+            merchants=merchants,
+            merchant=merchant,
+            matrix=matrix,
+            can_edit=merchant is not None and can_edit_merchant(request.user, merchant),
+            links_missing=sum(1 for row in matrix.rows if row.link is None) if matrix else 0,
+        )
         return render(request, "admin/onboarding/matrix.html", context)
 
     def bonus_view(self, request):

@@ -185,6 +185,17 @@ def quiz_link_for(*, staff: StaffMember) -> QuizLink:
     return link
 
 
+def quiz_links_create_missing(*, merchant: Merchant) -> int:
+    """Give every active staff member of `merchant` without a quiz link one; existing links
+    are left as they are. Returns how many were created."""
+    missing = StaffMember.objects.filter(merchant=merchant, is_active=True, quiz_link__isnull=True)
+    count = 0
+    for staff in missing:
+        quiz_link_for(staff=staff)
+        count += 1
+    return count
+
+
 def quiz_link_regenerate(*, staff: StaffMember) -> QuizLink:
     """Replace the token: the old link stops working at once."""
     link = quiz_link_for(staff=staff)

@@ -207,6 +207,35 @@ def test_hub_shows_steps_with_next_action(client, merchant, specialist):
     assert page.context["form"]["merchant"].value() == merchant.pk
 
 
+def test_hub_apply_checklist_is_not_a_nested_form(client, merchant, specialist):
+    """The hub is rendered inside the merchant's change form: the "Apply the checklist"
+    action must post to its own URL, never submit the merchant form."""
+    client.force_login(specialist)
+    html = client.get(reverse("admin:onboarding_merchant_change", args=[merchant.pk])).content
+    html = html.decode()
+    apply_url = reverse("admin:onboarding_merchant_apply_checklist", args=[merchant.pk])
+    assert f'formaction="{apply_url}"' in html
+    journey = html[html.index('id="journey"') : html.index("</ol>", html.index('id="journey"'))]
+    assert "<form" not in journey
+
+
+def test_matrix_creates_missing_quiz_links(client, merchant, specialist):
+    from onboarding.models import QuizLink, StaffMember
+    from onboarding.training import modules_install_standard
+
+    modules_install_standard(merchant=merchant)
+    staff = StaffMember.objects.create(merchant=merchant, full_name="Анна")
+    client.force_login(specialist)
+    url = reverse("admin:onboarding_training_matrix")
+    page = client.get(url, {"merchant": merchant.pk})
+    assert 'id="create-links"' in page.content.decode()
+    client.post(url, {"merchant": merchant.pk, "create_links": "1"})
+    assert QuizLink.objects.filter(staff=staff).count() == 1
+    page = client.get(url, {"merchant": merchant.pk})
+    assert 'id="create-links"' not in page.content.decode()
+    assert QuizLink.objects.get(staff=staff).token in page.content.decode()
+
+
 def test_invite_owner_by_email_then_set_password(client, merchant, specialist):
     client.force_login(specialist)
     url = reverse("admin:onboarding_merchant_people", args=[merchant.pk])
