@@ -186,6 +186,7 @@ def _walk(page, base, tmp_path):
     shoot(page, "08-checklist")
     page.set_viewport_size(PHONE)
     check_task_inputs(page)
+    page.locator("#tasks-group").scroll_into_view_if_needed()
     shoot(page, "08-checklist-phone")
     page.set_viewport_size(DESKTOP)
     # The specialist does the tasks no fact can see and marks them done.
