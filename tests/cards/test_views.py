@@ -15,7 +15,7 @@ from loyalty.channels import http
 from loyalty.channels.models import ChannelSettings
 from loyalty.models import OutboxMessage
 from tests.cards.conftest import connect_sms
-from tests.factories import ClientFactory, MerchantFactory, UserFactory
+from tests.factories import CertificateFactory, ClientFactory, MerchantFactory, UserFactory
 from tests.loyalty.channels.fakes import SMSC_AUTH, FakeTransport
 
 
@@ -300,3 +300,12 @@ def test_dashboard_shows_card_stats(client, program, merchant, sms):
         reverse("reports:dashboard", args=[merchant.slug]) + "?start=2020-01-01&end=2020-01-31"
     ).content.decode()
     assert "No campaign messages in this period." in page
+
+
+def test_card_shows_a_certificates_remaining_value(client, program, merchant, sms):
+    join_over_http(client, merchant, sms)
+    member = Client.objects.get(phone="+79130000001")
+    CertificateFactory(client=member, points=Decimal(2000), used_points=Decimal(1000))
+    page = client.get(reverse("cards:card", args=[merchant.slug])).content.decode()
+    section = page[page.index('id="certificates"') :]
+    assert "<b>1000</b>" in section and "2000" in section
