@@ -111,9 +111,10 @@ def test_contacts_audience_adds_every_contact_with_consent_and_keeps_members():
     assert report.issued == 195 - 12
     gifted = set(CampaignIssuance.objects.values_list("client_id", flat=True))
     assert gifted.isdisjoint(refused_contacts)
-    # A member without consent keeps the gift (with no message, as before).
+    # A member without consent keeps the gift; its message goes to the card inbox only.
     assert set(refused_members) <= gifted
-    assert OutboxMessage.objects.count() == 195 - 12 - 3
+    assert OutboxMessage.objects.count() == 195 - 12
+    assert OutboxMessage.objects.filter(client_id__in=refused_members, channel="inbox").count() == 3
 
 
 def test_issuance_itself_refuses_clients_outside_the_audience():

@@ -16,7 +16,7 @@ from loyalty.services.adjustments import points_adjust
 from loyalty.services.errors import IdempotencyConflict
 from loyalty.services.lines import LineInput
 from loyalty.services.refunds import refund_record
-from tests.factories import CertificateFactory, ClientFactory, reference_merchant
+from tests.factories import CertificateFactory, ClientFactory, MemberFactory, reference_merchant
 from tests.loyalty.test_engine import assert_ledger_exact, buy, chain
 from tests.loyalty.test_pos import (
     APP_ID,
@@ -122,7 +122,7 @@ def test_1_poster_order_flag_with_one_line_returned_is_partial(client, tbilisi, 
 def test_2_full_refund_cancels_the_certificate_and_corrects_the_tier(
     zolotoff, django_capture_on_commit_callbacks
 ):
-    buyer = ClientFactory(merchant=zolotoff)
+    buyer = MemberFactory(merchant=zolotoff)  # check-growth campaigns reward members
     with django_capture_on_commit_callbacks(execute=True):
         sale = buy(zolotoff, buyer, "40000").purchase  # check growth ≥ 15 000; tier 2 at 30 000
     buyer.refresh_from_db()
