@@ -1,6 +1,7 @@
 """The specialist's journey from zero to launch, in the browser, on a fresh merchant."""
 
 import importlib
+import os
 import re
 from pathlib import Path
 
@@ -34,15 +35,21 @@ HUB = re.compile(r".*/admin/onboarding/merchant/\d+/change/.*")
 
 @pytest.fixture
 def browser_context_args(browser_context_args):
-    # The product speaks Russian to its specialists; the screenshots show that.
+    # The product speaks Russian to its specialists; the walk and its screenshots do too.
     return {**browser_context_args, "locale": "ru-RU"}
 
 
+def speak_russian(page, base):
+    """The suite's default language is English; the journey is walked in the product's own."""
+    page.context.add_cookies([{"name": "django_language", "value": "ru", "url": base}])
+
+
 def shoot(page, name):
-    """Every step goes to the (ignored) artifacts; the key ones also to the docs."""
+    """Every step goes to the (ignored) artifacts; with DOC_SCREENSHOTS=1 the key ones also
+    replace the pictures in docs/."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
-    if name in KEY_SHOTS:
+    if name in KEY_SHOTS and os.environ.get("DOC_SCREENSHOTS") == "1":
         DOC_SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(DOC_SHOTS / f"{name}.png"))
 
@@ -66,6 +73,7 @@ def test_specialist_journey(page, live_server, tmp_path):
     _standard_checklist()
     UserFactory(username="spec-journey", role="specialist")
     base = live_server.url
+    speak_russian(page, base)
     page.set_viewport_size(DESKTOP)
     try:
         _walk(page, base, tmp_path)
@@ -228,6 +236,7 @@ def _walk(page, base, tmp_path):
 
     # 9. The owner sets a password from the e-mail and sees the dashboard.
     page.context.clear_cookies()
+    speak_russian(page, base)
     page.goto(f"{base}{link}")
     page.fill("input[name=new_password1]", "Zerno-owner-2025")
     page.fill("input[name=new_password2]", "Zerno-owner-2025")
@@ -239,6 +248,7 @@ def _walk(page, base, tmp_path):
 
     # 10. The cashier logs in with the one-time password and records a purchase on a phone.
     page.context.clear_cookies()
+    speak_russian(page, base)
     page.set_viewport_size(PHONE)
     page.goto(f"{base}/accounts/login/?next=/dashboard/")
     page.fill("input[name=username]", "anna-zerno")
