@@ -315,9 +315,18 @@ class MerchantOnboardingMixin:
             old_status = OnboardingStatus.DRAFT
         obj.onboarding_status = old_status
         super().save_model(request, obj, form, change)
-        if new_status != old_status:
+        # The status changes after the checklist rows of the same save are stored, so
+        # marking the last tasks done and launching is one save.
+        self._status_change = (old_status, new_status) if new_status != old_status else None
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        status_change = getattr(self, "_status_change", None)
+        self._status_change = None
+        if status_change:
+            old_status, new_status = status_change
             checklists.merchant_set_status(
-                merchant=obj,
+                merchant=form.instance,
                 status=new_status,
                 actor=request.user,
                 override_reason=form.cleaned_data.get("launch_override_reason", ""),

@@ -120,20 +120,24 @@ def task_is_overdue(task: MerchantTask, *, today: dt.date | None = None) -> bool
     return task.due_date < today
 
 
-def launch_blockers(*, merchant: Merchant) -> list[MerchantTask]:
-    """Required tasks that are not done (a required task marked "not needed" still blocks)."""
+def launch_blockers(
+    *, merchant: Merchant, pending: dict[int, str] | None = None
+) -> list[MerchantTask]:
+    """Required tasks that are not done (a required task marked "not needed" still blocks).
+    `pending` maps task ids to statuses submitted in the same save, not stored yet."""
     if merchant.pk is None:
         return []
-    return list(
-        MerchantTask.objects.filter(merchant=merchant, required=True)
-        .exclude(status=TaskStatus.DONE)
-        .order_by("due_date", "position", "id")
+    tasks = MerchantTask.objects.filter(merchant=merchant, required=True).order_by(
+        "due_date", "position", "id"
     )
+    if not pending:
+        return list(tasks.exclude(status=TaskStatus.DONE))
+    return [t for t in tasks if pending.get(t.pk, t.status) != TaskStatus.DONE]
 
 
-def launch_check(*, merchant: Merchant) -> None:
+def launch_check(*, merchant: Merchant, pending: dict[int, str] | None = None) -> None:
     """Raise `LaunchBlocked` unless the merchant may be launched without an override.
-    Tasks whose facts hold are ticked first."""
+    Tasks whose facts hold are ticked first; `pending` as in `launch_blockers`."""
     from .facts import facts_sync
 
     if merchant.pk is not None:
@@ -147,7 +151,7 @@ def launch_check(*, merchant: Merchant) -> None:
                 "and complete its required tasks, or launch with an override reason."
             ),
         )
-    blockers = launch_blockers(merchant=merchant)
+    blockers = launch_blockers(merchant=merchant, pending=pending)
     if blockers:
         titles = "; ".join(t.title for t in blockers[:5])
         more = len(blockers) - 5

@@ -7,7 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from unfold.widgets import UnfoldAdminSelect2Widget
 
-from .models import Merchant, OnboardingStatus, TrainingModule
+from .models import Merchant, OnboardingStatus, TaskStatus, TrainingModule
 
 
 @cache
@@ -59,7 +59,7 @@ class MerchantAdminForm(forms.ModelForm):
         if status == OnboardingStatus.LAUNCHED and previous != OnboardingStatus.LAUNCHED:
             reason = (cleaned.get("launch_override_reason") or "").strip()
             try:
-                launch_check(merchant=self.instance)
+                launch_check(merchant=self.instance, pending=self.submitted_task_statuses())
             except LaunchBlocked as blocked:
                 if not reason:
                     self.add_error("onboarding_status", blocked.messages[0])
@@ -68,6 +68,28 @@ class MerchantAdminForm(forms.ModelForm):
                         _("Give a reason to launch anyway, or complete the required tasks."),
                     )
         return cleaned
+
+    TASKS_PREFIX = "tasks"  # the checklist inline's formset prefix on the same page
+
+    def submitted_task_statuses(self) -> dict[int, str]:
+        """Task statuses posted with this form by the checklist inline, by task id; the
+        launch gate counts them as they will be once the save completes."""
+        data, prefix = self.data, self.TASKS_PREFIX
+        try:
+            total = int(data.get(f"{prefix}-TOTAL_FORMS") or 0)
+        except (TypeError, ValueError):
+            return {}
+        statuses = {}
+        for index in range(min(total, 1000)):
+            task_id = str(data.get(f"{prefix}-{index}-id") or "")
+            status = data.get(f"{prefix}-{index}-status")
+            if not task_id.isdigit():
+                continue
+            if data.get(f"{prefix}-{index}-DELETE"):
+                statuses[int(task_id)] = TaskStatus.DONE  # a deleted task blocks nothing
+            elif status:
+                statuses[int(task_id)] = status
+        return statuses
 
 
 class QuizForm(forms.Form):

@@ -260,6 +260,50 @@ def test_admin_blocks_launch_with_message_then_override(client, merchant, templa
     assert "Pilot branch only" in client.get(url).content.decode()
 
 
+def test_admin_marks_last_tasks_done_and_launches_in_one_save(
+    client, merchant, template, specialist
+):
+    template_apply(merchant=merchant, template=template)
+    # The tasks a fact completes are done already; the rest are ticked in the launching save.
+    MerchantTask.objects.filter(merchant=merchant).exclude(fact="").update(status="done")
+    client.force_login(specialist)
+    url = reverse("admin:onboarding_merchant_change", args=[merchant.pk])
+    tasks = MerchantTask.objects.filter(merchant=merchant).order_by("due_date", "position", "id")
+    assert tasks.exclude(status="done").filter(required=True).count() >= 2
+    all_done = {f"tasks-{i}-status": "done" for i in range(tasks.count())}
+    response = client.post(
+        url, merchant_form_data(merchant, onboarding_status="launched", **all_done)
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    merchant.refresh_from_db()
+    assert merchant.onboarding_status == "launched"
+    assert not merchant.tasks.exclude(status="done").exists()
+    assert not OnboardingEvent.objects.filter(kind=OnboardingEvent.Kind.LAUNCH_OVERRIDE).exists()
+    assert OnboardingEvent.objects.filter(
+        kind=OnboardingEvent.Kind.STATUS_CHANGED, to_status="launched", actor=specialist
+    ).exists()
+
+
+def test_admin_launch_refused_when_a_task_is_reopened_in_the_same_save(
+    client, merchant, template, specialist
+):
+    template_apply(merchant=merchant, template=template)
+    MerchantTask.objects.filter(merchant=merchant).update(status="done")
+    client.force_login(specialist)
+    url = reverse("admin:onboarding_merchant_change", args=[merchant.pk])
+    response = client.post(
+        url,
+        merchant_form_data(merchant, onboarding_status="launched", **{"tasks-0-status": "todo"}),
+    )
+    assert response.status_code == 200
+    assert "cannot be launched" in response.content.decode()
+    merchant.refresh_from_db()
+    assert merchant.onboarding_status == "draft"
+    assert MerchantTask.objects.filter(merchant=merchant, status="done").count() == (
+        MerchantTask.objects.filter(merchant=merchant).count()
+    )
+
+
 def test_admin_inline_marks_task_done_with_who(client, merchant, template, specialist):
     template_apply(merchant=merchant, template=template)
     client.force_login(specialist)
