@@ -218,17 +218,28 @@ class TelegramBackend(DeliveryBackend):
 
 
 def telegram_deep_link(*, client) -> str | None:
-    """A t.me link that links this client's card to the merchant's bot when opened (a new
-    one-time payload each call, valid for LINK_TOKEN_TTL); None when the merchant has no
-    bot connected."""
+    """A t.me link that links this client's card to the merchant's bot when opened (a
+    one-time payload valid for LINK_TOKEN_TTL); None when the merchant has no bot connected.
+    An unused payload with more than half its life left is shown again, so viewing the card
+    does not add a row each time."""
     channel_settings = channel_settings_for(client.merchant_id)
     if channel_settings is None or not channel_settings.telegram_ready:
         return None
-    token = secrets.token_urlsafe(32)  # 43 characters of A–Z a–z 0–9 _ -
-    assert len(token) <= START_PAYLOAD_MAX
-    TelegramLinkToken.objects.create(
-        merchant_id=client.merchant_id, client=client, token=token, created_at=timezone.now()
+    now = timezone.now()
+    token = (
+        TelegramLinkToken.objects.filter(
+            client=client, used_at__isnull=True, created_at__gte=now - LINK_TOKEN_TTL / 2
+        )
+        .order_by("-created_at")
+        .values_list("token", flat=True)
+        .first()
     )
+    if token is None:
+        token = secrets.token_urlsafe(32)  # 43 characters of A–Z a–z 0–9 _ -
+        assert len(token) <= START_PAYLOAD_MAX
+        TelegramLinkToken.objects.create(
+            merchant_id=client.merchant_id, client=client, token=token, created_at=now
+        )
     return f"https://t.me/{channel_settings.telegram_bot_username.lstrip('@')}?start={token}"
 
 

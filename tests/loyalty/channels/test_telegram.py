@@ -4,6 +4,7 @@ the webhook (secret header, idempotent by update_id, own contact only, /stop).""
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -186,6 +187,24 @@ def test_deep_link_payload_fits_telegrams_rules():
     # Without a bot there is no link to offer.
     other = ClientFactory()
     assert telegram_deep_link(client=other) is None
+
+
+def test_deep_link_is_reused_while_fresh_and_unused():
+    merchant = bot_merchant()
+    client = ClientFactory(merchant=merchant)
+    first = telegram_deep_link(client=client)
+    assert telegram_deep_link(client=client) == first  # viewing the card again adds nothing
+    assert TelegramLinkToken.objects.filter(client=client).count() == 1
+    # Once used, or past half its life, the next view gets a new payload.
+    TelegramLinkToken.objects.filter(client=client).update(used_at=timezone.now())
+    second = telegram_deep_link(client=client)
+    assert second != first
+    TelegramLinkToken.objects.filter(token=second.split("start=")[1]).update(
+        created_at=timezone.now() - timedelta(days=4)
+    )
+    third = telegram_deep_link(client=client)
+    assert third not in (first, second)
+    assert TelegramLinkToken.objects.filter(client=client).count() == 3
 
 
 def test_connect_webhook_calls_get_me_and_set_webhook(transport, settings):
