@@ -77,7 +77,9 @@ def _check_limits(*, merchant: Merchant, phone: str, ip: str | None, now) -> Non
     for limit, window in phone_limits():
         since = now - timedelta(seconds=window)
         recent = list(
-            OneTimeCode.objects.filter(merchant=merchant, phone=phone, created_at__gte=since)
+            OneTimeCode.objects.filter(
+                merchant=merchant, phone=phone, created_at__gte=since, send_failed=False
+            )
             .order_by("-created_at")
             .values_list("created_at", flat=True)[:limit]
         )
@@ -126,6 +128,12 @@ def code_issue(
             expires_at=now + code_ttl(),
         )
     return IssuedCode(row=row, code=code, link_token=token)
+
+
+def code_send_failed(issued: IssuedCode) -> None:
+    """The code could not be delivered: it stops working at once and no longer counts toward
+    the phone's sending limit (the per-address limit still counts it)."""
+    OneTimeCode.objects.filter(pk=issued.row.pk).update(send_failed=True, expires_at=timezone.now())
 
 
 def code_verify(*, merchant: Merchant, phone: str, purpose: str, code: str) -> OneTimeCode:

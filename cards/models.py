@@ -30,6 +30,9 @@ class OneTimeCode(models.Model):
     created_at = models.DateTimeField(_("created"), db_index=True)
     expires_at = models.DateTimeField(_("expires"))
     used_at = models.DateTimeField(_("used"), null=True, blank=True)
+    # A code that could not be sent does not count toward the phone's limit (the person
+    # never got it); it still counts toward the address's limit.
+    send_failed = models.BooleanField(_("could not be sent"), default=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -81,8 +81,13 @@ def _member_view(view):
 def _send_code(request, merchant, *, phone, purpose) -> bool:
     try:
         issued = codes.code_issue(merchant=merchant, phone=phone, purpose=purpose, ip=_ip(request))
+    except CardError as exc:
+        messages.error(request, exc.message)
+        return False
+    try:
         delivery.send_one_time_code(merchant=merchant, phone=phone, code=issued.code)
     except CardError as exc:
+        codes.code_send_failed(issued)
         messages.error(request, exc.message)
         return False
     if purpose == CodePurpose.SIGNIN:

@@ -3,14 +3,16 @@ asked to send, the card, scoping of sessions, the inbox, the channels on the car
 the till's partner code and the poster."""
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
-from cards.models import CardCounter, ConsentRecord
+from cards.models import CardCounter, ConsentRecord, OneTimeCode
 from crm.models import Client
 from crm.phones import normalize_phone
+from loyalty.channels import api as channels_api
 from loyalty.channels import http
 from loyalty.channels.models import ChannelSettings
 from loyalty.models import OutboxMessage
@@ -158,6 +160,31 @@ def test_gateway_refusal_is_a_clear_error_without_the_vendors_words(
     failed = OutboxMessage.objects.get(kind="code")
     assert (failed.channel, failed.status) == ("sms", "failed")
     assert failed.last_error == "SMSC 2: authorise error"
+
+
+def test_codes_that_could_not_be_sent_do_not_use_up_the_phones_limit(
+    client, program, merchant, sms, settings, monkeypatch
+):
+    """Three failed sends in a row must not lock the phone out for ten minutes once the
+    gateway works again; the address limit still counts every attempt."""
+    settings.CARDS_CODES_PER_PHONE_10MIN = 3
+    url = reverse("cards:join", args=[merchant.slug])
+    data = {"phone": "+79130000009", "full_name": "Анна", "consent": "on"}
+
+    def gateway_down(**kwargs):
+        raise channels_api.CodeNotSent("gateway down")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(channels_api, "send_one_time_code", gateway_down)
+        for _i in range(3):
+            assert client.post(url, data).status_code == 400
+    failed = OneTimeCode.objects.filter(phone="+79130000009")
+    assert failed.count() == 3 and all(row.send_failed for row in failed)
+    assert all(row.expires_at <= row.created_at + timedelta(seconds=5) for row in failed)
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:1500]
+    client.post(reverse("cards:verify", args=[merchant.slug]), {"code": sms.code("+79130000009")})
+    assert Client.objects.filter(phone="+79130000009", joined_at__isnull=False).exists()
 
 
 def test_console_fallback_carries_codes_in_development(client, program, merchant, settings):
