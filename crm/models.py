@@ -274,6 +274,8 @@ class ImportBatch(models.Model):
     )
     created_at = models.DateTimeField(_("started"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # The column choice: {"columns": {field: column}, "ignore": [column, ...], "preset": name}.
+    mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -283,3 +285,38 @@ class ImportBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.get_status_display()})"
+
+
+class ImportMapping(models.Model):
+    """A merchant's column mapping for files with these columns, reused when they come again."""
+
+    merchant = models.ForeignKey(
+        Merchant,
+        verbose_name=_("merchant"),
+        on_delete=models.CASCADE,
+        related_name="import_mappings",
+    )
+    columns_key = models.CharField(_("columns"), max_length=64)
+    headers = models.JSONField(_("file columns"), default=list)
+    mapping = models.JSONField(_("column mapping"), default=dict)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("saved by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField(_("saved"), auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "columns_key"], name="crm_import_mapping_unique"
+            )
+        ]
+        verbose_name = _("import column mapping")
+        verbose_name_plural = _("import column mappings")
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id}: {', '.join(map(str, self.headers))[:80]}"

@@ -187,3 +187,16 @@ def phone_or_none(raw, region: str) -> str | None:
         return normalize_phone(raw, region)
     except InvalidPhone:
         return None
+
+
+def phone_is_mobile(e164: str) -> bool:
+    """Whether a valid E.164 number is a mobile one (or one its country does not tell apart)."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    kind = phonenumbers.number_type(number)
+    return kind in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )

@@ -32,6 +32,7 @@ from crm.models import ImportBatch
 from onboarding.access import visible_merchants
 
 from .errors import ImportFileError
+from .mapping import run_options
 from .service import check_file_size, clients_import
 from .workbooks import workbook_unpacked_size
 
@@ -100,6 +101,7 @@ def import_batch_confirm(*, batch: ImportBatch, user) -> ImportBatch:
         file_size=batch.file_size,
         dry_run=False,
         overwrite=batch.overwrite,
+        mapping=batch.mapping,
         dry_run_of=batch,
         heartbeat_at=timezone.now(),
     )
@@ -181,10 +183,17 @@ def import_batch_run(*, batch_id: int) -> ImportBatch:
 
 
 def import_file_run(
-    *, merchant, path: str, user=None, dry_run: bool = False, overwrite: bool = False
+    *,
+    merchant,
+    path: str,
+    user=None,
+    dry_run: bool = False,
+    overwrite: bool = False,
+    mapping: dict | None = None,
 ) -> tuple[ImportBatch, object]:
     """Import a file already on this machine (the command line), recorded as an ImportBatch
-    that points at no stored copy. Returns (batch, report or None when the file failed)."""
+    that points at no stored copy. `mapping` is the run's column choice (`ImportBatch.mapping`).
+    Returns (batch, report or None when the file failed)."""
     token = uuid.uuid4().hex
     batch = ImportBatch.objects.create(
         merchant=merchant,
@@ -193,6 +202,7 @@ def import_file_run(
         file_size=os.path.getsize(path) if os.path.exists(path) else 0,
         dry_run=dry_run,
         overwrite=overwrite,
+        mapping=mapping or {},
         status=ImportBatch.Status.RUNNING,
         claim=token,
         heartbeat_at=timezone.now(),
@@ -254,6 +264,7 @@ def _execute(batch: ImportBatch, *, token: str, path_of) -> ImportBatch:
             overwrite=batch.overwrite,
             on_progress=progress,
             before_commit=None if batch.dry_run else commit_with_status,
+            **run_options(batch),
         )
         status = ImportBatch.Status.DRY_RUN if batch.dry_run else ImportBatch.Status.DONE
         recorded = not batch.dry_run

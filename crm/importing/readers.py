@@ -1,7 +1,9 @@
 """Readers: turn a merchant's file (CSV in any usual encoding and delimiter, XLSX) into rows.
 
 `open_table(path)` sniffs the content (never trusts the extension alone), finds the header row
-(the first row naming a phone column, title rows above it allowed) and streams the data rows as
+(`detect.find_header`: the first row naming a phone column, or the row of text above the first
+row holding a phone number, title rows above it allowed; or no header row at all), takes the
+first workbook sheet that holds phone numbers, and streams the data rows as
 `(row_number, cells)`, where the row number is the one a spreadsheet shows: a CSV record's ordinal
 (the header line is row 1 when it is the first line; a quoted newline does not start a new row)
 or the real sheet row of an XLSX. Nothing holds the whole file in memory except python-calamine,
@@ -12,6 +14,7 @@ line by line with a cap on the line length (IMPORT_MAX_LINE_CHARS) and on the co
 
 import codecs
 import csv
+import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,12 +22,14 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from .errors import ImportFileError
+from .detect import SAMPLE_ROWS, column_label, find_header
+from .errors import ImportFileError, NoPhoneColumn
 from .headers import looks_like_header
 from .workbooks import workbook_check
 
 SAMPLE_BYTES = 256 * 1024
 HEADER_SCAN_ROWS = 30
+MAX_SHEETS = 10
 DELIMITERS = (",", ";", "\t", "|")
 csv.field_size_limit(1024 * 1024)
 
@@ -41,6 +46,9 @@ class Table:
     rows_hint: int | None = None  # XLSX: rows in the sheet; CSV: unknown until read
     position: object = field(default=None, repr=False)  # callable → bytes read so far
     close: object = field(default=None, repr=False)
+    has_header: bool = True
+    sheet: str = ""
+    sample: list = field(default_factory=list, repr=False)  # first data rows' cells
 
 
 def _is_blank(cells) -> bool:
@@ -50,8 +58,11 @@ def _is_blank(cells) -> bool:
     return True
 
 
-def open_table(path: str, *, file_name: str = "") -> Table:
-    """Open `path` as a table or raise ImportFileError with one clear message."""
+def open_table(
+    path: str, *, file_name: str = "", region: str = "RU", names: frozenset = frozenset()
+) -> Table:
+    """Open `path` as a table or raise ImportFileError with one clear message. `region` decides
+    what a phone number is; `names` are extra header spellings (a preset's, a hand mapping's)."""
     name = (file_name or os.path.basename(path)).lower()
     size = os.path.getsize(path)
     if size == 0:
@@ -59,13 +70,13 @@ def open_table(path: str, *, file_name: str = "") -> Table:
     with open(path, "rb") as handle:
         head = handle.read(SAMPLE_BYTES)
     if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
-        return _open_workbook(path, size)
+        return _open_workbook(path, size, region, names)
     if name.endswith((".xlsx", ".xlsm", ".xls", ".ods", ".xlsb")):
         raise ImportFileError(
             _("The file is named %(name)s but is not an Excel workbook (damaged or truncated?).")
             % {"name": file_name or os.path.basename(path)}
         )
-    return _open_csv(path, head, size)
+    return _open_csv(path, head, size, region, names)
 
 
 # --- CSV -------------------------------------------------------------------------------------
@@ -123,7 +134,7 @@ def _detect_delimiter(sample: str) -> str:
     return best
 
 
-def _open_csv(path: str, head: bytes, size: int) -> Table:
+def _open_csv(path: str, head: bytes, size: int, region: str, names: frozenset) -> Table:
     encoding = _detect_encoding(head)
     sample = head.decode(encoding, errors="ignore")
     if not sample.strip().strip("\ufeff"):
@@ -185,15 +196,17 @@ def _open_csv(path: str, head: bytes, size: int) -> Table:
             ) from None
 
     try:
-        header_row, headers, rows = _find_header(records())
+        table = _locate(records(), region, names)
     except BaseException:
         handle.close()
         raise
     return Table(
         kind="csv",
-        header_row=header_row,
-        headers=headers,
-        rows=rows,
+        header_row=table.header_row,
+        headers=table.headers,
+        rows=table.rows,
+        has_header=table.has_header,
+        sample=table.sample,
         encoding=encoding.replace("-sig", " (BOM)"),
         delimiter=delimiter,
         size=size,
@@ -209,13 +222,41 @@ class _LineTooLong(Exception):
     pass
 
 
-def _open_workbook(path: str, size: int) -> Table:
+def _open_workbook(path: str, size: int, region: str, names: frozenset) -> Table:
     from python_calamine import CalamineWorkbook
 
     workbook_check(path)  # raises ImportFileError before the reader can run out of memory
     try:
         workbook = CalamineWorkbook.from_path(path)
-        sheet = workbook.get_sheet_by_index(0)
+        visible = [
+            i
+            for i, m in enumerate(workbook.sheets_metadata)
+            if str(m.visible).endswith("Visible") and str(m.typ).endswith("WorkSheet")
+        ]
+    except Exception as exc:  # calamine raises its own error types for zip/xml damage
+        raise ImportFileError(
+            _("The Excel file cannot be read (damaged or truncated?): %(error)s") % {"error": exc}
+        ) from None
+    first_error = None
+    # An instruction or summary sheet may come first: take the first sheet holding phones.
+    for index in (visible or [0])[:MAX_SHEETS]:
+        try:
+            table = _open_sheet(workbook, index, size, region, names)
+        except NoPhoneColumn as exc:
+            first_error = first_error or exc
+            continue
+        except BaseException:
+            workbook.close()
+            raise
+        table.sheet = workbook.sheet_names[index] if len(visible) > 1 else ""
+        return table
+    workbook.close()
+    raise first_error
+
+
+def _open_sheet(workbook, index: int, size: int, region: str, names: frozenset) -> Table:
+    try:
+        sheet = workbook.get_sheet_by_index(index)
         height = sheet.height
         rows_iter = sheet.iter_rows()
     except Exception as exc:  # calamine raises its own error types for zip/xml damage
@@ -235,43 +276,50 @@ def _open_workbook(path: str, size: int) -> Table:
                 % {"row": number + 1, "error": exc}
             ) from None
 
-    header_row, headers, rows = _find_header(records())
+    table = _locate(records(), region, names)
     start = sheet.start[0] if sheet.start else 0
-    return Table(
-        kind="xlsx",
-        header_row=header_row,
-        headers=headers,
-        rows=rows,
-        size=size,
-        rows_hint=max(0, start + height - header_row),
-        close=workbook.close,
-    )
+    table.kind = "xlsx"
+    table.size = size
+    table.rows_hint = max(0, start + height - table.header_row)
+    table.close = workbook.close
+    return table
 
 
 # --- header ----------------------------------------------------------------------------------
 
 
-def _find_header(records: Iterator) -> tuple[int, list, Iterator]:
-    """Consume title rows up to the header; return it and an iterator over the data rows."""
-    first_seen = None
-    scanned = 0
+def _locate(records: Iterator, region: str, names: frozenset) -> Table:
+    """Consume title rows up to the header (if any); keep a sample of the first data rows for
+    the column detection and return the table with an iterator over every data row."""
+    scanned = []
     for number, cells in records:
         if _is_blank(cells):
             continue
-        if first_seen is None:
-            first_seen = cells
-        if looks_like_header(cells):
-            headers = ["" if c is None else str(c).strip() for c in cells]
-            return number, headers, _data_rows(records)
-        scanned += 1
-        if scanned >= HEADER_SCAN_ROWS:
+        scanned.append((number, cells))
+        if looks_like_header(cells) or len(scanned) >= HEADER_SCAN_ROWS:
             break
-    if first_seen is None:
+    if not scanned:
         raise ImportFileError(_("The file is empty."))
-    seen = [str(c).strip() for c in first_seen if str(c).strip()]
-    raise ImportFileError(
-        _("No phone column found. Columns seen: %(columns)s. Name the column “Телефон” or “Phone”.")
-        % {"columns": ", ".join(f"“{c}”" for c in seen[:30]) or "—"}
+    header_pos, data_pos = find_header(scanned, region=region, names=names)
+    rows = itertools.chain(scanned[data_pos:], _data_rows(records))
+    sample = list(itertools.islice(rows, SAMPLE_ROWS))
+    rows = itertools.chain(sample, rows)
+    if header_pos is not None:
+        number, cells = scanned[header_pos]
+        headers = ["" if c is None else str(c).strip() for c in cells]
+        has_header = True
+    else:
+        number = 0
+        width = max(len(cells) for _n, cells in sample)
+        headers = [column_label(i) for i in range(width)]
+        has_header = False
+    return Table(
+        kind="csv",
+        header_row=number,
+        headers=headers,
+        rows=rows,
+        has_header=has_header,
+        sample=[cells for _n, cells in sample],
     )
 
 

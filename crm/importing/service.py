@@ -19,8 +19,9 @@ from django.utils.translation import gettext as _
 from onboarding.access import visible_merchants
 
 from .cleaning import RowCleaner
+from .detect import ColumnChoice, reason_lines
 from .errors import ImportFileError
-from .headers import PHONE, map_headers
+from .headers import PHONE
 from .readers import open_table
 from .writer import ClientWriter
 
@@ -49,6 +50,10 @@ class ImportReport:
     unknown_columns: list = field(default_factory=list)
     columns: dict = field(default_factory=dict)
     header_row: int = 0
+    has_header: bool = True
+    sheet: str = ""
+    preset: str = ""
+    column_reasons: list = field(default_factory=list)
     encoding: str = ""
     delimiter: str = ""
     preview: list = field(default_factory=list)
@@ -84,13 +89,17 @@ def clients_import(
     overwrite: bool = False,
     on_progress: Callable[[int, float], None] | None = None,
     before_commit: Callable[[ImportReport], None] | None = None,
+    column_map: dict | None = None,
+    ignore_columns: list | tuple = (),
+    preset: str = "",
 ) -> ImportReport:
     """Import a client file into `merchant` (if `user` is given, it must see the merchant).
 
     Returns the report (counts, row errors, unknown columns); raises ImportFileError — with
     nothing written — when the file cannot be imported as a whole. `before_commit(report)` runs
     inside the write transaction after the last row (not for a dry run); whatever it raises rolls
-    everything back and propagates."""
+    everything back and propagates. Columns are found by headers and content (`detect`);
+    `column_map` ({field: column}), `ignore_columns` and `preset` steer that choice."""
     file_name = file_name or os.path.basename(path)
     if user is not None and not visible_merchants(user).filter(pk=merchant.pk).exists():
         raise ImportFileError(_("You cannot import into this merchant."))
@@ -98,12 +107,22 @@ def clients_import(
     report = ImportReport(
         file_name=file_name, merchant=merchant.slug, dry_run=dry_run, overwrite=overwrite
     )
-    table = open_table(path, file_name=file_name)
+    choose = ColumnChoice(
+        region=merchant.country,
+        today=merchant.local_today(),
+        column_map=column_map,
+        ignored=ignore_columns,
+        preset=preset,
+    )
+    table = open_table(path, file_name=file_name, region=merchant.country, names=choose.names)
     try:
-        mapping, unknown = map_headers(table.headers)
-        report.unknown_columns = unknown
+        detection = choose(table)
+        mapping = detection.mapping
+        report.unknown_columns = detection.unknown
         report.columns = {f: table.headers[i] for f, i in mapping.items()}
+        report.column_reasons = reason_lines(detection, table.headers)
         report.header_row = table.header_row
+        report.has_header, report.sheet, report.preset = table.has_header, table.sheet, preset
         report.encoding = table.encoding
         report.delimiter = table.delimiter
         if PHONE not in mapping:  # the header finder guarantees it; keep the contract explicit

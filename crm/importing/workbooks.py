@@ -11,7 +11,7 @@ keeps every shared string. A 2 KB XLSX with cells in A1 and XFD1048576 therefore
 - every XML part is unpacked in 1 MB chunks and never past its declared size (Python's zip reader
   stops there and checks the CRC, so a member lying about its size is refused as damaged);
 - a document type declaration (entities: "billion laughs") is refused — Excel never writes one;
-- the first sheet's declared `dimension` and its real cell extents (every `<c>` element) are
+- every sheet's declared `dimension` and its real cell extents (every `<c>` element) are
   checked against IMPORT_MAX_ROWS and IMPORT_MAX_COLUMNS, and the reader's memory for the grid,
   the cell elements and the strings is estimated against IMPORT_WORKBOOK_MEMORY_BYTES.
 
@@ -19,12 +19,10 @@ Anything refused raises ImportFileError with one message (Russian and English) t
 do. OpenDocument (.ods), binary (.xlsb) and legacy (.xls) workbooks are refused with a hint to
 save as XLSX or CSV: their readers cannot be bounded the same way."""
 
-import posixpath
 import re
 import struct
 import zipfile
 from dataclasses import dataclass
-from xml.etree import ElementTree
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -49,9 +47,6 @@ _DIMENSION = re.compile(
     _TAG + rb"dimension\s[^>]*?\bref=\"([A-Z]{1,4})?([0-9]{1,8})?:?([A-Z]{1,4})?([0-9]{1,8})?\""
 )
 _DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.I)
-
-_NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 
 def limits() -> dict:
@@ -179,8 +174,8 @@ def workbook_check(path: str) -> WorkbookFacts:
         facts = WorkbookFacts(unpacked=sum(info.file_size for info in infos))
         if facts.unpacked > limit["unpacked"]:
             raise _too_big_unpacked(facts.unpacked, limit["unpacked"])
-        sheet = _first_sheet(archive, names)
-        sheets = {sheet} if sheet else {n for n in names if n.startswith("xl/worksheets/")}
+        # The reader may open any sheet (the data can follow an instruction sheet): check each.
+        sheets = {n for n in names if n.startswith("xl/worksheets/") and n.endswith(".xml")}
         budget = limit["unpacked"]
         for info in infos:
             if not info.filename.endswith((".xml", ".rels")) or info.is_dir():
@@ -451,35 +446,3 @@ def _too_long(rows: int, limit: int) -> ImportFileError:
         )
         % {"rows": rows, "limit": limit}
     )
-
-
-def _first_sheet(archive: zipfile.ZipFile, names: list) -> str | None:
-    """The part of the first sheet in workbook order — the one the reader opens. None when it
-    cannot be told (then every worksheet is checked as if it were the first)."""
-    try:
-        workbook = _small_xml(archive, "xl/workbook.xml")
-        rels = _small_xml(archive, "xl/_rels/workbook.xml.rels")
-    except (KeyError, ElementTree.ParseError):
-        return None
-    sheet = workbook.find(f"{_NS_MAIN}sheets/{_NS_MAIN}sheet")
-    if sheet is None:
-        sheet = next((e for e in workbook.iter() if e.tag.endswith("}sheet")), None)
-    if sheet is None:
-        return None
-    rel_id = sheet.get(_NS_REL)
-    for rel in rels.iter():
-        if rel.get("Id") == rel_id and rel.get("Target"):
-            target = rel.get("Target")
-            part = (
-                target.lstrip("/")
-                if target.startswith("/")
-                else posixpath.normpath(posixpath.join("xl", target))
-            )
-            return part if part in names else None
-    return None
-
-
-def _small_xml(archive: zipfile.ZipFile, name: str):
-    info = archive.getinfo(name)
-    data = b"".join(_chunks(archive, info, MAX_SMALL_PART))
-    return ElementTree.fromstring(data)

@@ -1,4 +1,9 @@
-"""`python manage.py import_clients FILE --merchant SLUG [--dry-run] [--overwrite] [--report-json PATH]`
+"""`python manage.py import_clients FILE --merchant SLUG [--dry-run] [--overwrite] [--report-json PATH]
+[--map FIELD=COLUMN ...] [--ignore COLUMN ...] [--preset NAME]`
+
+Columns are found by their headers and content; `--map phone="Моб. тел."` fixes a field's column
+(a header, a letter such as B, or a number), `--ignore` leaves a column out, `--preset` reads the
+export of a known system (uds, iiko, poster, evotor, r_keeper, amocrm, bitrix24, 1c).
 
 Exit 0 when the file was processed (row errors included, listed in the report); non-zero with
 a one-line message when it was not (unknown merchant, unreadable file, no phone column, …)."""
@@ -8,6 +13,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from crm.importing import import_file_run
+from crm.importing.mapping import mapping_from_cli
+from crm.importing.presets import PRESETS
 from onboarding.models import Merchant
 
 
@@ -24,16 +31,34 @@ class Command(BaseCommand):
             help="overwrite existing clients' fields (default: only fill empty ones)",
         )
         parser.add_argument("--report-json", help="write the report as JSON to this path")
+        parser.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            metavar="FIELD=COLUMN",
+            help='the column of a field, e.g. phone="Моб. тел." or full_name=B (repeatable)',
+        )
+        parser.add_argument(
+            "--ignore", action="append", default=[], metavar="COLUMN", help="leave a column out"
+        )
+        parser.add_argument("--preset", default="", help=f"one of: {', '.join(PRESETS)}")
 
     def handle(self, *args, **options):
         merchant = Merchant.objects.filter(slug=options["merchant"]).first()
         if merchant is None:
             raise CommandError(f"No merchant with slug “{options['merchant']}”.")
+        try:
+            mapping = mapping_from_cli(
+                options["map"], ignore=options["ignore"], preset=options["preset"]
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         batch, report = import_file_run(
             merchant=merchant,
             path=options["file"],
             dry_run=options["dry_run"],
             overwrite=options["overwrite"],
+            mapping=mapping,
         )
         if options["report_json"]:
             data = report.as_dict() if report is not None else {"file_error": batch.message}
@@ -50,3 +75,8 @@ class Command(BaseCommand):
             f"({len(report.errors)} messages); unknown columns: "
             f"{', '.join(report.unknown_columns) or '—'}."
         )
+        where = f"sheet “{report.sheet}”, " if report.sheet else ""
+        where += f"header row {report.header_row}" if report.has_header else "no header row"
+        self.stdout.write(f"Read {where}. Columns:")
+        for line in report.column_reasons:
+            self.stdout.write(f"  {line['text']}")
