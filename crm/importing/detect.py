@@ -158,7 +158,10 @@ def _shares(values: list, *, region: str, today: dt.date) -> dict:
     codes = [
         t
         for t in texts
-        if _CARD.fullmatch(t) and any(ch.isdigit() for ch in t) and not _is_phone(t, region)
+        if _CARD.fullmatch(t)
+        and any(ch.isdigit() for ch in t)
+        and not _DATE_TEXT.fullmatch(t)
+        and not _is_phone(t, region)
     ]
     # Card codes share one length (a sum of money or a count does not).
     lengths = [len(t) for t in codes]
