@@ -16,6 +16,7 @@ from onboarding.access import visible_merchants
 from onboarding.admin_base import ScopedAdmin
 from onboarding.models import Merchant
 
+from .admin_import import ImportColumnsMixin
 from .exporting import SpreadsheetCSV
 from .importing import (
     ImportFileError,
@@ -89,7 +90,7 @@ class PreviewResult:
 
 
 @admin.register(Client)
-class ClientAdmin(ClientLoyaltyAdminMixin, ImportExportMixin, ScopedAdmin):
+class ClientAdmin(ClientLoyaltyAdminMixin, ImportColumnsMixin, ImportExportMixin, ScopedAdmin):
     inlines = [*CLIENT_INLINES]
     import_form_class = ClientImportForm
     confirm_form_class = ClientImportConfirmForm
@@ -235,31 +236,36 @@ class ClientAdmin(ClientLoyaltyAdminMixin, ImportExportMixin, ScopedAdmin):
             except ImportFileError as exc:
                 form.add_error("import_file", str(exc))
             else:
-                queued = run_now_or_later(batch)
-                batch.refresh_from_db()
-                if queued and batch.status == ImportBatch.Status.FAILED:
-                    form.add_error("import_file", batch.message)  # the queue was not reachable
-                elif queued:
-                    messages.info(
-                        request,
-                        _(
-                            "The file is big: the dry run runs in the background. Confirm it here "
-                            "when it is done."
-                        ),
-                    )
-                    return HttpResponseRedirect(
-                        reverse("admin:crm_importbatch_change", args=[batch.pk])
-                    )
-                elif batch.status == ImportBatch.Status.FAILED:
-                    form.add_error("import_file", batch.message)
-                else:
-                    return TemplateResponse(
-                        request,
-                        [self.import_template_name],
-                        self._import_context(request, form, **_dry_run_context(batch)),
-                    )
+                response = self.import_columns_start(request, batch, form)
+                if response is not None:
+                    return response
         return TemplateResponse(
             request, [self.import_template_name], self._import_context(request, form)
+        )
+
+    def import_dry_run_start(self, request, batch: ImportBatch):
+        """Run the dry run of a mapped upload: its preview, or its run page when it is big."""
+        form = self.create_import_form(request)
+        queued = run_now_or_later(batch)
+        batch.refresh_from_db()
+        if queued and batch.status != ImportBatch.Status.FAILED:
+            messages.info(
+                request,
+                _(
+                    "The file is big: the dry run runs in the background. Confirm it here "
+                    "when it is done."
+                ),
+            )
+            return HttpResponseRedirect(reverse("admin:crm_importbatch_change", args=[batch.pk]))
+        if batch.status == ImportBatch.Status.FAILED:
+            messages.error(request, batch.message)  # unreadable, or the queue was not reachable
+            return TemplateResponse(
+                request, [self.import_template_name], self._import_context(request, form)
+            )
+        return TemplateResponse(
+            request,
+            [self.import_template_name],
+            self._import_context(request, form, **_dry_run_context(batch)),
         )
 
     def process_import(self, request, **kwargs):

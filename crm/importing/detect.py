@@ -116,13 +116,17 @@ def find_header(rows: list, *, region: str, names: frozenset = frozenset()) -> t
                     return pos - 1, pos
             return None, pos
     seen = [_text(c) for c in rows[0][1] if _text(c)] if rows else []
-    raise NoPhoneColumn(
+    raise no_phone_column(region, seen)
+
+
+def no_phone_column(region: str, columns: list) -> NoPhoneColumn:
+    return NoPhoneColumn(
         _(
-            "No phone column found: no column is named as one and none holds phone numbers "
-            "valid for %(region)s. Columns seen: %(columns)s. Choose the phone column in the "
-            "mapping step (or pass --map phone=…)."
+            "No phone column found: no column is named as one and none holds enough phone "
+            "numbers valid for %(region)s. Columns seen: %(columns)s. Choose the phone column "
+            "in the mapping step (or pass --map phone=…)."
         )
-        % {"region": region, "columns": ", ".join(f"“{c}”" for c in seen[:30]) or "—"}
+        % {"region": region, "columns": ", ".join(f"“{c}”" for c in columns[:30]) or "—"}
     )
 
 
@@ -387,15 +391,5 @@ class ColumnChoice:
             preset=self.preset,
         )
         if h.PHONE not in detection.mapping:
-            raise NoPhoneColumn(
-                _(
-                    "No phone column found: no column is named as one and none holds enough "
-                    "phone numbers valid for %(region)s. Columns seen: %(columns)s. Choose the "
-                    "phone column in the mapping step (or pass --map phone=…)."
-                )
-                % {
-                    "region": self.region,
-                    "columns": ", ".join(f"“{c}”" for c in table.headers[:30] if c) or "—",
-                }
-            )
+            raise no_phone_column(self.region, [c for c in table.headers if c])
         return detection

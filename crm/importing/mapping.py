@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import ImportBatch, ImportMapping
@@ -174,8 +175,8 @@ def mapping_apply(*, batch: ImportBatch, user, choices: dict, headers: list) -> 
             raise ImportFileError(_("Unknown field “%(field)s”.") % {"field": field_name})
         if field_name in columns:
             raise ImportFileError(
-                _("%(field)s is chosen for two columns; choose one.")
-                % {"field": str(h.FIELD_LABELS[field_name]).capitalize()}
+                _("The field “%(field)s” is chosen for two columns; keep one.")
+                % {"field": h.FIELD_LABELS[field_name]}
             )
         columns[field_name] = index
     if h.PHONE not in columns:
@@ -194,3 +195,20 @@ def mapping_apply(*, batch: ImportBatch, user, choices: dict, headers: list) -> 
 
 def preset_choices() -> list[tuple[str, str]]:
     return [(p.name, p.label) for p in PRESETS.values()]
+
+
+def mapping_refuse(*, batch: ImportBatch, message: str) -> None:
+    """End an upload that cannot be mapped (unreadable file): failed with the message, its
+    stored file deleted — as a dry run that failed."""
+    from .batches import import_upload_discard  # batches imports this module
+
+    now = timezone.now()
+    ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.PENDING).update(
+        status=ImportBatch.Status.FAILED,
+        message=message,
+        report={"file_error": message},
+        finished_at=now,
+        heartbeat_at=now,
+    )
+    batch.refresh_from_db()
+    import_upload_discard(batch=batch)

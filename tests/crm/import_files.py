@@ -59,3 +59,21 @@ def sample_rows() -> list[list]:
 
 
 TODAY = dt.date.today()
+
+
+def admin_confirm_columns(client, response, changes: dict | None = None):
+    """Follow an admin upload to its column step and continue to the dry run with the proposed
+    columns (`changes`: {column index: field or ""} to override). Returns the dry-run response."""
+    import re
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    html = page.content.decode()
+    data = {"apply": ""}
+    for match in re.finditer(r'<select name="column-(\d+)".*?</select>', html, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected>', match.group(0))
+        data[f"column-{match.group(1)}"] = chosen.group(1) if chosen else ""
+    for index, field_name in (changes or {}).items():
+        data[f"column-{index}"] = field_name
+    return client.post(response["Location"], data)

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from crm.models import Client, ImportBatch
 from loyalty.models import LedgerEntry
-from tests.crm.import_files import sample_rows, write_csv
+from tests.crm.import_files import admin_confirm_columns, sample_rows, write_csv
 from tests.factories import ClientFactory, MerchantFactory, UserFactory
 
 
@@ -52,6 +52,7 @@ def test_dry_run_preview_then_confirm(spec_client, own_merchant, tmp_path, setti
         reverse("admin:crm_client_import"),
         {"merchant": own_merchant.pk, "import_file": _upload(tmp_path, rows), "format": "0"},
     )
+    response = admin_confirm_columns(spec_client, response)
     assert response.status_code == 200
     html = response.content.decode()
     assert "Confirm import" in html
@@ -114,11 +115,12 @@ def test_big_file_runs_as_task_with_progress(
 ):
     settings.IMPORT_ASYNC_THRESHOLD_BYTES = 10
     settings.IMPORT_EAGER_IN_THREAD = False
+    response = spec_client.post(
+        reverse("admin:crm_client_import"),
+        {"merchant": own_merchant.pk, "import_file": _upload(tmp_path), "format": "0"},
+    )
     with django_capture_on_commit_callbacks(execute=True):
-        response = spec_client.post(
-            reverse("admin:crm_client_import"),
-            {"merchant": own_merchant.pk, "import_file": _upload(tmp_path), "format": "0"},
-        )
+        response = admin_confirm_columns(spec_client, response)
     batch = ImportBatch.objects.get()
     assert response["Location"] == reverse("admin:crm_importbatch_change", args=[batch.pk])
     assert batch.status == "dry_run" and batch.progress == 100

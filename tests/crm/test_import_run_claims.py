@@ -14,7 +14,7 @@ from kombu.exceptions import OperationalError
 from crm.importing import import_batch_create, import_batches_mark_stale
 from crm.models import Client, ImportBatch
 from crm.tasks import import_batch_task
-from tests.crm.import_files import sample_rows, write_csv
+from tests.crm.import_files import admin_confirm_columns, sample_rows, write_csv
 from tests.factories import ClientFactory, MerchantFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -136,13 +136,14 @@ def test_broker_down_gives_a_message_and_no_orphan_run(
     settings.IMPORT_ASYNC_THRESHOLD_BYTES = 10  # every file goes to the worker
     path = write_csv(tmp_path / "clients.csv", sample_rows(), delimiter=";")
     upload = SimpleUploadedFile("clients.csv", path.read_bytes(), content_type="text/csv")
+    response = spec_client.post(
+        reverse("admin:crm_client_import"),
+        {"merchant": spec_client.merchant.pk, "import_file": upload, "format": "0"},
+    )
     with mock.patch.object(
         import_batch_task, "apply_async", side_effect=OperationalError("Connection refused")
     ) as publish:
-        response = spec_client.post(
-            reverse("admin:crm_client_import"),
-            {"merchant": spec_client.merchant.pk, "import_file": upload, "format": "0"},
-        )
+        response = admin_confirm_columns(spec_client, response)
     assert publish.called
     assert response.status_code == 200
     assert "task queue is not reachable" in response.content.decode()

@@ -29,6 +29,8 @@ def test_admin_import_dry_run_then_confirm(page, live_server, artifacts_dir, tmp
     page.select_option("select[name=merchant]", label="E2E Import Shop")
     page.set_input_files("input[name=import_file]", str(path))
     page.locator("form button[type=submit]").last.click()
+    page.wait_for_selector("#import-columns")
+    page.get_by_role("button", name="Continue to dry run").click()
     page.wait_for_selector("#import-dry-run")
     page.screenshot(path=str(artifacts_dir / "admin-import-dry-run.png"), full_page=True)
     assert "3 would be created" in page.inner_text("#import-dry-run")

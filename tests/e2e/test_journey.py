@@ -133,6 +133,8 @@ def _walk(page, base, tmp_path):
     path = write_csv(tmp_path / "clients.csv", sample_rows(), delimiter=";", bom=True)
     page.set_input_files("input[name=import_file]", str(path))
     page.locator("form button[type=submit]").last.click()
+    page.wait_for_selector("#import-columns")
+    page.locator("#import-columns button[name=apply]").click()
     page.wait_for_selector("#import-dry-run")
     with page.expect_navigation():
         page.locator("form[action$='process_import/'] button[type=submit]").click()

@@ -1,0 +1,95 @@
+"""The import's column step in the admin, between upload and dry run: each column of the file
+with three sample values and the field it goes to (found by headers and content, or the
+merchant's saved mapping for these columns), changeable, "ignore" for any column; a preset can
+be applied. The choice is saved for the merchant and the dry run starts with it."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
+
+from onboarding.access import visible_merchants
+
+from .importing import ImportFileError
+from .importing.headers import FIELD_LABELS
+from .importing.mapping import mapping_apply, mapping_propose, mapping_refuse, preset_choices
+from .models import ImportBatch
+
+
+class ImportColumnsMixin:
+    """Adds `…/client/import/<batch>/columns/` to the client admin."""
+
+    import_columns_template = "admin/crm/client/import_columns.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.import_columns_view)
+        return [
+            path("import/<int:pk>/columns/", view, name="crm_client_import_columns"),
+            *super().get_urls(),
+        ]
+
+    def _pending_batch(self, request, pk) -> ImportBatch:
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        batch = get_object_or_404(
+            ImportBatch.objects.filter(merchant__in=visible_merchants(request.user)).select_related(
+                "merchant"
+            ),
+            pk=pk,
+        )
+        if batch.status != ImportBatch.Status.PENDING or not batch.dry_run or not batch.file:
+            raise Http404(_("This upload's columns can no longer be chosen."))
+        return batch
+
+    def import_columns_start(self, request, batch: ImportBatch, form):
+        """After the upload: to the column step, or the file's error on the upload form."""
+        try:
+            mapping_propose(batch=batch)
+        except ImportFileError as exc:
+            mapping_refuse(batch=batch, message=str(exc))
+            form.add_error("import_file", str(exc))
+            return None
+        return HttpResponseRedirect(reverse("admin:crm_client_import_columns", args=[batch.pk]))
+
+    def import_columns_view(self, request, pk):
+        batch = self._pending_batch(request, pk)
+        preset = request.POST.get("preset") or request.GET.get("preset") or ""
+        try:
+            proposal = mapping_propose(batch=batch, preset=preset)
+        except ImportFileError as exc:
+            mapping_refuse(batch=batch, message=str(exc))
+            messages.error(request, str(exc))
+            return HttpResponseRedirect(reverse("admin:crm_client_import"))
+        error = ""
+        if request.method == "POST" and "apply" in request.POST:
+            choices = {}
+            for column in proposal.columns:
+                choices[column.index] = request.POST.get(f"column-{column.index}", "")
+                column.field = choices[column.index]
+            try:
+                mapping_apply(
+                    batch=batch,
+                    user=request.user,
+                    choices=choices,
+                    headers=[c.header for c in proposal.columns],
+                )
+            except ImportFileError as exc:
+                error = str(exc)
+            else:
+                return self.import_dry_run_start(request, batch)
+        context = self.admin_site.each_context(request)
+        context.update(
+            title=_("Import clients: columns"),
+            opts=self.model._meta,
+            batch=batch,
+            proposal=proposal,
+            fields=[(f, str(label).capitalize()) for f, label in FIELD_LABELS.items()],
+            presets=preset_choices(),
+            preset=preset,
+            error=error,
+        )
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, [self.import_columns_template], context)
