@@ -172,6 +172,8 @@ IMPORT_ASYNC_THRESHOLD_UNPACKED_BYTES = env.int(
 # the run ends; a dry run's file is kept for its confirmation up to the retention.
 IMPORT_UPLOAD_ROOT = env.path("IMPORT_UPLOAD_ROOT", default=BASE_DIR / "var" / "imports")
 IMPORT_UPLOAD_RETENTION_HOURS = env.int("IMPORT_UPLOAD_RETENTION_HOURS", default=24)
+# An import run can be undone for this many days after it finished (docs/import.md).
+IMPORT_UNDO_DAYS = env.int("IMPORT_UNDO_DAYS", default=14)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

@@ -16,7 +16,7 @@ from onboarding.access import visible_merchants
 from onboarding.admin_base import ScopedAdmin
 from onboarding.models import Merchant
 
-from .admin_import import ImportColumnsMixin
+from .admin_import import ImportBatchActionsMixin, ImportColumnsMixin
 from .exporting import SpreadsheetCSV
 from .importing import (
     ImportFileError,
@@ -27,7 +27,9 @@ from .importing import (
     import_report_csv,
     run_now_or_later,
 )
+from .importing.fixes import fix_rows_context
 from .importing.headers import FIELD_LABELS, SYNONYMS
+from .importing.undo import import_run_can_undo
 from .models import Client, ImportBatch, Review, Segment
 from .resources import ClientResource
 from .selectors import client_search_phones
@@ -282,6 +284,7 @@ def _dry_run_context(batch: ImportBatch) -> dict:
     return {
         "batch": batch,
         "report": report,
+        **fix_rows_context(batch),
         "result": PreviewResult(report),
         "preview_errors": report.get("errors", [])[:PREVIEW_ERRORS],
         "confirm_form": ClientImportConfirmForm(initial={"batch": batch.pk}),
@@ -338,7 +341,7 @@ class SegmentAdmin(ScopedAdmin):
 
 
 @admin.register(ImportBatch)
-class ImportBatchAdmin(ScopedAdmin):
+class ImportBatchAdmin(ImportBatchActionsMixin, ScopedAdmin):
     """Import runs: who, when, which file, counts, status, live progress and the error report."""
 
     change_form_template = "admin/crm/importbatch/change_form.html"
@@ -377,6 +380,8 @@ class ImportBatchAdmin(ScopedAdmin):
         "created_at",
         "finished_at",
         "dry_run_of",
+        "undone_at",
+        "undone_by",
         "report_link",
     ]
     readonly_fields = fields
@@ -443,5 +448,10 @@ class ImportBatchAdmin(ScopedAdmin):
             extra_context["batch_errors"] = (batch.report or {}).get("errors", [])[:PREVIEW_ERRORS]
             extra_context["can_confirm"] = batch.status == ImportBatch.Status.DRY_RUN and (
                 request.user.has_perm("crm.add_client")
+            )
+            extra_context.update(fix_rows_context(batch) if extra_context["can_confirm"] else {})
+            extra_context["undo"] = (batch.report or {}).get("undo")
+            extra_context["can_undo"] = not import_run_can_undo(batch) and (
+                request.user.has_perm("crm.delete_client")
             )
         return super().change_view(request, object_id, form_url, extra_context)

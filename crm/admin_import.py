@@ -5,7 +5,7 @@ be applied. The choice is saved for the merchant and the dry run starts with it.
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -14,8 +14,10 @@ from django.utils.translation import gettext_lazy as _
 from onboarding.access import visible_merchants
 
 from .importing import ImportFileError
+from .importing.fixes import import_row_fix
 from .importing.headers import FIELD_LABELS
 from .importing.mapping import mapping_apply, mapping_propose, mapping_refuse, preset_choices
+from .importing.undo import import_run_undo
 from .models import ImportBatch
 
 
@@ -93,3 +95,62 @@ class ImportColumnsMixin:
         )
         request.current_app = self.admin_site.name
         return TemplateResponse(request, [self.import_columns_template], context)
+
+
+class ImportBatchActionsMixin:
+    """Fix a rejected row of a dry run (`…/importbatch/<id>/fix/`, JSON for the page's script,
+    a redirect otherwise) and undo a finished run (`…/importbatch/<id>/undo/`)."""
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/fix/", view(self.fix_view), name="crm_importbatch_fix"),
+            path("<int:pk>/undo/", view(self.undo_view), name="crm_importbatch_undo"),
+            *super().get_urls(),
+        ]
+
+    def _batch_for_import(self, request, pk) -> ImportBatch:
+        if request.method != "POST" or not request.user.has_perm("crm.add_client"):
+            raise PermissionDenied
+        return get_object_or_404(
+            ImportBatch.objects.filter(merchant__in=visible_merchants(request.user)), pk=pk
+        )
+
+    def fix_view(self, request, pk):
+        batch = self._batch_for_import(request, pk)
+        try:
+            row = int(request.POST.get("row", ""))
+        except ValueError:
+            return JsonResponse(
+                {"ok": False, "errors": [{"message": _("No row given.")}]}, status=400
+            )
+        try:
+            result = import_row_fix(batch=batch, user=request.user, row=row, values=request.POST)
+        except ImportFileError as exc:
+            result = {"ok": False, "row": row, "errors": [{"column": "", "message": str(exc)}]}
+        if "json" in request.headers.get("Accept", ""):
+            return JsonResponse(result)
+        if result["ok"]:
+            messages.success(request, _("Row %(row)s fixed; it will be imported.") % {"row": row})
+        else:
+            messages.error(request, "; ".join(e["message"] for e in result["errors"]))
+        return HttpResponseRedirect(reverse("admin:crm_importbatch_change", args=[batch.pk]))
+
+    def undo_view(self, request, pk):
+        batch = self._batch_for_import(request, pk)
+        if not request.user.has_perm("crm.delete_client"):
+            raise PermissionDenied
+        try:
+            outcome = import_run_undo(batch=batch, user=request.user)
+        except ImportFileError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                _(
+                    "Import undone: %(removed)s clients removed, %(restored)s restored, "
+                    "%(reversed)s opening balances reversed, %(kept)s kept (activity since)."
+                )
+                % {**outcome, "kept": len(outcome["kept"])},
+            )
+        return HttpResponseRedirect(reverse("admin:crm_importbatch_change", args=[batch.pk]))

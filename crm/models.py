@@ -276,6 +276,17 @@ class ImportBatch(models.Model):
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     # The column choice: {"columns": {field: column}, "ignore": [column, ...], "preset": name}.
     mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
+    # Rows fixed in the dry run's preview: {row number: {field: value}}.
+    fixes = models.JSONField(_("fixed rows"), default=dict, blank=True)
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("undone by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -320,3 +331,23 @@ class ImportMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merchant_id}: {', '.join(map(str, self.headers))[:80]}"
+
+
+class ImportPriorValue(models.Model):
+    """What an import run changed on an existing client — {field: [before, after]} — so that
+    undoing the run can put back what it overwrote or filled."""
+
+    batch = models.ForeignKey(
+        ImportBatch, on_delete=models.CASCADE, related_name="prior_values", verbose_name=_("run")
+    )
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="+", verbose_name=_("client")
+    )
+    values = models.JSONField(_("values before and after"), default=dict)
+
+    class Meta:
+        verbose_name = _("value before an import")
+        verbose_name_plural = _("values before an import")
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}/{self.client_id}"

@@ -34,6 +34,7 @@ from onboarding.access import visible_merchants
 from .errors import ImportFileError
 from .mapping import run_options
 from .service import check_file_size, clients_import
+from .undo import prior_values_save
 from .workbooks import workbook_unpacked_size
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ def import_batch_confirm(*, batch: ImportBatch, user) -> ImportBatch:
         dry_run=False,
         overwrite=batch.overwrite,
         mapping=batch.mapping,
+        fixes=batch.fixes,
         dry_run_of=batch,
         heartbeat_at=timezone.now(),
     )
@@ -249,6 +251,7 @@ def _execute(batch: ImportBatch, *, token: str, path_of) -> ImportBatch:
 
     def commit_with_status(done_report) -> None:
         # Inside the transaction that writes the clients: they and "done" commit together.
+        prior_values_save(batch_id=batch.pk, prior=getattr(done_report, "_prior", {}))
         if not _finish(
             batch.pk, token, status=ImportBatch.Status.DONE, message="", report=done_report
         ):

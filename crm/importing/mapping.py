@@ -43,6 +43,7 @@ def run_options(batch: ImportBatch) -> dict:
         "column_map": mapping.get("columns") or None,
         "ignore_columns": mapping.get("ignore") or (),
         "preset": mapping.get("preset") or "",
+        "fixes": batch.fixes or None,
     }
 
 

@@ -21,8 +21,10 @@ from onboarding.access import visible_merchants
 from .cleaning import RowCleaner
 from .detect import ColumnChoice, reason_lines
 from .errors import ImportFileError
+from .fixes import RecordingCleaner, rows_with_fixes
 from .headers import PHONE
 from .readers import open_table
+from .undo import RecordingWriter
 from .writer import ClientWriter
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,9 @@ class ImportReport:
     sheet: str = ""
     preset: str = ""
     column_reasons: list = field(default_factory=list)
+    rejected_rows: list = field(default_factory=list)  # a dry run's first rejected rows' cells
+    fixed_rows: int = 0
+    written_at: str = ""  # the run's timestamp on what it wrote (undo finds its rows by it)
     encoding: str = ""
     delimiter: str = ""
     preview: list = field(default_factory=list)
@@ -65,7 +70,7 @@ class ImportReport:
             self.errors_truncated = True
 
     def as_dict(self) -> dict:
-        data = dict(self.__dict__)
+        data = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
         data["delimiter"] = {"\t": "tab"}.get(self.delimiter, self.delimiter)
         return data
 
@@ -92,6 +97,7 @@ def clients_import(
     column_map: dict | None = None,
     ignore_columns: list | tuple = (),
     preset: str = "",
+    fixes: dict | None = None,
 ) -> ImportReport:
     """Import a client file into `merchant` (if `user` is given, it must see the merchant).
 
@@ -99,7 +105,8 @@ def clients_import(
     nothing written — when the file cannot be imported as a whole. `before_commit(report)` runs
     inside the write transaction after the last row (not for a dry run); whatever it raises rolls
     everything back and propagates. Columns are found by headers and content (`detect`);
-    `column_map` ({field: column}), `ignore_columns` and `preset` steer that choice."""
+    `column_map` ({field: column}), `ignore_columns` and `preset` steer that choice. `fixes`
+    ({row: {field: value}}, from the preview) are laid over the file's rows."""
     file_name = file_name or os.path.basename(path)
     if user is not None and not visible_merchants(user).filter(pk=merchant.pk).exists():
         raise ImportFileError(_("You cannot import into this merchant."))
@@ -127,13 +134,15 @@ def clients_import(
         report.delimiter = table.delimiter
         if PHONE not in mapping:  # the header finder guarantees it; keep the contract explicit
             raise ImportFileError(_("No phone column found."))
-        cleaner = RowCleaner(
+        table.rows = rows_with_fixes(table.rows, fixes, mapping)
+        report.fixed_rows = len(fixes or {})
+        cleaner = (RecordingCleaner if dry_run else RowCleaner)(
             mapping=mapping,
             headers=table.headers,
             region=merchant.country,
             today=merchant.local_today(),
         )
-        writer = ClientWriter(
+        writer = (ClientWriter if dry_run else RecordingWriter)(
             merchant=merchant,
             overwrite=overwrite,
             dry_run=dry_run,
@@ -143,9 +152,12 @@ def clients_import(
         )
         if dry_run:
             _run(table, cleaner, writer, report, on_progress)
+            report.rejected_rows = cleaner.rejected
         else:
+            report.written_at = writer.now.isoformat()
             with transaction.atomic():
                 _run(table, cleaner, writer, report, on_progress)
+                report._prior = writer.prior  # for the run's undo record (batches)
                 if before_commit is not None:
                     before_commit(report)
     finally:

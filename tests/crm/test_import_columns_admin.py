@@ -108,8 +108,8 @@ def test_phone_must_be_chosen_once(spec_client, own_merchant, tmp_path):
 
 
 def test_russian_column_step(spec_client, own_merchant, tmp_path):
-    spec_client.defaults["HTTP_ACCEPT_LANGUAGE"] = "ru"
     response = upload(spec_client, own_merchant, tmp_path)
+    spec_client.cookies["django_language"] = "ru"
     html = spec_client.get(response["Location"]).content.decode()
     assert "Перейти к пробному запуску" in html
     assert "действительных номеров" in html
