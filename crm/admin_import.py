@@ -17,7 +17,7 @@ from .importing import ImportFileError
 from .importing.fixes import import_row_fix
 from .importing.headers import FIELD_LABELS
 from .importing.mapping import mapping_apply, mapping_propose, mapping_refuse, preset_choices
-from .importing.undo import import_run_undo
+from .importing.undo import import_run_undo, undo_summary
 from .models import ImportBatch
 
 
@@ -145,12 +145,5 @@ class ImportBatchActionsMixin:
         except ImportFileError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(
-                request,
-                _(
-                    "Import undone: %(removed)s clients removed, %(restored)s restored, "
-                    "%(reversed)s opening balances reversed, %(kept)s kept (activity since)."
-                )
-                % {**outcome, "kept": len(outcome["kept"])},
-            )
+            messages.success(request, undo_summary(outcome))
         return HttpResponseRedirect(reverse("admin:crm_importbatch_change", args=[batch.pk]))

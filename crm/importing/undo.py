@@ -88,7 +88,9 @@ def import_run_can_undo(batch: ImportBatch, *, now=None) -> str:
     if not (batch.report or {}).get("written_at"):
         return _("This import was run before undo was available.")
     if now > undo_deadline(batch):
-        return _("Imports can be undone for %(days)s days; this one finished on %(date)s.") % {
+        return _(
+            "Too late to undo: the undo period (days) is %(days)s; this import finished on %(date)s."
+        ) % {
             "days": settings.IMPORT_UNDO_DAYS,
             "date": timezone.localtime(batch.finished_at).date().isoformat(),
         }
@@ -116,6 +118,13 @@ def _activity(client_ids: list[int], *, written_at, finished_at) -> dict[int, li
     for client_id in joined.values_list("pk", flat=True):
         found.setdefault(client_id, []).append(_("joined the program"))
     return found
+
+
+def undo_summary(outcome: dict) -> str:
+    return _(
+        "Import undone. Clients removed: %(removed)s; restored: %(restored)s; opening "
+        "balances reversed: %(reversed)s; kept (activity since): %(kept)s."
+    ) % {**outcome, "kept": len(outcome["kept"])}
 
 
 def import_run_undo(*, batch: ImportBatch, user) -> dict:
@@ -214,11 +223,7 @@ def import_run_undo(*, batch: ImportBatch, user) -> dict:
                 user_id=user.pk,
                 queryset=[batch],
                 action_flag=CHANGE,
-                change_message=_(
-                    "Import undone: %(removed)s clients removed, %(restored)s restored, "
-                    "%(reversed)s opening balances reversed, %(kept)s kept (activity since)."
-                )
-                % {**outcome, "kept": len(kept)},
+                change_message=undo_summary(outcome),
                 single_object=True,
             )
     logger.info("import run %s undone by %s: %s", batch.pk, getattr(user, "pk", None), outcome)

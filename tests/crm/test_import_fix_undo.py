@@ -182,7 +182,10 @@ def test_undo_removes_restores_reverses_and_keeps_active_clients(merchant, speci
     assert batch.undone_at is not None and batch.undone_by == specialist
     assert batch.report["undo"]["removed"] == 1
     log = LogEntry.objects.get(object_id=str(batch.pk))
-    assert "Import undone: 1 clients removed" in log.change_message
+    assert (
+        "Import undone. Clients removed: 1; restored: 1; opening balances reversed: 2"
+        in log.change_message
+    )
 
     with pytest.raises(ImportFileError, match="already undone"):
         import_run_undo(batch=batch, user=specialist)
@@ -211,7 +214,7 @@ def test_undo_keeps_fields_changed_since_and_has_a_period(merchant, specialist, 
         finished_at=timezone.now() - dt.timedelta(days=4)
     )
     other.refresh_from_db()
-    with pytest.raises(ImportFileError, match="can be undone for 3 days"):
+    with pytest.raises(ImportFileError, match="undo period \\(days\\) is 3"):
         import_run_undo(batch=other, user=specialist)
     assert Client.objects.filter(phone="+79131234565").exists()
 
