@@ -1,7 +1,7 @@
 """Header synonyms: which column of a merchant's file holds which client field.
 
 A header matches after trimming, collapsing inner spaces and ignoring case (and `ё` = `е`,
-trailing `*`/`:` ignored). Unknown columns are ignored and listed in the report."""
+trailing `*`/`:` ignored). `detect` weighs these against the content of the columns."""
 
 import re
 
@@ -113,22 +113,6 @@ _LOOKUP = {spelling: field for field, spellings in SYNONYMS.items() for spelling
 
 def field_for_header(value) -> str | None:
     return _LOOKUP.get(normalize_header(value))
-
-
-def map_headers(headers: list) -> tuple[dict[str, int], list[str]]:
-    """Return ({field: column index}, [unknown header texts]). The first column of a field wins;
-    a repeated one is listed as unknown."""
-    mapping: dict[str, int] = {}
-    unknown: list[str] = []
-    for index, header in enumerate(headers):
-        field = field_for_header(header)
-        label = "" if header is None else str(header).strip()
-        if field is None or field in mapping:
-            if label:
-                unknown.append(label)
-            continue
-        mapping[field] = index
-    return mapping, unknown
 
 
 def looks_like_header(cells: list) -> bool:
