@@ -25,6 +25,7 @@ from .workbooks import column_letters
 
 SAMPLE_ROWS = 200
 MIN_SHARE = 0.6
+MOBILE_SAMPLE = 40
 
 # Words that name a field inside a longer header («Моб. тел.», «Mobile number», «Эл. адрес»).
 HINTS = {
@@ -78,6 +79,13 @@ def _text(value) -> str:
 def _is_phone(value, region: str) -> str | None:
     if value is None or value == "" or isinstance(value, dt.date | bool):
         return None
+    if isinstance(value, str):
+        # Names, e-mails and short codes are not phones: skip the costly full parse for them.
+        digits = sum(ch.isdigit() for ch in value)
+        if digits < 6 or "@" in value or sum(ch.isalpha() for ch in value) > 3:
+            return None
+        if _DATE_TEXT.fullmatch(value.strip()):
+            return None
     try:
         return normalize_phone(value, region)
     except InvalidPhone:
@@ -138,7 +146,9 @@ def _shares(values: list, *, region: str, today: dt.date) -> dict:
     n = len(values)
     texts = [_text(v) for v in values]
     phones = [p for p in (_is_phone(v, region) for v in values) if p]
-    mobile = sum(1 for p in phones if phone_is_mobile(p)) if phones else 0
+    # The mobile share of a sample of the valid numbers (the type check is a full parse).
+    checked = phones[:MOBILE_SAMPLE]
+    mobile = sum(1 for p in checked if phone_is_mobile(p)) / len(checked) if checked else 0
     emails = sum(1 for t in texts if _EMAIL.fullmatch(t))
     births = 0
     for v, t in zip(values, texts, strict=True):
@@ -172,10 +182,7 @@ def _shares(values: list, *, region: str, today: dt.date) -> dict:
     cards = lengths.count(max(set(lengths), key=lengths.count)) if lengths else 0
     name_share = len(names) / n
     return {
-        h.PHONE: (
-            len(phones) / n * (0.85 + 0.15 * (mobile / len(phones) if phones else 0)),
-            (len(phones) / n, mobile / len(phones) if phones else 0),
-        ),
+        h.PHONE: (len(phones) / n * (0.85 + 0.15 * mobile), (len(phones) / n, mobile)),
         h.EMAIL: (emails / n, emails / n),
         h.BIRTHDAY: (births / n, births / n),
         h.FULL_NAME: (
