@@ -1,7 +1,6 @@
 """The client site's rules: joining (with consent, invitation and partner code), the card's
 codes, card sessions, consent changes, feedback and the page counters. Views call these."""
 
-import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -18,6 +17,7 @@ from loyalty.services.errors import LoyaltyError
 from loyalty.services.members import client_join
 from loyalty.services.referrals import referrer_assign
 from onboarding.models import Merchant
+from onboarding.tokens import token_hash, token_new
 
 from .errors import CardError
 from .models import (
@@ -230,19 +230,15 @@ def join_channel_of(src: str, *, invite_code: str = "", partner_code: str = "") 
 # ── card sessions ──────────────────────────────────────────────────────────────────────
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def card_session_start(*, client: Client) -> str:
     """Start a card session for a member on this device; returns the token the browser
     keeps (only its hash is stored)."""
-    token = secrets.token_urlsafe(32)
+    token = token_new()
     now = timezone.now()
     CardSession.objects.create(
         client=client,
         merchant_id=client.merchant_id,
-        token_hash=_token_hash(token),
+        token_hash=token_hash(token),
         created_at=now,
         last_seen_at=now,
     )
@@ -258,7 +254,7 @@ def card_session_client(*, merchant: Merchant, token: str | None) -> Client | No
     session = (
         CardSession.objects.select_related("client", "client__tier")
         .filter(
-            token_hash=_token_hash(token),
+            token_hash=token_hash(token),
             merchant=merchant,
             ended_at__isnull=True,
             client__merchant=merchant,
@@ -274,7 +270,7 @@ def card_session_client(*, merchant: Merchant, token: str | None) -> Client | No
 
 def card_session_end(*, token: str | None) -> None:
     if token:
-        CardSession.objects.filter(token_hash=_token_hash(token), ended_at__isnull=True).update(
+        CardSession.objects.filter(token_hash=token_hash(token), ended_at__isnull=True).update(
             ended_at=timezone.now()
         )
 

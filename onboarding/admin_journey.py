@@ -11,14 +11,15 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import checklists, people, training
+from . import checklists, owner_link, people, training
 from .access import can_edit_merchant, visible_merchants
 from .facts import facts_for, facts_sync
-from .forms import PersonInviteForm
+from .forms import OwnerLinkForm, PersonInviteForm
 from .journey import journey_steps
-from .models import ChecklistTemplate, Merchant, StaffMember
+from .models import ChecklistTemplate, Merchant, OwnerLink, StaffMember
 from .params import int_param
 
 
@@ -52,6 +53,11 @@ class MerchantJourneyMixin:
                 "<int:object_id>/people/",
                 wrap(self.people_view),
                 name="onboarding_merchant_people",
+            ),
+            path(
+                "<int:object_id>/owner-links/",
+                wrap(self.owner_links_view),
+                name="onboarding_merchant_owner_links",
             ),
             path(
                 "<int:object_id>/apply-checklist/",
@@ -134,6 +140,59 @@ class MerchantJourneyMixin:
             .order_by("-is_active", "full_name"),
         }
         return TemplateResponse(request, "admin/onboarding/people.html", context)
+
+    def owner_links_view(self, request, object_id):
+        """Create, send and revoke the owner's read-only links; each link's openings."""
+        merchant = self._merchant(request, object_id)
+        can_edit = can_edit_merchant(request.user, merchant)
+        form = OwnerLinkForm(request.POST or None, merchant=merchant)
+        created = None
+        if request.method == "POST":
+            if not can_edit:
+                raise PermissionDenied
+            if "revoke" in request.POST:
+                link = OwnerLink.objects.filter(
+                    merchant=merchant, pk=int_param(request.POST.get("revoke"))
+                ).first()
+                if link is None:
+                    raise PermissionDenied
+                if owner_link.owner_link_revoke(link=link, actor=request.user):
+                    messages.success(request, _("The link is revoked; it opens nothing now."))
+                return HttpResponseRedirect(request.path)
+            if form.is_valid():
+                try:
+                    created = owner_link.owner_link_create(
+                        merchant=merchant,
+                        actor=request.user,
+                        days=form.cleaned_data["days"],
+                        recipient=form.cleaned_data["recipient"],
+                        send=form.cleaned_data["send"],
+                        base_url=request.build_absolute_uri("/"),
+                    )
+                except ValidationError as error:
+                    for field, errors in error.error_dict.items():
+                        form.add_error(field if field in form.fields else None, errors)
+                else:
+                    if form.cleaned_data["send"]:
+                        messages.success(
+                            request,
+                            _("The link is sent to %(email)s.")
+                            % {"email": created.link.recipient},
+                        )
+                    form = OwnerLinkForm(merchant=merchant)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Owner links"),
+            "subtitle": merchant.name,
+            "opts": self.model._meta,
+            "merchant": merchant,
+            "form": form,
+            "created": created,
+            "can_edit": can_edit,
+            "links": owner_link.owner_links(merchant=merchant),
+            "now": timezone.now(),
+        }
+        return TemplateResponse(request, "admin/onboarding/owner_links.html", context)
 
     def apply_checklist_view(self, request, object_id):
         merchant = self._merchant(request, object_id)

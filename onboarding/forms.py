@@ -161,3 +161,31 @@ class PersonInviteForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["branch"].queryset = merchant.branches.filter(is_active=True)
         self.fields["staff"].queryset = merchant.staff.filter(user__isnull=True, is_active=True)
+
+
+class OwnerLinkForm(forms.Form):
+    """Issue an owner link from the merchant hub."""
+
+    days = forms.IntegerField(
+        label=_("Valid, days"),
+        min_value=1,
+        max_value=180,
+        initial=30,
+        error_messages={
+            "min_value": _("A link is valid for 1 to 180 days."),
+            "max_value": _("A link is valid for 1 to 180 days."),
+        },
+    )
+    recipient = forms.CharField(
+        label=_("Owner's e-mail or a note"),
+        max_length=254,
+        required=False,
+        help_text=_("Who gets the link; an e-mail if it is to be sent."),
+    )
+    send = forms.BooleanField(label=_("Send it by e-mail"), required=False, initial=True)
+
+    def __init__(self, *args, merchant=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        owner = merchant.owners.exclude(email="").order_by("pk").first() if merchant else None
+        if owner is not None:
+            self.fields["recipient"].initial = owner.email

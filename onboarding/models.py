@@ -6,7 +6,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from .tokens import HashedToken
 
 PERCENT_VALIDATORS = [MinValueValidator(0), MaxValueValidator(100)]
 
@@ -122,6 +125,15 @@ class Merchant(models.Model):
     )
     pos_integration = models.CharField(
         _("POS integration"), max_length=16, choices=PosIntegration, default=PosIntegration.NONE
+    )
+    adoption_target_percent = models.PositiveSmallIntegerField(
+        _("target share of checks with a card, %"),
+        default=80,
+        validators=PERCENT_VALIDATORS,
+        help_text=_(
+            "A branch whose weekly share of checks with a loyalty card is below this raises "
+            "an alert on the hub and in the portfolio."
+        ),
     )
     carrier_app = models.BooleanField(_("card in the mobile app"), default=True)
     carrier_telegram = models.BooleanField(_("card in the Telegram bot"), default=False)
@@ -381,6 +393,10 @@ class ChecklistFact(models.TextChoices):
     CARD_PURCHASES = "card_purchases", _("At least N card purchases")
     STAFF_ATTESTED = "staff_attested", _("Staff attested (at least N %)")
     CAMPAIGN_ISSUED = "campaign_issued", _("First campaign reward issued")
+    POS_CREDENTIALS = "pos_credentials", _("POS credentials saved")
+    POS_TEST_EVENT = "pos_test_event", _("A signed test event received from the POS")
+    POS_FIRST_SALE = "pos_first_sale", _("First real sale recorded from the till")
+    POS_FIRST_REFUND = "pos_first_refund", _("First refund recorded from the till")
 
 
 class ChecklistTemplateItem(models.Model):
@@ -410,6 +426,13 @@ class ChecklistTemplateItem(models.Model):
         null=True,
         blank=True,
         help_text=_("N for the fact: clients, purchases or percent of staff attested."),
+    )
+    integration = models.CharField(
+        _("only for the POS integration"),
+        max_length=16,
+        choices=PosIntegration,
+        blank=True,
+        help_text=_("Empty: every merchant; otherwise only merchants with this integration."),
     )
     due_offset_days = models.PositiveSmallIntegerField(
         _("due, days from start"),
@@ -571,6 +594,8 @@ class OnboardingEvent(models.Model):
         FACT_VERIFIED = "fact_verified", _("Tasks ticked by facts")
         PERSON_INVITED = "person_invited", _("Login created")
         PERSON_DEACTIVATED = "person_deactivated", _("Login deactivated")
+        OWNER_LINK_CREATED = "owner_link_created", _("Owner link created")
+        OWNER_LINK_REVOKED = "owner_link_revoked", _("Owner link revoked")
 
     merchant = models.ForeignKey(
         Merchant,
@@ -847,3 +872,46 @@ class BonusLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.staff_name}: {self.bonus}"
+
+
+# --- Owner link ------------------------------------------------------------------------------
+
+
+class OwnerLink(HashedToken):
+    """A read-only link to the owner's page (progress and Point B) that needs no password.
+    Only the token's hash is kept; every opening is logged in `OwnerLinkUse`."""
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="owner_links", verbose_name=_("merchant")
+    )
+    recipient = models.CharField(
+        _("sent to"), max_length=254, blank=True, help_text=_("E-mail or a note: who has it.")
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("owner link")
+        verbose_name_plural = _("owner links")
+        indexes = [models.Index(fields=["merchant", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id}: {self.recipient or self.pk}"
+
+
+class OwnerLinkUse(models.Model):
+    """One opening of an owner link (append-only)."""
+
+    link = models.ForeignKey(
+        OwnerLink, on_delete=models.CASCADE, related_name="uses", verbose_name=_("link")
+    )
+    used_at = models.DateTimeField(_("opened"), default=timezone.now)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-used_at", "-id"]
+        verbose_name = _("owner link opening")
+        verbose_name_plural = _("owner link openings")
+
+    def __str__(self) -> str:
+        return f"{self.link_id} @ {self.used_at:%Y-%m-%d %H:%M}"

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .owner_page import owner_page
 
 app_name = "reports"
 urlpatterns = [
@@ -13,4 +14,5 @@ urlpatterns = [
         name="segment_export",
     ),
     path("dashboard/<slug:slug>/report/", views.case_study, name="case_study"),
+    path("dashboard/<slug:slug>/owner/<str:token>/", owner_page, name="owner_page"),
 ]
