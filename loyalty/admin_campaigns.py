@@ -20,6 +20,7 @@ from onboarding.access import visible_merchants
 from onboarding.admin_base import ScopedAdmin
 from onboarding.admin_present import NativeTextAdminMixin
 
+from .admin_budget import CampaignBudgetAdminMixin
 from .campaigns.delivery import outbox_retry
 from .campaigns.segments import SegmentGiftError, segment_gift_preview, segment_gift_send
 from .campaigns.stats import campaign_stats_annotations
@@ -133,13 +134,15 @@ class SegmentGiftForm(forms.Form):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(CampaignAdminBase):
-    """The program's campaign admin plus results and the segment-gift page."""
+class CampaignAdmin(CampaignBudgetAdminMixin, CampaignAdminBase):
+    """The program's campaign admin plus results, the budget's projection and the
+    segment-gift page."""
 
     list_display = [*CampaignAdminBase.list_display, "issued", "redeemed", "revenue"]
-    readonly_fields = ["issued", "redeemed", "revenue", "segment_gift_link"]
+    readonly_fields = ["issued", "redeemed", "revenue", "segment_gift_link", "projected_cost"]
     fieldsets = [
         *CampaignAdminBase.fieldsets,
+        (_("Monthly budget"), {"fields": ["budget_unit", "monthly_budget", "projected_cost"]}),
         (_("Results"), {"fields": ["issued", "redeemed", "revenue", "segment_gift_link"]}),
     ]
     actions_list = ["open_segment_gift"]

@@ -255,6 +255,11 @@ CAMPAIGN_KIND_FIELDS = {
 CAMPAIGN_PARAM_FIELDS = sorted({f for fields in CAMPAIGN_KIND_FIELDS.values() for f in fields})
 
 
+class BudgetUnit(models.TextChoices):
+    POINTS = "points", _("Points")
+    MONEY = "money", _("Money")
+
+
 class Campaign(models.Model):
     merchant = models.ForeignKey(
         Merchant, on_delete=models.CASCADE, related_name="campaigns", verbose_name=_("merchant")
@@ -340,6 +345,24 @@ class Campaign(models.Model):
         blank=True,
         help_text=_("Placeholders: {name}, {points}, {valid_until}, {merchant}."),
     )
+    budget_unit = models.CharField(
+        _("monthly budget in"),
+        max_length=8,
+        choices=BudgetUnit,
+        blank=True,
+        help_text=_("Empty: no budget. A point pays one unit of the merchant's currency."),
+    )
+    monthly_budget = models.DecimalField(
+        _("monthly budget"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=_(
+            "Rewards stop for the rest of the merchant's calendar month once issued points "
+            "(certificates at face value) would pass it; the run lists who was left out."
+        ),
+        **MONEY,
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -397,6 +420,10 @@ class Campaign(models.Model):
                     "Give the welcome campaign as a certificate, or set the program's welcome "
                     "points to 0."
                 ) % {"points": f"{welcome.normalize():f}"}
+        if self.budget_unit and self.monthly_budget is None:
+            errors["monthly_budget"] = _("Set the monthly budget, or leave “in” empty.")
+        if self.monthly_budget is not None and not self.budget_unit:
+            errors["budget_unit"] = _("Choose points or money for the monthly budget.")
         if errors:
             raise ValidationError(errors)
 

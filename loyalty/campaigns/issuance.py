@@ -25,6 +25,7 @@ from ..models import (
 )
 from ..money import q
 from .audience import campaign_admits
+from .budget import budget_room, has_budget, lock_campaign
 from .outbox import MessageRenderer, Recipient
 from .sql import bulk_set
 
@@ -40,12 +41,15 @@ class IssueOutcome:
     points: Decimal = Decimal("0.00")
     certificates: int = 0
     message_ids: list[int] = field(default_factory=list)
+    # Clients the monthly budget left without their reward (see budget.py).
+    left_out: list[int] = field(default_factory=list)
 
     def add(self, other: "IssueOutcome") -> None:
         self.issued += other.issued
         self.points += other.points
         self.certificates += other.certificates
         self.message_ids.extend(other.message_ids)
+        self.left_out.extend(other.left_out)
 
 
 def _insert_issuances(rows: list[tuple]) -> list[tuple[int, int, str]]:
@@ -76,6 +80,22 @@ def _insert_issuances(rows: list[tuple]) -> list[tuple[int, int, str]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [(row[0], row[1], row[2]) for row in cursor.fetchall()]
+
+
+def _within_budget(campaign, rows, moment, tzinfo, outcome) -> list[tuple]:
+    """The rows the month's budget still pays for, read under the campaign's lock; the
+    clients of the rest go to `outcome.left_out`. Pairs already issued (by a run that held
+    the lock before us) are dropped first so they take no room."""
+    lock_campaign(campaign)
+    issued = set(
+        CampaignIssuance.objects.filter(
+            campaign=campaign, client_id__in={row[2] for row in rows}
+        ).values_list("client_id", "period_key")
+    )
+    rows = [row for row in rows if (row[2], row[3]) not in issued]
+    room = budget_room(campaign=campaign, moment=moment, tzinfo=tzinfo)
+    outcome.left_out.extend(row[2] for row in rows[room:])
+    return rows[:room]
 
 
 def issue_rewards(
@@ -147,6 +167,10 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_at):
         ]
         if not rows:
             return outcome
+        if has_budget(campaign):
+            rows = _within_budget(campaign, rows, moment, tzinfo, outcome)
+            if not rows:
+                return outcome
         inserted = _insert_issuances(rows)
         if not inserted:
             return outcome

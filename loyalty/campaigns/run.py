@@ -43,6 +43,10 @@ class RunReport:
         return sum(line.outcome.issued for line in self.campaigns)
 
     @property
+    def left_out(self) -> int:
+        return sum(len(line.outcome.left_out) for line in self.campaigns)
+
+    @property
     def message_ids(self) -> list[int]:
         return [mid for line in self.campaigns for mid in line.outcome.message_ids]
 
@@ -52,6 +56,7 @@ class RunReport:
             "merchant": self.merchant_slug,
             "day": self.day.isoformat(),
             "issued": self.issued,
+            "left_out": self.left_out,
             "campaigns": [
                 {
                     "id": line.campaign_id,
@@ -60,6 +65,7 @@ class RunReport:
                     "issued": line.outcome.issued,
                     "points": str(line.outcome.points),
                     "certificates": line.outcome.certificates,
+                    "left_out": sorted(line.outcome.left_out),
                 }
                 for line in self.campaigns
             ],

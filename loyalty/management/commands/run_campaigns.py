@@ -52,6 +52,13 @@ class Command(BaseCommand):
                     f"({outcome.points} points, {outcome.certificates} certificates; "
                     f"{line.candidates} candidates)"
                 )
+                if outcome.left_out:
+                    ids = ", ".join(str(i) for i in sorted(outcome.left_out)[:50])
+                    more = len(outcome.left_out) - 50
+                    self.stdout.write(
+                        f"    monthly budget reached: {len(outcome.left_out)} left out "
+                        f"(client ids {ids}{f' and {more} more' if more > 0 else ''})"
+                    )
             exp = report.expiry
             self.stdout.write(
                 f"  expiry: {exp.clients_expired} balances ({exp.points_expired} points), "
