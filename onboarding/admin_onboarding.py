@@ -89,7 +89,10 @@ class SharedTemplateMixin:
 
 class ChecklistTemplateItemInline(SharedTemplateMixin, ScopedTabularInline):
     model = ChecklistTemplateItem
-    fields = ["position", "side", "title", "required", "due_offset_days", "description"]
+    fields = [
+        "position", "side", "title", "required", "due_offset_days", "integration", "fact",
+        "fact_threshold", "description",
+    ]  # fmt: skip
 
 
 @admin.register(ChecklistTemplate)

@@ -36,6 +36,12 @@ class LaunchBlocked(ValidationError):
 
 
 @transaction.atomic
+def template_items_for(*, template: ChecklistTemplate, merchant: Merchant):
+    """The template's items that apply to the merchant: the general ones and the steps of
+    the merchant's own POS integration."""
+    return template.items.filter(Q(integration="") | Q(integration=merchant.pos_integration))
+
+
 def template_apply(
     *,
     merchant: Merchant,
@@ -64,7 +70,7 @@ def template_apply(
             due_date=start + dt.timedelta(days=item.due_offset_days),
             position=item.position,
         )
-        for item in template.items.all()
+        for item in template_items_for(template=template, merchant=merchant)
         if item.pk not in already
     ]
     if not tasks:

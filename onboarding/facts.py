@@ -26,6 +26,7 @@ from .models import (
     Merchant,
     MerchantTask,
     OnboardingEvent,
+    PosIntegration,
     StaffMember,
     TaskStatus,
     TrainingModule,
@@ -38,6 +39,12 @@ DEFAULT_THRESHOLDS = {
     ChecklistFact.STAFF_ATTESTED: 80,
 }
 TILL_SOURCES = ("cashier", "evotor", "poster", "api")
+# The purchase source (and POS event system) of each integration.
+POS_SOURCE = {
+    PosIntegration.NONE: "cashier",
+    PosIntegration.EVOTOR: "evotor",
+    PosIntegration.POSTER: "poster",
+}
 TIME_TO_VALUE_PURCHASES = (1, 100)
 
 
@@ -61,6 +68,12 @@ class MerchantFacts:
     modules: int = 0
     owners: int = 0
     logins: int = 0
+    # POS readiness of the merchant's own integration (Evotor, Poster or the cashier page).
+    pos_integration: str = PosIntegration.NONE
+    pos_credentials: bool = False
+    pos_signed_events: int = 0
+    pos_sales: int = 0
+    pos_refunds: int = 0
     # Merchant-local dates of the 1st and 100th card purchase.
     purchase_dates: dict[int, dt.datetime] = field(default_factory=dict)
 
@@ -85,6 +98,14 @@ class MerchantFacts:
             return self.staff > 0 and self.staff_attested_percent >= n
         if fact == ChecklistFact.CAMPAIGN_ISSUED:
             return self.issuances > 0
+        if fact == ChecklistFact.POS_CREDENTIALS:
+            return self.pos_credentials
+        if fact == ChecklistFact.POS_TEST_EVENT:
+            return self.pos_signed_events > 0
+        if fact == ChecklistFact.POS_FIRST_SALE:
+            return self.pos_sales > 0
+        if fact == ChecklistFact.POS_FIRST_REFUND:
+            return self.pos_refunds > 0
         return False
 
     def describe(self, fact: str) -> str:
@@ -109,6 +130,14 @@ class MerchantFacts:
             }
         if fact == ChecklistFact.CAMPAIGN_ISSUED:
             return _("campaign rewards issued: %(n)d") % {"n": self.issuances}
+        if fact == ChecklistFact.POS_CREDENTIALS:
+            return _("credentials saved") if self.pos_credentials else _("no credentials yet")
+        if fact == ChecklistFact.POS_TEST_EVENT:
+            return _("signed events received: %(n)d") % {"n": self.pos_signed_events}
+        if fact == ChecklistFact.POS_FIRST_SALE:
+            return _("sales recorded from the till: %(n)d") % {"n": self.pos_sales}
+        if fact == ChecklistFact.POS_FIRST_REFUND:
+            return _("refunds recorded from the till: %(n)d") % {"n": self.pos_refunds}
         return ""
 
 
@@ -195,7 +224,54 @@ def facts_for(*, merchants: QuerySet[Merchant] | list[Merchant]) -> dict[int, Me
         n=Count("pk"),
     ).items():
         facts[pk].logins = row["n"]
+    _pos_facts(facts, ids)  # after the logins: the cashier page's credentials are a login
     return facts
+
+
+def _pos_facts(facts: dict[int, MerchantFacts], ids: list[int]) -> None:
+    """Readiness of each merchant's own integration: credentials saved, a signed (that is,
+    authenticated) event received, the first sale and the first refund recorded from it."""
+    from loyalty.models import Purchase, Refund
+    from loyalty.pos.models import PosEvent
+
+    for row in Merchant.objects.filter(pk__in=ids).values(
+        "pk", "pos_integration", "evotor_token_hash", "poster_account",
+        "poster_client_secret", "poster_api_token",
+    ):  # fmt: skip
+        f = facts[row["pk"]]
+        f.pos_integration = row["pos_integration"]
+        if f.pos_integration == PosIntegration.EVOTOR:
+            f.pos_credentials = bool(row["evotor_token_hash"])
+        elif f.pos_integration == PosIntegration.POSTER:
+            f.pos_credentials = all(
+                row[k] for k in ("poster_account", "poster_client_secret", "poster_api_token")
+            )
+        else:  # the cashier page: a cashier can sign in
+            f.pos_credentials = f.logins > 0
+    signed = PosEvent.objects.filter(merchant_id__in=ids).exclude(
+        status__in=(PosEvent.Status.UNAUTHORIZED, PosEvent.Status.REJECTED)
+    )
+    for pk, system, n in (
+        signed.values_list("merchant_id", "system").annotate(n=Count("pk")).order_by()
+    ):
+        if system == POS_SOURCE[facts[pk].pos_integration]:
+            facts[pk].pos_signed_events = n
+    for pk, source, n in (
+        Purchase.objects.filter(merchant_id__in=ids, source__in=POS_SOURCE.values())
+        .values_list("merchant_id", "source")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        if source == POS_SOURCE[facts[pk].pos_integration]:
+            facts[pk].pos_sales = n
+    for pk, source, n in (
+        Refund.objects.filter(merchant_id__in=ids, purchase__source__in=POS_SOURCE.values())
+        .values_list("merchant_id", "purchase__source")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        if source == POS_SOURCE[facts[pk].pos_integration]:
+            facts[pk].pos_refunds = n
 
 
 def _staff_facts(facts: dict[int, MerchantFacts], ids: list[int]) -> None:

@@ -516,6 +516,25 @@ STANDARD_CHECKLIST_FACTS = {
     "Контроль запуска, информирование собственника об обновлениях": ("card_purchases", 100),
     "Проводить 100% оплат через программу": ("purchase_every_branch", None),
 }
+# POS readiness: the standard checklist's steps of each integration (migration 0010), each
+# checked by a fact; applying the checklist creates only the merchant's own integration's.
+# (integration, title, fact, due offset in days)
+STANDARD_POS_STEPS = [
+    ("evotor", "Эвотор: сохранить токен приложения (вход кассы в программу)", "pos_credentials", 7),
+    ("evotor", "Эвотор: получить подписанное тестовое событие от кассы", "pos_test_event", 8),
+    ("evotor", "Эвотор: провести первую реальную продажу", "pos_first_sale", 10),
+    ("evotor", "Эвотор: провести первый возврат", "pos_first_refund", 12),
+    ("poster", "Poster: сохранить аккаунт, секрет приложения и API-токен", "pos_credentials", 7),
+    ("poster", "Poster: получить подписанное тестовое событие (вебхук)", "pos_test_event", 8),
+    ("poster", "Poster: провести первую реальную продажу", "pos_first_sale", 10),
+    ("poster", "Poster: провести первый возврат", "pos_first_refund", 12),
+    ("none", "Страница кассира: выдать кассиру логин", "pos_credentials", 7),
+    ("none", "Страница кассира: провести первую продажу", "pos_first_sale", 10),
+    ("none", "Страница кассира: оформить первый возврат", "pos_first_refund", 12),
+]
+STANDARD_CHECKLIST_FACTS.update(
+    {title: (fact, None) for _integration, title, fact, _days in STANDARD_POS_STEPS}
+)
 
 
 # ── what the demo takes from each seed beyond the settings ────────────────────────────────

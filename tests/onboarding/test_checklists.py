@@ -33,6 +33,11 @@ def specialist(merchant):
     return user
 
 
+def _items(template, merchant) -> int:
+    """Items that apply to the merchant: general ones and its POS integration's steps."""
+    return checklists.template_items_for(template=template, merchant=merchant).count()
+
+
 def test_seeded_template_has_both_sides_from_the_seeds(template):
     items = list(template.items.all())
     assert len(items) >= 20
@@ -48,14 +53,14 @@ def test_seeded_template_has_both_sides_from_the_seeds(template):
 def test_apply_template_creates_tasks_with_due_dates_once(merchant, template):
     start = dt.date(2025, 3, 1)
     tasks = template_apply(merchant=merchant, template=template, start=start)
-    assert len(tasks) == template.items.count()
+    assert len(tasks) == _items(template, merchant)
     item = template.items.get(title__startswith="Назначить ответственное лицо")
     task = MerchantTask.objects.get(merchant=merchant, template_item=item)
     assert task.due_date == start + dt.timedelta(days=item.due_offset_days)
     assert task.side == ChecklistSide.BUSINESS and task.required and task.status == TaskStatus.TODO
     # Applying again creates nothing new.
     assert template_apply(merchant=merchant, template=template, start=start) == []
-    assert MerchantTask.objects.filter(merchant=merchant).count() == template.items.count()
+    assert MerchantTask.objects.filter(merchant=merchant).count() == _items(template, merchant)
     assert (
         OnboardingEvent.objects.filter(
             merchant=merchant, kind=OnboardingEvent.Kind.TEMPLATE_APPLIED
@@ -169,7 +174,7 @@ def test_progress_percent_overdue_next_due_and_sorting(template):
     today = a.local_today()
     template_apply(merchant=a, template=template, start=today - dt.timedelta(days=100))
     template_apply(merchant=b, template=template, start=today)
-    total = template.items.count()
+    total = checklists.template_items_for(template=template, merchant=b).count()
     for task in MerchantTask.objects.filter(merchant=b)[:5]:
         task.fact_override_reason = "done outside the portal" if task.fact else ""
         checklists.task_set_status(task=task, status=TaskStatus.DONE)
@@ -322,7 +327,7 @@ def test_admin_overdue_highlight_and_apply_action(client, merchant, template, sp
         {"action": f"apply_template_{template.pk}", "_selected_action": [merchant.pk]},
     )
     assert response.status_code == 302
-    assert MerchantTask.objects.filter(merchant=merchant).count() == template.items.count()
+    assert MerchantTask.objects.filter(merchant=merchant).count() == _items(template, merchant)
     MerchantTask.objects.filter(merchant=merchant).update(
         due_date=merchant.local_today() - dt.timedelta(days=3)
     )
@@ -362,7 +367,7 @@ def test_specialist_cannot_see_other_merchants_tasks(client, template, specialis
         reverse("admin:onboarding_merchant_changelist"),
         {"action": f"apply_template_{template.pk}", "_selected_action": [other.pk]},
     )
-    assert MerchantTask.objects.filter(merchant=other).count() == template.items.count()
+    assert MerchantTask.objects.filter(merchant=other).count() == _items(template, other)
 
 
 def test_demo_onboarding_for_launched_merchant(template):
@@ -374,7 +379,7 @@ def test_demo_onboarding_for_launched_merchant(template):
     checklists.demo_onboarding(merchant)
     checklists.demo_onboarding(merchant)  # idempotent
     tasks = MerchantTask.objects.filter(merchant=merchant)
-    assert tasks.count() == template.items.count()
+    assert tasks.count() == _items(template, merchant)
     assert not tasks.filter(required=True).exclude(status="done").exists()
     assert tasks.filter(status="done").count() > tasks.count() * 0.7
     assert TrainingModule.objects.filter(merchant=merchant).count() == 4
