@@ -116,6 +116,7 @@ class MerchantAdmin(MerchantJourneyMixin, MerchantOnboardingMixin, ScopedAdmin):
             {
                 "fields": [
                     "pos_integration",
+                    "adoption_target_percent",
                     "carrier_app",
                     "carrier_telegram",
                     "carrier_phone",

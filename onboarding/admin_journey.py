@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from . import checklists, owner_link, people, training
 from .access import can_edit_merchant, visible_merchants
+from .adoption import adoption_week
 from .facts import facts_for, facts_sync
 from .forms import OwnerLinkForm, PersonInviteForm
 from .journey import journey_steps
@@ -44,6 +45,7 @@ class MerchantJourneyMixin:
             facts_sync(merchants=[merchant])
             facts = facts_for(merchants=[merchant])[merchant.pk]
             extra_context["journey"] = journey_steps(merchant=merchant, facts=facts)
+            extra_context["adoption"] = adoption_week(merchant=merchant)
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):

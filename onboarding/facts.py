@@ -274,8 +274,9 @@ def _pos_facts(facts: dict[int, MerchantFacts], ids: list[int]) -> None:
             facts[pk].pos_refunds = n
 
 
-def _staff_facts(facts: dict[int, MerchantFacts], ids: list[int]) -> None:
-    """Attested staff: active staff whose latest attempt at every active module passed."""
+def staff_attestation(ids: list[int]) -> tuple[dict, dict, dict]:
+    """Per merchant (dicts of id sets): its active modules, its attested staff (active staff, owners aside,
+    whose latest attempt at every active module passed) and its active staff. Three queries."""
     modules: dict[int, set[int]] = defaultdict(set)
     for merchant_id, module_id in TrainingModule.objects.filter(
         merchant_id__in=ids, is_active=True
@@ -295,16 +296,23 @@ def _staff_facts(facts: dict[int, MerchantFacts], ids: list[int]) -> None:
         .values_list("staff_id", "module_id", "passed")
     ):
         latest.setdefault((staff_id, module_id), passed)
+    attested: dict[int, set[int]] = defaultdict(set)
+    for merchant_id in ids:
+        if modules[merchant_id]:
+            attested[merchant_id] = {
+                staff_id
+                for staff_id in staff[merchant_id]
+                if all(latest.get((staff_id, m)) for m in modules[merchant_id])
+            }
+    return modules, attested, staff
+
+
+def _staff_facts(facts: dict[int, MerchantFacts], ids: list[int]) -> None:
+    modules, attested, staff = staff_attestation(ids)
     for merchant_id in ids:
         facts[merchant_id].modules = len(modules[merchant_id])
         facts[merchant_id].staff = len(staff[merchant_id])
-        if not modules[merchant_id]:
-            continue
-        facts[merchant_id].staff_attested = sum(
-            1
-            for staff_id in staff[merchant_id]
-            if all(latest.get((staff_id, m)) for m in modules[merchant_id])
-        )
+        facts[merchant_id].staff_attested = len(attested[merchant_id])
 
 
 def task_fact_holds(task: MerchantTask, facts: MerchantFacts) -> bool:

@@ -3,6 +3,7 @@
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from onboarding.adoption import adoption_week
 from onboarding.models import Merchant
 
 from . import aggregates as agg
@@ -17,6 +18,7 @@ PORTFOLIO_COLUMNS = {
     "card_revenue": _("Card revenue"),
     "actual_discount": _("Actual discount, %"),
     "benefit": _("Economic benefit"),
+    "adoption_alerts": _("Branches below the card-share target"),
 }
 
 
@@ -39,7 +41,10 @@ def portfolio_row(merchant: Merchant) -> dict:
         ComponentKind.SAVING: saving,
         **{k: channel_revenue.get(ch, 0) for k, ch in CHANNEL_COMPONENT.items()},
     }
+    adoption = adoption_week(merchant=merchant)
     return {
+        "adoption": adoption,
+        "adoption_alerts": len(adoption.alerts),
         "merchant": merchant,
         "name": merchant.name,
         "launch_date": merchant.launch_date,

@@ -1,0 +1,146 @@
+"""The cashier adoption loop: per cashier and branch, the week's share of checks with a
+loyalty card (POS and cashier page alike), beside the cashier's attestation and staff bonus;
+a branch below the merchant's target share raises an alert (hub and portfolio).
+
+A week is Monday to Sunday in the merchant's local dates; by default the last full one.
+One aggregate query for the checks, one for the staff, three for attestation and the bonus
+period's figures — never a query per cashier or per check."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, Q
+
+from loyalty.money import q
+
+from .bonus import bonus_report, period_peek
+from .facts import staff_attestation
+from .models import Branch, Merchant, StaffMember
+
+ADOPTION_SOURCES = ("cashier", "evotor", "poster")
+
+
+def share(card: int, checks: int) -> Decimal | None:
+    return q(Decimal(card) * 100 / checks) if checks else None
+
+
+@dataclass
+class CashierAdoption:
+    staff_id: int | None
+    name: str
+    branch_id: int | None
+    checks: int
+    card_checks: int
+    attested: bool | None  # None: no training modules yet
+    bonus: Decimal | None  # the bonus period containing the week; None: no bonus line
+
+    @property
+    def share(self) -> Decimal | None:
+        return share(self.card_checks, self.checks)
+
+
+@dataclass
+class BranchAdoption:
+    branch_id: int | None
+    name: str
+    checks: int = 0
+    card_checks: int = 0
+    target: int = 0
+    cashiers: list[CashierAdoption] = field(default_factory=list)
+
+    @property
+    def share(self) -> Decimal | None:
+        return share(self.card_checks, self.checks)
+
+    @property
+    def below_target(self) -> bool:
+        return self.share is not None and self.share < self.target
+
+
+@dataclass
+class WeekAdoption:
+    merchant: Merchant
+    start: dt.date  # Monday
+    end: dt.date  # Sunday
+    target: int
+    branches: list[BranchAdoption]
+
+    @property
+    def alerts(self) -> list[BranchAdoption]:
+        return [b for b in self.branches if b.branch_id is not None and b.below_target]
+
+    @property
+    def checks(self) -> int:
+        return sum(b.checks for b in self.branches)
+
+    @property
+    def card_checks(self) -> int:
+        return sum(b.card_checks for b in self.branches)
+
+
+def last_full_week(today: dt.date) -> dt.date:
+    """The Monday of the last full week before `today`'s week."""
+    return today - dt.timedelta(days=today.weekday() + 7)
+
+
+def adoption_week(*, merchant: Merchant, week_start: dt.date | None = None) -> WeekAdoption:
+    """Checks and checks with a card per branch and cashier over one local week (default:
+    the last full week), with each cashier's attestation and staff bonus."""
+    from loyalty.models import Purchase
+
+    start = week_start or last_full_week(merchant.local_today())
+    start -= dt.timedelta(days=start.weekday())
+    end = start + dt.timedelta(days=6)
+    tz = merchant.tzinfo
+    since = dt.datetime.combine(start, dt.time.min, tzinfo=tz)
+    until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    rows = list(
+        Purchase.objects.filter(
+            merchant=merchant,
+            source__in=ADOPTION_SOURCES,
+            occurred_at__gte=since,
+            occurred_at__lt=until,
+        )
+        .values("branch_id", "cashier_id")
+        .annotate(checks=Count("pk"), card=Count("pk", filter=Q(client__isnull=False)))
+        .order_by()
+    )
+    staff = {
+        s.pk: s for s in StaffMember.objects.filter(pk__in={r["cashier_id"] for r in rows})
+    }
+    branch_names = dict(
+        Branch.objects.filter(merchant=merchant, is_active=True).values_list("pk", "name")
+    )
+    modules, attested, _staff = staff_attestation([merchant.pk])
+    has_modules = bool(modules[merchant.pk])
+    period = period_peek(merchant=merchant, day=end)
+    bonuses = {r.staff_id: r.bonus for r in bonus_report(merchant=merchant, period=period).rows}
+    target = merchant.adoption_target_percent
+    branches: dict[int | None, BranchAdoption] = {
+        pk: BranchAdoption(pk, name, target=target) for pk, name in branch_names.items()
+    }
+    for row in rows:
+        branch = branches.setdefault(
+            row["branch_id"], BranchAdoption(row["branch_id"], "", target=target)
+        )
+        branch.checks += row["checks"]
+        branch.card_checks += row["card"]
+        person = staff.get(row["cashier_id"])
+        branch.cashiers.append(
+            CashierAdoption(
+                staff_id=row["cashier_id"],
+                name=person.full_name if person else "",
+                branch_id=row["branch_id"],
+                checks=row["checks"],
+                card_checks=row["card"],
+                attested=(row["cashier_id"] in attested[merchant.pk]) if has_modules else None,
+                bonus=bonuses.get(row["cashier_id"]),
+            )
+        )
+    for branch in branches.values():
+        branch.cashiers.sort(key=lambda c: (c.staff_id is None, c.name, c.staff_id or 0))
+    ordered = sorted(branches.values(), key=lambda b: (b.branch_id is None, b.name))
+    return WeekAdoption(merchant=merchant, start=start, end=end, target=target, branches=ordered)
