@@ -178,8 +178,7 @@ class MerchantJourneyMixin:
                     if form.cleaned_data["send"]:
                         messages.success(
                             request,
-                            _("The link is sent to %(email)s.")
-                            % {"email": created.link.recipient},
+                            _("The link is sent to %(email)s.") % {"email": created.link.recipient},
                         )
                     form = OwnerLinkForm(merchant=merchant)
         context = {

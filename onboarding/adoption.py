@@ -108,9 +108,7 @@ def adoption_week(*, merchant: Merchant, week_start: dt.date | None = None) -> W
         .annotate(checks=Count("pk"), card=Count("pk", filter=Q(client__isnull=False)))
         .order_by()
     )
-    staff = {
-        s.pk: s for s in StaffMember.objects.filter(pk__in={r["cashier_id"] for r in rows})
-    }
+    staff = {s.pk: s for s in StaffMember.objects.filter(pk__in={r["cashier_id"] for r in rows})}
     branch_names = dict(
         Branch.objects.filter(merchant=merchant, is_active=True).values_list("pk", "name")
     )

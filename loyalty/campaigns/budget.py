@@ -141,17 +141,14 @@ def _events(campaign: Campaign, since: dt.date, until: dt.date) -> int | None:
     if kind == CampaignKind.REVIEW_REWARD:
         from .selection import review_platform_filter
 
-        return (
-            Review.objects.filter(
-                review_platform_filter(campaign),
-                campaign_audience_q(campaign, via="client__"),
-                merchant=merchant,
-                client__isnull=False,
-                created_at__gte=start,
-                created_at__lt=end,
-            )
-            .aggregate(n=Count("client_id", distinct=True))["n"]
-        )
+        return Review.objects.filter(
+            review_platform_filter(campaign),
+            campaign_audience_q(campaign, via="client__"),
+            merchant=merchant,
+            client__isnull=False,
+            created_at__gte=start,
+            created_at__lt=end,
+        ).aggregate(n=Count("client_id", distinct=True))["n"]
     if kind == CampaignKind.WELCOME:
         joined = Client.objects.filter(merchant=merchant, joined_at__gte=start, joined_at__lt=end)
         if campaign.reward_form == RewardForm.POINTS:

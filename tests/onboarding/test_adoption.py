@@ -39,8 +39,9 @@ def _checks(merchant, branch, cashier, *, card, plain, day=MONDAY, source="cashi
 @pytest.fixture
 def shop():
     merchant = MerchantFactory(adoption_target_percent=70, time_zone="Asia/Novokuznetsk")
-    centre, mall = BranchFactory(merchant=merchant, name="Centre"), BranchFactory(
-        merchant=merchant, name="Mall"
+    centre, mall = (
+        BranchFactory(merchant=merchant, name="Centre"),
+        BranchFactory(merchant=merchant, name="Mall"),
     )
     anna = StaffMemberFactory(merchant=merchant, full_name="Anna", branch=centre)
     boris = StaffMemberFactory(merchant=merchant, full_name="Boris", branch=centre)
@@ -79,9 +80,7 @@ def test_attestation_and_bonus_beside_the_share(shop):
     from loyalty.program import TierSpec, program_configure
     from onboarding.training import attestation_submit, modules_install_standard
 
-    program_configure(
-        merchant=shop, tiers=[TierSpec("Base", Decimal(3), Decimal(10), Decimal(0))]
-    )
+    program_configure(merchant=shop, tiers=[TierSpec("Base", Decimal(3), Decimal(10), Decimal(0))])
     shop.program.staff_bonus_percent = Decimal(1)
     shop.program.save()
     modules_install_standard(merchant=shop)

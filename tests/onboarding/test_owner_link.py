@@ -88,16 +88,19 @@ def test_page_shows_progress_and_point_b_and_logs_each_use(client, merchant, spe
     assert progress.next_task.title == "Send the client base"
     assert response.context["b"]["card_revenue"] == Decimal("1234.00")
     assert "₽1,234" in body.replace("\xa0", " ")
-    assert response["Cache-Control"].startswith("max-age=0") or "no-store" in response[
-        "Cache-Control"
-    ]
+    assert (
+        response["Cache-Control"].startswith("max-age=0") or "no-store" in response["Cache-Control"]
+    )
     client.get(url)
     uses = OwnerLinkUse.objects.filter(link=created.link)
     assert uses.count() == 2
     assert uses.filter(user_agent="Owner's phone").count() == 1
-    assert OnboardingEvent.objects.filter(
-        merchant=merchant, kind=OnboardingEvent.Kind.OWNER_LINK_CREATED
-    ).count() == 1
+    assert (
+        OnboardingEvent.objects.filter(
+            merchant=merchant, kind=OnboardingEvent.Kind.OWNER_LINK_CREATED
+        ).count()
+        == 1
+    )
 
 
 def test_expired_link_is_404_and_not_logged(client, merchant, specialist):

@@ -69,7 +69,9 @@ def test_evotor_credentials_fact():
 
 
 def test_poster_credentials_need_account_secret_and_token():
-    merchant = MerchantFactory(pos_integration="poster", poster_account="shop", poster_api_token="t")
+    merchant = MerchantFactory(
+        pos_integration="poster", poster_account="shop", poster_api_token="t"
+    )
     assert not _facts(merchant).holds(F.POS_CREDENTIALS)
     merchant.poster_client_secret = "s"
     merchant.save()
@@ -116,7 +118,7 @@ def test_first_sale_and_first_refund_facts(integration, source, other):
     facts = _facts(merchant)
     assert (facts.pos_sales, facts.pos_refunds) == (1, 1)
     assert facts.holds(F.POS_FIRST_REFUND)
-    assert "refunds recorded from the till: 1" == facts.describe(F.POS_FIRST_REFUND)
+    assert facts.describe(F.POS_FIRST_REFUND) == "refunds recorded from the till: 1"
 
 
 def test_facts_tick_the_readiness_tasks(template):
