@@ -251,32 +251,27 @@ def _pos_facts(facts: dict[int, MerchantFacts], ids: list[int]) -> None:
     signed = PosEvent.objects.filter(merchant_id__in=ids).exclude(
         status__in=(PosEvent.Status.UNAUTHORIZED, PosEvent.Status.REJECTED)
     )
-    for pk, system, n in (
-        signed.values_list("merchant_id", "system").annotate(n=Count("pk")).order_by()
-    ):
-        if system == POS_SOURCE[facts[pk].pos_integration]:
-            facts[pk].pos_signed_events = n
-    for pk, source, n in (
-        Purchase.objects.filter(merchant_id__in=ids, source__in=POS_SOURCE.values())
-        .values_list("merchant_id", "source")
-        .annotate(n=Count("pk"))
-        .order_by()
-    ):
-        if source == POS_SOURCE[facts[pk].pos_integration]:
-            facts[pk].pos_sales = n
-    for pk, source, n in (
-        Refund.objects.filter(merchant_id__in=ids, purchase__source__in=POS_SOURCE.values())
-        .values_list("merchant_id", "purchase__source")
-        .annotate(n=Count("pk"))
-        .order_by()
-    ):
-        if source == POS_SOURCE[facts[pk].pos_integration]:
-            facts[pk].pos_refunds = n
+    sources = POS_SOURCE.values()
+    counted = (
+        ("pos_signed_events", signed, "system"),
+        ("pos_sales", Purchase.objects.filter(merchant_id__in=ids, source__in=sources), "source"),
+        (
+            "pos_refunds",
+            Refund.objects.filter(merchant_id__in=ids, purchase__source__in=sources),
+            "purchase__source",
+        ),
+    )
+    for attribute, queryset, source_field in counted:
+        rows = queryset.values_list("merchant_id", source_field).annotate(n=Count("pk"))
+        for pk, source, n in rows.order_by():
+            if source == POS_SOURCE[facts[pk].pos_integration]:  # only its own integration's
+                setattr(facts[pk], attribute, n)
 
 
 def staff_attestation(ids: list[int]) -> tuple[dict, dict, dict]:
-    """Per merchant (dicts of id sets): its active modules, its attested staff (active staff, owners aside,
-    whose latest attempt at every active module passed) and its active staff. Three queries."""
+    """Per merchant (dicts of id sets): its active modules, its attested staff (active staff,
+    owners aside, whose latest attempt at every active module passed) and its active staff.
+    Three queries."""
     modules: dict[int, set[int]] = defaultdict(set)
     for merchant_id, module_id in TrainingModule.objects.filter(
         merchant_id__in=ids, is_active=True
