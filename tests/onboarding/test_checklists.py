@@ -212,6 +212,7 @@ def merchant_form_data(merchant, **overrides):
         "pos_integration": merchant.pos_integration,
         "previous_discount_percent": "5",
         "platform_traffic_share_percent": "20",
+        "adoption_target_percent": "80",
         "specialists": [u.pk for u in merchant.specialists.all()],
     }
     for prefix in ("branches", "point_a_items", "staff"):

@@ -130,6 +130,7 @@ def test_specialist_creating_merchant_is_assigned(client, world):
         "pos_integration": "none",
         "previous_discount_percent": "5",
         "platform_traffic_share_percent": "20",
+        "adoption_target_percent": "80",
     }
     for prefix in ("branches", "point_a_items", "staff"):
         data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
@@ -155,6 +156,7 @@ def test_time_zone_is_validated(client, world):
         "pos_integration": "none",
         "previous_discount_percent": "5",
         "platform_traffic_share_percent": "20",
+        "adoption_target_percent": "80",
     }
     for prefix in ("branches", "point_a_items", "staff"):
         data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
