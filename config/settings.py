@@ -117,6 +117,10 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = 1  # hours
 AXES_RESET_ON_SUCCESS = True
+# Failures count per (client address, username): one client's guesses lock that client out of
+# that account only, never other clients (behind a proxy, the real client: config/client_ip.py).
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 
 LOGIN_URL = "login"
@@ -186,11 +190,12 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
-if env.bool("BEHIND_PROXY", default=False):
+# Behind PROXY_COUNT trusted reverse proxies the client address comes from X-Forwarded-For
+# (config/client_ip.py); without a proxy that header is the client's own text and is ignored.
+BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+PROXY_COUNT = env.int("PROXY_COUNT", default=1)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    # django-axes must count failures per client, not per proxy.
-    AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=1)
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
