@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Count, Q
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -416,13 +416,16 @@ class MerchantOnboardingMixin:
         }
 
     def _pick_merchant(self, request, merchants):
-        raw = request.GET.get("merchant") or request.POST.get("merchant")
+        """The merchant a page shows. A page read falls back to the first visible merchant; a
+        change (POST) acts only on the merchant it names, which must be visible — otherwise 404,
+        never some other merchant's data."""
+        raw = request.POST.get("merchant") if request.method == "POST" else None
+        raw = raw or request.GET.get("merchant")
         merchant_id = int_param(raw)
-        if merchant_id:
-            chosen = merchants.filter(pk=merchant_id).first()
-            if chosen is not None:
-                return chosen
-        return merchants.order_by("name").first()
+        chosen = merchants.filter(pk=merchant_id).first() if merchant_id else None
+        if chosen is None and request.method == "POST":
+            raise Http404
+        return chosen or merchants.order_by("name").first()
 
     def progress_view(self, request):
         context = self._page_context(request, _("Onboarding progress"))

@@ -97,6 +97,26 @@ def test_custom_admin_pages_never_show_other_merchant(client, world):
     assert world["b"]["period"].status == "open"
 
 
+@pytest.mark.parametrize("merchant", ["hidden", "abc", "", "-1", "99999999"])
+def test_closing_bonus_period_of_invisible_merchant_is_404(client, world, merchant):
+    """A merchant id the user cannot see (or none at all) never falls back to a visible one."""
+    from onboarding.models import BonusPeriod, QuizLink
+
+    client.force_login(world["spec_a"])
+    links = QuizLink.objects.count()
+    value = world["b"]["merchant"].pk if merchant == "hidden" else merchant
+    response = client.post(
+        reverse("admin:onboarding_staff_bonus"), {"merchant": value, "period": "2024-01-01"}
+    )
+    assert response.status_code == 404
+    assert not BonusPeriod.objects.filter(status=BonusPeriod.Status.CLOSED).exists()
+    response = client.post(
+        reverse("admin:onboarding_training_matrix"), {"merchant": value, "create_links": "1"}
+    )
+    assert response.status_code == 404
+    assert QuizLink.objects.count() == links
+
+
 def test_partner_cannot_close_bonus_period(client, world):
     client.force_login(world["partner_a"])
     response = client.post(
