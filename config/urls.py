@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from onboarding import views as onboarding_views
+from onboarding.admin_pages import admin_search
 
 urlpatterns = [
     path("", onboarding_views.home, name="home"),
@@ -26,6 +27,8 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Before the admin's own route: its search view fails on a page that is not a number.
+    path("admin/search/", admin_search),
     path("admin/", admin.site.urls),
     path("", include("onboarding.urls")),
     path("", include("loyalty.urls")),

@@ -11,6 +11,7 @@ from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
 from . import roles
 from .access import visible_merchants
+from .admin_pages import SafePaginationInlineFormSet
 from .admin_present import MerchantTimeAdminMixin, NativeTextAdminMixin
 from .models import Merchant
 
@@ -194,7 +195,9 @@ class ScopedAdmin(MerchantTimeAdminMixin, NativeTextAdminMixin, ScopedMixin, Mod
 
 class ScopedTabularInline(ScopedMixin, TabularInline):
     extra = 0
+    formset = SafePaginationInlineFormSet
 
 
 class ScopedStackedInline(ScopedMixin, StackedInline):
     extra = 0
+    formset = SafePaginationInlineFormSet
