@@ -12,17 +12,16 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-# Without SECRET_KEY in the environment a per-checkout key is generated once and kept
-# out of the repository, so no secret is ever committed.
-_secret_file = BASE_DIR / ".secret_key"
+# Without SECRET_KEY in the environment a per-checkout key is generated once into a private
+# file (0600) kept out of the repository; with DEBUG off start-up warns (config/secret_key.py).
 if env.str("SECRET_KEY", default=""):
     SECRET_KEY = env.str("SECRET_KEY")
+    SECRET_KEY_FILE = None
 else:
-    if not _secret_file.exists():
-        from django.core.management.utils import get_random_secret_key
+    from config.secret_key import secret_key_from_file
 
-        _secret_file.write_text(get_random_secret_key())
-    SECRET_KEY = _secret_file.read_text().strip()
+    SECRET_KEY_FILE = BASE_DIR / ".secret_key"
+    SECRET_KEY = secret_key_from_file(SECRET_KEY_FILE)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -7,7 +7,12 @@ class OnboardingConfig(AppConfig):
     verbose_name = _("Onboarding")
 
     def ready(self):
+        from django.conf import settings
         from django.db.models.signals import post_migrate
+
+        from config.secret_key import secret_key_warn
+
+        secret_key_warn(generated_in=settings.SECRET_KEY_FILE, debug=settings.DEBUG)
 
         from .signals import sync_roles_after_migrate
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import Group, User
 from django.db import transaction
+from django.utils.translation import gettext, ngettext
 
 from crm.models import Client, ClientSource, Review
 from loyalty.channels.api import webpush_public_key
@@ -94,6 +95,28 @@ def _named(user: User, first: str, last: str) -> User:
         user.first_name, user.last_name = first, last
         user.save(update_fields=["first_name", "last_name"])
     return user
+
+
+def demo_refusal(*, debug: bool, force: bool) -> str | None:
+    """Why the demo must not load into this database, or None. The demo creates the superuser
+    `admin` with the published DEMO_PASSWORD: it loads only with DEBUG or an explicit force, and
+    never into a database holding a merchant of its own (any slug outside the demo's five)."""
+    demo_slugs = [ref["slug"] for ref in REFERENCE_MERCHANTS]
+    others = Merchant.objects.exclude(slug__in=demo_slugs).count()
+    if others:
+        return ngettext(
+            "This database holds %(count)d merchant that is not part of the demo; the demo "
+            "(superuser “admin” with a published password) is never loaded into it.",
+            "This database holds %(count)d merchants that are not part of the demo; the demo "
+            "(superuser “admin” with a published password) is never loaded into it.",
+            others,
+        ) % {"count": others}
+    if not (debug or force):
+        return gettext(
+            "DEBUG is off: the demo creates the superuser “admin” with a published password. "
+            "Run it with DEBUG=true, or with --force on a machine nobody else can reach."
+        )
+    return None
 
 
 def demo_load(*, stdout=None) -> list[DemoLogin]:

@@ -27,11 +27,11 @@ def snapshot():
 
 def test_demo_twice_creates_once_and_balances_match_ledger():
     out = StringIO()
-    call_command("demo", stdout=out)
+    call_command("demo", "--force", stdout=out)
     first = snapshot()
     assert first[0] == 5
     assert "owner-zolotoff" in out.getvalue() and "specialist" in out.getvalue()
-    call_command("demo", stdout=StringIO())
+    call_command("demo", "--force", stdout=StringIO())
     assert snapshot() == first
 
     zolotoff = Merchant.objects.get(slug="zolotoff")
@@ -68,7 +68,7 @@ def test_demo_follows_the_seeds(django_user_model):
     from onboarding.models import MerchantTask
     from reports.metrics import point_b
 
-    call_command("demo", stdout=StringIO())
+    call_command("demo", "--force", stdout=StringIO())
     for slug, (headline, residue) in SEED_BENEFIT.items():
         merchant = Merchant.objects.get(slug=slug)
         b = point_b(merchant=merchant, use_snapshot=False)
@@ -108,3 +108,34 @@ def test_demo_follows_the_seeds(django_user_model):
     assert zolotoff.owners.get().get_full_name() == "Елена Чинчин"
     assert zolotoff.partner.get_full_name() == "Юлия Милашенко"
     assert [u.get_full_name() for u in zolotoff.specialists.all()] == ["Ирина Воронова"]
+
+
+def test_demo_refuses_without_debug_or_force(settings):
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG is off") as refused:
+        call_command("demo", stdout=StringIO())
+    assert refused.value.returncode == 3
+    assert not Merchant.objects.exists()
+    assert not django_user(username="admin")
+
+
+def django_user(**lookup):
+    from django.contrib.auth.models import User
+
+    return User.objects.filter(**lookup).exists()
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_demo_never_loads_into_a_database_with_other_merchants(settings, debug):
+    from django.core.management.base import CommandError
+
+    from tests.factories import MerchantFactory
+
+    settings.DEBUG = debug
+    MerchantFactory(slug="real-shop", name="Real shop")
+    with pytest.raises(CommandError, match="1 merchant that is not part of the demo"):
+        call_command("demo", "--force", stdout=StringIO())
+    assert list(Merchant.objects.values_list("slug", flat=True)) == ["real-shop"]
+    assert not django_user(username="admin")

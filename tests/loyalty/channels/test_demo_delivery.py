@@ -35,7 +35,7 @@ def _birthday_run_day(merchant: Merchant):
 
 def test_demo_campaign_day_has_no_failed_message(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    call_command("demo", stdout=StringIO())
+    call_command("demo", "--force", stdout=StringIO())
     merchant = Merchant.objects.get(slug="zolotoff")
     assert merchant.channel_settings.vapid_public_key  # web push ready on the card
     day = _birthday_run_day(merchant)
