@@ -178,6 +178,10 @@ IMPORT_UPLOAD_RETENTION_HOURS = env.int("IMPORT_UPLOAD_RETENTION_HOURS", default
 # An import run can be undone for this many days after it finished (docs/import.md).
 IMPORT_UNDO_DAYS = env.int("IMPORT_UNDO_DAYS", default=14)
 
+# Staff quizzes: attempts per module within a rolling period (docs/security.md).
+QUIZ_MAX_ATTEMPTS = env.int("QUIZ_MAX_ATTEMPTS", default=3)
+QUIZ_ATTEMPT_PERIOD_HOURS = env.int("QUIZ_ATTEMPT_PERIOD_HOURS", default=24)
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -31,6 +31,7 @@ from .models import (
     StaffMember,
     TrainingModule,
 )
+from .quiz_attempts import quiz_attempt_check
 
 # The standard modules installed for a merchant: (title, material, [(question, multiple,
 # [(answer, correct), ...]), ...]).
@@ -279,16 +280,22 @@ def attestation_submit(
     taken_at=None,
 ) -> Attestation:
     """Score a quiz attempt and record it as the staff member's next attempt.
-    Raises ValidationError if the module is not this staff member's or has no questions."""
+    Raises ValidationError if the module is not this staff member's, has no questions, or the
+    staff member has no attempt left (`quiz_attempts`)."""
     if module.merchant_id != staff.merchant_id or not module.is_active:
         raise ValidationError(_("This module is not available to this staff member."))
     questions = list(module.questions.all())
     if not questions:
         raise ValidationError(_("This module has no questions yet."))
     result = quiz_score(module=module, answers=answers, questions=questions)
+    taken_at = taken_at or timezone.now()
     for _try in range(3):
         try:
             with transaction.atomic():
+                # One attempt of this person at a time, so two parallel posts cannot both pass
+                # the limit.
+                StaffMember.objects.select_for_update().filter(pk=staff.pk).first()
+                quiz_attempt_check(staff=staff, module=module, at=taken_at)
                 last = (
                     Attestation.objects.filter(staff=staff, module=module).aggregate(
                         m=Max("attempt")
@@ -306,7 +313,7 @@ def attestation_submit(
                     pass_threshold_percent=module.pass_threshold_percent,
                     passed=result.passed,
                     answers={str(k): sorted(v) for k, v in answers.items()},
-                    taken_at=taken_at or timezone.now(),
+                    taken_at=taken_at,
                 )
         except IntegrityError:
             continue  # a concurrent attempt took the number: take the next one

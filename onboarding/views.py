@@ -9,6 +9,7 @@ from . import roles
 from .access import cashier_merchant, dashboard_merchants, user_roles
 from .forms import QuizForm
 from .models import Attestation
+from .quiz_attempts import quiz_attempts_left
 from .training import attestation_submit, modules_for_staff, staff_by_token
 
 
@@ -46,7 +47,10 @@ def quiz_home(request, token: str):
     latest = {}
     for att in Attestation.objects.filter(staff=staff).order_by("module_id", "-taken_at", "-id"):
         latest.setdefault(att.module_id, att)
-    items = [(module, latest.get(module.pk)) for module in modules]
+    items = [
+        (module, latest.get(module.pk), quiz_attempts_left(staff=staff, module=module))
+        for module in modules
+    ]
     return render(
         request, "onboarding/quiz_home.html", {"staff": staff, "items": items, "token": token}
     )
@@ -58,6 +62,19 @@ def quiz_take(request, token: str, module_id: int):
     staff = _staff_or_404(token)
     module = get_object_or_404(modules_for_staff(staff=staff), pk=module_id)
     questions = list(module.questions.prefetch_related("answers"))
+    allowance = quiz_attempts_left(staff=staff, module=module)
+    if not allowance.left:
+        # Out of attempts: no questions to study until the next attempt opens.
+        return render(
+            request,
+            "onboarding/quiz_take.html",
+            {
+                "staff": staff,
+                "module": module,
+                "token": token,
+                "locked": allowance.message(staff.merchant),
+            },
+        )
     form = QuizForm(request.POST or None, module=module, questions=questions)
     if request.method == "POST" and form.is_valid():
         try:
@@ -79,8 +96,15 @@ def quiz_result(request, token: str, attestation_id: int):
     attestation = get_object_or_404(
         Attestation.objects.select_related("module"), pk=attestation_id, staff=staff
     )
+    allowance = quiz_attempts_left(staff=staff, module=attestation.module)
     return render(
         request,
         "onboarding/quiz_result.html",
-        {"staff": staff, "attestation": attestation, "token": token},
+        {
+            "staff": staff,
+            "attestation": attestation,
+            "token": token,
+            "allowance": allowance,
+            "locked": "" if allowance.left else allowance.message(staff.merchant),
+        },
     )

@@ -9,7 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from onboarding import training
+from onboarding.localtime import format_local
 from onboarding.models import Attestation, QuizAnswer, QuizQuestion, TrainingModule
+from onboarding.quiz_attempts import quiz_attempts_left
 from tests.factories import MerchantFactory, StaffMemberFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -194,7 +196,7 @@ def test_quiz_page_flow_records_attestation(client, module, staff):
     attestation = Attestation.objects.get(staff=staff)
     assert attestation.passed and attestation.score_percent == Decimal("100.00")
     result = client.get(response["Location"]).content.decode()
-    assert "4 of 4 correct" in result
+    assert "Passed" in result and "4 of 4" not in result and "100.00" not in result
 
 
 def test_quiz_form_requires_every_answer(client, module, staff):
@@ -265,3 +267,107 @@ def test_standard_modules_install_idempotent(merchant):
         for question in module.questions.all():
             correct = question.answers.filter(is_correct=True).count()
             assert correct >= 1 and (question.multiple or correct == 1)
+
+
+# --- attempts per period, and what a result reveals -----------------------------------------
+
+
+def wrong_answers(module):
+    """Every question answered with its first wrong answer."""
+    return {
+        qid: {next(a.pk for a in answers if not a.is_correct)}
+        for qid, answers in module.answer_map.items()
+    }
+
+
+def post_data(answers):
+    return {f"q{qid}": [str(pk) for pk in chosen] for qid, chosen in answers.items()}
+
+
+def test_attempts_are_limited_per_period(module, staff, settings):
+    settings.QUIZ_MAX_ATTEMPTS = 3
+    settings.QUIZ_ATTEMPT_PERIOD_HOURS = 24
+    start = timezone.now() - dt.timedelta(hours=30)
+    for minutes in (0, 10, 20):
+        training.attestation_submit(
+            staff=staff,
+            module=module,
+            answers=wrong_answers(module),
+            taken_at=start + dt.timedelta(minutes=minutes),
+        )
+    # A fourth attempt within 24 hours of the first is refused, even with the right answers.
+    with pytest.raises(ValidationError, match="all 3 attempts"):
+        training.attestation_submit(
+            staff=staff,
+            module=module,
+            answers=right(module),
+            taken_at=start + dt.timedelta(hours=2),
+        )
+    assert Attestation.objects.filter(staff=staff).count() == 3
+    # The first attempt leaves the window 24 hours after it: one attempt opens again.
+    second_left = start + dt.timedelta(hours=24, minutes=1)
+    allowance = quiz_attempts_left(staff=staff, module=module, at=second_left)
+    assert (allowance.left, allowance.next_at) == (1, None)
+    training.attestation_submit(staff=staff, module=module, answers={}, taken_at=second_left)
+    closed = quiz_attempts_left(staff=staff, module=module, at=second_left)
+    assert closed.left == 0 and closed.next_at == start + dt.timedelta(hours=24, minutes=10)
+    # Another module and another person have their own attempts.
+    other = StaffMemberFactory(merchant=staff.merchant)
+    assert quiz_attempts_left(staff=other, module=module).left == 3
+
+
+def test_page_refuses_attempt_over_the_limit_with_local_time(client, module, staff, settings):
+    settings.QUIZ_MAX_ATTEMPTS = 2
+    staff.merchant.time_zone = "Asia/Novokuznetsk"  # UTC+7
+    staff.merchant.save()
+    token = training.quiz_link_for(staff=staff).token
+    url = reverse("onboarding:quiz_take", args=[token, module.pk])
+    first = timezone.now()
+    for _attempt in range(2):
+        assert client.post(url, post_data(wrong_answers(module))).status_code == 302
+    taken = Attestation.objects.filter(staff=staff).order_by("taken_at").first().taken_at
+    opens = taken + dt.timedelta(hours=24)
+    local_opens = format_local(opens, staff.merchant)  # Novokuznetsk time, not UTC
+    assert local_opens != format_local(opens, "UTC")
+    # A script posting the right answers now gets the refusal, and nothing is recorded.
+    response = client.post(url, post_data(right(module)))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "You have used all 2 attempts allowed for this quiz" in body
+    assert f"opens on {local_opens}." in body
+    assert Attestation.objects.filter(staff=staff).count() == 2
+    assert (first - taken).total_seconds() < 60
+    # The quiz page no longer shows the questions; the module list says when it opens.
+    page = client.get(url).content.decode()
+    assert "Q1 single" not in page and "You have used all 2 attempts" in page
+    home = client.get(reverse("onboarding:quiz_home", args=[token])).content.decode()
+    assert f"Next attempt on {local_opens}" in home
+    assert url not in home
+
+
+def test_refusal_reads_in_russian(module, staff, settings):
+    from django.utils import translation
+
+    settings.QUIZ_MAX_ATTEMPTS = 1
+    training.attestation_submit(staff=staff, module=module, answers={})
+    with translation.override("ru"), pytest.raises(ValidationError) as refused:
+        training.attestation_submit(staff=staff, module=module, answers={})
+    assert "Следующая попытка откроется" in refused.value.messages[0]
+
+
+def test_result_page_reveals_neither_score_nor_answers(client, module, staff):
+    token = training.quiz_link_for(staff=staff).token
+    url = reverse("onboarding:quiz_take", args=[token, module.pk])
+    half = right(module)
+    half[module.qs[0].pk] = {module.answer_map[module.qs[0].pk][1].pk}
+    half[module.qs[2].pk] = {module.answer_map[module.qs[2].pk][0].pk}
+    response = client.post(url, post_data(half))
+    attestation = Attestation.objects.get(staff=staff)
+    assert attestation.score_percent == Decimal("50.00")  # recorded for the specialist
+    result = client.get(response["Location"]).content.decode()
+    assert "Not passed" in result and "2 attempts left" in result
+    assert "50.00" not in result and "2 of 4" not in result
+    for question in module.qs:  # neither the questions nor any answer text
+        assert question.text not in result
+    home = client.get(reverse("onboarding:quiz_home", args=[token])).content.decode()
+    assert "50.00" not in home and "Not passed" in home
