@@ -4,6 +4,7 @@ so a fresh clone runs with no configuration: SQLite, eager Celery, DEBUG off."""
 from pathlib import Path
 
 import environ
+from django.templatetags.static import static
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "import_export",
     "django_celery_beat",
     "axes",
+    "csp",
     "onboarding",
     "loyalty",
     "crm",
@@ -62,6 +64,7 @@ MIDDLEWARE = [
     "onboarding.middleware.MerchantTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.csp.PortalCSPMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -182,6 +185,30 @@ IMPORT_UNDO_DAYS = env.int("IMPORT_UNDO_DAYS", default=14)
 QUIZ_MAX_ATTEMPTS = env.int("QUIZ_MAX_ATTEMPTS", default=3)
 QUIZ_ATTEMPT_PERIOD_HOURS = env.int("QUIZ_ATTEMPT_PERIOD_HOURS", default=24)
 
+# Content-Security-Policy (config/csp.py): scripts only from our own static files, no inline
+# script; the admin adds 'unsafe-eval' for its Alpine.js. CSP_REPORT_URI collects violations.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'"],
+        "manifest-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        **(
+            {"report-uri": [env.str("CSP_REPORT_URI")]}
+            if env.str("CSP_REPORT_URI", default="")
+            else {}
+        ),
+    },
+}
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -235,6 +262,8 @@ UNFOLD = {
     "SITE_HEADER": _("Loyalty onboarding"),
     "SITE_SYMBOL": "loyalty",
     "SHOW_LANGUAGES": True,
+    # Behaviours of our admin pages (no inline script under the Content-Security-Policy).
+    "SCRIPTS": [lambda request: static("site/portal.js")],
     "SHOW_HISTORY": True,
     "SIDEBAR": {
         "show_search": True,
