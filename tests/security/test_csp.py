@@ -83,4 +83,4 @@ def test_admin_pages_load_the_behaviours_script(client, world):
     client.force_login(world["spec_a"])
     body = client.get(reverse("admin:onboarding_staff_bonus")).content.decode()
     assert "site/portal.js" in body
-    assert 'data-autosubmit' in body and "onchange" not in body
+    assert "data-autosubmit" in body and "onchange" not in body
