@@ -41,3 +41,14 @@ def test_paginated_inlines_ignore_bad_pages(client, world):
             response = client.get(url, {f"{prefix}-page": page})
             assert response.status_code == 200, (prefix, page)
             assert world["a"]["client"].full_name in response.content.decode()
+
+
+@pytest.mark.parametrize("page", BAD_PAGES)
+def test_card_lists_fall_back_to_a_real_page(world, page):
+    from cards import selectors
+
+    member = world["a"]["client"]
+    for listing in (selectors.purchases_page, selectors.ledger_page, selectors.inbox_page):
+        shown = listing(client=member, page=page)
+        assert 1 <= shown.number <= shown.paginator.num_pages, (listing.__name__, page)
+    assert selectors.purchases_page(client=member, page=page).object_list[0].client == member
