@@ -3,6 +3,7 @@
     .venv/bin/python bench/purchases.py [--database-url URL] [--workers 4] [--purchases 6000]
                                         [--chains 1500] [--batch 50] [--modes single,batch]
                                         [--without-hooks | --check-growth 15000]
+                                        [--pgbench-seconds 20]
 
 Builds a ZOLOTOFF-like merchant (5 tiers, welcome 3 000, referral 500 + 5/2/1 %) whose buyers
 each sit at the bottom of a chain of three referrers, joins every buyer (welcome points), then
@@ -19,6 +20,8 @@ Before the run it prints the SQL statements one purchase costs (CaptureQueriesCo
 After each mode it checks, for every client, that the cached balance = the ledger sum = the
 balance expected from an independent replay of the recorded purchases (tiers by spend,
 cashback, referral levels of the check amount, one-time bonus), and prints the discrepancies (must be 0).
+The peer, in the same run after the modes: pgbench TPC-B (scale 10) with as many clients as
+workers, on a scratch database `<name>_pgbench`; each mode's rate is printed as a ratio to it.
 The database (default PostgreSQL `bench_purchases` on 127.0.0.1) is recreated each run; a
 `sqlite:///path` URL runs on SQLite (use --workers 1 there: SQLite has one writer).
 """
@@ -277,6 +280,28 @@ def discrepancies(merchant) -> tuple[int, int, int]:
     return len(clients), bad_ledger, bad_expected
 
 
+def pgbench_tps(url: str, clients: int, seconds: int) -> float | None:
+    """The floor in the same run: pgbench TPC-B (scale 10) with `clients` clients on a scratch
+    database next to the bench's (None on SQLite or without pgbench)."""
+    import re
+    import shutil
+    import subprocess
+
+    if url.startswith("sqlite") or shutil.which("pgbench") is None:
+        return None
+    scratch = f"{url}_pgbench"
+    recreate_database(scratch)
+    subprocess.run(["pgbench", "-i", "-q", "-s", "10", scratch], check=True, capture_output=True)
+    run = subprocess.run(
+        ["pgbench", "-c", str(clients), "-j", str(clients), "-T", str(seconds), scratch],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    found = re.search(r"tps = ([0-9.]+)", run.stdout)
+    return float(found.group(1)) if found else None
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=DEFAULT_URL)
@@ -296,6 +321,9 @@ def main():
         "--without-hooks",
         action="store_true",
         help="skip the campaigns' after-purchase hook (measures the engine alone)",
+    )
+    parser.add_argument(
+        "--pgbench-seconds", type=int, default=20, help="peer run length (0: no peer)"
     )
     args = parser.parse_args()
     recreate_database(args.database_url)
@@ -347,12 +375,22 @@ def main():
             f"{checked} clients checked: {bad_ledger} cached≠ledger, {bad_expected} ≠expected"
         )
         results.append((mode, rate, bad_ledger + bad_expected))
+    peer = None
+    if args.pgbench_seconds:
+        connection.close()
+        peer = pgbench_tps(args.database_url, args.workers, args.pgbench_seconds)
+    if peer:
+        print(f"peer: pgbench TPC-B, scale 10, {args.workers} clients: {peer:.0f} tps")
     tag = f"{connection.vendor}_{args.workers}w" + ("_nohooks" if args.without_hooks else "")
     tag += "_checkgrowth" if args.check_growth and not args.without_hooks else ""
     print(f"RESULT purchases_statements_{tag} {count} statements/purchase")
     for mode, rate, bad in results:
         print(f"RESULT purchases_{mode}_{tag} {rate:.0f} purchases/s")
         print(f"RESULT purchases_{mode}_{tag}_discrepancies {bad} clients")
+        if peer:
+            print(f"RESULT purchases_{mode}_{tag}_ratio_to_pgbench {rate / peer:.2f} x")
+    if peer:
+        print(f"RESULT purchases_peer_pgbench_tpcb_{args.workers}c {peer:.0f} tps")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth
 from django.utils.translation import gettext_lazy as _
 
 from onboarding.models import Merchant
@@ -82,6 +83,15 @@ class Client(models.Model):
     last_purchase_at = models.DateTimeField(_("last purchase"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # What points expiry counts from: the last purchase, else joining, else creation. The
+    # database computes it in the statement that changes its sources (the engine's purchase
+    # update included), so the daily expiry selection is an index range, not a scan.
+    last_activity_at = models.GeneratedField(
+        expression=Coalesce("last_purchase_at", "joined_at", "created_at"),
+        output_field=models.DateTimeField(),
+        db_persist=True,
+        verbose_name=_("last activity"),
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -102,6 +112,19 @@ class Client(models.Model):
             models.Index(fields=["merchant", "source"]),
             models.Index(fields=["merchant", "tier"]),
             models.Index(fields=["merchant", "created_at"]),
+            # The daily run's selections: balances that may expire, birthdays by day of year.
+            models.Index(
+                fields=["merchant", "last_activity_at"],
+                condition=Q(balance__gt=0),
+                name="client_expiry_due",
+            ),
+            models.Index(
+                F("merchant"),
+                ExtractMonth("birthday"),
+                ExtractDay("birthday"),
+                condition=Q(birthday__isnull=False),
+                name="client_birthday_day",
+            ),
         ]
 
     def __str__(self) -> str:

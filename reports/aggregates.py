@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 
@@ -27,6 +26,7 @@ from loyalty.money import ZERO, q
 from onboarding.models import Merchant
 
 from .models import DailyMembers, DailySales
+from .replica import read_connection
 
 SALES_FIELDS = [
     "card_purchases",
@@ -271,7 +271,7 @@ def buyer_stats(merchant: Merchant, period: Period) -> dict:
         .annotate(n=Count("id"), rev=Sum(net))
     )
     sql, params = inner.query.sql_with_params()
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             "SELECT COUNT(*), "
             "COALESCE(SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END), 0), "

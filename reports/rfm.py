@@ -30,6 +30,8 @@ from crm.models import Client, RfmSegment
 from loyalty.money import q
 from onboarding.models import Merchant
 
+from .replica import read_connection
+
 NEW_CLIENT_DAYS = 30
 
 SEGMENTS = dict(RfmSegment.choices)
@@ -87,7 +89,7 @@ def _params(merchant: Merchant, today: date) -> list:
 
 def client_scores(*, merchant: Merchant, today: date) -> dict[int, dict]:
     """{client id: {"r", "f", "m", "segment"}} for every buyer (tests and small exports)."""
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(_scored_sql(), _params(merchant, today))
         return {
             row[0]: {"r": row[2], "f": row[3], "m": row[4], "segment": row[5]}
@@ -102,7 +104,7 @@ def segment_summary(*, merchant: Merchant, today: date) -> list[dict]:
         "SELECT segment, COUNT(*), COALESCE(SUM(total_spent), 0), AVG(r), AVG(f), AVG(m) "
         f"FROM ({_scored_sql()}) AS s GROUP BY segment"
     )
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, _params(merchant, today))
         found = {row[0]: row[1:] for row in cursor.fetchall()}
     found["no_purchase"] = (
@@ -146,7 +148,7 @@ def segment_client_ids(*, merchant: Merchant, segment: str, today: date) -> list
             .values_list("pk", flat=True)
         )
     sql = f"SELECT id FROM ({_scored_sql()}) AS s WHERE segment = %s ORDER BY id"
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, [*_params(merchant, today), segment])
         return [row[0] for row in cursor.fetchall()]
 
@@ -232,7 +234,7 @@ def monthly_history(
         _pk, end_at, new_since = _params(merchant, as_of)
         params += [end_at, new_since]
     found: dict[int, dict] = {}
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(_history_sql(len(ends)), [*params, merchant.pk])
         for idx, segment, count in cursor.fetchall():
             found.setdefault(int(idx), {})[segment] = int(count)

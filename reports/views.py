@@ -23,6 +23,7 @@ from .casestudy import case_study_html
 from .metrics import branch_breakdown, point_b
 from .partners import partner_summary
 from .portfolio import PORTFOLIO_COLUMNS, portfolio_rows
+from .replica import reads_from_replica
 from .rfm import SEGMENTS
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -89,6 +90,7 @@ def _channel_rows(merchant, filters) -> dict:
 
 @login_required
 @require_GET
+@reads_from_replica
 def portfolio(request):
     """All merchants the user may see, one row each, sortable by any column."""
     merchants = dashboard_merchants(request.user).order_by("name")
@@ -111,6 +113,7 @@ def portfolio(request):
 
 @login_required
 @require_GET
+@reads_from_replica
 def dashboard(request, slug):
     merchant = _merchant(request, slug)
     filters = _filters(request, merchant)
@@ -165,6 +168,7 @@ def dashboard(request, slug):
 
 @login_required
 @require_GET
+@reads_from_replica
 def dashboard_xlsx(request, slug):
     merchant = _merchant(request, slug)
     b = point_b(merchant=merchant, **_filters(request, merchant))
@@ -175,6 +179,7 @@ def dashboard_xlsx(request, slug):
 
 @login_required
 @require_GET
+@reads_from_replica
 def segment_export(request, slug, segment, fmt):
     merchant = _merchant(request, slug)
     if segment not in SEGMENTS or fmt not in ("csv", "xlsx"):
@@ -193,6 +198,7 @@ def segment_export(request, slug, segment, fmt):
 
 @login_required
 @require_GET
+@reads_from_replica
 def case_study(request, slug):
     merchant = _merchant(request, slug)
     return HttpResponse(case_study_html(merchant=merchant, request=request))

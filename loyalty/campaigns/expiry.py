@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models.functions import Coalesce
 
 from crm.models import Client
 from onboarding.models import Merchant
@@ -55,13 +54,12 @@ def points_expire(*, merchant: Merchant, day: date, moment: datetime) -> tuple[i
     )
     if not months:
         return 0, ZERO
-    activity = Coalesce("last_purchase_at", "joined_at", "created_at")
     # A few days of slack around month ends; the exact rule is applied below in Python.
+    # `last_activity_at` (last purchase, else joining, else creation) under a partial index
+    # of positive balances: a range look-up, not a scan of the client base.
     cutoff = day_start(merchant, add_months(day, -months) + timedelta(days=4))
     candidates = list(
-        Client.objects.filter(merchant=merchant, balance__gt=0)
-        .annotate(activity=activity)
-        .filter(activity__lt=cutoff)
+        Client.objects.filter(merchant=merchant, balance__gt=0, last_activity_at__lt=cutoff)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
@@ -70,10 +68,8 @@ def points_expire(*, merchant: Merchant, day: date, moment: datetime) -> tuple[i
         chunk = candidates[start : start + CHUNK]
         with transaction.atomic():
             accounts = lock_accounts(chunk)
-            rows = (
-                Client.objects.filter(pk__in=chunk, balance__gt=0)
-                .annotate(activity=activity)
-                .values_list("pk", "balance", "activity")
+            rows = Client.objects.filter(pk__in=chunk, balance__gt=0).values_list(
+                "pk", "balance", "last_activity_at"
             )
             due = {}
             for cid, balance, at in rows:

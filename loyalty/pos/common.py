@@ -33,6 +33,7 @@ class Outcome:
     purchase: object = None
     refund: object = None
     extra: dict = field(default_factory=dict)
+    logged: bool = False  # its event row is already written (with the purchase)
 
 
 def json_body(request) -> object:

@@ -221,9 +221,12 @@ def receipt_from_document(*, store_id: str, document: dict) -> Receipt | None:
     return receipt
 
 
-def document_apply(*, merchant: Merchant, store_id: str, document, endpoint: str) -> Outcome:
+def document_apply(
+    *, merchant: Merchant, store_id: str, document, endpoint: str, log=None
+) -> Outcome:
     """Apply one document: SELL records a purchase, PAYBACK a refund (pending if its sale is
-    unknown yet); other types are ignored."""
+    unknown yet); other types are ignored. `log(outcome, document)` writes a recorded
+    sale's event row inside its transaction."""
     if not isinstance(document, dict):
         raise BadRequest("a document must be a JSON object")
     try:
@@ -238,7 +241,8 @@ def document_apply(*, merchant: Merchant, store_id: str, document, endpoint: str
     # The store must be one of the merchant's connected branches: checked by the receipt's
     # context statement, which finds the branch anyway.
     receipt.branch_required = True
-    return receipt_record(merchant=merchant, receipt=receipt)
+    in_transaction = (lambda outcome: log(outcome, document)) if log is not None else None
+    return receipt_record(merchant=merchant, receipt=receipt, log=in_transaction)
 
 
 def store_check(merchant: Merchant, store_id: str) -> None:
@@ -247,12 +251,16 @@ def store_check(merchant: Merchant, store_id: str) -> None:
         raise Unauthorized("the store is not connected to this merchant")
 
 
-def documents_apply(*, merchant: Merchant, store_id: str, payload, endpoint: str) -> list[Outcome]:
+def documents_apply(
+    *, merchant: Merchant, store_id: str, payload, endpoint: str, log=None
+) -> list[Outcome]:
     documents = payload if isinstance(payload, list) else [payload]
     if not documents:
         store_check(merchant, store_id)
     # Each document is its own transaction inside the engine (a bad one loses no other).
     return [
-        document_apply(merchant=merchant, store_id=store_id, document=document, endpoint=endpoint)
+        document_apply(
+            merchant=merchant, store_id=store_id, document=document, endpoint=endpoint, log=log
+        )
         for document in documents
     ]

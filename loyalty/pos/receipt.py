@@ -8,6 +8,7 @@ the till took as it took them (a payment that breaks the rules is flagged for re
 answers a repeat of the same document with its first result, a repeat with other content
 with a logged conflict."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -151,8 +152,12 @@ def _enrol(merchant: Merchant, phone: str, at: datetime) -> Client | None:
     ).client
 
 
-def receipt_record(*, merchant: Merchant, receipt: Receipt) -> Outcome:
-    """Record one POS receipt (sale or refund) and say what happened."""
+def receipt_record(
+    *, merchant: Merchant, receipt: Receipt, log: Callable[[Outcome], object] | None = None
+) -> Outcome:
+    """Record one POS receipt (sale or refund) and say what happened. `log(outcome)`, if
+    given, writes the event row of a recorded sale inside the sale's transaction (the
+    returned outcome is then marked `logged`)."""
     if receipt.kind == REFUND:
         if receipt.branch_required:
             _context(merchant, receipt)  # the store check
@@ -167,6 +172,14 @@ def receipt_record(*, merchant: Merchant, receipt: Receipt) -> Outcome:
     points = q(receipt.payments.get(POINTS) or ZERO)
     if client is None:
         points = ZERO  # no client to take them from: the sale is recorded, nothing earned
+    logged: list[Outcome] = []
+
+    def log_in_transaction(result) -> None:
+        outcome = _sale_outcome(receipt, result, enrolled=enrolled, client=client)
+        log(outcome)
+        outcome.logged = True
+        logged.append(outcome)
+
     try:
         result = purchase_record(
             merchant=merchant,
@@ -184,11 +197,18 @@ def receipt_record(*, merchant: Merchant, receipt: Receipt) -> Outcome:
             by_phone=ctx.by_phone or enrolled,
             raw_payload=receipt.raw,
             pending_refunds=ctx.pending,
+            in_transaction=log_in_transaction if log is not None else None,
         )
     except IdempotencyConflict as exc:
         return Outcome(PosEvent.Status.CONFLICT, str(exc), external_id=receipt.external_id)
     except LoyaltyError as exc:
         raise BadRequest(str(exc)) from None
+    if logged:
+        return logged[0]
+    return _sale_outcome(receipt, result, enrolled=enrolled, client=client)
+
+
+def _sale_outcome(receipt: Receipt, result, *, enrolled: bool, client) -> Outcome:
     purchase = result.purchase
     status = PosEvent.Status.ACCEPTED if result.created else PosEvent.Status.DUPLICATE
     notes = []

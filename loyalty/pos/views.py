@@ -72,6 +72,16 @@ def evotor_documents(request, store_uuid: str):
     except Unauthorized as exc:
         return _unauthorized(PurchaseSource.EVOTOR, request, exc)
     payload = None
+
+    def log(outcome, document):
+        return event_log(
+            system=PurchaseSource.EVOTOR,
+            endpoint=request.path,
+            merchant=merchant,
+            outcome=outcome,
+            payload=document,
+        )
+
     try:
         payload = json_body(request)
         documents = payload if isinstance(payload, list) else [payload]
@@ -80,7 +90,7 @@ def evotor_documents(request, store_uuid: str):
             if user_id and merchant.evotor_user_id and user_id != merchant.evotor_user_id:
                 raise Unauthorized("the document belongs to another Evotor user")
         outcomes = evotor.documents_apply(
-            merchant=merchant, store_id=store_uuid, payload=payload, endpoint=request.path
+            merchant=merchant, store_id=store_uuid, payload=payload, endpoint=request.path, log=log
         )
     except Unauthorized as exc:
         return _unauthorized(PurchaseSource.EVOTOR, request, exc)
@@ -88,13 +98,8 @@ def evotor_documents(request, store_uuid: str):
         return _bad(PurchaseSource.EVOTOR, request, merchant, exc, payload)
     documents = payload if isinstance(payload, list) else [payload]
     for outcome, document in zip(outcomes, documents, strict=False):
-        event_log(
-            system=PurchaseSource.EVOTOR,
-            endpoint=request.path,
-            merchant=merchant,
-            outcome=outcome,
-            payload=document,
-        )
+        if not outcome.logged:  # a recorded sale's row was written with the purchase
+            log(outcome, document)
     if len(outcomes) == 1:
         return answer(outcomes[0])
     return JsonResponse({"status": "accepted", "results": [o.status for o in outcomes]})

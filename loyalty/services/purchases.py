@@ -7,6 +7,7 @@ rules (history import, queued POS events, the benchmark)."""
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -118,6 +119,7 @@ def purchase_record(
     lines: list[LineInput] | None = None,
     till_points: bool = False,
     pending_refunds: bool | None = None,
+    in_transaction: Callable[[PurchaseResult], None] | None = None,
 ) -> PurchaseResult:
     """Record one check and everything it earns and spends; raise a LoyaltyError (and write
     nothing) if points or a certificate exceed their caps or the balance — unless
@@ -125,7 +127,9 @@ def purchase_record(
 
     Idempotent per (merchant, external_id): a repeat with the same content returns the first
     result; other content under the same id raises IdempotencyConflict. `pending_refunds`:
-    whether the caller already knows that refunds wait for this sale (None: look)."""
+    whether the caller already knows that refunds wait for this sale (None: look).
+    `in_transaction(result)` runs inside the purchase's transaction (a POS event row is
+    committed with the purchase it records)."""
     item = PurchaseInput(
         pending_refunds=pending_refunds,
         lines=lines,
@@ -145,7 +149,8 @@ def purchase_record(
         raw_payload=raw_payload,
     )
     try:
-        return purchase_record_many(merchant=merchant, items=[item])[0]
+        hook = (lambda results: in_transaction(results[0])) if in_transaction else None
+        return purchase_record_many(merchant=merchant, items=[item], in_transaction=hook)[0]
     except IntegrityError:
         # A batch's keys are read before its insert; a single check's insert ignores the
         # conflict itself. Should a concurrent post still collide, the first one won.
@@ -200,7 +205,11 @@ def _repeat_result(purchase: Purchase, item: PurchaseInput | None = None) -> Pur
 
 
 def purchase_record_many(
-    *, merchant: Merchant, items: list[PurchaseInput], rules: Rules | None = None
+    *,
+    merchant: Merchant,
+    items: list[PurchaseInput],
+    rules: Rules | None = None,
+    in_transaction: Callable[[list[PurchaseResult]], None] | None = None,
 ) -> list[PurchaseResult]:
     """Record a batch of checks in one transaction (all or nothing), in the given order.
 
@@ -212,6 +221,8 @@ def purchase_record_many(
         _validate_input(merchant, item)
     with transaction.atomic():
         results, created, growth = _record_locked(merchant, items, rules)
+        if in_transaction is not None:
+            in_transaction(results)
     if growth is not None:
         # Only checks that may reach an active check-growth campaign wake the hook; history
         # (checks that happened elsewhere, before the program) earns no rewards.
