@@ -1,7 +1,7 @@
 """The POS path's cost: a sale from Evotor is at most 8 SQL statements — authentication, the
-context look-up, the engine's lock and writes, the event log (issue 12: it was 17). Savepoints
-are the test's own transaction at work; in production they are the transaction's BEGIN and
-COMMIT, which the driver sends."""
+context look-up, the engine's lock and writes, the event log (issue 12: it was 17) — and one
+transaction: the event row is written inside the purchase's. Savepoints are the test's own
+transaction at work; in production they are the transaction's BEGIN and COMMIT."""
 
 import pytest
 from django.db import connection
@@ -28,3 +28,11 @@ def test_an_evotor_sale_costs_at_most_eight_statements(client, rustore):  # noqa
         q["sql"] for q in ctx.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))
     ]
     assert len(statements) <= BUDGET, "\n".join(statements)
+    # The event row lies between the engine's savepoint and its release: one commit per sale.
+    sql = [q["sql"] for q in ctx.captured_queries]
+    event = next(i for i, s in enumerate(sql) if s.startswith('INSERT INTO "loyalty_posevent"'))
+    purchase = next(i for i, s in enumerate(sql) if 'INTO "loyalty_purchase"' in s)
+    opened = max(i for i, s in enumerate(sql[:purchase]) if s.startswith("SAVEPOINT"))
+    name = sql[opened].split()[-1]
+    released = next(i for i, s in enumerate(sql) if s.startswith("RELEASE") and name in s)
+    assert opened < purchase < event < released, "\n".join(sql)
