@@ -127,8 +127,10 @@ def build(clients: int):
         )
         cur.execute(
             f"""
-            INSERT INTO {ledger_t} (merchant_id, client_id, kind, points, reason, created_at)
-            SELECT merchant_id, id, 'accrual', balance, '', coalesce(last_purchase_at, created_at)
+            INSERT INTO {ledger_t} (merchant_id, client_id, kind, points, uncovered, reason,
+                created_at)
+            SELECT merchant_id, id, 'accrual', balance, 0, '',
+                coalesce(last_purchase_at, created_at)
             FROM {client_t} WHERE merchant_id = %s AND balance > 0
             """,
             [m],
@@ -136,9 +138,9 @@ def build(clients: int):
         # 5 000 certificates whose validity ended yesterday, 2 000 gifts due to burn.
         cur.execute(
             f"""
-            INSERT INTO {cert_t} (merchant_id, client_id, points, redemption_cap_percent,
-                issued_at, valid_until, status)
-            SELECT merchant_id, id, 1500, 20, now() - interval '21 days',
+            INSERT INTO {cert_t} (merchant_id, client_id, points, used_points, remainder_burns,
+                redemption_cap_percent, issued_at, valid_until, status)
+            SELECT merchant_id, id, 1500, 0, false, 20, now() - interval '21 days',
                 now() - interval '1 day', 'active'
             FROM {client_t} WHERE merchant_id = %s ORDER BY id LIMIT 5000
             """,
@@ -149,9 +151,9 @@ def build(clients: int):
             WITH g AS (
                 SELECT id FROM {client_t} WHERE merchant_id = %s AND balance > 0
                 ORDER BY id DESC LIMIT 2000)
-            INSERT INTO {ledger_t} (merchant_id, client_id, kind, points, campaign_id,
+            INSERT INTO {ledger_t} (merchant_id, client_id, kind, points, uncovered, campaign_id,
                 expires_at, reason, created_at)
-            SELECT %s, id, 'campaign', 50, %s, now() - interval '1 hour', '',
+            SELECT %s, id, 'campaign', 50, 0, %s, now() - interval '1 hour', '',
                 now() - interval '3 days 1 hour' FROM g
             """,
             [m, m, gift.pk],
