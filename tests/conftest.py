@@ -51,3 +51,20 @@ def program(merchant):
 def _private_import_uploads(settings, tmp_path_factory):
     """Uploaded client bases go to a per-test private folder, never the checkout."""
     settings.IMPORT_UPLOAD_ROOT = tmp_path_factory.mktemp("imports")
+
+
+@pytest.fixture(autouse=True)
+def _replica_reads_where_the_test_allows_them(request, monkeypatch):
+    """With DATABASE_REPLICA_URL set (CI on PostgreSQL), reports route reads to the replica
+    alias only in tests that open it (`django_db(databases=[..., "replica"])`); elsewhere a
+    query to an alias the test did not ask for would be refused, so they read the primary."""
+    from django.conf import settings as django_settings
+
+    from reports import replica
+
+    if replica.REPLICA not in django_settings.DATABASES:
+        return
+    marker = request.node.get_closest_marker("django_db")
+    databases = (marker.kwargs.get("databases") or ()) if marker else ()
+    if databases != "__all__" and replica.REPLICA not in databases:
+        monkeypatch.setattr(replica, "replica_configured", lambda: False)
