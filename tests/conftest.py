@@ -65,6 +65,9 @@ def _replica_reads_where_the_test_allows_them(request, monkeypatch):
     if replica.REPLICA not in django_settings.DATABASES:
         return
     marker = request.node.get_closest_marker("django_db")
+    uses_db = {"db", "transactional_db", "django_db_setup"} & set(request.fixturenames)
+    if marker is None and not uses_db:
+        return  # no database at all: nothing to redirect
     databases = (marker.kwargs.get("databases") or ()) if marker else ()
     if databases != "__all__" and replica.REPLICA not in databases:
         monkeypatch.setattr(replica, "replica_configured", lambda: False)

@@ -32,10 +32,11 @@ class ChunkOutcome:
 
 
 def _insert_columns(model, fixed: dict) -> tuple[list[str], list]:
-    """All concrete columns except the key, with each column's default prepared for the DB."""
+    """All concrete columns except the key and the ones the database computes, with each
+    column's default prepared for the DB."""
     columns, template = [], []
     for f in model._meta.concrete_fields:
-        if f.primary_key:
+        if f.primary_key or f.generated:
             continue
         columns.append(f.column)
         if f.column in fixed:
