@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0007_import_upload_private_claim'),
+        ('crm', '0008_import_mapping_fixes_undo'),
         ('loyalty', '0010_campaign_audience'),
         ('onboarding', '0008_standard_checklist_facts'),
     ]
