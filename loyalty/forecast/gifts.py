@@ -52,29 +52,23 @@ def campaigns_for_forecast(merchant) -> tuple[list, list]:
     return replayed, [c for c in active if c not in replayed]
 
 
-def birthday_issue_day(birthday: date, days_before: int, day: date) -> date | None:
-    """The latest day on or before `day` a birthday gift `days_before` ahead was due."""
-    for year in (day.year + 1, day.year, day.year - 1):
+def birthday_issue_days(birthday: date, days_before: int, first: date, last: date) -> list:
+    """The days from `first` to `last` a birthday gift `days_before` ahead is given."""
+    days = []
+    for year in range(first.year, last.year + 2):
         issue = birthday_in_year(birthday, year) - timedelta(days=days_before)
-        if issue <= day:
-            return issue
-    return None
+        if first <= issue <= last:
+            days.append(issue)
+    return days
 
 
-def due_gifts(*, campaign, birthday, joined: date, last: date | None, day: date, issued: dict):
-    """Issue days of `campaign`'s gifts to one member due by `day` that were not given yet
-    (`issued`: campaign id -> last issue day given, updated here)."""
-    kind, previous = campaign.kind, issued.get(campaign.pk)
-    due = None
-    if kind == CampaignKind.BIRTHDAY and birthday is not None:
-        due = birthday_issue_day(birthday, campaign.days_before or 0, day)
-    elif kind == CampaignKind.WINBACK and last is not None:
-        due = last + timedelta(days=campaign.days_after_last_purchase or 0)
-        due = due if due <= day else None
-    if due is None or due < joined or (previous is not None and due <= previous):
+def winback_issue_day(campaign, last: date | None, day: date) -> date | None:
+    """The day a win-back gift was given to a member whose last purchase was `last`, if that
+    day came by `day`."""
+    if last is None:
         return None
-    issued[campaign.pk] = due
-    return due
+    due = last + timedelta(days=campaign.days_after_last_purchase or 0)
+    return due if due <= day else None
 
 
 def is_certificate(campaign) -> bool:

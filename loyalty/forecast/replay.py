@@ -26,7 +26,7 @@ from ..services.rules import (
     redemption_limits,
     referral_rewards,
 )
-from .gifts import CampaignTally, Gift, due_gifts, is_certificate
+from .gifts import CampaignTally, Gift, birthday_issue_days, is_certificate, winback_issue_day
 
 # Month buckets: points issued, redeemed with points, expired; certificates redeemed; card
 # revenue.
@@ -47,7 +47,7 @@ class Account:
         "joined",
         "lapsed",
         "gifts",
-        "issued",
+        "pending",
     )
 
     def __init__(self, day: date):
@@ -61,7 +61,7 @@ class Account:
         self.joined = day
         self.lapsed = False
         self.gifts = []
-        self.issued = {}
+        self.pending = []  # (day, campaign) of gifts due on a known day
 
 
 class Replay:
@@ -93,9 +93,8 @@ class Replay:
         self._redeem_acc = 0
         self._lapse = {}
         self.campaigns = campaigns
-        self.dated = [
-            c for c in campaigns if c.kind in (CampaignKind.BIRTHDAY, CampaignKind.WINBACK)
-        ]
+        self.birthday = [c for c in campaigns if c.kind == CampaignKind.BIRTHDAY]
+        self.winback = [c for c in campaigns if c.kind == CampaignKind.WINBACK]
         self.growth = [c for c in campaigns if c.kind == CampaignKind.CHECK_GROWTH]
         self.welcoming = [c for c in campaigns if c.kind == CampaignKind.WELCOME]
         self.tallies = {c.pk: CampaignTally(c.pk, c.name, c.kind, c.reward_form) for c in campaigns}
@@ -124,6 +123,19 @@ class Replay:
         account = self.accounts.get(cid)
         if account is None:
             account = self.accounts[cid] = Account(day)
+            birthday = self.birthdays.get(cid)
+            if birthday is not None and self.birthday:
+                account.pending = sorted(
+                    (
+                        (issue, campaign)
+                        for campaign in self.birthday
+                        for issue in birthday_issue_days(
+                            birthday, campaign.days_before or 0, day, self.end
+                        )
+                    ),
+                    key=lambda pair: pair[0],
+                    reverse=True,
+                )
             if self.welcome > 0:
                 self._credit(account, self.welcome, day, LedgerKind.WELCOME)
             self._pay_referrals(cid, day, JOINED, ZERO)
@@ -150,16 +162,15 @@ class Replay:
         else:
             self._credit(account, campaign.reward_points, day, LedgerKind.CAMPAIGN)
 
-    def _dated_gifts(self, cid: int, account: Account, day: date) -> None:
-        for campaign in self.dated:
-            issue = due_gifts(
-                campaign=campaign,
-                birthday=self.birthdays.get(cid),
-                joined=max(account.joined, self.start),
-                last=account.last,
-                day=day,
-                issued=account.issued,
-            )
+    def _dated_gifts(self, account: Account, day: date) -> None:
+        """Give the birthday gifts due by `day` and the win-back gifts the gap since the
+        last purchase earned (kept in `pending` order: latest last)."""
+        pending = account.pending
+        while pending and pending[-1][0] <= day:
+            issue, campaign = pending.pop()
+            self._give(account, campaign, issue)
+        for campaign in self.winback:
+            issue = winback_issue_day(campaign, account.last, day)
             if issue is not None:
                 self._give(account, campaign, issue)
 
@@ -175,8 +186,8 @@ class Replay:
         rules = self.rules
         account = self._account(cid, day)
         self._expire_if_lapsed(account, day)
-        if self.dated:
-            self._dated_gifts(cid, account, day)
+        if account.pending or self.winback:
+            self._dated_gifts(account, day)
         tier = rules.current_tier(account)
         limits = redemption_limits(
             rules=rules,
@@ -198,7 +209,7 @@ class Replay:
         if account.gifts and limits.redemption_allowed:
             certificate_used = self._use_gift(account, day, limits.eligible, points)
             month[CERTIFICATES] += certificate_used
-        lines = lines_from_totals(amount, excluded)
+        lines = lines_from_totals(amount, excluded, named=False)
         base = check_base(
             rules=rules, lines=lines, points=points, certificate_used=certificate_used
         )
@@ -241,7 +252,7 @@ class Replay:
     # --- the end ----------------------------------------------------------------------
     def finish(self) -> None:
         """Balances that lapse by the end of the period expire; gifts due by then are given."""
-        for cid, account in self.accounts.items():
-            if self.dated:
-                self._dated_gifts(cid, account, self.end)
+        for account in self.accounts.values():
+            if account.pending or self.winback:
+                self._dated_gifts(account, self.end)
             self._expire_if_lapsed(account, self.end)
