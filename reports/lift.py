@@ -138,3 +138,27 @@ def _change(before, after) -> Decimal | None:
     if before in (None, 0) or after is None:
         return None
     return q((Decimal(after) - Decimal(before)) * HUNDRED / Decimal(before))
+
+
+def lift_context(*, merchant: Merchant, today: date | None = None) -> dict:
+    """What `reports/_lift.html` needs: the figures, the groups and rows with their labels."""
+    from django.utils.translation import gettext as _
+
+    return {
+        "lift": lift(merchant=merchant, today=today),
+        "currency": merchant.currency,
+        "lift_groups": [
+            ("all", _("All checks")),
+            ("members", _("Members")),
+            ("non_members", _("Non-members")),
+        ],
+        "lift_rows": [
+            ("average_check", _("Average check"), "money"),
+            ("visits_per_client", _("Visits per client"), "number"),
+            ("return_60_percent", _("Return within 60 days"), "pct"),
+            ("return_90_percent", _("Return within 90 days"), "pct"),
+            ("revenue_per_client", _("Revenue per client"), "money"),
+            ("buyers", _("Buying clients"), "number"),
+            ("checks", _("Checks"), "number"),
+        ],
+    }

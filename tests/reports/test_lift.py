@@ -85,3 +85,23 @@ def test_no_lift_before_the_launch(shop):
     assert lift(merchant=shop, today=date(2025, 1, 1)) is None
     shop.launch_date = None
     assert lift(merchant=shop, today=TODAY) is None
+
+
+def test_case_study_and_dashboard_show_the_lift(shop, client):
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from reports.casestudy import case_study_html, case_study_json
+    from tests.factories import UserFactory
+
+    data = case_study_json(merchant=shop, today=TODAY)
+    members = data["lift"]["lift"]["groups"]["members"]
+    assert members["change_percent"]["average_check"] == "50.00"
+    page = case_study_html(merchant=shop, today=TODAY)
+    assert 'id="lift"' in page and "no control group" in page and "+50" in page
+    admin = UserFactory(username="root", is_superuser=True, is_staff=True)
+    client.force_login(admin)
+    shop.launch_date = timezone.localdate() - timezone.timedelta(days=200)
+    shop.save()
+    page = client.get(reverse("reports:dashboard", args=[shop.slug])).content.decode()
+    assert "Before and after the launch" in page and "seasonality" in page
