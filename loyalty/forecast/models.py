@@ -19,6 +19,7 @@ class ProgramDraft(models.Model):
     # Program fields and tiers as `loyalty.forecast.drafts` reads and validates them.
     settings = models.JSONField(_("settings"), default=dict)
     redeem_share_percent = models.PositiveSmallIntegerField(
+        # xgettext:no-python-format
         _("members paying with points, % of checks"),
         default=50,
         help_text=_(

@@ -31,6 +31,7 @@ from .gifts import CampaignTally, Gift, birthday_issue_days, is_certificate, win
 # Month buckets: points issued, redeemed with points, expired; certificates redeemed; card
 # revenue.
 ISSUED, REDEEMED, EXPIRED, CERTIFICATES, REVENUE = range(5)
+MEMO_SIZE = 200_000
 
 
 class Account:
@@ -92,6 +93,7 @@ class Replay:
         self.card_checks = self.checks = self.paying_checks = 0
         self._redeem_acc = 0
         self._lapse = {}
+        self._limits, self._rewards = {}, {}
         self.campaigns = campaigns
         self.birthday = [c for c in campaigns if c.kind == CampaignKind.BIRTHDAY]
         self.winback = [c for c in campaigns if c.kind == CampaignKind.WINBACK]
@@ -189,14 +191,28 @@ class Replay:
         if account.pending or self.winback:
             self._dated_gifts(account, day)
         tier = rules.current_tier(account)
-        limits = redemption_limits(
-            rules=rules,
-            tier=tier,
-            amount=amount,
-            excluded_amount=excluded,
-            payment_type=payment_type,
-            balance=account.balance,
+        # The rule functions are pure: a repeat of the same inputs reuses their answer.
+        key = (
+            tier.pk if tier is not None else None,
+            amount,
+            excluded,
+            payment_type,
+            account.balance,
         )
+        limits = self._limits.get(key)
+        if limits is None:
+            limits = self._remember(
+                self._limits,
+                key,
+                redemption_limits(
+                    rules=rules,
+                    tier=tier,
+                    amount=amount,
+                    excluded_amount=excluded,
+                    payment_type=payment_type,
+                    balance=account.balance,
+                ),
+            )
         points = ZERO
         if limits.max_points > 0:
             self._redeem_acc += self.redeem_share
@@ -209,11 +225,17 @@ class Replay:
         if account.gifts and limits.redemption_allowed:
             certificate_used = self._use_gift(account, day, limits.eligible, points)
             month[CERTIFICATES] += certificate_used
-        lines = lines_from_totals(amount, excluded, named=False)
-        base = check_base(
-            rules=rules, lines=lines, points=points, certificate_used=certificate_used
-        )
-        accrued, referral_base = check_rewards(rules=rules, tier=tier, lines=lines, base=base)
+        key = (key[0], amount, excluded, points, certificate_used)
+        rewards = self._rewards.get(key)
+        if rewards is None:
+            lines = lines_from_totals(amount, excluded, named=False)
+            base = check_base(
+                rules=rules, lines=lines, points=points, certificate_used=certificate_used
+            )
+            rewards = self._remember(
+                self._rewards, key, check_rewards(rules=rules, tier=tier, lines=lines, base=base)
+            )
+        accrued, referral_base = rewards
         if points:
             account.balance -= points
             month[REDEEMED] += points
@@ -248,6 +270,13 @@ class Replay:
             if gift.burns or gift.used_points >= gift.points:
                 live.pop(0)
         return share
+
+    @staticmethod
+    def _remember(memo: dict, key, value):
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        memo[key] = value
+        return value
 
     # --- the end ----------------------------------------------------------------------
     def finish(self) -> None:
