@@ -10,7 +10,10 @@ from onboarding import roles
 from onboarding.access import has_role
 from onboarding.admin_base import ScopedAdmin, ScopedTabularInline
 
-from . import admin_campaigns  # noqa: F401  (registers the campaign, outbox and schedule admins)
+from . import (
+    admin_campaigns,  # noqa: F401  (registers the campaign, outbox and schedule admins)
+    admin_forecast,  # noqa: F401  (registers program drafts and the forecast page)
+)
 from .models import (
     Campaign,
     Certificate,
@@ -86,6 +89,7 @@ class CampaignInline(ScopedTabularInline):
 @admin.register(Program)
 class ProgramAdmin(ScopedAdmin):
     change_form_before_template = "admin/onboarding/_back_to_merchant.html"
+    change_form_after_template = "admin/loyalty/_program_forecast_link.html"
     list_display = [
         "merchant",
         "welcome_points",

@@ -936,4 +936,5 @@ from .channels.models import (  # noqa: E402,F401  (models of the delivery chann
     TelegramUpdate,
     WebPushSubscription,
 )
+from .forecast.models import ProgramDraft  # noqa: E402,F401  (program drafts for the forecast)
 from .pos.models import PendingRefund, PosEvent  # noqa: E402,F401  (models of the POS adapters)

@@ -141,6 +141,9 @@ class MerchantAdmin(MerchantJourneyMixin, MerchantOnboardingMixin, ScopedAdmin):
                 "fields": [
                     "previous_discount_percent",
                     "platform_traffic_share_percent",
+                    "point_a_clients",
+                    "point_a_average_check",
+                    "point_a_visits_per_year",
                 ],
                 "classes": ["tab"],
             },

@@ -182,6 +182,30 @@ class Merchant(models.Model):
             "The direct discount the merchant gave before the program (for the saving metric)."
         ),
     )
+    # Point A in figures: what the forecast sizes a synthetic history from when the merchant
+    # has no purchase history to replay.
+    point_a_clients = models.PositiveIntegerField(
+        _("Point A: buying clients"),
+        null=True,
+        blank=True,
+        help_text=_("Clients who buy in a typical year before the program."),
+    )
+    point_a_average_check = models.DecimalField(
+        _("Point A: average check"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    point_a_visits_per_year = models.DecimalField(
+        _("Point A: purchases per client a year"),
+        max_digits=7,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
     platform_traffic_share_percent = models.DecimalField(
         _("platform traffic attribution, %"),
         max_digits=5,

@@ -13,6 +13,7 @@ from django.utils.translation import ngettext
 from loyalty.money import format_money
 from onboarding.models import Merchant, PointAItem
 
+from .lift import lift_context
 from .metrics import point_b, to_json
 from .rfm import RFM_SEGMENTS, SEGMENTS
 
@@ -174,6 +175,7 @@ def case_study(*, merchant: Merchant, today: date | None = None) -> dict:
         "people": _people(merchant),
         "rfm_labels": [str(SEGMENTS[key]) for key in RFM_SEGMENTS],
         "point_b": b,
+        "lift": lift_context(merchant=merchant, today=today),
         "benefit": b["benefit"],
         "benefit_terms": [c for c in b["benefit"]["components"] if c["included"] and c["amount"]],
     }

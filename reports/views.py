@@ -20,6 +20,7 @@ from onboarding.params import day_param, int_param
 from . import charts, exports, rfm
 from .aggregates import Period
 from .casestudy import case_study_html
+from .lift import lift_context
 from .metrics import branch_breakdown, point_b
 from .partners import partner_summary
 from .portfolio import PORTFOLIO_COLUMNS, portfolio_rows
@@ -160,6 +161,7 @@ def dashboard(request, slug):
         "partners": partner_summary(
             merchant=merchant, start=filters["start"], end=filters["end"] or merchant.local_today()
         ),
+        "lift": lift_context(merchant=merchant),
         "query": request.GET.urlencode(),
         "can_see_portfolio": len(dashboard_merchants(request.user)[:2]) > 1,
     }

@@ -66,3 +66,9 @@ def gift_burn_at(merchant: Merchant, day: date, days: int) -> datetime:
 def add_months(day: date, months: int) -> date:
     """`day` plus whole months; the 31st becomes the month's last day."""
     return day + relativedelta(months=months)
+
+
+def balance_lapse_day(activity_day: date, months: int) -> date:
+    """The local day a whole balance expires: `months` after the last activity (the last
+    purchase, or joining for a member who never bought)."""
+    return add_months(activity_day, months)

@@ -19,7 +19,7 @@ from onboarding.models import Merchant
 from ..ledger import LedgerBatch, lock_accounts
 from ..models import Certificate, LedgerEntry, LedgerKind, Program
 from ..money import ZERO, q
-from .dates import add_months, day_start, local_date
+from .dates import add_months, balance_lapse_day, day_start, local_date
 
 CHUNK = 2000
 BURN_PREFIX = "burn #"
@@ -73,7 +73,7 @@ def points_expire(*, merchant: Merchant, day: date, moment: datetime) -> tuple[i
             )
             due = {}
             for cid, balance, at in rows:
-                lapse_day = add_months(local_date(merchant, at), months)
+                lapse_day = balance_lapse_day(local_date(merchant, at), months)
                 if lapse_day <= day:
                     due[cid] = (Decimal(balance), day_start(merchant, lapse_day), lapse_day)
             if not due:

@@ -13,13 +13,13 @@ from crm.models import Client, ClientSource
 from crm.phones import normalize_phone
 from loyalty.events import CLIENTS_JOINED, event_emit_on_commit
 from loyalty.ledger import LedgerBatch, lock_clients
-from loyalty.models import LedgerEntry, LedgerKind, ReferralTrigger
+from loyalty.models import LedgerEntry, LedgerKind
 from loyalty.money import ZERO, q
 from onboarding.models import Merchant
 
 from .errors import ClientError
 from .referrals import referrer_assign
-from .rules import load_rules
+from .rules import JOINED, load_rules, referral_rewards
 
 
 @dataclass
@@ -49,7 +49,6 @@ def client_join(
             return JoinResult(client=me, joined=False)
         at = joined_at or timezone.now()
         rules = load_rules(merchant)
-        program = rules.program
         batch = LedgerBatch(locked)
         me.joined_at = at
         batch.touch(me.pk)
@@ -60,22 +59,19 @@ def client_join(
                 client_id=me.pk, kind=LedgerKind.WELCOME, points=rules.welcome_points, created_at=at
             )
             result.welcome_points = q(rules.welcome_points)
-        if (
-            me.referred_by_id
-            and me.referred_by_id in locked
-            and program is not None
-            and program.referral_bonus_trigger == ReferralTrigger.REGISTRATION
-            and program.referral_bonus_points > 0
+        chain = [me.referred_by_id] if me.referred_by_id in locked else []
+        for ancestor, level, kind, points in referral_rewards(
+            rules=rules, chain=chain, event=JOINED
         ):
             batch.post(
-                client_id=me.referred_by_id,
-                kind=LedgerKind.REFERRAL_BONUS,
-                points=program.referral_bonus_points,
-                referral_level=1,
+                client_id=ancestor,
+                kind=kind,
+                points=points,
+                referral_level=level,
                 reason=_("Friend joined: %(phone)s") % {"phone": me.phone},
                 created_at=at,
             )
-            result.referral_bonus = q(program.referral_bonus_points)
+            result.referral_bonus = points
         if me.tier_id is None and rules.tiers:
             me.tier_id = rules.tier_for_spend(me.total_spent).pk
         batch.flush()

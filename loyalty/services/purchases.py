@@ -26,17 +26,25 @@ from loyalty.models import (
     Purchase,
     PurchaseLine,
     PurchaseSource,
-    ReferralTrigger,
 )
-from loyalty.money import ZERO, percent_of, q
+from loyalty.money import ZERO, q
 from onboarding.models import Branch, Merchant, StaffMember
 
 from .certificates import certificate_check
 from .errors import ClientError, IdempotencyConflict, LoyaltyError, RedemptionError
-from .lines import LineInput, line_figures, line_rewards, lines_from_totals, lines_validate
+from .lines import LineInput, line_figures, lines_from_totals, lines_validate
 from .locking import Snapshot, lock_with_config, rules_cached
 from .referrals import chain_from_locked, referral_chains
-from .rules import Rules, cashback, certificate_share, redemption_limits
+from .rules import (
+    FIRST_PURCHASE,
+    PURCHASE,
+    Rules,
+    certificate_share,
+    check_base,
+    check_rewards,
+    redemption_limits,
+    referral_rewards,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -544,12 +552,11 @@ def _apply_rules(
     paid = q(item.amount - points - certificate_used)
     lines = purchase.new_lines
     # Points the till took beyond the rules paid the regular items first, then the rest.
-    base = line_figures(
+    base = check_base(
+        rules=rules,
         lines=lines,
         points=min(points, limits.eligible) if item.till_points else points,
         certificate_used=certificate_used,
-        promo_redeemable=bool(program and program.promo_redeemable),
-        promo_earns=program is None or program.promo_earns_points,
     )
     if item.till_points and points > limits.eligible:
         _spill(lines, q(points - limits.eligible))
@@ -563,13 +570,7 @@ def _apply_rules(
                 ZERO,
             )
         )
-    accrued = cashback(tier=tier, base=base)
-    referral_base = line_rewards(
-        lines=lines,
-        accrued=accrued,
-        promo_earns=program is None or program.promo_earns_points,
-        referral_base=program.referral_base if program is not None else "check",
-    )
+    accrued, referral_base = check_rewards(rules=rules, tier=tier, lines=lines, base=base)
     purchase.tier = tier
     purchase.points_redeemed = points
     purchase.certificate_redeemed = certificate_used
@@ -602,36 +603,19 @@ def _apply_rules(
     except InsufficientPoints as exc:
         raise RedemptionError(str(exc)) from None
     rewarded = {}
-    if (
-        chain
-        and client.purchases_count == 0
-        and program is not None
-        and program.referral_bonus_trigger == ReferralTrigger.FIRST_PURCHASE
-        and program.referral_bonus_points > 0
+    event = FIRST_PURCHASE if client.purchases_count == 0 else PURCHASE
+    for ancestor, level, kind, reward in referral_rewards(
+        rules=rules, chain=chain, event=event, referral_base=referral_base
     ):
         batch.post(
-            client_id=chain[0],
-            kind=LedgerKind.REFERRAL_BONUS,
-            points=program.referral_bonus_points,
+            client_id=ancestor,
+            kind=kind,
+            points=reward,
             purchase=purchase,
-            referral_level=1,
+            referral_level=level,
             created_at=at,
         )
-        rewarded[chain[0]] = q(program.referral_bonus_points)
-    for level, (ancestor, percent) in enumerate(
-        zip(chain, rules.referral_percents, strict=False), start=1
-    ):
-        reward = percent_of(referral_base, percent)
-        if reward > 0:
-            batch.post(
-                client_id=ancestor,
-                kind=LedgerKind.REFERRAL,
-                points=reward,
-                purchase=purchase,
-                referral_level=level,
-                created_at=at,
-            )
-            rewarded[ancestor] = q(rewarded.get(ancestor, ZERO) + reward)
+        rewarded[ancestor] = q(rewarded.get(ancestor, ZERO) + reward)
     result.rewarded = rewarded
     result.referral_points = q(sum(rewarded.values(), ZERO))
     _move_client_figures(rules=rules, batch=batch, client=client, item=item)

@@ -8,8 +8,10 @@ to 0.01 (`q`)."""
 from dataclasses import dataclass
 from decimal import Decimal
 
-from loyalty.models import PaymentType, Program, Tier
+from loyalty.models import LedgerKind, PaymentType, Program, ReferralTrigger, Tier
 from loyalty.money import HUNDRED, ZERO, percent_of, q, q_down
+
+from .lines import line_figures, line_rewards
 
 
 @dataclass(frozen=True)
@@ -134,3 +136,60 @@ def accrual_base(*, rules: Rules, amount, excluded_amount, paid_money) -> Decima
 
 def cashback(*, tier, base) -> Decimal:
     return percent_of(base, tier.cashback_percent) if tier is not None else ZERO
+
+
+def check_base(*, rules: Rules, lines, points, certificate_used) -> Decimal:
+    """Give each line its share of the points and certificate paid; return the accrual base
+    (money paid on the lines that earn, per the program's promo rules)."""
+    program = rules.program
+    return line_figures(
+        lines=lines,
+        points=points,
+        certificate_used=certificate_used,
+        promo_redeemable=bool(program and program.promo_redeemable),
+        promo_earns=program is None or program.promo_earns_points,
+    )
+
+
+def check_rewards(*, rules: Rules, tier, lines, base) -> tuple[Decimal, Decimal]:
+    """(cashback, referral base) of a check whose accrual base is `base`; each line gets its
+    share of both."""
+    program = rules.program
+    accrued = cashback(tier=tier, base=base)
+    referral_base = line_rewards(
+        lines=lines,
+        accrued=accrued,
+        promo_earns=program is None or program.promo_earns_points,
+        referral_base=program.referral_base if program is not None else "check",
+    )
+    return accrued, referral_base
+
+
+# What a friend's event is: joining the program, their first purchase, a later purchase.
+JOINED, FIRST_PURCHASE, PURCHASE = "joined", "first_purchase", "purchase"
+
+
+def referral_rewards(*, rules: Rules, chain, event: str, referral_base=ZERO) -> list[tuple]:
+    """What a friend's event pays up the referral chain (direct referrer first), as
+    (ancestor id, level, ledger kind, points): the one-time bonus to the direct referrer on
+    the program's trigger event, and on every purchase the recurring % per level."""
+    program = rules.program
+    if not chain or program is None:
+        return []
+    rewards = []
+    trigger = ReferralTrigger.REGISTRATION if event == JOINED else ReferralTrigger.FIRST_PURCHASE
+    if (
+        event in (JOINED, FIRST_PURCHASE)
+        and program.referral_bonus_trigger == trigger
+        and program.referral_bonus_points > 0
+    ):
+        rewards.append((chain[0], 1, LedgerKind.REFERRAL_BONUS, q(program.referral_bonus_points)))
+    if event == JOINED:
+        return rewards
+    for level, (ancestor, percent) in enumerate(
+        zip(chain, rules.referral_percents, strict=False), start=1
+    ):
+        reward = percent_of(referral_base, percent)
+        if reward > 0:
+            rewards.append((ancestor, level, LedgerKind.REFERRAL, reward))
+    return rewards

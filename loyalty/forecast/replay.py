@@ -1,0 +1,287 @@
+"""The replay: a purchase history run through one program in memory, with the engine's own
+rule functions (`loyalty.services.rules`: tiers, redemption caps, certificate share, accrual
+base, cashback, referral payouts; the expiry lapse day of `loyalty.campaigns.dates`).
+
+No database access here: `forecast.py` streams the history in and reads the result. A member
+joins at their first replayed purchase (welcome points, a registration referral bonus, a
+welcome campaign); on `redeem_share` % of the checks where they hold points they pay with as
+many as the caps allow, and with a campaign certificate whenever they hold a valid one."""
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+from ..campaigns.dates import balance_lapse_day
+from ..models import CampaignKind, LedgerKind
+from ..money import ZERO, q
+from ..services.lines import lines_from_totals
+from ..services.rules import (
+    FIRST_PURCHASE,
+    JOINED,
+    PURCHASE,
+    Rules,
+    certificate_share,
+    check_base,
+    check_rewards,
+    redemption_limits,
+    referral_rewards,
+)
+from .gifts import CampaignTally, Gift, birthday_issue_days, is_certificate, winback_issue_day
+
+# Month buckets: points issued, redeemed with points, expired; certificates redeemed; card
+# revenue.
+ISSUED, REDEEMED, EXPIRED, CERTIFICATES, REVENUE = range(5)
+MEMO_SIZE = 200_000
+
+
+class Account:
+    """A replayed member: what `Rules.current_tier`/`next_tier` read, plus the balance."""
+
+    __slots__ = (
+        "tier_id",
+        "tier_locked",
+        "total_spent",
+        "balance",
+        "purchases_count",
+        "activity",
+        "last",
+        "joined",
+        "lapsed",
+        "gifts",
+        "pending",
+    )
+
+    def __init__(self, day: date):
+        self.tier_id = None
+        self.tier_locked = False
+        self.total_spent = ZERO
+        self.balance = ZERO
+        self.purchases_count = 0
+        self.activity = day
+        self.last = None
+        self.joined = day
+        self.lapsed = False
+        self.gifts = []
+        self.pending = []  # (day, campaign) of gifts due on a known day
+
+
+class Replay:
+    """One program over one history. Feed `purchase()` in time order, then `result()`."""
+
+    def __init__(
+        self,
+        *,
+        rules: Rules,
+        redeem_share: int,
+        chains: dict,
+        birthdays: dict,
+        campaigns: list,
+        start: date,
+        end: date,
+    ):
+        self.rules, self.redeem_share = rules, int(redeem_share)
+        self.chains, self.birthdays = chains, birthdays
+        self.start, self.end = start, end
+        program = rules.program
+        self.expiry_months = program.points_expiry_months if program is not None else None
+        self.welcome = rules.welcome_points
+        self.accounts: dict[int, Account] = {}
+        self.months = defaultdict(lambda: [ZERO, ZERO, ZERO, ZERO, ZERO])
+        self.by_kind = defaultdict(lambda: ZERO)  # points issued by ledger kind
+        self.by_level = defaultdict(lambda: ZERO)  # referral points by level (bonus as 0)
+        self.card_revenue = self.revenue = ZERO
+        self.card_checks = self.checks = self.paying_checks = 0
+        self._redeem_acc = 0
+        self._lapse = {}
+        self._limits, self._rewards = {}, {}
+        self.campaigns = campaigns
+        self.birthday = [c for c in campaigns if c.kind == CampaignKind.BIRTHDAY]
+        self.winback = [c for c in campaigns if c.kind == CampaignKind.WINBACK]
+        self.growth = [c for c in campaigns if c.kind == CampaignKind.CHECK_GROWTH]
+        self.welcoming = [c for c in campaigns if c.kind == CampaignKind.WELCOME]
+        self.tallies = {c.pk: CampaignTally(c.pk, c.name, c.kind, c.reward_form) for c in campaigns}
+
+    # --- points movements -------------------------------------------------------------
+    def _credit(self, account: Account, points: Decimal, day: date, kind: str) -> None:
+        self._expire_if_lapsed(account, day)
+        account.balance += points
+        self.months[(day.year, day.month)][ISSUED] += points
+        self.by_kind[kind] += points
+
+    def _expire_if_lapsed(self, account: Account, day: date) -> None:
+        if not self.expiry_months or account.lapsed or account.balance <= 0:
+            return
+        lapse = self._lapse.get(account.activity)
+        if lapse is None:
+            lapse = self._lapse[account.activity] = balance_lapse_day(
+                account.activity, self.expiry_months
+            )
+        if lapse <= day:
+            self.months[(lapse.year, lapse.month)][EXPIRED] += account.balance
+            account.balance = ZERO
+            account.lapsed = True
+
+    def _account(self, cid: int, day: date) -> Account:
+        account = self.accounts.get(cid)
+        if account is None:
+            account = self.accounts[cid] = Account(day)
+            birthday = self.birthdays.get(cid)
+            if birthday is not None and self.birthday:
+                account.pending = sorted(
+                    (
+                        (issue, campaign)
+                        for campaign in self.birthday
+                        for issue in birthday_issue_days(
+                            birthday, campaign.days_before or 0, day, self.end
+                        )
+                    ),
+                    key=lambda pair: pair[0],
+                    reverse=True,
+                )
+            if self.welcome > 0:
+                self._credit(account, self.welcome, day, LedgerKind.WELCOME)
+            self._pay_referrals(cid, day, JOINED, ZERO)
+            for campaign in self.welcoming:
+                self._give(account, campaign, day)
+        return account
+
+    def _pay_referrals(self, cid: int, day: date, event: str, base: Decimal) -> None:
+        chain = self.chains.get(cid)
+        if not chain:
+            return
+        for ancestor, level, kind, points in referral_rewards(
+            rules=self.rules, chain=chain, event=event, referral_base=base
+        ):
+            self._credit(self._account(ancestor, day), points, day, kind)
+            self.by_level[0 if kind == LedgerKind.REFERRAL_BONUS else level] += points
+
+    def _give(self, account: Account, campaign, day: date) -> None:
+        tally = self.tallies[campaign.pk]
+        tally.issued += 1
+        tally.face_value += campaign.reward_points
+        if is_certificate(campaign):
+            account.gifts.append(Gift(campaign, day))
+        else:
+            self._credit(account, campaign.reward_points, day, LedgerKind.CAMPAIGN)
+
+    def _dated_gifts(self, account: Account, day: date) -> None:
+        """Give the birthday gifts due by `day` and the win-back gifts the gap since the
+        last purchase earned (kept in `pending` order: latest last)."""
+        pending = account.pending
+        while pending and pending[-1][0] <= day:
+            issue, campaign = pending.pop()
+            self._give(account, campaign, issue)
+        for campaign in self.winback:
+            issue = winback_issue_day(campaign, account.last, day)
+            if issue is not None:
+                self._give(account, campaign, issue)
+
+    # --- a check ----------------------------------------------------------------------
+    def purchase(self, cid, day: date, amount, excluded, payment_type) -> None:
+        """Replay one check (a check without a client earns and pays nothing)."""
+        self.checks += 1
+        self.revenue += amount
+        if cid is None:
+            return
+        self.card_checks += 1
+        self.card_revenue += amount
+        rules = self.rules
+        account = self._account(cid, day)
+        self._expire_if_lapsed(account, day)
+        if account.pending or self.winback:
+            self._dated_gifts(account, day)
+        tier = rules.current_tier(account)
+        # The rule functions are pure: a repeat of the same inputs reuses their answer.
+        key = (
+            tier.pk if tier is not None else None,
+            amount,
+            excluded,
+            payment_type,
+            account.balance,
+        )
+        limits = self._limits.get(key)
+        if limits is None:
+            limits = self._remember(
+                self._limits,
+                key,
+                redemption_limits(
+                    rules=rules,
+                    tier=tier,
+                    amount=amount,
+                    excluded_amount=excluded,
+                    payment_type=payment_type,
+                    balance=account.balance,
+                ),
+            )
+        points = ZERO
+        if limits.max_points > 0:
+            self._redeem_acc += self.redeem_share
+            if self._redeem_acc >= 100:
+                self._redeem_acc -= 100
+                points = limits.max_points
+        month = self.months[(day.year, day.month)]
+        month[REVENUE] += amount
+        certificate_used = ZERO
+        if account.gifts and limits.redemption_allowed:
+            certificate_used = self._use_gift(account, day, limits.eligible, points)
+            month[CERTIFICATES] += certificate_used
+        key = (key[0], amount, excluded, points, certificate_used)
+        rewards = self._rewards.get(key)
+        if rewards is None:
+            lines = lines_from_totals(amount, excluded, named=False)
+            base = check_base(
+                rules=rules, lines=lines, points=points, certificate_used=certificate_used
+            )
+            rewards = self._remember(
+                self._rewards, key, check_rewards(rules=rules, tier=tier, lines=lines, base=base)
+            )
+        accrued, referral_base = rewards
+        if points:
+            account.balance -= points
+            month[REDEEMED] += points
+            self.paying_checks += 1
+        if accrued:
+            account.balance += accrued
+            month[ISSUED] += accrued
+            self.by_kind[LedgerKind.ACCRUAL] += accrued
+        event = FIRST_PURCHASE if account.purchases_count == 0 else PURCHASE
+        self._pay_referrals(cid, day, event, referral_base)
+        account.total_spent = q(account.total_spent + amount)
+        account.purchases_count += 1
+        account.activity = account.last = day
+        account.lapsed = False
+        next_tier = rules.next_tier(account)
+        if next_tier is not None:
+            account.tier_id = next_tier.pk
+        for campaign in self.growth:
+            if amount >= (campaign.min_check_amount or ZERO):
+                self._give(account, campaign, day)
+
+    def _use_gift(self, account: Account, day: date, eligible, points) -> Decimal:
+        live = sorted((g for g in account.gifts if g.last_day >= day), key=lambda g: g.last_day)
+        account.gifts = live
+        if not live:
+            return ZERO
+        gift = live[0]
+        share = certificate_share(certificate=gift, eligible=eligible, points=points)
+        if share > 0:
+            gift.used_points = q(gift.used_points + share)
+            self.tallies[gift.campaign.pk].redeemed += share
+            if gift.burns or gift.used_points >= gift.points:
+                live.pop(0)
+        return share
+
+    @staticmethod
+    def _remember(memo: dict, key, value):
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        memo[key] = value
+        return value
+
+    # --- the end ----------------------------------------------------------------------
+    def finish(self) -> None:
+        """Balances that lapse by the end of the period expire; gifts due by then are given."""
+        for account in self.accounts.values():
+            if account.pending or self.winback:
+                self._dated_gifts(account, self.end)
+            self._expire_if_lapsed(account, self.end)

@@ -1,0 +1,107 @@
+"""Before/after lift on a fixture whose figures are known."""
+
+from datetime import date, datetime, time
+from decimal import Decimal as D
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from loyalty.models import Purchase
+from reports.lift import lift
+from tests.factories import ClientFactory, MerchantFactory
+
+pytestmark = pytest.mark.django_db
+UTC = ZoneInfo("UTC")
+TODAY = date(2025, 7, 1)
+
+
+def buy(merchant, client, day, amount, refunded=0):
+    Purchase.objects.create(
+        merchant=merchant,
+        client=client,
+        source="manual",
+        payment_type="card",
+        occurred_at=datetime.combine(day, time(12), tzinfo=UTC),
+        amount=D(amount),
+        paid_money=D(amount),
+        refunded_amount=D(refunded),
+    )
+
+
+@pytest.fixture
+def shop():
+    shop = MerchantFactory(time_zone="UTC", launch_date=date(2025, 1, 1))
+    member = ClientFactory(merchant=shop, joined_at=datetime(2025, 1, 1, tzinfo=UTC))
+    other = ClientFactory(merchant=shop)
+    # before: 2024-07-04 .. 2024-12-31 (181 days, as many as after)
+    buy(shop, member, date(2024, 8, 1), 1000)
+    buy(shop, member, date(2024, 9, 15), 1000)  # back in 45 days
+    buy(shop, other, date(2024, 8, 1), 500)
+    buy(shop, other, date(2024, 11, 15), 500)  # back in 106 days: not within 90
+    buy(shop, None, date(2024, 10, 1), 300)
+    buy(shop, member, date(2024, 7, 1), 9999)  # before the before period
+    # after: 2025-01-01 .. 2025-06-30
+    buy(shop, member, date(2025, 2, 1), 1500)
+    buy(shop, member, date(2025, 3, 1), 1500)  # back in 28 days
+    buy(shop, member, date(2025, 4, 1), 1500)
+    buy(shop, other, date(2025, 2, 1), 600)
+    buy(shop, None, date(2025, 3, 1), 300)
+    buy(shop, member, date(2025, 5, 1), 1000, refunded=1000)  # fully refunded: not a check
+    return shop
+
+
+def test_before_after_by_group(shop):
+    result = lift(merchant=shop, today=TODAY)
+    assert result["before"] == {"start": date(2024, 7, 4), "end": date(2024, 12, 31)}
+    assert result["days"] == 181
+    every = result["groups"]["all"]
+    # before: 5 checks, 3300 -> 660; 2 buyers, 4 client checks -> 2; client revenue 3000 / 2
+    assert every["before"]["average_check"] == D("660.00")
+    assert every["before"]["visits_per_client"] == D("2.00")
+    assert every["before"]["revenue_per_client"] == D("1500.00")
+    # the member came back in 45 days, the other in 106: 1 of 2 within 60 and within 90
+    assert every["before"]["return_60_percent"] == D("50.00")
+    assert every["before"]["return_90_percent"] == D("50.00")
+    # after: 5 checks, 5400 -> 1080 (+63.64%); client revenue 5100 / 2 = 2550
+    assert every["after"]["average_check"] == D("1080.00")
+    assert every["change_percent"]["average_check"] == D("63.64")
+    assert every["after"]["revenue_per_client"] == D("2550.00")
+    members = result["groups"]["members"]
+    # member: 2 checks of 1000 before, 3 of 1500 after
+    assert (members["before"]["average_check"], members["after"]["average_check"]) == (
+        D("1000.00"),
+        D("1500.00"),
+    )
+    assert members["change_percent"]["average_check"] == D("50.00")
+    assert members["after"]["visits_per_client"] == D("3.00")
+    assert members["change_percent"]["revenue_per_client"] == D("125.00")
+    assert members["before"]["return_60_percent"] == D("100.00")
+    others = result["groups"]["non_members"]
+    assert others["before"]["return_90_percent"] == D("0.00")
+    assert (others["after"]["checks"], others["after"]["average_check"]) == (1, D("600.00"))
+
+
+def test_no_lift_before_the_launch(shop):
+    assert lift(merchant=shop, today=date(2025, 1, 1)) is None
+    shop.launch_date = None
+    assert lift(merchant=shop, today=TODAY) is None
+
+
+def test_case_study_and_dashboard_show_the_lift(shop, client):
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from reports.casestudy import case_study_html, case_study_json
+    from tests.factories import UserFactory
+
+    data = case_study_json(merchant=shop, today=TODAY)
+    members = data["lift"]["lift"]["groups"]["members"]
+    assert members["change_percent"]["average_check"] == "50.00"
+    page = case_study_html(merchant=shop, today=TODAY)
+    assert 'id="lift"' in page and "no control group" in page and "+50" in page
+    admin = UserFactory(username="root", is_superuser=True, is_staff=True)
+    client.force_login(admin)
+    shop.launch_date = timezone.localdate() - timezone.timedelta(days=200)
+    shop.save()
+    page = client.get(reverse("reports:dashboard", args=[shop.slug])).content.decode()
+    assert "Before and after the launch" in page and "seasonality" in page
