@@ -143,6 +143,12 @@ NOUNS: dict[str, Noun] = {
             "grammatical gender: masculine, feminine or neuter", "staff bonus line"
         ),
     ),
+    "loyalty.ProgramDraft": Noun(
+        accusative=pgettext_lazy("accusative", "program draft"),
+        selected=pgettext_lazy("accusative", "selected program drafts"),
+        count=ngettext_lazy("%(count)s program draft", "%(count)s program drafts", "count"),
+        gender=pgettext_lazy("grammatical gender: masculine, feminine or neuter", "program draft"),
+    ),
     "loyalty.Program": Noun(
         accusative=pgettext_lazy("accusative", "loyalty program"),
         selected=pgettext_lazy("accusative", "selected loyalty programs"),
