@@ -257,6 +257,13 @@ if not CELERY_BROKER_URL:
 # /user/verify) carry this token; without it those calls are refused with 401.
 EVOTOR_APP_TOKEN = env.str("EVOTOR_APP_TOKEN", default="")
 EVOTOR_APP_ID = env.str("EVOTOR_APP_ID", default="")
+# Plausibility bounds of purchases from outside (POS webhooks, the cashier page, the purchase
+# import): 400 with the reason beyond them (docs/security.md, "Limits and settings").
+POS_MAX_AMOUNT = env.int("POS_MAX_AMOUNT", default=100_000_000)
+POS_EARLIEST_DATE = env.str("POS_EARLIEST_DATE", default="2000-01-01")
+POS_MAX_FUTURE_HOURS = env.int("POS_MAX_FUTURE_HOURS", default=48)
+# Documents in one Evotor body; more are refused (413) before any is read.
+POS_MAX_DOCUMENTS_PER_REQUEST = env.int("POS_MAX_DOCUMENTS_PER_REQUEST", default=100)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="loyalty@localhost")

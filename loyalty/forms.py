@@ -6,6 +6,7 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.limits import max_amount_validator
 from loyalty.models import PaymentType
 from loyalty.money import format_points
 
@@ -28,7 +29,7 @@ class PurchaseForm(forms.Form):
     client_id = forms.IntegerField(widget=forms.HiddenInput)
     request_id = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
     by_phone = forms.BooleanField(required=False, widget=forms.HiddenInput)
-    amount = forms.DecimalField(label=_("Check amount"), **MONEY)
+    amount = forms.DecimalField(label=_("Check amount"), validators=[max_amount_validator], **MONEY)
     excluded_amount = forms.DecimalField(
         label=_("Of it promo/discounted items"),
         required=False,

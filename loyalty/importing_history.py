@@ -23,6 +23,7 @@ from crm.importing.headers import normalize_header
 from crm.importing.readers import open_table
 from crm.models import Client
 from crm.phones import InvalidPhone, normalize_phone
+from loyalty.limits import amount_problem
 from loyalty.models import PaymentType, Purchase, PurchaseSource
 from loyalty.money import q
 from onboarding.models import Branch, Merchant
@@ -157,6 +158,8 @@ def purchases_import(
                 amount = parse_points(cell(cells, "amount"))
                 if not amount:
                     raise ValueError(_("The amount must be more than zero."))
+                if problem := amount_problem(amount):
+                    raise ValueError(problem)
                 points = parse_points(cell(cells, "points")) or Decimal(0)
                 if points > amount:
                     raise ValueError(_("Points paid cannot be more than the check."))

@@ -15,8 +15,9 @@ from .admin_onboarding import (
     StaffQuizLinkMixin,
 )
 from .admin_present import NativeTextAdminMixin
-from .forms import MerchantAdminForm
+from .forms import BranchForm, BranchFormSet, MerchantAdminForm
 from .models import Branch, Merchant, PointAItem, StaffMember
+from .pos_identity import MERCHANT_IDENTITY_FIELDS, pos_identities_log
 from .services import merchant_after_save
 
 admin.site.unregister(User)
@@ -37,6 +38,8 @@ class GroupAdmin(NativeTextAdminMixin, BaseGroupAdmin, ModelAdmin):
 
 class BranchInline(ScopedTabularInline):
     model = Branch
+    form = BranchForm
+    formset = BranchFormSet
     fields = ["name", "address", "pos_store_id", "is_active"]
     tab = True
 
@@ -208,6 +211,25 @@ class MerchantAdmin(MerchantJourneyMixin, MerchantOnboardingMixin, ScopedAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("program")
 
+    def save_model(self, request, obj, form, change):
+        before = {f: form.initial.get(f, "") if change else "" for f in MERCHANT_IDENTITY_FIELDS}
+        super().save_model(request, obj, form, change)
+        pos_identities_log(
+            merchant=obj,
+            changes={f: (before[f], getattr(obj, f)) for f in MERCHANT_IDENTITY_FIELDS},
+            actor=request.user,
+        )
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Branch:
+            return super().save_formset(request, form, formset, change)
+        before = {f.instance.pk: f.initial.get("pos_store_id", "") for f in formset.forms}
+        super().save_formset(request, form, formset, change)
+        for branch in formset.new_objects + [obj for obj, _fields in formset.changed_objects]:
+            branch_store_logged(request, branch, before.get(branch.pk, ""))
+        for branch in formset.deleted_objects:
+            branch_store_logged(request, branch, before.get(branch.pk, ""), deleted=True)
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         merchant_after_save(merchant=form.instance, acting_user=request.user)
@@ -238,9 +260,24 @@ class StaffMemberAdmin(StaffQuizLinkMixin, ScopedAdmin):
         return form
 
 
+def branch_store_logged(request, branch: Branch, before: str, *, deleted: bool = False) -> None:
+    pos_identities_log(
+        merchant=branch.merchant,
+        changes={"pos_store_id": (before, "" if deleted else branch.pos_store_id)},
+        actor=request.user,
+        branch=branch,
+    )
+
+
 @admin.register(Branch)
 class BranchAdmin(ScopedAdmin):
+    form = BranchForm
     list_display = ["name", "merchant", "address", "is_active"]
     list_filter = [("merchant", admin.RelatedOnlyFieldListFilter), "is_active"]
     search_fields = ["name", "address"]
     list_select_related = ["merchant"]
+
+    def save_model(self, request, obj, form, change):
+        before = form.initial.get("pos_store_id", "") if change else ""
+        super().save_model(request, obj, form, change)
+        branch_store_logged(request, obj, before)

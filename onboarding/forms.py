@@ -7,7 +7,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from unfold.widgets import UnfoldAdminSelect2Widget
 
-from .models import Merchant, OnboardingStatus, TaskStatus, TrainingModule
+from .models import Branch, Merchant, OnboardingStatus, TaskStatus, TrainingModule
+from .pos_identity import TAKEN, merchant_identity_check, store_id_check
 
 
 @cache
@@ -50,6 +51,20 @@ class MerchantAdminForm(forms.ModelForm):
         model = Merchant
         fields = "__all__"
 
+    def clean_evotor_user_id(self):
+        return merchant_identity_check(
+            field="evotor_user_id",
+            value=self.cleaned_data.get("evotor_user_id"),
+            merchant_id=self.instance.pk,
+        )
+
+    def clean_poster_account(self):
+        return merchant_identity_check(
+            field="poster_account",
+            value=self.cleaned_data.get("poster_account"),
+            merchant_id=self.instance.pk,
+        )
+
     def clean(self):
         from .checklists import LaunchBlocked, launch_check
 
@@ -90,6 +105,38 @@ class MerchantAdminForm(forms.ModelForm):
             elif status:
                 statuses[int(task_id)] = status
         return statuses
+
+
+class BranchForm(forms.ModelForm):
+    """A branch: its POS store id names one branch, and an Evotor store one merchant."""
+
+    class Meta:
+        model = Branch
+        fields = "__all__"
+
+    def clean_pos_store_id(self):
+        # The branch page picks the merchant; the merchant's own form sets it on the row.
+        merchant = self.cleaned_data.get("merchant")
+        return store_id_check(
+            value=self.cleaned_data.get("pos_store_id"),
+            merchant_id=merchant.pk if merchant is not None else self.instance.merchant_id,
+            branch_id=self.instance.pk,
+        )
+
+
+class BranchFormSet(forms.BaseInlineFormSet):
+    """The merchant's branches: two rows of one form may not name the same store."""
+
+    def clean(self):
+        super().clean()
+        seen = set()
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or form.cleaned_data.get("DELETE"):
+                continue
+            store = (form.cleaned_data.get("pos_store_id") or "").lower()
+            if store and store in seen:
+                form.add_error("pos_store_id", TAKEN["pos_store_id_here"])
+            seen.add(store)
 
 
 class QuizForm(forms.Form):

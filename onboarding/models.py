@@ -6,6 +6,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Length, Lower
+from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -255,6 +258,24 @@ class Merchant(models.Model):
         ordering = ["name"]
         verbose_name = _("merchant")
         verbose_name_plural = _("merchants")
+        # A POS identity names one merchant: the webhooks find the merchant by it.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["evotor_user_id"],
+                condition=~Q(evotor_user_id=""),
+                name="uniq_merchant_evotor_user_id",
+            ),
+            models.UniqueConstraint(
+                fields=["evotor_token_hash"],
+                condition=~Q(evotor_token_hash=""),
+                name="uniq_merchant_evotor_token_hash",
+            ),
+            models.UniqueConstraint(
+                fields=["poster_account"],
+                condition=~Q(poster_account=""),
+                name="uniq_merchant_poster_account",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -273,6 +294,10 @@ class Merchant(models.Model):
         from django.utils import timezone
 
         return timezone.now().astimezone(self.tzinfo).date()
+
+
+# Store ids this long are global (Evotor's store UUIDs), so unique across merchants.
+GLOBAL_STORE_ID_LENGTH = 32
 
 
 class Branch(models.Model):
@@ -295,6 +320,20 @@ class Branch(models.Model):
         verbose_name_plural = _("branches")
         constraints = [
             models.UniqueConstraint(fields=["merchant", "name"], name="uniq_branch_name"),
+            # One store is one branch (any case: the POS look-ups ignore it) ...
+            models.UniqueConstraint(
+                "merchant",
+                Lower("pos_store_id"),
+                condition=~Q(pos_store_id=""),
+                name="uniq_branch_pos_store_id",
+            ),
+            # ... and an Evotor store (a UUID, GLOBAL_STORE_ID_LENGTH characters or more)
+            # belongs to one merchant; Poster spot ids are small numbers per Poster account.
+            models.UniqueConstraint(
+                Lower("pos_store_id"),
+                condition=Q(GreaterThanOrEqual(Length("pos_store_id"), GLOBAL_STORE_ID_LENGTH)),
+                name="uniq_branch_global_store_id",
+            ),
         ]
         indexes = [models.Index(fields=["pos_store_id"])]
 
@@ -620,6 +659,7 @@ class OnboardingEvent(models.Model):
         PERSON_DEACTIVATED = "person_deactivated", _("Login deactivated")
         OWNER_LINK_CREATED = "owner_link_created", _("Owner link created")
         OWNER_LINK_REVOKED = "owner_link_revoked", _("Owner link revoked")
+        POS_IDENTITY_CHANGED = "pos_identity", _("POS identity changed")
 
     merchant = models.ForeignKey(
         Merchant,

@@ -3,12 +3,14 @@ and client, and the redemption clamp for points tendered at the till."""
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.http import JsonResponse
 
 from crm.models import Client
+from loyalty.limits import amount_problem
 from loyalty.money import q
 from onboarding.models import Branch, Merchant, StaffMember
 
@@ -55,7 +57,56 @@ def money(value, *, minor_units: bool = False, what: str = "amount") -> Decimal:
         raise BadRequest(f"{what} is not a number: {value!r}") from None
     if not number.is_finite():
         raise BadRequest(f"{what} is not a number: {value!r}")
-    return q(abs(number) / 100 if minor_units else abs(number))
+    number = abs(number) / 100 if minor_units else abs(number)
+    if problem := amount_problem(number):
+        raise BadRequest(f"{what}: {problem}")
+    return q(number)
+
+
+def text(value, *, what: str, max_length: int) -> str:
+    """An identifier from a POS body as text the database can keep (no NUL character, within
+    its column); BadRequest with the reason otherwise."""
+    value = "" if value is None else str(value)
+    if "\x00" in value:
+        raise BadRequest(f"{what} contains a NUL character")
+    if not _encodable(value):
+        raise BadRequest(f"{what} contains an unpaired surrogate (not a Unicode character)")
+    if len(value) > max_length:
+        raise BadRequest(f"{what} is longer than {max_length} characters")
+    return value
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def storable(value):
+    """A JSON value the database can keep, as evidence (it is never read back as data): the
+    NUL character (which jsonb refuses) and unpaired surrogates (not UTF-8) become U+FFFD in
+    every string and key, and NaN or an infinity (not JSON) its name as text."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "\ufffd")
+        if not _encodable(value):
+            value = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
+
+
+def only_one(queryset):
+    """The single row the look-up names, or None — never whichever comes first."""
+    rows = list(queryset[:2])
+    return rows[0] if len(rows) == 1 else None
 
 
 def branch_for_store(merchant: Merchant, store_id) -> Branch | None:
@@ -114,11 +165,11 @@ def event_log(*, system, endpoint, merchant, outcome: Outcome, payload) -> PosEv
     return PosEvent.objects.create(
         merchant=merchant,
         system=system,
-        endpoint=endpoint[:200],
-        external_id=(outcome.external_id or "")[:120],
+        endpoint=storable(endpoint[:200]),
+        external_id=storable((outcome.external_id or "")[:120]),
         status=outcome.status,
-        message=outcome.message[:2000],
-        payload=payload,
+        message=storable(outcome.message[:2000]),
+        payload=storable(payload),
         purchase=outcome.purchase,
         refund=outcome.refund,
     )

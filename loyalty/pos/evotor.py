@@ -18,9 +18,9 @@ from loyalty.services.lines import LineInput, RefundLineInput, allocate
 from onboarding.models import Branch, Merchant
 
 from . import receipt as receipt_kinds
-from .common import BadRequest, Outcome, Unauthorized, money
+from .common import BadRequest, Outcome, Unauthorized, money, only_one, text
 from .models import PosEvent
-from .receipt import CARD, CASH, OTHER, POINTS, Receipt, receipt_record
+from .receipt import CARD, CASH, OTHER, POINTS, Receipt, receipt_check, receipt_record
 
 SALE, REFUND = "SELL", "PAYBACK"
 CARD_TYPES = {"ELECTRON", "CARD", "PAY_CARD", "CASHLESS"}
@@ -61,7 +61,7 @@ def merchant_for_token(header: str, *, user_id: str | None = None) -> Merchant:
     """Notifications: the merchant whose issued user token this is (constant-time compare)."""
     token = _auth_value(header)
     digest = token_hash(token)
-    merchant = Merchant.objects.filter(evotor_token_hash=digest).first()
+    merchant = only_one(Merchant.objects.filter(evotor_token_hash=digest))
     if merchant is None or not hmac.compare_digest(merchant.evotor_token_hash, digest):
         raise Unauthorized("unknown token")
     if user_id and merchant.evotor_user_id and user_id != merchant.evotor_user_id:
@@ -77,7 +77,8 @@ def user_token_issue(body) -> tuple[Merchant, dict]:
     user_id = str(body.get("userUuid") or body.get("userId") or "").strip()
     if not user_id:
         raise BadRequest("userUuid is required")
-    merchant = Merchant.objects.filter(evotor_user_id=user_id).first()
+    text(user_id, what="userUuid", max_length=Merchant._meta.get_field("evotor_user_id").max_length)
+    merchant = only_one(Merchant.objects.filter(evotor_user_id=user_id))
     if merchant is None:
         raise Unauthorized("unknown Evotor user: enter it in the merchant's POS credentials")
     token = secrets.token_urlsafe(32)
@@ -95,13 +96,15 @@ def parse_time(value, offset_ms=None) -> datetime:
             return datetime.strptime(text, fmt).astimezone(UTC)
         except ValueError:
             continue
+        except OverflowError:  # year 1 east of UTC, year 9999 west of it
+            break
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise BadRequest(f"close_date is not a date: {text!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _key(store_id: str, document_id: str) -> str:
@@ -227,10 +230,55 @@ def document_apply(
     """Apply one document: SELL records a purchase, PAYBACK a refund (pending if its sale is
     unknown yet); other types are ignored. `log(outcome, document)` writes a recorded
     sale's event row inside its transaction."""
+    return documents_apply(
+        merchant=merchant, store_id=store_id, payload=[document], endpoint=endpoint, log=log
+    )[0]
+
+
+def store_check(merchant: Merchant, store_id: str) -> None:
+    """The store in the path must be one of the merchant's connected branches."""
+    store_text_check(store_id)
+    if not Branch.objects.filter(merchant=merchant, pos_store_id__iexact=store_id).exists():
+        raise Unauthorized("the store is not connected to this merchant")
+
+
+def store_text_check(store_id: str) -> None:
+    """A store id no branch can have (a NUL character, too long) is an unconnected store."""
+    try:
+        text(
+            store_id, what="store id", max_length=Branch._meta.get_field("pos_store_id").max_length
+        )
+    except BadRequest:
+        raise Unauthorized("the store is not connected to this merchant") from None
+
+
+class TooManyDocuments(BadRequest):
+    """More documents in one body than POS_MAX_DOCUMENTS_PER_REQUEST (answered 413)."""
+
+    status = 413
+
+
+def documents_of(payload) -> list:
+    """The body's documents (one object or a list), within POS_MAX_DOCUMENTS_PER_REQUEST:
+    a longer list is refused before any document is read."""
+    documents = payload if isinstance(payload, list) else [payload]
+    cap = settings.POS_MAX_DOCUMENTS_PER_REQUEST
+    if len(documents) > cap:
+        raise TooManyDocuments(
+            f"{len(documents)} documents in one request; at most {cap} "
+            "(POS_MAX_DOCUMENTS_PER_REQUEST): send them in smaller parts"
+        )
+    return documents
+
+
+def document_receipt(*, merchant: Merchant, store_id: str, document) -> Receipt | Outcome:
+    """One document as a checked receipt, or the outcome of a document that is not a sale."""
     if not isinstance(document, dict):
         raise BadRequest("a document must be a JSON object")
     try:
         receipt = receipt_from_document(store_id=store_id, document=document)
+        if receipt is not None:
+            receipt_check(receipt)
     except BadRequest:
         store_check(merchant, store_id)  # an unconnected store is 401, whatever the body
         raise
@@ -241,26 +289,30 @@ def document_apply(
     # The store must be one of the merchant's connected branches: checked by the receipt's
     # context statement, which finds the branch anyway.
     receipt.branch_required = True
-    in_transaction = (lambda outcome: log(outcome, document)) if log is not None else None
-    return receipt_record(merchant=merchant, receipt=receipt, log=in_transaction)
-
-
-def store_check(merchant: Merchant, store_id: str) -> None:
-    """The store in the path must be one of the merchant's connected branches."""
-    if not Branch.objects.filter(merchant=merchant, pos_store_id__iexact=store_id).exists():
-        raise Unauthorized("the store is not connected to this merchant")
+    return receipt
 
 
 def documents_apply(
     *, merchant: Merchant, store_id: str, payload, endpoint: str, log=None
 ) -> list[Outcome]:
-    documents = payload if isinstance(payload, list) else [payload]
+    documents = documents_of(payload)
+    store_text_check(store_id)
     if not documents:
         store_check(merchant, store_id)
-    # Each document is its own transaction inside the engine (a bad one loses no other).
-    return [
-        document_apply(
-            merchant=merchant, store_id=store_id, document=document, endpoint=endpoint, log=log
-        )
+    # Every document is read and checked before any is recorded: a body with one bad
+    # document is refused whole and writes nothing. Each is then its own transaction, with
+    # its event row written inside it when `log` is given.
+    receipts = [
+        document_receipt(merchant=merchant, store_id=store_id, document=document)
         for document in documents
     ]
+    return [
+        receipt_record(merchant=merchant, receipt=r, log=_log_of(log, document))
+        if isinstance(r, Receipt)
+        else r
+        for r, document in zip(receipts, documents, strict=True)
+    ]
+
+
+def _log_of(log, document):
+    return (lambda outcome: log(outcome, document)) if log is not None else None

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 
+from loyalty.limits import MAX_QUANTITY
 from loyalty.models import Purchase, PurchaseLine, PurchaseSource
 from loyalty.money import q
 from loyalty.services.errors import LoyaltyError
@@ -22,13 +23,14 @@ from loyalty.services.lines import LineInput, RefundLineInput, allocate
 from loyalty.services.refunds import refund_record
 from onboarding.models import Merchant
 
-from .common import BadRequest, Outcome, Unauthorized, money
+from .common import BadRequest, Outcome, Unauthorized, money, only_one, text
 from .models import PosEvent
-from .receipt import CARD, CASH, OTHER, POINTS, SALE, Receipt, receipt_record
+from .receipt import CARD, CASH, ID_LENGTH, OTHER, POINTS, SALE, Receipt, receipt_record
 
 API_BASE = "https://joinposter.com/api/"
 STATUS_OPEN, STATUS_CLOSED, STATUS_DELETED = 1, 2, 3
 FISCAL_RETURN = 2
+ACCOUNT_LENGTH = Merchant._meta.get_field("poster_account").max_length
 PAY_KINDS = {1: CASH, 2: CARD, 3: OTHER}
 
 
@@ -118,11 +120,19 @@ def verify(payload) -> Merchant:
     for name in ("account", "object", "object_id", "action", "time", "verify"):
         if payload.get(name) in (None, ""):
             raise BadRequest(f"{name} is required")
-    merchant = Merchant.objects.filter(poster_account=str(payload["account"])).first()
+    try:
+        account = text(payload["account"], what="account", max_length=ACCOUNT_LENGTH)
+    except BadRequest:
+        raise Unauthorized("unknown Poster account") from None  # no account is spelled so
+    merchant = only_one(Merchant.objects.filter(poster_account=account))
     if merchant is None or not merchant.poster_client_secret:
         raise Unauthorized("unknown Poster account")
-    expected = signature(payload, merchant.poster_client_secret)
-    if not hmac.compare_digest(expected, str(payload["verify"]).lower()):
+    try:
+        expected = signature(payload, merchant.poster_client_secret).encode()
+    except UnicodeEncodeError:  # a value no one could have signed (an unpaired surrogate)
+        raise Unauthorized("bad signature") from None
+    given = str(payload["verify"]).lower().encode("utf-8", "replace")
+    if not hmac.compare_digest(expected, given):
         raise Unauthorized("bad signature")
     return merchant
 
@@ -136,7 +146,10 @@ def _int(value, default=0) -> int:
 
 def _closed_at(tx: dict) -> datetime:
     ms = _int(tx.get("date_close"))
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise BadRequest(f"date_close is not a time: {tx.get('date_close')!r}") from None
 
 
 def _line_ids(rows: list) -> list[str]:
@@ -179,7 +192,9 @@ def _quantity(value) -> Decimal:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return Decimal(1)
-    return number if number.is_finite() and number > 0 else Decimal(1)
+    if not number.is_finite() or number > MAX_QUANTITY:
+        raise BadRequest(f"num is not a plausible quantity: {value!r}")
+    return number if number > 0 else Decimal(1)
 
 
 def _returned(tx: dict) -> tuple[bool, list[str]]:
@@ -212,11 +227,14 @@ def _refund_sync(merchant: Merchant, tx: dict, purchase: Purchase, key: str) -> 
             amount=left,
             external_id=f"{key}:refunded:all",
             raw_payload=tx,
+            clamp=True,
         )
     elif marked:
         stored = {ln.external_id: ln for ln in PurchaseLine.objects.filter(purchase=purchase)}
+        # What is left of each line is measured under the refund's lock (no amount named):
+        # a hook arriving together with another takes what that one left.
         returned = [
-            RefundLineInput(external_id=line_id, amount=q(ln.amount - ln.refunded_amount))
+            RefundLineInput(external_id=line_id)
             for line_id in marked
             if (ln := stored.get(line_id)) is not None and ln.amount > ln.refunded_amount
         ]
@@ -228,8 +246,11 @@ def _refund_sync(merchant: Merchant, tx: dict, purchase: Purchase, key: str) -> 
             lines=returned,
             external_id=f"{key}:refunded:{','.join(sorted(r.external_id for r in returned))}",
             raw_payload=tx,
+            clamp=True,
         )
     else:
+        return None
+    if result.refund is None:
         return None
     status = PosEvent.Status.ACCEPTED if result.created else PosEvent.Status.DUPLICATE
     return Outcome(
@@ -247,7 +268,7 @@ def transaction_apply(*, merchant: Merchant, payload: dict) -> Outcome:
     if payload.get("object") != "transaction":
         return Outcome(PosEvent.Status.IGNORED, f"object {payload.get('object')} is not a sale")
     tx_id = str(payload["object_id"])
-    key = f"poster:{tx_id}"
+    key = text(f"poster:{tx_id}", what="object_id", max_length=ID_LENGTH)
     api = api_for(merchant)
     tx = api.get_transaction(tx_id)
     if tx is None:

@@ -18,7 +18,8 @@ from django.utils.translation import gettext as _
 
 from crm.models import Client, ClientSource
 from crm.phones import InvalidPhone, normalize_phone
-from loyalty.models import PaymentType, Program, Purchase
+from loyalty.limits import MAX_QUANTITY, amount_problem, moment_problem
+from loyalty.models import PaymentType, Program, Purchase, PurchaseLine
 from loyalty.money import ZERO, q
 from loyalty.services.errors import IdempotencyConflict, LoyaltyError
 from loyalty.services.lines import LineInput, RefundLineInput
@@ -27,7 +28,7 @@ from loyalty.services.purchases import purchase_record
 from loyalty.services.refunds import refund_or_pending
 from onboarding.models import Branch, Merchant, StaffMember
 
-from .common import BadRequest, Outcome, Unauthorized
+from .common import BadRequest, Outcome, Unauthorized, storable, text
 from .models import PendingRefund, PosEvent
 
 SALE, REFUND = "sale", "refund"
@@ -152,12 +153,62 @@ def _enrol(merchant: Merchant, phone: str, at: datetime) -> Client | None:
     ).client
 
 
+ID_LENGTH = Purchase._meta.get_field("external_id").max_length
+LINE_ID_LENGTH = PurchaseLine._meta.get_field("external_id").max_length
+LINE_NAME_LENGTH = PurchaseLine._meta.get_field("name").max_length
+REF_LENGTH = 200  # phones, cards, cashier and store ids: compared, never stored as such
+
+
+def _amount(value, what: str) -> None:
+    if value is not None and (problem := amount_problem(Decimal(value))):
+        raise BadRequest(f"{what}: {problem}")
+
+
+def receipt_check(receipt: Receipt) -> None:
+    """The contract's bounds, checked before anything is written: ids fit their columns and
+    hold no NUL character, every amount and the total are within POS_MAX_AMOUNT, quantities
+    are sane, and the moment is plausible (POS_EARLIEST_DATE, POS_MAX_FUTURE_HOURS).
+    BadRequest with the reason otherwise."""
+    text(receipt.external_id, what="document id", max_length=ID_LENGTH)
+    if not receipt.external_id:
+        raise BadRequest("document id is required")
+    text(receipt.base_external_id, what="base document id", max_length=ID_LENGTH)
+    for what, value in (
+        ("phone", receipt.phone),
+        ("card", receipt.card),
+        ("cashier id", receipt.cashier_ref),
+        ("store id", receipt.branch_ref),
+    ):
+        text(value, what=what, max_length=REF_LENGTH)
+    for number, line in enumerate(receipt.lines, start=1):
+        text(line.external_id, what=f"line {number} id", max_length=LINE_ID_LENGTH)
+        text(line.name, what=f"line {number} name", max_length=LINE_NAME_LENGTH)
+        _amount(line.amount, f"line {number} amount")
+        if line.quantity is not None and not 0 < line.quantity <= MAX_QUANTITY:
+            raise BadRequest(f"line {number} quantity {line.quantity} is not plausible")
+    for number, line in enumerate(receipt.returned or [], start=1):
+        text(line.external_id, what=f"returned line {number} id", max_length=LINE_ID_LENGTH)
+        _amount(line.amount, f"returned line {number} amount")
+        if line.quantity is not None and not 0 <= line.quantity <= MAX_QUANTITY:
+            raise BadRequest(f"returned line {number} quantity {line.quantity} is not plausible")
+    for kind, value in receipt.payments.items():
+        _amount(value, f"{kind} payment")
+    _amount(sum((ln.amount for ln in receipt.lines), ZERO), "check total")
+    _amount(sum(receipt.payments.values(), ZERO), "payments total")
+    _amount(receipt.amount, "refund amount")
+    _amount(receipt.promo_amount, "refund promo amount")
+    if problem := moment_problem(receipt.occurred_at):
+        raise BadRequest(f"document date: {problem}")
+
+
 def receipt_record(
     *, merchant: Merchant, receipt: Receipt, log: Callable[[Outcome], object] | None = None
 ) -> Outcome:
     """Record one POS receipt (sale or refund) and say what happened. `log(outcome)`, if
     given, writes the event row of a recorded sale inside the sale's transaction (the
     returned outcome is then marked `logged`)."""
+    receipt_check(receipt)
+    receipt.raw = storable(receipt.raw)
     if receipt.kind == REFUND:
         if receipt.branch_required:
             _context(merchant, receipt)  # the store check

@@ -25,15 +25,17 @@ def _unauthorized(system: str, request, exc: Exception) -> JsonResponse:
 
 def _bad(system, request, merchant, exc, payload=None) -> JsonResponse:
     outcome = Outcome(PosEvent.Status.REJECTED, str(exc))
+    status = getattr(exc, "status", 400)
+    logger.warning("%s %s refused (%s): %s", system, request.path, status, exc)
     if merchant is not None:  # only authenticated senders get their bad bodies stored
         event_log(
             system=system,
             endpoint=request.path,
             merchant=merchant,
             outcome=outcome,
-            payload=payload,
+            payload=payload if status != 413 else None,  # an oversized body is not kept
         )
-    return answer(outcome, status=400)
+    return answer(outcome, status=status)
 
 
 @csrf_exempt
@@ -84,7 +86,7 @@ def evotor_documents(request, store_uuid: str):
 
     try:
         payload = json_body(request)
-        documents = payload if isinstance(payload, list) else [payload]
+        documents = evotor.documents_of(payload)
         for document in documents:
             user_id = isinstance(document, dict) and document.get("user_id")
             if user_id and merchant.evotor_user_id and user_id != merchant.evotor_user_id:
@@ -157,7 +159,13 @@ def poster_webhook(request):
     try:
         outcome = poster.hook_apply(merchant=merchant, payload=payload)
     except BadRequest as exc:
-        return _bad(PurchaseSource.POSTER, request, merchant, exc, payload)
+        # Poster holds back the account's later hooks while one is not answered 200, and a
+        # hook whose transaction we refuse (data we cannot store) never becomes acceptable:
+        # it is kept as rejected with the reason and acknowledged (docs/engine.md).
+        logger.warning("poster %s rejected: %s", request.path, exc)
+        outcome = Outcome(
+            PosEvent.Status.REJECTED, str(exc), external_id=f"poster:{payload['object_id']}"
+        )
     except poster.PosterApiError as exc:
         # Poster stops sending hooks while one stays unaccepted: accept, keep it, and retry
         # it with backoff (loyalty.pos.retry).

@@ -72,6 +72,7 @@ def refund_record(
     occurred_at: datetime | None = None,
     created_by=None,
     raw_payload=None,
+    clamp: bool = False,
 ) -> RefundResult:
     """Refund what comes back — named `lines` (a POS), or an `amount` with its `promo_amount`
     part (the cashier page; without it the amount is spread over all lines) — and reverse
@@ -82,7 +83,10 @@ def refund_record(
 
     Raises RefundError if nothing or more than is left is asked. Idempotent per (merchant,
     external_id): a repeat with the same content returns the first refund; other content
-    under the same id raises IdempotencyConflict."""
+    under the same id raises IdempotencyConflict. With `clamp` (a POS telling what it took
+    back), what is asked is reduced to what is left when the purchase is locked, and nothing
+    left is no refund (`refund` None) rather than an error: two refunds of one sale arriving
+    together are applied one after the other, each against what the other left."""
     if purchase.merchant_id != merchant.pk:
         raise RefundError(_("The purchase belongs to another merchant."))
     if lines is None:
@@ -102,6 +106,7 @@ def refund_record(
                 occurred_at,
                 created_by,
                 raw_payload,
+                clamp,
             )
     except IntegrityError:
         if external_id:
@@ -171,6 +176,7 @@ def _refund_locked(
     occurred_at,
     created_by,
     raw_payload,
+    clamp=False,
 ):
     if external_id:
         existing = Refund.objects.filter(merchant=merchant, external_id=external_id).first()
@@ -184,11 +190,21 @@ def _refund_locked(
     clients = lock_clients({purchase.client_id} | {row[0] for row in originals} - {None})
     purchase = Purchase.objects.select_for_update(of=("self",)).get(pk=purchase.pk)
     lines = purchase_lines(purchase)
-    split = refund_split(lines=lines, amount=amount, promo_amount=promo_amount, returned=returned)
     if external_id:  # re-read under the locks: a concurrent post of this refund may have won
         existing = Refund.objects.filter(merchant=merchant, external_id=external_id).first()
         if existing is not None:
-            return _same_refund(existing, split)
+            return _same_refund(
+                existing, refund_split_known(purchase, returned) if returned else None
+            )
+    if clamp and not returned:
+        left = q(purchase.amount - purchase.refunded_amount)
+        amount = min(q(amount), left)
+        if promo_amount is not None:
+            promo_amount = min(q(promo_amount), amount)
+    split = refund_split(lines=lines, amount=amount, promo_amount=promo_amount, returned=returned)
+    split = {position: value for position, value in split.items() if value}
+    if not split and clamp:
+        return RefundResult(refund=None, created=False)
     if not split:
         raise RefundError(_("Nothing of this purchase is left to refund."))
     amount = q(sum(split.values(), ZERO))
@@ -461,6 +477,7 @@ def refund_or_pending(
             external_id=external_id,
             occurred_at=occurred_at,
             raw_payload=raw_payload,
+            clamp=True,
         )
     value = remaining if amount is None else min(q(amount), remaining)
     if value <= 0:
@@ -474,6 +491,7 @@ def refund_or_pending(
         external_id=external_id,
         occurred_at=occurred_at,
         raw_payload=raw_payload,
+        clamp=True,
     )
 
 
