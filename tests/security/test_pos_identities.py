@@ -191,8 +191,8 @@ def test_migration_clears_identities_shared_before_the_constraints():
     each clearing logged; one merchant's repeated store stays on its oldest branch."""
     executor = MigrationExecutor(connection)
     before, after = (
-        [("onboarding", "0010_standard_pos_steps")],
-        [("onboarding", "0011_pos_identities_unique")],
+        [("onboarding", "0011_point_a_figures")],
+        [("onboarding", "0012_pos_identities_unique")],
     )
     executor.migrate(before)
     try:

@@ -70,7 +70,7 @@ def clear_shared_identities(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('onboarding', '0010_standard_pos_steps'),
+        ('onboarding', '0011_point_a_figures'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
