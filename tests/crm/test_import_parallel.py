@@ -10,10 +10,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from crm.importing import clients_import
+from crm.importing import headers as h
 from crm.importing import parallel as import_parallel
 from crm.importing import service as import_service
 from crm.importing.cleaning import RowCleaner, parse_email
-from crm.importing.headers import map_headers
 from crm.models import Client
 from loyalty.models import LedgerEntry
 from tests.crm.import_files import HEADER_RU, write_csv
@@ -159,7 +159,7 @@ def test_plain_e_mail_shortcut_agrees_with_the_validator(text):
 
 def test_remembered_cells_still_report_every_bad_row():
     headers = ["Телефон", "Дата рождения", "Пол", "Баллы"]
-    mapping, _unknown = map_headers(headers)
+    mapping = {h.PHONE: 0, h.BIRTHDAY: 1, h.GENDER: 2, h.POINTS: 3}
     cleaner = RowCleaner(mapping=mapping, headers=headers, region="RU", today=dt.date(2026, 1, 1))
     good = ["+79131234567", "01.02.1990", "ж", "10,5"]
     bad = ["+79131234568", "31.02.1990", "X", "-1"]
