@@ -1,14 +1,23 @@
-"""Client import benchmark: the product's importer vs stock django-import-export.
+"""Client import benchmark: the product's importer against django-import-export's bulk mode,
+tuned as a Django engineer would tune it for a new client base.
 
-    .venv/bin/python bench/import_clients.py --rows 100000 [--db sqlite|postgres] [--stock-rows 5000]
+    .venv/bin/python bench/import_clients.py --rows 100000 [--db sqlite|postgres] [--no-peer]
 
 Generates a realistic file (Russian headers, `;`-separated UTF-8 with BOM, mixed phone spellings,
-2% duplicates, 1% invalid rows, an unknown column), imports it end to end with
-`manage.py import_clients`'s service in a child process (parse, normalise, dedupe, write) and
-prints rows/s and that child's peak RSS. Then times, each in its own child and on the first
-`--stock-rows` rows, a stock `ModelResource` with the library's defaults and the library's bulk
-mode (`use_bulk`, `batch_size`, `skip_diff`), and prints the speed ratios. Each child gets a fresh
-merchant, so every run creates clients. PostgreSQL uses the database `bench_import` on
+2% duplicates, 1% invalid rows, an unknown column, 30% with points), then times two whole
+processes on the same file, one after the other, each into a fresh merchant:
+
+- ours: `manage.py import_clients FILE --merchant bench` — start-up, parse, clean, dedupe, write,
+  opening balances through the ledger, the import run's record;
+- the peer: a `ModelResource` with `use_bulk = True`, `batch_size = 1000`, `skip_diff = True`,
+  `force_init_instance = True` (no look-up per row), the merchant set in `init_instance`, in-file
+  duplicates and invalid phones skipped in `skip_row`, phones normalised beforehand with the
+  product's own normaliser, the whole file through one `import_data` (one transaction). It does
+  less than ours (no e-mail validation, no opening balances, no run record).
+
+Each is timed from spawn to exit (wall) with its peak RSS (`ru_maxrss` from `wait4`) and the peak
+of the sum of PSS over the process and its children (sampled from /proc every 50 ms: the
+importer may clean rows in a second process). PostgreSQL uses the database `bench_import` on
 127.0.0.1 (recreated each run); SQLite a temporary file.
 """
 
@@ -16,10 +25,10 @@ import argparse
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -113,92 +122,161 @@ def child_prepare(db_url: str) -> dict:
     from onboarding.models import Merchant
 
     call_command("migrate", verbosity=0)
-    for slug in ("bench", "bench-stock", "bench-bulk"):
+    for slug in ("bench", "bench-peer"):
         Merchant.objects.get_or_create(slug=slug, defaults={"name": slug, "country": "RU"})
     return {}
 
 
-def child_import(db_url: str, path: str) -> dict:
+def child_count(db_url: str) -> dict:
     _django(db_url)
-    from crm.importing import clients_import
-    from onboarding.models import Merchant
+    from crm.models import Client
+    from loyalty.models import LedgerEntry
 
-    merchant = Merchant.objects.get(slug="bench")
-    started = time.perf_counter()
-    report = clients_import(merchant=merchant, path=path)
-    seconds = time.perf_counter() - started
     return {
-        "seconds": seconds,
-        "rows": report.rows_total,
-        "created": report.created,
-        "skipped": report.skipped,
-        "rejected": report.rejected,
-        "opening_balances": report.opening_balances,
+        slug: {
+            "clients": Client.objects.filter(merchant__slug=slug).count(),
+            "ledger": LedgerEntry.objects.filter(client__merchant__slug=slug).count(),
+        }
+        for slug in ("bench", "bench-peer")
     }
 
 
-def child_stock(db_url: str, path: str, rows: int, bulk: bool) -> dict:
-    """Stock django-import-export on the same rows, with its own column names: the phone as
-    E.164 where ours found one (the stock resource does not normalise), ISO birthdays."""
+def child_peer(db_url: str, path: str) -> dict:
+    """The tuned bulk mode over the whole file, in this process."""
     _django(db_url)
+    import csv
+
     import tablib
     from import_export import resources
 
-    from crm.importing.cleaning import parse_birthday
-    from crm.models import Client
+    from crm.importing.cleaning import GENDERS, parse_birthday
+    from crm.models import Client, ClientSource
     from crm.phones import phone_or_none
     from onboarding.models import Merchant
 
-    merchant = Merchant.objects.get(slug="bench-bulk" if bulk else "bench-stock")
-    dataset = tablib.Dataset(headers=["merchant", "phone", "full_name", "birthday", "email"])
-    import csv as _csv
-
+    merchant = Merchant.objects.get(slug="bench-peer")
     today = merchant.local_today()
+    columns = ["phone", "full_name", "birthday", "email", "gender", "card_code", "source_detail"]
+    dataset = tablib.Dataset(headers=columns)
+    started = time.perf_counter()
     with open(path, encoding="utf-8-sig", newline="") as handle:
-        reader = _csv.reader(handle, delimiter=";")
+        reader = csv.reader(handle, delimiter=";")
         next(reader)
-        for i, row in enumerate(reader):
-            if i >= rows:
-                break
+        for row in reader:
             try:
                 birthday = parse_birthday(row[2], today=today)
             except ValueError:
                 birthday = None
-            phone = phone_or_none(row[0], "RU") or row[0][:20]
             dataset.append(
-                [merchant.pk, phone, row[1], birthday.isoformat() if birthday else "", row[3]]
+                [
+                    phone_or_none(row[0], merchant.country) or "",
+                    row[1],
+                    birthday.isoformat() if birthday else "",
+                    row[3].lower(),
+                    GENDERS.get(row[4].lower(), ""),
+                    row[6],
+                    row[7],
+                ]
             )
+    prepared = time.perf_counter() - started
 
-    class StockResource(resources.ModelResource):
+    class TunedBulkResource(resources.ModelResource):
         class Meta:
             model = Client
-            fields = ("merchant", "phone", "full_name", "birthday", "email")
-            import_id_fields = ("merchant", "phone")
-
-    class BulkResource(StockResource):
-        class Meta(StockResource.Meta):
+            fields = columns
             use_bulk = True
             batch_size = 1000
             skip_diff = True
+            force_init_instance = True
 
-    resource = BulkResource() if bulk else StockResource()
+        def __init__(self):
+            super().__init__()
+            self.seen = set()
+
+        def init_instance(self, row=None):
+            return Client(merchant_id=merchant.pk, source=ClientSource.IMPORT, imported=True)
+
+        def skip_row(self, instance, original, row, import_validation_errors=None):
+            phone = row["phone"]
+            if not phone or phone in self.seen:
+                return True
+            self.seen.add(phone)
+            return False
+
     started = time.perf_counter()
-    result = resource.import_data(dataset, dry_run=False, raise_errors=False)
+    result = TunedBulkResource().import_data(dataset, dry_run=False, raise_errors=False)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rows": len(dataset), "errors": len(result.row_errors())}
+    return {
+        "prepare_seconds": prepared,
+        "import_data_seconds": seconds,
+        "rows": len(dataset),
+        "errors": len(result.row_errors()) + len(result.base_errors),
+        "totals": {k: v for k, v in result.totals.items() if v},
+    }
 
 
-def _run_child(args: list[str]) -> tuple[dict, float]:
-    """Run this script as a child; return its JSON answer and the peak RSS (MB) of the
-    children so far (Linux reports KB)."""
-    proc = subprocess.run(
-        [sys.executable, __file__, *args], capture_output=True, text=True, cwd=ROOT
-    )
-    if proc.returncode:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f"child {args[0]} failed")
-    answer = json.loads(proc.stdout.strip().splitlines()[-1])
-    return answer, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+# --- timing whole processes ---------------------------------------------------------------
+
+
+def _tree_pss_kb(pid: int) -> int:
+    """PSS (kB) of `pid` and its descendants."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/smaps_rollup") as handle:
+                for line in handle:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+                        break
+            with open(f"/proc/{current}/task/{current}/children") as handle:
+                todo.extend(int(c) for c in handle.read().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+def run_process(argv: list[str], env: dict) -> dict:
+    """Run argv to its end: wall seconds, peak RSS (MB) of the process, peak PSS (MB) of its tree,
+    its stdout (last line), CPU seconds (user + sys, children included)."""
+    peak = [0]
+    started = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=out_file, stderr=err_file, text=True
+        )
+        done = threading.Event()
+
+        def sample():
+            while not done.wait(0.05):
+                peak[0] = max(peak[0], _tree_pss_kb(proc.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        done.set()
+        sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out_file.seek(0)
+        err_file.seek(0)
+        out, err = out_file.read(), err_file.read()
+        if proc.returncode:
+            sys.stderr.write(out + err)
+            raise SystemExit(f"{argv[1:3]} failed with {proc.returncode}")
+    lines = out.strip().splitlines()
+    return {
+        "seconds": seconds,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_mb": usage.ru_maxrss / 1024,
+        "pss_mb": peak[0] / 1024,
+        "last": lines[-1] if lines else "",
+    }
+
+
+def _child(args: list[str], env: dict) -> tuple[dict, dict]:
+    measured = run_process([sys.executable, __file__, *args], env)
+    return json.loads(measured["last"]), measured
 
 
 def _fresh_postgres() -> None:
@@ -214,17 +292,17 @@ def main() -> None:
         kind, db_url, *rest = sys.argv[1:]
         if kind == "child-prepare":
             answer = child_prepare(db_url)
-        elif kind == "child-import":
-            answer = child_import(db_url, rest[0])
+        elif kind == "child-count":
+            answer = child_count(db_url)
         else:
-            answer = child_stock(db_url, rest[0], int(rest[1]), kind == "child-bulk")
+            answer = child_peer(db_url, rest[0])
         print(json.dumps(answer))
         return
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--stock-rows", type=int, default=5000, help="0 skips the library runs")
+    parser.add_argument("--no-peer", action="store_true", help="time only the product's importer")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-import-"))
@@ -240,31 +318,48 @@ def main() -> None:
         db_url = PG_URL
     else:
         db_url = f"sqlite:///{workdir / 'bench.sqlite3'}"
-    _run_child(["child-prepare", db_url])
+    env = {**os.environ, "DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    _child(["child-prepare", db_url], env)
+    load = os.getloadavg()[0]
 
-    ours, peak = _run_child(["child-import", db_url, str(path)])
-    ours_rate = ours["rows"] / ours["seconds"]
-    print(
-        f"product importer: {ours['rows']} rows in {ours['seconds']:.2f} s = {ours_rate:,.0f} rows/s, "
-        f"peak RSS {peak:.0f} MB (created {ours['created']}, skipped {ours['skipped']}, "
-        f"rejected {ours['rejected']}, opening balances {ours['opening_balances']})"
+    report = workdir / "report.json"
+    ours = run_process(
+        [sys.executable, "manage.py", "import_clients", str(path), "--merchant", "bench"]
+        + ["--report-json", str(report)],
+        env,
     )
-    print(f"RESULT import_{args.db}_{args.rows}_seconds {ours['seconds']:.2f} s")
-    print(f"RESULT import_{args.db}_{args.rows}_rows_per_s {ours_rate:.0f} rows/s")
-    print(f"RESULT import_{args.db}_{args.rows}_peak_rss {peak:.0f} MB")
-    if args.stock_rows:
-        stock, _ = _run_child(["child-stock", db_url, str(path), str(args.stock_rows)])
-        bulk, _ = _run_child(["child-bulk", db_url, str(path), str(args.stock_rows)])
-        stock_rate = stock["rows"] / stock["seconds"]
-        bulk_rate = bulk["rows"] / bulk["seconds"]
-        print(
-            f"stock ModelResource (defaults): {stock['rows']} rows in {stock['seconds']:.2f} s "
-            f"= {stock_rate:,.0f} rows/s; bulk mode: {bulk['seconds']:.2f} s = {bulk_rate:,.0f} rows/s"
-        )
-        print(f"RESULT stock_resource_{args.db}_rows_per_s {stock_rate:.0f} rows/s")
-        print(f"RESULT bulk_resource_{args.db}_rows_per_s {bulk_rate:.0f} rows/s")
-        print(f"RESULT speedup_vs_stock_{args.db} {ours_rate / stock_rate:.1f} x")
-        print(f"RESULT speedup_vs_bulk_{args.db} {ours_rate / bulk_rate:.1f} x")
+    data = json.loads(report.read_text())
+    rate = data["rows_total"] / ours["seconds"]
+    print(
+        f"ours (manage.py import_clients, whole process): {data['rows_total']} rows in "
+        f"{ours['seconds']:.2f} s = {rate:,.0f} rows/s, CPU {ours['cpu']:.2f} s, peak RSS "
+        f"{ours['rss_mb']:.0f} MB, peak PSS of the process tree {ours['pss_mb']:.0f} MB "
+        f"(created {data['created']}, skipped {data['skipped']}, rejected {data['rejected']}, "
+        f"opening balances {data['opening_balances']}; load average before {load:.1f})"
+    )
+    name = f"import_{args.db}_{args.rows}"
+    print(f"RESULT {name}_seconds {ours['seconds']:.2f} s")
+    print(f"RESULT {name}_rows_per_s {rate:.0f} rows/s")
+    print(f"RESULT {name}_peak_rss {ours['rss_mb']:.0f} MB")
+    print(f"RESULT {name}_peak_tree_pss {ours['pss_mb']:.0f} MB")
+    if args.no_peer:
+        return
+    peer_answer, peer = _child(["child-peer", db_url, str(path)], env)
+    counts, _m = _child(["child-count", db_url], env)
+    peer_rate = peer_answer["rows"] / peer["seconds"]
+    print(
+        f"peer (django-import-export bulk mode, tuned, whole process): {peer_answer['rows']} rows "
+        f"in {peer['seconds']:.2f} s = {peer_rate:,.0f} rows/s (import_data "
+        f"{peer_answer['import_data_seconds']:.2f} s after {peer_answer['prepare_seconds']:.2f} s "
+        f"of reading and normalising), CPU {peer['cpu']:.2f} s, peak RSS {peer['rss_mb']:.0f} MB; "
+        f"{peer_answer['totals']}, {peer_answer['errors']} errors"
+    )
+    print(f"clients written: {counts}")
+    print(f"RESULT peer_bulk_{args.db}_{args.rows}_seconds {peer['seconds']:.2f} s")
+    print(f"RESULT peer_bulk_{args.db}_{args.rows}_rows_per_s {peer_rate:.0f} rows/s")
+    print(
+        f"RESULT speedup_vs_tuned_bulk_{args.db}_{args.rows} {peer['seconds'] / ours['seconds']:.2f} x"
+    )
 
 
 if __name__ == "__main__":

@@ -76,10 +76,63 @@ def _is_valid_region_nsn(region: str, nsn: str) -> bool:
     return _matches(general, nsn) and any(_matches(m, nsn) for m in types)
 
 
+class _Parsing:
+    """One region's metadata for the national-prefix and length steps of `phonenumbers.parse`,
+    with the patterns compiled once (phonenumbers looks each pattern up on every call)."""
+
+    def __init__(self, metadata):
+        general = metadata.general_desc
+        pattern = general.national_number_pattern if general is not None else None
+        self.general = re.compile(pattern) if pattern else None
+        prefix = metadata.national_prefix_for_parsing
+        self.prefix = re.compile(prefix) if prefix else None
+        self.transform = metadata.national_prefix_transform_rule
+        self.lengths = tuple(general.possible_length) if general is not None else None
+        self.local = tuple(general.possible_length_local_only) if general is not None else ()
+
+    def viable(self, number: str) -> bool:
+        """pnu._match_national_number(number, general_desc, False)."""
+        return self.general is not None and self.general.fullmatch(number) is not None
+
+    def strip_prefix(self, number: str) -> str:
+        """The number of pnu._maybe_strip_national_prefix_carrier_code(number, metadata)."""
+        if not number or self.prefix is None:
+            return number
+        match = self.prefix.match(number)
+        if not match:
+            return number
+        viable = self.viable(number)
+        groups = match.groups()
+        if not self.transform or groups[len(groups) - 1] is None:
+            stripped = number[match.end() :]
+        else:
+            stripped = self.prefix.sub(self.transform, number, count=1)
+        if viable and not self.viable(stripped):
+            return number
+        return stripped
+
+    def length(self, number: str):
+        """pnu._test_number_length(number, metadata) for an unknown number type."""
+        if self.lengths is None:
+            return pnu.ValidationResult.INVALID_LENGTH
+        actual = len(number)
+        if actual in self.local:
+            return pnu.ValidationResult.IS_POSSIBLE_LOCAL_ONLY
+        if self.lengths[0] == actual:
+            return pnu.ValidationResult.IS_POSSIBLE
+        if self.lengths[0] > actual:
+            return pnu.ValidationResult.TOO_SHORT
+        if self.lengths[-1] < actual:
+            return pnu.ValidationResult.TOO_LONG
+        if actual in self.lengths[1:]:
+            return pnu.ValidationResult.IS_POSSIBLE
+        return pnu.ValidationResult.INVALID_LENGTH
+
+
 @cache
 def _country_rules(region: str):
-    """(country code as text, regions sharing it, the region's metadata, the metadata of the
-    code's main region, the international-prefix regex) or None for an unknown region."""
+    """(country code as text, regions sharing it, the region's parsing rules, the parsing rules
+    of the code's main region, the international-prefix regex) or None for an unknown region."""
     metadata = PhoneMetadata.metadata_for_region(region, None)
     if metadata is None or not metadata.country_code:
         return None
@@ -87,7 +140,7 @@ def _country_rules(region: str):
     regions = tuple(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ()))
     main = PhoneMetadata.metadata_for_region(pnu.region_code_for_country_code(code), None)
     idd = re.compile(metadata.international_prefix) if metadata.international_prefix else None
-    return str(code), regions, metadata, main or metadata, idd
+    return str(code), regions, _Parsing(metadata), _Parsing(main or metadata), idd
 
 
 _BAD_LENGTH = (
@@ -116,8 +169,9 @@ def _fast_e164(text: str, region: str) -> str | None:
     """E.164 for the plain spellings (digits, optional '+', separators) or None to fall back.
 
     The split into country code and national number follows `phonenumbers.parse` step by step
-    (its own helpers for the national prefix and length checks); only the costly object
-    building and the validity check are replaced by the precompiled metadata patterns."""
+    (the national-prefix and length steps of `_Parsing` are those of its helpers, with the
+    patterns compiled once); only the costly object building and the validity check are
+    replaced by the precompiled metadata patterns."""
     compact = _JUNK.sub("", text)
     if not _DIGITS.fullmatch(compact):
         return None
@@ -135,19 +189,15 @@ def _fast_e164(text: str, region: str) -> str | None:
             return None  # starts like an international call prefix
         nsn, meta = compact, metadata
         if compact.startswith(code):
-            general = metadata.general_desc
-            _c, potential, _s = pnu._maybe_strip_national_prefix_carrier_code(
-                compact[len(code) :], metadata
-            )
-            if (
-                not pnu._match_national_number(compact, general, False)
-                and pnu._match_national_number(potential, general, False)
-            ) or pnu._test_number_length(compact, metadata) == pnu.ValidationResult.TOO_LONG:
+            potential = metadata.strip_prefix(compact[len(code) :])
+            if (not metadata.viable(compact) and metadata.viable(potential)) or metadata.length(
+                compact
+            ) == pnu.ValidationResult.TOO_LONG:
                 nsn = potential
             else:
                 nsn = compact
-    _c, potential, _s = pnu._maybe_strip_national_prefix_carrier_code(nsn, meta)
-    if pnu._test_number_length(potential, meta) not in _BAD_LENGTH:
+    potential = meta.strip_prefix(nsn)
+    if meta.length(potential) not in _BAD_LENGTH:
         nsn = potential
     if not 2 <= len(nsn) <= 17 or nsn[0] == "0" or not _is_valid_nsn(regions, nsn):
         return None

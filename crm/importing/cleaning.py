@@ -9,6 +9,7 @@ escaped on export, not on import)."""
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
@@ -27,6 +28,15 @@ _DMY = re.compile(r"(\d{1,2})[./\-](\d{1,2})[./\-](\d{4}|\d{2})")
 _YMD = re.compile(r"(\d{4})[./\-](\d{1,2})[./\-](\d{1,2})")
 _TIME_TAIL = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 _SPACES = re.compile(r"[\s\u00a0]+")
+# A plain ASCII address that Django's `validate_email` always accepts (a strict subset of its
+# dot-atom user part, host labels and letter-only top-level domain): such addresses skip the
+# validator, every other spelling goes through it.
+_PLAIN_EMAIL = re.compile(
+    r"[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+    r"(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z]{2,63}",
+    re.ASCII,
+)
+MEMO_LIMIT = 50_000  # distinct cell texts remembered per column (birthdays, genders, points)
 
 GENDERS = {
     "м": "m",
@@ -68,6 +78,8 @@ MAX_LENGTHS = {"full_name": 200, "email": 254, "card_code": 64, "source_detail":
 
 
 def _text(value) -> str:
+    if type(value) is str:
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, float):
@@ -162,6 +174,8 @@ def parse_email(value) -> str:
     text = _text(value).lower()
     if not text:
         return ""
+    if len(text) <= 254 and _PLAIN_EMAIL.fullmatch(text):
+        return text
     try:
         validate_email(text)
     except ValidationError:
@@ -179,6 +193,21 @@ def parse_gender(value) -> str:
     return gender
 
 
+def _remembered(memo: dict, parse, value):
+    """parse(value), remembering good results for text cells (a column's values repeat: dates,
+    genders, amounts). A bad cell raises every time, so each row gets its own message."""
+    if type(value) is not str:
+        return parse(value)
+    try:
+        return memo[value]
+    except KeyError:
+        pass
+    result = parse(value)
+    if len(memo) < MEMO_LIMIT:
+        memo[value] = result
+    return result
+
+
 class RowCleaner:
     """Cleans rows of one file: knows which column holds what and the merchant's region."""
 
@@ -188,6 +217,10 @@ class RowCleaner:
         self.region = region
         self.today = today
         self.width = max(mapping.values()) + 1 if mapping else 0
+        self._birthdays: dict = {}
+        self._genders: dict = {}
+        self._points: dict = {}
+        self._parse_birthday = partial(parse_birthday, today=today)
 
     def label(self, field: str) -> str:
         index = self.mapping.get(field)
@@ -221,7 +254,7 @@ class RowCleaner:
         birthday = None
         if (i := get(h.BIRTHDAY)) is not None:
             try:
-                birthday = parse_birthday(cells[i], today=self.today)
+                birthday = _remembered(self._birthdays, self._parse_birthday, cells[i])
             except ValueError as exc:
                 errors.append((self.label(h.BIRTHDAY), str(exc)))
 
@@ -235,14 +268,14 @@ class RowCleaner:
         gender = ""
         if (i := get(h.GENDER)) is not None:
             try:
-                gender = parse_gender(cells[i])
+                gender = _remembered(self._genders, parse_gender, cells[i])
             except ValueError as exc:
                 errors.append((self.label(h.GENDER), str(exc)))
 
         points = None
         if (i := get(h.POINTS)) is not None:
             try:
-                points = parse_points(cells[i])
+                points = _remembered(self._points, parse_points, cells[i])
             except ValueError as exc:
                 errors.append((self.label(h.POINTS), str(exc)))
 

@@ -23,6 +23,7 @@ from .detect import ColumnChoice, reason_lines
 from .errors import ImportFileError
 from .fixes import RecordingCleaner, rows_with_fixes
 from .headers import PHONE
+from .parallel import clean_chunks, use_second_process
 from .readers import open_table
 from .undo import RecordingWriter
 from .writer import ClientWriter
@@ -204,38 +205,44 @@ def _run(table, cleaner: RowCleaner, writer: ClientWriter, report: ImportReport,
     chunk = []
     phone_label = cleaner.label(PHONE)
     pipeline = _Pipeline(writer, report)
+    # A cleaner that keeps state (a dry run's RecordingCleaner) cleans in this process.
+    parallel = type(cleaner) is RowCleaner and use_second_process(table.size)
+    cleaned = clean_chunks(table.rows, cleaner, parallel=parallel)
     try:
-        for number, cells in table.rows:
-            report.rows_total += 1
-            record, errors = cleaner.clean(number, cells)
-            if record is None:
-                report.rejected += 1
-                for column, message in errors:
-                    report.add_error(number, column, message)
-                continue
-            key = int(record.phone[1:])
-            earlier = first_row.get(key)
-            if earlier is not None:
-                report.skipped += 1
-                report.duplicates += 1
-                report.add_error(
-                    number,
-                    phone_label,
-                    _("Duplicate of row %(row)s (%(phone)s): the first occurrence was imported.")
-                    % {"row": earlier, "phone": record.phone},
-                )
-                continue
-            first_row[key] = number
-            chunk.append(record)
-            if len(chunk) >= CHUNK_ROWS:
-                pipeline.submit(chunk)
-                chunk = []
-                if on_progress:
-                    on_progress(report.rows_total, _fraction(table, report.rows_total))
+        for rows in cleaned:
+            for number, record, errors in rows:
+                report.rows_total += 1
+                if record is None:
+                    report.rejected += 1
+                    for column, message in errors:
+                        report.add_error(number, column, message)
+                    continue
+                key = int(record.phone[1:])
+                earlier = first_row.get(key)
+                if earlier is not None:
+                    report.skipped += 1
+                    report.duplicates += 1
+                    report.add_error(
+                        number,
+                        phone_label,
+                        _(
+                            "Duplicate of row %(row)s (%(phone)s): the first occurrence was imported."
+                        )
+                        % {"row": earlier, "phone": record.phone},
+                    )
+                    continue
+                first_row[key] = number
+                chunk.append(record)
+                if len(chunk) >= CHUNK_ROWS:
+                    pipeline.submit(chunk)
+                    chunk = []
+                    if on_progress:
+                        on_progress(report.rows_total, _fraction(table, report.rows_total))
         if chunk:
             pipeline.submit(chunk)
         pipeline.wait()
     finally:
+        cleaned.close()
         pipeline.close()
     if on_progress:
         on_progress(report.rows_total, 1.0)

@@ -204,7 +204,6 @@ class ClientWriter:
         with self.conn.cursor() as cursor:
             if self.postgres:
                 return self._pg_insert_clients(cursor.cursor, new)
-            ops = self.conn.ops
             birthday_slot, balance_slot = (
                 self.client_slots["birthday"],
                 self.client_slots["balance"],
@@ -220,16 +219,19 @@ class ClientWriter:
             cursor.executemany(f"INSERT OR IGNORE INTO {table} ({cols}) VALUES ({marks})", rows)
             inserted = cursor.rowcount
             del rows
-            # Ids of the rows just written that need a ledger entry (SQLite serialises writers:
-            # a phone not found before the insert was inserted by us).
+            # Ids of the rows just written that need a ledger entry. SQLite serialises writers
+            # and a write on a stale snapshot fails, so a phone not found before the insert was
+            # inserted by us. (No `created_at` condition: every row of the run shares it, and
+            # the planner would scan them all through the (merchant, created_at) index — a cost
+            # that grew with the square of the file.)
             phones = [r.phone for r in new if r.points]
             ids = {}
             for start in range(0, len(phones), IN_CHUNK):
                 part = phones[start : start + IN_CHUNK]
                 cursor.execute(
-                    f"SELECT phone, id FROM {table} WHERE merchant_id = %s AND created_at = %s "
+                    f"SELECT phone, id FROM {table} WHERE merchant_id = %s "
                     f"AND phone IN ({', '.join(['%s'] * len(part))})",
-                    [self.merchant_id, ops.adapt_datetimefield_value(self.now), *part],
+                    [self.merchant_id, *part],
                 )
                 ids.update(cursor.fetchall())
             return inserted, ids

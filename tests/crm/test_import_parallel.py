@@ -1,0 +1,172 @@
+"""Cleaning in a second process gives exactly the in-process result, and a cleaner that dies
+leaves nothing written; the cleaning shortcuts (remembered cells, plain e-mails) agree with the
+full parsers."""
+
+import datetime as dt
+import os
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from crm.importing import clients_import
+from crm.importing import headers as h
+from crm.importing import parallel as import_parallel
+from crm.importing import service as import_service
+from crm.importing.cleaning import RowCleaner, parse_email
+from crm.models import Client
+from loyalty.models import LedgerEntry
+from tests.crm.import_files import HEADER_RU, write_csv
+from tests.factories import ClientFactory, MerchantFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _rows(n: int) -> list[list]:
+    rows = [HEADER_RU]
+    for i in range(n):
+        phone = f"8 913 {i:03d}-{i % 100:02d}-{(i * 7) % 100:02d}"
+        if i % 17 == 5:
+            phone = "12345"  # rejected
+        if i % 23 == 7 and i > 30:
+            phone = rows[i - 20][0]  # a duplicate of an earlier row
+        rows.append(
+            [
+                phone,
+                f"Клиент {i}",
+                f"{1 + i % 28:02d}.{1 + i % 12:02d}.19{50 + i % 50}" if i % 37 else "31.02.1990",
+                f"User{i}@Example.com" if i % 31 else "not-an-email",
+                ["м", "ж", ""][i % 3] if i % 29 else "X",
+                f"{i % 500},5" if i % 5 == 0 else "",
+                str(100000 + i) if i % 6 == 0 else "",
+                "Instagram" if i % 2 else "",
+            ]
+        )
+    return rows
+
+
+class _CountingPool(import_parallel.ProcessPoolExecutor):
+    started = 0
+
+    def __init__(self, *args, **kwargs):
+        type(self).started += 1
+        super().__init__(*args, **kwargs)
+
+
+def _clients(merchant) -> list[tuple]:
+    return sorted(
+        Client.objects.filter(merchant=merchant).values_list(
+            "phone", "full_name", "birthday", "email", "gender", "card_code", "balance"
+        )
+    )
+
+
+def test_second_process_gives_the_in_process_result(tmp_path, settings, monkeypatch):
+    monkeypatch.setattr(import_parallel, "CLEAN_CHUNK_ROWS", 50)
+    monkeypatch.setattr(import_parallel, "ProcessPoolExecutor", _CountingPool)
+    monkeypatch.setattr(import_service, "CHUNK_ROWS", 120)
+    path = write_csv(tmp_path / "c.csv", _rows(700))
+    serial, forked = MerchantFactory(slug="serial"), MerchantFactory(slug="forked")
+    ClientFactory(merchant=serial, phone="+79130010107", full_name="")
+    ClientFactory(merchant=forked, phone="+79130010107", full_name="")
+
+    settings.IMPORT_PARALLEL_MIN_BYTES = 0
+    one = clients_import(merchant=serial, path=str(path))
+    assert _CountingPool.started == 0
+    settings.IMPORT_PARALLEL_MIN_BYTES = 1
+    assert import_parallel.use_second_process(os.path.getsize(path))
+    two = clients_import(merchant=forked, path=str(path))
+    assert _CountingPool.started == 1
+
+    for name in ("rows_total", "created", "updated", "skipped", "rejected", "duplicates"):
+        assert getattr(one, name) == getattr(two, name), name
+    assert one.opening_balances == two.opening_balances > 0
+    assert one.rejected > 0 and one.duplicates > 0 and one.updated == 1
+    assert one.errors == two.errors  # same rows, same columns, same messages, same order
+    assert one.preview == two.preview
+    assert _clients(serial) == _clients(forked)
+    assert (
+        LedgerEntry.objects.filter(client__merchant=serial).count()
+        == LedgerEntry.objects.filter(client__merchant=forked).count()
+        == one.opening_balances
+    )
+
+
+def _die(rows):
+    os._exit(3)  # the cleaner process killed mid-import
+
+
+def test_a_cleaner_process_that_dies_leaves_nothing_written(tmp_path, settings, monkeypatch):
+    settings.IMPORT_PARALLEL_MIN_BYTES = 1
+    monkeypatch.setattr(import_parallel, "CLEAN_CHUNK_ROWS", 50)
+    monkeypatch.setattr(import_service, "CHUNK_ROWS", 20)
+    monkeypatch.setattr(import_parallel, "_clean", _die)
+    merchant = MerchantFactory()
+    path = write_csv(tmp_path / "c.csv", _rows(300))
+    with pytest.raises(Exception, match="terminated abruptly"):
+        clients_import(merchant=merchant, path=str(path))
+    assert not Client.objects.filter(merchant=merchant).exists()
+    assert not LedgerEntry.objects.exists()
+
+
+def test_small_files_and_the_switch_stay_in_process(settings):
+    settings.IMPORT_PARALLEL_MIN_BYTES = 1024
+    assert not import_parallel.use_second_process(1000)
+    settings.IMPORT_PARALLEL_MIN_BYTES = 0
+    assert not import_parallel.use_second_process(10**9)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "user@example.com",
+        "first.last+tag@mail.example.co.uk",
+        "a_b-c@sub-domain.example.org",
+        "x@localhost",
+        "user@example",
+        "user@-example.com",
+        "user@example-.com",
+        "user@example.c",
+        "user@example.123",
+        ".user@example.com",
+        "user.@example.com",
+        "us..er@example.com",
+        "user@exa_mple.com",
+        "user@[127.0.0.1]",
+        '"quoted user"@example.com',
+        "пользователь@пример.рф",
+        "user@пример.рф",
+        "user@xn--e1afmkfd.xn--p1ai",
+        "a" * 250 + "@example.com",
+        "user@" + "a" * 64 + ".com",
+        "user@" + "a" * 63 + ".com",
+        "user@example.com\n",
+    ],
+)
+def test_plain_e_mail_shortcut_agrees_with_the_validator(text):
+    cell = text.strip().lower()
+    try:
+        validate_email(cell)
+        expected = cell
+    except ValidationError:
+        expected = None
+    try:
+        got = parse_email(text)
+    except ValueError:
+        got = None
+    assert got == expected
+
+
+def test_remembered_cells_still_report_every_bad_row():
+    headers = ["Телефон", "Дата рождения", "Пол", "Баллы"]
+    mapping = {h.PHONE: 0, h.BIRTHDAY: 1, h.GENDER: 2, h.POINTS: 3}
+    cleaner = RowCleaner(mapping=mapping, headers=headers, region="RU", today=dt.date(2026, 1, 1))
+    good = ["+79131234567", "01.02.1990", "ж", "10,5"]
+    bad = ["+79131234568", "31.02.1990", "X", "-1"]
+    for number in (2, 3):
+        record, errors = cleaner.clean(number, good)
+        assert record.birthday == dt.date(1990, 2, 1) and record.gender == "f"
+        assert str(record.points) == "10.50" and errors == []
+    for number in (4, 5):
+        record, errors = cleaner.clean(number, bad)
+        assert record is None and len(errors) == 3
