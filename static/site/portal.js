@@ -6,7 +6,9 @@
      data-print               a button prints the page
      data-share="#input"      shares (or copies) the link in that input; data-done is the
                               button's text afterwards
-     #import-progress         an import run's progress box, polled until the run finishes */
+     #import-progress         an import run's progress box, polled until the run finishes
+     #import-fixes            a dry run's rejected rows: each form.import-fix is checked in
+                              place and shows the result (data-fixed is the success text) */
 (function () {
   "use strict";
 
@@ -73,9 +75,48 @@
     setTimeout(poll, 1000);
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", importProgress);
-  } else {
+  function importFixes() {
+    var box = document.getElementById("import-fixes");
+    if (!box) {
+      return;
+    }
+    box.querySelectorAll("form.import-fix").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var status = form.querySelector(".import-fix-status");
+        fetch(form.action, {
+          method: "POST",
+          body: new FormData(form),
+          credentials: "same-origin",
+          headers: {"Accept": "application/json"}
+        })
+          .then(function (response) { return response.json(); })
+          .then(function (data) {
+            status.textContent = "";
+            status.classList.toggle("text-green-700", data.ok);
+            status.classList.toggle("text-red-600", !data.ok);
+            if (data.ok) {
+              status.textContent = box.dataset.fixed;
+              return;
+            }
+            data.errors.forEach(function (error) {
+              var line = document.createElement("div");
+              line.textContent = (error.column ? error.column + ": " : "") + error.message;
+              status.appendChild(line);
+            });
+          });
+      });
+    });
+  }
+
+  function ready() {
     importProgress();
+    importFixes();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", ready);
+  } else {
+    ready();
   }
 })();
