@@ -1,6 +1,5 @@
 """The specialist's journey from zero to launch, in the browser, on a fresh merchant."""
 
-import importlib
 import os
 import re
 from pathlib import Path
@@ -58,19 +57,7 @@ def journey_step(page, key):
     return page.locator(f"#journey li[data-step={key}]")
 
 
-def _standard_checklist():
-    """Browser tests before this one flush the database, taking the standard checklist that
-    the data migrations wrote; put it back the way they did."""
-    from django.apps import apps
-
-    seed = importlib.import_module("onboarding.migrations.0004_seed_checklist_template")
-    facts = importlib.import_module("onboarding.migrations.0008_standard_checklist_facts")
-    seed.seed(apps, None)
-    facts.name_facts(apps, None)
-
-
-def test_specialist_journey(page, live_server, tmp_path):
-    _standard_checklist()
+def test_specialist_journey(page, live_server, tmp_path, standard_checklist):
     UserFactory(username="spec-journey", role="specialist")
     base = live_server.url
     speak_russian(page, base)

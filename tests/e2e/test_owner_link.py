@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from onboarding.checklists import template_apply
-from onboarding.models import ChecklistTemplate, MerchantTask, OwnerLinkUse, TaskStatus
+from onboarding.models import MerchantTask, OwnerLinkUse, TaskStatus
 from tests.factories import UserFactory
 from tests.reports.conftest import build_small_merchant
 
@@ -21,13 +21,15 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "locale": "ru-RU", "viewport": {"width": 1280, "height": 900}}
 
 
-def test_owner_link_created_opened_and_revoked(live_server, page, browser, artifacts_dir):
+def test_owner_link_created_opened_and_revoked(
+    live_server, page, browser, artifacts_dir, standard_checklist
+):
     merchant = build_small_merchant()
     merchant.name = "Кофейня Зерно"
     merchant.save()
     template_apply(
         merchant=merchant,
-        template=ChecklistTemplate.objects.get(is_default=True),
+        template=standard_checklist,
         start=merchant.local_today() - dt.timedelta(days=12),
     )
     for task in MerchantTask.objects.filter(merchant=merchant, required=True)[:9]:
