@@ -1,3 +1,4 @@
+import importlib
 import os
 from decimal import Decimal
 
@@ -71,3 +72,24 @@ def _replica_reads_where_the_test_allows_them(request, monkeypatch):
     databases = (marker.kwargs.get("databases") or ()) if marker else ()
     if databases != "__all__" and replica.REPLICA not in databases:
         monkeypatch.setattr(replica, "replica_configured", lambda: False)
+
+
+@pytest.fixture
+def standard_checklist(db):
+    """The standard checklist the data migrations wrote. Each transactional test's flush
+    (browser tests, concurrency tests) takes that data with it; put it back the way the
+    migrations did, so a test that needs it does not depend on the order tests run in."""
+    from django.apps import apps
+
+    from onboarding.models import ChecklistTemplate
+
+    if not ChecklistTemplate.objects.filter(is_default=True).exists():
+        seeders = [
+            ("0004_seed_checklist_template", "seed"),
+            ("0008_standard_checklist_facts", "name_facts"),
+            ("0010_standard_pos_steps", "add_steps"),
+        ]
+        for module, function in seeders:
+            migration = importlib.import_module(f"onboarding.migrations.{module}")
+            getattr(migration, function)(apps, None)
+    return ChecklistTemplate.objects.get(is_default=True)

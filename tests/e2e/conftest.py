@@ -1,6 +1,5 @@
 """Browser tests: Playwright for Python driving Debian's chromium (never a downloaded browser)."""
 
-import importlib
 import os
 import shutil
 from pathlib import Path
@@ -55,24 +54,3 @@ def live_login(live_server, page):
         return live_server.url
 
     return _login
-
-
-@pytest.fixture
-def standard_checklist(transactional_db):
-    """The standard checklist the data migrations wrote. Browser tests run in transactional
-    mode, and each one's flush takes that data with it; put it back the way the migrations
-    did (a test that runs first finds it in place)."""
-    from django.apps import apps
-
-    from onboarding.models import ChecklistTemplate
-
-    if not ChecklistTemplate.objects.filter(is_default=True).exists():
-        seeders = [
-            ("0004_seed_checklist_template", "seed"),
-            ("0008_standard_checklist_facts", "name_facts"),
-            ("0010_standard_pos_steps", "add_steps"),
-        ]
-        for module, function in seeders:
-            migration = importlib.import_module(f"onboarding.migrations.{module}")
-            getattr(migration, function)(apps, None)
-    return ChecklistTemplate.objects.get(is_default=True)

@@ -87,7 +87,7 @@ def _count(client, user, url):
     return len(ctx.captured_queries)
 
 
-def test_busiest_pages_issue_exactly_the_pinned_queries(client, world):
+def test_busiest_pages_issue_exactly_the_pinned_queries(client, world, standard_checklist):
     _history(world)
     counts = {name: _count(client, user, url) for name, (user, url) in _pages(world).items()}
     vendor = connection.vendor
