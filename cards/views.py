@@ -1,6 +1,9 @@
 """The client site at /c/<merchant-slug>/: join, confirm the phone, sign in, the card, its
 history, invitation, inbox and feedback; plus the till's partner-code form and the poster.
-Thin: the rules live in `cards.services`, `cards.codes` and `cards.partners`."""
+Thin: the rules live in `cards.services`, `cards.codes` and `cards.partners`.
+
+Over 450 lines: every page of the client site is a thin view; rules live in services, codes and
+partners. The till's partner-code form and the poster are the part to move out."""
 
 import json
 from datetime import date

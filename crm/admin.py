@@ -1,3 +1,7 @@
+"""Admin of the CRM: clients, referral tree, reviews, segments and import runs. Over 450 lines because
+the import run's admin (upload, column step, dry run, fixes, confirm, undo) sits beside the client admin;
+it moves to its own module (crm/admin_import.py already holds the column step) in the layout issue's split."""
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied

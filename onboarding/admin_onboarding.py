@@ -3,7 +3,10 @@ merchant form, training modules and attestations, staff bonus periods, and three
 specialists' progress, the staff × module attestation matrix and the staff bonus report.
 
 Every page and queryset is scoped by `access.visible_merchants`; the rules live in
-`checklists`, `training` and `bonus`."""
+`checklists`, `training` and `bonus`.
+
+Over 450 lines: checklists, training and staff bonus admin plus three pages; each block is a
+candidate module (admin_training.py, admin_bonus.py) in the layout issue's split."""
 
 from __future__ import annotations
 

@@ -2,7 +2,10 @@
 
 The history is generated in memory with the program's own rules (tier cashback, caps,
 referral percentages, welcome points) and written with bulk inserts, so the cached
-balances always equal the ledger sums. Running it again changes nothing that exists."""
+balances always equal the ledger sums. Running it again changes nothing that exists.
+
+Over 450 lines: the deterministic demo history generator; it moves to a `demo` app on top of every
+other app in the layout issue, where it will also post through `loyalty.ledger` instead of bulk rows."""
 
 import random
 from dataclasses import dataclass, field

@@ -1,4 +1,7 @@
-"""Merchants (the tenants), their branches, Point A and the people tied to them."""
+"""Merchants (the tenants), their branches, Point A and the people tied to them.
+
+Over 450 lines: merchants (the tenants) and everything tied to them — checklists, training, bonus,
+owner links. The split into a models/ package is part of the layout issue and changes no table."""
 
 import zoneinfo
 

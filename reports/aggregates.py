@@ -11,7 +11,9 @@ Definitions shared by every figure:
 * a fully refunded purchase is not counted as a purchase and its points are not redeemed;
 * a card purchase has a client; the client's channel is "referral" when it has a referrer,
   otherwise its source (see `reports.models.Channel`).
-"""
+
+Over 450 lines: one idea, the set-based aggregates with their two interchangeable sources (live
+and rollup); each aggregate is written for both, side by side, so they cannot drift apart."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta

@@ -28,7 +28,9 @@ Branch filter applies to purchase figures; contacts, members, referrals, tiers a
 per merchant. For large merchants (`REPORTS_ROLLUP_MIN_PURCHASES`) purchase figures come from
 the daily rollup plus live days after it, and client-level figures of the default period
 from the nightly snapshot (`reports.rollup.reports_refresh`).
-"""
+
+Over 450 lines: the one module every reader of the Point-B figures calls; the typed result
+(dataclasses) and its split are part of the layout issue."""
 
 from dataclasses import dataclass
 from datetime import date

@@ -13,7 +13,10 @@ a run that lost its claim — marked stale, or taken over by a redelivered task 
 writes nothing. Stale is final: a stale batch never runs again (its message says "upload again").
 A task delivered again after a killed worker finds its batch still running (the dead run's
 transaction was rolled back, since a finished run would have committed "done"), takes the claim
-over and runs the file again from the start."""
+over and runs the file again from the start.
+
+Over 450 lines: one idea, the life of an import run (create, claim, run, confirm, progress, stale);
+the claim rules and the run body share the run's lock and status transitions, so they stay together."""
 
 import io
 import logging

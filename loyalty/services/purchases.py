@@ -3,7 +3,11 @@ certificate use — once per (merchant, external id), under ordered row locks.
 
 `purchase_record` is the one entry point for a single check (cashier page, POS webhooks,
 API); `purchase_record_many` applies a batch of checks in one transaction with the same
-rules (history import, queued POS events, the benchmark)."""
+rules (history import, queued POS events, the benchmark).
+
+Over 450 lines: one idea, one purchase's transaction. Its steps (locks, caps, cashback, referral,
+tiers, certificates, batching) share the locked accounts and the prepared program; the pure rules
+already live in `rules.py`, `tiers.py`, `referrals.py`, `certificates.py`."""
 
 import hashlib
 import logging

@@ -6,7 +6,10 @@ movement X has been reversed, so any sequence of partial refunds that ends in a 
 reverses every movement exactly. The one-time referral bonus is reversed only when the whole
 purchase is refunded. A debit never takes a balance below zero: if the client has already
 spent the cashback, the part the balance cannot cover is written off and named in the entry's
-reason."""
+reason.
+
+Over 450 lines: one idea, reversing a purchase under its lock (lines, amount, certificate use,
+referral shares, pending refunds); the cumulative-share arithmetic must see every part at once."""
 
 from collections import defaultdict
 from dataclasses import dataclass
