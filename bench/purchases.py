@@ -232,7 +232,7 @@ def discrepancies(merchant) -> tuple[int, int, int]:
 
     from crm.models import Client
     from loyalty.models import LedgerEntry, Purchase
-    from loyalty.money import q
+    from onboarding.money import q
 
     tiers = [
         (D(0), D(3)),

@@ -12,9 +12,9 @@ from django.utils import timezone
 from crm.models import Client
 from loyalty.channels.api import inbox_messages
 from loyalty.models import Certificate, LedgerEntry, Purchase
-from loyalty.money import ZERO
 from loyalty.services.rules import load_rules
 from onboarding.models import Merchant
+from onboarding.money import ZERO
 
 from .models import JOIN_CHANNELS, CardCounter, CardSession
 

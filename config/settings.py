@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "crm",
     "cards",
     "reports",
+    "demo",
 ]
 
 MIDDLEWARE = [

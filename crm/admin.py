@@ -15,7 +15,6 @@ from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
-from loyalty.admin_client import CLIENT_INLINES, ClientLoyaltyAdminMixin
 from onboarding.access import visible_merchants
 from onboarding.admin_base import ScopedAdmin
 from onboarding.models import Merchant
@@ -96,8 +95,10 @@ class PreviewResult:
 
 
 @admin.register(Client)
-class ClientAdmin(ClientLoyaltyAdminMixin, ImportColumnsMixin, ImportExportMixin, ScopedAdmin):
-    inlines = [*CLIENT_INLINES]
+class ClientAdmin(ImportColumnsMixin, ImportExportMixin, ScopedAdmin):
+    """The client base: list, search, import and export. loyalty extends it with the balance,
+    purchases and ledger (`loyalty.admin_client.LoyaltyClientAdmin`) and registers that."""
+
     import_form_class = ClientImportForm
     confirm_form_class = ClientImportConfirmForm
     export_form_class = ExportForm

@@ -13,9 +13,11 @@ from unfold.contrib.filters.admin import RangeDateFilter
 from onboarding import roles
 from onboarding.access import has_role
 from onboarding.admin_base import ScopedAdmin, ScopedTabularInline
+from onboarding.money import format_points
 
 from . import (
     admin_campaigns,  # noqa: F401  (registers the campaign, outbox and schedule admins)
+    admin_client,  # noqa: F401  (registers the client admin with the loyalty part)
     admin_forecast,  # noqa: F401  (registers program drafts and the forecast page)
 )
 from .models import (
@@ -28,7 +30,6 @@ from .models import (
     Refund,
     Tier,
 )
-from .money import format_points
 from .pos.models import PendingRefund, PosEvent
 from .program import validate_tier_ladder
 

@@ -11,11 +11,11 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from onboarding.money import format_money, format_points
 from onboarding.params import int_param
 
 from .campaigns.budget import PROJECTION_DAYS, Projection, campaign_projection, has_budget
 from .models import BudgetUnit, Campaign
-from .money import format_money, format_points
 
 
 def projection_text(campaign: Campaign, projection: Projection) -> str:

@@ -19,6 +19,7 @@ from crm.models import Segment
 from onboarding.access import visible_merchants
 from onboarding.admin_base import ScopedAdmin
 from onboarding.admin_present import NativeTextAdminMixin
+from onboarding.money import format_money, points_label
 
 from .admin_budget import CampaignBudgetAdminMixin
 from .campaigns.delivery import outbox_retry
@@ -33,7 +34,6 @@ from .models import (
     CampaignKind,
     OutboxMessage,
 )
-from .money import format_money, points_label
 
 
 class CampaignForm(forms.ModelForm):

@@ -1,12 +1,8 @@
 """The loyalty part of the admin's client page: balance, tier and caps, certificates, the
 referral chain up and down, purchases and the ledger, and the manual-adjustment link.
 
-Wire it into `crm.admin.ClientAdmin`:
-
-    from loyalty.admin_client import CLIENT_INLINES, ClientLoyaltyAdminMixin
-
-    class ClientAdmin(ClientLoyaltyAdminMixin, ScopedAdmin):
-        inlines = [*CLIENT_INLINES]
+crm sits below loyalty and knows nothing of it, so loyalty extends crm's `ClientAdmin` here and
+registers the result for `Client` in its place (`LoyaltyClientAdmin` at the end of this module).
 
 The mixin appends a "Loyalty" fieldset of read-only displays to whatever fieldsets the admin
 declares. The inlines are read-only and paginated."""
@@ -16,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from crm.admin import ClientAdmin
 from crm.models import Client
 from onboarding.admin_base import ScopedTabularInline
 
@@ -168,3 +165,13 @@ class ClientLoyaltyAdminMixin:
     def adjust_points(self, obj):
         url = reverse("admin:loyalty_ledgerentry_adjust", args=[obj.pk])
         return format_html('<a href="{}">{}</a>', url, _("Adjust points (with a reason)"))
+
+
+class LoyaltyClientAdmin(ClientLoyaltyAdminMixin, ClientAdmin):
+    """The client page as the admin shows it: crm's client admin with the loyalty part."""
+
+    inlines = [*ClientAdmin.inlines, *CLIENT_INLINES]
+
+
+admin.site.unregister(Client)
+admin.site.register(Client, LoyaltyClientAdmin)

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.limits import max_amount_validator
 from loyalty.models import PaymentType
-from loyalty.money import format_points
+from onboarding.money import format_points
 
 MONEY = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal(0)}
 

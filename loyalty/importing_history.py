@@ -25,8 +25,8 @@ from crm.models import Client
 from crm.phones import InvalidPhone, normalize_phone
 from loyalty.limits import amount_problem
 from loyalty.models import PaymentType, Purchase, PurchaseSource
-from loyalty.money import q
 from onboarding.models import Branch, Merchant
+from onboarding.money import q
 
 from .services.purchases import PurchaseInput, purchase_record_many
 

@@ -9,8 +9,8 @@ from django.db.models import Count, Q, QuerySet
 from crm.models import Client
 from crm.phones import InvalidPhone, normalize_phone
 from loyalty.models import Certificate, LedgerEntry, Purchase, Refund
-from loyalty.money import ZERO
 from onboarding.models import Merchant
+from onboarding.money import ZERO
 
 from .services.certificates import certificates_active
 from .services.rules import Limits, Rules, load_rules, redemption_limits

@@ -17,11 +17,11 @@ from crm.models import Client
 from crm.phones import InvalidPhone, normalize_phone
 from onboarding.access import cashier_merchant
 from onboarding.models import Merchant
+from onboarding.money import format_money, format_points
 from onboarding.params import int_param
 
 from .forms import ClientSearchForm, PurchaseForm, RefundForm, RegisterForm
 from .models import Certificate, Purchase, PurchaseSource
-from .money import format_money, format_points
 from .selectors import client_card, client_find, purchases_recent
 from .services.errors import LoyaltyError
 from .services.members import client_register

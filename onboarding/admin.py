@@ -8,6 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
+from cards.admin import card_page_links
+
 from .admin_base import ScopedAdmin, ScopedTabularInline
 from .admin_journey import MerchantJourneyMixin
 from .admin_onboarding import (
@@ -19,6 +21,18 @@ from .forms import BranchForm, BranchFormSet, MerchantAdminForm
 from .models import Branch, Merchant, PointAItem, StaffMember
 from .pos_identity import MERCHANT_IDENTITY_FIELDS, pos_identities_log
 from .services import merchant_after_save
+
+
+def case_study_links(merchant):
+    """The admin's report button: the printable case study and the owner dashboard."""
+    return format_html(
+        '<a class="button" href="{}" target="_blank">{}</a> <a href="{}" target="_blank">{}</a>',
+        reverse("reports:case_study", args=[merchant.slug]),
+        _("Case-study report"),
+        reverse("reports:dashboard", args=[merchant.slug]),
+        _("Dashboard"),
+    )
+
 
 admin.site.unregister(User)
 admin.site.unregister(Group)
@@ -185,16 +199,12 @@ class MerchantAdmin(MerchantJourneyMixin, MerchantOnboardingMixin, ScopedAdmin):
 
     @admin.display(description=_("Reports"))
     def reports_links(self, obj):
-        from reports.admin import case_study_links
-
         return case_study_links(obj)
 
     @admin.display(description=_("Client card page"))
     def card_page_links(self, obj):
         if obj is None or not obj.pk:
             return "—"
-        from cards.admin import card_page_links
-
         return card_page_links(obj)
 
     def get_readonly_fields(self, request, obj=None):

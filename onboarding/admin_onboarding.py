@@ -29,6 +29,7 @@ from . import bonus, checklists, training
 from .access import can_edit_merchant, visible_merchants
 from .admin_base import ScopedAdmin, ScopedTabularInline
 from .admin_journey import InstallStandardModulesMixin
+from .forms import MerchantTaskForm
 from .localtime import format_local
 from .models import (
     OPEN_TASK_STATUSES,
@@ -130,6 +131,7 @@ class MerchantTaskInline(ScopedTabularInline):
     attachment) is edited on its own page."""
 
     model = MerchantTask
+    form = MerchantTaskForm
     fields = [
         "state",
         "title",
@@ -199,6 +201,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 @admin.register(MerchantTask)
 class MerchantTaskAdmin(ScopedAdmin):
+    form = MerchantTaskForm
     list_display = [
         "title",
         "merchant",
@@ -219,6 +222,9 @@ class MerchantTaskAdmin(ScopedAdmin):
     @admin.display(description=_("state"))
     def state(self, obj):
         return overdue_badge(obj, obj.merchant.local_today())
+
+    def get_changelist_form(self, request, **kwargs):
+        return super().get_changelist_form(request, form=MerchantTaskForm, **kwargs)
 
     def save_model(self, request, obj, form, change):
         if "status" in form.changed_data or not change:

@@ -18,7 +18,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import gettext, pgettext, pgettext_lazy
 
-from loyalty.money import format_money, format_number
+from onboarding.money import format_money, format_number
 
 from . import nouns
 from .localtime import merchant_localtime, merchant_timezone

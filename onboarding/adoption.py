@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Q
 
-from loyalty.money import q
+from onboarding.money import q
 
 from .bonus import bonus_report, period_peek
 from .facts import staff_attestation

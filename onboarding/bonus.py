@@ -10,7 +10,7 @@ Definitions
 * Period: a calendar month by default, in the merchant's local dates
   ([first day 00:00, day after the last 00:00) in the merchant's time zone).
 * Bonus per staff member and period = (card sales − refunds landing in the period) ×
-  the program's `staff_bonus_percent` / 100, rounded by `loyalty.money.q`. A period where
+  the program's `staff_bonus_percent` / 100, rounded by `onboarding.money.q`. A period where
   refunds exceed sales gives a negative line (a claw-back).
 * Landing rule. An event's *natural* period is the period of the purchase's `occurred_at`
   (for a refund: of its purchase's `occurred_at`, so a refund reduces the month of the sale).
@@ -40,7 +40,7 @@ from django.utils.translation import gettext as _
 
 from crm.exporting import csv_cell, escape_cell, spreadsheet_csv_writer
 from loyalty.models import Program, Purchase, Refund
-from loyalty.money import ZERO, percent_of, q
+from onboarding.money import ZERO, percent_of, q
 
 from .models import BonusLine, BonusPeriod, Merchant, OnboardingEvent, StaffMember
 

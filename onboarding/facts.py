@@ -409,3 +409,27 @@ def time_to_value(*, merchant: Merchant, facts: MerchantFacts) -> TimeToValue:
         return (timezone.localtime(when, merchant.tzinfo).date() - started).days
 
     return TimeToValue(started, days(1), days(100))
+
+
+def fact_override_error(task: MerchantTask) -> str | None:
+    """Marking a fact-checked task done by hand needs an override reason while its fact does
+    not hold (the fact ticks it by itself once it does): the message to show, or None.
+
+    Forms that edit a task's status call it (`onboarding.forms.MerchantTaskForm`); one read
+    of the facts per merchant per request, since a formset's tasks share their merchant."""
+    if task.status != TaskStatus.DONE or not task.fact or task.fact_override_reason.strip():
+        return None
+    if task.merchant_id is None:
+        return None
+    if task.pk and MerchantTask.objects.filter(pk=task.pk, status=TaskStatus.DONE).exists():
+        return None
+    facts = getattr(task.merchant, "_checklist_facts", None)
+    if facts is None:
+        facts = facts_for(merchants=[task.merchant])[task.merchant_id]
+        task.merchant._checklist_facts = facts
+    if facts.holds(task.fact, task.fact_threshold):
+        return None
+    return _(
+        "The fact that completes this task does not hold yet (%(now)s). "
+        "Give a reason to mark it done anyway."
+    ) % {"now": facts.describe(task.fact)}

@@ -7,7 +7,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from unfold.widgets import UnfoldAdminSelect2Widget
 
-from .models import Branch, Merchant, OnboardingStatus, TaskStatus, TrainingModule
+from .facts import fact_override_error
+from .models import Branch, Merchant, MerchantTask, OnboardingStatus, TaskStatus, TrainingModule
 from .pos_identity import TAKEN, merchant_identity_check, store_id_check
 
 
@@ -236,3 +237,23 @@ class OwnerLinkForm(forms.Form):
         owner = merchant.owners.exclude(email="").order_by("pk").first() if merchant else None
         if owner is not None:
             self.fields["recipient"].initial = owner.email
+
+
+class MerchantTaskForm(forms.ModelForm):
+    """Every admin form that edits a task (its page, the checklist tab, the list's status
+    column): a fact-checked task marked done by hand needs a reason while its fact does not
+    hold."""
+
+    class Meta:
+        model = MerchantTask
+        fields = "__all__"
+
+    def _post_clean(self):
+        super()._post_clean()
+        message = fact_override_error(self.instance)
+        if message is None:
+            return
+        if "fact_override_reason" in self.fields:
+            self.add_error("fact_override_reason", message)
+        else:
+            self.add_error(None, message)

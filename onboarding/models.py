@@ -619,33 +619,6 @@ class MerchantTask(models.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_TASK_STATUSES
 
-    def clean(self):
-        """Marking a fact-checked task done by hand needs an override reason while its
-        fact does not hold (the fact ticks it by itself once it does)."""
-        if self.status != TaskStatus.DONE or not self.fact or self.fact_override_reason.strip():
-            return
-        if self.pk and MerchantTask.objects.filter(pk=self.pk, status=TaskStatus.DONE).exists():
-            return
-        if self.merchant_id is None:
-            return
-        from .facts import facts_for
-
-        # One read per merchant per request: a formset's tasks share their merchant object.
-        facts = getattr(self.merchant, "_checklist_facts", None)
-        if facts is None:
-            facts = facts_for(merchants=[self.merchant])[self.merchant_id]
-            self.merchant._checklist_facts = facts
-        if not facts.holds(self.fact, self.fact_threshold):
-            raise ValidationError(
-                {
-                    "fact_override_reason": _(
-                        "The fact that completes this task does not hold yet (%(now)s). "
-                        "Give a reason to mark it done anyway."
-                    )
-                    % {"now": facts.describe(self.fact)}
-                }
-            )
-
 
 class OnboardingEvent(models.Model):
     """Append-only history of a merchant's onboarding: status changes, launch overrides,

@@ -363,7 +363,7 @@ class GroupedCount(int):
     """An int that prints grouped by thousands ("1 234") while plural rules see the number."""
 
     def __str__(self) -> str:
-        from loyalty.money import format_number
+        from onboarding.money import format_number
 
         return format_number(int(self), decimal_places=0)
 

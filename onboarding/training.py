@@ -20,7 +20,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.money import q
+from onboarding.money import q
 
 from .models import (
     Attestation,

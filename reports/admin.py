@@ -1,10 +1,9 @@
 from django.contrib import admin, messages
 from django.http import HttpResponse
-from django.urls import reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from onboarding.access import visible_merchants
+from onboarding.admin import case_study_links
 from onboarding.admin_base import ScopedAdmin
 
 from .casestudy import case_study_html
@@ -56,17 +55,6 @@ class ReportSnapshotAdmin(ScopedAdmin):
     @admin.display(description=_("report"))
     def report_links(self, obj):
         return case_study_links(obj.merchant)
-
-
-def case_study_links(merchant):
-    """The admin's report button: the printable case study and the owner dashboard."""
-    return format_html(
-        '<a class="button" href="{}" target="_blank">{}</a> <a href="{}" target="_blank">{}</a>',
-        reverse("reports:case_study", args=[merchant.slug]),
-        _("Case-study report"),
-        reverse("reports:dashboard", args=[merchant.slug]),
-        _("Dashboard"),
-    )
 
 
 @admin.register(CaseStudy)

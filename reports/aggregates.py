@@ -24,8 +24,8 @@ from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 
 from crm.models import Client
 from loyalty.models import Purchase
-from loyalty.money import ZERO, q
 from onboarding.models import Merchant
+from onboarding.money import ZERO, q
 
 from .models import DailyMembers, DailySales
 from .replica import read_connection

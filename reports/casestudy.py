@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from loyalty.money import format_money
 from onboarding.models import Merchant, PointAItem
+from onboarding.money import format_money
 
 from .lift import lift_context
 from .metrics import point_b, to_json

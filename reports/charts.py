@@ -6,7 +6,7 @@ from decimal import Decimal
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from loyalty.money import format_number
+from onboarding.money import format_number
 
 BAR_COLOR = "#7c3aed"
 

@@ -22,8 +22,8 @@ from decimal import Decimal
 from django.db.models import F
 
 from loyalty.models import Purchase
-from loyalty.money import HUNDRED, q
 from onboarding.models import Merchant
+from onboarding.money import HUNDRED, q
 
 MAX_DAYS = 365
 RETURN_WINDOWS = (60, 90)

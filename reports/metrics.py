@@ -42,8 +42,8 @@ from django.db.models.functions import Coalesce
 
 from crm.models import Review
 from loyalty.models import Campaign, CampaignIssuance, Certificate
-from loyalty.money import HUNDRED, ZERO, q
 from onboarding.models import Merchant
+from onboarding.money import HUNDRED, ZERO, q
 
 from . import aggregates as agg
 from . import rfm

@@ -8,8 +8,8 @@ from django.db.models.functions import Coalesce
 
 from crm.models import Client, ClientSource
 from loyalty.models import Purchase
-from loyalty.money import ZERO, q
 from onboarding.models import Merchant
+from onboarding.money import ZERO, q
 
 from .aggregates import Period
 

@@ -27,8 +27,8 @@ from decimal import Decimal
 from django.db import connection
 
 from crm.models import Client, RfmSegment
-from loyalty.money import q
 from onboarding.models import Merchant
+from onboarding.money import q
 
 from .replica import read_connection
 

@@ -116,8 +116,8 @@ def _days_from_now(days: int):
 def reference_merchant(slug: str):
     """One of the five reference merchants of CASES.md with its program, tiers, campaigns
     and branches (no synthetic history)."""
-    from onboarding.demo import _merchant
-    from onboarding.reference import REFERENCE_MERCHANTS
+    from demo.reference import REFERENCE_MERCHANTS
+    from demo.seeding import _merchant
 
     ref = next(r for r in REFERENCE_MERCHANTS if r["slug"] == slug)
     return _merchant(ref)

@@ -17,7 +17,7 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
 from crm.phones import InvalidPhone, normalize_phone
-from loyalty.money import q
+from onboarding.money import q
 
 from . import headers as h
 

@@ -18,9 +18,9 @@ from decimal import Decimal
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 
 from crm.models import Client, Review
+from onboarding.money import q
 
 from ..models import Campaign, CampaignKind, LedgerEntry, LedgerKind, Purchase, RewardForm
-from ..money import q
 from .audience import campaign_audience_q
 from .dates import day_start
 

@@ -15,10 +15,10 @@ from django.db import transaction
 
 from crm.models import Client
 from onboarding.models import Merchant
+from onboarding.money import ZERO, q
 
 from ..ledger import LedgerBatch, lock_accounts
 from ..models import Certificate, LedgerEntry, LedgerKind, Program
-from ..money import ZERO, q
 from .dates import add_months, balance_lapse_day, day_start, local_date
 
 CHUNK = 2000

@@ -12,6 +12,8 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 
+from onboarding.money import q
+
 from ..channels.consent import opted_out_ids
 from ..ledger import LedgerBatch, lock_accounts
 from ..models import (
@@ -23,7 +25,6 @@ from ..models import (
     OutboxMessage,
     RewardForm,
 )
-from ..money import q
 from .audience import campaign_admits
 from .budget import budget_room, has_budget, lock_campaign
 from .outbox import MessageRenderer, Recipient

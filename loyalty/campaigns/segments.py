@@ -16,9 +16,9 @@ from django.utils.translation import gettext as _
 
 from crm.models import Client, Segment
 from crm.phones import phone_or_none
+from onboarding.money import q
 
 from ..models import Campaign, CampaignIssuance, CampaignKind, RewardForm
-from ..money import q
 from .audience import audience_q
 from .dates import day_start, gift_burn_at, gift_last_day, local_date, run_moment
 from .issuance import IssueOutcome, issue_rewards

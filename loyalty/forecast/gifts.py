@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from onboarding.money import ZERO
+
 from ..campaigns.dates import birthday_in_year, gift_last_day
 from ..models import Campaign, CampaignKind, RewardForm
-from ..money import ZERO
 
 FORECAST_KINDS = (
     CampaignKind.BIRTHDAY,

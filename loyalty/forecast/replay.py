@@ -11,9 +11,10 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
+from onboarding.money import ZERO, q
+
 from ..campaigns.dates import balance_lapse_day
 from ..models import CampaignKind, LedgerKind
-from ..money import ZERO, q
 from ..services.lines import lines_from_totals
 from ..services.rules import (
     FIRST_PURCHASE,

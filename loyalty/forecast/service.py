@@ -18,10 +18,10 @@ from django.utils.translation import gettext as _
 
 from crm.models import Client
 from onboarding.models import Merchant
+from onboarding.money import HUNDRED, ZERO, q
 
 from ..campaigns.dates import add_months
 from ..models import LedgerKind, PaymentType, Purchase
-from ..money import HUNDRED, ZERO, q
 from ..services.referrals import chain_from_locked
 from ..services.rules import Rules, load_rules
 from .drafts import draft_rules

@@ -18,7 +18,7 @@ from django.db.models import Sum
 
 from crm.models import Client
 from loyalty.models import LedgerEntry
-from loyalty.money import q
+from onboarding.money import q
 
 from .accounts import Account, InsufficientPoints, lock_accounts, lock_clients, movement_apply
 from .batch import LedgerBatch, copy_rows, insert_rows, save_balances, save_clients

@@ -13,7 +13,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils.translation import gettext as _
 
 from crm.models import Client
-from loyalty.money import ZERO, q
+from onboarding.money import ZERO, q
 
 
 class InsufficientPoints(Exception):

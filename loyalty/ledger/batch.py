@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from crm.models import Client
 from loyalty.models import LedgerEntry
-from loyalty.money import ZERO, q
 from loyalty.services import prepared
+from onboarding.money import ZERO, q
 
 from .accounts import Account, movement_apply
 

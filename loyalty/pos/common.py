@@ -11,8 +11,8 @@ from django.http import JsonResponse
 
 from crm.models import Client
 from loyalty.limits import amount_problem
-from loyalty.money import q
 from onboarding.models import Branch, Merchant, StaffMember
+from onboarding.money import q
 
 from .models import PosEvent
 

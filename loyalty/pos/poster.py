@@ -17,11 +17,11 @@ from django.db import transaction
 
 from loyalty.limits import MAX_QUANTITY
 from loyalty.models import Purchase, PurchaseLine, PurchaseSource
-from loyalty.money import q
 from loyalty.services.errors import LoyaltyError
 from loyalty.services.lines import LineInput, RefundLineInput, allocate
 from loyalty.services.refunds import refund_record
 from onboarding.models import Merchant
+from onboarding.money import q
 
 from .common import BadRequest, Outcome, Unauthorized, money, only_one, text
 from .models import PosEvent

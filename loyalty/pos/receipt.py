@@ -20,13 +20,13 @@ from crm.models import Client, ClientSource
 from crm.phones import InvalidPhone, normalize_phone
 from loyalty.limits import MAX_QUANTITY, amount_problem, moment_problem
 from loyalty.models import PaymentType, Program, Purchase, PurchaseLine
-from loyalty.money import ZERO, q
 from loyalty.services.errors import IdempotencyConflict, LoyaltyError
 from loyalty.services.lines import LineInput, RefundLineInput
 from loyalty.services.members import client_register
 from loyalty.services.purchases import purchase_record
 from loyalty.services.refunds import refund_or_pending
 from onboarding.models import Branch, Merchant, StaffMember
+from onboarding.money import ZERO, q
 
 from .common import BadRequest, Outcome, Unauthorized, storable, text
 from .models import PendingRefund, PosEvent

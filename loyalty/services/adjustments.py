@@ -7,8 +7,8 @@ from django.utils.translation import gettext as _
 from crm.models import Client
 from loyalty.ledger import InsufficientPoints, LedgerBatch, lock_clients
 from loyalty.models import LedgerEntry, LedgerKind
-from loyalty.money import q
 from onboarding.models import Merchant
+from onboarding.money import q
 
 from .errors import ClientError, LoyaltyError
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 
 from loyalty.models import PurchaseLine
-from loyalty.money import ZERO, q
+from onboarding.money import ZERO, q
 
 from .errors import LoyaltyError, RefundError
 

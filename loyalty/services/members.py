@@ -14,8 +14,8 @@ from crm.phones import normalize_phone
 from loyalty.events import CLIENTS_JOINED, event_emit_on_commit
 from loyalty.ledger import LedgerBatch, lock_clients
 from loyalty.models import LedgerEntry, LedgerKind
-from loyalty.money import ZERO, q
 from onboarding.models import Merchant
+from onboarding.money import ZERO, q
 
 from .errors import ClientError
 from .referrals import referrer_assign

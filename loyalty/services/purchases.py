@@ -31,8 +31,8 @@ from loyalty.models import (
     PurchaseLine,
     PurchaseSource,
 )
-from loyalty.money import ZERO, q
 from onboarding.models import Branch, Merchant, StaffMember
+from onboarding.money import ZERO, q
 
 from .certificates import certificate_check
 from .errors import ClientError, IdempotencyConflict, LoyaltyError, RedemptionError

@@ -30,9 +30,9 @@ from loyalty.models import (
     PurchaseLine,
     Refund,
 )
-from loyalty.money import ZERO, q
 from loyalty.pos.models import PendingRefund
 from onboarding.models import Merchant
+from onboarding.money import ZERO, q
 
 from .errors import IdempotencyConflict, RefundError
 from .lines import (

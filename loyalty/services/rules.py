@@ -1,7 +1,7 @@
 """The program as the engine reads it (one query), and the pure arithmetic of a purchase:
 tier, redemption caps, certificate share, accrual base. No database writes here.
 
-Rounding (see `loyalty.money`): caps are rounded down (`q_down`) so a cap is never exceeded;
+Rounding (see `onboarding.money`): caps are rounded down (`q_down`) so a cap is never exceeded;
 every computed award (cashback, referral %, proportional refund shares) is rounded half-up
 to 0.01 (`q`)."""
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from loyalty.models import LedgerKind, PaymentType, Program, ReferralTrigger, Tier
-from loyalty.money import HUNDRED, ZERO, percent_of, q, q_down
+from onboarding.money import HUNDRED, ZERO, percent_of, q, q_down
 
 from .lines import line_figures, line_rewards
 

@@ -3,7 +3,7 @@
 from django.db import migrations
 
 TEMPLATE_NAME = "Стандартное внедрение"
-# Frozen copy of onboarding.reference.STANDARD_CHECKLIST_FACTS at the time of this migration.
+# Frozen copy of demo.reference.STANDARD_CHECKLIST_FACTS at the time of this migration.
 FACTS = {
     "Настроить программу: уровни, кешбэк, списание, приветственные баллы, рефералы": (
         "program_configured",

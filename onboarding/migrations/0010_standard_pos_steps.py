@@ -4,7 +4,7 @@ from django.db import migrations
 
 TEMPLATE_NAME = "Стандартное внедрение"
 AFTER = "Подключить кассу (Эвотор / Poster) или страницу кассира"
-# Frozen copy of onboarding.reference.STANDARD_POS_STEPS at the time of this migration.
+# Frozen copy of demo.reference.STANDARD_POS_STEPS at the time of this migration.
 STEPS = [
     ("evotor", "Эвотор: сохранить токен приложения (вход кассы в программу)", "pos_credentials", 7),
     ("evotor", "Эвотор: получить подписанное тестовое событие от кассы", "pos_test_event", 8),

@@ -14,9 +14,9 @@ the currency's sign and the language's grouping, points, times in the merchant's
 from django import template
 from django.templatetags.tz import do_timezone
 
-from loyalty.money import format_money, format_number, format_points, points_label
 from onboarding import nouns
 from onboarding.localtime import zone_of
+from onboarding.money import format_money, format_number, format_points, points_label
 
 register = template.Library()
 

@@ -1,12 +1,12 @@
 """Number formatting for the dashboard and the case report: the language's grouping and
-decimal mark (`loyalty.money.format_number`), whole units for big amounts, an em dash for
+decimal mark (`onboarding.money.format_number`), whole units for big amounts, an em dash for
 undefined figures. Money goes through the `money`/`money0` filters of `present`."""
 
 from decimal import Decimal
 
 from django import template
 
-from loyalty.money import format_number
+from onboarding.money import format_number
 
 register = template.Library()
 

@@ -2,9 +2,9 @@
 
 import pytest
 
+from demo.reference import REFERENCE_MERCHANTS
+from demo.seeding import _merchant
 from loyalty.models import Tier
-from onboarding.demo import _merchant
-from onboarding.reference import REFERENCE_MERCHANTS
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -161,15 +161,18 @@ def test_client_page_displays(world):
 
 
 def test_client_change_page_renders_with_the_mixin(rf, world):
+    from django.contrib import admin
     from django.contrib.admin import AdminSite
 
-    from crm.admin import ClientAdmin
     from crm.models import Client
+    from loyalty.admin_client import LoyaltyClientAdmin
 
-    assert issubclass(ClientAdmin, ClientLoyaltyAdminMixin)
-    assert all(inline in ClientAdmin.inlines for inline in CLIENT_INLINES)
+    # loyalty registers its extension of crm's client admin in crm's place
+    assert type(admin.site._registry[Client]) is LoyaltyClientAdmin
+    assert issubclass(LoyaltyClientAdmin, ClientLoyaltyAdminMixin)
+    assert all(inline in LoyaltyClientAdmin.inlines for inline in CLIENT_INLINES)
     site = AdminSite(name="admin")
-    model_admin = ClientAdmin(Client, site)
+    model_admin = LoyaltyClientAdmin(Client, site)
     request = rf.get("/")
     request.user = world["specialist"]
     request.session = {}

@@ -26,13 +26,13 @@ from crm.models import Client
 from loyalty.campaigns.expiry import points_expire
 from loyalty.ledger import opening_balances_post
 from loyalty.models import Certificate, LedgerEntry, Purchase
-from loyalty.money import q
 from loyalty.program import TierSpec, program_configure
 from loyalty.services.adjustments import points_adjust
 from loyalty.services.errors import IdempotencyConflict, LoyaltyError
 from loyalty.services.lines import LineInput, RefundLineInput
 from loyalty.services.purchases import purchase_record
 from loyalty.services.refunds import refund_record
+from onboarding.money import q
 from tests.factories import MerchantFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from django.db.models import Count, Sum
 
 from crm.models import Client, Review
 from loyalty.models import LedgerEntry, Purchase
-from loyalty.money import q
 from onboarding.models import Merchant
+from onboarding.money import q
 
 pytestmark = pytest.mark.django_db
 

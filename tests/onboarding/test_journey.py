@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import Segment
+from demo import reference
 from loyalty.program import TierSpec, program_configure
-from onboarding import reference
 from onboarding.checklists import merchant_set_status, template_apply
 from onboarding.facts import facts_for, facts_sync, time_to_value
 from onboarding.models import (

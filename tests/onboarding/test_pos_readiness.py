@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from demo import reference
 from loyalty.models import Purchase, Refund
 from loyalty.pos.models import PosEvent
-from onboarding import reference
 from onboarding.checklists import template_apply
 from onboarding.facts import facts_for, facts_sync
 from onboarding.models import ChecklistFact, ChecklistTemplate, MerchantTask, TaskStatus

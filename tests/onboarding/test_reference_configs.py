@@ -4,10 +4,10 @@ from decimal import Decimal as D
 
 import pytest
 
+from demo.reference import REFERENCE_MERCHANTS
+from demo.seeding import _merchant
 from loyalty.models import Campaign
-from onboarding.demo import _merchant
 from onboarding.models import Merchant
-from onboarding.reference import REFERENCE_MERCHANTS
 
 pytestmark = pytest.mark.django_db
 

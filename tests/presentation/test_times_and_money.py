@@ -11,10 +11,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from crm.exporting import clients_export, csv_cell, csv_dialect
-from loyalty.money import currency_symbol, format_money, format_number, points_label
 from onboarding import bonus
 from onboarding.localtime import format_local, merchant_localtime
 from onboarding.models import BonusPeriod
+from onboarding.money import currency_symbol, format_money, format_number, points_label
 from reports.exports import segment_csv
 from tests.factories import MerchantFactory
 

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from onboarding.demo import DEMO_PASSWORD, demo_load, demo_refusal
+from demo.seeding import DEMO_PASSWORD, demo_load, demo_refusal
 
 # The exit status of a refusal, so `make run` can serve a database the demo must not touch.
 REFUSED = 3

@@ -28,12 +28,12 @@ from loyalty.models import (
     Purchase,
     PurchaseSource,
 )
-from loyalty.money import HUNDRED, ZERO, percent_of, q, q_down
 from loyalty.program import campaign_configure, program_configure
+from onboarding import roles
+from onboarding.checklists import demo_onboarding
+from onboarding.models import Branch, Merchant, PointAItem, StaffMember, StaffRole
+from onboarding.money import HUNDRED, ZERO, percent_of, q, q_down
 
-from . import roles
-from .checklists import demo_onboarding
-from .models import Branch, Merchant, PointAItem, StaffMember, StaffRole
 from .reference import REFERENCE_MERCHANTS, SEED_CASES
 
 DEMO_PASSWORD = "demo-pass-2024"
