@@ -7,6 +7,7 @@ class CardsConfig(AppConfig):
     verbose_name = _("Client card")
 
     def ready(self) -> None:
+        # In ready(): these import models, which need the app registry loaded.
         from loyalty.channels.consent import consent_changed
 
         from .services import consent_history_record

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from crm.models import Client
 from loyalty.channels import api
 from loyalty.models import Channel, OutboxMessage
+from loyalty.tasks import enqueue_deliveries
 from onboarding.models import Merchant
 
 from .errors import CardError
@@ -53,8 +54,6 @@ def send_one_time_code(*, merchant: Merchant, phone: str, code: str) -> api.Code
 def send_magic_link(*, merchant: Merchant, email: str, link: str) -> OutboxMessage | None:
     """E-mail a sign-in link to a member who has an e-mail address (queued; delivered once
     the current transaction commits). Kind "code": a sign-in credential, never in the inbox."""
-    from loyalty.tasks import enqueue_deliveries
-
     if not email:
         return None
     message = OutboxMessage.objects.create(

@@ -18,6 +18,7 @@ from crm.models import Client, ClientSource
 from loyalty.campaigns.issuance import issue_rewards
 from loyalty.models import Campaign, CampaignKind, Certificate, Channel, RewardForm
 from loyalty.services.members import client_join
+from loyalty.tasks import enqueue_deliveries
 from onboarding.models import Merchant
 
 from .errors import CardError
@@ -134,8 +135,6 @@ def partner_code_redeem(*, merchant: Merchant, code: str, client: Client, via: s
         )
         PartnerCode.objects.filter(pk=row.pk).update(certificate=certificate)
         if outcome.message_ids:
-            from loyalty.tasks import enqueue_deliveries
-
             enqueue_deliveries(outcome.message_ids)
     return certificate
 

@@ -28,6 +28,7 @@ from .models import (
     ConsentRecord,
     FeedbackRequest,
 )
+from .partners import partner_code_find, partner_code_redeem
 
 INVITE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 # Sessions are touched at most this often, so a page view is not a write each time.
@@ -133,8 +134,6 @@ def card_join(
     an invitation assigns the inviter as referrer (refused for cycles, other merchants and
     clients who already had a referrer or were members); consent is recorded with its
     source; a partner code gives its certificate. Welcome points come from the engine."""
-    from .partners import partner_code_find, partner_code_redeem
-
     inviter = inviter_find(merchant=merchant, invite_code=invite_code) if invite_code else None
     code_row = None
     if partner_code:

@@ -4,8 +4,9 @@ The history is generated in memory with the program's own rules (tier cashback, 
 referral percentages, welcome points) and written with bulk inserts, so the cached
 balances always equal the ledger sums. Running it again changes nothing that exists.
 
-Over 450 lines: the deterministic demo history generator; it moves to a `demo` app on top of every
-other app in the layout issue, where it will also post through `loyalty.ledger` instead of bulk rows."""
+Over 450 lines: one idea, the deterministic history generator of the five merchants (clients,
+purchases, ledger, certificates, campaigns, reviews), which must stay in step with itself. It lives
+in the `demo` app, the top floor, so it may build every app's objects."""
 
 import random
 from dataclasses import dataclass, field
@@ -16,7 +17,11 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils.translation import gettext, ngettext
 
-from crm.models import Client, ClientSource, Review
+from cards.models import PartnerBatch
+from cards.partners import partner_batch_create
+from crm.models import Client, ClientSource, Review, Segment
+from loyalty.campaigns.expiry import BURN_PREFIX
+from loyalty.campaigns.segments import gift_period
 from loyalty.channels.api import webpush_public_key
 from loyalty.models import (
     Campaign,
@@ -25,6 +30,7 @@ from loyalty.models import (
     LedgerEntry,
     LedgerKind,
     PaymentType,
+    Program,
     Purchase,
     PurchaseSource,
 )
@@ -33,6 +39,7 @@ from onboarding import roles
 from onboarding.checklists import demo_onboarding
 from onboarding.models import Branch, Merchant, PointAItem, StaffMember, StaffRole
 from onboarding.money import HUNDRED, ZERO, percent_of, q, q_down
+from reports.models import BenefitComponent
 
 from .reference import REFERENCE_MERCHANTS, SEED_CASES
 
@@ -174,8 +181,6 @@ def demo_load(*, stdout=None) -> list[DemoLogin]:
 
 def demo_benefit(merchant: Merchant, components: list[dict]) -> None:
     """The seed's benefit method as the merchant's benefit components (kept if present)."""
-    from reports.models import BenefitComponent
-
     for position, spec in enumerate(components, start=1):
         spec = dict(spec)
         kind = spec.pop("kind")
@@ -202,10 +207,6 @@ DEMO_PARTNER_BATCHES = {
 def demo_card_site(merchant: Merchant) -> None:
     """Branding, the feedback request every 10th purchase (the seeds' practice) and the
     partner certificate batch of seed 001 — each set once, so re-running changes nothing."""
-    from cards.models import PartnerBatch
-    from cards.partners import partner_batch_create
-    from loyalty.models import Program
-
     brand, accent = DEMO_BRANDS.get(merchant.slug, ("#1f6feb", "#f5a623"))
     Merchant.objects.filter(pk=merchant.pk).update(brand_color=brand, brand_accent_color=accent)
     Program.objects.filter(merchant=merchant, feedback_every_purchases__isnull=True).update(
@@ -715,9 +716,6 @@ def _lapsed_gift(merchant, events, clients, returners, spec, gift_day, issuances
     """The gift itself: a "lapsed clients" segment, one issuance and one burning campaign
     entry per lapsed client (the returners and every buyer with no purchase since the
     cut-off). Returns the gift ledger entries; `_gift_burns` burns them afterwards."""
-    from crm.models import Segment
-    from loyalty.campaigns.segments import gift_period
-
     campaign = Campaign.objects.filter(merchant=merchant, kind="segment_gift").first()
     if campaign is None:
         return []
@@ -765,8 +763,6 @@ def _lapsed_gift(merchant, events, clients, returners, spec, gift_day, issuances
 def _gift_burns(merchant, gifts: list) -> None:
     """Each gift burned whole at its expiry (the returners redeemed no points in between),
     named the way `gifts_burn` names its burns so a later run burns nothing twice."""
-    from loyalty.campaigns.expiry import BURN_PREFIX
-
     LedgerEntry.objects.bulk_create(
         [
             LedgerEntry(

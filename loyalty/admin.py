@@ -10,8 +10,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from unfold.contrib.filters.admin import RangeDateFilter
 
+from crm.models import Client
 from onboarding import roles
-from onboarding.access import has_role
+from onboarding.access import has_role, visible_merchants
 from onboarding.admin_base import ScopedAdmin, ScopedTabularInline
 from onboarding.money import format_points
 
@@ -20,6 +21,7 @@ from . import (
     admin_client,  # noqa: F401  (registers the client admin with the loyalty part)
     admin_forecast,  # noqa: F401  (registers program drafts and the forecast page)
 )
+from .forms import AdjustmentForm
 from .models import (
     Campaign,
     Certificate,
@@ -32,6 +34,9 @@ from .models import (
 )
 from .pos.models import PendingRefund, PosEvent
 from .program import validate_tier_ladder
+from .services.adjustments import points_adjust
+from .services.errors import LoyaltyError
+from .tasks import retry_pos_event
 
 
 class TierFormSet(forms.BaseInlineFormSet):
@@ -366,13 +371,6 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, ScopedAdmin):
         from django.template.response import TemplateResponse
         from django.urls import reverse
 
-        from crm.models import Client
-        from onboarding.access import visible_merchants
-
-        from .forms import AdjustmentForm
-        from .services.adjustments import points_adjust
-        from .services.errors import LoyaltyError
-
         if not request.user.has_perm("loyalty.change_ledgerentry"):
             raise PermissionDenied
         client = get_object_or_404(
@@ -463,8 +461,6 @@ class PosEventAdmin(ReadOnlyAdminMixin, ScopedAdmin):
         description=_("Retry now (fetch the sale from the POS again)"), permissions=["retry"]
     )
     def retry_now(self, request, queryset):
-        from .tasks import retry_pos_event
-
         ids = list(queryset.filter(status=PosEvent.Status.FAILED).values_list("pk", flat=True))
         for event_id in ids:
             retry_pos_event.delay(event_id)

@@ -34,6 +34,7 @@ from .models import (
     CampaignKind,
     OutboxMessage,
 )
+from .tasks import enqueue_deliveries
 
 
 class CampaignForm(forms.ModelForm):
@@ -203,8 +204,6 @@ class CampaignAdmin(CampaignBudgetAdminMixin, CampaignAdminBase):
             try:
                 if "send" in request.POST:
                     outcome = segment_gift_send(campaign=campaign, segment=segment)
-                    from .tasks import enqueue_deliveries
-
                     enqueue_deliveries(outcome.message_ids)
                     self.message_user(
                         request,
@@ -313,8 +312,6 @@ class OutboxMessageAdmin(ScopedAdmin):
     )
     def retry_delivery(self, request, queryset):
         ids = outbox_retry(message_ids=queryset.values_list("pk", flat=True))
-        from .tasks import enqueue_deliveries
-
         enqueue_deliveries(ids)
         self.message_user(
             request,

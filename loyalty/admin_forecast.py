@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from onboarding.access import visible_merchants
 from onboarding.admin_base import ScopedAdmin
+from onboarding.models import Merchant
 
 from .forecast.drafts import PROGRAM_FIELDS, draft_apply, draft_parts, settings_from_program
 from .forecast.models import ProgramDraft
@@ -43,8 +44,6 @@ class _DraftForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         settings = self.instance.settings if self.instance.pk else {}
         if not self.instance.pk and self.initial.get("merchant"):
-            from onboarding.models import Merchant
-
             merchant = Merchant.objects.filter(pk=self.initial["merchant"]).first()
             settings = settings_from_program(merchant) if merchant else {}
         for name in PROGRAM_FIELDS:

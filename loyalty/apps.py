@@ -13,3 +13,11 @@ class LoyaltyConfig(AppConfig):
 
         hooks.subscribe()
         signals.connect()
+
+        # The client import (crm, a floor below) credits and reverses opening balances through
+        # the ledger installed here.
+        from crm.importing.balances import opening_balances_install
+
+        from .ledger.opening import LedgerOpeningBalances
+
+        opening_balances_install(LedgerOpeningBalances())

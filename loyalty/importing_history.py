@@ -19,6 +19,7 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 
 from crm.importing.cleaning import parse_points
+from crm.importing.errors import ImportFileError
 from crm.importing.headers import normalize_header
 from crm.importing.readers import open_table
 from crm.models import Client
@@ -129,8 +130,6 @@ def purchases_import(
                 columns[name] = index
         missing = [n for n in ("phone", "date", "amount") if n not in columns]
         if missing:
-            from crm.importing.errors import ImportFileError
-
             raise ImportFileError(
                 _("Columns missing: %(columns)s.") % {"columns": ", ".join(missing)}
             )

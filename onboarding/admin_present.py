@@ -303,6 +303,7 @@ class MerchantTimeAdminMixin:
     CURRENCY_ANNOTATION = "merchant_currency_code"
 
     def _zone_path(self) -> str | None:
+        # Here, not at the top: admin_base builds its classes on this module's mixins, a cycle.
         from .admin_base import merchant_lookup_for
 
         lookup = merchant_lookup_for(self.model)

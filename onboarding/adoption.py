@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Q
 
+from loyalty.models import Purchase
 from onboarding.money import q
 
 from .bonus import bonus_report, period_peek
@@ -89,8 +90,6 @@ def last_full_week(today: dt.date) -> dt.date:
 def adoption_week(*, merchant: Merchant, week_start: dt.date | None = None) -> WeekAdoption:
     """Checks and checks with a card per branch and cashier over one local week (default:
     the last full week), with each cashier's attestation and staff bonus."""
-    from loyalty.models import Purchase
-
     start = week_start or last_full_week(merchant.local_today())
     start -= dt.timedelta(days=start.weekday())
     end = start + dt.timedelta(days=6)

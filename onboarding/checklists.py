@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from .facts import facts_for, facts_sync, task_fact_override, time_to_value
 from .models import (
     OPEN_TASK_STATUSES,
     ChecklistTemplate,
@@ -25,6 +26,7 @@ from .models import (
     OnboardingStatus,
     TaskStatus,
 )
+from .training import demo_training
 
 
 class LaunchBlocked(ValidationError):
@@ -94,8 +96,6 @@ def task_set_status(
     """Move a task to `status`. Done records who and when (kept if it was done already);
     reopening clears them. Marking a fact-checked task done while its fact does not hold
     needs `task.fact_override_reason` (raises ValidationError) and is logged."""
-    from .facts import task_fact_override
-
     task.status = status
     if status == TaskStatus.DONE:
         if task.completed_at is None:
@@ -144,8 +144,6 @@ def launch_blockers(
 def launch_check(*, merchant: Merchant, pending: dict[int, str] | None = None) -> None:
     """Raise `LaunchBlocked` unless the merchant may be launched without an override.
     Tasks whose facts hold are ticked first; `pending` as in `launch_blockers`."""
-    from .facts import facts_sync
-
     if merchant.pk is not None:
         facts_sync(merchants=[merchant])
     has_tasks = merchant.pk is not None and MerchantTask.objects.filter(merchant=merchant).exists()
@@ -280,8 +278,6 @@ def merchants_progress(
 ) -> list[MerchantProgress]:
     """Percent done, overdue count, next due item and time to value for each merchant;
     tasks whose facts hold are ticked first. A fixed number of queries."""
-    from .facts import facts_for, facts_sync, time_to_value
-
     merchants = list(merchants.order_by("name"))
     facts = facts_for(merchants=merchants)
     facts_sync(merchants=merchants, facts=facts)
@@ -334,8 +330,6 @@ def demo_onboarding(
     Without `actions` every item counts as the seed's. A merchant not launched yet has its checklist applied a week ago, so its tasks fall due
     around today; its seed actions already due are done. Then the standard training
     modules, a few attestations and a quiz link per staff member."""
-    from .training import demo_training
-
     template = ChecklistTemplate.objects.filter(is_default=True).first()
     launched = merchant.onboarding_status == OnboardingStatus.LAUNCHED
     today = merchant.local_today()

@@ -19,9 +19,14 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.models import Client
+from loyalty.models import Campaign, CampaignIssuance, Purchase, Refund, Tier
+from loyalty.pos.models import PosEvent
+
 from .models import (
     OPEN_TASK_STATUSES,
     Attestation,
+    Branch,
     ChecklistFact,
     Merchant,
     MerchantTask,
@@ -147,10 +152,6 @@ def _counts(queryset, key: str = "merchant_id", **aggregates) -> dict[int, dict]
 
 def facts_for(*, merchants: QuerySet[Merchant] | list[Merchant]) -> dict[int, MerchantFacts]:
     """Every fact of every given merchant, in a fixed number of queries."""
-    from crm.models import Client
-    from loyalty.models import CampaignIssuance, Purchase, Tier
-    from loyalty.pos.models import PosEvent
-
     ids = (
         [m.pk for m in merchants]
         if isinstance(merchants, list)
@@ -173,8 +174,6 @@ def facts_for(*, merchants: QuerySet[Merchant] | list[Merchant]) -> dict[int, Me
         CampaignIssuance.objects.filter(merchant_id__in=ids), n=Count("pk")
     ).items():
         facts[pk].issuances = row["n"]
-    from loyalty.models import Campaign
-
     for pk, row in _counts(Campaign.objects.filter(merchant_id__in=ids), n=Count("pk")).items():
         facts[pk].campaigns = row["n"]
     for pk, row in _counts(
@@ -192,8 +191,6 @@ def facts_for(*, merchants: QuerySet[Merchant] | list[Merchant]) -> dict[int, Me
         facts[pk].card_purchases = row["n"]
         facts[pk].till_purchases = row["till"]
         facts[pk].branches_with_purchase = row["branches"]
-    from .models import Branch
-
     for pk, row in _counts(
         Branch.objects.filter(merchant_id__in=ids, is_active=True), n=Count("pk")
     ).items():
@@ -231,9 +228,6 @@ def facts_for(*, merchants: QuerySet[Merchant] | list[Merchant]) -> dict[int, Me
 def _pos_facts(facts: dict[int, MerchantFacts], ids: list[int]) -> None:
     """Readiness of each merchant's own integration: credentials saved, a signed (that is,
     authenticated) event received, the first sale and the first refund recorded from it."""
-    from loyalty.models import Purchase, Refund
-    from loyalty.pos.models import PosEvent
-
     for row in Merchant.objects.filter(pk__in=ids).values(
         "pk", "pos_integration", "evotor_token_hash", "poster_account",
         "poster_client_secret", "poster_api_token",

@@ -7,6 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from unfold.widgets import UnfoldAdminSelect2Widget
 
+from .checklists import LaunchBlocked, launch_check
 from .facts import fact_override_error
 from .models import Branch, Merchant, MerchantTask, OnboardingStatus, TaskStatus, TrainingModule
 from .pos_identity import TAKEN, merchant_identity_check, store_id_check
@@ -67,8 +68,6 @@ class MerchantAdminForm(forms.ModelForm):
         )
 
     def clean(self):
-        from .checklists import LaunchBlocked, launch_check
-
         cleaned = super().clean()
         status = cleaned.get("onboarding_status")
         previous = self.instance.onboarding_status if self.instance.pk else None

@@ -21,6 +21,8 @@ from django.utils.functional import Promise
 from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext_lazy, pgettext_lazy
 
+from onboarding.money import format_number
+
 GENDERS = ("masculine", "feminine", "neuter")
 
 
@@ -363,8 +365,6 @@ class GroupedCount(int):
     """An int that prints grouped by thousands ("1 234") while plural rules see the number."""
 
     def __str__(self) -> str:
-        from onboarding.money import format_number
-
         return format_number(int(self), decimal_places=0)
 
 

@@ -23,7 +23,7 @@ from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 
 from crm.models import Client
-from loyalty.models import Purchase
+from loyalty.models import Campaign, CampaignIssuance, CampaignKind, Purchase
 from onboarding.models import Merchant
 from onboarding.money import ZERO, q
 
@@ -418,8 +418,6 @@ def gift_returns(merchant: Merchant, period: Period) -> dict:
     the gift's validity (burn days, else certificate days, else 30 days). A purchase counts
     once even when several gifts cover it. Returns totals and one row per campaign."""
     from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef
-
-    from loyalty.models import Campaign, CampaignIssuance, CampaignKind
 
     campaigns = list(
         Campaign.objects.filter(

@@ -27,6 +27,7 @@ from decimal import Decimal
 from django.db import connection
 
 from crm.models import Client, RfmSegment
+from loyalty.models import Purchase
 from onboarding.models import Merchant
 from onboarding.money import q
 
@@ -159,8 +160,6 @@ HISTORY_MONTHS = 24
 def _history_sql(month_count: int) -> str:
     """One statement for every month: a month-end table joined to the purchases before
     each end, folded per (month, client), ranked within the month, scored and counted."""
-    from loyalty.models import Purchase
-
     cast = "CAST(%s AS TIMESTAMP WITH TIME ZONE)" if connection.vendor == "postgresql" else "%s"
     months = " UNION ALL ".join(
         f"SELECT {n} AS idx, {cast} AS end_at, {cast} AS new_since" for n in range(month_count)
@@ -208,8 +207,6 @@ def monthly_history(
     `segment_summary`, computed from the purchases before each month's end (so it holds
     for past months whatever happened since), in one set-based statement. Members without
     a purchase are not part of the history."""
-    from loyalty.models import Purchase
-
     if start is None:
         first = (
             Purchase.objects.filter(merchant=merchant, client__isnull=False)

@@ -17,7 +17,7 @@ from onboarding.models import Merchant
 
 from . import aggregates as agg
 from .aggregates import Period
-from .metrics import client_level, default_period, to_json
+from .metrics import ROLLUP_MIN_PURCHASES, client_level, default_period, to_json
 from .models import DailyMembers, DailySales, ReportSnapshot
 
 
@@ -80,8 +80,6 @@ def reports_drop(*, merchant: Merchant) -> None:
 def refresh_due_merchants() -> list[Merchant]:
     """Merchants that need the rollup: large ones, and any that already has a snapshot."""
     from django.db.models import Count
-
-    from .metrics import ROLLUP_MIN_PURCHASES
 
     large = (
         Purchase.objects.order_by()

@@ -31,6 +31,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.exporting import escape_cell, spreadsheet_csv_writer
 from crm.models import ImportBatch
 from onboarding.access import visible_merchants
 
@@ -395,7 +396,6 @@ def import_batches_mark_stale(*, now=None) -> int:
 def import_report_csv(batch: ImportBatch) -> str:
     """The row errors of a run as CSV text (row, column, message), cells escaped for Excel, in
     the spreadsheet dialect of the UI language (BOM, `;` in Russian: `crm.exporting`)."""
-    from crm.exporting import escape_cell, spreadsheet_csv_writer
 
     out = io.StringIO()
     writer, _decimal_mark = spreadsheet_csv_writer(out)
@@ -459,6 +459,7 @@ def run_now_or_later(batch: ImportBatch) -> bool:
     if not import_runs_in_worker(batch):
         import_batch_run(batch_id=batch.pk)
         return False
+    # Here, not at the top: crm.tasks imports this module to run the batch, a cycle.
     from crm.tasks import start_import_task
 
     transaction.on_commit(lambda: start_import_task(batch.pk))

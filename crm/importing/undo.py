@@ -11,7 +11,6 @@ after, stored as ImportPriorValue rows in the run's transaction."""
 
 import datetime as dt
 import logging
-from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -21,10 +20,9 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from crm.models import Client, ClientSource, ImportBatch, ImportPriorValue
-from loyalty.ledger import LedgerBatch, lock_accounts
-from loyalty.models import LedgerEntry, LedgerKind
 from onboarding.access import visible_merchants
 
+from .balances import opening_balances
 from .cleaning import CLIENT_FIELDS
 from .errors import ImportFileError
 from .writer import ClientWriter
@@ -100,11 +98,12 @@ def import_run_can_undo(batch: ImportBatch, *, now=None) -> str:
 def _activity(client_ids: list[int], *, written_at, finished_at) -> dict[int, list[str]]:
     """{client id: [what happened since]} for the given clients, one query per relation."""
     found: dict[int, list[str]] = {}
+    own_rows = opening_balances().own_rows(created_at=written_at)
     for relation in Client._meta.related_objects:
         model, name = relation.related_model, relation.field.name
         rows = model.objects.filter(**{f"{name}__in": client_ids})
-        if model is LedgerEntry:
-            rows = rows.exclude(kind=LedgerKind.OPENING_BALANCE, created_at=written_at)
+        if model in own_rows:
+            rows = rows.exclude(own_rows[model])
         label = str(model._meta.verbose_name_plural)
         if model is Client:
             label = _("clients they referred")
@@ -156,32 +155,13 @@ def import_run_undo(*, batch: ImportBatch, user) -> dict:
         kept = [{"phone": phone, "why": active[pk]} for pk, phone in created if pk in active]
 
         # Opening balances of clients that stay go back through the ledger.
-        openings = list(
-            LedgerEntry.objects.filter(
-                client__merchant_id=batch.merchant_id,
-                kind=LedgerKind.OPENING_BALANCE,
-                created_at=written_at,
-            )
-            .exclude(client_id__in=removable)
-            .values_list("client_id", "points")
+        reversed_count, uncovered = opening_balances().reverse(
+            merchant_id=batch.merchant_id,
+            created_at=written_at,
+            removed_client_ids=removable,
+            reason=_("Import of %(file)s undone") % {"file": batch.file_name},
+            user_id=getattr(user, "pk", None),
         )
-        reversed_count, uncovered = 0, Decimal("0")
-        if openings:
-            accounts = lock_accounts([cid for cid, _p in openings])
-            ledger = LedgerBatch(accounts)
-            text = _("Import of %(file)s undone") % {"file": batch.file_name}
-            for client_id, points in sorted(openings):
-                entry = ledger.post(
-                    client_id=client_id,
-                    kind=LedgerKind.ADJUSTMENT,
-                    points=-points,
-                    allow_short=True,
-                    reason=text[:300],
-                    created_by_id=getattr(user, "pk", None),
-                )
-                uncovered += entry.uncovered or 0
-                reversed_count += 1
-            ledger.flush(need_ids=False)
 
         # Fields the run filled go back, where nobody changed them since.
         restored = 0

@@ -4,8 +4,8 @@ Per chunk: one query finds the existing clients by phone, one finds which of the
 an opening balance, then new clients are inserted in bulk (SQLite: `executemany`; PostgreSQL:
 `COPY` in a savepoint, falling back to a temp table + `INSERT … ON CONFLICT DO NOTHING` when a
 phone was created meanwhile), changed clients are updated in one `executemany`, and opening
-balances are handed to the points ledger (`loyalty.ledger.opening_balances_post`: its lock
-order, its rule, once per client). No model instances on the hot path for clients. The caller
+balances are handed to the points ledger (`crm.importing.balances`, which loyalty installs: its
+lock order, its rule, once per client). No model instances on the hot path for clients. The caller
 owns the transaction."""
 
 import datetime as dt
@@ -15,8 +15,8 @@ from decimal import Decimal
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections
 
 from crm.models import Client, ClientSource
-from loyalty.ledger import opening_balance_holders, opening_balances_post
 
+from .balances import opening_balances
 from .cleaning import CLIENT_FIELDS, Record
 
 IN_CHUNK = 5000  # phones per IN (…) query — well under SQLite's variable limit
@@ -123,7 +123,8 @@ class ClientWriter:
             return out
         existing = self._existing([r.phone for r in records])
         with_points = [existing[r.phone][0] for r in records if r.points and r.phone in existing]
-        has_opening = opening_balance_holders(with_points, conn=self.conn) if with_points else set()
+        balances = opening_balances()
+        has_opening = balances.holders(with_points, conn=self.conn) if with_points else set()
 
         new: list[Record] = []
         updates: list[tuple] = []
@@ -172,7 +173,7 @@ class ClientWriter:
             (created_ids[r.phone], r.points) for r in new if r.points and r.phone in created_ids
         ]
         ledger += credits
-        out.opening_balances = opening_balances_post(
+        out.opening_balances = balances.post(
             credits=ledger,
             created_at=self.now,
             reason=self.reason,

@@ -23,6 +23,7 @@ from onboarding.money import q
 from ..models import Campaign, CampaignKind, LedgerEntry, LedgerKind, Purchase, RewardForm
 from .audience import campaign_audience_q
 from .dates import day_start
+from .selection import review_platform_filter
 
 PROJECTION_DAYS = 90
 MONTH_DAYS = Decimal(30)
@@ -139,8 +140,6 @@ def _events(campaign: Campaign, since: dt.date, until: dt.date) -> int | None:
             .count()
         )
     if kind == CampaignKind.REVIEW_REWARD:
-        from .selection import review_platform_filter
-
         return Review.objects.filter(
             review_platform_filter(campaign),
             campaign_audience_q(campaign, via="client__"),

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from ..channels.consent import EXTERNAL_CHANNELS, footer, opted_out, unsubscribe_url
 from ..models import Channel, OutboxMessage
 
 logger = logging.getLogger("loyalty.outbox")
@@ -90,8 +91,6 @@ class EmailBackend(DeliveryBackend):
     and the List-Unsubscribe headers (RFC 2369, one-click RFC 8058) mail clients show."""
 
     def send(self, message: OutboxMessage) -> None:
-        from ..channels.consent import footer, unsubscribe_url
-
         if not message.recipient:
             raise RecipientUnreachable(_("The client has no e-mail address."))
         headers = {}
@@ -141,8 +140,6 @@ def outbox_deliver(*, message_id: int) -> str:
     it is gone, already sent or being sent by another worker. Raises DeliveryError (with the
     vendor's retry_after) after recording a failure that may succeed on retry; the message
     then keeps when that retry is due."""
-    from ..channels.consent import EXTERNAL_CHANNELS, opted_out
-
     retry_error = None
     with transaction.atomic():
         message = (

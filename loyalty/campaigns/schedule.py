@@ -8,6 +8,8 @@ import json
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+from crm.importing.cleanup import import_cleanup_schedule_sync
+from loyalty.pos.schedule import pos_retry_sweep_sync
 from onboarding.models import Merchant
 
 from .dates import RUN_HOUR
@@ -79,10 +81,6 @@ def schedules_sync_all() -> int:
             campaign_schedule_sync(merchant=merchant)
             created += 1
     outbox_sweep_sync()
-    from loyalty.pos.schedule import pos_retry_sweep_sync
-
     pos_retry_sweep_sync()
-    from crm.importing.cleanup import import_cleanup_schedule_sync
-
     import_cleanup_schedule_sync()
     return created

@@ -2,13 +2,17 @@
 
 from django.db import transaction
 
+from crm.models import Client, Review
+from onboarding.models import Merchant
+
+from .hooks import after_join, after_review
+from .schedule import campaign_schedule_sync, schedules_sync_all
+
 
 def merchant_saved(sender, instance, raw=False, **kwargs):
     """A new merchant gets its daily run; a time-zone change moves it."""
     if raw:
         return
-    from .schedule import campaign_schedule_sync
-
     campaign_schedule_sync(merchant=instance)
 
 
@@ -16,8 +20,6 @@ def review_saved(sender, instance, created=False, raw=False, **kwargs):
     """A recorded review earns the review reward once the review is committed."""
     if raw or not created or instance.client_id is None:
         return
-    from .hooks import after_review
-
     review_id = instance.pk
     transaction.on_commit(lambda: after_review(review_id))
 
@@ -27,8 +29,6 @@ def client_saved(sender, instance, created=False, raw=False, **kwargs):
     announces itself) gets the welcome reward once the client is committed."""
     if raw or not created or instance.joined_at is None:
         return
-    from .hooks import after_join
-
     client_id = instance.pk
     transaction.on_commit(lambda: after_join([client_id]))
 
@@ -39,8 +39,6 @@ def schedules_after_migrate(sender, app_config=None, using="default", **kwargs):
     from django.db import connections
     from django_celery_beat.models import PeriodicTask
 
-    from .schedule import schedules_sync_all
-
     if PeriodicTask._meta.db_table not in connections[using].introspection.table_names():
         return  # celery-beat not migrated (e.g. a partial migrate)
 
@@ -49,9 +47,6 @@ def schedules_after_migrate(sender, app_config=None, using="default", **kwargs):
 
 def connect() -> None:
     from django.db.models.signals import post_migrate, post_save
-
-    from crm.models import Client, Review
-    from onboarding.models import Merchant
 
     post_save.connect(merchant_saved, sender=Merchant, dispatch_uid="campaigns_merchant_schedule")
     post_save.connect(review_saved, sender=Review, dispatch_uid="campaigns_review_reward")

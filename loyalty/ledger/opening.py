@@ -1,11 +1,13 @@
 """Opening balances carried over from a merchant's previous system (the client import).
 
 Credited once per client, ever (a unique constraint backs it), through the ledger's one lock
-order and rule, on the connection the importer writes with."""
+order and rule, on the connection the importer writes with. An undone import run reverses them
+here too. `LedgerOpeningBalances` is what the importer sees (`crm.importing.balances`)."""
 
 from decimal import Decimal
 
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Q
 
 from loyalty.models import LedgerEntry, LedgerKind
 
@@ -70,3 +72,62 @@ def opening_balances_post(
         done += 1
     batch.flush(need_ids=False)
     return done
+
+
+def opening_balances_reverse(
+    *, merchant_id: int, created_at, removed_client_ids, reason: str, user_id: int | None
+) -> tuple[int, Decimal]:
+    """Reverse, through the ledger, the opening balances a run credited at `created_at` to the
+    clients that stay; points already spent are booked as not covered (`allow_short`).
+    `removed_client_ids` are the run's clients being deleted with their rows. Returns (entries
+    reversed, points not covered). Inside the caller's transaction."""
+    openings = list(
+        LedgerEntry.objects.filter(
+            client__merchant_id=merchant_id,
+            kind=LedgerKind.OPENING_BALANCE,
+            created_at=created_at,
+        )
+        .exclude(client_id__in=removed_client_ids)
+        .values_list("client_id", "points")
+    )
+    if not openings:
+        return 0, Decimal("0")
+    accounts = lock_accounts([cid for cid, _p in openings])
+    ledger = LedgerBatch(accounts)
+    uncovered = Decimal("0")
+    for client_id, points in sorted(openings):
+        entry = ledger.post(
+            client_id=client_id,
+            kind=LedgerKind.ADJUSTMENT,
+            points=-points,
+            allow_short=True,
+            reason=reason[:300],
+            created_by_id=user_id,
+        )
+        uncovered += entry.uncovered or 0
+    ledger.flush(need_ids=False)
+    return len(openings), uncovered
+
+
+class LedgerOpeningBalances:
+    """The ledger as the client import sees it (installed by `loyalty.apps`)."""
+
+    def holders(self, client_ids, *, conn=None):
+        return opening_balance_holders(client_ids, conn=conn)
+
+    def post(self, *, credits, created_at, reason, user_id, conn=None):
+        return opening_balances_post(
+            credits=credits, created_at=created_at, reason=reason, user_id=user_id, conn=conn
+        )
+
+    def reverse(self, *, merchant_id, created_at, removed_client_ids, reason, user_id):
+        return opening_balances_reverse(
+            merchant_id=merchant_id,
+            created_at=created_at,
+            removed_client_ids=removed_client_ids,
+            reason=reason,
+            user_id=user_id,
+        )
+
+    def own_rows(self, *, created_at):
+        return {LedgerEntry: Q(kind=LedgerKind.OPENING_BALANCE, created_at=created_at)}

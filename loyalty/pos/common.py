@@ -11,6 +11,7 @@ from django.http import JsonResponse
 
 from crm.models import Client
 from loyalty.limits import amount_problem
+from loyalty.selectors import client_find, purchase_quote
 from onboarding.models import Branch, Merchant, StaffMember
 from onboarding.money import q
 
@@ -126,8 +127,6 @@ def cashier_for_employee(merchant: Merchant, employee_id) -> StaffMember | None:
 def client_for(merchant: Merchant, *, phone=None, card=None) -> tuple[Client | None, bool]:
     """(client, identified_by_phone) from a card code or a phone in any spelling — the
     cashier page's look-up (`loyalty.selectors.client_find`), card first."""
-    from loyalty.selectors import client_find
-
     for query in (card, phone):
         if query in (None, "", 0, "0"):
             continue
@@ -144,8 +143,6 @@ def clamp_points(
     already taken them, so refusing would lose the sale); returns (points, note)."""
     if client is None or not points:
         return Decimal(0), ""
-    from loyalty.selectors import purchase_quote
-
     limits = purchase_quote(
         merchant=merchant,
         client=client,

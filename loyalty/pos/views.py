@@ -9,6 +9,8 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from loyalty.tasks import enqueue_pos_retry
+
 from ..sources import PurchaseSource
 from . import evotor, poster
 from .common import BadRequest, Outcome, Unauthorized, answer, event_log, json_body
@@ -180,8 +182,6 @@ def poster_webhook(request):
         payload=payload,
     )
     if event.status == PosEvent.Status.FAILED:
-        from loyalty.tasks import enqueue_pos_retry
-
         retry_schedule(event)
         enqueue_pos_retry(event.pk)
     return JsonResponse({"status": "accept", "result": outcome.status, "message": outcome.message})

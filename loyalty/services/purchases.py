@@ -39,6 +39,7 @@ from .errors import ClientError, IdempotencyConflict, LoyaltyError, RedemptionEr
 from .lines import LineInput, line_figures, lines_from_totals, lines_validate
 from .locking import Snapshot, lock_with_config, rules_cached
 from .referrals import chain_from_locked, referral_chains
+from .refunds import pending_refunds_apply, pending_refunds_exist
 from .rules import (
     FIRST_PURCHASE,
     PURCHASE,
@@ -456,11 +457,8 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
         for r, i in created
         if r.purchase.source in POS_SOURCES and i.pending_refunds is not False
     ]
-    if pos_keys:
-        from .refunds import pending_refunds_apply, pending_refunds_exist
-
-        if pending_refunds_exist(merchant=merchant, base_external_ids=pos_keys):
-            pending_refunds_apply(merchant=merchant, base_external_ids=pos_keys)
+    if pos_keys and pending_refunds_exist(merchant=merchant, base_external_ids=pos_keys):
+        pending_refunds_apply(merchant=merchant, base_external_ids=pos_keys)
     return results, created, snapshot.growth_threshold
 
 

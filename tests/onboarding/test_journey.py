@@ -375,3 +375,27 @@ def test_partner_lands_on_portfolio_and_cashier_on_till(client, merchant):
     response = client.get(reverse("reports:portfolio"))
     assert response.status_code == 302
     assert response.url == reverse("loyalty:cashier", args=[merchant.slug])
+
+
+def test_the_task_list_status_column_needs_the_reason_too(client, merchant, template, specialist):
+    """The list's editable status column goes through the same task form as the task page."""
+    template_apply(merchant=merchant, template=template)
+    task = _task(merchant, "program_configured")
+    client.force_login(specialist)
+    url = (
+        reverse("admin:onboarding_merchanttask_changelist") + f"?merchant__id__exact={merchant.pk}"
+    )
+    tasks = list(MerchantTask.objects.filter(merchant=merchant).order_by("pk"))
+    data = {
+        "form-TOTAL_FORMS": "1",
+        "form-INITIAL_FORMS": "1",
+        "form-0-id": str(task.pk),
+        "form-0-status": "done",
+        "_save": "Save",
+    }
+    assert task in tasks
+    page = client.post(url, data)
+    assert page.status_code == 200
+    assert "does not hold yet (tiers: 0)" in page.content.decode()
+    task.refresh_from_db()
+    assert task.status == TaskStatus.TODO

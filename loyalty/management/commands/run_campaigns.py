@@ -5,6 +5,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 
 from loyalty.campaigns.run import campaigns_run_day
+from loyalty.tasks import deliver_pending_outbox
 from onboarding.models import Merchant
 
 
@@ -66,7 +67,5 @@ class Command(BaseCommand):
                 f"{exp.certificates_expired} certificates"
             )
             if report.message_ids and not options["no_deliver"]:
-                from loyalty.tasks import deliver_pending_outbox
-
                 deliver_pending_outbox.delay(merchant_id=merchant.pk)
         self.stdout.write(f"issued {total}")

@@ -1,18 +1,16 @@
-"""The import graph of the project's apps, read from the source (no import is executed).
+"""The project's import graph, read from the source (no import is executed).
 
-Every module-level import of every .py in loyalty/, crm/, onboarding/ and reports/ (migrations
-excluded) is an edge; importing `a.b.c` also runs the packages `a` and `a.b`, so they are edges
-too (except a module's own parent packages, which Python has already started). A cycle inside
-`loyalty/` fails the test: a half-initialised module is a start-up crash waiting for an import
-order to change. Cycles between apps are reported as information — the layering contract
-between apps is checked separately."""
+Module-level imports (the module body and its if/try/with/class blocks, not function bodies) are
+the edges of `import_graph`; importing `a.b.c` also runs the packages `a` and `a.b`, so they are
+edges too (except a module's own parent packages, which Python has already started).
+`every_import` lists every import statement of a project module, functions included, with its
+line and the lines just above it (for the comment that says why an import sits in a function)."""
 
 import ast
-import warnings
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-APPS = ("loyalty", "crm", "onboarding", "reports")
+ROOT = Path(__file__).resolve().parents[2]
+APPS = ("config", "onboarding", "crm", "loyalty", "cards", "reports", "demo")
 
 
 def _module_name(path: Path) -> str:
@@ -132,84 +130,25 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def app_edges(graph: dict[str, set[str]]) -> dict[str, set[str]]:
-    edges: dict[str, set[str]] = {}
-    for module, deps in graph.items():
-        for dep in deps:
-            source, target = module.split(".")[0], dep.split(".")[0]
-            if source != target:
-                edges.setdefault(source, set()).add(target)
-    return edges
-
-
-def test_the_walker_sees_a_cycle_and_package_imports():
-    graph = {"loyalty.a": {"loyalty.b"}, "loyalty.b": {"loyalty.c"}, "loyalty.c": {"loyalty.a"}}
-    graph["loyalty.d"] = {"loyalty.a"}
-    assert cycles(graph) == [["loyalty.a", "loyalty.b", "loyalty.c"]]
-    real = import_graph()
-    # Relative, `from . import x` and package edges are all resolved.
-    assert "loyalty.campaigns.selection" in real["loyalty.campaigns.run"]
-    assert "loyalty.campaigns.delivery" in real["loyalty.tasks.delivery"]
-    assert "loyalty.tasks" in real["loyalty.campaigns.hooks"]
-
-
-def test_no_import_cycle_inside_loyalty():
-    graph = import_graph()
-    loyalty = {
-        module: {dep for dep in deps if dep.split(".")[0] == "loyalty"}
-        for module, deps in graph.items()
-        if module.split(".")[0] == "loyalty"
-    }
-    assert cycles(loyalty) == []
-
-
-def test_engine_imports_neither_campaigns_nor_pos():
-    """The purchase engine and its services announce events (loyalty.events); campaigns and
-    POS subscribe at start-up."""
-    graph = import_graph()
-    seen, todo = set(), [m for m in graph if m.startswith("loyalty.services")]
-    while todo:
-        module = todo.pop()
-        if module in seen:
-            continue
-        seen.add(module)
-        todo.extend(dep for dep in graph.get(module, ()) if dep.startswith("loyalty."))
-    # The POS adapters' tables are part of loyalty's schema (loyalty.models imports them so
-    # Django registers them); reading a model is not depending on an adapter.
-    schema = {"loyalty.pos", "loyalty.pos.models"}
-    reached = sorted(
-        m
-        for m in seen - schema
-        if m.startswith(("loyalty.campaigns", "loyalty.pos", "loyalty.tasks"))
-    )
-    assert reached == []
-
-
-def test_no_except_import_error_around_project_modules():
-    offenders = [
-        f"{path.relative_to(ROOT)}:{node.lineno}"
-        for path in project_modules().values()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-        if isinstance(node, ast.ExceptHandler)
-        and node.type is not None
-        and "ImportError" in ast.unparse(node.type)
-    ]
-    assert offenders == []
-
-
-def test_cycles_between_apps_are_reported():
-    """Information for the layering work to come: not a failure today."""
-    graph = import_graph()
-    edges = app_edges(graph)
-    app_cycles = cycles(edges)
-    if app_cycles:
-        lines = [f"{app} -> {', '.join(sorted(edges[app]))}" for app in sorted(edges)]
-        warnings.warn(
-            "import cycles between apps (layering to fix later): "
-            + "; ".join(" <-> ".join(c) for c in app_cycles)
-            + " | edges: "
-            + "; ".join(lines),
-            stacklevel=1,
-        )
-    # The graph covers every app.
-    assert set(APPS) <= {m.split(".")[0] for m in graph}
+def every_import():
+    """(importer, imported module, line, inside a function, source lines from three above the
+    statement to its end) for every import of a project module."""
+    modules = project_modules()
+    for module, path in modules.items():
+        source = path.read_text(encoding="utf-8")
+        lines = source.splitlines()
+        tree = ast.parse(source, filename=str(path))
+        nested = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                nested.update(id(n) for n in ast.walk(node) if n is not node)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Import | ast.ImportFrom):
+                continue
+            context = lines[max(node.lineno - 4, 0) : node.end_lineno]
+            targets = _targets(module, path.name == "__init__.py", node, modules)
+            if isinstance(node, ast.ImportFrom) and len(targets) == len(node.names) + 1:
+                targets = targets[1:]  # `from package import a, b` names only submodules
+            for target in dict.fromkeys(targets):
+                if target.split(".")[0] in APPS and target != module:
+                    yield module, target, node.lineno, id(node) in nested, context

@@ -1,0 +1,63 @@
+"""Opening balances: what the client import needs from the points ledger.
+
+The ledger lives in `loyalty`, a floor above crm (tests/architecture/test_layers.py), so the
+importer never imports it. loyalty installs its implementation when the apps are ready
+(`loyalty.apps.LoyaltyConfig.ready` → `opening_balances_install`); the writer and the undo call
+`opening_balances()`. A project without loyalty imports clients without points."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Protocol
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Model, Q
+
+
+class OpeningBalances(Protocol):
+    def holders(self, client_ids: list[int], *, conn=None) -> set[int]:
+        """Which of these clients already hold an opening balance."""
+
+    def post(
+        self,
+        *,
+        credits: list[tuple[int, Decimal]],
+        created_at: dt.datetime,
+        reason: str,
+        user_id: int | None,
+        conn=None,
+    ) -> int:
+        """Credit each (client id, points) once ever; how many were credited."""
+
+    def reverse(
+        self,
+        *,
+        merchant_id: int,
+        created_at: dt.datetime,
+        removed_client_ids: list[int],
+        reason: str,
+        user_id: int | None,
+    ) -> tuple[int, Decimal]:
+        """Reverse the opening balances one run credited at `created_at`, except on the clients
+        about to be removed with their rows; returns (entries reversed, points not covered
+        because they were spent)."""
+
+    def own_rows(self, *, created_at: dt.datetime) -> dict[type[Model], Q]:
+        """Rows a run wrote itself (its opening balances), by model: not activity since."""
+
+
+_installed: OpeningBalances | None = None
+
+
+def opening_balances_install(implementation: OpeningBalances) -> None:
+    global _installed
+    _installed = implementation
+
+
+def opening_balances() -> OpeningBalances:
+    if _installed is None:
+        raise ImproperlyConfigured(
+            "No points ledger is installed: add the loyalty app to import opening balances."
+        )
+    return _installed
