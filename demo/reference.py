@@ -4,7 +4,7 @@ and the Point-B sizes the demo's synthetic history is shaped after.
 Spend thresholds are not in the seeds; the demo uses plausible ladders for them.
 
 Over 450 lines: data, not logic — the five reference merchants of CASES.md written out field by
-field so each figure can be checked against its seed. It moves to a `demo` app in the layout issue."""
+field so each figure can be checked against its seed."""
 
 from decimal import Decimal as D
 
