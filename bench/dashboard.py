@@ -234,10 +234,10 @@ def main():
         assert response.status_code == 200, response.status_code
         assert merchant.name.encode() in response.content
         b = metrics.point_b(merchant=merchant)
-        assert b["data_source"] == "rollup", b["data_source"]
+        assert b.data_source == "rollup", b.data_source
         print(
-            f"dashboard page: {page_s * 1000:.0f} ms (contacts {b['contacts']}, card purchases "
-            f"{b['card_purchases']}, benefit {b['benefit']['total']})"
+            f"dashboard page: {page_s * 1000:.0f} ms (contacts {b.clients.contacts}, card purchases "
+            f"{b.sales.card_purchases}, benefit {b.benefit.total})"
         )
 
         admin = User.objects.create_superuser("bench-admin", password="x")

@@ -14,7 +14,8 @@ from onboarding.models import Merchant, PointAItem
 from onboarding.money import format_money
 
 from .lift import lift_context
-from .metrics import point_b, to_json
+from .metrics import point_b
+from .pointb import to_json
 from .rfm import RFM_SEGMENTS, SEGMENTS
 
 
@@ -176,8 +177,8 @@ def case_study(*, merchant: Merchant, today: date | None = None) -> dict:
         "rfm_labels": [str(SEGMENTS[key]) for key in RFM_SEGMENTS],
         "point_b": b,
         "lift": lift_context(merchant=merchant, today=today),
-        "benefit": b["benefit"],
-        "benefit_terms": [c for c in b["benefit"]["components"] if c["included"] and c["amount"]],
+        "benefit": b.benefit,
+        "benefit_terms": [c for c in b.benefit.components if c.included and c.amount],
     }
 
 

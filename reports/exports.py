@@ -12,6 +12,7 @@ from crm.exporting import csv_cell, escape_cell, spreadsheet_csv_writer
 from crm.models import Client
 from onboarding.models import Merchant
 
+from .pointb import PointB
 from .rfm import RFM_SEGMENTS, segment_client_ids
 
 SEGMENT_COLUMNS = [
@@ -75,102 +76,105 @@ class _Book:
         return self.buffer.getvalue()
 
 
-HEADLINE_KEYS = [
-    "contacts", "imported", "organic", "members", "members_percent", "buyers", "buyers_percent",
-    "card_purchases", "by_phone", "by_phone_percent", "card_revenue", "points_redeemed",
-    "actual_discount_percent", "purchases_per_buyer", "regular_buyers", "regular_buyers_percent",
-    "purchases_per_regular", "regular_revenue_percent", "nocard_purchases", "nocard_revenue",
-    "average_check_card", "average_check_nocard", "card_check_uplift_percent",
-    "referral_clients", "referral_buyers", "referral_depth", "ratings", "rating_average",
-    "reviews", "certificates_issued", "certificate_purchases", "certificate_revenue",
-    "referral_revenue", "platform_revenue", "sources_revenue", "partner_revenue",
-    "previous_discount_percent", "saving",
+# The "Point B" sheet's rows: (group of `PointB`, figure), named by the figure.
+HEADLINE = [
+    ("clients", "contacts"), ("clients", "imported"), ("clients", "organic"),
+    ("clients", "members"), ("clients", "members_percent"), ("clients", "buyers"),
+    ("clients", "buyers_percent"), ("sales", "card_purchases"), ("sales", "by_phone"),
+    ("sales", "by_phone_percent"), ("sales", "card_revenue"), ("sales", "points_redeemed"),
+    ("sales", "actual_discount_percent"), ("clients", "purchases_per_buyer"),
+    ("clients", "regular_buyers"), ("clients", "regular_buyers_percent"),
+    ("clients", "purchases_per_regular"), ("clients", "regular_revenue_percent"),
+    ("sales", "nocard_purchases"), ("sales", "nocard_revenue"), ("sales", "average_check_card"),
+    ("sales", "average_check_nocard"), ("sales", "card_check_uplift_percent"),
+    ("referrals", "referral_clients"), ("referrals", "referral_buyers"),
+    ("referrals", "referral_depth"), ("feedback", "ratings"), ("feedback", "rating_average"),
+    ("feedback", "reviews"), ("certificates", "certificates_issued"),
+    ("certificates", "certificate_purchases"), ("certificates", "certificate_revenue"),
+    ("sources", "referral_revenue"), ("sources", "platform_revenue"),
+    ("sources", "sources_revenue"), ("sources", "partner_revenue"),
+    ("benefit", "previous_discount_percent"), ("benefit", "saving"),
 ]  # fmt: skip
 
 
-def dashboard_xlsx(*, point_b: dict) -> bytes:
+def dashboard_xlsx(*, point_b: PointB) -> bytes:
     """The dashboard's figures as a workbook: one sheet per block."""
     book = _Book()
-    period = point_b["period"]
+    b = point_b
     headline = [
-        ("merchant", point_b["merchant"]["name"]),
-        ("period_start", period["start"]),
-        ("period_end", period["end"]),
-        *((key, point_b[key]) for key in HEADLINE_KEYS),
-        ("economic_benefit", point_b["benefit"]["total"]),
+        ("merchant", b.merchant.name),
+        ("period_start", b.period.start),
+        ("period_end", b.period.end),
+        *((name, getattr(getattr(b, group), name)) for group, name in HEADLINE),
+        ("economic_benefit", b.benefit.total),
+        *((f.key, f.value) for f in b.extra),
     ]
     book.sheet("Point B", ["metric", "value"], headline)
     book.sheet(
         "Benefit",
         ["component", "included", "revenue", "share %", "amount"],
-        (
-            (c["label"], c["included"], c["revenue"], c["share_percent"], c["amount"])
-            for c in point_b["benefit"]["components"]
-        ),
+        ((c.label, c.included, c.revenue, c.share_percent, c.amount) for c in b.benefit.components),
     )
     book.sheet(
         "Months",
         ["month", "members", "card purchases", "card revenue", "actual discount %"],
-        (
-            (m["month"], m["members"], m["purchases"], m["revenue"], m["actual_discount_percent"])
-            for m in point_b["months"]
-        ),
+        ((m.month, m.members, m.purchases, m.revenue, m.actual_discount_percent) for m in b.months),
     )
     book.sheet(
         "Sources",
         ["channel", "members", "card purchases", "revenue"],
-        ((c["label"], c["members"], c["purchases"], c["revenue"]) for c in point_b["channels"]),
+        ((c.label, c.members, c.purchases, c.revenue) for c in b.sources.channels),
     )
     book.sheet(
         "Promo codes & partners",
         ["kind", "name", "purchases", "revenue"],
-        [("promo code", r["name"], r["purchases"], r["revenue"])
-         for r in point_b["revenue_by_promo_code"]]
-        + [("partner", r["name"], r["purchases"], r["revenue"])
-           for r in point_b["revenue_by_partner"]],
+        [("promo code", r.name, r.purchases, r.revenue)
+         for r in b.sources.revenue_by_promo_code]
+        + [("partner", r.name, r.purchases, r.revenue)
+           for r in b.sources.revenue_by_partner],
     )  # fmt: skip
     book.sheet(
         "Tiers",
         ["tier", "clients", "total spent"],
-        ((t["tier"], t["clients"], t["revenue"]) for t in point_b["tiers"]),
+        ((t.tier, t.clients, t.revenue) for t in b.tiers),
     )
     book.sheet(
         "RFM",
         ["segment", "clients", "revenue", "revenue %", "avg R", "avg F", "avg M"],
         (
-            (s["label"], s["clients"], s["revenue"], s["revenue_share"], s["avg_r"], s["avg_f"],
-             s["avg_m"])
-            for s in point_b["rfm"]
+            (s.label, s.clients, s.revenue, s.revenue_share, s.avg_r, s.avg_f,
+             s.avg_m)
+            for s in b.rfm
         ),
     )  # fmt: skip
     book.sheet(
         "Buyers per source",
         ["channel", "source detail", "joined", "bought", "revenue"],
         (
-            (r["label"], r["source_detail"], r["members"], r["buyers"], r["revenue"])
-            for r in point_b["source_buyers"]
+            (r.label, r.source_detail, r.members, r.buyers, r.revenue)
+            for r in b.sources.source_buyers
         ),
     )
-    gifts = point_b["gift_returns"]
+    gifts = b.gift_returns
     book.sheet(
         "Gift returns",
         ["campaign", "clients gifted", "came back", "purchases", "revenue"],
-        [("(all)", gifts["gifted"], gifts["clients"], gifts["purchases"], gifts["revenue"])]
-        + [(c["campaign"], c["gifted"], c["clients"], c["purchases"], c["revenue"])
-           for c in gifts["campaigns"]],
+        [("(all)", gifts.gifted, gifts.clients, gifts.purchases, gifts.revenue)]
+        + [(c.campaign, c.gifted, c.clients, c.purchases, c.revenue)
+           for c in gifts.campaigns],
     )  # fmt: skip
     book.sheet(
         "RFM by month",
         ["month", *RFM_SEGMENTS, "buyers"],
-        ((h["month"], *h["counts"], h["buyers"]) for h in point_b["rfm_history"]),
+        ((h.month, *h.counts, h.buyers) for h in b.rfm_history),
     )
     book.sheet(
         "Campaigns",
         ["campaign", "kind", "rewards", "points", "certificates", "redeemed", "revenue"],
         (
-            (c["campaign"], c["kind"], c["rewards"], c["points"], c["certificates"],
-             c["redeemed"], c["revenue"])
-            for c in point_b["campaigns"]
+            (c.campaign, c.kind, c.rewards, c.points, c.certificates,
+             c.redeemed, c.revenue)
+            for c in b.campaigns
         ),
     )  # fmt: skip
     return book.close()

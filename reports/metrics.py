@@ -29,10 +29,9 @@ per merchant. For large merchants (`REPORTS_ROLLUP_MIN_PURCHASES`) purchase figu
 the daily rollup plus live days after it, and client-level figures of the default period
 from the nightly snapshot (`reports.rollup.reports_refresh`).
 
-Over 450 lines: the one module every reader of the Point-B figures calls; the typed result
-(dataclasses) and its split are part of the layout issue."""
+The result is typed: `reports.pointb.PointB` (frozen dataclasses, read by attribute)."""
 
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -48,7 +47,27 @@ from onboarding.money import HUNDRED, ZERO, q
 from . import aggregates as agg
 from . import rfm
 from .aggregates import Period
-from .models import DEFAULT_COMPONENTS, BenefitComponent, Channel, ComponentKind, ReportSnapshot
+from .benefit import ComponentConfig, benefit_config, economic_benefit  # noqa: F401 (API)
+from .models import Channel, ComponentKind, ReportSnapshot
+from .pointb import (
+    CampaignResult,
+    CertificateFigures,
+    ChannelRow,
+    ClientFigures,
+    ClientLevel,
+    DetailRow,
+    FeedbackFigures,
+    GiftReturns,
+    MerchantRef,
+    MonthRow,
+    PeriodInfo,
+    PointB,
+    ReferralFigures,
+    SalesFigures,
+    SourceFigures,
+    load,
+)
+from .registry import extra_figures
 
 ROLLUP_MIN_PURCHASES = getattr(settings, "REPORTS_ROLLUP_MIN_PURCHASES", 200_000)
 CHANNEL_COMPONENT = {
@@ -77,129 +96,25 @@ def default_period(merchant: Merchant, *, today: date | None = None) -> Period:
     return Period(start=merchant.launch_date, end=today or merchant.local_today())
 
 
-# ── economic benefit ──────────────────────────────────────────────────────────────────
-
-
-@dataclass(frozen=True)
-class ComponentConfig:
-    kind: str
-    label: str
-    included: bool = True
-    attribution_percent: Decimal | None = None
-    manual_amount: Decimal | None = None
-
-
-def benefit_config(merchant: Merchant) -> list[ComponentConfig]:
-    """The merchant's components: its own rows override the default for their kind;
-    kinds without a row are counted with the default share; manual rows are added."""
-    rows = list(BenefitComponent.objects.filter(merchant=merchant).order_by("position", "pk"))
-    by_kind = {r.kind: r for r in rows if r.kind != ComponentKind.MANUAL}
-    out = []
-    for kind in DEFAULT_COMPONENTS:
-        row = by_kind.get(kind)
-        label = (row.label if row else "") or str(ComponentKind(kind).label)
-        if row:
-            out.append(ComponentConfig(kind, label, row.included, row.attribution_percent, None))
-        elif kind == ComponentKind.SAVING:
-            # Without a previous direct discount there is nothing to save against.
-            out.append(ComponentConfig(kind, label, merchant.previous_discount_percent > 0))
-        else:
-            out.append(ComponentConfig(kind, label))
-    for row in rows:
-        if row.kind == ComponentKind.MANUAL:
-            out.append(
-                ComponentConfig(
-                    row.kind,
-                    row.label or str(row.get_kind_display()),
-                    row.included,
-                    row.attribution_percent,
-                    row.manual_amount,
-                )
-            )
-    return out
-
-
-def economic_benefit(
-    *,
-    merchant: Merchant,
-    revenues: dict,
-    config: list[ComponentConfig] | None = None,
-) -> dict:
-    """Σ component revenue × attribution share over the included components.
-
-    `revenues` maps component kinds (certificates, platform, sources, referrals, partner,
-    saving) to amounts. Returns {"components": [...], "total": Decimal}; each component
-    carries its revenue, share and attributed amount (rounded by `q`)."""
-    config = benefit_config(merchant) if config is None else config
-    components, total = [], ZERO
-    for c in config:
-        if c.kind == ComponentKind.MANUAL:
-            revenue = Decimal(c.manual_amount or 0)
-        else:
-            revenue = Decimal(revenues.get(c.kind) or 0)
-        if c.attribution_percent is not None:
-            share = Decimal(c.attribution_percent)
-        elif c.kind == ComponentKind.PLATFORM:
-            share = Decimal(merchant.platform_traffic_share_percent)
-        else:
-            share = HUNDRED
-        amount = q(revenue * share / HUNDRED)
-        if c.included:
-            total += amount
-        components.append(
-            {
-                "kind": c.kind,
-                "label": c.label,
-                "included": c.included,
-                "revenue": q(revenue),
-                "share_percent": q(share),
-                "amount": amount,
-            }
-        )
-    return {"components": components, "total": q(total)}
-
-
 # ── client-level figures (live or snapshot) ───────────────────────────────────────────
 
-MONEY_KEYS = {"buyer_revenue", "regular_revenue", "revenue", "revenue_share"}
-DATE_KEYS = {"month", "as_of"}
 
-
-def client_level(merchant: Merchant, period: Period, *, today: date) -> dict:
+def client_level(merchant: Merchant, period: Period, *, today: date) -> ClientLevel:
     """Figures that need one row per client: contacts, buyers, regulars, referrals, tiers, RFM."""
-    return {
-        **agg.contacts_stats(merchant),
-        **agg.buyer_stats(merchant, period),
-        **agg.referral_stats(merchant, period),
-        "tiers": agg.tier_distribution(merchant),
-        "rfm": rfm.segment_summary(merchant=merchant, today=today),
-        "rfm_history": rfm.monthly_history(merchant=merchant, start=period.start, end=period.end),
-        "source_buyers": agg.source_buyers(merchant, period),
-    }
-
-
-def to_json(value):
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: to_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json(v) for v in value]
-    return value
-
-
-def _from_json(value, key=None):
-    if isinstance(value, dict):
-        return {k: _from_json(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_from_json(v, key) for v in value]
-    if key in MONEY_KEYS and isinstance(value, str):
-        return Decimal(value)
-    if key in DATE_KEYS and isinstance(value, str):
-        return date.fromisoformat(value)
-    return value
+    return load(
+        ClientLevel,
+        {
+            **agg.contacts_stats(merchant),
+            **agg.buyer_stats(merchant, period),
+            **agg.referral_stats(merchant, period),
+            "tiers": agg.tier_distribution(merchant),
+            "rfm": rfm.segment_summary(merchant=merchant, today=today),
+            "rfm_history": rfm.monthly_history(
+                merchant=merchant, start=period.start, end=period.end
+            ),
+            "source_buyers": agg.source_buyers(merchant, period),
+        },
+    )
 
 
 def snapshot_for(merchant: Merchant) -> ReportSnapshot | None:
@@ -212,7 +127,7 @@ def snapshot_for(merchant: Merchant) -> ReportSnapshot | None:
 # ── the whole Point B ─────────────────────────────────────────────────────────────────
 
 
-def campaign_results(merchant: Merchant, period: Period) -> list[dict]:
+def campaign_results(merchant: Merchant, period: Period) -> tuple[CampaignResult, ...]:
     """Per campaign: rewards issued and points given in the period, certificates issued,
     redeemed, and revenue of the purchases that redeemed them."""
     start, end = period.bounds(merchant)
@@ -245,18 +160,18 @@ def campaign_results(merchant: Merchant, period: Period) -> list[dict]:
     for c in Campaign.objects.filter(merchant=merchant).order_by("kind", "name"):
         i, k = issued.get(c.pk, {}), certs.get(c.pk, {})
         out.append(
-            {
-                "campaign": c.name,
-                "kind": str(c.get_kind_display()),
-                "active": c.is_active,
-                "rewards": i.get("rewards", 0),
-                "points": q(i.get("points", 0)),
-                "certificates": k.get("certificates", 0),
-                "redeemed": k.get("redeemed", 0),
-                "revenue": q(k.get("revenue", 0)),
-            }
+            CampaignResult(
+                campaign=c.name,
+                kind=str(c.get_kind_display()),
+                active=c.is_active,
+                rewards=i.get("rewards", 0),
+                points=q(i.get("points", 0)),
+                certificates=k.get("certificates", 0),
+                redeemed=k.get("redeemed", 0),
+                revenue=q(k.get("revenue", 0)),
+            )
         )
-    return out
+    return tuple(out)
 
 
 def point_b(
@@ -267,7 +182,7 @@ def point_b(
     branch_id: int | None = None,
     today: date | None = None,
     use_snapshot: bool = True,
-) -> dict:
+) -> PointB:
     """Every Point-B figure for the merchant over [start, end] (local dates, inclusive;
     default since launch up to today) and optionally one branch. Decimal money, int counts,
     percentages as Decimal or None when undefined."""
@@ -287,7 +202,7 @@ def point_b(
     members_by_channel = agg.members(merchant, period, by=("channel",), through=through)
     members_by_month = agg.members(merchant, period, by=("month",), through=through)
     if snap and is_default and snap.clients:
-        clients = _from_json(snap.clients)
+        clients = load(ClientLevel, snap.clients)
     else:
         clients = client_level(merchant, period, today=today)
 
@@ -311,7 +226,7 @@ def point_b(
     cert_rng = Q(issued_at__lt=end_dt) & (Q(issued_at__gte=start_dt) if start_dt else Q())
     certificates_issued = Certificate.objects.filter(cert_rng, merchant=merchant).count()
 
-    contacts, buyers = clients["contacts"], clients["buyers"]
+    contacts, buyers = clients.contacts, clients.buyers
     card_purchases, nocard = total["card_purchases"], total["nocard_purchases"]
     avg_card = ratio(card_revenue, card_purchases)
     avg_nocard = ratio(total["nocard_revenue"], nocard)
@@ -338,109 +253,119 @@ def point_b(
     members_channel = {r["channel"]: r["joined"] for r in members_by_channel}
     channels = sorted(
         (
-            {
-                "channel": ch,
-                "label": str(channel_labels.get(ch, ch)),
-                "members": members_channel.get(ch, 0),
-                "purchases": next(
-                    (r["card_purchases"] for r in by_channel if r["channel"] == ch), 0
-                ),
-                "revenue": channel_revenue.get(ch, ZERO),
-            }
+            ChannelRow(
+                channel=ch,
+                label=str(channel_labels.get(ch, ch)),
+                members=members_channel.get(ch, 0),
+                purchases=next((r["card_purchases"] for r in by_channel if r["channel"] == ch), 0),
+                revenue=channel_revenue.get(ch, ZERO),
+            )
             for ch in set(channel_revenue) | set(members_channel)
             if ch
         ),
-        key=lambda r: (-r["revenue"], -r["members"]),
+        key=lambda r: (-r.revenue, -r.members),
     )
 
-    def details(channel):
-        return sorted(
-            (
-                {
-                    "name": r["source_detail"] or "—",
-                    "purchases": r["card_purchases"],
-                    "revenue": r["card_revenue"],
-                }
-                for r in by_detail
-                if r["channel"] == channel
-            ),
-            key=lambda r: -r["revenue"],
+    def details(channel) -> tuple[DetailRow, ...]:
+        return tuple(
+            sorted(
+                (
+                    DetailRow(
+                        name=r["source_detail"] or "—",
+                        purchases=r["card_purchases"],
+                        revenue=r["card_revenue"],
+                    )
+                    for r in by_detail
+                    if r["channel"] == channel
+                ),
+                key=lambda r: -r.revenue,
+            )
         )
 
-    return {
-        "merchant": {"slug": merchant.slug, "name": merchant.name, "currency": merchant.currency},
-        "period": {
-            "start": period.start,
-            "end": period.end,
-            "branch_id": period.branch_id,
-            "default": is_default,
-        },
-        "data_source": "rollup" if snap else "live",
-        "snapshot_at": snap.refreshed_at if snap else None,
-        "contacts": contacts,
-        "imported": clients["imported"],
-        "organic": clients["organic"],
-        "members": members_total,
-        "members_percent": pct(members_total, contacts),
-        "buyers": buyers,
-        "buyers_percent": pct(buyers, contacts),
-        "card_purchases": card_purchases,
-        "by_phone": total["by_phone"],
-        "by_phone_percent": pct(total["by_phone"], card_purchases),
-        "card_revenue": card_revenue,
-        "points_redeemed": points,
-        "actual_discount_percent": pct(points, card_revenue),
-        "purchases_per_buyer": ratio(clients["buyer_purchases"], buyers),
-        "regular_buyers": clients["regular_buyers"],
-        "regular_buyers_percent": pct(clients["regular_buyers"], buyers),
-        "purchases_per_regular": ratio(clients["regular_purchases"], clients["regular_buyers"]),
-        "regular_revenue": clients["regular_revenue"],
-        "regular_revenue_percent": pct(clients["regular_revenue"], clients["buyer_revenue"]),
-        "nocard_purchases": nocard,
-        "nocard_revenue": total["nocard_revenue"],
-        "average_check_card": avg_card,
-        "average_check_nocard": avg_nocard,
-        "average_check_all": ratio(card_revenue + total["nocard_revenue"], card_purchases + nocard),
-        "card_check_uplift_percent": (
-            q((avg_card / avg_nocard - 1) * HUNDRED) if avg_card and avg_nocard else None
+    return PointB(
+        merchant=MerchantRef(slug=merchant.slug, name=merchant.name, currency=merchant.currency),
+        period=PeriodInfo(
+            start=period.start, end=period.end, branch_id=period.branch_id, default=is_default
         ),
-        "referral_clients": clients["referral_clients"],
-        "referral_buyers": clients["referral_buyers"],
-        "referral_buyers_percent": pct(clients["referral_buyers"], clients["referral_clients"]),
-        "referral_depth": clients["referral_depth"],
-        "referral_generations": clients["referral_generations"],
-        "ratings": ratings["ratings"],
-        "rating_average": (
-            q(Decimal(str(ratings["rating_average"]))) if ratings["rating_average"] else None
+        data_source="rollup" if snap else "live",
+        snapshot_at=snap.refreshed_at if snap else None,
+        clients=ClientFigures(
+            contacts=contacts,
+            imported=clients.imported,
+            organic=clients.organic,
+            members=members_total,
+            members_percent=pct(members_total, contacts),
+            buyers=buyers,
+            buyers_percent=pct(buyers, contacts),
+            purchases_per_buyer=ratio(clients.buyer_purchases, buyers),
+            regular_buyers=clients.regular_buyers,
+            regular_buyers_percent=pct(clients.regular_buyers, buyers),
+            purchases_per_regular=ratio(clients.regular_purchases, clients.regular_buyers),
+            regular_revenue=clients.regular_revenue,
+            regular_revenue_percent=pct(clients.regular_revenue, clients.buyer_revenue),
         ),
-        "reviews": ratings["reviews"],
-        "certificates_issued": certificates_issued,
-        "certificate_purchases": total["cert_purchases"],
-        "certificate_revenue": total["cert_revenue"],
-        "referral_revenue": revenues[ComponentKind.REFERRALS],
-        "platform_revenue": revenues[ComponentKind.PLATFORM],
-        "sources_revenue": revenues[ComponentKind.SOURCES],
-        "partner_revenue": revenues[ComponentKind.PARTNER],
-        "channels": channels,
-        "revenue_by_promo_code": details(Channel.PROMO_CODE),
-        "revenue_by_partner": details(Channel.PARTNER),
-        "previous_discount_percent": q(merchant.previous_discount_percent),
-        "saving": saving,
-        "benefit": economic_benefit(merchant=merchant, revenues=revenues),
-        "tiers": clients["tiers"],
-        "rfm": clients["rfm"],
-        "rfm_history": [
-            {**h, "counts": [h["segments"].get(key, 0) for key in rfm.RFM_SEGMENTS]}
-            for h in clients.get("rfm_history", [])
-        ],
-        "source_buyers": [
-            {**r, "label": str(channel_labels.get(r["channel"], r["channel"]))}
-            for r in clients.get("source_buyers", [])
-        ],
-        "gift_returns": agg.gift_returns(merchant, period),
-        "months": sorted(months.values(), key=lambda r: r["month"]),
-        "campaigns": campaign_results(merchant, period),
-    }
+        sales=SalesFigures(
+            card_purchases=card_purchases,
+            by_phone=total["by_phone"],
+            by_phone_percent=pct(total["by_phone"], card_purchases),
+            card_revenue=card_revenue,
+            points_redeemed=points,
+            actual_discount_percent=pct(points, card_revenue),
+            nocard_purchases=nocard,
+            nocard_revenue=total["nocard_revenue"],
+            average_check_card=avg_card,
+            average_check_nocard=avg_nocard,
+            average_check_all=ratio(
+                card_revenue + total["nocard_revenue"], card_purchases + nocard
+            ),
+            card_check_uplift_percent=(
+                q((avg_card / avg_nocard - 1) * HUNDRED) if avg_card and avg_nocard else None
+            ),
+        ),
+        referrals=ReferralFigures(
+            referral_clients=clients.referral_clients,
+            referral_buyers=clients.referral_buyers,
+            referral_buyers_percent=pct(clients.referral_buyers, clients.referral_clients),
+            referral_depth=clients.referral_depth,
+            referral_generations=clients.referral_generations,
+        ),
+        feedback=FeedbackFigures(
+            ratings=ratings["ratings"],
+            rating_average=(
+                q(Decimal(str(ratings["rating_average"]))) if ratings["rating_average"] else None
+            ),
+            reviews=ratings["reviews"],
+        ),
+        certificates=CertificateFigures(
+            certificates_issued=certificates_issued,
+            certificate_purchases=total["cert_purchases"],
+            certificate_revenue=total["cert_revenue"],
+        ),
+        sources=SourceFigures(
+            referral_revenue=revenues[ComponentKind.REFERRALS],
+            platform_revenue=revenues[ComponentKind.PLATFORM],
+            sources_revenue=revenues[ComponentKind.SOURCES],
+            partner_revenue=revenues[ComponentKind.PARTNER],
+            channels=tuple(channels),
+            revenue_by_promo_code=details(Channel.PROMO_CODE),
+            revenue_by_partner=details(Channel.PARTNER),
+            source_buyers=tuple(
+                replace(r, label=str(channel_labels.get(r.channel, r.channel)))
+                for r in clients.source_buyers
+            ),
+        ),
+        benefit=economic_benefit(merchant=merchant, revenues=revenues),
+        tiers=clients.tiers,
+        rfm=clients.rfm,
+        rfm_history=tuple(
+            replace(h, counts=tuple(h.segments.get(key, 0) for key in rfm.RFM_SEGMENTS))
+            for h in clients.rfm_history
+        ),
+        gift_returns=load(GiftReturns, agg.gift_returns(merchant, period)),
+        months=tuple(load(MonthRow, m) for m in sorted(months.values(), key=lambda r: r["month"])),
+        campaigns=campaign_results(merchant, period),
+        extra=extra_figures(merchant=merchant, period=period),
+    )
 
 
 def branch_breakdown(*, merchant: Merchant, start=None, end=None, today=None) -> list[dict]:

@@ -53,7 +53,7 @@ def portfolio_row(merchant: Merchant) -> dict:
         "card_revenue": total["card_revenue"],
         "currency": merchant.currency,
         "actual_discount": pct(total["points_redeemed"], total["card_revenue"]),
-        "benefit": economic_benefit(merchant=merchant, revenues=revenues)["total"],
+        "benefit": economic_benefit(merchant=merchant, revenues=revenues).total,
     }
 
 

@@ -17,8 +17,9 @@ from onboarding.models import Merchant
 
 from . import aggregates as agg
 from .aggregates import Period
-from .metrics import ROLLUP_MIN_PURCHASES, client_level, default_period, to_json
+from .metrics import ROLLUP_MIN_PURCHASES, client_level, default_period
 from .models import DailyMembers, DailySales, ReportSnapshot
+from .pointb import to_json
 
 
 def rollup_rebuild(*, merchant: Merchant, through: date) -> int:

@@ -119,29 +119,29 @@ def dashboard(request, slug):
     merchant = _merchant(request, slug)
     filters = _filters(request, merchant)
     b = point_b(merchant=merchant, **filters)
-    months = b["months"]
-    label = lambda m: m["month"].strftime("%m.%y")  # noqa: E731
+    months = b.months
+    label = lambda m: m.month.strftime("%m.%y")  # noqa: E731
     chart = {
-        "members": charts.column_chart([(label(m), m["members"]) for m in months],
+        "members": charts.column_chart([(label(m), m.members) for m in months],
                                        title=_("Members by month")),
-        "purchases": charts.column_chart([(label(m), m["purchases"]) for m in months],
+        "purchases": charts.column_chart([(label(m), m.purchases) for m in months],
                                          title=_("Card purchases by month")),
-        "revenue": charts.column_chart([(label(m), m["revenue"]) for m in months],
+        "revenue": charts.column_chart([(label(m), m.revenue) for m in months],
                                        title=_("Card revenue by month")),
         "discount": charts.column_chart(
-            [(label(m), m["actual_discount_percent"]) for m in months],
+            [(label(m), m.actual_discount_percent) for m in months],
             title=_("Actual discount by month"), suffix="%"),
-        "sources": charts.hbar_chart([(c["label"], c["revenue"]) for c in b["channels"]],
+        "sources": charts.hbar_chart([(c.label, c.revenue) for c in b.sources.channels],
                                      title=_("Revenue by source")),
-        "source_members": charts.hbar_chart([(c["label"], c["members"]) for c in b["channels"]],
+        "source_members": charts.hbar_chart([(c.label, c.members) for c in b.sources.channels],
                                             title=_("Members by source")),
-        "tiers": charts.hbar_chart([(t["tier"], t["clients"]) for t in b["tiers"]],
+        "tiers": charts.hbar_chart([(t.tier, t.clients) for t in b.tiers],
                                    title=_("Clients by tier")),
         "referrals": charts.hbar_chart(
-            [(_("Generation %(n)s") % {"n": g["generation"]}, g["clients"])
-             for g in b["referral_generations"]],
+            [(_("Generation %(n)s") % {"n": g.generation}, g.clients)
+             for g in b.referrals.referral_generations],
             title=_("Referral tree")),
-        "rfm": charts.hbar_chart([(s["label"], s["clients"]) for s in b["rfm"]],
+        "rfm": charts.hbar_chart([(s.label, s.clients) for s in b.rfm],
                                  title=_("RFM segments")),
     }  # fmt: skip
     context = {

@@ -72,7 +72,7 @@ def test_demo_follows_the_seeds(django_user_model):
     for slug, (headline, residue) in SEED_BENEFIT.items():
         merchant = Merchant.objects.get(slug=slug)
         b = point_b(merchant=merchant, use_snapshot=False)
-        assert b["benefit"]["total"] == headline + residue, slug
+        assert b.benefit.total == headline + residue, slug
         # Launched: nothing overdue, the seed's actions done, the rest "not needed".
         tasks = MerchantTask.objects.filter(merchant=merchant)
         assert not tasks.filter(status__in=["todo", "in_progress"]).exists(), slug
@@ -80,22 +80,22 @@ def test_demo_follows_the_seeds(django_user_model):
         assert late == [], slug
     by = {
         slug: {
-            c["kind"]: c
-            for c in point_b(merchant=Merchant.objects.get(slug=slug), use_snapshot=False)[
-                "benefit"
-            ]["components"]
+            c.kind: c
+            for c in point_b(
+                merchant=Merchant.objects.get(slug=slug), use_snapshot=False
+            ).benefit.components
         }
         for slug in SEED_BENEFIT
     }
-    assert by["zolotoff"]["platform"]["revenue"] == D("4568145.71")
-    assert by["zolotoff"]["platform"]["share_percent"] == D(20)
-    assert not by["zolotoff"]["saving"]["included"] and not by["sakura"]["saving"]["included"]
-    assert by["kz-restaurant"]["saving"]["revenue"] == D("16500000")
-    assert by["kz-restaurant"]["platform"]["amount"] == D("101600000")
-    assert by["rustore"]["platform"]["share_percent"] == D(100)
-    assert by["rustore"]["sources"]["revenue"] == D("2818641")
-    assert by["sakura"]["certificates"]["amount"] == D("637000")
-    assert by["tbilisi-restaurant"]["manual"]["amount"] in (D("3670"), D("1400"))
+    assert by["zolotoff"]["platform"].revenue == D("4568145.71")
+    assert by["zolotoff"]["platform"].share_percent == D(20)
+    assert not by["zolotoff"]["saving"].included and not by["sakura"]["saving"].included
+    assert by["kz-restaurant"]["saving"].revenue == D("16500000")
+    assert by["kz-restaurant"]["platform"].amount == D("101600000")
+    assert by["rustore"]["platform"].share_percent == D(100)
+    assert by["rustore"]["sources"].revenue == D("2818641")
+    assert by["sakura"]["certificates"].amount == D("637000")
+    assert by["tbilisi-restaurant"]["manual"].amount in (D("3670"), D("1400"))
     # Seed 000's own actions are done; another seed's (promo code per channel, 002) is not.
     zolotoff = Merchant.objects.get(slug="zolotoff")
     assert zolotoff.tasks.get(title__startswith="Провести импорт").status == "done"

@@ -86,7 +86,7 @@ def test_page_shows_progress_and_point_b_and_logs_each_use(client, merchant, spe
     # 3 counted tasks (the skipped one is not), 1 done, 1 late; next: the earliest open one.
     assert (progress.total, progress.done, progress.late, progress.percent) == (3, 1, 1, 33)
     assert progress.next_task.title == "Send the client base"
-    assert response.context["b"]["card_revenue"] == Decimal("1234.00")
+    assert response.context["b"].sales.card_revenue == Decimal("1234.00")
     assert "₽1,234" in body.replace("\xa0", " ")
     assert (
         response["Cache-Control"].startswith("max-age=0") or "no-store" in response["Cache-Control"]

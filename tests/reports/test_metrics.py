@@ -8,6 +8,7 @@ from loyalty.models import Certificate
 from reports import metrics
 from reports.metrics import ComponentConfig, economic_benefit, point_b
 from reports.models import BenefitComponent, ComponentKind
+from reports.pointb import DetailRow, ReferralGeneration
 from reports.rollup import reports_refresh
 from tests.factories import BranchFactory, ClientFactory, MerchantFactory
 
@@ -18,56 +19,62 @@ TODAY = date(2025, 3, 1)
 
 def test_point_b_on_hand_built_data(small_merchant):
     b = point_b(merchant=small_merchant, today=TODAY)
-    assert b["data_source"] == "live"
+    assert b.data_source == "live"
     # contacts a–f; imported a, f; members a–e
-    assert (b["contacts"], b["imported"], b["organic"]) == (6, 2, 4)
-    assert b["members"] == 5 and b["members_percent"] == D("83.33")
+    assert (b.clients.contacts, b.clients.imported, b.clients.organic) == (6, 2, 4)
+    assert b.clients.members == 5 and b.clients.members_percent == D("83.33")
     # buyers a, b, c, d (d's first purchase was refunded in full, the second counts)
-    assert b["buyers"] == 4 and b["buyers_percent"] == D("66.67")
+    assert b.clients.buyers == 4 and b.clients.buyers_percent == D("66.67")
     # card purchases: a×2, b, c, d's second = 5; revenue 1000+2000+5000+3000+800 = 11 800
-    assert b["card_purchases"] == 5
-    assert b["card_revenue"] == D("11800.00")
-    assert b["by_phone"] == 1 and b["by_phone_percent"] == D("20.00")
+    assert b.sales.card_purchases == 5
+    assert b.sales.card_revenue == D("11800.00")
+    assert b.sales.by_phone == 1 and b.sales.by_phone_percent == D("20.00")
     # actual discount 100 / 11 800 = 0.847…%
-    assert b["actual_discount_percent"] == D("0.85")
+    assert b.sales.actual_discount_percent == D("0.85")
     # 5 purchases / 4 buyers; regular = a (2 purchases, 3000 of 11 800 = 25.42%)
-    assert b["purchases_per_buyer"] == D("1.25")
-    assert b["regular_buyers"] == 1 and b["regular_buyers_percent"] == D("25.00")
-    assert b["purchases_per_regular"] == D("2.00")
-    assert b["regular_revenue_percent"] == D("25.42")
+    assert b.clients.purchases_per_buyer == D("1.25")
+    assert b.clients.regular_buyers == 1 and b.clients.regular_buyers_percent == D("25.00")
+    assert b.clients.purchases_per_regular == D("2.00")
+    assert b.clients.regular_revenue_percent == D("25.42")
     # checks: 11 800 / 5 = 2360 with card, 1000 / 2 = 500 without, +372%
-    assert b["average_check_card"] == D("2360.00")
-    assert b["average_check_nocard"] == D("500.00")
-    assert b["card_check_uplift_percent"] == D("372.00")
+    assert b.sales.average_check_card == D("2360.00")
+    assert b.sales.average_check_nocard == D("500.00")
+    assert b.sales.card_check_uplift_percent == D("372.00")
     # referrals d (gen 1), e (gen 2); d bought
-    assert (b["referral_clients"], b["referral_buyers"], b["referral_depth"]) == (2, 1, 2)
-    assert b["referral_buyers_percent"] == D("50.00")
-    assert b["referral_generations"] == [
-        {"generation": 1, "clients": 1},
-        {"generation": 2, "clients": 1},
-    ]
-    assert (b["ratings"], b["rating_average"], b["reviews"]) == (2, D("4.50"), 2)
-    assert b["certificate_purchases"] == 1 and b["certificate_revenue"] == D("5000.00")
-    assert b["referral_revenue"] == D("800.00")
-    assert b["platform_revenue"] == D("5000.00")
-    assert b["sources_revenue"] == D("3000.00")
-    assert b["revenue_by_promo_code"] == [
-        {"name": "INSTA", "purchases": 1, "revenue": D("3000.00")}
-    ]
+    assert (
+        b.referrals.referral_clients,
+        b.referrals.referral_buyers,
+        b.referrals.referral_depth,
+    ) == (2, 1, 2)
+    assert b.referrals.referral_buyers_percent == D("50.00")
+    assert b.referrals.referral_generations == (
+        ReferralGeneration(generation=1, clients=1),
+        ReferralGeneration(generation=2, clients=1),
+    )
+    assert (b.feedback.ratings, b.feedback.rating_average, b.feedback.reviews) == (2, D("4.50"), 2)
+    assert b.certificates.certificate_purchases == 1 and b.certificates.certificate_revenue == D(
+        "5000.00"
+    )
+    assert b.sources.referral_revenue == D("800.00")
+    assert b.sources.platform_revenue == D("5000.00")
+    assert b.sources.sources_revenue == D("3000.00")
+    assert b.sources.revenue_by_promo_code == (
+        DetailRow(name="INSTA", purchases=1, revenue=D("3000.00")),
+    )
     # saving 5% × 11 800 − 100 = 490
-    assert b["saving"] == D("490.00")
+    assert b.benefit.saving == D("490.00")
     # benefit: 490 + 5000 + 20% × 5000 + 3000 + 800 + 0 = 10 290
-    assert b["benefit"]["total"] == D("10290.00")
-    platform = next(c for c in b["benefit"]["components"] if c["kind"] == "platform")
-    assert platform["share_percent"] == D("20.00") and platform["amount"] == D("1000.00")
-    months = {m["month"]: m for m in b["months"]}
-    assert months[date(2025, 1, 1)]["purchases"] == 3
-    assert months[date(2025, 1, 1)]["members"] == 4
-    assert months[date(2025, 2, 1)]["revenue"] == D("2800.00")
-    assert months[date(2025, 2, 1)]["members"] == 1
-    channels = {c["channel"]: c for c in b["channels"]}
-    assert channels["import"]["revenue"] == D("3000.00")
-    assert channels["referral"]["members"] == 2
+    assert b.benefit.total == D("10290.00")
+    platform = next(c for c in b.benefit.components if c.kind == "platform")
+    assert platform.share_percent == D("20.00") and platform.amount == D("1000.00")
+    months = {m.month: m for m in b.months}
+    assert months[date(2025, 1, 1)].purchases == 3
+    assert months[date(2025, 1, 1)].members == 4
+    assert months[date(2025, 2, 1)].revenue == D("2800.00")
+    assert months[date(2025, 2, 1)].members == 1
+    channels = {c.channel: c for c in b.sources.channels}
+    assert channels["import"].revenue == D("3000.00")
+    assert channels["referral"].members == 2
 
 
 def test_period_and_branch_filters(small_merchant):
@@ -75,12 +82,12 @@ def test_period_and_branch_filters(small_merchant):
         merchant=small_merchant, start=date(2025, 2, 1), end=date(2025, 2, 28), today=TODAY
     )
     # a's 2000 and d's 800 with card; 400 without; member e joined in February
-    assert february["card_purchases"] == 2
-    assert february["card_revenue"] == D("2800.00")
-    assert february["nocard_revenue"] == D("400.00")
-    assert february["members"] == 1
-    assert february["buyers"] == 2 and february["regular_buyers"] == 0
-    assert february["ratings"] == 0 and february["rating_average"] is None
+    assert february.sales.card_purchases == 2
+    assert february.sales.card_revenue == D("2800.00")
+    assert february.sales.nocard_revenue == D("400.00")
+    assert february.clients.members == 1
+    assert february.clients.buyers == 2 and february.clients.regular_buyers == 0
+    assert february.feedback.ratings == 0 and february.feedback.rating_average is None
     branch = BranchFactory(merchant=small_merchant)
     buy(
         small_merchant,
@@ -90,8 +97,8 @@ def test_period_and_branch_filters(small_merchant):
         branch=branch,
     )
     only_branch = point_b(merchant=small_merchant, branch_id=branch.pk, today=TODAY)
-    assert only_branch["card_purchases"] == 1 and only_branch["card_revenue"] == D("700.00")
-    assert only_branch["contacts"] == 6  # client figures are per merchant
+    assert only_branch.sales.card_purchases == 1 and only_branch.sales.card_revenue == D("700.00")
+    assert only_branch.clients.contacts == 6  # client figures are per merchant
     rows = metrics.branch_breakdown(merchant=small_merchant, today=TODAY)
     assert {r["branch"]: r["card_revenue"] for r in rows} == {
         "—": D("11800.00"),
@@ -101,10 +108,10 @@ def test_period_and_branch_filters(small_merchant):
 
 def test_empty_merchant_has_no_division_by_zero(merchant):
     b = point_b(merchant=merchant)
-    assert b["contacts"] == 0 and b["card_purchases"] == 0
-    assert b["actual_discount_percent"] is None and b["average_check_card"] is None
-    assert b["members_percent"] is None and b["benefit"]["total"] == D("0.00")
-    assert b["referral_depth"] == 0
+    assert b.clients.contacts == 0 and b.sales.card_purchases == 0
+    assert b.sales.actual_discount_percent is None and b.sales.average_check_card is None
+    assert b.clients.members_percent is None and b.benefit.total == D("0.00")
+    assert b.referrals.referral_depth == 0
 
 
 def test_rollup_and_snapshot_give_the_live_figures(small_merchant, monkeypatch):
@@ -115,24 +122,24 @@ def test_rollup_and_snapshot_give_the_live_figures(small_merchant, monkeypatch):
     # a purchase after the rollup is read live and added
     buy(small_merchant, None, 50, day=date(2025, 2, 20))
     rolled = point_b(merchant=small_merchant, today=TODAY)
-    assert rolled["data_source"] == "rollup"
-    assert rolled["nocard_revenue"] == live["nocard_revenue"] + 50
-    for key in (
-        "card_revenue",
-        "card_purchases",
-        "members",
-        "saving",
-        "months",
-        "channels",
-        "certificate_revenue",
-        "benefit",
-        "revenue_by_promo_code",
+    assert rolled.data_source == "rollup"
+    assert rolled.sales.nocard_revenue == live.sales.nocard_revenue + 50
+    for figure in (
+        lambda b: b.sales.card_revenue,
+        lambda b: b.sales.card_purchases,
+        lambda b: b.clients.members,
+        lambda b: b.benefit.saving,
+        lambda b: b.months,
+        lambda b: b.sources.channels,
+        lambda b: b.certificates.certificate_revenue,
+        lambda b: b.benefit,
+        lambda b: b.sources.revenue_by_promo_code,
     ):
-        assert rolled[key] == live[key], key
+        assert figure(rolled) == figure(live)
     # the default period on the rollup day reads client-level figures from the snapshot
     same_day = point_b(merchant=small_merchant, today=date(2025, 2, 13))
-    assert same_day["buyers"] == 4 and same_day["regular_revenue_percent"] == D("25.42")
-    assert same_day["tiers"] == live["tiers"] and same_day["rfm"][0]["segment"] == "champions"
+    assert same_day.clients.buyers == 4 and same_day.clients.regular_revenue_percent == D("25.42")
+    assert same_day.tiers == live.tiers and same_day.rfm[0].segment == "champions"
 
 
 def test_benefit_components_are_editable_per_merchant(small_merchant):
@@ -145,9 +152,9 @@ def test_benefit_components_are_editable_per_merchant(small_merchant):
     )
     b = point_b(merchant=small_merchant, today=TODAY)
     # 5000 + 50% × 5000 + 3000 + 800 + 3670 (saving excluded)
-    assert b["benefit"]["total"] == D("14970.00")
-    manual = b["benefit"]["components"][-1]
-    assert manual["label"] == "In-app banner" and manual["amount"] == D("3670.00")
+    assert b.benefit.total == D("14970.00")
+    manual = b.benefit.components[-1]
+    assert manual.label == "In-app banner" and manual.amount == D("3670.00")
 
 
 # ── the seeds' sums ──────────────────────────────────────────────────────────────────
@@ -170,9 +177,9 @@ def test_000_benefit_from_its_components():
         config=seed_config("certificates", "platform", "sources", "referrals"),
     )
     # 138 708 + 913 629.14 + 48 655 + 71 298
-    assert result["components"][1]["amount"] == D("913629.14")
-    assert result["total"] == D("1172290.14")
-    assert result["total"].quantize(D(1)) == D("1172290")
+    assert result.components[1].amount == D("913629.14")
+    assert result.total == D("1172290.14")
+    assert result.total.quantize(D(1)) == D("1172290")
 
 
 def test_002_benefit_from_its_components_within_rounding():
@@ -191,8 +198,8 @@ def test_002_benefit_from_its_components_within_rounding():
         config=seed_config("saving", "certificates", "referrals", "sources", "platform"),
     )
     # The seed's components add up to 6 454 226; its headline says 6 454 155 (0.001% apart).
-    assert result["total"] == D("6454226.00")
-    assert abs(result["total"] - D("6454155")) / D("6454155") < D("0.0001")
+    assert result.total == D("6454226.00")
+    assert abs(result.total - D("6454155")) / D("6454155") < D("0.0001")
 
 
 def test_003_benefit_from_its_components():
@@ -202,7 +209,7 @@ def test_003_benefit_from_its_components():
         revenues={"certificates": D("637000"), "referrals": D("390000"), "platform": D(0)},
         config=seed_config("certificates", "referrals", "platform"),
     )
-    assert result["total"] == D("1027000.00")
+    assert result.total == D("1027000.00")
 
 
 @pytest.mark.django_db
@@ -221,8 +228,8 @@ def test_000_benefit_from_live_purchases():
     buy(m, promo, "48655", day=day)
     buy(m, referred, "71298", day=day)
     b = point_b(merchant=m, today=date(2025, 1, 31))
-    assert b["platform_revenue"] == D("4568145.71")
-    assert b["benefit"]["total"] == D("1172290.14")
+    assert b.sources.platform_revenue == D("4568145.71")
+    assert b.benefit.total == D("1172290.14")
 
 
 @pytest.mark.django_db
@@ -233,7 +240,7 @@ def test_003_benefit_from_live_purchases():
     buy(m, organic, "637000", day=date(2024, 6, 1), cert=150)
     buy(m, referred, "390000", day=date(2024, 6, 2))
     b = point_b(merchant=m, today=date(2024, 12, 1))
-    assert b["benefit"]["total"] == D("1027000.00")
+    assert b.benefit.total == D("1027000.00")
 
 
 def test_certificates_issued_in_period(small_merchant):
@@ -247,8 +254,8 @@ def test_certificates_issued_in_period(small_merchant):
             issued_at=at(day),
             valid_until=at(day.replace(day=25)),
         )
-    assert point_b(merchant=small_merchant, today=TODAY)["certificates_issued"] == 2
+    assert point_b(merchant=small_merchant, today=TODAY).certificates.certificates_issued == 2
     jan = point_b(
         merchant=small_merchant, start=date(2025, 1, 1), end=date(2025, 1, 31), today=TODAY
     )
-    assert jan["certificates_issued"] == 1
+    assert jan.certificates.certificates_issued == 1

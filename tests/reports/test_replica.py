@@ -66,7 +66,7 @@ def test_dashboard_reads_from_the_replica_and_the_engine_writes_to_the_primary(c
     ):
         page = client.get(url)
     assert page.status_code == 200
-    assert page.context["b"]["card_purchases"] == 1  # the replica sees the committed sale
+    assert page.context["b"].sales.card_purchases == 1  # the replica sees the committed sale
     replica_sql = " ".join(q["sql"] for q in on_replica.captured_queries)
     primary_sql = " ".join(q["sql"] for q in on_primary.captured_queries)
     assert '"loyalty_purchase"' in replica_sql and '"crm_client"' in replica_sql

@@ -43,8 +43,8 @@ def test_report_json_has_the_seed_structure(case_merchant, capsys):
     assert [t["name"] for t in data["program"]["tiers"]] == ["Silver", "Gold"]
     assert data["program"]["campaigns"][0]["name"] == "Birthday gift"
     assert data["merchant"]["months"] == 2
-    assert data["point_b"]["card_purchases"] == 5
-    assert data["point_b"]["card_revenue"] == "11800.00"
+    assert data["point_b"]["sales"]["card_purchases"] == 5
+    assert data["point_b"]["sales"]["card_revenue"] == "11800.00"
     assert data["benefit"]["total"] == "10290.00"
     assert "specialist" in data["actions"] and "business" in data["actions"]
 

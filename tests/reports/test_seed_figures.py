@@ -63,7 +63,7 @@ def test_buyers_per_source():
         },
     ]
     b = point_b(merchant=m, start=START, end=END, today=END)
-    assert b["source_buyers"][0]["buyers"] == 2 and b["source_buyers"][0]["label"]
+    assert b.sources.source_buyers[0].buyers == 2 and b.sources.source_buyers[0].label
 
 
 def test_revenue_returned_by_gift_to_lapsed_clients():

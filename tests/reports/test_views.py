@@ -48,7 +48,7 @@ def test_owner_sees_own_dashboard_and_not_another_merchant(client, two_merchants
     assert page.status_code == 200
     html = page.content.decode()
     assert "<svg" in html and "kpi benefit" in html and mine.name in html
-    assert page.context["b"]["card_purchases"] == 5
+    assert page.context["b"].sales.card_purchases == 5
     for url in urls(mine.slug)[1:]:
         assert client.get(url).status_code == 200, url
     for url in urls(other.slug):
@@ -108,7 +108,7 @@ def test_filters_and_bad_input(client, two_merchants):
     login(client, owner)
     url = reverse("reports:dashboard", args=[mine.slug])
     feb = client.get(url, {"start": "2025-02-01", "end": "2025-02-28"})
-    assert feb.context["b"]["card_revenue"] == D("2800.00")
+    assert feb.context["b"].sales.card_revenue == D("2800.00")
     bad = client.get(url, {"start": "yesterday", "branch": "999999"})
     assert bad.status_code == 200
     assert bad.context["filters"] == {"start": None, "end": None, "branch_id": None}
