@@ -25,4 +25,8 @@ urlpatterns = [
     ),
     re_path(r"^pos/evotor/api/v2/receipts/?$", pos_views.evotor_receipts, name="evotor_receipts"),
     re_path(r"^pos/poster/?$", pos_views.poster_webhook, name="poster_webhook"),
+    # Registered adapters (loyalty.pos.adapters); after the fixed vendor paths above.
+    re_path(
+        r"^pos/(?P<system>[a-z0-9_]{1,10})/?$", pos_views.pos_adapter_webhook, name="pos_adapter"
+    ),
 ]

@@ -1,5 +1,6 @@
 """One merchant's campaign day: every active campaign's rule, then expiry."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -11,15 +12,31 @@ from .dates import local_date, run_moment
 from .expiry import ExpiryOutcome, expiry_run
 from .issuance import IssueOutcome, issue_rewards
 
+# A rule: `selector(*, campaign, day) -> [(client_id, period_key), …]`, the clients the
+# campaign rewards on `day` (the issuance step drops pairs already issued).
+Selector = Callable[..., list[tuple[int, str]]]
+
 # The rules the daily run applies (check growth, review and welcome as the catch-up of their
-# hooks); segment gifts are sent by a specialist, partner certificates by hand.
-DAILY_SELECTORS = {
+# hooks); segment gifts are sent by a specialist, partner certificates by hand. One entry per
+# kind; a kind from another app adds itself with `campaign_rule_register`.
+DAILY_SELECTORS: dict[str, Selector] = {
     CampaignKind.BIRTHDAY: selection.birthday_candidates,
     CampaignKind.WINBACK: selection.winback_candidates,
     CampaignKind.CHECK_GROWTH: selection.check_growth_candidates,
     CampaignKind.REVIEW_REWARD: selection.review_candidates,
     CampaignKind.WELCOME: selection.welcome_candidates,
 }
+
+
+def campaign_rule_register(kind: str, selector: Selector) -> None:
+    """Make the daily run issue rewards of the active campaigns of `kind` to the clients
+    `selector` picks (docs/extending.md "A new campaign kind"). Call it from an
+    `AppConfig.ready`; registering a kind again replaces its rule."""
+    DAILY_SELECTORS[kind] = selector
+
+
+def campaign_rule_unregister(kind: str) -> None:
+    DAILY_SELECTORS.pop(kind, None)
 
 
 @dataclass

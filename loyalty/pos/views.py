@@ -5,7 +5,7 @@ body we cannot understand; 401 for a bad token or signature (and nothing is chan
 
 import logging
 
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -13,8 +13,10 @@ from loyalty.tasks import enqueue_pos_retry
 
 from ..sources import PurchaseSource
 from . import evotor, poster
+from .adapters import pos_adapter_for
 from .common import BadRequest, Outcome, Unauthorized, answer, event_log, json_body
 from .models import PosEvent
+from .receipt import receipt_record
 from .retry import retry_schedule
 
 logger = logging.getLogger("loyalty.pos")
@@ -185,3 +187,37 @@ def poster_webhook(request):
         retry_schedule(event)
         enqueue_pos_retry(event.pk)
     return JsonResponse({"status": "accept", "result": outcome.status, "message": outcome.message})
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def pos_adapter_webhook(request, system: str):
+    """`/pos/<system>/` for a registered adapter (`loyalty.pos.adapters`): authenticate,
+    parse the JSON body into a receipt, record it, log and answer the outcome."""
+    adapter = pos_adapter_for(system)
+    if adapter is None:
+        raise Http404
+    try:
+        merchant = adapter.authenticate(request)
+    except Unauthorized as exc:
+        return _unauthorized(system, request, exc)
+    payload = None
+
+    def log(outcome):
+        return event_log(
+            system=system, endpoint=request.path, merchant=merchant, outcome=outcome,
+            payload=payload,
+        )  # fmt: skip
+
+    try:
+        payload = json_body(request)
+        outcome = receipt_record(
+            merchant=merchant, receipt=adapter.parse(merchant=merchant, payload=payload), log=log
+        )
+    except Unauthorized as exc:
+        return _unauthorized(system, request, exc)
+    except BadRequest as exc:
+        return _bad(system, request, merchant, exc, payload)
+    if not outcome.logged:  # a recorded sale's row was written with the purchase
+        log(outcome)
+    return answer(outcome)
