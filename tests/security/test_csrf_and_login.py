@@ -11,7 +11,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 pytestmark = pytest.mark.django_db
 
-POS_VIEWS = {"evotor_user", "evotor_documents", "evotor_receipts", "poster_webhook"}
+# pos_adapter: registered POS adapters (loyalty.pos.adapters), each authenticating by its
+# own token or signature, never by a session.
+POS_VIEWS = {"evotor_user", "evotor_documents", "evotor_receipts", "poster_webhook", "pos_adapter"}
 # Telegram posts with X-Telegram-Bot-Api-Secret-Token; mail clients post RFC 8058 one-click
 # unsubscribes to the signed link with no session or form.
 CHANNEL_VIEWS = {"telegram_webhook", "unsubscribe"}
