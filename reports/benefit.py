@@ -6,8 +6,8 @@ discount. Part of the Point-B result (`PointB.benefit`) and of the portfolio's r
 from dataclasses import dataclass
 from decimal import Decimal
 
-from loyalty.money import HUNDRED, ZERO, q
 from onboarding.models import Merchant
+from onboarding.money import HUNDRED, ZERO, q
 
 from .models import DEFAULT_COMPONENTS, BenefitComponent, ComponentKind
 from .pointb import Benefit, BenefitLine
