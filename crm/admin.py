@@ -153,6 +153,7 @@ class ClientAdmin(ImportColumnsMixin, ImportExportMixin, ScopedAdmin):
                     "email",
                     "card_code",
                     "consent",
+                    "notes",
                 ]
             },
         ),

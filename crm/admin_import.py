@@ -1,7 +1,7 @@
 """The import's column step in the admin, between upload and dry run: each column of the file
 with three sample values and the field it goes to (found by headers and content, or the
-merchant's saved mapping for these columns), changeable, "ignore" for any column; a preset can
-be applied. The choice is saved for the merchant and the dry run starts with it."""
+merchant's saved mapping for these columns), changeable, "ignore" or "keep as note" for any
+column; a preset can be applied. The choice is saved for the merchant and the dry run starts with it."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -16,7 +16,13 @@ from onboarding.access import visible_merchants
 from .importing import ImportFileError
 from .importing.fixes import import_row_fix
 from .importing.headers import FIELD_LABELS
-from .importing.mapping import mapping_apply, mapping_propose, mapping_refuse, preset_choices
+from .importing.mapping import (
+    NOTE,
+    mapping_apply,
+    mapping_propose,
+    mapping_refuse,
+    preset_choices,
+)
 from .importing.undo import import_run_undo, undo_summary
 from .models import ImportBatch
 
@@ -90,6 +96,7 @@ class ImportColumnsMixin:
             proposal=proposal,
             fields=[(f, str(label).capitalize()) for f, label in FIELD_LABELS.items()],
             presets=preset_choices(),
+            note_choice=NOTE,
             preset=preset,
             error=error,
         )

@@ -73,6 +73,11 @@ class Client(models.Model):
         help_text=_("Set when the contact became a digitised member (app, bot or phone)."),
     )
     imported = models.BooleanField(_("imported contact"), default=False)
+    notes = models.TextField(
+        _("notes"),
+        blank=True,
+        help_text=_("Free text; an import keeps chosen columns here, one “Column: value” a line."),
+    )
     consent = models.BooleanField(_("consent to messages"), default=True)
     # Cached aggregates, always changed in the same transaction as the rows they sum,
     # under a row lock on the client.

@@ -20,6 +20,7 @@ from crm.phones import InvalidPhone, normalize_phone
 from onboarding.money import q
 
 from . import headers as h
+from .fields import REGISTERED
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 OLDEST_BIRTHDAY = dt.date(1900, 1, 1)
@@ -70,10 +71,57 @@ class Record(NamedTuple):
     card_code: str
     source_detail: str
     points: Decimal | None
+    extra: dict | None = None  # registered fields (crm.importing.fields): {attribute: value}
+    note: str = ""  # the columns kept as a note, one “Column: value” a line
 
 
-# The fields an import may fill on a client, in Record order.
+# The built-in fields an import may fill on a client (Record attributes of the same name).
 CLIENT_FIELDS = ("full_name", "birthday", "email", "gender", "card_code", "source_detail")
+NOTES = "notes"
+
+
+def written_fields() -> tuple[str, ...]:
+    """Every Client attribute an import writes, by name: the built-in fields, the registered
+    ones and the note. The writer, the undo record and the undo read this one list."""
+    return (*CLIENT_FIELDS, *(spec.attribute for spec in REGISTERED.values()), NOTES)
+
+
+def record_value(record: "Record", name: str):
+    """A record's value for a written Client attribute."""
+    if name == NOTES:
+        return record.note
+    if name in CLIENT_FIELDS:
+        return getattr(record, name)
+    return (record.extra or {}).get(name)
+
+
+def note_line(label: str, value) -> str:
+    """One line of a client's note: «Column: value» (the value on one line)."""
+    return f"{label}: {' '.join(_text(value).split())}"
+
+
+def merge_note(new: str, old: str, overwrite: bool) -> str:
+    """A client's note after an import: the lines the file brings that the note does not hold
+    yet are appended; with "overwrite", a line of the same column is replaced in place. The rest
+    of the note is always kept."""
+    if not new:
+        return old
+    if not old:
+        return new
+    lines = old.split("\n")
+    for line in new.split("\n"):
+        if line in lines:
+            continue
+        if overwrite:
+            prefix = line.partition(": ")[0] + ": "
+            same = next((i for i, o in enumerate(lines) if o.startswith(prefix)), None)
+            if same is not None:
+                lines[same] = line
+                continue
+        lines.append(line)
+    return "\n".join(lines)
+
+
 MAX_LENGTHS = {"full_name": 200, "email": 254, "card_code": 64, "source_detail": 120}
 
 
@@ -211,12 +259,24 @@ def _remembered(memo: dict, parse, value):
 class RowCleaner:
     """Cleans rows of one file: knows which column holds what and the merchant's region."""
 
-    def __init__(self, *, mapping: dict[str, int], headers: list, region: str, today: dt.date):
+    def __init__(
+        self,
+        *,
+        mapping: dict[str, int],
+        headers: list,
+        region: str,
+        today: dt.date,
+        note_columns: list | tuple = (),
+    ):
         self.mapping = mapping
         self.headers = headers
         self.region = region
         self.today = today
-        self.width = max(mapping.values()) + 1 if mapping else 0
+        # (index, label) of the columns kept as a note; registered fields the file maps.
+        self.note_columns = list(note_columns)
+        self.extras = [(s, mapping[s.name]) for s in REGISTERED.values() if s.name in mapping]
+        used = [*mapping.values(), *(i for i, _label in self.note_columns)]
+        self.width = max(used) + 1 if used else 0
         self._birthdays: dict = {}
         self._genders: dict = {}
         self._points: dict = {}
@@ -296,11 +356,34 @@ class RowCleaner:
                         % {"length": len(value), "max": MAX_LENGTHS[field_name]},
                     )
                 )
+        extra = None
+        if self.extras:
+            extra = {}
+            for spec, i in self.extras:
+                try:
+                    extra[spec.attribute] = spec.clean(cells[i])
+                except ValueError as exc:
+                    errors.append((self.label(spec.name), str(exc)))
+        note = ""
+        if self.note_columns:
+            note = "\n".join(
+                note_line(label, cells[i]) for i, label in self.note_columns if _text(cells[i])
+            )
         if errors:
             return None, errors
         return (
             Record(
-                number, phone, full_name, birthday, email, gender, card_code, source_detail, points
+                number,
+                phone,
+                full_name,
+                birthday,
+                email,
+                gender,
+                card_code,
+                source_detail,
+                points,
+                extra,
+                note,
             ),
             errors,
         )

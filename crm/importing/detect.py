@@ -20,6 +20,7 @@ from crm.phones import InvalidPhone, normalize_phone, phone_is_mobile
 from . import headers as h
 from .cleaning import GENDERS, parse_birthday
 from .errors import ImportFileError, NoPhoneColumn
+from .fields import REGISTERED
 from .presets import preset_field, preset_get
 from .workbooks import column_letters
 
@@ -61,6 +62,7 @@ class Detection:
     mapping: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
     unknown: list[str] = field(default_factory=list)
+    notes: list[int] = field(default_factory=list)  # columns kept as the client's note
 
 
 def column_label(index: int) -> str:
@@ -212,7 +214,13 @@ def _content_reason(field_name: str, note) -> str:
         h.POINTS: _("%(share)s %% numbers"),
         h.CARD: _("%(share)s %% card-like codes"),
     }
-    return messages[field_name] % {"share": round(note * 100)}
+    message = messages.get(field_name) or _("%(share)s %% values fit")
+    return message % {"share": round(note * 100)}
+
+
+def _registered_hint(field_name: str):
+    spec = REGISTERED.get(field_name)
+    return spec.hint_pattern() if spec is not None else None
 
 
 # --- the columns -------------------------------------------------------------------------------
@@ -247,9 +255,11 @@ def detect_columns(
     chosen: dict | None = None,
     ignored: list | tuple = (),
     preset=None,
+    notes: list | tuple = (),
 ) -> Detection:
-    """Choose a column for each field. `chosen` ({field: column}) and `ignored` columns come
-    from a hand mapping and are taken as given; `preset` adds its spellings as exact headers."""
+    """Choose a column for each field. `chosen` ({field: column}), `ignored` columns and the
+    columns kept as a note (`notes`) come from a hand mapping and are taken as given; `preset`
+    adds its spellings as exact headers and may name columns to keep as a note."""
     result = Detection()
     width = len(headers)
     taken: set[int] = set()
@@ -268,6 +278,22 @@ def detect_columns(
         result.reasons[field_name] = _("chosen by hand")
         taken.add(index)
     skip = {i for i in (resolve_column(r, headers) for r in ignored) if i is not None}
+    for ref in notes:
+        index = resolve_column(ref, headers)
+        if index is None:
+            raise NoPhoneColumn(
+                _(
+                    "Column “%(column)s” (to keep as a note) is not in the file. Columns: %(columns)s."
+                )
+                % {"column": ref, "columns": ", ".join(f"“{c}”" for c in headers[:30] if c) or "—"}
+            )
+        if index in taken:
+            raise NoPhoneColumn(
+                _("Column “%(column)s” cannot be both a field and a note.") % {"column": ref}
+            )
+        if index not in result.notes:
+            result.notes.append(index)
+    skip.update(result.notes)
 
     columns = [[] for _i in range(width)]
     for cells in sample[:SAMPLE_ROWS]:
@@ -282,13 +308,18 @@ def detect_columns(
         header = headers[index] if has_header else ""
         norm = h.normalize_header(header)
         shares = _shares(columns[index], region=region, today=today) if columns[index] else {}
+        for spec in REGISTERED.values():
+            if spec.score is not None and columns[index]:
+                share = spec.score(columns[index])
+                shares[spec.name] = (share, share)
         for field_name in h.FIELD_LABELS:
             if field_name in result.mapping:
                 continue
             preset_hit = preset_field(preset, header) if preset is not None else None
             from_preset = preset_hit is not None and preset_hit[0] == field_name
             exact = bool(norm) and h.field_for_header(header) == field_name
-            hint = bool(norm) and bool(HINTS[field_name].search(norm))
+            hint_re = HINTS.get(field_name) or _registered_hint(field_name)
+            hint = bool(norm) and hint_re is not None and bool(hint_re.search(norm))
             content, note = shares.get(field_name, (0.0, 0.0))
             named = from_preset or exact or hint
             if field_name in HEADER_ONLY and not named:
@@ -336,12 +367,26 @@ def detect_columns(
     ):
         taken.discard(result.mapping.pop(h.FULL_NAME))
         result.reasons.pop(h.FULL_NAME)
+    if preset is not None and preset.notes and has_header:
+        keep = {h.normalize_header(n) for n in preset.notes}
+        for i in range(width):
+            if i not in taken and i not in skip and h.normalize_header(headers[i]) in keep:
+                result.notes.append(i)
+    taken.update(result.notes)
     result.unknown = [
         (headers[i] if has_header else column_label(i))
         for i in range(width)
         if i not in taken and (has_header and str(headers[i]).strip() or columns[i])
     ]
     return result
+
+
+def note_columns(detection: Detection, headers: list, has_header: bool) -> list[tuple[int, str]]:
+    """(index, label) of the columns kept as a note, in file order; the label starts each line."""
+    return [
+        (i, str(headers[i]).strip() if has_header and str(headers[i]).strip() else column_label(i))
+        for i in sorted(detection.notes)
+    ]
 
 
 def reason_lines(detection: Detection, headers: list) -> list[dict]:
@@ -373,15 +418,17 @@ class ColumnChoice:
     """The column choice of one import, prepared before the file is opened (the header finder
     needs the preset's and the hand mapping's column names) and applied to the opened table."""
 
-    def __init__(self, *, region: str, today: dt.date, column_map, ignored, preset: str):
+    def __init__(self, *, region: str, today: dt.date, column_map, ignored, preset: str, notes=()):
         self.region, self.today = region, today
         self.column_map = {k: v for k, v in (column_map or {}).items() if v not in (None, "")}
         self.ignored = list(ignored or ())
+        self.notes = list(notes or ())
         try:
             self.preset = preset_get(preset) if preset else None
         except ValueError as exc:
             raise ImportFileError(str(exc)) from None
         names = {h.normalize_header(v) for v in self.column_map.values() if isinstance(v, str)}
+        names |= {h.normalize_header(v) for v in self.notes if isinstance(v, str)}
         if self.preset is not None:
             names |= self.preset.spellings()
         self.names = frozenset(n for n in names if n)
@@ -396,6 +443,7 @@ class ColumnChoice:
             chosen=self.column_map,
             ignored=self.ignored,
             preset=self.preset,
+            notes=self.notes,
         )
         if h.PHONE not in detection.mapping:
             raise no_phone_column(self.region, [c for c in table.headers if c])

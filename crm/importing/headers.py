@@ -108,11 +108,11 @@ def normalize_header(value) -> str:
     return text.rstrip("*:").strip()
 
 
-_LOOKUP = {spelling: field for field, spellings in SYNONYMS.items() for spelling in spellings}
+LOOKUP = {spelling: field for field, spellings in SYNONYMS.items() for spelling in spellings}
 
 
 def field_for_header(value) -> str | None:
-    return _LOOKUP.get(normalize_header(value))
+    return LOOKUP.get(normalize_header(value))
 
 
 def looks_like_header(cells: list) -> bool:

@@ -3,7 +3,8 @@ line (`--map`, `--preset`, `--ignore`) decided, saved per merchant and reused fo
 same columns.
 
 A run's mapping is `ImportBatch.mapping`: {"columns": {field: column}, "ignore": [column, ...],
-"preset": name}; a column is its header text or its index. Anything left open is decided by
+"notes": [column, ...], "preset": name}; a column is its header text or its index. "notes" are the
+columns kept as the client's note («Column: value», one a line). Anything left open is decided by
 `detect` (headers, then content)."""
 
 import hashlib
@@ -23,6 +24,7 @@ from .presets import PRESETS
 from .readers import open_table
 
 IGNORE = ""
+NOTE = "__note__"  # the mapping step's choice "keep as note"
 SAMPLES_PER_COLUMN = 3
 # Names the command line accepts for each field, besides the field's own name.
 FIELD_ALIASES = {
@@ -42,14 +44,18 @@ def run_options(batch: ImportBatch) -> dict:
     return {
         "column_map": mapping.get("columns") or None,
         "ignore_columns": mapping.get("ignore") or (),
+        "note_columns": mapping.get("notes") or (),
         "preset": mapping.get("preset") or "",
         "fixes": batch.fixes or None,
     }
 
 
-def mapping_from_cli(items: list[str], *, ignore: list[str] = (), preset: str = "") -> dict:
-    """{"columns", "ignore", "preset"} from `--map field=column` items; ValueError with a clear
-    message for an unknown field, a repeated field or a missing '='."""
+def mapping_from_cli(
+    items: list[str], *, ignore: list[str] = (), preset: str = "", notes: list[str] = ()
+) -> dict:
+    """{"columns", "ignore", "notes", "preset"} from `--map field=column` items and `--note
+    column` ones; ValueError with a clear message for an unknown field, a repeated field, a
+    missing '=' or a column both mapped and kept as a note."""
     columns: dict[str, str] = {}
     for item in items or ():
         key, sep, column = item.partition("=")
@@ -68,7 +74,21 @@ def mapping_from_cli(items: list[str], *, ignore: list[str] = (), preset: str = 
         if field_name in columns:
             raise ValueError(_("Field “%(field)s” is mapped twice.") % {"field": field_name})
         columns[field_name] = column.strip().strip('"“”«»')
-    return {"columns": columns, "ignore": list(ignore or ()), "preset": preset or ""}
+    kept = []
+    for column in notes or ():
+        column = column.strip().strip('"“”«»')
+        if not column:
+            raise ValueError(_('--note takes a column, e.g. --note "Комментарий".'))
+        if h.normalize_header(column) in {h.normalize_header(c) for c in columns.values()}:
+            raise ValueError(
+                _("Column “%(column)s” cannot be both a field and a note.") % {"column": column}
+            )
+        if column not in kept:
+            kept.append(column)
+    mapping = {"columns": columns, "ignore": list(ignore or ()), "preset": preset or ""}
+    if kept:
+        mapping["notes"] = kept
+    return mapping
 
 
 def columns_key(headers: list) -> str:
@@ -81,7 +101,7 @@ class ColumnRow:
     index: int
     header: str
     samples: list
-    field: str  # "" = ignored
+    field: str  # "" = ignored, NOTE = kept as a note
     reason: str
 
 
@@ -110,6 +130,7 @@ def mapping_propose(*, batch: ImportBatch, preset: str = "") -> MappingProposal:
         column_map=options["column_map"],
         ignored=options["ignore_columns"],
         preset=options["preset"],
+        notes=options["note_columns"],
     )
     table = open_table(
         batch.file.path, file_name=batch.file_name, region=merchant.country, names=choose.names
@@ -126,12 +147,15 @@ def mapping_propose(*, batch: ImportBatch, preset: str = "") -> MappingProposal:
                     column_map={f: int(i) for f, i in saved.mapping.get("columns", {}).items()},
                     ignored=[int(i) for i in saved.mapping.get("ignore", [])],
                     preset="",
+                    notes=[int(i) for i in saved.mapping.get("notes", [])],
                 )
         try:
             detection = choose(table)
         except ImportFileError:
             detection = None
         fields = {i: f for f, i in detection.mapping.items()} if detection else {}
+        if detection:
+            fields.update({i: NOTE for i in detection.notes})
         reasons = detection.reasons if detection else {}
         rows = []
         for index, header in enumerate(table.headers):
@@ -144,7 +168,8 @@ def mapping_propose(*, batch: ImportBatch, preset: str = "") -> MappingProposal:
                 if len(samples) >= SAMPLES_PER_COLUMN:
                     break
             field_name = fields.get(index, IGNORE)
-            rows.append(ColumnRow(index, header, samples, field_name, reasons.get(field_name, "")))
+            reason = _("kept as a note") if field_name == NOTE else reasons.get(field_name, "")
+            rows.append(ColumnRow(index, header, samples, field_name, reason))
         return MappingProposal(
             columns=rows,
             has_header=table.has_header,
@@ -159,8 +184,8 @@ def mapping_propose(*, batch: ImportBatch, preset: str = "") -> MappingProposal:
 
 
 def mapping_apply(*, batch: ImportBatch, user, choices: dict, headers: list) -> dict:
-    """Record the specialist's choice ({column index: field or ""}) on a queued dry run and save
-    it for the merchant. Raises ImportFileError (nothing saved) when the phone column is not
+    """Record the specialist's choice ({column index: field, "" to ignore, NOTE to keep as the
+    client's note}) on a queued dry run and save it for the merchant. Raises ImportFileError (nothing saved) when the phone column is not
     chosen, a field is chosen twice, or the user may not see the merchant."""
     if user is not None and not visible_merchants(user).filter(pk=batch.merchant_id).exists():
         raise ImportFileError(_("You cannot import into this merchant."))
@@ -168,9 +193,13 @@ def mapping_apply(*, batch: ImportBatch, user, choices: dict, headers: list) -> 
         raise ImportFileError(_("The columns can be chosen only before the dry run starts."))
     columns: dict[str, int] = {}
     ignore: list[int] = []
+    notes: list[int] = []
     for index, field_name in sorted(choices.items()):
         if not field_name:
             ignore.append(index)
+            continue
+        if field_name == NOTE:
+            notes.append(index)
             continue
         if field_name not in h.FIELD_LABELS:
             raise ImportFileError(_("Unknown field “%(field)s”.") % {"field": field_name})
@@ -183,6 +212,8 @@ def mapping_apply(*, batch: ImportBatch, user, choices: dict, headers: list) -> 
     if h.PHONE not in columns:
         raise ImportFileError(_("Choose the column that holds the phone number."))
     mapping = {"columns": columns, "ignore": ignore, "preset": ""}
+    if notes:
+        mapping["notes"] = notes
     with transaction.atomic():
         ImportBatch.objects.filter(pk=batch.pk).update(mapping=mapping)
         ImportMapping.objects.update_or_create(

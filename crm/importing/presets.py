@@ -19,6 +19,7 @@ class Preset:
     label: str
     documented: bool
     columns: dict  # field → column names, preferred first
+    notes: tuple = ()  # column names kept as the client's note when the file has them
 
     def spellings(self) -> frozenset:
         return frozenset(h.normalize_header(s) for names in self.columns.values() for s in names)
@@ -67,6 +68,7 @@ PRESETS: dict[str, Preset] = {
                 h.CARD: ("Номер карты", "Card number"),
                 h.POINTS: ("Бонусы", "Бонусный счёт", "Бонусный счет", "Bonus account", "Bonus"),
             },
+            notes=("Комментарий", "Comment"),
         ),
         Preset(
             "evotor",
@@ -130,6 +132,7 @@ PRESETS: dict[str, Preset] = {
                 h.EMAIL: ("Частный e-mail", "Рабочий e-mail", "E-mail", "EMAIL", "Work e-mail"),
                 h.SOURCE: ("Источник", "Source"),
             },
+            notes=("Комментарий", "COMMENTS", "Comment"),
         ),
         Preset(
             "1c",

@@ -20,6 +20,7 @@ from onboarding.access import visible_merchants
 
 from .cleaning import RowCleaner
 from .detect import ColumnChoice, reason_lines
+from .detect import note_columns as note_columns_of
 from .errors import ImportFileError
 from .fixes import RecordingCleaner, rows_with_fixes
 from .headers import PHONE
@@ -51,6 +52,7 @@ class ImportReport:
     errors: list = field(default_factory=list)
     errors_truncated: bool = False
     unknown_columns: list = field(default_factory=list)
+    note_columns: list = field(default_factory=list)  # columns kept as the client's note
     columns: dict = field(default_factory=dict)
     header_row: int = 0
     has_header: bool = True
@@ -99,6 +101,7 @@ def clients_import(
     ignore_columns: list | tuple = (),
     preset: str = "",
     fixes: dict | None = None,
+    note_columns: list | tuple = (),
 ) -> ImportReport:
     """Import a client file into `merchant` (if `user` is given, it must see the merchant).
 
@@ -106,7 +109,8 @@ def clients_import(
     nothing written — when the file cannot be imported as a whole. `before_commit(report)` runs
     inside the write transaction after the last row (not for a dry run); whatever it raises rolls
     everything back and propagates. Columns are found by headers and content (`detect`);
-    `column_map` ({field: column}), `ignore_columns` and `preset` steer that choice. `fixes`
+    `column_map` ({field: column}), `ignore_columns`, `note_columns` (kept as the client's note)
+    and `preset` steer that choice. `fixes`
     ({row: {field: value}}, from the preview) are laid over the file's rows."""
     file_name = file_name or os.path.basename(path)
     if user is not None and not visible_merchants(user).filter(pk=merchant.pk).exists():
@@ -121,12 +125,15 @@ def clients_import(
         column_map=column_map,
         ignored=ignore_columns,
         preset=preset,
+        notes=note_columns,
     )
     table = open_table(path, file_name=file_name, region=merchant.country, names=choose.names)
     try:
         detection = choose(table)
         mapping = detection.mapping
         report.unknown_columns = detection.unknown
+        notes = note_columns_of(detection, table.headers, table.has_header)
+        report.note_columns = [label for _i, label in notes]
         report.columns = {f: table.headers[i] for f, i in mapping.items()}
         report.column_reasons = reason_lines(detection, table.headers)
         report.header_row = table.header_row
@@ -142,6 +149,7 @@ def clients_import(
             headers=table.headers,
             region=merchant.country,
             today=merchant.local_today(),
+            note_columns=notes,
         )
         writer = (ClientWriter if dry_run else RecordingWriter)(
             merchant=merchant,
@@ -264,6 +272,7 @@ def _count(outcome, report: ImportReport) -> None:
                 "email": record.email,
                 "gender": record.gender,
                 "card_code": record.card_code,
+                "note": record.note,
                 "points": str(record.points) if record.points is not None else "",
             }
         )

@@ -23,7 +23,6 @@ from crm.models import Client, ClientSource, ImportBatch, ImportPriorValue
 from onboarding.access import visible_merchants
 
 from .balances import opening_balances
-from .cleaning import CLIENT_FIELDS
 from .errors import ImportFileError
 from .writer import ClientWriter
 
@@ -32,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 class RecordingWriter(ClientWriter):
     """The bulk writer, also keeping {client id: (fields before, fields after)} of every client
-    it updates (read from the look-up it does anyway: no extra query)."""
+    it updates, by attribute name (read from the look-up it does anyway: no extra query)."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -41,19 +40,28 @@ class RecordingWriter(ClientWriter):
 
     def _existing(self, phones):
         found = super()._existing(phones)
-        self._before = {row[0]: row[1:] for row in found.values()}
+        self._before = dict(found.values())
         return found
 
     def _update_clients(self, updates):
-        for update in updates:
-            client_id = update[-1]
+        for client_id, values in updates:
             if client_id not in self.prior:
-                self.prior[client_id] = (self._before.get(client_id), update[:-1])
+                self.prior[client_id] = (self._before.get(client_id), values)
         super()._update_clients(updates)
 
 
 def _json(value):
     return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _from_json(name: str, value):
+    """A recorded value back as the Client attribute takes it (by the model field's type)."""
+    model_field = Client._meta.get_field(name)
+    if value is None:
+        return None if model_field.null else model_field.get_default()
+    if model_field.get_internal_type() == "DateField":
+        return dt.date.fromisoformat(value) if value else None
+    return model_field.to_python(value)
 
 
 def prior_values_save(*, batch_id: int, prior: dict) -> None:
@@ -63,9 +71,9 @@ def prior_values_save(*, batch_id: int, prior: dict) -> None:
         if before is None:
             continue
         values = {
-            f: [_json(b), _json(a)]
-            for f, b, a in zip(CLIENT_FIELDS, before, after, strict=True)
-            if b != a
+            name: [_json(before[name]), _json(value)]
+            for name, value in after.items()
+            if before.get(name) != value
         }
         if values:
             rows.append(ImportPriorValue(batch_id=batch_id, client_id=client_id, values=values))
@@ -126,9 +134,12 @@ def undo_summary(outcome: dict) -> str:
     ) % {**outcome, "kept": len(outcome["kept"])}
 
 
-def import_run_undo(*, batch: ImportBatch, user) -> dict:
+def import_run_undo(*, batch: ImportBatch, user, dry_run: bool = False) -> dict:
     """Undo a finished import run (see the module doc). Returns the outcome, also stored in the
-    run's report under "undo". Raises ImportFileError (nothing changed) when it cannot."""
+    run's report under "undo". Raises ImportFileError (nothing changed) when it cannot.
+
+    `dry_run` does the whole undo in its transaction and rolls it back: the outcome is exactly
+    what an undo would do now, and nothing is changed or logged."""
     if user is not None and not visible_merchants(user).filter(pk=batch.merchant_id).exists():
         raise ImportFileError(_("You cannot import into this merchant."))
     with transaction.atomic():
@@ -165,23 +176,20 @@ def import_run_undo(*, batch: ImportBatch, user) -> dict:
 
         # Fields the run filled go back, where nobody changed them since.
         restored = 0
-        changed_clients = []
+        changed_clients, restored_fields = [], set()
         priors = ImportPriorValue.objects.filter(batch=batch).select_related("client")
         for prior in priors:
             client, touched = prior.client, False
             for field_name, (before, after) in prior.values.items():
                 if _json(getattr(client, field_name)) != after:
                     continue  # changed again since the import: the newer value stays
-                if field_name == "birthday":
-                    value = dt.date.fromisoformat(before) if before else None
-                else:
-                    value = before or ""
-                setattr(client, field_name, value)
+                setattr(client, field_name, _from_json(field_name, before))
+                restored_fields.add(field_name)
                 touched = True
             if touched:
                 changed_clients.append(client)
         if changed_clients:
-            Client.objects.bulk_update(changed_clients, list(CLIENT_FIELDS), batch_size=1000)
+            Client.objects.bulk_update(changed_clients, sorted(restored_fields), batch_size=1000)
             restored = len(changed_clients)
 
         removed = Client.objects.filter(pk__in=removable).delete()[1].get("crm.Client", 0)
@@ -192,6 +200,9 @@ def import_run_undo(*, batch: ImportBatch, user) -> dict:
             "uncovered": str(uncovered),
             "kept": kept,
         }
+        if dry_run:
+            transaction.set_rollback(True)
+            return {**outcome, "dry_run": True}
         now = timezone.now()
         report = dict(batch.report)
         report["undo"] = outcome

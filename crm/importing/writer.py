@@ -17,7 +17,8 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections
 from crm.models import Client, ClientSource
 
 from .balances import opening_balances
-from .cleaning import CLIENT_FIELDS, Record
+from .cleaning import CLIENT_FIELDS, NOTES, Record, merge_note, record_value, written_fields
+from .fields import REGISTERED, keep_or_fill
 
 IN_CHUNK = 5000  # phones per IN (…) query — well under SQLite's variable limit
 
@@ -83,6 +84,14 @@ class ClientWriter:
             },
         )
         self.client_slots = {c: self.client_columns.index(c) for c in self.client_columns}
+        # The Client attributes written, by name, each with its merge rule and (SQLite) the
+        # conversion of its Python value for the driver — nothing depends on their order.
+        self.fields = written_fields()
+        self.columns = {n: Client._meta.get_field(n).column for n in self.fields}
+        self.merges = {n: keep_or_fill for n in CLIENT_FIELDS}
+        self.merges.update({spec.attribute: spec.merge for spec in REGISTERED.values()})
+        self.merges[NOTES] = merge_note
+        self.to_db = {} if self.postgres else _sqlite_converters(self.fields, self.conn)
         if not self.postgres:
             ops = self.conn.ops
             for column in ("created_at", "updated_at"):
@@ -99,9 +108,11 @@ class ClientWriter:
             return f"{column} = ANY(%s)", [values]
         return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
-    def _existing(self, phones: list[str]) -> dict[str, tuple]:
+    def _existing(self, phones: list[str]) -> dict[str, tuple[int, dict]]:
+        """{phone: (client id, {written attribute: current value})} of existing clients."""
         found = {}
-        columns = ", ".join(["phone", "id", *CLIENT_FIELDS])
+        names = self.fields
+        columns = ", ".join(["phone", "id", *(self.columns[n] for n in names)])
         step = len(phones) if self.postgres else IN_CHUNK
         with self.conn.cursor() as cursor:
             for start in range(0, len(phones), step):
@@ -112,7 +123,7 @@ class ClientWriter:
                     [self.merchant_id, *params],
                 )
                 for row in cursor.fetchall():
-                    found[row[0]] = row[1:]
+                    found[row[0]] = (row[1], dict(zip(names, row[2:], strict=True)))
         return found
 
     # --- the chunk -----------------------------------------------------------------------
@@ -127,7 +138,7 @@ class ClientWriter:
         has_opening = balances.holders(with_points, conn=self.conn) if with_points else set()
 
         new: list[Record] = []
-        updates: list[tuple] = []
+        updates: list[tuple[int, dict]] = []  # (client id, {attribute: new value})
         credits: list[tuple[int, Decimal]] = []  # existing clients' first opening balance
         for r in records:
             current = existing.get(r.phone)
@@ -135,16 +146,15 @@ class ClientWriter:
                 new.append(r)
                 action = "new"
             else:
-                client_id, old = current[0], current[1:]
-                values = (r.full_name, r.birthday, r.email, r.gender, r.card_code, r.source_detail)
-                merged = tuple(
-                    (v if (v not in ("", None) and (o in ("", None) or self.overwrite)) else o)
-                    for v, o in zip(values, old, strict=True)
-                )
-                changed = merged != tuple(old)
+                client_id, old = current
+                merged = {
+                    name: merge(record_value(r, name), old[name], self.overwrite)
+                    for name, merge in self.merges.items()
+                }
+                changed = merged != old
                 credit = bool(r.points) and client_id not in has_opening
                 if changed:
-                    updates.append((*merged, client_id))
+                    updates.append((client_id, merged))
                 if credit:
                     credits.append((client_id, r.points))
                     has_opening.add(client_id)
@@ -188,12 +198,10 @@ class ClientWriter:
         row = list(self.client_template)
         s = self.client_slots
         row[s["phone"]] = r.phone
-        row[s["full_name"]] = r.full_name
-        row[s["birthday"]] = r.birthday
-        row[s["email"]] = r.email
-        row[s["gender"]] = r.gender
-        row[s["card_code"]] = r.card_code
-        row[s["source_detail"]] = r.source_detail
+        for name in self.fields:
+            value = record_value(r, name)
+            if value is not None or name in CLIENT_FIELDS:  # else the column's default
+                row[s[self.columns[name]]] = value
         row[s["balance"]] = Decimal("0.00")  # opening balances come through the ledger
         return row
 
@@ -205,15 +213,13 @@ class ClientWriter:
         with self.conn.cursor() as cursor:
             if self.postgres:
                 return self._pg_insert_clients(cursor.cursor, new)
-            birthday_slot, balance_slot = (
-                self.client_slots["birthday"],
-                self.client_slots["balance"],
-            )
+            convert = [(self.client_slots[self.columns[n]], c) for n, c in self.to_db.items()]
+            balance_slot = self.client_slots["balance"]
             rows = []
             for r in new:
                 row = self._client_row(r)
-                if r.birthday is not None:
-                    row[birthday_slot] = r.birthday.isoformat()
+                for slot, to_db in convert:
+                    row[slot] = to_db(row[slot])
                 row[balance_slot] = str(row[balance_slot])
                 rows.append(row)
             marks = ", ".join(["%s"] * len(self.client_columns))
@@ -279,15 +285,38 @@ class ClientWriter:
         )
         return len(new), dict(raw.fetchall())
 
-    def _update_clients(self, updates: list[tuple]) -> None:
+    def _update_clients(self, updates: list[tuple[int, dict]]) -> None:
         table = Client._meta.db_table
-        sets = ", ".join(f"{Client._meta.get_field(f).column} = %s" for f in CLIENT_FIELDS)
+        names = self.fields
+        sets = ", ".join(f"{self.columns[n]} = %s" for n in names)
         now = self.now
         if not self.postgres:
             now = self.conn.ops.adapt_datetimefield_value(now)
-            updates = [
-                (*u[:1], None if u[1] is None else u[1].isoformat(), *u[2:]) for u in updates
-            ]
-        params = [(*u[:-1], now, u[-1]) for u in updates]
+        to_db = self.to_db
+        params = [
+            (
+                *((to_db[n](values[n]) if n in to_db else values[n]) for n in names),
+                now,
+                client_id,
+            )
+            for client_id, values in updates
+        ]
         with self.conn.cursor() as cursor:
             cursor.executemany(f"UPDATE {table} SET {sets}, updated_at = %s WHERE id = %s", params)
+
+
+# Field types whose Python values SQLite's driver does not take as they are.
+_SQLITE_CONVERTED = ("DateField", "DateTimeField", "DecimalField", "TimeField", "JSONField")
+
+
+def _sqlite_converters(names, conn) -> dict:
+    """{attribute: value → database value} for the written attributes that need it on SQLite,
+    found by the model field's type (a date becomes its ISO text, …), never by position."""
+    converters = {}
+    for name in names:
+        model_field = Client._meta.get_field(name)
+        if model_field.get_internal_type() in _SQLITE_CONVERTED:
+            converters[name] = lambda value, f=model_field: (
+                None if value is None else f.get_db_prep_save(value, connection=conn)
+            )
+    return converters

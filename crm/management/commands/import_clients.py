@@ -1,8 +1,9 @@
 """`python manage.py import_clients FILE --merchant SLUG [--dry-run] [--overwrite] [--report-json PATH]
-[--map FIELD=COLUMN ...] [--ignore COLUMN ...] [--preset NAME]`
+[--map FIELD=COLUMN ...] [--ignore COLUMN ...] [--note COLUMN ...] [--preset NAME]`
 
 Columns are found by their headers and content; `--map phone="Моб. тел."` fixes a field's column
-(a header, a letter such as B, or a number), `--ignore` leaves a column out, `--preset` reads the
+(a header, a letter such as B, or a number), `--ignore` leaves a column out, `--note` keeps a
+column as the client's note («Column: value», one a line), `--preset` reads the
 export of a known system (uds, iiko, poster, evotor, r_keeper, amocrm, bitrix24, 1c).
 
 Exit 0 when the file was processed (row errors included, listed in the report); non-zero with
@@ -41,6 +42,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--ignore", action="append", default=[], metavar="COLUMN", help="leave a column out"
         )
+        parser.add_argument(
+            "--note",
+            action="append",
+            default=[],
+            metavar="COLUMN",
+            help="keep a column as the client's note, “Column: value” a line (repeatable)",
+        )
         parser.add_argument("--preset", default="", help=f"one of: {', '.join(PRESETS)}")
 
     def handle(self, *args, **options):
@@ -49,7 +57,10 @@ class Command(BaseCommand):
             raise CommandError(f"No merchant with slug “{options['merchant']}”.")
         try:
             mapping = mapping_from_cli(
-                options["map"], ignore=options["ignore"], preset=options["preset"]
+                options["map"],
+                ignore=options["ignore"],
+                preset=options["preset"],
+                notes=options["note"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
@@ -80,3 +91,5 @@ class Command(BaseCommand):
         self.stdout.write(f"Read {where}. Columns:")
         for line in report.column_reasons:
             self.stdout.write(f"  {line['text']}")
+        if report.note_columns:
+            self.stdout.write(f"Kept as the client's note: {', '.join(report.note_columns)}.")
