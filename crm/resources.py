@@ -35,6 +35,7 @@ class ClientResource(resources.ModelResource):
             "imported",
             "joined_at",
             "created_at",
+            "notes",
         )
         export_order = fields
         import_id_fields = ("merchant", "phone")

@@ -76,3 +76,10 @@ def unregister_field(name: str) -> None:
     for spelling in spec.synonyms:
         if h.LOOKUP.get(h.normalize_header(spelling)) == name:
             del h.LOOKUP[h.normalize_header(spelling)]
+
+
+# --- the registered fields ------------------------------------------------------------------
+# Add a field here (docs/import.md, "Adding an import column"), e.g.
+#   register_field(FieldSpec(name="discount", label=_("discount"), synonyms=("Скидка", "Discount"),
+#                            hint=r"скидк|discount", clean=parse_percent))
+# None is registered yet: the built-in fields live in `headers`, `detect` and `cleaning`.

@@ -51,7 +51,9 @@ class RecordingWriter(ClientWriter):
 
 
 def _json(value):
-    return value.isoformat() if isinstance(value, dt.date) else value
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value) if isinstance(value, Decimal) else value
 
 
 def _from_json(name: str, value):

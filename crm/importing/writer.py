@@ -18,7 +18,7 @@ from crm.models import Client, ClientSource
 
 from .balances import opening_balances
 from .cleaning import CLIENT_FIELDS, NOTES, Record, merge_note, record_value, written_fields
-from .fields import REGISTERED, keep_or_fill
+from .fields import EMPTY, REGISTERED, keep_or_fill
 
 IN_CHUNK = 5000  # phones per IN (…) query — well under SQLite's variable limit
 
@@ -92,6 +92,14 @@ class ClientWriter:
         self.merges.update({spec.attribute: spec.merge for spec in REGISTERED.values()})
         self.merges[NOTES] = merge_note
         self.to_db = {} if self.postgres else _sqlite_converters(self.fields, self.conn)
+        # Where a new client's values go in the insert row, by name.
+        slots = self.client_slots
+        self._phone_slot, self._balance_slot = slots["phone"], slots["balance"]
+        self._record_slots = [(slots[self.columns[n]], n) for n in CLIENT_FIELDS]
+        self._record_slots.append((slots[self.columns[NOTES]], "note"))
+        self._extra_slots = [
+            (slots[self.columns[spec.attribute]], spec.attribute) for spec in REGISTERED.values()
+        ]
         if not self.postgres:
             ops = self.conn.ops
             for column in ("created_at", "updated_at"):
@@ -196,13 +204,15 @@ class ClientWriter:
 
     def _client_row(self, r: Record) -> list:
         row = list(self.client_template)
-        s = self.client_slots
-        row[s["phone"]] = r.phone
-        for name in self.fields:
-            value = record_value(r, name)
-            if value is not None or name in CLIENT_FIELDS:  # else the column's default
-                row[s[self.columns[name]]] = value
-        row[s["balance"]] = Decimal("0.00")  # opening balances come through the ledger
+        row[self._phone_slot] = r.phone
+        for slot, name in self._record_slots:
+            row[slot] = getattr(r, name)
+        if r.extra:  # registered fields: an empty value leaves the column's default
+            for slot, name in self._extra_slots:
+                value = r.extra.get(name)
+                if value not in EMPTY:
+                    row[slot] = value
+        row[self._balance_slot] = Decimal("0.00")  # opening balances come through the ledger
         return row
 
     def _insert_clients(self, new: list[Record]) -> tuple[int, dict[str, int]]:

@@ -72,7 +72,11 @@ def test_toy_column_is_recognised_cleaned_and_written(consent_column, merchant, 
     report = json.loads(report_path.read_text(encoding="utf-8"))
     assert report["columns"]["consent"] == "Согласие на SMS-рассылку"
     assert report["errors"] == [
-        {"row": 5, "column": "Согласие на SMS-рассылку", "message": "“может быть” is not yes or no."}
+        {
+            "row": 5,
+            "column": "Согласие на SMS-рассылку",
+            "message": "“может быть” is not yes or no.",
+        }
     ]
     consent = dict(Client.objects.filter(merchant=merchant).values_list("phone", "consent"))
     assert consent == {

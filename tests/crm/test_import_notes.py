@@ -195,3 +195,11 @@ def test_note_is_on_the_client_admin_page(spec_client):
     spec_client.force_login(user)
     html = spec_client.get(reverse("admin:crm_client_change", args=[client.pk])).content.decode()
     assert 'name="notes"' in html and "Город: Томск" in html
+
+
+def test_export_carries_the_note_escaped(merchant):
+    from crm.resources import ClientResource
+
+    ClientFactory(merchant=merchant, phone="+79131234567", notes="=HYPERLINK(1)\nГород: Томск")
+    data = ClientResource().export(Client.objects.filter(merchant=merchant))
+    assert data.dict[0]["notes"] == "'=HYPERLINK(1)\nГород: Томск"

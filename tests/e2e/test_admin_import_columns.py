@@ -1,6 +1,6 @@
 """A specialist imports a file the synonym list does not know: the column step proposes fields by
-content, one is changed by hand, a rejected row is fixed in the preview, and the confirm applies
-the file with the fix."""
+content, one is changed by hand, another is kept as the client's note, a rejected row is fixed in
+the preview, and the confirm applies the file with the fix and the notes."""
 
 import pytest
 
@@ -42,16 +42,21 @@ def test_column_step_and_fix_in_preview(page, live_server, artifacts_dir, tmp_pa
     assert page.locator("select[name=column-0]").input_value() == "full_name"
     assert page.locator("select[name=column-2]").input_value() == "birthday"
     assert "100 % plausible birth dates" in table.inner_text()
-    # The city is kept out; the birthday is not imported either (changed by hand).
+    # The birthday is not imported (changed by hand); the city is kept as the client's note.
     page.select_option("select[name=column-2]", value="")
+    assert page.locator("select[name=column-3]").input_value() == ""
+    page.select_option("select[name=column-3]", label="— keep as note —")
     page.screenshot(path=str(artifacts_dir / "admin-import-columns.png"), full_page=True)
     page.get_by_role("button", name="Continue to dry run").click()
 
     page.wait_for_selector("#import-dry-run")
     assert "2 would be created" in page.inner_text("#import-dry-run")
     assert "phone: «Моб. тел.»" in page.inner_text("#import-column-reasons")
+    assert "Kept as the client's note" in page.inner_text("#import-note-columns")
+    assert "Город" in page.inner_text("#import-note-columns")
     saved = ImportMapping.objects.get(merchant=merchant)
     assert saved.mapping["columns"] == {"full_name": 0, "phone": 1}
+    assert saved.mapping["notes"] == [3]
 
     # Fix the rejected row in place: a wrong fix first, then a right one.
     form = page.locator("#import-fixes form[data-row='4']")
@@ -71,3 +76,9 @@ def test_column_step_and_fix_in_preview(page, live_server, artifacts_dir, tmp_pa
     assert "Import done: 3 created" in page.content()
     ivan = Client.objects.get(merchant=merchant, phone="+79131234569")
     assert ivan.full_name == "Сидоров Иван" and ivan.birthday is None
+    assert ivan.notes == "Город: Томск"
+    assert Client.objects.get(merchant=merchant, phone="+79131234568").notes == "Город: Омск"
+
+    # The note is on the client's admin page.
+    page.goto(f"{live_server.url}/admin/crm/client/{ivan.pk}/change/")
+    assert page.locator("textarea[name=notes]").input_value() == "Город: Томск"
