@@ -11,6 +11,7 @@ after, stored as ImportPriorValue rows in the run's transaction."""
 
 import datetime as dt
 import logging
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
