@@ -1,6 +1,9 @@
 """Admin for automated campaigns: per-campaign results, issuances, the outbox (failed
 deliveries visible and retryable) and the segment-gift preview/send page. Thin callers of
-loyalty.campaigns services; every queryset is scoped through ScopedAdmin."""
+loyalty.campaigns services; every queryset is scoped through ScopedAdmin.
+
+Over 400 lines: one idea, the campaign's admin and the pages reached from it (results, outbox,
+segment gift), which share its scoping and its links."""
 
 import json
 

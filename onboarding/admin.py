@@ -10,13 +10,12 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 
 from cards.admin import card_page_links
 
+from . import admin_bonus  # noqa: F401  (registers the staff bonus periods)
 from .admin_base import ScopedAdmin, ScopedTabularInline
 from .admin_journey import MerchantJourneyMixin
-from .admin_onboarding import (
-    MerchantOnboardingMixin,
-    StaffQuizLinkMixin,
-)
+from .admin_onboarding import MerchantOnboardingMixin
 from .admin_present import NativeTextAdminMixin
+from .admin_training import StaffQuizLinkMixin
 from .forms import BranchForm, BranchFormSet, MerchantAdminForm
 from .models import Branch, Merchant, PointAItem, StaffMember
 from .pos_identity import MERCHANT_IDENTITY_FIELDS, pos_identities_log

@@ -17,7 +17,9 @@ keeps every shared string. A 2 KB XLSX with cells in A1 and XFD1048576 therefore
 
 Anything refused raises ImportFileError with one message (Russian and English) that says what to
 do. OpenDocument (.ods), binary (.xlsb) and legacy (.xls) workbooks are refused with a hint to
-save as XLSX or CSV: their readers cannot be bounded the same way."""
+save as XLSX or CSV: their readers cannot be bounded the same way.
+
+Over 400 lines: one idea, a streaming walk of the XLSX package whose every bound must hold together."""
 
 import re
 import struct

@@ -18,6 +18,9 @@ explains the floors; docs/extending.md says where a new module goes. The import 
 read by graph.py.
 """
 
+import ast
+import re
+
 import pytest
 
 from .graph import every_import, project_modules
@@ -122,3 +125,16 @@ def test_imports_inside_functions_say_why():
 )
 def test_floors_are_as_documented(module, floor):
     assert FLOORS[floor_of(module)][0] == floor
+
+
+def test_long_modules_say_why_they_are_one():
+    """A module over ~400 lines says at the top why it is one idea ("Over 400 lines: …")."""
+    silent = []
+    for module, path in MODULES.items():
+        source = path.read_text(encoding="utf-8")
+        if source.count("\n") <= 420:
+            continue
+        doc = ast.get_docstring(ast.parse(source)) or ""
+        if not re.search(r"Over \d+ lines", doc):
+            silent.append(module)
+    assert silent == []
