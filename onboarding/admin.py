@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
@@ -37,15 +38,51 @@ admin.site.unregister(User)
 admin.site.unregister(Group)
 
 
+PERMISSION_ACTIONS = {
+    "add": pgettext_lazy("permission", "add"),
+    "change": pgettext_lazy("permission", "change"),
+    "delete": pgettext_lazy("permission", "delete"),
+    "view": pgettext_lazy("permission", "view"),
+}
+
+
+def permission_label(permission) -> str:
+    """A permission as the admin's language reads it: "Программа лояльности | черновик программы
+    | добавление" (Django stores the names in English at migrate time)."""
+    model = permission.content_type.model_class()
+    if model is None:
+        return str(permission)
+    action, _sep, _rest = permission.codename.partition("_")
+    default = f"{action}_{model._meta.model_name}" == permission.codename
+    what = PERMISSION_ACTIONS[action] if default and action in PERMISSION_ACTIONS else None
+    return " | ".join(
+        [
+            str(model._meta.app_config.verbose_name),
+            str(model._meta.verbose_name),
+            str(what) if what is not None else gettext(permission.name),
+        ]
+    )
+
+
+class PermissionLabelsMixin:
+    """The permission pickers of users and groups, labelled in the admin's language."""
+
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request=request, **kwargs)
+        if db_field.name in ("permissions", "user_permissions") and field is not None:
+            field.label_from_instance = permission_label
+        return field
+
+
 @admin.register(User)
-class UserAdmin(NativeTextAdminMixin, BaseUserAdmin, ModelAdmin):
+class UserAdmin(PermissionLabelsMixin, NativeTextAdminMixin, BaseUserAdmin, ModelAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     change_password_form = AdminPasswordChangeForm
 
 
 @admin.register(Group)
-class GroupAdmin(NativeTextAdminMixin, BaseGroupAdmin, ModelAdmin):
+class GroupAdmin(PermissionLabelsMixin, NativeTextAdminMixin, BaseGroupAdmin, ModelAdmin):
     pass
 
 
