@@ -21,6 +21,17 @@ def pytest_configure(config):
     )
 
 
+@pytest.fixture(autouse=True)
+def _english_by_default():
+    """Each test starts in English, whatever language an earlier test's request activated in
+    this thread (a page requested in Russian leaves Russian active)."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
+
+
 requires_postgres = pytest.mark.skipif(
     not settings.IS_POSTGRES,
     reason="needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/test",
