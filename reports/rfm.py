@@ -142,20 +142,34 @@ def segment_summary(*, merchant: Merchant, today: date, stored: bool = False) ->
 
 
 def scores_store(*, merchant: Merchant, today: date) -> int:
-    """Replace the merchant's stored scores (`RfmScore`) with every buyer's as of `today`, in
-    one INSERT … SELECT; the caller marks the day (`ReportSnapshot.rfm_as_of`) in the same
-    transaction. Returns the rows written."""
+    """Bring the merchant's stored scores (`RfmScore`) to every buyer's as of `today`: rows of
+    clients no longer buyers go, and one INSERT … SELECT … ON CONFLICT writes only the rows
+    whose scores, segment or spend changed (most do not from one night to the next). The
+    caller marks the day (`ReportSnapshot.rfm_as_of`) in the same transaction. Returns the
+    rows deleted or written."""
     from .models import RfmScore
 
-    table = RfmScore._meta.db_table
-    RfmScore.objects.filter(merchant=merchant).delete()
+    table, clients = RfmScore._meta.db_table, Client._meta.db_table
+    pk, end, new_since = _params(merchant, today)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (client_id, merchant_id, r, f, m, segment, total_spent) "
-            f"SELECT id, %s, r, f, m, segment, total_spent FROM ({_scored_sql()}) AS s",
-            [merchant.pk, *_params(merchant, today)],
+            f"DELETE FROM {table} WHERE merchant_id = %s AND NOT EXISTS ("
+            f"SELECT 1 FROM {clients} c WHERE c.id = {table}.client_id "
+            "AND c.purchases_count > 0 AND c.last_purchase_at IS NOT NULL "
+            "AND c.last_purchase_at < %s)",
+            [pk, end],
         )
-        return cursor.rowcount
+        deleted = cursor.rowcount
+        cursor.execute(
+            f"INSERT INTO {table} AS old (client_id, merchant_id, r, f, m, segment, total_spent) "
+            f"SELECT id, %s, r, f, m, segment, total_spent FROM ({_scored_sql()}) AS s "
+            "WHERE true ON CONFLICT (client_id) DO UPDATE SET r = excluded.r, f = excluded.f, "
+            "m = excluded.m, segment = excluded.segment, total_spent = excluded.total_spent "
+            "WHERE old.r <> excluded.r OR old.f <> excluded.f OR old.m <> excluded.m "
+            "OR old.segment <> excluded.segment OR old.total_spent <> excluded.total_spent",
+            [pk, pk, end, new_since],
+        )
+        return deleted + cursor.rowcount
 
 
 def stored_summary_rows(*, merchant: Merchant) -> dict:

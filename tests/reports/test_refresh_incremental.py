@@ -161,10 +161,14 @@ def test_rfm_history_keeps_months_before_the_first_change(small_merchant):
 
 def test_stored_rfm_segments_equal_the_live_computation(rolled):
     merchant = rolled
+    d = merchant.clients_by_name["d"]
+    assert RfmScore.objects.filter(merchant=merchant, client=d).exists()
     a_day_of_changes(merchant)
+    refund(d.purchases.get(occurred_at=at(date(2025, 2, 12))), 800)  # d bought nothing now
     snap = reports_refresh(merchant=merchant, today=NEXT_NIGHT)
     assert snap.rfm_as_of == NEXT_NIGHT
-    assert RfmScore.objects.filter(merchant=merchant).count() == 5
+    assert RfmScore.objects.filter(merchant=merchant).count() == 4
+    assert not RfmScore.objects.filter(merchant=merchant, client=d).exists()
     assert rfm.client_scores(merchant=merchant, today=NEXT_NIGHT) == {
         s.client_id: {"r": s.r, "f": s.f, "m": s.m, "segment": s.segment}
         for s in RfmScore.objects.filter(merchant=merchant)
@@ -177,7 +181,7 @@ def test_stored_rfm_segments_equal_the_live_computation(rolled):
         )
         assert stored == live, segment
         found.update(stored)
-    assert len(found) == 6  # five buyers and the member who never bought
+    assert len(found) == 6  # four buyers and the two members who never bought
     assert snap.clients["rfm"] == to_json(rfm.segment_summary(merchant=merchant, today=NEXT_NIGHT))
 
 
