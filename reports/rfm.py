@@ -31,6 +31,7 @@ from loyalty.models import Purchase
 from onboarding.models import Merchant
 from onboarding.money import q
 
+from .models import ReportSnapshot, RfmScore
 from .replica import read_connection
 
 NEW_CLIENT_DAYS = 30
@@ -147,8 +148,6 @@ def scores_store(*, merchant: Merchant, today: date) -> int:
     whose scores, segment or spend changed (most do not from one night to the next). The
     caller marks the day (`ReportSnapshot.rfm_as_of`) in the same transaction. Returns the
     rows deleted or written."""
-    from .models import RfmScore
-
     table, clients = RfmScore._meta.db_table, Client._meta.db_table
     pk, end, new_since = _params(merchant, today)
     with connection.cursor() as cursor:
@@ -174,8 +173,6 @@ def scores_store(*, merchant: Merchant, today: date) -> int:
 
 def stored_summary_rows(*, merchant: Merchant) -> dict:
     """{segment: (clients, revenue, avg r, avg f, avg m)} from the stored scores."""
-    from .models import RfmScore
-
     sql = (
         "SELECT segment, COUNT(*), COALESCE(SUM(total_spent), 0), AVG(r), AVG(f), AVG(m) "
         f"FROM {RfmScore._meta.db_table} WHERE merchant_id = %s GROUP BY segment"
@@ -186,8 +183,6 @@ def stored_summary_rows(*, merchant: Merchant) -> dict:
 
 
 def _stored_as_of(merchant: Merchant) -> date | None:
-    from .models import ReportSnapshot
-
     return (
         ReportSnapshot.objects.filter(merchant=merchant).values_list("rfm_as_of", flat=True).first()
     )
@@ -203,8 +198,6 @@ def segment_client_ids(
     if segment not in SEGMENTS:
         raise ValueError(f"Unknown RFM segment {segment!r}; known: {', '.join(SEGMENTS)}")
     if segment != "no_purchase" and not live and _stored_as_of(merchant) == today:
-        from .models import RfmScore
-
         sql = (
             f"SELECT client_id FROM {RfmScore._meta.db_table} "
             "WHERE merchant_id = %s AND segment = %s ORDER BY client_id"
