@@ -166,6 +166,7 @@ class ReportSnapshot(models.Model):
     # when this refresh started (rows after them are what changed since).
     purchases_seen_id = models.BigIntegerField(default=0, editable=False)
     refunds_seen_id = models.BigIntegerField(default=0, editable=False)
+    purchases_to_mark = models.PositiveBigIntegerField(default=0, editable=False)
     rfm_as_of = models.DateField(
         _("RFM scores stored as of"),
         null=True,

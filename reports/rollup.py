@@ -228,7 +228,17 @@ def reports_refresh(
         timings["clients"] = round(clock.monotonic() - clients_started, 3)
         timings["clients_parts"] = parts
         timings["mode"] = "incremental" if incremental else "full"
-        purchases_total = Purchase.objects.filter(merchant=merchant).count()
+        purchases = Purchase.objects.filter(merchant=merchant)
+        mark = marks["purchases_seen_id"]
+        if incremental:
+            # Counted on from the last mark by the primary key: no scan of every purchase
+            # (a deleted purchase leaves the count until the next full rebuild).
+            to_mark = previous.purchases_to_mark + (
+                purchases.filter(pk__gt=previous.purchases_seen_id, pk__lte=mark).count()
+            )
+        else:
+            to_mark = purchases.filter(pk__lte=mark).count()
+        purchases_total = to_mark + purchases.filter(pk__gt=mark).count()
         snapshot, _created = ReportSnapshot.objects.update_or_create(
             merchant=merchant,
             defaults={
@@ -239,6 +249,7 @@ def reports_refresh(
                 "took_seconds": round(clock.monotonic() - started, 3),
                 "rfm_as_of": today,
                 "timings": timings,
+                "purchases_to_mark": to_mark,
                 **marks,
             },
         )
