@@ -26,29 +26,31 @@ sys.path.insert(0, str(ROOT))
 DB_NAME = "bench_dashboard"
 
 
-def database_urls() -> tuple[str, str]:
+def database_urls(given: str | None) -> tuple[str, str, str]:
+    """(server admin URL, bench database URL, bench database name)."""
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    parsed = urlparse(base)
+    parsed = urlparse(given or base)
     if not parsed.scheme.startswith("postgres"):
         sys.exit("bench/dashboard.py needs PostgreSQL: set DATABASE_URL=postgres://…")
+    name = parsed.path.strip("/") if given else DB_NAME
     admin = urlunparse(parsed._replace(path="/postgres"))
-    bench = urlunparse(parsed._replace(path=f"/{DB_NAME}"))
-    return admin, bench
+    bench = urlunparse(parsed._replace(path=f"/{name}"))
+    return admin, bench, name
 
 
-def recreate_database(admin_url: str) -> None:
+def recreate_database(admin_url: str, name: str) -> None:
     import psycopg
 
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def drop_database(admin_url: str) -> None:
+def drop_database(admin_url: str, name: str) -> None:
     import psycopg
 
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def timed(fn, repeat=1):
@@ -166,7 +168,8 @@ def build(n_clients: int, n_purchases: int):
                 "by_phone": "g % 4 = 0",
                 "points_accrued": "0",
                 "refunded_amount": "CASE WHEN g % 500 = 0 THEN 500 + (g * 37) % 5000 ELSE 0 END",
-                "created_at": "now()",
+                # recorded before the refresh's change marks (see reports.rollup.MARK_WINDOW)
+                "created_at": "now() - interval '1 day'",
             },
             f"FROM generate_series(1, {n_purchases}) AS g",
         )
@@ -188,12 +191,26 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=1_000_000)
     parser.add_argument("--purchases", type=int, default=5_000_000)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL"),
+        help="bench database (recreated); default bench_dashboard on DATABASE_URL's server",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument("--seed-only", action="store_true", help="fill the database and stop")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure on a database kept by --keep/--seed-only"
+    )
     parser.add_argument("--skip-naive", action="store_true", help="skip the live baseline")
+    parser.add_argument(
+        "--skip-full", action="store_true", help="measure on the snapshot kept from a full refresh"
+    )
+    parser.add_argument("--skip-page", action="store_true", help="skip the page and admin")
     args = parser.parse_args()
 
-    admin_url, bench_url = database_urls()
-    recreate_database(admin_url)
+    admin_url, bench_url, db_name = database_urls(args.database_url)
+    if not args.reuse:
+        recreate_database(admin_url, db_name)
     os.environ["DATABASE_URL"] = bench_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
@@ -204,26 +221,50 @@ def main():
     from django.db import connections
     from django.test import Client as HttpClient
 
+    from onboarding.models import Merchant
+
+    keep = args.keep or args.seed_only or args.reuse
     try:
         call_command("migrate", verbosity=0)
-        build_s, (merchant, first) = timed(lambda: build(args.clients, args.purchases))
-        print(f"generated {args.clients} clients / {args.purchases} purchases in {build_s:.1f} s")
+        if args.reuse:
+            merchant = Merchant.objects.get(slug="bench-dashboard")
+        else:
+            build_s, (merchant, _first) = timed(lambda: build(args.clients, args.purchases))
+            print(
+                f"generated {args.clients} clients / {args.purchases} purchases in {build_s:.1f} s"
+            )
+        if args.seed_only:
+            return
+        measure(merchant, args, HttpClient, Group, User)
+    finally:
+        connections.close_all()
+        if not keep:
+            drop_database(admin_url, db_name)
 
-        from reports import metrics
-        from reports.rfm import segment_client_ids
-        from reports.rollup import reports_refresh
 
-        # Small runs (--clients/--purchases below the threshold) still exercise the rollup.
-        metrics.ROLLUP_MIN_PURCHASES = min(metrics.ROLLUP_MIN_PURCHASES, args.purchases)
-        if not args.skip_naive:
-            naive_s, _b = timed(lambda: metrics.point_b(merchant=merchant, use_snapshot=False))
-            print(f"every figure live (no rollup/snapshot): {naive_s:.2f} s")
-        refresh_s, snap = timed(lambda: reports_refresh(merchant=merchant))
+def load() -> str:
+    return "load " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def measure(merchant, args, HttpClient, Group, User) -> None:
+    from reports import metrics
+    from reports.rfm import segment_client_ids
+    from reports.rollup import reports_refresh
+
+    # Small runs (--clients/--purchases below the threshold) still exercise the rollup.
+    metrics.ROLLUP_MIN_PURCHASES = min(metrics.ROLLUP_MIN_PURCHASES, args.purchases)
+    if not args.skip_naive:
+        naive_s, _b = timed(lambda: metrics.point_b(merchant=merchant, use_snapshot=False))
+        print(f"every figure live (no rollup/snapshot): {naive_s:.2f} s ({load()})")
+    if not args.skip_full:
+        refresh_s, snap = timed(lambda: reports_refresh(merchant=merchant, full=True))
         print(
-            f"rollup + snapshot refresh: {refresh_s:.1f} s (rollup through {snap.rollup_through})"
+            f"full rollup + snapshot refresh: {refresh_s:.1f} s (rollup through "
+            f"{snap.rollup_through}; {snap.timings}; {load()})"
         )
 
-        owner = User.objects.create_user("bench-owner", password="x")
+    if not args.skip_page:
+        owner, _ = User.objects.get_or_create(username="bench-owner")
         owner.groups.add(Group.objects.get(name="owner"))
         merchant.owners.add(owner)
         http = HttpClient()
@@ -237,34 +278,119 @@ def main():
         assert b.data_source == "rollup", b.data_source
         print(
             f"dashboard page: {page_s * 1000:.0f} ms (contacts {b.clients.contacts}, card purchases "
-            f"{b.sales.card_purchases}, benefit {b.benefit.total})"
+            f"{b.sales.card_purchases}, benefit {b.benefit.total}; {load()})"
         )
 
-        admin = User.objects.create_superuser("bench-admin", password="x")
+        admin, _ = User.objects.get_or_create(
+            username="bench-admin", is_superuser=True, is_staff=True
+        )
         http.force_login(admin)
         phone = f"+7913{(args.clients // 2):07d}"
         admin_url_q = f"/admin/crm/client/?q={phone.replace('+', '%2B')}"
         http.get(admin_url_q)
         admin_s, response = timed(lambda: http.get(admin_url_q), repeat=3)
         assert response.status_code == 200, response.status_code
-        print(f"admin client list, search by phone: {admin_s * 1000:.0f} ms")
+        print(f"admin client list, search by phone: {admin_s * 1000:.0f} ms ({load()})")
 
-        today = merchant.local_today()
-        seg_s, ids = timed(
-            lambda: segment_client_ids(merchant=merchant, segment="lapsed", today=today)
-        )
-        print(f"RFM segment 'lapsed' ids: {len(ids)} in {seg_s:.2f} s")
+    from django.db.models import Count
 
-        if not args.skip_naive:
-            print(f"RESULT dashboard_live_all_figures {naive_s:.2f} s")
+    from reports.models import ReportSnapshot, RfmScore
+
+    today = ReportSnapshot.objects.get(merchant=merchant).rfm_as_of
+    # the largest segment of the stored day (the most ids to read)
+    segment = (
+        RfmScore.objects.filter(merchant=merchant)
+        .values("segment")
+        .annotate(n=Count("pk"))
+        .order_by("-n")
+        .values_list("segment", flat=True)
+        .first()
+    ) or "lapsed"
+    live_s, live_ids = timed(
+        lambda: segment_client_ids(merchant=merchant, segment=segment, today=today, live=True)
+    )
+    seg_s, ids = timed(
+        lambda: segment_client_ids(merchant=merchant, segment=segment, today=today), repeat=3
+    )
+    assert ids == live_ids
+    print(
+        f"RFM segment {segment!r} ids as of {today}: {len(ids)} in {seg_s:.3f} s stored, "
+        f"{live_s:.2f} s live ({load()})"
+    )
+
+    one_day = refresh_one_day(merchant, reports_refresh)
+
+    if not args.skip_naive:
+        print(f"RESULT dashboard_live_all_figures {naive_s:.2f} s")
+    if not args.skip_full:
         print(f"RESULT dashboard_refresh {refresh_s:.1f} s")
+    print(f"RESULT dashboard_refresh_one_day_seconds {one_day['total']:.2f} s")
+    print(f"RESULT dashboard_refresh_one_day_rollup_seconds {one_day['rollup']:.2f} s")
+    print(f"RESULT dashboard_refresh_one_day_clients_seconds {one_day['clients']:.2f} s")
+    if not args.skip_page:
         print(f"RESULT dashboard_page {page_s * 1000:.0f} ms")
         print(f"RESULT admin_client_search_by_phone {admin_s * 1000:.0f} ms")
-        print(f"RESULT rfm_segment_ids {seg_s:.2f} s")
-    finally:
-        connections.close_all()
-        if not args.keep:
-            drop_database(admin_url)
+    print(f"RESULT rfm_segment_ids {live_s:.2f} s")
+    print(f"RESULT rfm_segment_ids_seconds {seg_s:.3f} s")
+
+
+def refresh_one_day(merchant, reports_refresh) -> dict:
+    """A night's refresh on top of the snapshot in place: one more day of purchases (the day
+    after the rollup), a POS document delivered late for ten days before it and refunded, then
+    the incremental refresh of the next night."""
+    from datetime import timedelta
+
+    from django.db import connection
+
+    from reports.models import ReportSnapshot
+
+    day = ReportSnapshot.objects.get(merchant=merchant).rollup_through + timedelta(days=1)
+    columns = (
+        "merchant_id, client_id, branch_id, source, occurred_at, amount, excluded_amount, "
+        "points_redeemed, certificate_redeemed, paid_money, payment_type, by_phone, "
+        "points_accrued, refunded_amount, created_at, content_key, review_reason"
+    )
+    copied = (
+        "merchant_id, client_id, branch_id, source, {at}, amount, excluded_amount, "
+        "points_redeemed, certificate_redeemed, paid_money, payment_type, by_phone, "
+        "points_accrued, 0, now(), '', ''"
+    )
+    local_noon = "(%s::date + time '12:00') AT TIME ZONE %s"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) / 700 FROM loyalty_purchase WHERE merchant_id = %s", [merchant.pk]
+        )
+        per_day = max(int(cursor.fetchone()[0]), 100)
+        # One day of purchases like the others (copies of recent ones moved to `day`) and a
+        # late one for ten days before, refunded.
+        for at, count in ((day, per_day), (day - timedelta(days=10), 1)):
+            cursor.execute(
+                f"INSERT INTO loyalty_purchase ({columns}) "
+                f"SELECT {copied.format(at=local_noon)} FROM loyalty_purchase "
+                "WHERE merchant_id = %s AND client_id IS NOT NULL ORDER BY id DESC LIMIT %s "
+                "RETURNING id, amount",
+                [at, merchant.time_zone, merchant.pk, count],
+            )
+            purchase_id, amount = cursor.fetchall()[-1]
+        cursor.execute(
+            "UPDATE loyalty_purchase SET refunded_amount = amount WHERE id = %s", [purchase_id]
+        )
+        cursor.execute(
+            "INSERT INTO loyalty_refund (merchant_id, purchase_id, amount, promo_amount, lines,"
+            " occurred_at, created_at) VALUES (%s, %s, %s, 0, '[]', now(), now())",
+            [merchant.pk, purchase_id, amount],
+        )
+        cursor.execute("ANALYZE loyalty_purchase")
+    started = time.perf_counter()
+    snap = reports_refresh(merchant=merchant, today=day + timedelta(days=1))
+    total = time.perf_counter() - started
+    parts = snap.timings or {}
+    print(
+        f"incremental refresh of one day ({per_day} purchases, 1 late and refunded): "
+        f"{total:.2f} s — rollup {parts.get('rollup', 0):.2f} s over {parts.get('days', 0)} "
+        f"days, client-level {parts.get('clients', 0):.2f} s {parts} ({load()})"
+    )
+    return {"total": total, "rollup": parts.get("rollup", 0), "clients": parts.get("clients", 0)}
 
 
 if __name__ == "__main__":

@@ -45,6 +45,8 @@ class ReportSnapshotAdmin(ScopedAdmin):
         "purchases_total",
         "refreshed_at",
         "took_seconds",
+        "rfm_as_of",
+        "timings",
     ]
     exclude = ["clients"]
     list_select_related = ["merchant"]

@@ -160,6 +160,33 @@ def sales_live(merchant: Merchant, period: Period, *, by: tuple = (), after=None
     return [_normalise(dict(r)) for r in rows]
 
 
+def day_ranges(days) -> list[tuple[date, date]]:
+    """Sorted days folded into runs of consecutive days: [(first, last), …]."""
+    runs: list[list[date]] = []
+    for day in sorted(set(days)):
+        if runs and day == runs[-1][1] + timedelta(days=1):
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    return [(a, b) for a, b in runs]
+
+
+def _on_days(merchant: Merchant, field: str, days) -> Q:
+    condition = Q(pk__in=[])
+    for first, last in day_ranges(days):
+        start, end = Period(first, last).bounds(merchant)
+        condition |= Q(**{f"{field}__gte": start, f"{field}__lt": end})
+    return condition
+
+
+def sales_live_on_days(merchant: Merchant, days, *, by: tuple) -> list[dict]:
+    """`sales_live` grouped by `by` (which holds "day") over the given local days only."""
+    qs = Purchase.objects.filter(_on_days(merchant, "occurred_at", days), merchant=merchant)
+    keys = _live_keys(merchant, by)
+    rows = qs.order_by().annotate(**keys).values(*keys).annotate(**_sales_aggregates())
+    return [_normalise(dict(r)) for r in rows]
+
+
 def sales_rollup(merchant: Merchant, period: Period, *, by: tuple = (), through: date):
     qs = DailySales.objects.filter(merchant=merchant, day__lte=min(period.end, through))
     if period.start:

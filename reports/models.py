@@ -162,6 +162,17 @@ class ReportSnapshot(models.Model):
     clients = models.JSONField(_("client-level figures"), default=dict)
     refreshed_at = models.DateTimeField(_("refreshed"))
     took_seconds = models.FloatField(_("refresh took, s"), default=0)
+    # Change marks for the next incremental refresh: the largest purchase and refund ids
+    # when this refresh started (rows after them are what changed since).
+    purchases_seen_id = models.BigIntegerField(default=0, editable=False)
+    refunds_seen_id = models.BigIntegerField(default=0, editable=False)
+    purchases_to_mark = models.PositiveBigIntegerField(default=0, editable=False)
+    rfm_as_of = models.DateField(
+        _("RFM scores stored as of"),
+        null=True,
+        help_text=_("The day of the stored RFM scores that segment look-ups read."),
+    )
+    timings = models.JSONField(_("refresh timings, s"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("report snapshot")
@@ -169,6 +180,29 @@ class ReportSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merchant} @ {self.refreshed_at:%Y-%m-%d %H:%M}"
+
+
+class RfmScore(models.Model):
+    """A buyer's RFM scores and segment as of the merchant's snapshot day (`ReportSnapshot.
+    rfm_as_of`), rewritten by the nightly refresh so a segment's clients are an index read."""
+
+    client = models.OneToOneField(
+        "crm.Client", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    r = models.PositiveSmallIntegerField()
+    f = models.PositiveSmallIntegerField()
+    m = models.PositiveSmallIntegerField()
+    segment = models.CharField(max_length=16)
+    total_spent = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("stored RFM score")
+        verbose_name_plural = _("stored RFM scores")
+        indexes = [models.Index(fields=["merchant", "segment", "client"])]
+
+    def __str__(self) -> str:
+        return f"{self.client_id}: {self.segment}"
 
 
 class CaseStudy(Merchant):

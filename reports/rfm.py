@@ -31,6 +31,7 @@ from loyalty.models import Purchase
 from onboarding.models import Merchant
 from onboarding.money import q
 
+from .models import ReportSnapshot, RfmScore
 from .replica import read_connection
 
 NEW_CLIENT_DAYS = 30
@@ -98,16 +99,20 @@ def client_scores(*, merchant: Merchant, today: date) -> dict[int, dict]:
         }
 
 
-def segment_summary(*, merchant: Merchant, today: date) -> list[dict]:
+def segment_summary(*, merchant: Merchant, today: date, stored: bool = False) -> list[dict]:
     """Each named segment with its clients, revenue (total spend) and average scores,
-    in the order of `SEGMENTS`; segments without clients are listed with zeros."""
-    sql = (
-        "SELECT segment, COUNT(*), COALESCE(SUM(total_spent), 0), AVG(r), AVG(f), AVG(m) "
-        f"FROM ({_scored_sql()}) AS s GROUP BY segment"
-    )
-    with read_connection().cursor() as cursor:
-        cursor.execute(sql, _params(merchant, today))
-        found = {row[0]: row[1:] for row in cursor.fetchall()}
+    in the order of `SEGMENTS`; segments without clients are listed with zeros. `stored`:
+    from the scores `scores_store` has just written for `today` instead of computing them."""
+    if stored:
+        found = stored_summary_rows(merchant=merchant)
+    else:
+        sql = (
+            "SELECT segment, COUNT(*), COALESCE(SUM(total_spent), 0), AVG(r), AVG(f), AVG(m) "
+            f"FROM ({_scored_sql()}) AS s GROUP BY segment"
+        )
+        with read_connection().cursor() as cursor:
+            cursor.execute(sql, _params(merchant, today))
+            found = {row[0]: row[1:] for row in cursor.fetchall()}
     found["no_purchase"] = (
         Client.objects.filter(
             merchant=merchant, joined_at__isnull=False, purchases_count=0
@@ -137,11 +142,69 @@ def segment_summary(*, merchant: Merchant, today: date) -> list[dict]:
     return out
 
 
-def segment_client_ids(*, merchant: Merchant, segment: str, today: date) -> list[int]:
+def scores_store(*, merchant: Merchant, today: date) -> int:
+    """Bring the merchant's stored scores (`RfmScore`) to every buyer's as of `today`: rows of
+    clients no longer buyers go, and one INSERT … SELECT … ON CONFLICT writes only the rows
+    whose scores, segment or spend changed (most do not from one night to the next). The
+    caller marks the day (`ReportSnapshot.rfm_as_of`) in the same transaction. Returns the
+    rows deleted or written."""
+    table, clients = RfmScore._meta.db_table, Client._meta.db_table
+    pk, end, new_since = _params(merchant, today)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE merchant_id = %s AND NOT EXISTS ("
+            f"SELECT 1 FROM {clients} c WHERE c.id = {table}.client_id "
+            "AND c.purchases_count > 0 AND c.last_purchase_at IS NOT NULL "
+            "AND c.last_purchase_at < %s)",
+            [pk, end],
+        )
+        deleted = cursor.rowcount
+        cursor.execute(
+            f"INSERT INTO {table} AS old (client_id, merchant_id, r, f, m, segment, total_spent) "
+            f"SELECT id, %s, r, f, m, segment, total_spent FROM ({_scored_sql()}) AS s "
+            "WHERE true ON CONFLICT (client_id) DO UPDATE SET r = excluded.r, f = excluded.f, "
+            "m = excluded.m, segment = excluded.segment, total_spent = excluded.total_spent "
+            "WHERE old.r <> excluded.r OR old.f <> excluded.f OR old.m <> excluded.m "
+            "OR old.segment <> excluded.segment OR old.total_spent <> excluded.total_spent",
+            [pk, pk, end, new_since],
+        )
+        return deleted + cursor.rowcount
+
+
+def stored_summary_rows(*, merchant: Merchant) -> dict:
+    """{segment: (clients, revenue, avg r, avg f, avg m)} from the stored scores."""
+    sql = (
+        "SELECT segment, COUNT(*), COALESCE(SUM(total_spent), 0), AVG(r), AVG(f), AVG(m) "
+        f"FROM {RfmScore._meta.db_table} WHERE merchant_id = %s GROUP BY segment"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [merchant.pk])
+        return {row[0]: row[1:] for row in cursor.fetchall()}
+
+
+def _stored_as_of(merchant: Merchant) -> date | None:
+    return (
+        ReportSnapshot.objects.filter(merchant=merchant).values_list("rfm_as_of", flat=True).first()
+    )
+
+
+def segment_client_ids(
+    *, merchant: Merchant, segment: str, today: date, live: bool = False
+) -> list[int]:
     """Ids of the merchant's clients in a named segment (see the module table) as of the
-    merchant-local `today`, ascending. Raises ValueError for an unknown segment name."""
+    merchant-local `today`, ascending. Read from the stored scores when the nightly refresh
+    stored them for that day (an index read), computed live otherwise or with `live`.
+    Raises ValueError for an unknown segment name."""
     if segment not in SEGMENTS:
         raise ValueError(f"Unknown RFM segment {segment!r}; known: {', '.join(SEGMENTS)}")
+    if segment != "no_purchase" and not live and _stored_as_of(merchant) == today:
+        sql = (
+            f"SELECT client_id FROM {RfmScore._meta.db_table} "
+            "WHERE merchant_id = %s AND segment = %s ORDER BY client_id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [merchant.pk, segment])
+            return [row[0] for row in cursor.fetchall()]
     if segment == "no_purchase":
         return list(
             Client.objects.filter(merchant=merchant, joined_at__isnull=False, purchases_count=0)
@@ -200,13 +263,23 @@ def _history_sql(month_count: int) -> str:
 
 
 def monthly_history(
-    *, merchant: Merchant, start: date | None, end: date, months: int = HISTORY_MONTHS
+    *,
+    merchant: Merchant,
+    start: date | None,
+    end: date,
+    months: int = HISTORY_MONTHS,
+    known: list[dict] = (),
+    unchanged_before: date | None = None,
 ) -> list[dict]:
     """Segment counts at the end of each month from `start`'s month to `end`'s (the last
     month as of `end`), at most the last `months`: the same scores and rules as
     `segment_summary`, computed from the purchases before each month's end (so it holds
     for past months whatever happened since), in one set-based statement. Members without
-    a purchase are not part of the history."""
+    a purchase are not part of the history.
+
+    `known` (an earlier result) and `unchanged_before` (no purchase on or after this day was
+    recorded, back-dated or refunded since `known` was computed): months of `known` as of a
+    day before it are taken as they are; only the others are computed."""
     if start is None:
         first = (
             Purchase.objects.filter(merchant=merchant, client__isnull=False)
@@ -226,21 +299,40 @@ def monthly_history(
     ends = ends[-months:]
     if not ends:
         return []
-    params = []
-    for _first, as_of in ends:
-        _pk, end_at, new_since = _params(merchant, as_of)
-        params += [end_at, new_since]
-    found: dict[int, dict] = {}
-    with read_connection().cursor() as cursor:
-        cursor.execute(_history_sql(len(ends)), [*params, merchant.pk])
-        for idx, segment, count in cursor.fetchall():
-            found.setdefault(int(idx), {})[segment] = int(count)
-    return [
-        {
-            "month": first_day,
-            "as_of": as_of,
-            "segments": {key: found.get(n, {}).get(key, 0) for key in RFM_SEGMENTS},
-            "buyers": sum(found.get(n, {}).values()),
+    reusable = {}
+    if unchanged_before is not None:
+        reusable = {
+            (h["month"], h["as_of"]): h
+            for h in known
+            if h["as_of"] < unchanged_before and set(h["segments"]) == set(RFM_SEGMENTS)
         }
+    todo = [
+        (n, as_of)
         for n, (first_day, as_of) in enumerate(ends)
+        if (first_day, as_of) not in reusable
     ]
+    found: dict[int, dict] = {}
+    if todo:
+        params = []
+        for _n, as_of in todo:
+            _pk, end_at, new_since = _params(merchant, as_of)
+            params += [end_at, new_since]
+        with read_connection().cursor() as cursor:
+            cursor.execute(_history_sql(len(todo)), [*params, merchant.pk])
+            for idx, segment, count in cursor.fetchall():
+                found.setdefault(todo[int(idx)][0], {})[segment] = int(count)
+    out = []
+    for n, (first_day, as_of) in enumerate(ends):
+        if (first_day, as_of) in reusable:
+            kept = reusable[(first_day, as_of)]
+            out.append({**kept, "segments": dict(kept["segments"])})
+            continue
+        out.append(
+            {
+                "month": first_day,
+                "as_of": as_of,
+                "segments": {key: found.get(n, {}).get(key, 0) for key in RFM_SEGMENTS},
+                "buyers": sum(found.get(n, {}).values()),
+            }
+        )
+    return out

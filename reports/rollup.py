@@ -1,78 +1,264 @@
 """Maintained aggregates for large merchants: the daily rollup and the nightly snapshot.
 
-`reports_refresh` rebuilds a merchant's rollup up to yesterday (local) and recomputes the
+`reports_refresh` brings a merchant's rollup up to yesterday (local) and recomputes the
 client-level figures of the default period; the dashboard then reads the rollup plus the
 live purchases of today. Run it nightly (`manage.py refresh_reports`, or the Celery task
-`reports.tasks.refresh_reports`) and on demand after back-dated imports.
+`reports.tasks.refresh_reports`).
+
+With a snapshot in place the refresh is incremental: it rewrites only the days that can have
+changed since the last one — the new days, the days of purchases recorded since with an
+earlier time (back-dated imports, late POS documents) and the days of purchases refunded
+since — found from the purchase and refund ids past the snapshot's marks. A full rebuild
+(`full=True`, `refresh_reports --full`, and always when there is no snapshot) recomputes
+every day; it also picks up what no mark records: deleted purchases, a client's changed
+source or referrer (its channel) on past days.
 """
 
 import time as clock
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db import models, transaction
+from django.db.models import Max
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from loyalty.models import Purchase
+from loyalty.models import Purchase, Refund
 from onboarding.models import Merchant
 
 from . import aggregates as agg
+from . import rfm
 from .aggregates import Period
-from .metrics import ROLLUP_MIN_PURCHASES, client_level, default_period
-from .models import DailyMembers, DailySales, ReportSnapshot
-from .pointb import to_json
+from .metrics import ROLLUP_MIN_PURCHASES, default_period
+from .models import DailyMembers, DailySales, ReportSnapshot, RfmScore
+from .pointb import ClientLevel, load, to_json
+
+SALES_KEYS = ("day", "branch_id", "channel", "source_detail")
+MEMBERS_KEYS = ("day", "channel", "source_detail")
+# An id is taken when a row is inserted but the row is seen only after its commit: the marks
+# stop at rows recorded this long before the refresh, so a transaction still open during a
+# refresh is looked at again by the next one (rewriting a day twice is harmless).
+MARK_WINDOW = timedelta(minutes=10)
+# More scattered days than this are rewritten by a full rebuild instead.
+INCREMENTAL_MAX_RUNS = 200
+
+
+def _sales_objects(merchant: Merchant, rows):
+    return (DailySales(merchant=merchant, **row) for row in rows if row.get("day"))
+
+
+def _members_objects(merchant: Merchant, rows):
+    return (
+        DailyMembers(
+            merchant=merchant,
+            day=row["day"],
+            channel=row["channel"],
+            source_detail=row.get("source_detail") or "",
+            joined=row["joined"],
+        )
+        for row in rows
+        if row.get("day")
+    )
+
+
+def members_rebuild(*, merchant: Merchant, through: date) -> int:
+    """Replace the merchant's members rollup with every join day ≤ `through` (one pass over
+    the members: cheap next to the purchases, and exact whatever changed on a client)."""
+    joined = agg.members_live(merchant, Period(start=None, end=through), by=MEMBERS_KEYS)
+    with transaction.atomic():
+        DailyMembers.objects.filter(merchant=merchant).delete()
+        DailyMembers.objects.bulk_create(_members_objects(merchant, joined), batch_size=5000)
+    return len(joined)
 
 
 def rollup_rebuild(*, merchant: Merchant, through: date) -> int:
     """Replace the merchant's rollup with every day ≤ `through`. Returns rows written."""
-    period = Period(start=None, end=through)
-    sales = agg.sales_live(merchant, period, by=("day", "branch_id", "channel", "source_detail"))
-    joined = agg.members_live(merchant, period, by=("day", "channel", "source_detail"))
+    sales = agg.sales_live(merchant, Period(start=None, end=through), by=SALES_KEYS)
     with transaction.atomic():
         DailySales.objects.filter(merchant=merchant).delete()
-        DailyMembers.objects.filter(merchant=merchant).delete()
-        DailySales.objects.bulk_create(
-            (DailySales(merchant=merchant, **row) for row in sales if row.get("day")),
-            batch_size=5000,
-        )
-        DailyMembers.objects.bulk_create(
-            (
-                DailyMembers(
-                    merchant=merchant,
-                    day=row["day"],
-                    channel=row["channel"],
-                    source_detail=row.get("source_detail") or "",
-                    joined=row["joined"],
-                )
-                for row in joined
-                if row.get("day")
-            ),
-            batch_size=5000,
-        )
-    return len(sales) + len(joined)
+        DailySales.objects.bulk_create(_sales_objects(merchant, sales), batch_size=5000)
+        written = members_rebuild(merchant=merchant, through=through)
+    return len(sales) + written
 
 
-def reports_refresh(*, merchant: Merchant, today: date | None = None) -> ReportSnapshot:
-    """Rebuild the rollup up to yesterday and the snapshot of client-level figures."""
+def changed_days(*, merchant: Merchant, snapshot: ReportSnapshot) -> set[date]:
+    """Days up to the snapshot's `rollup_through` whose purchases changed after its marks:
+    purchases recorded since with an earlier time, and purchases refunded since."""
+    tz = merchant.tzinfo
+    rolled_end = datetime.combine(snapshot.rollup_through + timedelta(days=1), time.min, tzinfo=tz)
+    in_rollup = Purchase.objects.filter(merchant=merchant, occurred_at__lt=rolled_end).order_by()
+    late = in_rollup.filter(pk__gt=snapshot.purchases_seen_id)
+    refunded = in_rollup.filter(
+        pk__in=Refund.objects.filter(merchant=merchant, pk__gt=snapshot.refunds_seen_id).values(
+            "purchase_id"
+        )
+    )
+    days = set()
+    for qs in (late, refunded):
+        days.update(
+            qs.annotate(local_day=TruncDate("occurred_at", tzinfo=tz))
+            .values_list("local_day", flat=True)
+            .distinct()
+        )
+    return days
+
+
+def rollup_update(*, merchant: Merchant, days) -> int:
+    """Rewrite the sales rollup of the given days only. Returns rows written."""
+    days = sorted(set(days))
+    if not days:
+        return 0
+    sales = agg.sales_live_on_days(merchant, days, by=SALES_KEYS)
+    with transaction.atomic():
+        for first, last in agg.day_ranges(days):
+            DailySales.objects.filter(merchant=merchant, day__gte=first, day__lte=last).delete()
+        DailySales.objects.bulk_create(_sales_objects(merchant, sales), batch_size=5000)
+    return len(sales)
+
+
+def _marks(merchant: Merchant) -> dict:
+    """The largest purchase and refund ids recorded before the window (see MARK_WINDOW)."""
+    before = timezone.now() - MARK_WINDOW
+
+    def mark(model) -> int:
+        rows = model.objects.filter(merchant=merchant, created_at__lt=before)
+        return rows.aggregate(n=Max("pk"))["n"] or 0
+
+    return {"purchases_seen_id": mark(Purchase), "refunds_seen_id": mark(Refund)}
+
+
+def _known_history(previous: dict | None) -> list[dict]:
+    """The RFM history of a stored snapshot's JSON, as `rfm.monthly_history` returns it."""
+    return [
+        {
+            "month": date.fromisoformat(h["month"]),
+            "as_of": date.fromisoformat(h["as_of"]),
+            "segments": dict(h["segments"]),
+            "buyers": h["buyers"],
+        }
+        for h in (previous or {}).get("rfm_history") or []
+    ]
+
+
+def snapshot_clients(
+    *, merchant: Merchant, today: date, previous: dict | None, unchanged_before: date | None
+) -> tuple[ClientLevel, dict]:
+    """The client-level figures of the default period (the same as `metrics.client_level`),
+    with the RFM scores stored for `today` and the RFM history of months before
+    `unchanged_before` taken from `previous` (a snapshot's JSON). Returns (figures, seconds
+    per part)."""
+    period = default_period(merchant, today=today)
+    took, out = {}, {}
+
+    def part(name, fn):
+        started = clock.monotonic()
+        value = fn()
+        took[name] = round(clock.monotonic() - started, 3)
+        return value
+
+    out.update(part("contacts", lambda: agg.contacts_stats(merchant)))
+    out.update(part("buyers", lambda: agg.buyer_stats(merchant, period)))
+    out.update(part("referrals", lambda: agg.referral_stats(merchant, period)))
+    out["tiers"] = part("tiers", lambda: agg.tier_distribution(merchant))
+    part("rfm_store", lambda: rfm.scores_store(merchant=merchant, today=today))
+    out["rfm"] = part(
+        "rfm", lambda: rfm.segment_summary(merchant=merchant, today=today, stored=True)
+    )
+    known = _known_history(previous)
+    out["rfm_history"] = part(
+        "rfm_history",
+        lambda: rfm.monthly_history(
+            merchant=merchant,
+            start=period.start,
+            end=period.end,
+            known=known if previous is not None else [],
+            unchanged_before=unchanged_before if previous is not None else None,
+        ),
+    )
+    out["source_buyers"] = part("source_buyers", lambda: agg.source_buyers(merchant, period))
+    return load(ClientLevel, out), took
+
+
+def reports_refresh(
+    *, merchant: Merchant, today: date | None = None, full: bool = False
+) -> ReportSnapshot:
+    """Bring the rollup up to yesterday and recompute the snapshot of client-level figures:
+    only the changed days when a snapshot exists (see the module docstring), every day with
+    `full` or without one."""
     started = clock.monotonic()
     today = today or merchant.local_today()
     through = today - timedelta(days=1)
-    rollup_rebuild(merchant=merchant, through=through)
-    clients = client_level(merchant, default_period(merchant, today=today), today=today)
-    snapshot, _created = ReportSnapshot.objects.update_or_create(
-        merchant=merchant,
-        defaults={
-            "rollup_through": through,
-            "purchases_total": Purchase.objects.filter(merchant=merchant).count(),
-            "clients": to_json(clients),
-            "refreshed_at": timezone.now(),
-            "took_seconds": round(clock.monotonic() - started, 3),
-        },
+    previous = ReportSnapshot.objects.filter(merchant=merchant).first()
+    incremental = (
+        not full
+        and previous is not None
+        and previous.rollup_through is not None
+        and previous.rollup_through <= through
+        and previous.purchases_seen_id > 0
     )
+    marks = _marks(merchant)
+    timings: dict = {}
+    unchanged_before = None
+    with transaction.atomic():
+        if incremental:
+            changed = changed_days(merchant=merchant, snapshot=previous)
+            new_days = {
+                previous.rollup_through + timedelta(days=n)
+                for n in range(1, (through - previous.rollup_through).days + 1)
+            }
+            days = changed | new_days
+            if len(agg.day_ranges(days)) > INCREMENTAL_MAX_RUNS:
+                incremental = False
+            else:
+                rollup_update(merchant=merchant, days=days)
+                members_rebuild(merchant=merchant, through=through)
+                timings["days"] = len(days)
+                # Purchases before the first changed day are as the last refresh saw them.
+                unchanged_before = min(changed | {previous.rollup_through + timedelta(days=1)})
+        if not incremental:
+            rollup_rebuild(merchant=merchant, through=through)
+        timings["rollup"] = round(clock.monotonic() - started, 3)
+        clients_started = clock.monotonic()
+        previous_clients = previous.clients if incremental and previous.clients else None
+        clients, parts = snapshot_clients(
+            merchant=merchant,
+            today=today,
+            previous=previous_clients,
+            unchanged_before=unchanged_before,
+        )
+        timings["clients"] = round(clock.monotonic() - clients_started, 3)
+        timings["clients_parts"] = parts
+        timings["mode"] = "incremental" if incremental else "full"
+        purchases = Purchase.objects.filter(merchant=merchant)
+        mark = marks["purchases_seen_id"]
+        if incremental:
+            # Counted on from the last mark by the primary key: no scan of every purchase
+            # (a deleted purchase leaves the count until the next full rebuild).
+            to_mark = previous.purchases_to_mark + (
+                purchases.filter(pk__gt=previous.purchases_seen_id, pk__lte=mark).count()
+            )
+        else:
+            to_mark = purchases.filter(pk__lte=mark).count()
+        purchases_total = to_mark + purchases.filter(pk__gt=mark).count()
+        snapshot, _created = ReportSnapshot.objects.update_or_create(
+            merchant=merchant,
+            defaults={
+                "rollup_through": through,
+                "purchases_total": purchases_total,
+                "clients": to_json(clients),
+                "refreshed_at": timezone.now(),
+                "took_seconds": round(clock.monotonic() - started, 3),
+                "rfm_as_of": today,
+                "timings": timings,
+                "purchases_to_mark": to_mark,
+                **marks,
+            },
+        )
     return snapshot
 
 
 def reports_drop(*, merchant: Merchant) -> None:
-    """Forget the rollup and snapshot: the dashboard goes back to live figures."""
+    """Forget the rollup, snapshot and stored RFM scores: everything goes back to live."""
+    RfmScore.objects.filter(merchant=merchant).delete()
     DailySales.objects.filter(merchant=merchant).delete()
     DailyMembers.objects.filter(merchant=merchant).delete()
     ReportSnapshot.objects.filter(merchant=merchant).delete()
