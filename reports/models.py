@@ -173,6 +173,9 @@ class ReportSnapshot(models.Model):
         help_text=_("The day of the stored RFM scores that segment look-ups read."),
     )
     timings = models.JSONField(_("refresh timings, s"), default=dict, blank=True)
+    # The before/after lift of the refresh's day ({"day": …, "value": …}, reports.lift): the
+    # dashboard and case study of a large merchant read it instead of every check since.
+    lift = models.JSONField(_("before/after lift"), default=dict, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("report snapshot")

@@ -105,3 +105,30 @@ def test_case_study_and_dashboard_show_the_lift(shop, client):
     shop.save()
     page = client.get(reverse("reports:dashboard", args=[shop.slug])).content.decode()
     assert "Before and after the launch" in page and "seasonality" in page
+
+
+def test_the_lift_round_trips_through_json(shop):
+    from reports.lift import lift_from_json, lift_to_json
+
+    result = lift(merchant=shop, today=TODAY)
+    assert lift_from_json(lift_to_json(result)) == result
+    assert lift_from_json(lift_to_json(None)) is None
+
+
+def test_a_large_merchant_reads_the_lift_the_nightly_refresh_stored(shop, monkeypatch):
+    from reports import metrics
+    from reports.models import ReportSnapshot
+    from reports.rollup import reports_refresh
+
+    monkeypatch.setattr(metrics, "ROLLUP_MIN_PURCHASES", 0)
+    live = lift(merchant=shop, today=TODAY, live=True)
+    reports_refresh(merchant=shop, today=TODAY)
+    snapshot = ReportSnapshot.objects.get(merchant=shop)
+    assert snapshot.lift["day"] == "2025-07-01"
+    assert lift(merchant=shop, today=TODAY) == live
+    # The stored figures are what the page reads (no streaming of the checks again) …
+    snapshot.lift["value"]["groups"]["all"]["after"]["checks"] = 12345
+    snapshot.save(update_fields=["lift"])
+    assert lift(merchant=shop, today=TODAY)["groups"]["all"]["after"]["checks"] == 12345
+    # … only on the day they were computed for; another day is computed live.
+    assert lift(merchant=shop, today=date(2025, 7, 2))["groups"]["all"]["after"]["checks"] == 5
