@@ -24,7 +24,8 @@ from ..services.rules import (
     certificate_share,
     check_base,
     check_rewards,
-    redemption_limits,
+    points_payable,
+    redemption_caps,
     referral_rewards,
 )
 from .gifts import CampaignTally, Gift, birthday_issue_days, is_certificate, winback_issue_day
@@ -94,7 +95,9 @@ class Replay:
         self.card_checks = self.checks = self.paying_checks = 0
         self._redeem_acc = 0
         self._lapse = {}
-        self._limits, self._rewards = {}, {}
+        self._limits, self._rewards, self._lines = {}, {}, {}
+        self._day = self._month = None  # the last check's day and its month bucket
+        self._accrued = ZERO  # cashback, added to `by_kind` at the end
         self.campaigns = campaigns
         self.birthday = [c for c in campaigns if c.kind == CampaignKind.BIRTHDAY]
         self.winback = [c for c in campaigns if c.kind == CampaignKind.WINBACK]
@@ -187,49 +190,58 @@ class Replay:
         self.card_checks += 1
         self.card_revenue += amount
         rules = self.rules
-        account = self._account(cid, day)
-        self._expire_if_lapsed(account, day)
+        account = self.accounts.get(cid)
+        if account is None:
+            account = self._account(cid, day)
+        if account.balance > 0:
+            self._expire_if_lapsed(account, day)
         if account.pending or self.winback:
             self._dated_gifts(account, day)
         tier = rules.current_tier(account)
-        # The rule functions are pure: a repeat of the same inputs reuses their answer.
-        key = (
-            tier.pk if tier is not None else None,
-            amount,
-            excluded,
-            payment_type,
-            account.balance,
-        )
-        limits = self._limits.get(key)
-        if limits is None:
-            limits = self._remember(
+        # The rule functions are pure: a repeat of the same inputs reuses their answer (the
+        # caps do not depend on the balance; `points_payable` applies it to each check).
+        key = (tier.pk if tier is not None else None, amount, excluded, payment_type)
+        caps = self._limits.get(key)
+        if caps is None:
+            caps = self._remember(
                 self._limits,
                 key,
-                redemption_limits(
+                redemption_caps(
                     rules=rules,
                     tier=tier,
                     amount=amount,
                     excluded_amount=excluded,
                     payment_type=payment_type,
-                    balance=account.balance,
                 ),
             )
         points = ZERO
-        if limits.max_points > 0:
-            self._redeem_acc += self.redeem_share
-            if self._redeem_acc >= 100:
-                self._redeem_acc -= 100
-                points = limits.max_points
-        month = self.months[(day.year, day.month)]
+        if caps.points_cap > 0:
+            payable = points_payable(caps, account.balance)
+            if payable > 0:
+                self._redeem_acc += self.redeem_share
+                if self._redeem_acc >= 100:
+                    self._redeem_acc -= 100
+                    points = payable
+        if day != self._day:
+            self._day, self._month = day, self.months[(day.year, day.month)]
+        month = self._month
         month[REVENUE] += amount
         certificate_used = ZERO
-        if account.gifts and limits.redemption_allowed:
-            certificate_used = self._use_gift(account, day, limits.eligible, points)
+        if account.gifts and caps.redemption_allowed:
+            certificate_used = self._use_gift(account, day, caps.eligible, points)
             month[CERTIFICATES] += certificate_used
         key = (key[0], amount, excluded, points, certificate_used)
         rewards = self._rewards.get(key)
         if rewards is None:
-            lines = lines_from_totals(amount, excluded, named=False)
+            # The lines of a check are the same for the same totals; the rule functions
+            # overwrite every share they set on them.
+            lines = self._lines.get((amount, excluded))
+            if lines is None:
+                lines = self._remember(
+                    self._lines,
+                    (amount, excluded),
+                    lines_from_totals(amount, excluded, named=False),
+                )
             base = check_base(
                 rules=rules, lines=lines, points=points, certificate_used=certificate_used
             )
@@ -244,9 +256,10 @@ class Replay:
         if accrued:
             account.balance += accrued
             month[ISSUED] += accrued
-            self.by_kind[LedgerKind.ACCRUAL] += accrued
-        event = FIRST_PURCHASE if account.purchases_count == 0 else PURCHASE
-        self._pay_referrals(cid, day, event, referral_base)
+            self._accrued += accrued
+        if cid in self.chains:
+            event = FIRST_PURCHASE if account.purchases_count == 0 else PURCHASE
+            self._pay_referrals(cid, day, event, referral_base)
         account.total_spent = q(account.total_spent + amount)
         account.purchases_count += 1
         account.activity = account.last = day
@@ -282,6 +295,9 @@ class Replay:
     # --- the end ----------------------------------------------------------------------
     def finish(self) -> None:
         """Balances that lapse by the end of the period expire; gifts due by then are given."""
+        if self._accrued:
+            self.by_kind[LedgerKind.ACCRUAL] += self._accrued
+            self._accrued = ZERO
         for account in self.accounts.values():
             if account.pending or self.winback:
                 self._dated_gifts(account, self.end)
