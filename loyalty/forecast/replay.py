@@ -8,7 +8,7 @@ welcome campaign); on `redeem_share` % of the checks where they hold points they
 many as the caps allow, and with a campaign certificate whenever they hold a valid one."""
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from onboarding.money import ZERO, q
@@ -103,6 +103,9 @@ class Replay:
         self.winback = [c for c in campaigns if c.kind == CampaignKind.WINBACK]
         self.growth = [c for c in campaigns if c.kind == CampaignKind.CHECK_GROWTH]
         self.welcoming = [c for c in campaigns if c.kind == CampaignKind.WELCOME]
+        self._winback_first = timedelta(
+            days=min((c.days_after_last_purchase or 0 for c in self.winback), default=0)
+        )
         self.tallies = {c.pk: CampaignTally(c.pk, c.name, c.kind, c.reward_form) for c in campaigns}
 
     # --- points movements -------------------------------------------------------------
@@ -175,8 +178,11 @@ class Replay:
         while pending and pending[-1][0] <= day:
             issue, campaign = pending.pop()
             self._give(account, campaign, issue)
+        last = account.last
+        if last is None or last + self._winback_first > day:  # no win-back gift is due yet
+            return
         for campaign in self.winback:
-            issue = winback_issue_day(campaign, account.last, day)
+            issue = winback_issue_day(campaign, last, day)
             if issue is not None:
                 self._give(account, campaign, issue)
 
@@ -193,14 +199,15 @@ class Replay:
         account = self.accounts.get(cid)
         if account is None:
             account = self._account(cid, day)
-        if account.balance > 0:
+        if self.expiry_months and not account.lapsed and account.balance > 0:
             self._expire_if_lapsed(account, day)
         if account.pending or self.winback:
             self._dated_gifts(account, day)
         tier = rules.current_tier(account)
+        tier_key = id(tier)  # the tier object stands for itself (its pk is a slower lookup)
         # The rule functions are pure: a repeat of the same inputs reuses their answer (the
         # caps do not depend on the balance; `points_payable` applies it to each check).
-        key = (tier.pk if tier is not None else None, amount, excluded, payment_type)
+        key = (tier_key, amount, excluded, payment_type)
         caps = self._limits.get(key)
         if caps is None:
             caps = self._remember(
@@ -230,7 +237,7 @@ class Replay:
         if account.gifts and caps.redemption_allowed:
             certificate_used = self._use_gift(account, day, caps.eligible, points)
             month[CERTIFICATES] += certificate_used
-        key = (key[0], amount, excluded, points, certificate_used)
+        key = (tier_key, amount, excluded, points, certificate_used)
         rewards = self._rewards.get(key)
         if rewards is None:
             # The lines of a check are the same for the same totals; the rule functions
@@ -265,7 +272,7 @@ class Replay:
         account.activity = account.last = day
         account.lapsed = False
         next_tier = rules.next_tier(account)
-        if next_tier is not None:
+        if next_tier is not None and (next_tier is not tier or account.tier_id is None):
             account.tier_id = next_tier.pk
         for campaign in self.growth:
             if amount >= (campaign.min_check_amount or ZERO):
