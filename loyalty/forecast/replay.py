@@ -95,7 +95,7 @@ class Replay:
         self.card_checks = self.checks = self.paying_checks = 0
         self._redeem_acc = 0
         self._lapse = {}
-        self._limits, self._rewards, self._lines = {}, {}, {}
+        self._limits, self._rewards, self._lines, self._referrals = {}, {}, {}, {}
         self._day = self._month = None  # the last check's day and its month bucket
         self._accrued = ZERO  # cashback, added to `by_kind` at the end
         self.campaigns = campaigns
@@ -107,12 +107,14 @@ class Replay:
             days=min((c.days_after_last_purchase or 0 for c in self.winback), default=0)
         )
         self.tallies = {c.pk: CampaignTally(c.pk, c.name, c.kind, c.reward_form) for c in campaigns}
+        self._tally_of = {id(c): self.tallies[c.pk] for c in campaigns}
 
     # --- points movements -------------------------------------------------------------
     def _credit(self, account: Account, points: Decimal, day: date, kind: str) -> None:
         self._expire_if_lapsed(account, day)
         account.balance += points
-        self.months[(day.year, day.month)][ISSUED] += points
+        month = self._month if day == self._day else self.months[(day.year, day.month)]
+        month[ISSUED] += points
         self.by_kind[kind] += points
 
     def _expire_if_lapsed(self, account: Account, day: date) -> None:
@@ -156,14 +158,29 @@ class Replay:
         chain = self.chains.get(cid)
         if not chain:
             return
-        for ancestor, level, kind, points in referral_rewards(
-            rules=self.rules, chain=chain, event=event, referral_base=base
-        ):
-            self._credit(self._account(ancestor, day), points, day, kind)
+        # `referral_rewards` reads the chain only to name who is paid: asked with the chain's
+        # places (0, 1, 2: direct referrer first), its answer serves every chain as long.
+        key = (len(chain), event, base)
+        rewards = self._referrals.get(key)
+        if rewards is None:
+            rewards = self._remember(
+                self._referrals,
+                key,
+                referral_rewards(
+                    rules=self.rules, chain=range(len(chain)), event=event, referral_base=base
+                ),
+            )
+        accounts = self.accounts
+        for place, level, kind, points in rewards:
+            ancestor = chain[place]
+            account = accounts.get(ancestor)
+            if account is None:
+                account = self._account(ancestor, day)
+            self._credit(account, points, day, kind)
             self.by_level[0 if kind == LedgerKind.REFERRAL_BONUS else level] += points
 
     def _give(self, account: Account, campaign, day: date) -> None:
-        tally = self.tallies[campaign.pk]
+        tally = self._tally_of[id(campaign)]
         tally.issued += 1
         tally.face_value += campaign.reward_points
         if is_certificate(campaign):
