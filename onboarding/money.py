@@ -14,12 +14,16 @@ HUNDRED = Decimal(100)
 
 def q(value) -> Decimal:
     """Round to 0.01, half up."""
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+    if type(value) is not Decimal:  # a Decimal is used as it is (the hot path)
+        value = Decimal(value)
+    return value.quantize(CENT, ROUND_HALF_UP)
 
 
 def q_down(value) -> Decimal:
     """Round toward zero to 0.01 — for caps, so a cap is never exceeded by rounding."""
-    return Decimal(value).quantize(CENT, rounding=ROUND_DOWN)
+    if type(value) is not Decimal:
+        value = Decimal(value)
+    return value.quantize(CENT, ROUND_DOWN)
 
 
 def percent_of(amount, percent) -> Decimal:

@@ -8,7 +8,7 @@ welcome campaign); on `redeem_share` % of the checks where they hold points they
 many as the caps allow, and with a campaign certificate whenever they hold a valid one."""
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from onboarding.money import ZERO, q
@@ -24,7 +24,8 @@ from ..services.rules import (
     certificate_share,
     check_base,
     check_rewards,
-    redemption_limits,
+    points_payable,
+    redemption_caps,
     referral_rewards,
 )
 from .gifts import CampaignTally, Gift, birthday_issue_days, is_certificate, winback_issue_day
@@ -94,19 +95,26 @@ class Replay:
         self.card_checks = self.checks = self.paying_checks = 0
         self._redeem_acc = 0
         self._lapse = {}
-        self._limits, self._rewards = {}, {}
+        self._limits, self._rewards, self._lines, self._referrals = {}, {}, {}, {}
+        self._day = self._month = None  # the last check's day and its month bucket
+        self._accrued = ZERO  # cashback, added to `by_kind` at the end
         self.campaigns = campaigns
         self.birthday = [c for c in campaigns if c.kind == CampaignKind.BIRTHDAY]
         self.winback = [c for c in campaigns if c.kind == CampaignKind.WINBACK]
         self.growth = [c for c in campaigns if c.kind == CampaignKind.CHECK_GROWTH]
         self.welcoming = [c for c in campaigns if c.kind == CampaignKind.WELCOME]
+        self._winback_first = timedelta(
+            days=min((c.days_after_last_purchase or 0 for c in self.winback), default=0)
+        )
         self.tallies = {c.pk: CampaignTally(c.pk, c.name, c.kind, c.reward_form) for c in campaigns}
+        self._tally_of = {id(c): self.tallies[c.pk] for c in campaigns}
 
     # --- points movements -------------------------------------------------------------
     def _credit(self, account: Account, points: Decimal, day: date, kind: str) -> None:
         self._expire_if_lapsed(account, day)
         account.balance += points
-        self.months[(day.year, day.month)][ISSUED] += points
+        month = self._month if day == self._day else self.months[(day.year, day.month)]
+        month[ISSUED] += points
         self.by_kind[kind] += points
 
     def _expire_if_lapsed(self, account: Account, day: date) -> None:
@@ -150,14 +158,29 @@ class Replay:
         chain = self.chains.get(cid)
         if not chain:
             return
-        for ancestor, level, kind, points in referral_rewards(
-            rules=self.rules, chain=chain, event=event, referral_base=base
-        ):
-            self._credit(self._account(ancestor, day), points, day, kind)
+        # `referral_rewards` reads the chain only to name who is paid: asked with the chain's
+        # places (0, 1, 2: direct referrer first), its answer serves every chain as long.
+        key = (len(chain), event, base)
+        rewards = self._referrals.get(key)
+        if rewards is None:
+            rewards = self._remember(
+                self._referrals,
+                key,
+                referral_rewards(
+                    rules=self.rules, chain=range(len(chain)), event=event, referral_base=base
+                ),
+            )
+        accounts = self.accounts
+        for place, level, kind, points in rewards:
+            ancestor = chain[place]
+            account = accounts.get(ancestor)
+            if account is None:
+                account = self._account(ancestor, day)
+            self._credit(account, points, day, kind)
             self.by_level[0 if kind == LedgerKind.REFERRAL_BONUS else level] += points
 
     def _give(self, account: Account, campaign, day: date) -> None:
-        tally = self.tallies[campaign.pk]
+        tally = self._tally_of[id(campaign)]
         tally.issued += 1
         tally.face_value += campaign.reward_points
         if is_certificate(campaign):
@@ -172,8 +195,11 @@ class Replay:
         while pending and pending[-1][0] <= day:
             issue, campaign = pending.pop()
             self._give(account, campaign, issue)
+        last = account.last
+        if last is None or last + self._winback_first > day:  # no win-back gift is due yet
+            return
         for campaign in self.winback:
-            issue = winback_issue_day(campaign, account.last, day)
+            issue = winback_issue_day(campaign, last, day)
             if issue is not None:
                 self._give(account, campaign, issue)
 
@@ -187,49 +213,59 @@ class Replay:
         self.card_checks += 1
         self.card_revenue += amount
         rules = self.rules
-        account = self._account(cid, day)
-        self._expire_if_lapsed(account, day)
+        account = self.accounts.get(cid)
+        if account is None:
+            account = self._account(cid, day)
+        if self.expiry_months and not account.lapsed and account.balance > 0:
+            self._expire_if_lapsed(account, day)
         if account.pending or self.winback:
             self._dated_gifts(account, day)
         tier = rules.current_tier(account)
-        # The rule functions are pure: a repeat of the same inputs reuses their answer.
-        key = (
-            tier.pk if tier is not None else None,
-            amount,
-            excluded,
-            payment_type,
-            account.balance,
-        )
-        limits = self._limits.get(key)
-        if limits is None:
-            limits = self._remember(
+        tier_key = id(tier)  # the tier object stands for itself (its pk is a slower lookup)
+        # The rule functions are pure: a repeat of the same inputs reuses their answer (the
+        # caps do not depend on the balance; `points_payable` applies it to each check).
+        key = (tier_key, amount, excluded, payment_type)
+        caps = self._limits.get(key)
+        if caps is None:
+            caps = self._remember(
                 self._limits,
                 key,
-                redemption_limits(
+                redemption_caps(
                     rules=rules,
                     tier=tier,
                     amount=amount,
                     excluded_amount=excluded,
                     payment_type=payment_type,
-                    balance=account.balance,
                 ),
             )
         points = ZERO
-        if limits.max_points > 0:
-            self._redeem_acc += self.redeem_share
-            if self._redeem_acc >= 100:
-                self._redeem_acc -= 100
-                points = limits.max_points
-        month = self.months[(day.year, day.month)]
+        if caps.points_cap > 0:
+            payable = points_payable(caps, account.balance)
+            if payable > 0:
+                self._redeem_acc += self.redeem_share
+                if self._redeem_acc >= 100:
+                    self._redeem_acc -= 100
+                    points = payable
+        if day != self._day:
+            self._day, self._month = day, self.months[(day.year, day.month)]
+        month = self._month
         month[REVENUE] += amount
         certificate_used = ZERO
-        if account.gifts and limits.redemption_allowed:
-            certificate_used = self._use_gift(account, day, limits.eligible, points)
+        if account.gifts and caps.redemption_allowed:
+            certificate_used = self._use_gift(account, day, caps.eligible, points)
             month[CERTIFICATES] += certificate_used
-        key = (key[0], amount, excluded, points, certificate_used)
+        key = (tier_key, amount, excluded, points, certificate_used)
         rewards = self._rewards.get(key)
         if rewards is None:
-            lines = lines_from_totals(amount, excluded, named=False)
+            # The lines of a check are the same for the same totals; the rule functions
+            # overwrite every share they set on them.
+            lines = self._lines.get((amount, excluded))
+            if lines is None:
+                lines = self._remember(
+                    self._lines,
+                    (amount, excluded),
+                    lines_from_totals(amount, excluded, named=False),
+                )
             base = check_base(
                 rules=rules, lines=lines, points=points, certificate_used=certificate_used
             )
@@ -244,15 +280,16 @@ class Replay:
         if accrued:
             account.balance += accrued
             month[ISSUED] += accrued
-            self.by_kind[LedgerKind.ACCRUAL] += accrued
-        event = FIRST_PURCHASE if account.purchases_count == 0 else PURCHASE
-        self._pay_referrals(cid, day, event, referral_base)
+            self._accrued += accrued
+        if cid in self.chains:
+            event = FIRST_PURCHASE if account.purchases_count == 0 else PURCHASE
+            self._pay_referrals(cid, day, event, referral_base)
         account.total_spent = q(account.total_spent + amount)
         account.purchases_count += 1
         account.activity = account.last = day
         account.lapsed = False
         next_tier = rules.next_tier(account)
-        if next_tier is not None:
+        if next_tier is not None and (next_tier is not tier or account.tier_id is None):
             account.tier_id = next_tier.pk
         for campaign in self.growth:
             if amount >= (campaign.min_check_amount or ZERO):
@@ -282,6 +319,9 @@ class Replay:
     # --- the end ----------------------------------------------------------------------
     def finish(self) -> None:
         """Balances that lapse by the end of the period expire; gifts due by then are given."""
+        if self._accrued:
+            self.by_kind[LedgerKind.ACCRUAL] += self._accrued
+            self._accrued = ZERO
         for account in self.accounts.values():
             if account.pending or self.winback:
                 self._dated_gifts(account, self.end)

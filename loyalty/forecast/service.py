@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import CharField
+from django.db.models import CharField, F
 from django.db.models.functions import Cast
 from django.utils.translation import gettext as _
 
@@ -31,6 +31,7 @@ from .replay import CERTIFICATES, EXPIRED, ISSUED, REDEEMED, REVENUE, Replay
 
 STREAM_CHUNK = 20000
 SYNTHETIC_SEED = 17
+MICROSECOND = timedelta(microseconds=1)
 
 
 class ForecastError(ValueError):
@@ -68,27 +69,83 @@ def forecast_window(merchant: Merchant, months: int, today: date | None = None):
 def _history_rows(merchant: Merchant, start: date, end: date):
     """(client id, local day, amount, promo part, payment type) of every check in the period,
     in time order: one query streamed through a server-side cursor where the database has
-    one, with no model instances nor Django's per-value converters on the way."""
+    one, with no model instances nor Django's per-value converters on the way. The rows come
+    in time order, so a row's local day is found by comparing its time with the next local
+    midnight (`_day_starts`), not by converting every time; equal amounts share one Decimal."""
     zone = merchant.tzinfo
     since = datetime.combine(start, time.min, tzinfo=zone)
     until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
+    starts = _day_starts(zone, start, end)
+    sqlite = connection.vendor == "sqlite"
+    if sqlite and starts is not None:
+        # SQLite keeps the UTC time as text ("YYYY-MM-DD HH:MM:SS[.ffffff][+00:00]") and
+        # compares it as text, so a day's start in the same text is compared the same way.
+        at_column = Cast("occurred_at", CharField())
+        starts = [(str(moment.replace(tzinfo=None)), day) for moment, day in starts]
+    else:
+        at_column = F("occurred_at")
     query = (
         Purchase.objects.filter(merchant=merchant, occurred_at__gte=since, occurred_at__lt=until)
         .order_by("occurred_at", "pk")
-        .annotate(a=Cast("amount", CharField()), x=Cast("excluded_amount", CharField()))
-        .values_list("client_id", "occurred_at", "a", "x", "payment_type")
+        .annotate(
+            t=at_column, a=Cast("amount", CharField()), x=Cast("excluded_amount", CharField())
+        )
+        .values_list("client_id", "t", "a", "x", "payment_type")
     )
     sql, params = query.query.sql_with_params()
-    naive = connection.vendor == "sqlite"  # SQLite returns the UTC time without its zone
+    numbers: dict = {}
     with transaction.atomic(), connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
+        if starts is None:  # a day that does not follow the one before: convert each time
+            while rows := cursor.fetchmany(STREAM_CHUNK):
+                for cid, at, amount, excluded, payment in rows:
+                    if sqlite:
+                        if isinstance(at, str):
+                            at = datetime.fromisoformat(at)
+                        at = at.replace(tzinfo=UTC)
+                    yield (
+                        cid,
+                        at.astimezone(zone).date(),
+                        Decimal(amount),
+                        Decimal(excluded),
+                        payment,
+                    )
+            return
+        following = iter(starts[1:])
+        day = starts[0][1]
+        next_start, next_day = next(following, (None, None))
         while rows := cursor.fetchmany(STREAM_CHUNK):
             for cid, at, amount, excluded, payment in rows:
-                if naive:
-                    if isinstance(at, str):
-                        at = datetime.fromisoformat(at)
-                    at = at.replace(tzinfo=UTC)
-                yield cid, at.astimezone(zone).date(), Decimal(amount), Decimal(excluded), payment
+                while next_start is not None and at >= next_start:
+                    day = next_day
+                    next_start, next_day = next(following, (None, None))
+                a = numbers.get(amount)
+                if a is None:
+                    a = numbers[amount] = Decimal(amount)
+                x = numbers.get(excluded)
+                if x is None:
+                    x = numbers[excluded] = Decimal(excluded)
+                yield cid, day, a, x, payment
+
+
+def _day_starts(zone, start: date, end: date) -> list | None:
+    """(UTC instant the local day begins, the day) for each day from `start` to `end`; None
+    if the zone's local date does not simply follow time there (a clock set back across
+    midnight), so each time must be converted."""
+    starts = []
+    day = start
+    while day <= end:
+        midnight = datetime.combine(day, time.min, tzinfo=zone)
+        moment = midnight.astimezone(UTC)
+        if (
+            midnight.replace(fold=1).astimezone(UTC) != moment  # midnight came twice
+            or moment.astimezone(zone).date() != day
+            or (starts and (moment - MICROSECOND).astimezone(zone).date() != starts[-1][1])
+        ):
+            return None
+        starts.append((moment, day))
+        day += timedelta(days=1)
+    return starts
 
 
 def _has_history(merchant: Merchant, start: date, end: date) -> bool:

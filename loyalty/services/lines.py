@@ -79,6 +79,8 @@ def lines_validate(lines: list[LineInput]) -> tuple[Decimal, Decimal]:
 
 def allocate(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
     """Split `total` by `weights` with cumulative rounding: the parts add up to `total`."""
+    if len(weights) == 1:  # one line takes the whole (rounded) total
+        return [q(total)] if total and weights[0] > 0 else [ZERO]
     weight_sum = sum(weights, ZERO)
     if not total or weight_sum <= 0:
         return [ZERO] * len(weights)
@@ -101,6 +103,13 @@ def line_figures(
 ) -> Decimal:
     """Give each line its share of the points and certificate paid; return the accrual base
     (money paid on lines that earn). Cashback and referral shares are set by `line_rewards`."""
+    if len(lines) == 1:  # the common check: the same steps without the lists
+        line = lines[0]
+        eligible = line.amount if (promo_redeemable or not line.promo) else ZERO
+        line.points_paid = allocate(points, (eligible,))[0]
+        room = max(eligible - line.points_paid, ZERO)
+        line.certificate_paid = allocate(certificate_used, (room,))[0]
+        return q(_earning(line, promo_earns))
     eligible = [ln.amount if (promo_redeemable or not ln.promo) else ZERO for ln in lines]
     for line, part in zip(lines, allocate(points, eligible), strict=True):
         line.points_paid = part
@@ -121,6 +130,12 @@ def line_rewards(
 ) -> Decimal:
     """Give each line its share of the cashback and of the referral base; return the
     referral base (the check amount, or the money paid that earns, per the program)."""
+    if len(lines) == 1:  # the common check: the same steps without the lists
+        line = lines[0]
+        earning = _earning(line, promo_earns)
+        line.cashback = allocate(accrued, (earning,))[0]
+        line.referral_base = line.amount if referral_base == CHECK else earning
+        return q(line.referral_base)
     earning = [_earning(ln, promo_earns) for ln in lines]
     for line, part in zip(lines, allocate(accrued, earning), strict=True):
         line.cashback = part

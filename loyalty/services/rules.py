@@ -7,6 +7,7 @@ to 0.01 (`q`)."""
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 
 from loyalty.models import LedgerKind, PaymentType, Program, ReferralTrigger, Tier
 from onboarding.money import HUNDRED, ZERO, percent_of, q, q_down
@@ -30,17 +31,23 @@ class Rules:
     def referral_percents(self) -> list:
         return self.program.referral_percents if self.program else []
 
-    def tier_by_id(self, tier_id) -> Tier | None:
+    @cached_property
+    def _tiers_by_id(self) -> dict:
+        """The ladder by tier id, looked up once per `Rules` (the first tier of an id wins)."""
+        by_id: dict = {}
         for tier in self.tiers:
-            if tier.pk == tier_id:
-                return tier
-        return None
+            by_id.setdefault(tier.pk, tier)
+        return by_id
+
+    def tier_by_id(self, tier_id) -> Tier | None:
+        return self._tiers_by_id.get(tier_id)
 
     def tier_for_spend(self, spent) -> Tier | None:
         """The highest tier whose spend threshold `spent` reaches (the entry tier at least)."""
+        spent = Decimal(spent)
         reached = None
         for tier in self.tiers:
-            if Decimal(spent) >= tier.spend_threshold:
+            if spent >= tier.spend_threshold:
                 reached = tier
         return reached or (self.tiers[0] if self.tiers else None)
 
@@ -92,6 +99,31 @@ def redemption_limits(
     """Caps for one check: points pay at most the tier's cap % of the eligible amount (promo
     items are ineligible unless the program says so), never more than the balance, nothing at
     all for an installment payment when the program makes installments accrual-only."""
+    caps = redemption_caps(
+        rules=rules,
+        tier=tier,
+        amount=amount,
+        excluded_amount=excluded_amount,
+        payment_type=payment_type,
+    )
+    return Limits(
+        eligible=caps.eligible,
+        cap_percent=caps.cap_percent,
+        points_cap=caps.points_cap,
+        max_points=points_payable(caps, balance),
+        redemption_allowed=caps.redemption_allowed,
+    )
+
+
+def points_payable(caps: Limits, balance) -> Decimal:
+    """What points may pay under `caps` from `balance`: the cap, never more than the balance."""
+    return max(min(caps.points_cap, q(balance)), ZERO)
+
+
+def redemption_caps(*, rules: Rules, tier, amount, excluded_amount, payment_type: str) -> Limits:
+    """The part of `redemption_limits` that does not depend on the balance (`max_points` is
+    the cap itself): a replay of many checks reuses it for the same tier and check, and
+    applies each balance by `points_payable`."""
     amount, excluded = q(amount), q(excluded_amount or 0)
     program = rules.program
     promo_redeemable = bool(program and program.promo_redeemable)
@@ -107,7 +139,7 @@ def redemption_limits(
         eligible=eligible,
         cap_percent=percent,
         points_cap=cap,
-        max_points=max(min(cap, q(balance)), ZERO),
+        max_points=cap,
         redemption_allowed=allowed,
     )
 
