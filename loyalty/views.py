@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from crm.models import Client
 from crm.phones import InvalidPhone, normalize_phone
 from onboarding.access import cashier_merchant
+from onboarding.adoption import cashier_share
 from onboarding.models import Merchant
 from onboarding.money import format_money, format_points
 from onboarding.params import int_param
@@ -35,8 +36,10 @@ def cashier_access(user, slug: str) -> tuple[Merchant, object]:
     Cashiers only at their own merchant; owners and assigned specialists of the merchant
     (and superusers) too."""
     merchant = get_object_or_404(Merchant, slug=slug)
-    own = cashier_merchant(user)
     staff = getattr(user, "staff_member", None)
+    if staff is not None and staff.merchant_id == merchant.pk:
+        staff.merchant = merchant  # the same row: spares cashier_merchant() a second read
+    own = cashier_merchant(user)
     if own is not None:
         if own.pk != merchant.pk:
             raise Http404
@@ -62,6 +65,8 @@ def cashier_home(request, slug):
     merchant, staff = cashier_access(request.user, slug)
     search = ClientSearchForm(request.GET or None)
     context = {"merchant": merchant, "staff": staff, "search": search}
+    if staff is not None:
+        context["adoption"] = cashier_share(merchant=merchant, staff=staff)
     if search.is_valid():
         match = client_find(merchant=merchant, query=search.cleaned_data["q"])
         context["match"] = match

@@ -87,24 +87,41 @@ def last_full_week(today: dt.date) -> dt.date:
     return today - dt.timedelta(days=today.weekday() + 7)
 
 
+def week_window(merchant: Merchant, start: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The aware instants bounding the local week (Monday to Sunday) that holds `start`."""
+    monday = start - dt.timedelta(days=start.weekday())
+    tz = merchant.tzinfo
+    since = dt.datetime.combine(monday, dt.time.min, tzinfo=tz)
+    until = dt.datetime.combine(monday + dt.timedelta(days=7), dt.time.min, tzinfo=tz)
+    return since, until
+
+
+def till_checks(merchant: Merchant, since: dt.datetime, until: dt.datetime):
+    """The checks that count for adoption: till sales (POS and cashier page) in [since, until)."""
+    from loyalty.models import Purchase
+
+    return Purchase.objects.filter(
+        merchant=merchant,
+        source__in=ADOPTION_SOURCES,
+        occurred_at__gte=since,
+        occurred_at__lt=until,
+    )
+
+
+CARD = Q(client__isnull=False)
+
+
 def adoption_week(*, merchant: Merchant, week_start: dt.date | None = None) -> WeekAdoption:
     """Checks and checks with a card per branch and cashier over one local week (default:
     the last full week), with each cashier's attestation and staff bonus."""
     start = week_start or last_full_week(merchant.local_today())
     start -= dt.timedelta(days=start.weekday())
     end = start + dt.timedelta(days=6)
-    tz = merchant.tzinfo
-    since = dt.datetime.combine(start, dt.time.min, tzinfo=tz)
-    until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    since, until = week_window(merchant, start)
     rows = list(
-        Purchase.objects.filter(
-            merchant=merchant,
-            source__in=ADOPTION_SOURCES,
-            occurred_at__gte=since,
-            occurred_at__lt=until,
-        )
+        till_checks(merchant, since, until)
         .values("branch_id", "cashier_id")
-        .annotate(checks=Count("pk"), card=Count("pk", filter=Q(client__isnull=False)))
+        .annotate(checks=Count("pk"), card=Count("pk", filter=CARD))
         .order_by()
     )
     staff = {s.pk: s for s in StaffMember.objects.filter(pk__in={r["cashier_id"] for r in rows})}
@@ -141,3 +158,61 @@ def adoption_week(*, merchant: Merchant, week_start: dt.date | None = None) -> W
         branch.cashiers.sort(key=lambda c: (c.staff_id is None, c.name, c.staff_id or 0))
     ordered = sorted(branches.values(), key=lambda b: (b.branch_id is None, b.name))
     return WeekAdoption(merchant=merchant, start=start, end=end, target=target, branches=ordered)
+
+
+@dataclass(frozen=True)
+class CashierShare:
+    """One cashier's own checks with a card: this week so far and the last full week."""
+
+    start: dt.date  # this week's Monday
+    last_start: dt.date
+    checks: int
+    card_checks: int
+    last_checks: int
+    last_card_checks: int
+    target: int
+
+    @property
+    def share(self) -> Decimal | None:
+        return share(self.card_checks, self.checks)
+
+    @property
+    def last_end(self) -> dt.date:
+        return self.last_start + dt.timedelta(days=6)
+
+    @property
+    def last_share(self) -> Decimal | None:
+        return share(self.last_card_checks, self.last_checks)
+
+    @property
+    def below_target(self) -> bool:
+        return self.share is not None and self.share < self.target
+
+
+def cashier_share(*, merchant: Merchant, staff: StaffMember) -> CashierShare:
+    """The cashier's own share of checks with a card this local week (Monday to today) and
+    last week, beside the merchant's target. One aggregate query."""
+    today = merchant.local_today()
+    last_start = last_full_week(today)
+    since, _ = week_window(merchant, last_start)
+    this_since, until = week_window(merchant, today)
+    this_week, last_week = Q(occurred_at__gte=this_since), Q(occurred_at__lt=this_since)
+    row = (
+        till_checks(merchant, since, until)
+        .filter(cashier=staff)
+        .aggregate(
+            checks=Count("pk", filter=this_week),
+            card=Count("pk", filter=this_week & CARD),
+            last_checks=Count("pk", filter=last_week),
+            last_card=Count("pk", filter=last_week & CARD),
+        )
+    )
+    return CashierShare(
+        start=this_since.date(),
+        last_start=last_start,
+        checks=row["checks"],
+        card_checks=row["card"],
+        last_checks=row["last_checks"],
+        last_card_checks=row["last_card"],
+        target=merchant.adoption_target_percent,
+    )
