@@ -211,3 +211,25 @@ def test_cashier_page_empty_share_and_none_for_an_owner(client, settings, shop, 
     shop.owners.add(owner)
     client.force_login(owner)
     assert 'id="card-share"' not in client.get(url).content.decode()
+
+
+def test_weeks_of_many_merchants_agree_with_each_week(shop, monkeypatch):
+    import onboarding.adoption as adoption
+    from onboarding.adoption import adoption_weeks
+
+    monkeypatch.setattr(adoption, "last_full_week", lambda today: MONDAY)
+    other = MerchantFactory(adoption_target_percent=50)
+    kiosk = BranchFactory(merchant=other, name="Kiosk")
+    _checks(other, kiosk, StaffMemberFactory(merchant=other), card=1, plain=3)
+    with CaptureQueriesContext(connection) as ctx:
+        weeks = adoption_weeks(merchants=[shop, other])
+    assert len(ctx) == 2
+    for merchant in (shop, other):
+        one = adoption_week(merchant=merchant)
+        many = weeks[merchant.pk]
+        assert (many.start, many.end, many.target) == (one.start, one.end, one.target)
+        assert [(b.name, b.checks, b.card_checks) for b in many.branches] == [
+            (b.name, b.checks, b.card_checks) for b in one.branches
+        ]
+    assert [(b.name, b.share) for b in weeks[other.pk].alerts] == [("Kiosk", Decimal("25.00"))]
+    assert [b.name for b in weeks[shop.pk].alerts] == ["Mall"]
