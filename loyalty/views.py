@@ -16,7 +16,6 @@ from django.views.decorators.http import require_POST
 from crm.models import Client
 from crm.phones import InvalidPhone, normalize_phone
 from onboarding.access import cashier_merchant
-from onboarding.adoption import cashier_share
 from onboarding.models import Merchant
 from onboarding.money import format_money, format_points
 from onboarding.params import int_param
@@ -28,6 +27,7 @@ from .services.errors import LoyaltyError
 from .services.members import client_register
 from .services.purchases import purchase_record
 from .services.refunds import refund_record
+from .till_share import cashier_share
 
 
 def cashier_access(user, slug: str) -> tuple[Merchant, object]:

@@ -11,7 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from loyalty.models import Purchase
-from onboarding.adoption import adoption_week, cashier_share, last_full_week
+from loyalty.till_share import cashier_share
+from onboarding.adoption import adoption_week, last_full_week
 from reports.portfolio import portfolio_row
 from tests.factories import (
     BranchFactory,
