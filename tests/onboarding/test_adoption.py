@@ -146,6 +146,16 @@ NOW = dt.datetime(2026, 11, 25, 10, tzinfo=dt.timezone(dt.timedelta(hours=7)))
 
 
 @pytest.fixture
+def same_language():
+    """The pages below are read in Russian; the language the requests activate in this thread
+    is put back afterwards, so later tests read their own."""
+    from django.utils import translation
+
+    with translation.override(None):
+        yield
+
+
+@pytest.fixture
 def anna_at_till(shop, monkeypatch):
     from django.utils import timezone
 
@@ -178,7 +188,7 @@ def test_cashier_share_by_hand(shop, anna_at_till):
     assert (mine.target, mine.below_target) == (70, False)
 
 
-def test_cashier_page_shows_own_share(client, settings, shop, anna_at_till):
+def test_cashier_page_shows_own_share(client, settings, shop, anna_at_till, same_language):
     client.force_login(anna_at_till.user)
     url = reverse("loyalty:cashier", args=[shop.slug])
     settings.LANGUAGE_CODE = "en"
@@ -195,7 +205,9 @@ def test_cashier_page_shows_own_share(client, settings, shop, anna_at_till):
     assert "Прошлая неделя, 16.11–22.11" in body and "Цель<b>70%</b>" in body
 
 
-def test_cashier_page_empty_share_and_none_for_an_owner(client, settings, shop, monkeypatch):
+def test_cashier_page_empty_share_and_none_for_an_owner(
+    client, settings, shop, monkeypatch, same_language
+):
     from django.utils import timezone
 
     settings.LANGUAGE_CODE = "ru"
