@@ -27,6 +27,7 @@ from .services.errors import LoyaltyError
 from .services.members import client_register
 from .services.purchases import purchase_record
 from .services.refunds import refund_record
+from .till_share import cashier_share
 
 
 def cashier_access(user, slug: str) -> tuple[Merchant, object]:
@@ -35,8 +36,10 @@ def cashier_access(user, slug: str) -> tuple[Merchant, object]:
     Cashiers only at their own merchant; owners and assigned specialists of the merchant
     (and superusers) too."""
     merchant = get_object_or_404(Merchant, slug=slug)
-    own = cashier_merchant(user)
     staff = getattr(user, "staff_member", None)
+    if staff is not None and staff.merchant_id == merchant.pk:
+        staff.merchant = merchant  # the same row: spares cashier_merchant() a second read
+    own = cashier_merchant(user)
     if own is not None:
         if own.pk != merchant.pk:
             raise Http404
@@ -62,6 +65,8 @@ def cashier_home(request, slug):
     merchant, staff = cashier_access(request.user, slug)
     search = ClientSearchForm(request.GET or None)
     context = {"merchant": merchant, "staff": staff, "search": search}
+    if staff is not None:
+        context["adoption"] = cashier_share(merchant=merchant, staff=staff)
     if search.is_valid():
         match = client_find(merchant=merchant, query=search.cleaned_data["q"])
         context["match"] = match

@@ -15,9 +15,16 @@ from . import admin_bonus  # noqa: F401  (registers the staff bonus periods)
 from .admin_base import ScopedAdmin, ScopedTabularInline
 from .admin_journey import MerchantJourneyMixin
 from .admin_onboarding import MerchantOnboardingMixin
+from .admin_pages import SafePaginationInlineFormSet
 from .admin_present import NativeTextAdminMixin
 from .admin_training import StaffQuizLinkMixin
-from .forms import BranchForm, BranchFormSet, MerchantAdminForm
+from .forms import (
+    BranchForm,
+    BranchFormSet,
+    MerchantAdminForm,
+    StaffMemberForm,
+    employee_ids_differ,
+)
 from .models import Branch, Merchant, PointAItem, StaffMember
 from .pos_identity import MERCHANT_IDENTITY_FIELDS, pos_identities_log
 from .services import merchant_after_save
@@ -101,8 +108,16 @@ class PointAInline(ScopedTabularInline):
     tab = True
 
 
+class StaffFormSet(SafePaginationInlineFormSet):
+    def clean(self):
+        super().clean()
+        employee_ids_differ(self)
+
+
 class StaffInline(ScopedTabularInline):
     model = StaffMember
+    form = StaffMemberForm
+    formset = StaffFormSet
     fields = ["full_name", "role", "branch", "user", "phone", "pos_employee_id", "is_active"]
     tab = True
 
@@ -283,6 +298,7 @@ class MerchantAdmin(MerchantJourneyMixin, MerchantOnboardingMixin, ScopedAdmin):
 
 @admin.register(StaffMember)
 class StaffMemberAdmin(StaffQuizLinkMixin, ScopedAdmin):
+    form = StaffMemberForm
     list_display = ["full_name", "merchant", "branch", "role", "is_active", "quiz_link"]
     list_filter = ["role", "is_active", ("merchant", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["full_name", "phone", "email"]

@@ -148,7 +148,10 @@ class MerchantJourneyMixin:
         merchant = self._merchant(request, object_id)
         can_edit = can_edit_merchant(request.user, merchant)
         form = OwnerLinkForm(request.POST or None, merchant=merchant)
-        created = None
+        # The new link's URL survives one redirect in the session and is shown once, so a
+        # reload neither re-posts (another link) nor shows the secret again.
+        secret_key = f"owner_link_created:{merchant.pk}"
+        created_url = None if request.method == "POST" else request.session.pop(secret_key, None)
         if request.method == "POST":
             if not can_edit:
                 raise PermissionDenied
@@ -180,7 +183,8 @@ class MerchantJourneyMixin:
                             request,
                             _("The link is sent to %(email)s.") % {"email": created.link.recipient},
                         )
-                    form = OwnerLinkForm(merchant=merchant)
+                    request.session[secret_key] = created.url
+                    return HttpResponseRedirect(request.path)
         context = {
             **self.admin_site.each_context(request),
             "title": _("Owner links"),
@@ -188,7 +192,7 @@ class MerchantJourneyMixin:
             "opts": self.model._meta,
             "merchant": merchant,
             "form": form,
-            "created": created,
+            "created_url": created_url,
             "can_edit": can_edit,
             "links": owner_link.owner_links(merchant=merchant),
             "now": timezone.now(),

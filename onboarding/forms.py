@@ -9,8 +9,16 @@ from unfold.widgets import UnfoldAdminSelect2Widget
 
 from .checklists import LaunchBlocked, launch_check
 from .facts import fact_override_error
-from .models import Branch, Merchant, MerchantTask, OnboardingStatus, TaskStatus, TrainingModule
-from .pos_identity import TAKEN, merchant_identity_check, store_id_check
+from .models import (
+    Branch,
+    Merchant,
+    MerchantTask,
+    OnboardingStatus,
+    StaffMember,
+    TaskStatus,
+    TrainingModule,
+)
+from .pos_identity import TAKEN, employee_id_check, merchant_identity_check, store_id_check
 
 
 @cache
@@ -137,6 +145,34 @@ class BranchFormSet(forms.BaseInlineFormSet):
             if store and store in seen:
                 form.add_error("pos_store_id", TAKEN["pos_store_id_here"])
             seen.add(store)
+
+
+class StaffMemberForm(forms.ModelForm):
+    """A staff member: their POS employee id names one cashier of the merchant."""
+
+    class Meta:
+        model = StaffMember
+        fields = "__all__"
+
+    def clean_pos_employee_id(self):
+        merchant = self.cleaned_data.get("merchant")
+        return employee_id_check(
+            value=self.cleaned_data.get("pos_employee_id"),
+            merchant_id=merchant.pk if merchant is not None else self.instance.merchant_id,
+            staff_id=self.instance.pk,
+        )
+
+
+def employee_ids_differ(formset) -> None:
+    """Two rows of the merchant's staff form may not name the same POS employee."""
+    seen = set()
+    for form in formset.forms:
+        if not hasattr(form, "cleaned_data") or form.cleaned_data.get("DELETE"):
+            continue
+        employee = (form.cleaned_data.get("pos_employee_id") or "").lower()
+        if employee and employee in seen:
+            form.add_error("pos_employee_id", TAKEN["pos_employee_id"])
+        seen.add(employee)
 
 
 class QuizForm(forms.Form):

@@ -413,6 +413,18 @@ class StaffMember(models.Model):
         verbose_name = _("staff member")
         verbose_name_plural = _("staff")
         indexes = [models.Index(fields=["merchant", "pos_employee_id"])]
+        constraints = [
+            # A POS sale names one cashier (any case: the POS look-ups ignore it).
+            models.UniqueConstraint(
+                "merchant",
+                Lower("pos_employee_id"),
+                condition=~Q(pos_employee_id=""),
+                name="uniq_staff_pos_employee_id",
+                violation_error_message=_(
+                    "Another staff member of this merchant already has this POS employee id."
+                ),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.full_name

@@ -1,12 +1,12 @@
-"""POS identities: the Evotor user id, the Poster account and the stores of a merchant's
-branches. The webhooks find the merchant by them, so each names one merchant (database
+"""POS identities: the Evotor user id, the Poster account, the stores of a merchant's
+branches and the POS employee ids of its staff. The webhooks find the merchant by them, so each names one merchant (database
 constraints back this up); forms say so before saving, without naming the other merchant,
 and every change is written to the merchant's onboarding log."""
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .models import GLOBAL_STORE_ID_LENGTH, Branch, Merchant, OnboardingEvent
+from .models import GLOBAL_STORE_ID_LENGTH, Branch, Merchant, OnboardingEvent, StaffMember
 
 MERCHANT_IDENTITY_FIELDS = ("evotor_user_id", "poster_account")
 
@@ -24,6 +24,7 @@ TAKEN = {
         "store id; if it is this merchant's, ask an administrator to disconnect it there."
     ),
     "pos_store_id_here": _("Another branch of this merchant already has this store id."),
+    "pos_employee_id": _("Another staff member of this merchant already has this POS employee id."),
 }
 
 
@@ -51,6 +52,21 @@ def store_id_check(*, value: str, merchant_id: int | None, branch_id: int | None
         raise ValidationError(TAKEN["pos_store_id_here"], code="pos_identity_taken")
     if store_id_is_global(value) and others.exists():
         raise ValidationError(TAKEN["pos_store_id"], code="pos_identity_taken")
+    return value
+
+
+def employee_id_check(*, value: str, merchant_id: int | None, staff_id: int | None) -> str:
+    """A staff member's POS employee id, trimmed; ValidationError if another staff member of
+    the merchant already has it (in any case: the POS look-ups ignore it)."""
+    value = (value or "").strip()
+    if (
+        value
+        and merchant_id is not None
+        and StaffMember.objects.filter(merchant_id=merchant_id, pos_employee_id__iexact=value)
+        .exclude(pk=staff_id)
+        .exists()
+    ):
+        raise ValidationError(TAKEN["pos_employee_id"], code="pos_identity_taken")
     return value
 
 

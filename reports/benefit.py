@@ -23,9 +23,20 @@ class ComponentConfig:
 
 
 def benefit_config(merchant: Merchant) -> list[ComponentConfig]:
-    """The merchant's components: its own rows override the default for their kind;
-    kinds without a row are counted with the default share; manual rows are added."""
-    rows = list(BenefitComponent.objects.filter(merchant=merchant).order_by("position", "pk"))
+    """The merchant's components (see `benefit_configs`)."""
+    return benefit_configs([merchant])[merchant.pk]
+
+
+def benefit_configs(merchants: list[Merchant]) -> dict[int, list[ComponentConfig]]:
+    """Each merchant's components, one query for all: its own rows override the default for
+    their kind; kinds without a row are counted with the default share; manual rows are added."""
+    rows: dict[int, list[BenefitComponent]] = {m.pk: [] for m in merchants}
+    for row in BenefitComponent.objects.filter(merchant__in=merchants).order_by("position", "pk"):
+        rows[row.merchant_id].append(row)
+    return {m.pk: _config(m, rows[m.pk]) for m in merchants}
+
+
+def _config(merchant: Merchant, rows: list[BenefitComponent]) -> list[ComponentConfig]:
     by_kind = {r.kind: r for r in rows if r.kind != ComponentKind.MANUAL}
     out = []
     for kind in DEFAULT_COMPONENTS:

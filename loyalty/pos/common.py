@@ -119,9 +119,9 @@ def branch_for_store(merchant: Merchant, store_id) -> Branch | None:
 def cashier_for_employee(merchant: Merchant, employee_id) -> StaffMember | None:
     if not employee_id:
         return None
-    return StaffMember.objects.filter(
-        merchant=merchant, pos_employee_id__iexact=str(employee_id)
-    ).first()
+    return only_one(
+        StaffMember.objects.filter(merchant=merchant, pos_employee_id__iexact=str(employee_id))
+    )
 
 
 def client_for(merchant: Merchant, *, phone=None, card=None) -> tuple[Client | None, bool]:

@@ -101,8 +101,9 @@ def _context(merchant: Merchant, receipt: Receipt) -> _Context:
     sql = (
         f"SELECT (SELECT id FROM {branch_t} WHERE merchant_id = %s AND %s <> '' "
         f"AND LOWER(pos_store_id) = LOWER(%s) ORDER BY id LIMIT 1), "
-        f"(SELECT id FROM {staff_t} WHERE merchant_id = %s AND %s <> '' "
-        f"AND LOWER(pos_employee_id) = LOWER(%s) ORDER BY id LIMIT 1), "
+        # The one cashier the employee id names, or none (as `only_one`).
+        f"(SELECT CASE WHEN COUNT(*) = 1 THEN MIN(id) END FROM {staff_t} WHERE merchant_id = %s "
+        f"AND %s <> '' AND LOWER(pos_employee_id) = LOWER(%s)), "
         f"(SELECT id FROM {client_t} WHERE merchant_id = %s AND card_code <> '' "
         "AND card_code = %s LIMIT 1), "
         f"(SELECT id FROM {client_t} WHERE merchant_id = %s AND phone <> '' "

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from loyalty.models import Purchase
+from loyalty.till_share import cashier_share
 from onboarding.adoption import adoption_week, last_full_week
 from reports.portfolio import portfolio_row
 from tests.factories import (
@@ -137,3 +138,111 @@ def test_alert_on_hub_and_portfolio(client, shop, monkeypatch):
     shop.adoption_target_percent = 71
     shop.save()
     assert portfolio_row(shop)["adoption_alerts"] == 2
+
+
+# The cashier's own share on the cashier page. "Now" is Wednesday 25.11 10:00 in the
+# merchant's zone (UTC+7): this week runs from Monday 23.11, last week is 16.11–22.11.
+NOW = dt.datetime(2026, 11, 25, 10, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+
+
+@pytest.fixture
+def same_language():
+    """The pages below are read in Russian; the language the requests activate in this thread
+    is put back afterwards, so later tests read their own."""
+    from django.utils import translation
+
+    with translation.override(None):
+        yield
+
+
+@pytest.fixture
+def anna_at_till(shop, monkeypatch):
+    from django.utils import timezone
+
+    monkeypatch.setattr(timezone, "now", lambda: NOW)
+    anna = shop.staff.get(full_name="Anna")
+    boris = shop.staff.get(full_name="Boris")
+    centre = anna.branch
+    this_monday = MONDAY + dt.timedelta(7)
+    # Last week (fixture): Anna 8 of 10; plus Sunday 22.11 23:00 local, 1 without a card → 8 of 11.
+    _checks(shop, centre, anna, card=0, plain=1, day=this_monday - dt.timedelta(1), hour=23)
+    # This week: Monday 23.11 00:00 local (Sunday 17:00 UTC) 3 with a card, 1 without → 3 of 4.
+    _checks(shop, centre, anna, card=3, plain=1, day=this_monday, hour=0)
+    # Not Anna's: Boris's checks, and Anna's imported history.
+    _checks(shop, centre, boris, card=0, plain=6, day=this_monday)
+    _checks(shop, centre, anna, card=0, plain=3, day=this_monday, source="import")
+    anna.user = UserFactory(username="anna-till", role="cashier")
+    anna.save()
+    return anna
+
+
+def test_cashier_share_by_hand(shop, anna_at_till):
+    with CaptureQueriesContext(connection) as ctx:
+        mine = cashier_share(merchant=shop, staff=anna_at_till)
+    assert len(ctx) == 1
+    assert (mine.start, mine.last_start, mine.last_end) == (
+        dt.date(2026, 11, 23), MONDAY, dt.date(2026, 11, 22),
+    )  # fmt: skip
+    assert (mine.checks, mine.card_checks, mine.share) == (4, 3, Decimal("75.00"))
+    assert (mine.last_checks, mine.last_card_checks, mine.last_share) == (11, 8, Decimal("72.73"))
+    assert (mine.target, mine.below_target) == (70, False)
+
+
+def test_cashier_page_shows_own_share(client, settings, shop, anna_at_till, same_language):
+    client.force_login(anna_at_till.user)
+    url = reverse("loyalty:cashier", args=[shop.slug])
+    settings.LANGUAGE_CODE = "en"
+    body = client.get(url).content.decode()
+    assert "This week, since 23.11" in body and "<b>75.0%</b>" in body
+    assert "3 of 4 checks" in body
+    assert "Last week, 16.11–22.11" in body and "<b>72.7%</b>" in body
+    assert "8 of 11 checks" in body
+    assert 'id="share-target">Target<b>70%</b>' in body
+    settings.LANGUAGE_CODE = "ru"
+    body = client.get(url).content.decode()
+    assert "Эта неделя, с 23.11" in body and "<b>75,0%</b>" in body
+    assert "3 из 4 чеков" in body and "8 из 11 чеков" in body
+    assert "Прошлая неделя, 16.11–22.11" in body and "Цель<b>70%</b>" in body
+
+
+def test_cashier_page_empty_share_and_none_for_an_owner(
+    client, settings, shop, monkeypatch, same_language
+):
+    from django.utils import timezone
+
+    settings.LANGUAGE_CODE = "ru"
+    monkeypatch.setattr(timezone, "now", lambda: NOW + dt.timedelta(days=21))
+    vera = shop.staff.get(full_name="Vera")
+    vera.user = UserFactory(username="vera-till", role="cashier")
+    vera.save()
+    client.force_login(vera.user)
+    url = reverse("loyalty:cashier", args=[shop.slug])
+    body = client.get(url).content.decode()
+    assert 'id="share-empty"' in body and "Цель — 70%" in body
+    assert 'id="share-this-week"' not in body
+    owner = UserFactory(username="shop-owner", role="owner")
+    shop.owners.add(owner)
+    client.force_login(owner)
+    assert 'id="card-share"' not in client.get(url).content.decode()
+
+
+def test_weeks_of_many_merchants_agree_with_each_week(shop, monkeypatch):
+    import onboarding.adoption as adoption
+    from onboarding.adoption import adoption_weeks
+
+    monkeypatch.setattr(adoption, "last_full_week", lambda today: MONDAY)
+    other = MerchantFactory(adoption_target_percent=50)
+    kiosk = BranchFactory(merchant=other, name="Kiosk")
+    _checks(other, kiosk, StaffMemberFactory(merchant=other), card=1, plain=3)
+    with CaptureQueriesContext(connection) as ctx:
+        weeks = adoption_weeks(merchants=[shop, other])
+    assert len(ctx) == 2
+    for merchant in (shop, other):
+        one = adoption_week(merchant=merchant)
+        many = weeks[merchant.pk]
+        assert (many.start, many.end, many.target) == (one.start, one.end, one.target)
+        assert [(b.name, b.checks, b.card_checks) for b in many.branches] == [
+            (b.name, b.checks, b.card_checks) for b in one.branches
+        ]
+    assert [(b.name, b.share) for b in weeks[other.pk].alerts] == [("Kiosk", Decimal("25.00"))]
+    assert [b.name for b in weeks[shop.pk].alerts] == ["Mall"]

@@ -176,10 +176,10 @@ def test_hub_creates_and_revokes(client, merchant, specialist):
     client.force_login(specialist)
     url = reverse("admin:onboarding_merchant_owner_links", args=[merchant.pk])
     response = client.post(url, {"days": "7", "recipient": "", "create": "1"})
-    assert response.status_code == 200
+    assert response.status_code == 302
     link = OwnerLink.objects.get(merchant=merchant)
     assert link.expires_at - link.created_at == dt.timedelta(days=7)
-    assert response.context["created"].url.startswith("http://testserver/dashboard/")
+    assert client.get(url).context["created_url"].startswith("http://testserver/dashboard/")
     response = client.post(url, {"days": "0", "create": "1"})
     assert "A link is valid for 1 to 180 days." in response.content.decode()
     assert OwnerLink.objects.count() == 1
@@ -191,6 +191,33 @@ def test_hub_creates_and_revokes(client, merchant, specialist):
     other_url = reverse("admin:onboarding_merchant_owner_links", args=[other.pk])
     assert client.post(other_url, {"days": "7", "create": "1"}).status_code == 404
     assert not OwnerLink.objects.filter(merchant=other).exists()
+
+
+def test_hub_create_redirects_and_shows_the_secret_once(client, merchant, specialist):
+    client.force_login(specialist)
+    url = reverse("admin:onboarding_merchant_owner_links", args=[merchant.pk])
+    response = client.post(url, {"days": "7", "recipient": "", "create": "1"})
+    assert (response.status_code, response["Location"]) == (302, url)
+    assert OwnerLink.objects.filter(merchant=merchant).count() == 1
+    first = client.get(url)
+    secret = first.context["created_url"]
+    assert secret.startswith(f"http://testserver/dashboard/{merchant.slug}/owner/")
+    assert 'id="owner-link-created"' in first.content.decode()
+    assert secret in first.content.decode()
+    assert "no-store" in first["Cache-Control"]
+    again = client.get(url)  # a reload: no re-post, no secret
+    assert again.context["created_url"] is None
+    assert secret not in again.content.decode()
+    assert 'id="owner-link-created"' not in again.content.decode()
+    assert OwnerLink.objects.filter(merchant=merchant).count() == 1
+    # The secret waits only on its own merchant's page.
+    client.post(url, {"days": "7", "recipient": "", "create": "1"})
+    other = MerchantFactory()
+    other.specialists.add(specialist)
+    other_url = reverse("admin:onboarding_merchant_owner_links", args=[other.pk])
+    assert client.get(other_url).context["created_url"] is None
+    assert client.get(url).context["created_url"] is not None
+    assert OwnerLink.objects.filter(merchant=merchant).count() == 2
 
 
 def test_progress_counts_a_task_whose_fact_holds_as_done(merchant):

@@ -230,3 +230,133 @@ def test_migration_clears_identities_shared_before_the_constraints():
         )
     finally:
         MigrationExecutor(connection).migrate(executor.loader.graph.leaf_nodes())
+
+
+EMPLOYEE = "20240713-EEEE-4000-8000-00000000000a"
+
+
+def test_pos_employee_id_names_one_cashier_of_a_merchant(world):
+    from loyalty.pos.common import cashier_for_employee
+    from onboarding.models import StaffMember
+    from tests.factories import StaffMemberFactory
+
+    alpha, bravo = world["a"]["merchant"], world["b"]["merchant"]
+    anna = StaffMemberFactory(merchant=alpha, full_name="Anna", pos_employee_id=EMPLOYEE)
+    assert cashier_for_employee(alpha, EMPLOYEE.lower()) == anna  # any case
+    assert cashier_for_employee(bravo, EMPLOYEE) is None  # another merchant's cashier
+    assert cashier_for_employee(alpha, "") is None
+    # Blanks repeat; another merchant may use the same id; one merchant may not, in any case.
+    StaffMemberFactory(merchant=alpha, pos_employee_id="")
+    StaffMemberFactory(merchant=alpha, pos_employee_id="")
+    StaffMemberFactory(merchant=bravo, pos_employee_id=EMPLOYEE)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        StaffMember.objects.create(
+            merchant=alpha, full_name="Boris", pos_employee_id=EMPLOYEE.upper()
+        )
+    assert cashier_for_employee(alpha, EMPLOYEE) == anna
+
+
+def test_repeated_pos_employee_id_is_refused_on_the_staff_forms(client, world):
+    from onboarding.models import StaffMember
+    from tests.factories import StaffMemberFactory
+
+    alpha = world["a"]["merchant"]
+    StaffMemberFactory(merchant=alpha, full_name="Anna", pos_employee_id=EMPLOYEE)
+    client.force_login(world["spec_a"])
+    taken = "Another staff member of this merchant already has this POS employee id"
+
+    def row(n, name, employee):
+        return {
+            f"staff-{n}-full_name": name,
+            f"staff-{n}-role": "cashier",
+            f"staff-{n}-pos_employee_id": employee,
+            f"staff-{n}-is_active": "on",
+            f"staff-{n}-merchant": alpha.pk,
+        }
+
+    # A new row copying Anna's id (another case), on the merchant page.
+    response = _post_merchant(
+        client, alpha, **{"staff-TOTAL_FORMS": "1"}, **row(0, "Boris", EMPLOYEE.lower())
+    )
+    assert response.status_code == 200 and taken in response.content.decode()
+    # Two new rows naming one employee between them.
+    response = _post_merchant(
+        client,
+        alpha,
+        **{"staff-TOTAL_FORMS": "2"},
+        **row(0, "Vera", "w-7"),
+        **row(1, "Gleb", "W-7"),
+    )
+    assert response.status_code == 200 and taken in response.content.decode()
+    # The staff member's own page says the same.
+    response = client.post(
+        reverse("admin:onboarding_staffmember_add"),
+        {"merchant": alpha.pk, "full_name": "Dina", "role": "cashier",
+         "pos_employee_id": f" {EMPLOYEE} ", "is_active": "on"},
+    )  # fmt: skip
+    assert response.status_code == 200 and taken in response.content.decode()
+    assert not StaffMember.objects.filter(full_name__in=["Boris", "Vera", "Gleb", "Dina"]).exists()
+    # Blanks repeat freely.
+    response = _post_merchant(
+        client, alpha, **{"staff-TOTAL_FORMS": "2"}, **row(0, "Vera", ""), **row(1, "Gleb", "")
+    )
+    assert response.status_code == 302
+    assert StaffMember.objects.filter(merchant=alpha, full_name__in=["Vera", "Gleb"]).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_clears_repeated_employee_ids_and_logs_it():
+    """A merchant's repeated employee id stays on its active (else oldest) staff member and is
+    cleared, and logged, on the others; other merchants and blanks are untouched."""
+    executor = MigrationExecutor(connection)
+    before, after = (
+        [("onboarding", "0012_pos_identities_unique")],
+        [("onboarding", "0013_staff_pos_employee_id_unique")],
+    )
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps
+        OldMerchant = old.get_model("onboarding", "Merchant")
+        OldStaff = old.get_model("onboarding", "StaffMember")
+        m1, m2 = (
+            OldMerchant.objects.create(
+                name=f"M{n}", slug=f"m{n}", country="RU", currency="RUB",
+                time_zone="Europe/Moscow",
+            )
+            for n in (1, 2)
+        )  # fmt: skip
+        for merchant, name, employee, active in [
+            (m1, "left", "e-1", False),  # the oldest, but no longer working
+            (m1, "anna", "E-1", True),  # keeps it: active
+            (m1, "boris", "e-1", True),  # cleared: a newer active one
+            (m1, "vera", "", True),
+            (m1, "gleb", "", True),
+            (m2, "dina", "e-1", True),  # another merchant: untouched
+        ]:
+            OldStaff.objects.create(
+                merchant_id=merchant.pk, full_name=name, pos_employee_id=employee, is_active=active
+            )
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        from onboarding.models import StaffMember
+
+        ids = dict(
+            StaffMember.objects.filter(merchant_id__in=[m1.pk, m2.pk]).values_list(
+                "full_name", "pos_employee_id"
+            )
+        )
+        assert ids == {
+            "left": "",
+            "anna": "E-1",
+            "boris": "",
+            "vera": "",
+            "gleb": "",
+            "dina": "e-1",
+        }
+        logged = OnboardingEvent.objects.filter(kind="pos_identity").order_by("pk")
+        assert [(e.merchant_id, e.details) for e in logged] == [
+            (m1.pk, {"changes": {"pos_employee_id": ["e-1", ""]}, "staff": "boris"}),
+            (m1.pk, {"changes": {"pos_employee_id": ["e-1", ""]}, "staff": "left"}),
+        ]
+    finally:
+        MigrationExecutor(connection).migrate(executor.loader.graph.leaf_nodes())
