@@ -117,11 +117,14 @@ def client_level(merchant: Merchant, period: Period, *, today: date) -> ClientLe
     )
 
 
+def snapshot_serves(snap: ReportSnapshot | None) -> bool:
+    """Whether the rollup and snapshot serve a merchant's figures (a large merchant's)."""
+    return bool(snap and snap.rollup_through and snap.purchases_total >= ROLLUP_MIN_PURCHASES)
+
+
 def snapshot_for(merchant: Merchant) -> ReportSnapshot | None:
     snap = ReportSnapshot.objects.filter(merchant=merchant).first()
-    if snap and snap.rollup_through and snap.purchases_total >= ROLLUP_MIN_PURCHASES:
-        return snap
-    return None
+    return snap if snapshot_serves(snap) else None
 
 
 # ── the whole Point B ─────────────────────────────────────────────────────────────────

@@ -50,7 +50,7 @@ def snapshots_for(merchants: list[Merchant]) -> dict[int, ReportSnapshot | None]
     """Each merchant's snapshot when the rollup serves it (as `metrics.snapshot_for`)."""
     usable = {m.pk: None for m in merchants}
     for snap in ReportSnapshot.objects.filter(merchant__in=merchants):
-        if snap.rollup_through and snap.purchases_total >= metrics.ROLLUP_MIN_PURCHASES:
+        if metrics.snapshot_serves(snap):
             usable[snap.merchant_id] = snap
     return usable
 
