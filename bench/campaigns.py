@@ -107,7 +107,7 @@ def build(clients: int):
             INSERT INTO {client_t} (merchant_id, phone, full_name, birthday, gender, email,
                 card_code, source, source_detail, tier_locked, joined_at, imported, consent,
                 balance, total_spent, purchases_count, first_purchase_at, last_purchase_at,
-                created_at, updated_at)
+                created_at, updated_at, notes)
             SELECT %s, '+7900' || lpad(i::text, 7, '0'), 'Client ' || i,
                 date '1950-01-01' + ((i * 7919) %% 20000)::int,
                 '', '', '', 'organic', '', false,
@@ -120,7 +120,7 @@ def build(clients: int):
                      ELSE now() - ((i * 37) %% 1100) * interval '1 day' - interval '3 hours' END,
                 CASE WHEN i %% 10 < 3 THEN NULL
                      ELSE now() - ((i * 37) %% 1100) * interval '1 day' - interval '3 hours' END,
-                now() - interval '1200 days', now()
+                now() - interval '1200 days', now(), ''
             FROM generate_series(1::bigint, %s) AS i
             """,
             [m, clients],

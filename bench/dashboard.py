@@ -117,6 +117,7 @@ def build(n_clients: int, n_purchases: int):
                 "birthday": "date '1970-01-01' + (g % 12000)",
                 "gender": "CASE WHEN g % 2 = 0 THEN 'f' ELSE 'm' END",
                 "email": "''",
+                "notes": "''",
                 "card_code": "''",
                 "source": "CASE WHEN g % 10 < 4 THEN 'import' WHEN g % 10 < 6 THEN 'platform' "
                 "WHEN g % 10 = 6 THEN 'promo_code' WHEN g % 10 = 7 THEN 'partner' "
