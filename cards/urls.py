@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_staff
 
 app_name = "cards"
 urlpatterns = [
@@ -17,7 +17,9 @@ urlpatterns = [
     path("c/<slug:slug>/consent/", views.consent, name="consent"),
     path("c/<slug:slug>/push/subscribe/", views.push_subscribe, name="push_subscribe"),
     path("c/<slug:slug>/logo/", views.logo, name="logo"),
-    path("c/<slug:slug>/poster/", views.poster, name="poster"),
-    path("c/<slug:slug>/poster.<str:fmt>", views.poster, name="poster_file"),
-    path("cashier/<slug:slug>/partner-code/", views.till_partner_code, name="till_partner_code"),
+    path("c/<slug:slug>/poster/", views_staff.poster, name="poster"),
+    path("c/<slug:slug>/poster.<str:fmt>", views_staff.poster, name="poster_file"),
+    path(
+        "cashier/<slug:slug>/partner-code/", views_staff.till_partner_code, name="till_partner_code"
+    ),
 ]

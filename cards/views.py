@@ -1,33 +1,26 @@
-"""The client site at /c/<merchant-slug>/: join, confirm the phone, sign in, the card, its
-history, invitation, inbox and feedback; plus the till's partner-code form and the poster.
-Thin: the rules live in `cards.services`, `cards.codes` and `cards.partners`.
-
-Over 450 lines: every page of the client site is a thin view; rules live in services, codes and
-partners. The till's partner-code form and the poster are the part to move out."""
+"""The client's own site: join by QR with a one-time code, sign in, the card, history, invitations,
+inbox, feedback, consent, web push and the merchant's logo. Thin views; the rules live in services,
+codes and partners. The staff's pages (till poster, partner code at the till) are in views_staff.py."""
 
 import json
 from datetime import date
 
 from axes.helpers import get_client_ip_address
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from crm.models import Client
-from loyalty.views import cashier_access
-from onboarding.access import visible_merchants
 from onboarding.models import Merchant
 
 from . import codes, delivery, selectors, services
 from .errors import CardError
-from .forms import CodeForm, FeedbackForm, JoinForm, SigninForm, TillPartnerCodeForm
+from .forms import CodeForm, FeedbackForm, JoinForm, SigninForm
 from .models import CardCounter, CodePurpose
-from .partners import partner_enrol_at_till
-from .qr import qr_pdf, qr_png, qr_svg
+from .qr import qr_svg
 
 
 def _merchant(slug) -> Merchant:
@@ -58,11 +51,11 @@ def _ip(request) -> str | None:
     return get_client_ip_address(request)
 
 
-def _url(name, merchant, *args) -> str:
+def page_url(name, merchant, *args) -> str:
     return reverse(f"cards:{name}", args=[merchant.slug, *args])
 
 
-def _context(merchant, client=None, **extra) -> dict:
+def page_context(merchant, client=None, **extra) -> dict:
     return {"merchant": merchant, "member": client, **extra}
 
 
@@ -73,7 +66,7 @@ def _member_view(view):
         merchant = _merchant(slug)
         client = _signed_in(request, merchant)
         if client is None:
-            return redirect(_url("join", merchant))
+            return redirect(page_url("join", merchant))
         return view(request, merchant, client, *args, **kwargs)
 
     wrapper.__name__ = view.__name__
@@ -100,7 +93,7 @@ def _send_code(request, merchant, *, phone, purpose) -> bool:
             .first()
         )
         if email:
-            link = request.build_absolute_uri(_url("magic", merchant, issued.link_token))
+            link = request.build_absolute_uri(page_url("magic", merchant, issued.link_token))
             delivery.send_magic_link(merchant=merchant, email=email, link=link)
     return True
 
@@ -108,7 +101,7 @@ def _send_code(request, merchant, *, phone, purpose) -> bool:
 def join(request, slug):
     merchant = _merchant(slug)
     if _signed_in(request, merchant) is not None and request.method == "GET":
-        return redirect(_url("card", merchant))
+        return redirect(page_url("card", merchant))
     if request.method == "POST":
         form = JoinForm(request.POST, merchant=merchant)
         if form.is_valid():
@@ -126,7 +119,7 @@ def join(request, slug):
                         data["src"], invite_code=data["invite"], partner_code=data["partner_code"]
                     ),
                 }
-                return redirect(_url("verify", merchant))
+                return redirect(page_url("verify", merchant))
     else:
         invite = request.GET.get("ref", "")[:16]
         src = request.GET.get("src", "")[:16]
@@ -147,7 +140,7 @@ def join(request, slug):
     return render(
         request,
         "cards/join.html",
-        _context(merchant, form=form, inviter=inviter),
+        page_context(merchant, form=form, inviter=inviter),
         status=400 if request.method == "POST" else 200,
     )
 
@@ -171,20 +164,20 @@ def signin(request, slug):
                 "purpose": CodePurpose.SIGNIN,
                 "phone": phone,
             }
-            return redirect(_url("verify", merchant))
-    return render(request, "cards/signin.html", _context(merchant, form=form))
+            return redirect(page_url("verify", merchant))
+    return render(request, "cards/signin.html", page_context(merchant, form=form))
 
 
 def verify(request, slug):
     merchant = _merchant(slug)
     pending = request.session.get(_pending_key(merchant))
     if not pending:
-        return redirect(_url("join", merchant))
+        return redirect(page_url("join", merchant))
     form = CodeForm(request.POST or None)
     if request.method == "POST" and "resend" in request.POST:
         if _send_code(request, merchant, phone=pending["phone"], purpose=pending["purpose"]):
             messages.success(request, _("We have sent a new code."))
-        return redirect(_url("verify", merchant))
+        return redirect(page_url("verify", merchant))
     if request.method == "POST" and form.is_valid():
         try:
             codes.code_verify(
@@ -222,11 +215,11 @@ def verify(request, slug):
             form.add_error("code", exc.message)
         else:
             _sign_in(request, merchant, client)
-            return redirect(_url("card", merchant))
+            return redirect(page_url("card", merchant))
     return render(
         request,
         "cards/verify.html",
-        _context(merchant, form=form, phone=pending["phone"]),
+        page_context(merchant, form=form, phone=pending["phone"]),
         status=400 if request.method == "POST" else 200,
     )
 
@@ -238,21 +231,21 @@ def magic(request, slug, token):
         row = codes.link_verify(merchant=merchant, token=token)
     except CardError as exc:
         messages.error(request, exc.message)
-        return redirect(_url("signin", merchant))
+        return redirect(page_url("signin", merchant))
     client = Client.objects.filter(
         merchant=merchant, phone=row.phone, joined_at__isnull=False
     ).first()
     if client is None:
-        return redirect(_url("join", merchant))
+        return redirect(page_url("join", merchant))
     _sign_in(request, merchant, client)
-    return redirect(_url("card", merchant))
+    return redirect(page_url("card", merchant))
 
 
 @require_POST
 def signout(request, slug):
     merchant = _merchant(slug)
     services.card_session_end(token=request.session.pop(_token_key(merchant), None))
-    return redirect(_url("join", merchant))
+    return redirect(page_url("join", merchant))
 
 
 @_member_view
@@ -263,7 +256,7 @@ def card(request, merchant, client):
     return render(
         request,
         "cards/card.html",
-        _context(
+        page_context(
             merchant,
             client,
             summary=summary,
@@ -281,7 +274,7 @@ def history(request, merchant, client):
     return render(
         request,
         "cards/history.html",
-        _context(
+        page_context(
             merchant,
             client,
             purchases=selectors.purchases_page(client=client, page=request.GET.get("p")),
@@ -293,12 +286,12 @@ def history(request, merchant, client):
 @_member_view
 def invite(request, merchant, client):
     profile = services.card_profile_ensure(client=client)
-    link = request.build_absolute_uri(_url("join", merchant) + f"?ref={profile.invite_code}")
+    link = request.build_absolute_uri(page_url("join", merchant) + f"?ref={profile.invite_code}")
     invited, bought = selectors.invited_count(client=client)
     return render(
         request,
         "cards/invite.html",
-        _context(
+        page_context(
             merchant,
             client,
             link=link,
@@ -316,7 +309,7 @@ def inbox(request, merchant, client):
     response = render(
         request,
         "cards/inbox.html",
-        _context(
+        page_context(
             merchant,
             client,
             page=page,
@@ -333,7 +326,7 @@ def inbox(request, merchant, client):
 def feedback(request, merchant, client, pk):
     if "dismiss" in request.POST:
         services.feedback_dismiss(request_id=pk, client=client)
-        return redirect(_url("card", merchant))
+        return redirect(page_url("card", merchant))
     form = FeedbackForm(request.POST)
     if form.is_valid():
         try:
@@ -349,7 +342,7 @@ def feedback(request, merchant, client, pk):
             messages.success(request, _("Thank you for your feedback!"))
     else:
         messages.error(request, _("Choose a rating from 1 to 5."))
-    return redirect(_url("card", merchant))
+    return redirect(page_url("card", merchant))
 
 
 @require_POST
@@ -363,7 +356,7 @@ def consent(request, merchant, client):
         if given
         else _("You will not receive messages any more."),
     )
-    return redirect(_url("card", merchant))
+    return redirect(page_url("card", merchant))
 
 
 @require_POST
@@ -405,56 +398,3 @@ def _image_type(handle) -> str:
     if head[:4] == b"RIFF":
         return "image/webp"
     return "image/jpeg"
-
-
-# ── for staff: the till poster and the partner code at the till ──────────────────────
-
-
-def join_url(request, merchant) -> str:
-    return request.build_absolute_uri(_url("join", merchant) + "?src=qr")
-
-
-@login_required
-@require_GET
-def poster(request, slug, fmt="html"):
-    merchant = get_object_or_404(visible_merchants(request.user), slug=slug)
-    if fmt not in ("html", "png", "pdf"):
-        raise Http404
-    url = join_url(request, merchant)
-    if fmt == "png":
-        response = HttpResponse(qr_png(url), content_type="image/png")
-    elif fmt == "pdf":
-        response = HttpResponse(qr_pdf(url), content_type="application/pdf")
-    else:
-        return render(
-            request, "cards/poster.html", _context(merchant, url=url, qr=qr_svg(url, scale=10))
-        )
-    response["Content-Disposition"] = f'attachment; filename="{merchant.slug}-card-qr.{fmt}"'
-    return response
-
-
-@login_required
-@require_POST
-def till_partner_code(request, slug):
-    merchant, _staff = cashier_access(request.user, slug)
-    form = TillPartnerCodeForm(request.POST, merchant=merchant)
-    back = reverse("loyalty:cashier", args=[merchant.slug])
-    if not form.is_valid():
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, error)
-        return redirect(back)
-    data = form.cleaned_data
-    try:
-        client, certificate = partner_enrol_at_till(
-            merchant=merchant, phone=data["phone"], code=data["code"], full_name=data["full_name"]
-        )
-    except CardError as exc:
-        messages.error(request, exc.message)
-        return redirect(back + "?" + f"q={data['phone']}")
-    messages.success(
-        request,
-        _("Partner certificate for %(points)s points given to %(phone)s.")
-        % {"points": certificate.points, "phone": client.phone},
-    )
-    return redirect(back + f"?q={client.phone.replace('+', '%2B')}")

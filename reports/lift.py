@@ -83,23 +83,9 @@ def _figures(tally: _Tally, end: date) -> dict:
     return figures
 
 
-def lift_to_json(result: dict | None):
-    """The lift as JSON for the snapshot: money and percents as strings, days as ISO dates."""
-
-    def dump(value):
-        if isinstance(value, dict):
-            return {key: dump(item) for key, item in value.items()}
-        if isinstance(value, Decimal):
-            return str(value)
-        if isinstance(value, date):
-            return value.isoformat()
-        return value
-
-    return dump(result)
-
-
 def lift_from_json(data):
-    """`lift_to_json` read back: the same dict, Decimals and dates again."""
+    """The lift stored as JSON (`reports.pointb.to_json`: money and percents as strings, days
+    as ISO dates) read back: the same dict, Decimals and dates again."""
 
     def load(value, key=""):
         if isinstance(value, dict):

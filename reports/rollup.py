@@ -28,7 +28,7 @@ from onboarding.models import Merchant
 from . import aggregates as agg
 from . import rfm
 from .aggregates import Period
-from .lift import lift, lift_to_json
+from .lift import lift
 from .metrics import ROLLUP_MIN_PURCHASES, default_period
 from .models import DailyMembers, DailySales, ReportSnapshot, RfmScore
 from .pointb import ClientLevel, load, to_json
@@ -241,7 +241,7 @@ def reports_refresh(
             to_mark = purchases.filter(pk__lte=mark).count()
         purchases_total = to_mark + purchases.filter(pk__gt=mark).count()
         lift_started = clock.monotonic()
-        lift_value = lift_to_json(lift(merchant=merchant, today=today, live=True))
+        lift_value = to_json(lift(merchant=merchant, today=today, live=True))
         timings["lift"] = round(clock.monotonic() - lift_started, 3)
         snapshot, _created = ReportSnapshot.objects.update_or_create(
             merchant=merchant,

@@ -11,7 +11,7 @@ from crm.models import Client
 
 from ..models import Channel
 from .consent import consent_withdraw, unsubscribe_token_read
-from .telegram import WebhookRejected, telegram_update_process, webhook_authenticate
+from .telegram_updates import WebhookRejected, telegram_update_process, webhook_authenticate
 
 MAX_UPDATE_BYTES = 1_000_000
 

@@ -108,11 +108,12 @@ def test_case_study_and_dashboard_show_the_lift(shop, client):
 
 
 def test_the_lift_round_trips_through_json(shop):
-    from reports.lift import lift_from_json, lift_to_json
+    from reports.lift import lift_from_json
+    from reports.pointb import to_json
 
     result = lift(merchant=shop, today=TODAY)
-    assert lift_from_json(lift_to_json(result)) == result
-    assert lift_from_json(lift_to_json(None)) is None
+    assert lift_from_json(to_json(result)) == result
+    assert lift_from_json(to_json(None)) is None
 
 
 def test_a_large_merchant_reads_the_lift_the_nightly_refresh_stored(shop, monkeypatch):
