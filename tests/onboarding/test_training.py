@@ -24,8 +24,8 @@ def module(merchant):
     )
     q1 = QuizQuestion.objects.create(module=module, text="Q1 single", position=1)
     q2 = QuizQuestion.objects.create(module=module, text="Q2 multiple", multiple=True, position=2)
-    q3 = QuizQuestion.objects.create(module=module, text="Q3", position=3)
-    q4 = QuizQuestion.objects.create(module=module, text="Q4", position=4)
+    q3 = QuizQuestion.objects.create(module=module, text="Q3 third", position=3)
+    q4 = QuizQuestion.objects.create(module=module, text="Q4 fourth", position=4)
     answers = {}
     for question, spec in ((q1, [1, 0]), (q2, [1, 1, 0]), (q3, [0, 1]), (q4, [1, 0])):
         answers[question.pk] = [
