@@ -34,6 +34,7 @@ from .gifts import CampaignTally, Gift, birthday_issue_days, is_certificate, win
 # revenue.
 ISSUED, REDEEMED, EXPIRED, CERTIFICATES, REVENUE = range(5)
 MEMO_SIZE = 200_000
+NEVER = date.max
 
 
 class Account:
@@ -51,9 +52,12 @@ class Account:
         "lapsed",
         "gifts",
         "pending",
+        "lapse",
+        "due",
+        "tier",
     )
 
-    def __init__(self, day: date):
+    def __init__(self, day: date, lapse: date):
         self.tier_id = None
         self.tier_locked = False
         self.total_spent = ZERO
@@ -65,6 +69,9 @@ class Account:
         self.lapsed = False
         self.gifts = []
         self.pending = []  # (day, campaign) of gifts due on a known day
+        self.lapse = lapse  # the day the balance lapses if nothing happens before (`activity`)
+        self.due = NEVER  # the first day a dated gift may be due (`pending`, `last`)
+        self.tier = None  # `Rules.current_tier` of this account while `tier_id` stays
 
 
 class Replay:
@@ -97,6 +104,7 @@ class Replay:
         self._lapse = {}
         self._limits, self._rewards, self._lines, self._referrals = {}, {}, {}, {}
         self._day = self._month = None  # the last check's day and its month bucket
+        self._day_lapse = NEVER  # the lapse day of activity on `_day`
         self._accrued = ZERO  # cashback, added to `by_kind` at the end
         self.campaigns = campaigns
         self.birthday = [c for c in campaigns if c.kind == CampaignKind.BIRTHDAY]
@@ -118,22 +126,32 @@ class Replay:
         self.by_kind[kind] += points
 
     def _expire_if_lapsed(self, account: Account, day: date) -> None:
-        if not self.expiry_months or account.lapsed or account.balance <= 0:
-            return
-        lapse = self._lapse.get(account.activity)
-        if lapse is None:
-            lapse = self._lapse[account.activity] = balance_lapse_day(
-                account.activity, self.expiry_months
-            )
-        if lapse <= day:
+        if account.lapse <= day and not account.lapsed and account.balance > 0:
+            lapse = account.lapse
             self.months[(lapse.year, lapse.month)][EXPIRED] += account.balance
             account.balance = ZERO
             account.lapsed = True
 
+    def _lapse_day(self, activity: date) -> date:
+        """The day a balance lapses after activity on `activity` (never without expiry)."""
+        if not self.expiry_months:
+            return NEVER
+        lapse = self._lapse.get(activity)
+        if lapse is None:
+            lapse = self._lapse[activity] = balance_lapse_day(activity, self.expiry_months)
+        return lapse
+
+    def _set_due(self, account: Account) -> None:
+        pending = account.pending
+        due = pending[-1][0] if pending else NEVER
+        if self.winback and account.last is not None:
+            due = min(due, account.last + self._winback_first)
+        account.due = due
+
     def _account(self, cid: int, day: date) -> Account:
         account = self.accounts.get(cid)
         if account is None:
-            account = self.accounts[cid] = Account(day)
+            account = self.accounts[cid] = Account(day, self._lapse_day(day))
             birthday = self.birthdays.get(cid)
             if birthday is not None and self.birthday:
                 account.pending = sorted(
@@ -147,6 +165,7 @@ class Replay:
                     key=lambda pair: pair[0],
                     reverse=True,
                 )
+                self._set_due(account)
             if self.welcome > 0:
                 self._credit(account, self.welcome, day, LedgerKind.WELCOME)
             self._pay_referrals(cid, day, JOINED, ZERO)
@@ -196,12 +215,12 @@ class Replay:
             issue, campaign = pending.pop()
             self._give(account, campaign, issue)
         last = account.last
-        if last is None or last + self._winback_first > day:  # no win-back gift is due yet
-            return
-        for campaign in self.winback:
-            issue = winback_issue_day(campaign, last, day)
-            if issue is not None:
-                self._give(account, campaign, issue)
+        if last is not None and last + self._winback_first <= day:  # a win-back gift is due
+            for campaign in self.winback:
+                issue = winback_issue_day(campaign, last, day)
+                if issue is not None:
+                    self._give(account, campaign, issue)
+        self._set_due(account)
 
     # --- a check ----------------------------------------------------------------------
     def purchase(self, cid, day: date, amount, excluded, payment_type) -> None:
@@ -212,18 +231,22 @@ class Replay:
             return
         self.card_checks += 1
         self.card_revenue += amount
-        rules = self.rules
         account = self.accounts.get(cid)
         if account is None:
             account = self._account(cid, day)
-        if self.expiry_months and not account.lapsed and account.balance > 0:
+        if day != self._day:
+            self._new_day(day)
+        if account.lapse <= day:
             self._expire_if_lapsed(account, day)
-        if account.pending or self.winback:
+        if account.due <= day:
             self._dated_gifts(account, day)
-        tier = rules.current_tier(account)
-        tier_key = id(tier)  # the tier object stands for itself (its pk is a slower lookup)
+        rules = self.rules
+        tier = account.tier
+        if tier is None:
+            tier = account.tier = rules.current_tier(account)
         # The rule functions are pure: a repeat of the same inputs reuses their answer (the
         # caps do not depend on the balance; `points_payable` applies it to each check).
+        tier_key = id(tier)  # the tier object stands for itself (its pk is a slower lookup)
         key = (tier_key, amount, excluded, payment_type)
         caps = self._limits.get(key)
         if caps is None:
@@ -239,15 +262,13 @@ class Replay:
                 ),
             )
         points = ZERO
-        if caps.points_cap > 0:
+        if caps.points_cap > ZERO and account.balance > ZERO:
             payable = points_payable(caps, account.balance)
-            if payable > 0:
+            if payable > ZERO:
                 self._redeem_acc += self.redeem_share
                 if self._redeem_acc >= 100:
                     self._redeem_acc -= 100
                     points = payable
-        if day != self._day:
-            self._day, self._month = day, self.months[(day.year, day.month)]
         month = self._month
         month[REVENUE] += amount
         certificate_used = ZERO
@@ -257,20 +278,10 @@ class Replay:
         key = (tier_key, amount, excluded, points, certificate_used)
         rewards = self._rewards.get(key)
         if rewards is None:
-            # The lines of a check are the same for the same totals; the rule functions
-            # overwrite every share they set on them.
-            lines = self._lines.get((amount, excluded))
-            if lines is None:
-                lines = self._remember(
-                    self._lines,
-                    (amount, excluded),
-                    lines_from_totals(amount, excluded, named=False),
-                )
-            base = check_base(
-                rules=rules, lines=lines, points=points, certificate_used=certificate_used
-            )
             rewards = self._remember(
-                self._rewards, key, check_rewards(rules=rules, tier=tier, lines=lines, base=base)
+                self._rewards,
+                key,
+                self._rewards_of(tier, amount, excluded, points, certificate_used),
             )
         accrued, referral_base = rewards
         if points:
@@ -287,13 +298,37 @@ class Replay:
         account.total_spent = q(account.total_spent + amount)
         account.purchases_count += 1
         account.activity = account.last = day
+        account.lapse = self._day_lapse
         account.lapsed = False
         next_tier = rules.next_tier(account)
         if next_tier is not None and (next_tier is not tier or account.tier_id is None):
             account.tier_id = next_tier.pk
+            account.tier = None
         for campaign in self.growth:
             if amount >= (campaign.min_check_amount or ZERO):
                 self._give(account, campaign, day)
+        if self.winback:
+            self._set_due(account)
+
+    def _new_day(self, day: date) -> None:
+        """The first check of a day: its month's bucket and the lapse day of activity on it."""
+        self._day, self._month = day, self.months[(day.year, day.month)]
+        self._day_lapse = self._lapse_day(day)
+
+    def _rewards_of(self, tier, amount, excluded, points, certificate_used) -> tuple:
+        """(cashback, referral base) of a check by the engine's line rules; the lines of a
+        check are the same for the same totals (the rule functions overwrite every share
+        they set on them)."""
+        rules = self.rules
+        lines = self._lines.get((amount, excluded))
+        if lines is None:
+            lines = self._remember(
+                self._lines, (amount, excluded), lines_from_totals(amount, excluded, named=False)
+            )
+        base = check_base(
+            rules=rules, lines=lines, points=points, certificate_used=certificate_used
+        )
+        return check_rewards(rules=rules, tier=tier, lines=lines, base=base)
 
     def _use_gift(self, account: Account, day: date, eligible, points) -> Decimal:
         live = sorted((g for g in account.gifts if g.last_day >= day), key=lambda g: g.last_day)

@@ -5,6 +5,7 @@ Rounding (see `onboarding.money`): caps are rounded down (`q_down`) so a cap is 
 every computed award (cashback, referral %, proportional refund shares) is rounded half-up
 to 0.01 (`q`)."""
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
@@ -42,14 +43,27 @@ class Rules:
     def tier_by_id(self, tier_id) -> Tier | None:
         return self._tiers_by_id.get(tier_id)
 
+    @cached_property
+    def _thresholds(self) -> list | None:
+        """The spend thresholds in ladder order when they never fall along it (then the tier
+        a spend reaches is found by bisection), else None (the ladder is walked)."""
+        thresholds = [tier.spend_threshold for tier in self.tiers]
+        return thresholds if thresholds == sorted(thresholds) else None
+
     def tier_for_spend(self, spent) -> Tier | None:
         """The highest tier whose spend threshold `spent` reaches (the entry tier at least)."""
-        spent = Decimal(spent)
+        if type(spent) is not Decimal:
+            spent = Decimal(spent)
+        tiers = self.tiers
+        thresholds = self._thresholds
+        if thresholds is not None:
+            reached = bisect_right(thresholds, spent)  # how many thresholds `spent` reaches
+            return tiers[reached - 1] if reached else (tiers[0] if tiers else None)
         reached = None
-        for tier in self.tiers:
+        for tier in tiers:
             if spent >= tier.spend_threshold:
                 reached = tier
-        return reached or (self.tiers[0] if self.tiers else None)
+        return reached or (tiers[0] if tiers else None)
 
     def current_tier(self, client) -> Tier | None:
         """The tier a purchase is served at: the client's stored tier, or by spend if unset."""
