@@ -8,6 +8,7 @@ welcome campaign); on `redeem_share` % of the checks where they hold points they
 many as the caps allow, and with a campaign certificate whenever they hold a valid one."""
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -29,6 +30,7 @@ from ..services.rules import (
     referral_rewards,
 )
 from .gifts import CampaignTally, Gift, birthday_issue_days, is_certificate, winback_issue_day
+from .outcome import Outcome
 
 # Month buckets: points issued, redeemed with points, expired; certificates redeemed; card
 # revenue.
@@ -361,3 +363,23 @@ class Replay:
             if account.pending or self.winback:
                 self._dated_gifts(account, self.end)
             self._expire_if_lapsed(account, self.end)
+
+    def outcome(self) -> Outcome:
+        """What the forecast's figures read of this replay (after `finish`), in plain values
+        that add up across the groups of members a forecast replays apart."""
+        tiers: dict = {}
+        for account in self.accounts.values():
+            tiers[account.tier_id] = tiers.get(account.tier_id, 0) + 1
+        return Outcome(
+            months={key: list(bucket) for key, bucket in self.months.items()},
+            by_kind=dict(self.by_kind),
+            by_level=dict(self.by_level),
+            tallies={pk: replace(tally) for pk, tally in self.tallies.items()},
+            tier_members=tiers,
+            members=len(self.accounts),
+            checks=self.checks,
+            card_checks=self.card_checks,
+            paying_checks=self.paying_checks,
+            revenue=self.revenue,
+            card_revenue=self.card_revenue,
+        )

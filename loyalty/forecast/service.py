@@ -26,8 +26,9 @@ from ..services.referrals import chain_from_locked
 from ..services.rules import Rules, load_rules
 from .drafts import draft_rules
 from .gifts import campaigns_for_forecast
+from .groups import History, family_roots, replay_history
 from .models import ProgramDraft
-from .replay import CERTIFICATES, EXPIRED, ISSUED, REDEEMED, REVENUE, Replay
+from .replay import CERTIFICATES, EXPIRED, ISSUED, REDEEMED, REVENUE, Outcome, Replay
 
 STREAM_CHUNK = 20000
 SYNTHETIC_SEED = 17
@@ -236,24 +237,23 @@ def forecast_run(
     else:
         source, rows = "point_a", synthetic_rows(merchant, start, end)
         chains, birthdays = {}, {}
-    replays = [
-        Replay(
-            rules=c.rules,
-            redeem_share=c.redeem_share,
-            chains=chains,
-            birthdays=birthdays,
-            campaigns=campaigns,
-            start=start,
-            end=end,
-        )
-        for c in candidates
-    ]
-    for cid, day, amount, excluded, payment in rows:
-        for replay in replays:
-            replay.purchase(cid, day, amount, excluded, payment)
-    for replay in replays:
-        replay.finish()
-    first = replays[0]
+
+    def make_replays():
+        return [
+            Replay(
+                rules=c.rules,
+                redeem_share=c.redeem_share,
+                chains=chains,
+                birthdays=birthdays,
+                campaigns=campaigns,
+                start=start,
+                end=end,
+            )
+            for c in candidates
+        ]
+
+    outcomes = replay_history(History(rows, family_roots(chains)), make_replays)
+    first = outcomes[0]
     return {
         "merchant": merchant.slug,
         "merchant_name": merchant.name,
@@ -267,7 +267,7 @@ def forecast_run(
         "revenue": q(first.revenue),
         "card_revenue": q(first.card_revenue),
         "campaigns_not_forecast": [c.name for c in skipped],
-        "programs": [_figures(c, r, start, end) for c, r in zip(candidates, replays, strict=True)],
+        "programs": [_figures(c, o, start, end) for c, o in zip(candidates, outcomes, strict=True)],
         "direct_discount": _direct_discount(merchant, first, start, end),
     }
 
@@ -280,7 +280,7 @@ def _month_keys(start: date, end: date) -> list[tuple[int, int]]:
     return keys
 
 
-def _figures(candidate: Candidate, replay: Replay, start: date, end: date) -> dict:
+def _figures(candidate: Candidate, replay: Outcome, start: date, end: date) -> dict:
     liability, months = ZERO, []
     totals = [ZERO] * 5
     for key in _month_keys(start, end):
@@ -300,11 +300,9 @@ def _figures(candidate: Candidate, replay: Replay, start: date, end: date) -> di
         )
     cost = totals[REDEEMED] + totals[CERTIFICATES]
     revenue = replay.card_revenue
-    tiers = {t.pk: t for t in replay.rules.tiers}
-    counts: dict = {}
-    for account in replay.accounts.values():
-        counts[account.tier_id] = counts.get(account.tier_id, 0) + 1
-    members = len(replay.accounts)
+    tiers = {t.pk: t for t in candidate.rules.tiers}
+    counts = replay.tier_members
+    members = replay.members
     return {
         "name": candidate.name,
         "draft": candidate.draft.pk if candidate.draft else None,
@@ -356,7 +354,7 @@ def _figures(candidate: Candidate, replay: Replay, start: date, end: date) -> di
     }
 
 
-def _direct_discount(merchant: Merchant, replay: Replay, start: date, end: date) -> dict:
+def _direct_discount(merchant: Merchant, replay: Outcome, start: date, end: date) -> dict:
     """The previous direct discount on the same card checks (the saving metric's rule:
     rate × card revenue)."""
     rate = merchant.previous_discount_percent or ZERO

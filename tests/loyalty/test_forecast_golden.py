@@ -1,6 +1,10 @@
 """The forecast of a seeded history is pinned: the figures in data/forecast_golden.json were
 produced by the replay before it was made faster (rule answers reused, tier ladder looked up
 once, local days by midnight boundaries), so any change of a figure is a change of behaviour.
+They changed once on purpose: members replay in two fixed groups, each with its own count of
+which checks pay with points (`loyalty.forecast.groups`), which moved the figures of drafts
+that pay on part of the checks (50 %, 80 %) by under 2 %; a draft paying on every check kept
+every figure. `UPDATE_FORECAST_GOLDEN=1` rewrites the file after such a deliberate change.
 
 The history has what every path of the replay reads: referral chains of three levels,
 birthdays, promo parts, installments, birthday, win-back and welcome certificates, check-growth
@@ -8,6 +12,7 @@ points, drafts with and without expiry, promo rules and referral bases, the curr
 with and without tiers, and a time zone whose clocks move at midnight."""
 
 import json
+import os
 import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
@@ -184,7 +189,12 @@ def _plain(value):
 @pytest.mark.parametrize("zone", ["Europe/Moscow", "America/Santiago"])
 def test_forecast_figures_are_pinned(zone):
     merchant = seed(zone)
-    assert forecasts(merchant) == json.loads(GOLDEN.read_text())[zone]
+    figures = forecasts(merchant)
+    if os.environ.get("UPDATE_FORECAST_GOLDEN"):
+        pinned = json.loads(GOLDEN.read_text())
+        pinned[zone] = figures
+        GOLDEN.write_text(json.dumps(pinned, indent=1, sort_keys=True) + "\n")
+    assert figures == json.loads(GOLDEN.read_text())[zone]
 
 
 @pytest.mark.parametrize("zone", ["Europe/Moscow", "America/Santiago", "UTC", "Asia/Kolkata"])

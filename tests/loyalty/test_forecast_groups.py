@@ -1,0 +1,91 @@
+"""The forecast replays members in two fixed groups (a referral family in one), the second in a
+forked process on a large history: the figures are the same whichever way the groups run, a
+failed forked process is replaced by a replay here, and the forked process cannot query."""
+
+import os
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+
+from crm.models import Client
+from loyalty.forecast import groups
+from loyalty.forecast.drafts import draft_save
+from loyalty.forecast.models import ProgramDraft
+from loyalty.forecast.service import _history_rows, forecast_run, forecast_window
+from loyalty.models import Purchase
+from tests.loyalty.test_forecast_golden import TODAY, A, B, seed
+
+pytestmark = pytest.mark.django_db
+
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="the platform has no fork")
+
+
+def test_families_group_by_their_smallest_client_id():
+    # 7 ← 5 ← 3 (3 referred by 5, 5 by 7); 9 ← 8; 4 is in no chain.
+    chains = {3: [5, 7], 5: [7], 8: [9]}
+    assert groups.family_roots(chains) == {5: 3, 7: 3, 9: 8}
+    # a family joined late through a second chain keeps one root: the smallest id
+    assert groups.family_roots({6: [10], 2: [10]}) == {6: 2, 10: 2}
+
+
+def test_a_referral_family_replays_in_one_group():
+    roots = groups.family_roots({3: [4], 4: [5]})  # 3, 4, 5: one family, root 3 (odd)
+    rows = [(cid, date(2026, 1, 1), D(100), D(0), "card") for cid in (3, 4, 5, 6, None)]
+    history = groups.History(rows, roots)
+    assert list(history.groups[0].clients) == [6, groups.NO_CLIENT]
+    assert list(history.groups[1].clients) == [3, 4, 5]
+    assert len(history) == 5
+
+
+def _forecast(merchant, monkeypatch, minimum):
+    monkeypatch.setattr(groups, "PARALLEL_MIN_CHECKS", minimum)
+    drafts = list(ProgramDraft.objects.filter(merchant=merchant).order_by("name")) or [
+        draft_save(merchant=merchant, name="A", settings=A),
+        draft_save(merchant=merchant, name="B", settings=B, redeem_share_percent=80),
+    ]
+    return forecast_run(merchant=merchant, drafts=drafts, months=12, today=TODAY)
+
+
+@needs_fork
+def test_forked_and_sequential_groups_give_the_same_figures(monkeypatch):
+    merchant = seed("Europe/Moscow", purchases=600, clients=60)
+    forked_before = []
+    real_fork = groups._fork
+    monkeypatch.setattr(groups, "_fork", lambda work: forked_before.append(1) or real_fork(work))
+    monkeypatch.setattr(groups.os, "cpu_count", lambda: 2)
+
+    forked = _forecast(merchant, monkeypatch, minimum=1)
+    assert forked_before == [1]  # the second group ran in a forked process
+    here = _forecast(merchant, monkeypatch, minimum=10**9)
+    assert forked_before == [1]  # and not this time
+
+    assert forked["programs"] == here["programs"]
+    window = forecast_window(merchant, 12, TODAY)
+    assert forked["checks"] == here["checks"] == len(list(_history_rows(merchant, *window)))
+    members = forked["programs"][0]["members"]
+    buyers = Client.objects.filter(merchant=merchant, purchases__isnull=False).distinct().count()
+    assert buyers <= members <= Client.objects.filter(merchant=merchant).count()
+
+
+@needs_fork
+def test_a_failed_forked_group_is_replayed_here(monkeypatch):
+    merchant = seed("Europe/Moscow", purchases=300, clients=40)
+    expected = _forecast(merchant, monkeypatch, minimum=10**9)
+
+    real_fork = groups._fork
+    dies_fork = lambda work: real_fork(lambda: os._exit(3))  # noqa: E731 — killed: no answer
+    monkeypatch.setattr(groups, "_fork", dies_fork)
+    monkeypatch.setattr(groups.os, "cpu_count", lambda: 2)
+    assert _forecast(merchant, monkeypatch, minimum=1)["programs"] == expected["programs"]
+
+
+@needs_fork
+def test_the_forked_process_cannot_query_the_database():
+    def queries():
+        return Purchase.objects.count()
+
+    pid, read_end = groups._fork(queries)
+    assert groups._collect(pid, read_end) is None  # refused there: no answer
+    pid, read_end = groups._fork(lambda: 41 + 1)
+    assert groups._collect(pid, read_end) == 42
