@@ -2,8 +2,8 @@
 
 A member's checks touch only their own account and, through referral rewards, their referral
 family's; nothing else in a replay ties one member to another but the running count of which
-checks pay with points (`Replay.redeem_share`). So the members fall into `GROUPS` groups — a
-whole referral family in one, by its smallest client id — and each group replays its own
+checks pay with points (`Replay.redeem_share`). So the members fall into two groups — a
+whole referral family in one, by its smallest client id (`group_of`) — and each group replays its own
 checks in time order with its own count; the groups' outcomes add up (`Outcome.add`). The
 groups are the same on every machine and in every mode, so the figures are too: a large
 history replays the second group in a forked process while this one replays the first; a
@@ -21,6 +21,8 @@ from django.db import connections
 GROUPS = 2
 PARALLEL_MIN_CHECKS = 20_000  # below this a process costs more than it saves
 NO_CLIENT = -1
+SCATTER = 2654435761  # Knuth's multiplicative hash: 2**32 divided by the golden ratio
+FIRST_GROUP_SHARE = 2 * 2**32 // 5
 
 
 def family_roots(chains: dict) -> dict:
@@ -42,6 +44,15 @@ def family_roots(chains: dict) -> dict:
             if a != b:
                 parent[max(a, b)] = min(a, b)
     return {cid: root(cid) for cid in parent}
+
+
+def group_of(root: int) -> int:
+    """The group of a referral family by its smallest client id: two fifths of the families
+    in the first group, which replays where the history was read, three fifths in the
+    second, which replays in the forked process (so both finish about together). The id is
+    scattered by a multiplicative hash first, so ids that follow a pattern (every fifth
+    client referred, say) still split by these shares."""
+    return 0 if (root * SCATTER) & 0xFFFFFFFF < FIRST_GROUP_SHARE else 1
 
 
 class Checks:
@@ -92,7 +103,7 @@ class History:
             if cid is None:
                 group, cid = groups[0], NO_CLIENT
             else:
-                group = groups[get_root(cid, cid) % GROUPS]
+                group = groups[group_of(get_root(cid, cid))]
             group.clients.append(cid)
             group.days.append(d)
             group.amounts.append(a)

@@ -30,12 +30,22 @@ def test_families_group_by_their_smallest_client_id():
 
 
 def test_a_referral_family_replays_in_one_group():
-    roots = groups.family_roots({3: [4], 4: [5]})  # 3, 4, 5: one family, root 3 (odd)
-    rows = [(cid, date(2026, 1, 1), D(100), D(0), "card") for cid in (3, 4, 5, 6, None)]
+    roots = groups.family_roots({3: [4], 4: [5]})  # 3, 4, 5: one family, root 3
+    rows = [(cid, date(2026, 1, 1), D(100), D(0), "card") for cid in (3, 4, 5, 6, 7, None)]
     history = groups.History(rows, roots)
-    assert list(history.groups[0].clients) == [6, groups.NO_CLIENT]
-    assert list(history.groups[1].clients) == [3, 4, 5]
-    assert len(history) == 5
+    members = {n: list(g.clients) for n, g in enumerate(history.groups)}
+    family = groups.group_of(3)
+    assert [c for c in members[family] if c in (3, 4, 5)] == [3, 4, 5]
+    assert groups.NO_CLIENT in members[0]  # checks without a client count in the first group
+    for cid in (6, 7):
+        assert cid in members[groups.group_of(cid)]
+    assert len(history) == 6
+
+
+def test_groups_split_families_two_fifths_to_three_fifths_whatever_the_ids():
+    for ids in (range(1, 50_001), range(5, 250_000, 5), range(1_000, 560_000, 11)):
+        first = sum(1 for cid in ids if groups.group_of(cid) == 0)
+        assert abs(first / len(ids) - 0.4) < 0.01
 
 
 def _forecast(merchant, monkeypatch, minimum):
