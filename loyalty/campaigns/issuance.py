@@ -53,15 +53,24 @@ class IssueOutcome:
         self.left_out.extend(other.left_out)
 
 
-def _insert_issuances(rows: list[tuple]) -> list[tuple[int, int, str]]:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING (id, client_id, period_key) of new rows only.
+def _insert_issuances(rows: list[tuple], *, draw_certificates: bool = False) -> list[tuple]:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING (id, client_id, period_key, certificate_id) of
+    new rows only.
 
-    `rows` are (merchant_id, campaign_id, client_id, period_key, points, issued_at)."""
+    `rows` are (merchant_id, campaign_id, client_id, period_key, points, issued_at). With
+    `draw_certificates` (PostgreSQL) each new row gets its certificate's id drawn from the
+    certificates' sequence in the same statement; the certificates are inserted next with
+    those ids (the foreign key is checked at commit), so no issuance is updated after."""
     meta = CampaignIssuance._meta
     ops = connection.ops
     table = ops.quote_name(meta.db_table)
     cols = ["merchant_id", "campaign_id", "client_id", "period_key", "points", "issued_at"]
-    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
+    row = "(%s, %s, %s, %s, %s, %s)"
+    if draw_certificates:
+        cols.append("certificate_id")
+        sequence = ops.quote_name(Certificate._meta.db_table)
+        row = f"(%s, %s, %s, %s, %s, %s, nextval(pg_get_serial_sequence('{sequence}', 'id')))"
+    placeholders = ", ".join([row] * len(rows))
     params = []
     for merchant_id, campaign_id, client_id, period_key, points, issued_at in rows:
         params += [
@@ -76,11 +85,11 @@ def _insert_issuances(rows: list[tuple]) -> list[tuple[int, int, str]]:
         f"INSERT INTO {table} ({', '.join(ops.quote_name(c) for c in cols)}) "
         f"VALUES {placeholders} "
         "ON CONFLICT (campaign_id, client_id, period_key) DO NOTHING "
-        "RETURNING id, client_id, period_key"
+        "RETURNING id, client_id, period_key, certificate_id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [(row[0], row[1], row[2]) for row in cursor.fetchall()]
+        return [(row[0], row[1], row[2], row[3]) for row in cursor.fetchall()]
 
 
 def _within_budget(campaign, rows, moment, tzinfo, outcome) -> list[tuple]:
@@ -172,43 +181,51 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_at):
             rows = _within_budget(campaign, rows, moment, tzinfo, outcome)
             if not rows:
                 return outcome
-        inserted = _insert_issuances(rows)
+        draw = is_certificate and connection.vendor == "postgresql"
+        inserted = _insert_issuances(rows, draw_certificates=draw)
         if not inserted:
             return outcome
         valid_until = None
         by_issuance = {}
         if is_certificate:
             valid_until = moment + timedelta(days=campaign.certificate_valid_days or 30)
+            cap = (
+                campaign.redemption_cap_percent
+                if campaign.redemption_cap_percent is not None
+                else Decimal(100)
+            )
             certificates = Certificate.objects.bulk_create(
                 [
                     Certificate(
+                        pk=cert_id,
                         merchant_id=campaign.merchant_id,
                         client_id=cid,
                         campaign=campaign,
                         points=points,
-                        redemption_cap_percent=campaign.redemption_cap_percent
-                        if campaign.redemption_cap_percent is not None
-                        else Decimal(100),
+                        redemption_cap_percent=cap,
                         issued_at=moment,
                         valid_until=valid_until,
                         remainder_burns=campaign.certificate_remainder_burns,
                     )
-                    for _iid, cid, _key in inserted
+                    for _iid, cid, _key, cert_id in inserted
                 ]
             )
-            bulk_set(
-                CampaignIssuance,
-                "certificate",
-                {
-                    iid: cert.pk
-                    for (iid, _cid, _key), cert in zip(inserted, certificates, strict=True)
-                },
-            )
+            if not draw:
+                bulk_set(
+                    CampaignIssuance,
+                    "certificate",
+                    {
+                        iid: cert.pk
+                        for (iid, _cid, _key, _none), cert in zip(
+                            inserted, certificates, strict=True
+                        )
+                    },
+                )
             outcome.certificates = len(certificates)
         else:
             valid_until = burn_at
             batch = LedgerBatch(accounts)
-            for _iid, cid, key in inserted:
+            for _iid, cid, key, _cert in inserted:
                 batch.post(
                     client_id=cid,
                     kind=LedgerKind.CAMPAIGN,
@@ -219,7 +236,7 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_at):
                     created_at=moment,
                 )
             batch.flush(need_ids=False)
-        for iid, cid, _key in inserted:
+        for iid, cid, _key, _cert in inserted:
             by_issuance[iid] = cid
         renderer = MessageRenderer(campaign=campaign, merchant_name=merchant_name, tzinfo=tzinfo)
         opted_out = (
