@@ -8,8 +8,9 @@ a changed expiry period, runs again (idempotently, as ever). What only time can 
 within the day still runs, as index look-ups: certificates whose validity ended since, and
 gifts whose burn time passed since the marked run. Rewards for events after the marked run
 (a purchase or review the hooks missed, a member created directly) are the next day's
-catch-up (CATCH_UP_DAYS), as for any event after a run. A run killed half-way writes no
-mark, so the next run redoes the whole day."""
+catch-up (CATCH_UP_DAYS), as for any event after a run; `run_campaigns --full` runs a day
+in full again (client data fixed after it ran). A run killed half-way writes no mark, so the
+next run redoes the whole day."""
 
 import hashlib
 import json

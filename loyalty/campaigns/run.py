@@ -97,19 +97,24 @@ class RunReport:
 
 
 def campaigns_run_day(
-    *, merchant: Merchant, day: date | None = None, now: datetime | None = None
+    *,
+    merchant: Merchant,
+    day: date | None = None,
+    now: datetime | None = None,
+    full: bool = False,
 ) -> RunReport:
     """Run one local day for the merchant: issue every active daily campaign's rewards and
     apply expiry. `day` defaults to the merchant's today; any past day can be back-filled.
     Idempotent: a second run of the same day issues and expires nothing; it is decided by
-    the day's mark (marks.py), skipping every campaign whose settings did not change."""
+    the day's mark (marks.py), skipping every campaign whose settings did not change; `full`
+    ignores the mark (client data fixed after the day ran)."""
     if day is None:
         day = local_date(merchant, now) if now else merchant.local_today()
     moment = run_moment(merchant, day, now)
     report = RunReport(merchant_slug=merchant.slug, day=day)
     # A day already run is decided by its mark: each part whose settings are unchanged is
     # skipped (see marks.py).
-    previous = marks.day_mark(merchant, day)
+    previous = None if full else marks.day_mark(merchant, day)
     done = previous.stamps if previous is not None else {}
     stamps = {}
     campaigns = Campaign.objects.filter(
