@@ -28,7 +28,7 @@ from ..models import (
 from .audience import campaign_admits
 from .budget import budget_room, has_budget, lock_campaign
 from .outbox import MessageRenderer, Recipient
-from .sql import bulk_set
+from .sql import bulk_set, insert_set
 
 CHUNK = 1000
 
@@ -194,23 +194,40 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_at):
                 if campaign.redemption_cap_percent is not None
                 else Decimal(100)
             )
-            certificates = Certificate.objects.bulk_create(
-                [
-                    Certificate(
-                        pk=cert_id,
-                        merchant_id=campaign.merchant_id,
-                        client_id=cid,
-                        campaign=campaign,
-                        points=points,
-                        redemption_cap_percent=cap,
-                        issued_at=moment,
-                        valid_until=valid_until,
-                        remainder_burns=campaign.certificate_remainder_burns,
-                    )
-                    for _iid, cid, _key, cert_id in inserted
-                ]
-            )
-            if not draw:
+            if draw:
+                # Set-based: the ids drawn with the issuances, one INSERT … SELECT unnest.
+                insert_set(
+                    Certificate,
+                    constants={
+                        "merchant_id": campaign.merchant_id,
+                        "campaign_id": campaign.pk,
+                        "points": points,
+                        "redemption_cap_percent": cap,
+                        "issued_at": moment,
+                        "valid_until": valid_until,
+                        "remainder_burns": campaign.certificate_remainder_burns,
+                    },
+                    columns={
+                        "id": [cert_id for _iid, _cid, _key, cert_id in inserted],
+                        "client_id": [cid for _iid, cid, _key, _cert in inserted],
+                    },
+                )
+            else:
+                certificates = Certificate.objects.bulk_create(
+                    [
+                        Certificate(
+                            merchant_id=campaign.merchant_id,
+                            client_id=cid,
+                            campaign=campaign,
+                            points=points,
+                            redemption_cap_percent=cap,
+                            issued_at=moment,
+                            valid_until=valid_until,
+                            remainder_burns=campaign.certificate_remainder_burns,
+                        )
+                        for _iid, cid, _key, _cert in inserted
+                    ]
+                )
                 bulk_set(
                     CampaignIssuance,
                     "certificate",
@@ -221,7 +238,7 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_at):
                         )
                     },
                 )
-            outcome.certificates = len(certificates)
+            outcome.certificates = len(inserted)
         else:
             valid_until = burn_at
             batch = LedgerBatch(accounts)
@@ -244,20 +261,48 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_at):
             if campaign.channel != Channel.INBOX
             else set()
         )
-        messages = []
-        for iid, cid in by_issuance.items():
-            _id, full_name, phone, email, consent = locked[cid]
-            messages.append(
-                renderer.build(
+        if connection.vendor == "postgresql":
+            columns = {
+                "client_id": [],
+                "issuance_id": [],
+                "channel": [],
+                "recipient": [],
+                "body": [],
+            }
+            for iid, cid in by_issuance.items():
+                _id, full_name, phone, email, consent = locked[cid]
+                channel, address, body = renderer.parts(
                     recipient=Recipient(cid, full_name, phone, email),
-                    issuance_id=iid,
                     points=points,
                     valid_until=valid_until,
                     channel=None if consent and cid not in opted_out else Channel.INBOX,
                 )
+                columns["client_id"].append(cid)
+                columns["issuance_id"].append(iid)
+                columns["channel"].append(channel)
+                columns["recipient"].append(address)
+                columns["body"].append(body)
+            outcome.message_ids = insert_set(
+                OutboxMessage,
+                constants={"merchant_id": campaign.merchant_id, "subject": renderer.subject},
+                columns=columns,
+                returning=True,
             )
-        created = OutboxMessage.objects.bulk_create(messages)
-        outcome.message_ids = [m.pk for m in created]
+        else:
+            messages = []
+            for iid, cid in by_issuance.items():
+                _id, full_name, phone, email, consent = locked[cid]
+                messages.append(
+                    renderer.build(
+                        recipient=Recipient(cid, full_name, phone, email),
+                        issuance_id=iid,
+                        points=points,
+                        valid_until=valid_until,
+                        channel=None if consent and cid not in opted_out else Channel.INBOX,
+                    )
+                )
+            created = OutboxMessage.objects.bulk_create(messages)
+            outcome.message_ids = [m.pk for m in created]
         outcome.issued = len(inserted)
         outcome.points = points * len(inserted)
     return outcome
