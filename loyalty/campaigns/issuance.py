@@ -65,25 +65,42 @@ def _insert_issuances(rows: list[tuple], *, draw_certificates: bool = False) -> 
     ops = connection.ops
     table = ops.quote_name(meta.db_table)
     cols = ["merchant_id", "campaign_id", "client_id", "period_key", "points", "issued_at"]
-    row = "(%s, %s, %s, %s, %s, %s)"
-    if draw_certificates:
-        cols.append("certificate_id")
-        sequence = ops.quote_name(Certificate._meta.db_table)
-        row = f"(%s, %s, %s, %s, %s, %s, nextval(pg_get_serial_sequence('{sequence}', 'id')))"
-    placeholders = ", ".join([row] * len(rows))
-    params = []
-    for merchant_id, campaign_id, client_id, period_key, points, issued_at in rows:
-        params += [
+    if connection.vendor == "postgresql":
+        # One row per array position: a handful of parameters whatever the chunk's size.
+        draw = ""
+        if draw_certificates:
+            cols.append("certificate_id")
+            sequence = ops.quote_name(Certificate._meta.db_table)
+            draw = f", nextval(pg_get_serial_sequence('{sequence}', 'id'))"
+        merchant_id, campaign_id, _c, _k, points, issued_at = rows[0]
+        params = [
             merchant_id,
             campaign_id,
-            client_id,
-            period_key,
             ops.adapt_decimalfield_value(points, 14, 2),
             ops.adapt_datetimefield_value(issued_at),
+            [row[2] for row in rows],
+            [row[3] for row in rows],
         ]
+        source = (
+            "SELECT %s::bigint, %s::bigint, t.client_id, t.period_key, %s::numeric, "
+            f"%s::timestamptz{draw} "
+            "FROM unnest(%s::bigint[], %s::text[]) AS t(client_id, period_key)"
+        )
+    else:
+        row = "(%s, %s, %s, %s, %s, %s)"
+        source = "VALUES " + ", ".join([row] * len(rows))
+        params = []
+        for merchant_id, campaign_id, client_id, period_key, points, issued_at in rows:
+            params += [
+                merchant_id,
+                campaign_id,
+                client_id,
+                period_key,
+                ops.adapt_decimalfield_value(points, 14, 2),
+                ops.adapt_datetimefield_value(issued_at),
+            ]
     sql = (
-        f"INSERT INTO {table} ({', '.join(ops.quote_name(c) for c in cols)}) "
-        f"VALUES {placeholders} "
+        f"INSERT INTO {table} ({', '.join(ops.quote_name(c) for c in cols)}) {source} "
         "ON CONFLICT (campaign_id, client_id, period_key) DO NOTHING "
         "RETURNING id, client_id, period_key, certificate_id"
     )
