@@ -43,15 +43,23 @@ def certificates_expire(*, merchant: Merchant, moment: datetime) -> int:
     ).update(status=Certificate.Status.EXPIRED)
 
 
-def points_expire(*, merchant: Merchant, day: date, moment: datetime) -> tuple[int, Decimal]:
-    """Expire the balance of clients whose last purchase (or joining, if they never bought)
-    was `points_expiry_months` months before `day` or earlier. Points credited after the lapse
-    date (e.g. a later gift) are kept. Returns (clients, points)."""
-    months = (
+def _expiry_months(merchant: Merchant) -> int | None:
+    return (
         Program.objects.filter(merchant=merchant)
         .values_list("points_expiry_months", flat=True)
         .first()
     )
+
+
+def points_expire(
+    *, merchant: Merchant, day: date, moment: datetime, months: int | None = -1
+) -> tuple[int, Decimal]:
+    """Expire the balance of clients whose last purchase (or joining, if they never bought)
+    was `points_expiry_months` months before `day` or earlier (`months`: the program's
+    period, read here if not given). Points credited after the lapse date (e.g. a later
+    gift) are kept. Returns (clients, points)."""
+    if months == -1:
+        months = _expiry_months(merchant)
     if not months:
         return 0, ZERO
     # A few days of slack around month ends; the exact rule is applied below in Python.
@@ -103,22 +111,29 @@ def points_expire(*, merchant: Merchant, day: date, moment: datetime) -> tuple[i
     return clients, total
 
 
-def gifts_burn(*, merchant: Merchant, moment: datetime) -> tuple[int, Decimal]:
+def gifts_burn(
+    *, merchant: Merchant, moment: datetime, since: datetime | None = None
+) -> tuple[int, Decimal]:
     """Burn the unspent part of short-lived gifts (campaign entries with `expires_at`) due by
     `moment`. Spending uses gift points first: the unspent part is the gift minus the points
     redeemed since it was given (net of redemptions refunded), never more than the balance.
-    Each burn is an `expiry` entry whose reason names the gift, so a gift burns once."""
+    Each burn is an `expiry` entry whose reason names the gift, so a gift burns once.
+    `since`: a completed run's moment, by which every gift due was burned; only gifts due
+    after it are read."""
+    due = LedgerEntry.objects.filter(
+        merchant=merchant,
+        kind=LedgerKind.CAMPAIGN,
+        created_at__gte=moment - timedelta(days=MAX_GIFT_DAYS),
+        points__gt=0,
+        expires_at__isnull=False,
+        expires_at__lte=moment,
+    )
+    if since is not None:
+        due = due.filter(expires_at__gt=since)
     due = list(
-        LedgerEntry.objects.filter(
-            merchant=merchant,
-            kind=LedgerKind.CAMPAIGN,
-            created_at__gte=moment - timedelta(days=MAX_GIFT_DAYS),
-            points__gt=0,
-            expires_at__isnull=False,
-            expires_at__lte=moment,
+        due.order_by("client_id", "expires_at", "pk").values_list(
+            "pk", "client_id", "points", "created_at", "campaign_id"
         )
-        .order_by("client_id", "expires_at", "pk")
-        .values_list("pk", "client_id", "points", "created_at", "campaign_id")
     )
     by_client = defaultdict(list)
     for row in due:
@@ -174,13 +189,27 @@ def gifts_burn(*, merchant: Merchant, moment: datetime) -> tuple[int, Decimal]:
     return burned_count, burned_total
 
 
-def expiry_run(*, merchant: Merchant, day: date, moment: datetime) -> ExpiryOutcome:
-    """All expiry for one merchant's day: gifts burn first, then balances, then certificates."""
+def expiry_run(
+    *,
+    merchant: Merchant,
+    day: date,
+    moment: datetime,
+    months: int | None = -1,
+    since: datetime | None = None,
+) -> ExpiryOutcome:
+    """All expiry for one merchant's day: gifts burn first, then balances, then certificates.
+
+    `since`: the moment of a completed run of the same day under the same expiry settings
+    (the day's mark). Balances lapse by the day, so they were expired then; only gifts and
+    certificates due since are looked up."""
     outcome = ExpiryOutcome()
-    outcome.gifts_burned, outcome.points_burned = gifts_burn(merchant=merchant, moment=moment)
-    outcome.clients_expired, outcome.points_expired = points_expire(
-        merchant=merchant, day=day, moment=moment
+    outcome.gifts_burned, outcome.points_burned = gifts_burn(
+        merchant=merchant, moment=moment, since=since
     )
+    if since is None:
+        outcome.clients_expired, outcome.points_expired = points_expire(
+            merchant=merchant, day=day, moment=moment, months=months
+        )
     outcome.certificates_expired = certificates_expire(merchant=merchant, moment=moment)
     return outcome
 

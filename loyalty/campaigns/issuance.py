@@ -28,7 +28,7 @@ from ..models import (
 from .audience import campaign_admits
 from .budget import budget_room, has_budget, lock_campaign
 from .outbox import MessageRenderer, Recipient
-from .sql import bulk_set
+from .sql import bulk_set, insert_set
 
 CHUNK = 1000
 
@@ -53,34 +53,60 @@ class IssueOutcome:
         self.left_out.extend(other.left_out)
 
 
-def _insert_issuances(rows: list[tuple]) -> list[tuple[int, int, str]]:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING (id, client_id, period_key) of new rows only.
+def _insert_issuances(rows: list[tuple], *, draw_certificates: bool = False) -> list[tuple]:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING (id, client_id, period_key, certificate_id) of
+    new rows only.
 
-    `rows` are (merchant_id, campaign_id, client_id, period_key, points, issued_at)."""
+    `rows` are (merchant_id, campaign_id, client_id, period_key, points, issued_at). With
+    `draw_certificates` (PostgreSQL) each new row gets its certificate's id drawn from the
+    certificates' sequence in the same statement; the certificates are inserted next with
+    those ids (the foreign key is checked at commit), so no issuance is updated after."""
     meta = CampaignIssuance._meta
     ops = connection.ops
     table = ops.quote_name(meta.db_table)
     cols = ["merchant_id", "campaign_id", "client_id", "period_key", "points", "issued_at"]
-    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
-    params = []
-    for merchant_id, campaign_id, client_id, period_key, points, issued_at in rows:
-        params += [
+    if connection.vendor == "postgresql":
+        # One row per array position: a handful of parameters whatever the chunk's size.
+        draw = ""
+        if draw_certificates:
+            cols.append("certificate_id")
+            sequence = ops.quote_name(Certificate._meta.db_table)
+            draw = f", nextval(pg_get_serial_sequence('{sequence}', 'id'))"
+        merchant_id, campaign_id, _c, _k, points, issued_at = rows[0]
+        params = [
             merchant_id,
             campaign_id,
-            client_id,
-            period_key,
             ops.adapt_decimalfield_value(points, 14, 2),
             ops.adapt_datetimefield_value(issued_at),
+            [row[2] for row in rows],
+            [row[3] for row in rows],
         ]
+        source = (
+            "SELECT %s::bigint, %s::bigint, t.client_id, t.period_key, %s::numeric, "
+            f"%s::timestamptz{draw} "
+            "FROM unnest(%s::bigint[], %s::text[]) AS t(client_id, period_key)"
+        )
+    else:
+        row = "(%s, %s, %s, %s, %s, %s)"
+        source = "VALUES " + ", ".join([row] * len(rows))
+        params = []
+        for merchant_id, campaign_id, client_id, period_key, points, issued_at in rows:
+            params += [
+                merchant_id,
+                campaign_id,
+                client_id,
+                period_key,
+                ops.adapt_decimalfield_value(points, 14, 2),
+                ops.adapt_datetimefield_value(issued_at),
+            ]
     sql = (
-        f"INSERT INTO {table} ({', '.join(ops.quote_name(c) for c in cols)}) "
-        f"VALUES {placeholders} "
+        f"INSERT INTO {table} ({', '.join(ops.quote_name(c) for c in cols)}) {source} "
         "ON CONFLICT (campaign_id, client_id, period_key) DO NOTHING "
-        "RETURNING id, client_id, period_key"
+        "RETURNING id, client_id, period_key, certificate_id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [(row[0], row[1], row[2]) for row in cursor.fetchall()]
+        return [(row[0], row[1], row[2], row[3]) for row in cursor.fetchall()]
 
 
 def _within_budget(campaign, rows, moment, tzinfo, outcome) -> list[tuple]:
@@ -172,43 +198,68 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_at):
             rows = _within_budget(campaign, rows, moment, tzinfo, outcome)
             if not rows:
                 return outcome
-        inserted = _insert_issuances(rows)
+        draw = is_certificate and connection.vendor == "postgresql"
+        inserted = _insert_issuances(rows, draw_certificates=draw)
         if not inserted:
             return outcome
         valid_until = None
         by_issuance = {}
         if is_certificate:
             valid_until = moment + timedelta(days=campaign.certificate_valid_days or 30)
-            certificates = Certificate.objects.bulk_create(
-                [
-                    Certificate(
-                        merchant_id=campaign.merchant_id,
-                        client_id=cid,
-                        campaign=campaign,
-                        points=points,
-                        redemption_cap_percent=campaign.redemption_cap_percent
-                        if campaign.redemption_cap_percent is not None
-                        else Decimal(100),
-                        issued_at=moment,
-                        valid_until=valid_until,
-                        remainder_burns=campaign.certificate_remainder_burns,
-                    )
-                    for _iid, cid, _key in inserted
-                ]
+            cap = (
+                campaign.redemption_cap_percent
+                if campaign.redemption_cap_percent is not None
+                else Decimal(100)
             )
-            bulk_set(
-                CampaignIssuance,
-                "certificate",
-                {
-                    iid: cert.pk
-                    for (iid, _cid, _key), cert in zip(inserted, certificates, strict=True)
-                },
-            )
-            outcome.certificates = len(certificates)
+            if draw:
+                # Set-based: the ids drawn with the issuances, one INSERT … SELECT unnest.
+                insert_set(
+                    Certificate,
+                    constants={
+                        "merchant_id": campaign.merchant_id,
+                        "campaign_id": campaign.pk,
+                        "points": points,
+                        "redemption_cap_percent": cap,
+                        "issued_at": moment,
+                        "valid_until": valid_until,
+                        "remainder_burns": campaign.certificate_remainder_burns,
+                    },
+                    columns={
+                        "id": [cert_id for _iid, _cid, _key, cert_id in inserted],
+                        "client_id": [cid for _iid, cid, _key, _cert in inserted],
+                    },
+                )
+            else:
+                certificates = Certificate.objects.bulk_create(
+                    [
+                        Certificate(
+                            merchant_id=campaign.merchant_id,
+                            client_id=cid,
+                            campaign=campaign,
+                            points=points,
+                            redemption_cap_percent=cap,
+                            issued_at=moment,
+                            valid_until=valid_until,
+                            remainder_burns=campaign.certificate_remainder_burns,
+                        )
+                        for _iid, cid, _key, _cert in inserted
+                    ]
+                )
+                bulk_set(
+                    CampaignIssuance,
+                    "certificate",
+                    {
+                        iid: cert.pk
+                        for (iid, _cid, _key, _none), cert in zip(
+                            inserted, certificates, strict=True
+                        )
+                    },
+                )
+            outcome.certificates = len(inserted)
         else:
             valid_until = burn_at
             batch = LedgerBatch(accounts)
-            for _iid, cid, key in inserted:
+            for _iid, cid, key, _cert in inserted:
                 batch.post(
                     client_id=cid,
                     kind=LedgerKind.CAMPAIGN,
@@ -219,7 +270,7 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_at):
                     created_at=moment,
                 )
             batch.flush(need_ids=False)
-        for iid, cid, _key in inserted:
+        for iid, cid, _key, _cert in inserted:
             by_issuance[iid] = cid
         renderer = MessageRenderer(campaign=campaign, merchant_name=merchant_name, tzinfo=tzinfo)
         opted_out = (
@@ -227,20 +278,48 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_at):
             if campaign.channel != Channel.INBOX
             else set()
         )
-        messages = []
-        for iid, cid in by_issuance.items():
-            _id, full_name, phone, email, consent = locked[cid]
-            messages.append(
-                renderer.build(
+        if connection.vendor == "postgresql":
+            columns = {
+                "client_id": [],
+                "issuance_id": [],
+                "channel": [],
+                "recipient": [],
+                "body": [],
+            }
+            for iid, cid in by_issuance.items():
+                _id, full_name, phone, email, consent = locked[cid]
+                channel, address, body = renderer.parts(
                     recipient=Recipient(cid, full_name, phone, email),
-                    issuance_id=iid,
                     points=points,
                     valid_until=valid_until,
                     channel=None if consent and cid not in opted_out else Channel.INBOX,
                 )
+                columns["client_id"].append(cid)
+                columns["issuance_id"].append(iid)
+                columns["channel"].append(channel)
+                columns["recipient"].append(address)
+                columns["body"].append(body)
+            outcome.message_ids = insert_set(
+                OutboxMessage,
+                constants={"merchant_id": campaign.merchant_id, "subject": renderer.subject},
+                columns=columns,
+                returning=True,
             )
-        created = OutboxMessage.objects.bulk_create(messages)
-        outcome.message_ids = [m.pk for m in created]
+        else:
+            messages = []
+            for iid, cid in by_issuance.items():
+                _id, full_name, phone, email, consent = locked[cid]
+                messages.append(
+                    renderer.build(
+                        recipient=Recipient(cid, full_name, phone, email),
+                        issuance_id=iid,
+                        points=points,
+                        valid_until=valid_until,
+                        channel=None if consent and cid not in opted_out else Channel.INBOX,
+                    )
+                )
+            created = OutboxMessage.objects.bulk_create(messages)
+            outcome.message_ids = [m.pk for m in created]
         outcome.issued = len(inserted)
         outcome.points = points * len(inserted)
     return outcome

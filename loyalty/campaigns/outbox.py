@@ -141,8 +141,30 @@ class MessageRenderer:
     ) -> OutboxMessage:
         """An unsaved outbox message for one issuance, over the campaign's channel unless
         `channel` says otherwise (the inbox, for a client who may not be messaged)."""
-        campaign = self.campaign
-        channel = channel or campaign.channel
+        channel, recipient_address, body = self.parts(
+            recipient=recipient, points=points, valid_until=valid_until, channel=channel
+        )
+        return OutboxMessage(
+            merchant_id=self.campaign.merchant_id,
+            client_id=recipient.client_id,
+            issuance_id=issuance_id,
+            channel=channel,
+            recipient=recipient_address,
+            subject=self.subject,
+            body=body,
+        )
+
+    def parts(
+        self,
+        *,
+        recipient: Recipient,
+        points: Decimal,
+        valid_until: datetime | None,
+        channel: str | None = None,
+    ) -> tuple[str, str, str]:
+        """(channel, recipient address, body) of one message — `build` without the model
+        instance, for set-based writers."""
+        channel = channel or self.campaign.channel
         values = {
             "name": recipient.full_name.strip() or self.anonymous,
             "points": format_points(points),
@@ -151,14 +173,9 @@ class MessageRenderer:
             else "",
             "merchant": self.merchant_name,
         }
-        return OutboxMessage(
-            merchant_id=campaign.merchant_id,
-            client_id=recipient.client_id,
-            issuance_id=issuance_id,
-            channel=channel,
-            recipient=recipient.email
+        address = (
+            recipient.email
             if channel == Channel.EMAIL
-            else ("" if channel == Channel.INBOX else recipient.phone),
-            subject=self.subject,
-            body=render_template(self.template, values),
+            else ("" if channel == Channel.INBOX else recipient.phone)
         )
+        return channel, address, render_template(self.template, values)

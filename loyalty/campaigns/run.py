@@ -6,8 +6,8 @@ from datetime import date, datetime
 
 from onboarding.models import Merchant
 
-from ..models import Campaign, CampaignKind
-from . import selection
+from ..models import Campaign, CampaignKind, Program
+from . import marks, selection
 from .dates import local_date, run_moment
 from .expiry import ExpiryOutcome, expiry_run
 from .issuance import IssueOutcome, issue_rewards
@@ -97,20 +97,39 @@ class RunReport:
 
 
 def campaigns_run_day(
-    *, merchant: Merchant, day: date | None = None, now: datetime | None = None
+    *,
+    merchant: Merchant,
+    day: date | None = None,
+    now: datetime | None = None,
+    full: bool = False,
 ) -> RunReport:
     """Run one local day for the merchant: issue every active daily campaign's rewards and
     apply expiry. `day` defaults to the merchant's today; any past day can be back-filled.
-    Idempotent: a second run of the same day issues and expires nothing."""
+    Idempotent: a second run of the same day issues and expires nothing; it is decided by
+    the day's mark (marks.py), skipping every campaign whose settings did not change; `full`
+    ignores the mark (client data fixed after the day ran)."""
     if day is None:
         day = local_date(merchant, now) if now else merchant.local_today()
     moment = run_moment(merchant, day, now)
     report = RunReport(merchant_slug=merchant.slug, day=day)
+    # A day already run is decided by its mark: each part whose settings are unchanged is
+    # skipped (see marks.py).
+    previous = None if full else marks.day_mark(merchant, day)
+    done = previous.stamps if previous is not None else {}
+    stamps = {}
     campaigns = Campaign.objects.filter(
         merchant=merchant, is_active=True, kind__in=list(DAILY_SELECTORS)
     ).order_by("pk")
     for campaign in campaigns:
         campaign.merchant = merchant
+        key, stamp = marks.campaign_key(campaign), marks.campaign_stamp(campaign, merchant)
+        if done.get(key) == stamp:
+            report.campaigns.append(
+                CampaignLine(
+                    campaign.pk, campaign.name, campaign.kind, 0, IssueOutcome(campaign.pk)
+                )
+            )
+            continue
         items = DAILY_SELECTORS[campaign.kind](campaign=campaign, day=day)
         outcome = issue_rewards(
             campaign=campaign,
@@ -122,5 +141,23 @@ def campaigns_run_day(
         report.campaigns.append(
             CampaignLine(campaign.pk, campaign.name, campaign.kind, len(items), outcome)
         )
-    report.expiry = expiry_run(merchant=merchant, day=day, moment=moment)
+        # Clients the budget left out keep the campaign unmarked: each run reports them.
+        if not outcome.left_out:
+            stamps[key] = stamp
+    months = (
+        Program.objects.filter(merchant=merchant)
+        .values_list("points_expiry_months", flat=True)
+        .first()
+    )
+    stamps[marks.EXPIRY] = marks.expiry_stamp(merchant, months)
+    report.expiry = expiry_run(
+        merchant=merchant,
+        day=day,
+        moment=moment,
+        months=months,
+        since=previous.ran_at if done.get(marks.EXPIRY) == stamps[marks.EXPIRY] else None,
+    )
+    marks.day_mark_write(
+        merchant=merchant, day=day, stamps=stamps, moment=moment, previous=previous
+    )
     return report

@@ -1,6 +1,7 @@
 """Set-based write helpers shared by issuance and expiry."""
 
 from django.db import connection
+from django.utils import timezone
 
 
 def bulk_set(model, field_name: str, values: dict, *, batch_size: int = 2000) -> None:
@@ -36,3 +37,46 @@ def bulk_set(model, field_name: str, values: dict, *, batch_size: int = 2000) ->
                 f"FROM (VALUES {rows}) AS v(id, val) WHERE t.{pk_column} = v.id::{pk_cast}",
                 params,
             )
+
+
+def insert_set(model, *, constants: dict, columns: dict, returning: bool = False) -> list[int]:
+    """PostgreSQL: insert one row per position of the equal-length `columns` lists with one
+    `INSERT … SELECT … FROM unnest(arrays)` — a handful of parameters whatever the row count,
+    no model instances. `constants` are the same for every row; every other field takes its
+    default (`auto_now`/`auto_now_add`: now). Returns the new primary keys if `returning`."""
+    meta = model._meta
+    qn = connection.ops.quote_name
+    now = timezone.now()
+    targets, select, params = [], [], []
+    arrays, names, array_params = [], [], []
+    for position, field in enumerate(meta.concrete_fields):
+        name = field.attname
+        db_type = field.target_field.db_type(connection) if field.is_relation else None
+        db_type = db_type or field.db_type(connection)
+        if name in columns:
+            alias = f"c{position}"
+            targets.append(qn(field.column))
+            select.append(f"t.{alias}")
+            arrays.append(f"%s::{db_type}[]")
+            names.append(alias)
+            array_params.append([field.get_db_prep_save(v, connection) for v in columns[name]])
+            continue
+        if field is meta.auto_field:
+            continue
+        if name in constants:
+            value = constants[name]
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            value = now
+        else:
+            value = field.get_default()
+        targets.append(qn(field.column))
+        select.append(f"%s::{db_type}")
+        params.append(field.get_db_prep_save(value, connection))
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(targets)}) "
+        f"SELECT {', '.join(select)} FROM unnest({', '.join(arrays)}) AS t({', '.join(names)})"
+        + (f" RETURNING {qn(meta.pk.column)}" if returning else "")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params + array_params)
+        return [row[0] for row in cursor.fetchall()] if returning else []

@@ -11,6 +11,7 @@ from .campaigns import (  # noqa: F401
     CAMPAIGN_KIND_FIELDS,
     CAMPAIGN_PARAM_FIELDS,
     Campaign,
+    CampaignDayMark,
     CampaignIssuance,
     Certificate,
 )

@@ -317,3 +317,29 @@ class CampaignIssuance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id}:{self.client_id}:{self.period_key}"
+
+
+class CampaignDayMark(models.Model):
+    """A merchant's local day the daily run completed, with the settings it ran under.
+
+    `stamps` holds one fingerprint per part of the run (each campaign's settings, the expiry
+    rules); a re-run of the day skips every part whose fingerprint is unchanged, so it is
+    decided by this row's look-up instead of the selections. Written only after the whole
+    run committed: a run killed half-way leaves no mark and the next run redoes the day."""
+
+    merchant = models.ForeignKey(
+        Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField(_("day"))
+    stamps = models.JSONField(_("settings fingerprints"), default=dict)
+    ran_at = models.DateTimeField(_("ran at"))
+
+    class Meta:
+        verbose_name = _("campaign day done")
+        verbose_name_plural = _("campaign days done")
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "day"], name="uniq_campaign_day_mark"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id}:{self.day}"

@@ -301,6 +301,12 @@ class LedgerEntry(models.Model):
             models.Index(fields=["client", "created_at"]),
             models.Index(fields=["merchant", "kind", "created_at"]),
             models.Index(fields=["purchase"]),
+            # Short-lived gifts by the time they burn: the daily burn is a range look-up.
+            models.Index(
+                fields=["merchant", "expires_at"],
+                condition=Q(kind="campaign", expires_at__isnull=False, points__gt=0),
+                name="ledger_gift_burn_due",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,4 +1,4 @@
-"""`run_campaigns [--date YYYY-MM-DD] [--merchant SLUG]`: run one campaign day now."""
+"""`run_campaigns [--date YYYY-MM-DD] [--merchant SLUG] [--full]`: run one campaign day now."""
 
 from datetime import date
 
@@ -18,6 +18,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--date", help="local day to run, YYYY-MM-DD (default: today)")
         parser.add_argument("--merchant", help="merchant slug (default: every merchant)")
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="run every rule even if the day already ran (after client data was fixed)",
+        )
         parser.add_argument(
             "--no-deliver",
             action="store_true",
@@ -43,7 +48,7 @@ class Command(BaseCommand):
                     f"{day} has not come yet for {merchant.slug} "
                     f"(today there is {merchant.local_today()})"
                 )
-            report = campaigns_run_day(merchant=merchant, day=day)
+            report = campaigns_run_day(merchant=merchant, day=day, full=options["full"])
             total += report.issued
             self.stdout.write(f"{merchant.slug} {report.day}:")
             for line in report.campaigns:
