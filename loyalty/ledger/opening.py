@@ -61,9 +61,9 @@ def opening_balances_post(
         if client_id not in accounts or client_id in holders:
             continue
         holders.add(client_id)
-        batch.post(
+        batch.post_plain(
             client_id=client_id,
-            kind=LedgerKind.OPENING_BALANCE,
+            kind=LedgerKind.OPENING_BALANCE.value,
             points=points,
             reason=reason[:300],
             created_by_id=user_id,
