@@ -30,6 +30,23 @@ class OpeningBalances(Protocol):
     ) -> int:
         """Credit each (client id, points) once ever; how many were credited."""
 
+    def start_balance(self, points: Decimal) -> Decimal:
+        """The balance a client created with this opening balance starts with."""
+
+    def post_new(
+        self,
+        *,
+        merchant_id: int,
+        credits: list[tuple[int, Decimal]],
+        created_at: dt.datetime,
+        reason: str,
+        user_id: int | None,
+        conn=None,
+    ) -> int:
+        """Record the opening balances of clients this transaction created, each already
+        holding `start_balance(points)`: entries only (nobody else sees these rows yet, and
+        none holds an opening balance); how many were recorded."""
+
     def reverse(
         self,
         *,

@@ -7,6 +7,7 @@ way and writes nothing."""
 
 import logging
 import os
+from array import array
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -66,11 +67,14 @@ class ImportReport:
     delimiter: str = ""
     preview: list = field(default_factory=list)
 
-    def add_error(self, row: int, column: str, message: str) -> None:
+    def add_error(self, row: int, column: str, message: str) -> dict | None:
+        """Append a row error; return it (None once the list is full)."""
         if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append({"row": row, "column": column, "message": message})
-        else:
-            self.errors_truncated = True
+            error = {"row": row, "column": column, "message": message}
+            self.errors.append(error)
+            return error
+        self.errors_truncated = True
+        return None
 
     def as_dict(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
@@ -208,8 +212,50 @@ class _Pipeline:
             self.writer.conn.dec_thread_sharing()
 
 
+class _FirstRows:
+    """The phones seen so far in the file, for in-file duplicates: a set of their digits (the
+    test, once a row) and, in the order first seen, the digits and first row of each in two
+    arrays (12 bytes a phone). A duplicate's message names the first row; it is written when
+    the file ends, from one pass over the arrays for the phones that repeated. At 1 000 000
+    phones this is ≈ 80 MB, against ≈ 110 MB for a {digits: first row} dict."""
+
+    def __init__(self):
+        self.seen: set[int] = set()
+        self.digits = array("q")
+        self.rows = array("i")
+        self.repeats: list[tuple[int, str, dict]] = []  # (digits, phone, its error)
+
+    def first(self, digits: int, row: int) -> bool:
+        """Record the phone; False if it was seen before."""
+        if digits in self.seen:
+            return False
+        self.seen.add(digits)
+        self.digits.append(digits)
+        self.rows.append(row)
+        return True
+
+    def repeat(self, digits: int, phone: str, error: dict | None) -> None:
+        if error is not None:
+            self.repeats.append((digits, phone, error))
+
+    def name_first_rows(self) -> None:
+        """Write each duplicate's message, now that the first rows can be looked up."""
+        if not self.repeats:
+            return
+        wanted = {digits for digits, _phone, _error in self.repeats}
+        first = {}
+        for digits, row in zip(self.digits, self.rows, strict=True):
+            if digits in wanted:
+                first[digits] = row
+        for digits, phone, error in self.repeats:
+            error["message"] = _(
+                "Duplicate of row %(row)s (%(phone)s): the first occurrence was imported."
+            ) % {"row": first[digits], "phone": phone}
+        self.repeats = []
+
+
 def _run(table, cleaner: RowCleaner, writer: ClientWriter, report: ImportReport, on_progress):
-    first_row: dict[int, int] = {}  # phone digits → first row: in-file duplicates, low memory
+    phones = _FirstRows()
     chunk = []
     phone_label = cleaner.label(PHONE)
     pipeline = _Pipeline(writer, report)
@@ -225,21 +271,13 @@ def _run(table, cleaner: RowCleaner, writer: ClientWriter, report: ImportReport,
                     for column, message in errors:
                         report.add_error(number, column, message)
                     continue
-                key = int(record.phone[1:])
-                earlier = first_row.get(key)
-                if earlier is not None:
+                digits = int(record.phone[1:])
+                if not phones.first(digits, number):
                     report.skipped += 1
                     report.duplicates += 1
-                    report.add_error(
-                        number,
-                        phone_label,
-                        _(
-                            "Duplicate of row %(row)s (%(phone)s): the first occurrence was imported."
-                        )
-                        % {"row": earlier, "phone": record.phone},
-                    )
+                    error = report.add_error(number, phone_label, "")
+                    phones.repeat(digits, record.phone, error)
                     continue
-                first_row[key] = number
                 chunk.append(record)
                 if len(chunk) >= CHUNK_ROWS:
                     pipeline.submit(chunk)
@@ -249,6 +287,7 @@ def _run(table, cleaner: RowCleaner, writer: ClientWriter, report: ImportReport,
         if chunk:
             pipeline.submit(chunk)
         pipeline.wait()
+        phones.name_first_rows()
     finally:
         cleaned.close()
         pipeline.close()

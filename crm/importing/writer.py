@@ -4,8 +4,9 @@ Per chunk: one query finds the existing clients by phone, one finds which of the
 an opening balance, then new clients are inserted in bulk (SQLite: `executemany`; PostgreSQL:
 `COPY` in a savepoint, falling back to a temp table + `INSERT … ON CONFLICT DO NOTHING` when a
 phone was created meanwhile), changed clients are updated in one `executemany`, and opening
-balances are handed to the points ledger (`crm.importing.balances`, which loyalty installs: its
-lock order, its rule, once per client). No model instances on the hot path for clients. The caller
+balances go through the points ledger (`crm.importing.balances`, which loyalty installs): a new
+client is inserted holding the balance the ledger starts it with and the ledger then records its
+entry; an existing client's goes through the ledger's lock order and once-per-client rule. No model instances on the hot path for clients. The caller
 owns the transaction."""
 
 import datetime as dt
@@ -106,6 +107,7 @@ class ClientWriter:
                 slot = self.client_slots[column]
                 self.client_template[slot] = ops.adapt_datetimefield_value(now)
         self._temp_ready = False
+        self._start = opening_balances().start_balance
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -116,6 +118,27 @@ class ClientWriter:
             return f"{column} = ANY(%s)", [values]
         return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
+    def _by_phone(self, columns: str, phones: list[str]) -> tuple[str, list]:
+        """(SQL, params) selecting `columns` of this merchant's clients with these phones.
+
+        PostgreSQL probes the (merchant, phone) key once per phone: inside the import's
+        transaction the statistics do not know the rows it wrote, and a plain
+        `phone = ANY(…)` was run as a scan of the merchant's clients filtered by the list —
+        a cost that grew with the square of the file (LIMIT 1 keeps the probe a probe)."""
+        table = Client._meta.db_table
+        if self.postgres:
+            return (
+                f"SELECT c.* FROM unnest(%s::text[]) AS p(phone) CROSS JOIN LATERAL "
+                f"(SELECT {columns} FROM {table} WHERE merchant_id = %s AND phone = p.phone "
+                f"LIMIT 1) AS c",
+                [phones, self.merchant_id],
+            )
+        condition, params = self._in("phone", phones)
+        return (
+            f"SELECT {columns} FROM {table} WHERE merchant_id = %s AND {condition}",
+            [self.merchant_id, *params],
+        )
+
     def _existing(self, phones: list[str]) -> dict[str, tuple[int, dict]]:
         """{phone: (client id, {written attribute: current value})} of existing clients."""
         found = {}
@@ -124,12 +147,7 @@ class ClientWriter:
         step = len(phones) if self.postgres else IN_CHUNK
         with self.conn.cursor() as cursor:
             for start in range(0, len(phones), step):
-                condition, params = self._in("phone", phones[start : start + step])
-                cursor.execute(
-                    f"SELECT {columns} FROM {Client._meta.db_table} "
-                    f"WHERE merchant_id = %s AND {condition}",
-                    [self.merchant_id, *params],
-                )
+                cursor.execute(*self._by_phone(columns, phones[start : start + step]))
                 for row in cursor.fetchall():
                     found[row[0]] = (row[1], dict(zip(names, row[2:], strict=True)))
         return found
@@ -187,17 +205,27 @@ class ClientWriter:
             out.skipped += lost
         if updates:
             self._update_clients(updates)
-        ledger = [
-            (created_ids[r.phone], r.points) for r in new if r.points and r.phone in created_ids
-        ]
-        ledger += credits
-        out.opening_balances = balances.post(
-            credits=ledger,
+        # New clients were inserted already holding their opening balance: the ledger
+        # records their entries only. Existing clients' first opening balances go through its
+        # lock order and once-ever rule.
+        out.opening_balances = balances.post_new(
+            merchant_id=self.merchant_id,
+            credits=[
+                (created_ids[r.phone], r.points) for r in new if r.points and r.phone in created_ids
+            ],
             created_at=self.now,
             reason=self.reason,
             user_id=self.user_id,
             conn=self.conn,
         )
+        if credits:
+            out.opening_balances += balances.post(
+                credits=credits,
+                created_at=self.now,
+                reason=self.reason,
+                user_id=self.user_id,
+                conn=self.conn,
+            )
         return out
 
     # --- writes --------------------------------------------------------------------------
@@ -212,7 +240,8 @@ class ClientWriter:
                 value = r.extra.get(name)
                 if value not in EMPTY:
                     row[slot] = value
-        row[self._balance_slot] = Decimal("0.00")  # opening balances come through the ledger
+        # The opening balance, as the ledger starts it; its entry follows the insert.
+        row[self._balance_slot] = self._start(r.points) if r.points else Decimal("0.00")
         return row
 
     def _insert_clients(self, new: list[Record]) -> tuple[int, dict[str, int]]:
@@ -244,12 +273,7 @@ class ClientWriter:
             phones = [r.phone for r in new if r.points]
             ids = {}
             for start in range(0, len(phones), IN_CHUNK):
-                part = phones[start : start + IN_CHUNK]
-                cursor.execute(
-                    f"SELECT phone, id FROM {table} WHERE merchant_id = %s "
-                    f"AND phone IN ({', '.join(['%s'] * len(part))})",
-                    [self.merchant_id, *part],
-                )
+                cursor.execute(*self._by_phone("phone, id", phones[start : start + IN_CHUNK]))
                 ids.update(cursor.fetchall())
             return inserted, ids
 
@@ -289,10 +313,7 @@ class ClientWriter:
         phones = [r.phone for r in new if r.points]
         if not phones:
             return len(new), {}
-        raw.execute(
-            f"SELECT phone, id FROM {table} WHERE merchant_id = %s AND phone = ANY(%s)",
-            [self.merchant_id, phones],
-        )
+        raw.execute(*self._by_phone("phone, id", phones))
         return len(new), dict(raw.fetchall())
 
     def _update_clients(self, updates: list[tuple[int, dict]]) -> None:

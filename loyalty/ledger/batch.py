@@ -42,6 +42,7 @@ class LedgerBatch:
         self.clients = accounts
         self.conn = conn
         self.entries: list[LedgerEntry] = []
+        self.plain: list[dict] = []  # `post_plain` rows: {attname: value}, no model instance
         self.touched: set[int] = set()
         self.uncovered = ZERO
 
@@ -77,6 +78,29 @@ class LedgerBatch:
         self.touched.add(client_id)
         return entry
 
+    def post_plain(self, *, client_id: int, kind: str, points, created_at, **links) -> None:
+        """`post` for set-based writers that need no entry back (a credit or a covered debit):
+        the same rule, kept as a plain row that `flush` writes without building a model
+        instance (the opening balances of a client import: tens of thousands a chunk)."""
+        client = self.clients[client_id]
+        booked, new_balance, uncovered = movement_apply(
+            Decimal(client.balance), points, allow_short=False
+        )
+        client.balance = new_balance
+        self.touched.add(client_id)
+        if booked:
+            self.plain.append(
+                {
+                    "merchant_id": client.merchant_id,
+                    "client_id": client_id,
+                    "kind": kind,
+                    "points": booked,
+                    "uncovered": uncovered,
+                    "created_at": created_at,
+                    **links,
+                }
+            )
+
     def touch(self, client_id: int) -> None:
         """Mark a client whose figures (spend, dates, tier) changed without a movement."""
         self.touched.add(client_id)
@@ -94,12 +118,14 @@ class LedgerBatch:
         else:
             for start in range(0, len(entries), 1000):
                 insert_rows(entries[start : start + 1000], conn=conn)
+        if self.plain:
+            plain_rows_write(LedgerEntry, self.plain, conn=conn)
         touched = [self.clients[cid] for cid in sorted(self.touched)]
         if touched and isinstance(touched[0], Account):
             save_balances(touched, conn=conn)
         else:
             save_clients(touched, conn=conn)
-        self.entries, self.touched = [], set()
+        self.entries, self.plain, self.touched = [], [], set()
         return entries
 
 
@@ -277,3 +303,45 @@ def copy_rows(objs: list, *, conn) -> None:
                     for f in shape.fields
                 ]
             )
+
+
+def plain_rows_write(model, rows: list[dict], *, conn) -> None:
+    """Write rows given as {attname: value} (unset fields take their default) into the
+    model's table: COPY on PostgreSQL, one `executemany` on SQLite. Each distinct value of a
+    column is prepared for the database once (a run's rows share their time, kind, reason and
+    most amounts). No primary keys come back."""
+    model_shape = _SHAPES.get(model) or _SHAPES.setdefault(model, _InsertShape(model))
+    if model_shape.pre_save:
+        raise ValueError(f"{model.__name__}: auto_now fields need model instances")
+    fields = model_shape.fields
+    defaults = [f.get_default() for f in fields]
+    names = [f.attname for f in fields]
+    prepared_values: list[dict] = [{} for _f in fields]
+    columns = list(zip(fields, names, defaults, prepared_values, strict=True))
+
+    def prepared_row(row: dict) -> list:
+        out = []
+        for field, name, default, seen in columns:
+            value = row.get(name, default)
+            try:
+                out.append(seen[value])
+            except KeyError:
+                out.append(seen.setdefault(value, field.get_db_prep_save(value, conn)))
+            except TypeError:  # not hashable
+                out.append(field.get_db_prep_save(value, conn))
+        return out
+
+    qn = conn.ops.quote_name
+    table = qn(model._meta.db_table)
+    column_list = ", ".join(qn(f.column) for f in fields)
+    with conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(prepared_row(row))
+            return
+        marks = ", ".join(["%s"] * len(fields))
+        cursor.executemany(
+            f"INSERT INTO {table} ({column_list}) VALUES ({marks})",
+            [prepared_row(row) for row in rows],
+        )
