@@ -3,10 +3,10 @@
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from loyalty.ledger import InsufficientPoints, ledger_balance, ledger_post, lock_clients
-from loyalty.models import LedgerKind
+from loyalty.models import LedgerEntry, LedgerKind
 from tests.factories import ClientFactory
 
 pytestmark = pytest.mark.django_db
@@ -44,3 +44,20 @@ def test_opening_balance_is_credited_once_per_client():
         post(client, LedgerKind.OPENING_BALANCE, Decimal(500))
     client.refresh_from_db()
     assert client.balance == Decimal(500)
+
+
+def test_the_ledger_keeps_only_the_indexes_its_look_ups_use():
+    """An append-only table pays for every index on each entry: the merchant and client keys
+    are served by the composite indexes, the optional keys by partial ones; the opening
+    balance's unique index survives the slimming on every database."""
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, LedgerEntry._meta.db_table)
+    single = sorted(
+        tuple(c["columns"])
+        for c in found.values()
+        if c["index"] and not c["primary_key"] and len(c["columns"]) == 1 and not c["unique"]
+    )
+    assert ("merchant_id",) not in single and ("client_id",) not in single
+    assert single.count(("purchase_id",)) == 1
+    assert found["uniq_opening_balance_per_client"]["unique"]
+    assert {"ledger_purchase", "ledger_refund", "ledger_campaign"} <= set(found)
