@@ -26,11 +26,11 @@ from loyalty.models import Purchase, Refund
 from onboarding.models import Merchant
 
 from . import aggregates as agg
-from . import rfm
+from . import rfm, summaries
 from .aggregates import Period
 from .lift import lift
 from .metrics import ROLLUP_MIN_PURCHASES, default_period
-from .models import DailyMembers, DailySales, ReportSnapshot, RfmScore
+from .models import ClientPurchases, DailyMembers, DailySales, ReportSnapshot, RfmScore
 from .pointb import ClientLevel, load, to_json
 
 SALES_KEYS = ("day", "branch_id", "channel", "source_detail")
@@ -145,8 +145,9 @@ def snapshot_clients(
 ) -> tuple[ClientLevel, dict]:
     """The client-level figures of the default period (the same as `metrics.client_level`),
     with the RFM scores stored for `today` and the RFM history of months before
-    `unchanged_before` taken from `previous` (a snapshot's JSON). Returns (figures, seconds
-    per part)."""
+    `unchanged_before` taken from `previous` (a snapshot's JSON). Buyers, regulars, buyers per
+    source and (with `previous`) the RFM history of the other months are read from the buyers'
+    summaries, which the caller has brought up to date. Returns (figures, seconds per part)."""
     period = default_period(merchant, today=today)
     took, out = {}, {}
 
@@ -156,8 +157,10 @@ def snapshot_clients(
         took[name] = round(clock.monotonic() - started, 3)
         return value
 
+    start, end = period.bounds(merchant)
+    per_client = summaries.per_client_sql(merchant, start, end)
     out.update(part("contacts", lambda: agg.contacts_stats(merchant)))
-    out.update(part("buyers", lambda: agg.buyer_stats(merchant, period)))
+    out.update(part("buyers", lambda: agg.buyer_stats(merchant, period, per_client=per_client)))
     out.update(part("referrals", lambda: agg.referral_stats(merchant, period)))
     out["tiers"] = part("tiers", lambda: agg.tier_distribution(merchant))
     part("rfm_store", lambda: rfm.scores_store(merchant=merchant, today=today))
@@ -173,9 +176,12 @@ def snapshot_clients(
             end=period.end,
             known=known if previous is not None else [],
             unchanged_before=unchanged_before if previous is not None else None,
+            from_summaries=previous is not None,
         ),
     )
-    out["source_buyers"] = part("source_buyers", lambda: agg.source_buyers(merchant, period))
+    out["source_buyers"] = part(
+        "source_buyers", lambda: agg.source_buyers(merchant, period, per_client=per_client)
+    )
     return load(ClientLevel, out), took
 
 
@@ -219,6 +225,14 @@ def reports_refresh(
             rollup_rebuild(merchant=merchant, through=through)
         timings["rollup"] = round(clock.monotonic() - started, 3)
         clients_started = clock.monotonic()
+        if incremental and previous.client_purchases_built:
+            timings["summaries"] = summaries.summaries_update(
+                merchant=merchant,
+                purchases_after=previous.purchases_seen_id,
+                refunds_after=previous.refunds_seen_id,
+            )
+        else:
+            timings["summaries"] = summaries.summaries_rebuild(merchant=merchant)
         previous_clients = previous.clients if incremental and previous.clients else None
         clients, parts = snapshot_clients(
             merchant=merchant,
@@ -255,6 +269,7 @@ def reports_refresh(
                 "timings": timings,
                 "lift": {"day": today.isoformat(), "value": lift_value},
                 "purchases_to_mark": to_mark,
+                "client_purchases_built": True,
                 **marks,
             },
         )
@@ -264,6 +279,7 @@ def reports_refresh(
 def reports_drop(*, merchant: Merchant) -> None:
     """Forget the rollup, snapshot and stored RFM scores: everything goes back to live."""
     RfmScore.objects.filter(merchant=merchant).delete()
+    ClientPurchases.objects.filter(merchant=merchant).delete()
     DailySales.objects.filter(merchant=merchant).delete()
     DailyMembers.objects.filter(merchant=merchant).delete()
     ReportSnapshot.objects.filter(merchant=merchant).delete()
