@@ -146,7 +146,7 @@ def snapshot_clients(
     """The client-level figures of the default period (the same as `metrics.client_level`),
     with the RFM scores stored for `today` and the RFM history of months before
     `unchanged_before` taken from `previous` (a snapshot's JSON). Buyers, regulars, buyers per
-    source and (with `previous`) the RFM history of the other months are read from the buyers'
+    source and the RFM history of the other months are read from the buyers'
     summaries, which the caller has brought up to date. Returns (figures, seconds per part)."""
     period = default_period(merchant, today=today)
     took, out = {}, {}
@@ -176,7 +176,7 @@ def snapshot_clients(
             end=period.end,
             known=known if previous is not None else [],
             unchanged_before=unchanged_before if previous is not None else None,
-            from_summaries=previous is not None,
+            from_summaries=True,
         ),
     )
     out["source_buyers"] = part(
