@@ -144,32 +144,45 @@ def segment_summary(*, merchant: Merchant, today: date, stored: bool = False) ->
 
 
 def scores_store(*, merchant: Merchant, today: date) -> int:
-    """Bring the merchant's stored scores (`RfmScore`) to every buyer's as of `today`: rows of
-    clients no longer buyers go, and one INSERT … SELECT … ON CONFLICT writes only the rows
-    whose scores, segment or spend changed (most do not from one night to the next). The
-    caller marks the day (`ReportSnapshot.rfm_as_of`) in the same transaction. Returns the
-    rows deleted or written."""
-    table, clients = RfmScore._meta.db_table, Client._meta.db_table
+    """Bring the merchant's stored scores (`RfmScore`) to every buyer's as of `today`: the
+    scores are computed once into a temporary table, then rows of clients no longer buyers go,
+    only the rows whose scores, segment or spend changed are updated (most do not from one
+    night to the next, and an unchanged row is not touched at all) and new buyers are added.
+    The caller marks the day (`ReportSnapshot.rfm_as_of`) in the same transaction. Returns
+    the rows deleted or written."""
+    table, scored = RfmScore._meta.db_table, "reports_rfm_scored"
     pk, end, new_since = _params(merchant, today)
     with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {scored}")
         cursor.execute(
-            f"DELETE FROM {table} WHERE merchant_id = %s AND NOT EXISTS ("
-            f"SELECT 1 FROM {clients} c WHERE c.id = {table}.client_id "
-            "AND c.purchases_count > 0 AND c.last_purchase_at IS NOT NULL "
-            "AND c.last_purchase_at < %s)",
-            [pk, end],
+            f"CREATE TEMPORARY TABLE {scored} AS SELECT id AS client_id, r, f, m, segment, "
+            f"total_spent FROM ({_scored_sql()}) AS s",
+            [pk, end, new_since],
         )
-        deleted = cursor.rowcount
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {scored}")
         cursor.execute(
-            f"INSERT INTO {table} AS old (client_id, merchant_id, r, f, m, segment, total_spent) "
-            f"SELECT id, %s, r, f, m, segment, total_spent FROM ({_scored_sql()}) AS s "
-            "WHERE true ON CONFLICT (client_id) DO UPDATE SET r = excluded.r, f = excluded.f, "
-            "m = excluded.m, segment = excluded.segment, total_spent = excluded.total_spent "
-            "WHERE old.r <> excluded.r OR old.f <> excluded.f OR old.m <> excluded.m "
-            "OR old.segment <> excluded.segment OR old.total_spent <> excluded.total_spent",
-            [pk, pk, end, new_since],
+            f"DELETE FROM {table} WHERE merchant_id = %s AND client_id NOT IN ("
+            f"SELECT client_id FROM {scored})",
+            [pk],
         )
-        return deleted + cursor.rowcount
+        written = cursor.rowcount
+        cursor.execute(
+            f"UPDATE {table} SET r = s.r, f = s.f, m = s.m, segment = s.segment, "
+            f"total_spent = s.total_spent FROM {scored} s WHERE {table}.client_id = s.client_id "
+            f"AND ({table}.r <> s.r OR {table}.f <> s.f OR {table}.m <> s.m "
+            f"OR {table}.segment <> s.segment OR {table}.total_spent <> s.total_spent)"
+        )
+        written += cursor.rowcount
+        cursor.execute(
+            f"INSERT INTO {table} (client_id, merchant_id, r, f, m, segment, total_spent) "
+            f"SELECT s.client_id, %s, s.r, s.f, s.m, s.segment, s.total_spent FROM {scored} s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} o WHERE o.client_id = s.client_id)",
+            [pk],
+        )
+        written += cursor.rowcount
+        cursor.execute(f"DROP TABLE {scored}")
+        return written
 
 
 def stored_summary_rows(*, merchant: Merchant) -> dict:
