@@ -12,7 +12,7 @@ Definitions shared by every figure:
 * a card purchase has a client; the client's channel is "referral" when it has a referrer,
   otherwise its source (see `reports.models.Channel`).
 
-Over 450 lines: one idea, the set-based aggregates with their two interchangeable sources (live
+Over 500 lines: one idea, the set-based aggregates with their two interchangeable sources (live
 and rollup); each aggregate is written for both, side by side, so they cannot drift apart."""
 
 from dataclasses import dataclass
