@@ -86,17 +86,22 @@ def per_client_sql(merchant: Merchant, start: datetime | None, end: datetime) ->
             f"{outside} OR p.occurred_at < %s",
             [*outside_params, adapt(start)],
         )
-    others = (
-        f"SELECT p.client_id FROM {purchases} p WHERE p.merchant_id = %s "
-        f"AND p.client_id IS NOT NULL AND {KEPT} AND ({outside})"
-    )
+
+    def others(alias: str) -> str:
+        """Whether the client of the row `alias` has a kept purchase outside the window."""
+        return (
+            f"EXISTS (SELECT 1 FROM {purchases} o WHERE o.client_id = {alias}.client_id "
+            f"AND o.merchant_id = %s AND {KEPT.replace('p.', 'o.')} AND "
+            f"({outside.replace('p.', 'o.')}))"
+        )
+
     sql = (
         "SELECT s.client_id, s.purchases AS n, s.revenue AS rev, s.first_at, s.last_at "
-        f"FROM {table} s WHERE s.merchant_id = %s AND s.client_id NOT IN ({others}) "
+        f"FROM {table} s WHERE s.merchant_id = %s AND NOT {others('s')} "
         "UNION ALL "
         "SELECT p.client_id, COUNT(*), SUM(p.amount - p.refunded_amount), MIN(p.occurred_at), "
         f"MAX(p.occurred_at) FROM {purchases} p WHERE p.merchant_id = %s AND {KEPT} "
-        f"AND {inside} AND p.client_id IN ({others}) GROUP BY p.client_id"
+        f"AND p.client_id IS NOT NULL AND {inside} AND {others('p')} GROUP BY p.client_id"
     )
     params = [
         merchant.pk,
