@@ -148,12 +148,14 @@ def scores_store(*, merchant: Merchant, today: date) -> int:
     scores are computed once into a temporary table, then rows of clients no longer buyers go,
     only the rows whose scores, segment or spend changed are updated (most do not from one
     night to the next, and an unchanged row is not touched at all) and new buyers are added.
-    The caller marks the day (`ReportSnapshot.rfm_as_of`) in the same transaction. Returns
-    the rows deleted or written."""
-    table, scored = RfmScore._meta.db_table, "reports_rfm_scored"
+    Every step is a join between whole tables (no statement reads the table it writes). The
+    caller marks the day (`ReportSnapshot.rfm_as_of`) in the same transaction. Returns the
+    rows deleted or written."""
+    table, scored, fresh = RfmScore._meta.db_table, "reports_rfm_scored", "reports_rfm_fresh"
     pk, end, new_since = _params(merchant, today)
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {scored}")
+        for temporary in (scored, fresh):
+            cursor.execute(f"DROP TABLE IF EXISTS {temporary}")
         cursor.execute(
             f"CREATE TEMPORARY TABLE {scored} AS SELECT id AS client_id, r, f, m, segment, "
             f"total_spent FROM ({_scored_sql()}) AS s",
@@ -162,8 +164,8 @@ def scores_store(*, merchant: Merchant, today: date) -> int:
         if connection.vendor == "postgresql":
             cursor.execute(f"ANALYZE {scored}")
         cursor.execute(
-            f"DELETE FROM {table} WHERE merchant_id = %s AND client_id NOT IN ("
-            f"SELECT client_id FROM {scored})",
+            f"DELETE FROM {table} WHERE merchant_id = %s AND NOT EXISTS ("
+            f"SELECT 1 FROM {scored} s WHERE s.client_id = {table}.client_id)",
             [pk],
         )
         written = cursor.rowcount
@@ -175,13 +177,17 @@ def scores_store(*, merchant: Merchant, today: date) -> int:
         )
         written += cursor.rowcount
         cursor.execute(
+            f"CREATE TEMPORARY TABLE {fresh} AS SELECT s.* FROM {scored} s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} o WHERE o.client_id = s.client_id)"
+        )
+        cursor.execute(
             f"INSERT INTO {table} (client_id, merchant_id, r, f, m, segment, total_spent) "
-            f"SELECT s.client_id, %s, s.r, s.f, s.m, s.segment, s.total_spent FROM {scored} s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {table} o WHERE o.client_id = s.client_id)",
+            f"SELECT client_id, %s, r, f, m, segment, total_spent FROM {fresh}",
             [pk],
         )
         written += cursor.rowcount
-        cursor.execute(f"DROP TABLE {scored}")
+        for temporary in (scored, fresh):
+            cursor.execute(f"DROP TABLE {temporary}")
         return written
 
 
