@@ -45,7 +45,11 @@ def summaries_rebuild(*, merchant: Merchant) -> int:
             f"DELETE FROM {ClientPurchases._meta.db_table} WHERE merchant_id = %s", [merchant.pk]
         )
         cursor.execute(_fold(""), [merchant.pk])
-        return cursor.rowcount
+        written = cursor.rowcount
+        if connection.vendor == "postgresql":
+            # the rows were all replaced: let the planner know their number
+            cursor.execute(f"ANALYZE {ClientPurchases._meta.db_table}")
+        return written
 
 
 def summaries_update(*, merchant: Merchant, purchases_after: int, refunds_after: int) -> int:
