@@ -12,13 +12,14 @@ Definitions shared by every figure:
 * a card purchase has a client; the client's channel is "referral" when it has a referrer,
   otherwise its source (see `reports.models.Channel`).
 
-Over 450 lines: one idea, the set-based aggregates with their two interchangeable sources (live
+Over 500 lines: one idea, the set-based aggregates with their two interchangeable sources (live
 and rollup); each aggregate is written for both, side by side, so they cannot drift apart."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 
@@ -288,19 +289,25 @@ def members(merchant: Merchant, period: Period, *, by: tuple = (), through: date
     return list(merged.values())
 
 
-def buyer_stats(merchant: Merchant, period: Period) -> dict:
+def buyer_stats(merchant: Merchant, period: Period, *, per_client=None) -> dict:
     """Per-client purchase counts in the period, folded in SQL: buyers, buyers with ≥ 2
-    purchases ("regular clients"), their purchases and revenue."""
-    net = F("amount") - F("refunded_amount")
-    inner = (
-        _purchases(merchant, period)
-        .filter(_not_fully_refunded(), client__isnull=False)
-        .order_by()
-        .values("client_id")
-        .annotate(n=Count("id"), rev=Sum(net))
-    )
-    sql, params = inner.query.sql_with_params()
-    with read_connection().cursor() as cursor:
+    purchases ("regular clients"), their purchases and revenue. `per_client`: (SQL, params)
+    of the period's rows per client (`reports.summaries.per_client_sql`) instead of the
+    purchases."""
+    if per_client is None:
+        net = F("amount") - F("refunded_amount")
+        inner = (
+            _purchases(merchant, period)
+            .filter(_not_fully_refunded(), client__isnull=False)
+            .order_by()
+            .values("client_id")
+            .annotate(n=Count("id"), rev=Sum(net))
+        )
+        sql, params = inner.query.sql_with_params()
+    else:
+        sql, params = per_client
+    # the summaries are written in the refresh's own transaction: read them on the primary
+    with (read_connection() if per_client is None else connection).cursor() as cursor:
         cursor.execute(
             "SELECT COUNT(*), "
             "COALESCE(SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END), 0), "
@@ -390,10 +397,32 @@ def tier_distribution(merchant: Merchant) -> list[dict]:
     return sorted(out, key=lambda r: r["position"])
 
 
-def source_buyers(merchant: Merchant, period: Period) -> list[dict]:
+def _source_buyers_from(merchant: Merchant, period: Period, per_client) -> list[dict]:
+    """Rows of `source_buyers`'s bought part from per-client rows (see `buyer_stats`): the
+    buyers among the members who joined in the period."""
+    sql, params = per_client
+    start, end = period.bounds(merchant)
+    adapt = connection.ops.adapt_datetimefield_value
+    since, since_params = ("AND c.joined_at >= %s", [adapt(start)]) if start else ("", [])
+    with connection.cursor() as cursor:  # the refresh's own summaries (see buyer_stats)
+        cursor.execute(
+            "SELECT CASE WHEN c.referred_by_id IS NOT NULL THEN 'referral' ELSE c.source END, "
+            "COALESCE(c.source_detail, ''), COUNT(*), COALESCE(SUM(b.rev), 0) "
+            f"FROM ({sql}) AS b JOIN {Client._meta.db_table} c ON c.id = b.client_id "
+            f"WHERE c.merchant_id = %s AND c.joined_at < %s {since} GROUP BY 1, 2",
+            [*params, merchant.pk, adapt(end), *since_params],
+        )
+        return [
+            {"channel": channel, "detail": detail, "buyers": n, "revenue": Decimal(str(rev))}
+            for channel, detail, n, rev in cursor.fetchall()
+        ]
+
+
+def source_buyers(merchant: Merchant, period: Period, *, per_client=None) -> list[dict]:
     """Per client channel and source detail (promo code, partner): members who joined in
     the period, of them buyers (≥ 1 card purchase in the period), and those buyers' card
-    revenue in the period — "187 joined from social networks and the site, 135 bought"."""
+    revenue in the period — "187 joined from social networks and the site, 135 bought".
+    `per_client`: as in `buyer_stats`."""
     start, end = period.bounds(merchant)
     joined = Client.objects.filter(merchant=merchant, joined_at__lt=end)
     if start:
@@ -403,19 +432,23 @@ def source_buyers(merchant: Merchant, period: Period) -> list[dict]:
         (r["channel"], r["detail"]): r["n"]
         for r in joined.order_by().annotate(**keys).values(*keys).annotate(n=Count("id"))
     }
-    bought = (
-        _purchases(merchant, period)
-        .filter(_not_fully_refunded(), client__in=joined)
-        .order_by()
-        .annotate(
-            channel=_purchase_channel(), detail=Coalesce(F("client__source_detail"), Value(""))
+    if per_client is not None:
+        bought = _source_buyers_from(merchant, period, per_client)
+    else:
+        bought = (
+            _purchases(merchant, period)
+            .filter(_not_fully_refunded(), client__in=joined)
+            .order_by()
+            .annotate(
+                channel=_purchase_channel(),
+                detail=Coalesce(F("client__source_detail"), Value("")),
+            )
+            .values("channel", "detail")
+            .annotate(
+                buyers=Count("client_id", distinct=True),
+                revenue=Coalesce(Sum(F("amount") - F("refunded_amount")), ZERO),
+            )
         )
-        .values("channel", "detail")
-        .annotate(
-            buyers=Count("client_id", distinct=True),
-            revenue=Coalesce(Sum(F("amount") - F("refunded_amount")), ZERO),
-        )
-    )
     rows = {
         (r["channel"], r["detail"]): {"buyers": r["buyers"], "revenue": q(r["revenue"])}
         for r in bought

@@ -176,6 +176,8 @@ class ReportSnapshot(models.Model):
     # The before/after lift of the refresh's day ({"day": …, "value": …}, reports.lift): the
     # dashboard and case study of a large merchant read it instead of every check since.
     lift = models.JSONField(_("before/after lift"), default=dict, blank=True, editable=False)
+    # Whether `ClientPurchases` holds the merchant's buyers as of the marks above.
+    client_purchases_built = models.BooleanField(default=False, editable=False)
 
     class Meta:
         verbose_name = _("report snapshot")
@@ -215,3 +217,26 @@ class CaseStudy(Merchant):
         proxy = True
         verbose_name = _("case-study report")
         verbose_name_plural = _("case-study reports")
+
+
+class ClientPurchases(models.Model):
+    """A buyer's card purchases folded into one row — kept purchases only (not fully refunded),
+    over all time: how many, their revenue, the first and the last. Maintained by the nightly
+    refresh for the clients whose purchases changed (`reports.summaries`), so the client-level
+    figures read one row per buyer instead of every purchase."""
+
+    client = models.OneToOneField(
+        "crm.Client", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    purchases = models.PositiveIntegerField()
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("client purchases")
+        verbose_name_plural = _("client purchases")
+
+    def __str__(self) -> str:
+        return f"{self.client_id}: {self.purchases}"

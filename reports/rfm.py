@@ -31,6 +31,7 @@ from loyalty.models import Purchase
 from onboarding.models import Merchant
 from onboarding.money import q
 
+from . import summaries
 from .models import ReportSnapshot, RfmScore
 from .replica import read_connection
 
@@ -143,32 +144,51 @@ def segment_summary(*, merchant: Merchant, today: date, stored: bool = False) ->
 
 
 def scores_store(*, merchant: Merchant, today: date) -> int:
-    """Bring the merchant's stored scores (`RfmScore`) to every buyer's as of `today`: rows of
-    clients no longer buyers go, and one INSERT … SELECT … ON CONFLICT writes only the rows
-    whose scores, segment or spend changed (most do not from one night to the next). The
+    """Bring the merchant's stored scores (`RfmScore`) to every buyer's as of `today`: the
+    scores are computed once into a temporary table, then rows of clients no longer buyers go,
+    only the rows whose scores, segment or spend changed are updated (most do not from one
+    night to the next, and an unchanged row is not touched at all) and new buyers are added.
+    Every step is a join between whole tables (no statement reads the table it writes). The
     caller marks the day (`ReportSnapshot.rfm_as_of`) in the same transaction. Returns the
     rows deleted or written."""
-    table, clients = RfmScore._meta.db_table, Client._meta.db_table
+    table, scored, fresh = RfmScore._meta.db_table, "reports_rfm_scored", "reports_rfm_fresh"
     pk, end, new_since = _params(merchant, today)
     with connection.cursor() as cursor:
+        for temporary in (scored, fresh):
+            cursor.execute(f"DROP TABLE IF EXISTS {temporary}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {scored} AS SELECT id AS client_id, r, f, m, segment, "
+            f"total_spent FROM ({_scored_sql()}) AS s",
+            [pk, end, new_since],
+        )
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {scored}")
         cursor.execute(
             f"DELETE FROM {table} WHERE merchant_id = %s AND NOT EXISTS ("
-            f"SELECT 1 FROM {clients} c WHERE c.id = {table}.client_id "
-            "AND c.purchases_count > 0 AND c.last_purchase_at IS NOT NULL "
-            "AND c.last_purchase_at < %s)",
-            [pk, end],
+            f"SELECT 1 FROM {scored} s WHERE s.client_id = {table}.client_id)",
+            [pk],
         )
-        deleted = cursor.rowcount
+        written = cursor.rowcount
         cursor.execute(
-            f"INSERT INTO {table} AS old (client_id, merchant_id, r, f, m, segment, total_spent) "
-            f"SELECT id, %s, r, f, m, segment, total_spent FROM ({_scored_sql()}) AS s "
-            "WHERE true ON CONFLICT (client_id) DO UPDATE SET r = excluded.r, f = excluded.f, "
-            "m = excluded.m, segment = excluded.segment, total_spent = excluded.total_spent "
-            "WHERE old.r <> excluded.r OR old.f <> excluded.f OR old.m <> excluded.m "
-            "OR old.segment <> excluded.segment OR old.total_spent <> excluded.total_spent",
-            [pk, pk, end, new_since],
+            f"UPDATE {table} SET r = s.r, f = s.f, m = s.m, segment = s.segment, "
+            f"total_spent = s.total_spent FROM {scored} s WHERE {table}.client_id = s.client_id "
+            f"AND ({table}.r <> s.r OR {table}.f <> s.f OR {table}.m <> s.m "
+            f"OR {table}.segment <> s.segment OR {table}.total_spent <> s.total_spent)"
         )
-        return deleted + cursor.rowcount
+        written += cursor.rowcount
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {fresh} AS SELECT s.* FROM {scored} s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} o WHERE o.client_id = s.client_id)"
+        )
+        cursor.execute(
+            f"INSERT INTO {table} (client_id, merchant_id, r, f, m, segment, total_spent) "
+            f"SELECT client_id, %s, r, f, m, segment, total_spent FROM {fresh}",
+            [pk],
+        )
+        written += cursor.rowcount
+        for temporary in (scored, fresh):
+            cursor.execute(f"DROP TABLE {temporary}")
+        return written
 
 
 def stored_summary_rows(*, merchant: Merchant) -> dict:
@@ -220,15 +240,19 @@ def segment_client_ids(
 HISTORY_MONTHS = 24
 
 
+def _cast() -> str:
+    return "CAST(%s AS TIMESTAMP WITH TIME ZONE)" if connection.vendor == "postgresql" else "%s"
+
+
 def _history_sql(month_count: int) -> str:
     """One statement for every month: a month-end table joined to the purchases before
     each end, folded per (month, client), ranked within the month, scored and counted."""
-    cast = "CAST(%s AS TIMESTAMP WITH TIME ZONE)" if connection.vendor == "postgresql" else "%s"
+    cast = _cast()
     months = " UNION ALL ".join(
         f"SELECT {n} AS idx, {cast} AS end_at, {cast} AS new_since" for n in range(month_count)
     )
-    return f"""
-        WITH months AS ({months}),
+    return _history_scored(f"""
+        months AS ({months}),
         per_client AS (
             SELECT m.idx, m.new_since, p.client_id,
                    SUM(p.amount - p.refunded_amount) AS total_spent,
@@ -238,7 +262,25 @@ def _history_sql(month_count: int) -> str:
             WHERE p.merchant_id = %s AND p.client_id IS NOT NULL
               AND (p.refunded_amount < p.amount OR p.amount <= 0)
             GROUP BY m.idx, m.new_since, p.client_id
-        ), base AS (
+        )""")
+
+
+def _month_from_summaries_sql(per_client: str) -> str:
+    """One month's statement from per-client rows (`reports.summaries.per_client_sql`)."""
+    return _history_scored(f"""
+        per_client AS (
+            SELECT 0 AS idx, {_cast()} AS new_since, w.client_id, w.rev AS total_spent,
+                   w.n AS purchases_count, w.first_at AS first_purchase_at,
+                   w.last_at AS last_purchase_at
+            FROM ({per_client}) AS w
+        )""")
+
+
+def _history_scored(per_client: str) -> str:
+    """The statement after its `per_client` CTE (idx, new_since, client's figures): ranked
+    within each month, scored and counted per segment."""
+    return f"""
+        WITH {per_client}, base AS (
             SELECT idx, new_since, purchases_count, first_purchase_at,
                    CUME_DIST() OVER (PARTITION BY idx ORDER BY last_purchase_at) AS cd_r,
                    CUME_DIST() OVER (PARTITION BY idx ORDER BY total_spent) AS cd_m
@@ -270,6 +312,7 @@ def monthly_history(
     months: int = HISTORY_MONTHS,
     known: list[dict] = (),
     unchanged_before: date | None = None,
+    from_summaries: bool = False,
 ) -> list[dict]:
     """Segment counts at the end of each month from `start`'s month to `end`'s (the last
     month as of `end`), at most the last `months`: the same scores and rules as
@@ -279,7 +322,9 @@ def monthly_history(
 
     `known` (an earlier result) and `unchanged_before` (no purchase on or after this day was
     recorded, back-dated or refunded since `known` was computed): months of `known` as of a
-    day before it are taken as they are; only the others are computed."""
+    day before it are taken as they are; only the others are computed. `from_summaries`: the
+    others from the buyers' maintained summaries (`reports.summaries`), one month at a time,
+    instead of every purchase before each month's end."""
     if start is None:
         first = (
             Purchase.objects.filter(merchant=merchant, client__isnull=False)
@@ -312,7 +357,17 @@ def monthly_history(
         if (first_day, as_of) not in reusable
     ]
     found: dict[int, dict] = {}
-    if todo:
+    if todo and from_summaries:
+        for n, as_of in todo:
+            _pk, end_at, new_since = _params(merchant, as_of)
+            end = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=merchant.tzinfo)
+            sql, params = summaries.per_client_sql(merchant, None, end)
+            # the refresh's own summaries: read on the primary
+            with connection.cursor() as cursor:
+                cursor.execute(_month_from_summaries_sql(sql), [new_since, *params])
+                for _idx, segment, count in cursor.fetchall():
+                    found.setdefault(n, {})[segment] = int(count)
+    elif todo:
         params = []
         for _n, as_of in todo:
             _pk, end_at, new_since = _params(merchant, as_of)

@@ -17,7 +17,8 @@ source or referrer (its channel) on past days.
 import time as clock
 from datetime import date, datetime, time, timedelta
 
-from django.db import models, transaction
+from django.conf import settings
+from django.db import connection, models, transaction
 from django.db.models import Max
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -26,11 +27,11 @@ from loyalty.models import Purchase, Refund
 from onboarding.models import Merchant
 
 from . import aggregates as agg
-from . import rfm
+from . import rfm, summaries
 from .aggregates import Period
 from .lift import lift
 from .metrics import ROLLUP_MIN_PURCHASES, default_period
-from .models import DailyMembers, DailySales, ReportSnapshot, RfmScore
+from .models import ClientPurchases, DailyMembers, DailySales, ReportSnapshot, RfmScore
 from .pointb import ClientLevel, load, to_json
 
 SALES_KEYS = ("day", "branch_id", "channel", "source_detail")
@@ -41,6 +42,8 @@ MEMBERS_KEYS = ("day", "channel", "source_detail")
 MARK_WINDOW = timedelta(minutes=10)
 # More scattered days than this are rewritten by a full rebuild instead.
 INCREMENTAL_MAX_RUNS = 200
+# PostgreSQL's work_mem for the refresh's own transaction (see `reports_refresh`).
+REFRESH_WORK_MEM = getattr(settings, "REPORTS_REFRESH_WORK_MEM", "256MB")
 
 
 def _sales_objects(merchant: Merchant, rows):
@@ -145,8 +148,9 @@ def snapshot_clients(
 ) -> tuple[ClientLevel, dict]:
     """The client-level figures of the default period (the same as `metrics.client_level`),
     with the RFM scores stored for `today` and the RFM history of months before
-    `unchanged_before` taken from `previous` (a snapshot's JSON). Returns (figures, seconds
-    per part)."""
+    `unchanged_before` taken from `previous` (a snapshot's JSON). Buyers, regulars, buyers per
+    source and the RFM history of the other months are read from the buyers'
+    summaries, which the caller has brought up to date. Returns (figures, seconds per part)."""
     period = default_period(merchant, today=today)
     took, out = {}, {}
 
@@ -156,8 +160,10 @@ def snapshot_clients(
         took[name] = round(clock.monotonic() - started, 3)
         return value
 
+    start, end = period.bounds(merchant)
+    per_client = summaries.per_client_sql(merchant, start, end)
     out.update(part("contacts", lambda: agg.contacts_stats(merchant)))
-    out.update(part("buyers", lambda: agg.buyer_stats(merchant, period)))
+    out.update(part("buyers", lambda: agg.buyer_stats(merchant, period, per_client=per_client)))
     out.update(part("referrals", lambda: agg.referral_stats(merchant, period)))
     out["tiers"] = part("tiers", lambda: agg.tier_distribution(merchant))
     part("rfm_store", lambda: rfm.scores_store(merchant=merchant, today=today))
@@ -173,9 +179,12 @@ def snapshot_clients(
             end=period.end,
             known=known if previous is not None else [],
             unchanged_before=unchanged_before if previous is not None else None,
+            from_summaries=True,
         ),
     )
-    out["source_buyers"] = part("source_buyers", lambda: agg.source_buyers(merchant, period))
+    out["source_buyers"] = part(
+        "source_buyers", lambda: agg.source_buyers(merchant, period, per_client=per_client)
+    )
     return load(ClientLevel, out), took
 
 
@@ -200,6 +209,11 @@ def reports_refresh(
     timings: dict = {}
     unchanged_before = None
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # the client-level figures rank every buyer (window sorts over ~all of them): in
+            # memory for this transaction, not spilled to disk in the default 4 MB chunks
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('work_mem', %s, true)", [REFRESH_WORK_MEM])
         if incremental:
             changed = changed_days(merchant=merchant, snapshot=previous)
             new_days = {
@@ -219,6 +233,14 @@ def reports_refresh(
             rollup_rebuild(merchant=merchant, through=through)
         timings["rollup"] = round(clock.monotonic() - started, 3)
         clients_started = clock.monotonic()
+        if incremental and previous.client_purchases_built:
+            timings["summaries"] = summaries.summaries_update(
+                merchant=merchant,
+                purchases_after=previous.purchases_seen_id,
+                refunds_after=previous.refunds_seen_id,
+            )
+        else:
+            timings["summaries"] = summaries.summaries_rebuild(merchant=merchant)
         previous_clients = previous.clients if incremental and previous.clients else None
         clients, parts = snapshot_clients(
             merchant=merchant,
@@ -255,6 +277,7 @@ def reports_refresh(
                 "timings": timings,
                 "lift": {"day": today.isoformat(), "value": lift_value},
                 "purchases_to_mark": to_mark,
+                "client_purchases_built": True,
                 **marks,
             },
         )
@@ -264,6 +287,7 @@ def reports_refresh(
 def reports_drop(*, merchant: Merchant) -> None:
     """Forget the rollup, snapshot and stored RFM scores: everything goes back to live."""
     RfmScore.objects.filter(merchant=merchant).delete()
+    ClientPurchases.objects.filter(merchant=merchant).delete()
     DailySales.objects.filter(merchant=merchant).delete()
     DailyMembers.objects.filter(merchant=merchant).delete()
     ReportSnapshot.objects.filter(merchant=merchant).delete()

@@ -1,0 +1,119 @@
+"""Per-buyer purchase summaries (`ClientPurchases`): one row per client with a kept card
+purchase — how many, their revenue (amount − refunded), the first and the last — over all time.
+
+The nightly refresh keeps them: a full refresh (and the first one) folds every purchase; an
+incremental one folds again only the clients with a purchase recorded or refunded since the last
+refresh's marks (`reports.rollup`), late documents and refunds of old purchases included. Like
+the rollup's marks, a deleted purchase or one moved to another client is picked up by the next
+full refresh.
+
+`per_client_sql` gives the per-client figures of the kept card purchases in a time window from
+these rows: the summary row of each buyer with no kept purchase outside the window, and the
+purchases of the others folded directly (the refresh's windows end today or at a recent month's
+end, so the others are few). The client-level figures (buyers and regulars, buyers per source,
+the RFM history) read it instead of every purchase; they equal the live computation.
+"""
+
+from datetime import datetime
+
+from django.db import connection
+
+from loyalty.models import Purchase, Refund
+from onboarding.models import Merchant
+
+from .models import ClientPurchases
+
+KEPT = "(p.refunded_amount < p.amount OR p.amount <= 0)"
+
+
+def _fold(where: str) -> str:
+    """INSERT of the folded rows of the purchases matching `where` (after the merchant)."""
+    table, purchases = ClientPurchases._meta.db_table, Purchase._meta.db_table
+    return (
+        f"INSERT INTO {table} (client_id, merchant_id, purchases, revenue, first_at, last_at) "
+        "SELECT p.client_id, p.merchant_id, COUNT(*), SUM(p.amount - p.refunded_amount), "
+        f"MIN(p.occurred_at), MAX(p.occurred_at) FROM {purchases} p "
+        f"WHERE p.merchant_id = %s AND p.client_id IS NOT NULL AND {KEPT} {where} "
+        "GROUP BY p.client_id, p.merchant_id"
+    )
+
+
+def summaries_rebuild(*, merchant: Merchant) -> int:
+    """Fold every purchase of the merchant again. Returns the buyers written."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {ClientPurchases._meta.db_table} WHERE merchant_id = %s", [merchant.pk]
+        )
+        cursor.execute(_fold(""), [merchant.pk])
+        written = cursor.rowcount
+        if connection.vendor == "postgresql":
+            # the rows were all replaced: let the planner know their number
+            cursor.execute(f"ANALYZE {ClientPurchases._meta.db_table}")
+        return written
+
+
+def summaries_update(*, merchant: Merchant, purchases_after: int, refunds_after: int) -> int:
+    """Fold again the clients with a purchase past `purchases_after` (new, late or back-dated)
+    or a refund past `refunds_after` (of a purchase of any day). Returns the buyers written."""
+    purchases, refunds = Purchase._meta.db_table, Refund._meta.db_table
+    changed = (
+        f"SELECT client_id FROM {purchases} WHERE merchant_id = %s AND id > %s "
+        "AND client_id IS NOT NULL UNION "
+        f"SELECT q.client_id FROM {refunds} r JOIN {purchases} q ON q.id = r.purchase_id "
+        "WHERE r.merchant_id = %s AND r.id > %s AND q.client_id IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(changed, [merchant.pk, purchases_after, merchant.pk, refunds_after])
+        clients = sorted({row[0] for row in cursor.fetchall()})
+        written = 0
+        for n in range(0, len(clients), 5000):
+            chunk = clients[n : n + 5000]
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                f"DELETE FROM {ClientPurchases._meta.db_table} WHERE client_id IN ({marks})", chunk
+            )
+            cursor.execute(_fold(f"AND p.client_id IN ({marks})"), [merchant.pk, *chunk])
+            written += cursor.rowcount
+        return written
+
+
+def per_client_sql(merchant: Merchant, start: datetime | None, end: datetime) -> tuple[str, list]:
+    """SQL and parameters of one row per client with a kept card purchase in [start, end):
+    `client_id`, `n` (purchases), `rev` (revenue), `first_at`, `last_at`."""
+    adapt = connection.ops.adapt_datetimefield_value
+    purchases, table = Purchase._meta.db_table, ClientPurchases._meta.db_table
+    inside, inside_params = "p.occurred_at < %s", [adapt(end)]
+    outside, outside_params = "p.occurred_at >= %s", [adapt(end)]
+    if start is not None:
+        inside, inside_params = f"{inside} AND p.occurred_at >= %s", [*inside_params, adapt(start)]
+        outside, outside_params = (
+            f"{outside} OR p.occurred_at < %s",
+            [*outside_params, adapt(start)],
+        )
+
+    def others(alias: str) -> str:
+        """Whether the client of the row `alias` has a kept purchase outside the window."""
+        return (
+            f"EXISTS (SELECT 1 FROM {purchases} o WHERE o.client_id = {alias}.client_id "
+            f"AND o.merchant_id = %s AND {KEPT.replace('p.', 'o.')} AND "
+            f"({outside.replace('p.', 'o.')}))"
+        )
+
+    sql = (
+        "SELECT s.client_id, s.purchases AS n, s.revenue AS rev, s.first_at, s.last_at "
+        f"FROM {table} s WHERE s.merchant_id = %s AND NOT {others('s')} "
+        "UNION ALL "
+        "SELECT p.client_id, COUNT(*), SUM(p.amount - p.refunded_amount), MIN(p.occurred_at), "
+        f"MAX(p.occurred_at) FROM {purchases} p WHERE p.merchant_id = %s AND {KEPT} "
+        f"AND p.client_id IS NOT NULL AND {inside} AND {others('p')} GROUP BY p.client_id"
+    )
+    params = [
+        merchant.pk,
+        merchant.pk,
+        *outside_params,
+        merchant.pk,
+        *inside_params,
+        merchant.pk,
+        *outside_params,
+    ]
+    return sql, params
