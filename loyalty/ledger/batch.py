@@ -29,6 +29,8 @@ CLIENT_FIGURES = (
     ("joined_at", "timestamptz"),
 )
 BALANCE_ONLY = (("balance", "numeric"),)
+# A single check's writes (`flush_with`) stay a prepared statement up to this many values.
+ONE_CHECK_PARAMS = 600
 COPY_FROM = 2000  # entries from which a batch that needs no ids is COPYed (PostgreSQL)
 
 
@@ -128,8 +130,61 @@ class LedgerBatch:
         self.entries, self.plain, self.touched = [], [], set()
         return entries
 
+    def flush_with(self, head, children: list) -> bool:
+        """Write a new `head` row (a purchase; a unique-key conflict writes nothing), its
+        `children` (new rows whose foreign key to the head's model points at `head`: the
+        purchase's lines), this batch's entries and the touched clients' figures — one
+        statement of data-modifying CTEs on PostgreSQL, where every part is written only if
+        the head is; `insert_rows` and `flush` one after the other elsewhere. Returns whether
+        the head was inserted (its primary key is then set; the other rows' are not read)."""
+        conn = self.conn or _db()
+        if not conn.in_atomic_block:
+            raise RuntimeError("LedgerBatch.flush_with must run inside transaction.atomic")
+        touched = [self.clients[cid] for cid in sorted(self.touched)]
+        if conn.vendor != "postgresql" or (touched and isinstance(touched[0], Account)):
+            if not insert_rows([head], ignore_conflicts=True, conn=conn):
+                return False
+            for objs in _by_model(children).values():
+                insert_rows(objs, conn=conn)
+            self.flush()
+            return True
+        entries = [e for e in self.entries if e.points or e.uncovered]
+        groups = _by_model([*children, *entries])
+        head_shape = _shape(type(head))
+        parts = [f"h AS ({head_shape.statement(conn, type(head), 1, True)})"]
+        params = _row_params(head_shape, head, conn)
+        for index, (model, objs) in enumerate(groups.items(), start=1):
+            sql, values = _child_insert(conn, model, objs, head)
+            parts.append(f"c{index} AS ({sql})")
+            params += values
+        if touched:
+            key = (conn.vendor, "save_clients_with", len(touched))
+            sql = _SQL.get(key)
+            if sql is None:
+                sql = _SQL[key] = _save_clients_sql(conn, len(touched), CLIENT_FIGURES, "h")
+            parts.append(f"u AS ({sql})")
+            params += _client_params(touched, conn)
+        with conn.cursor() as cursor:
+            sql = f"WITH {', '.join(parts)} SELECT id FROM h"
+            prepared.execute(cursor, sql, params, max_params=ONE_CHECK_PARAMS)
+            row = cursor.fetchone()
+        self.entries, self.touched = [], set()
+        if row is None:
+            return False
+        head.pk = row[0]
+        head._state.adding = False
+        head._state.db = conn.alias
+        return True
+
 
 _SQL: dict[tuple, object] = {}
+
+
+def _by_model(objs: list) -> dict[type, list]:
+    groups: dict[type, list] = {}
+    for obj in objs:
+        groups.setdefault(type(obj), []).append(obj)
+    return groups
 
 
 def _db():
@@ -146,13 +201,17 @@ def save_clients(clients: list[Client], *, conn=None) -> None:
     sql = _SQL.get(key)
     if sql is None:
         sql = _SQL[key] = _save_clients_sql(db, len(clients), CLIENT_FIGURES)
+    with db.cursor() as cursor:
+        prepared.execute(cursor, sql, _client_params(clients, db))
+
+
+def _client_params(clients: list[Client], db) -> list:
     fields = _FIGURE_FIELDS or _figure_fields()
     params = [Client._meta.get_field("updated_at").get_db_prep_value(timezone.now(), db)]
     for client in clients:
         params.append(client.pk)
         params.extend(f.get_db_prep_value(getattr(client, f.attname), db) for f in fields)
-    with db.cursor() as cursor:
-        prepared.execute(cursor, sql, params)
+    return params
 
 
 _FIGURE_FIELDS: list = []
@@ -181,7 +240,9 @@ def save_balances(accounts: list[Account], *, conn=None) -> None:
             prepared.execute(cursor, sql, params)
 
 
-def _save_clients_sql(db, count: int, figures) -> str:
+def _save_clients_sql(db, count: int, figures, head: str = "") -> str:
+    """The UPDATE of `count` clients' figures; with `head` (PostgreSQL, inside a WITH), only
+    when that CTE returned its row."""
     columns = [name for name, _type in figures]
     is_pg = db.vendor == "postgresql"
     if is_pg:
@@ -195,7 +256,7 @@ def _save_clients_sql(db, count: int, figures) -> str:
         names = ", ".join(["id", *columns])
         return (
             f"UPDATE {table} AS c SET {assignments}, updated_at = %s "
-            f"FROM (VALUES {values}) AS v({names}) WHERE c.id = v.id"
+            f"FROM {head + ', ' if head else ''}(VALUES {values}) AS v({names}) WHERE c.id = v.id"
         )
     selects = ", ".join(f"column{i + 1} AS {name}" for i, name in enumerate(["id", *columns]))
     return (
@@ -236,6 +297,63 @@ class _InsertShape:
 
 
 _SHAPES: dict[type, _InsertShape] = {}
+
+
+def _shape(model) -> _InsertShape:
+    return _SHAPES.get(model) or _SHAPES.setdefault(model, _InsertShape(model))
+
+
+def _row_params(shape: _InsertShape, obj, db, skip=()) -> list:
+    """One row's values in the shape's column order (all but the `skip` fields)."""
+    params = []
+    for field in shape.relations:  # a related object saved after it was assigned
+        if getattr(obj, field.attname) is None and field.is_cached(obj):
+            related = field.get_cached_value(obj)
+            if related is not None and field not in skip:
+                if related.pk is None:
+                    raise ValueError(f"{field.name}: the related object is not saved")
+                setattr(obj, field.attname, related.pk)
+    for field in shape.fields:
+        if field in skip:
+            continue
+        if field.attname in shape.pre_save:
+            value = field.pre_save(obj, True)
+        else:
+            value = getattr(obj, field.attname)
+        params.append(field.get_db_prep_save(value, db))
+    return params
+
+
+def _child_insert(db, model, objs: list, head) -> tuple[str, list]:
+    """An INSERT … SELECT of new rows whose foreign keys to `head` take its new id from the
+    CTE `h` (no row when the head was not inserted); (sql, params)."""
+    shape = _shape(model)
+    to_head = [
+        f
+        for f in shape.relations
+        if f.related_model is type(head)
+        and getattr(objs[0], f.attname) is None
+        and f.is_cached(objs[0])
+        and f.get_cached_value(objs[0]) is head
+    ]
+    for obj in objs[1:]:
+        if any(getattr(obj, f.attname) is not None or f.get_cached_value(obj, None) is not head
+               for f in to_head):  # fmt: skip
+            raise ValueError(f"{model.__name__}: rows differ in their link to the new row")
+    qn = db.ops.quote_name
+    own = [f for f in shape.fields if f not in to_head]
+    row = "(" + ", ".join(f"%s::{f.cast_db_type(db)}" for f in own) + ")"
+    names = ", ".join(f"v{i}" for i in range(len(own)))
+    columns = ", ".join(qn(f.column) for f in [*to_head, *own])
+    select = ", ".join(["h.id"] * len(to_head) + [f"v.v{i}" for i in range(len(own))])
+    sql = (
+        f"INSERT INTO {qn(model._meta.db_table)} ({columns}) SELECT {select} "
+        f"FROM h, (VALUES {', '.join([row] * len(objs))}) AS v({names})"
+    )
+    params = []
+    for obj in objs:
+        params += _row_params(shape, obj, db, skip=to_head)
+    return sql, params
 
 
 def insert_rows(objs: list, *, ignore_conflicts: bool = False, conn=None) -> list:

@@ -158,8 +158,10 @@ def clamp_points(
     return points, ""
 
 
-def event_log(*, system, endpoint, merchant, outcome: Outcome, payload) -> PosEvent:
-    return PosEvent.objects.create(
+def event_log(*, system, endpoint, merchant, outcome: Outcome, payload, save=True) -> PosEvent:
+    """The event row of a POS request, saved (or, with `save=False`, for the caller to
+    write with the purchase it records)."""
+    event = PosEvent(
         merchant=merchant,
         system=system,
         endpoint=storable(endpoint[:200]),
@@ -170,6 +172,9 @@ def event_log(*, system, endpoint, merchant, outcome: Outcome, payload) -> PosEv
         purchase=outcome.purchase,
         refund=outcome.refund,
     )
+    if save:
+        event.save(force_insert=True)
+    return event
 
 
 def answer(outcome: Outcome, status: int = 200, **extra) -> JsonResponse:

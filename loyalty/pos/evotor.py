@@ -315,4 +315,6 @@ def documents_apply(
 
 
 def _log_of(log, document):
-    return (lambda outcome: log(outcome, document)) if log is not None else None
+    return (
+        (lambda outcome, save=True: log(outcome, document, save=save)) if log is not None else None
+    )

@@ -207,7 +207,8 @@ def receipt_record(
 ) -> Outcome:
     """Record one POS receipt (sale or refund) and say what happened. `log(outcome)`, if
     given, writes the event row of a recorded sale inside the sale's transaction (the
-    returned outcome is then marked `logged`)."""
+    returned outcome is then marked `logged`); `log(outcome, save=False)` returns the row
+    unsaved, for a new sale to write it with its purchase."""
     receipt_check(receipt)
     receipt.raw = storable(receipt.raw)
     if receipt.kind == REFUND:
@@ -224,11 +225,21 @@ def receipt_record(
     points = q(receipt.payments.get(POINTS) or ZERO)
     if client is None:
         points = ZERO  # no client to take them from: the sale is recorded, nothing earned
+    written: list[Outcome] = []
     logged: list[Outcome] = []
 
-    def log_in_transaction(result) -> None:
+    def event_row(result) -> list:
+        # A new sale's event row is written in the purchase's own statement.
         outcome = _sale_outcome(receipt, result, enrolled=enrolled, client=client)
-        log(outcome)
+        written.append(outcome)
+        return [log(outcome, save=False)]
+
+    def log_in_transaction(result) -> None:
+        if result.created and written:
+            outcome = written[0]
+        else:  # a repeat: its event row is written now, in the same transaction
+            outcome = _sale_outcome(receipt, result, enrolled=enrolled, client=client)
+            log(outcome)
         outcome.logged = True
         logged.append(outcome)
 
@@ -250,6 +261,7 @@ def receipt_record(
             raw_payload=receipt.raw,
             pending_refunds=ctx.pending,
             in_transaction=log_in_transaction if log is not None else None,
+            rows_with=event_row if log is not None else None,
         )
     except IdempotencyConflict as exc:
         return Outcome(PosEvent.Status.CONFLICT, str(exc), external_id=receipt.external_id)

@@ -79,13 +79,14 @@ def evotor_documents(request, store_uuid: str):
         return _unauthorized(PurchaseSource.EVOTOR, request, exc)
     payload = None
 
-    def log(outcome, document):
+    def log(outcome, document, save=True):
         return event_log(
             system=PurchaseSource.EVOTOR,
             endpoint=request.path,
             merchant=merchant,
             outcome=outcome,
             payload=document,
+            save=save,
         )
 
     try:
@@ -203,10 +204,10 @@ def pos_adapter_webhook(request, system: str):
         return _unauthorized(system, request, exc)
     payload = None
 
-    def log(outcome):
+    def log(outcome, save=True):
         return event_log(
             system=system, endpoint=request.path, merchant=merchant, outcome=outcome,
-            payload=payload,
+            payload=payload, save=save,
         )  # fmt: skip
 
     try:

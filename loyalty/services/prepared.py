@@ -13,16 +13,17 @@ import weakref
 from django.db import connection
 
 MAX_PARAMS = 120  # beyond this the shape is a batch: run it unprepared
-MAX_PER_CONNECTION = 64  # distinct shapes kept per connection; later ones run unprepared
+MAX_PER_CONNECTION = 128  # distinct shapes kept per connection; later ones run unprepared
 
 _NAMES: "weakref.WeakKeyDictionary[object, dict[str, str]]" = weakref.WeakKeyDictionary()
 
 
-def execute(cursor, sql: str, params: list) -> None:
+def execute(cursor, sql: str, params: list, *, max_params: int = MAX_PARAMS) -> None:
     """`cursor.execute(sql, params)`, as a prepared statement when it pays (PostgreSQL,
-    small shapes). `sql` uses %s placeholders only (no literal percent signs)."""
+    shapes of at most `max_params` values). `sql` uses %s placeholders only (no literal
+    percent signs)."""
     db = cursor.db
-    if db.vendor != "postgresql" or len(params) > MAX_PARAMS:
+    if db.vendor != "postgresql" or len(params) > max_params:
         cursor.execute(sql, params)
         return
     raw = db.connection

@@ -80,6 +80,9 @@ class PurchaseInput:
     till_points: bool = False
     content_key: str = ""
     pending_refunds: bool | None = None
+    # Rows written with the check when it is created, in the same statement on PostgreSQL:
+    # `rows_with(result)` returns unsaved rows linked to `result.purchase` (a POS event row).
+    rows_with: Callable[["PurchaseResult"], list] | None = None
     # History (migrated merchants): record the check as it happened elsewhere — points paid as
     # given, no cashback, referral or ledger movement (balances come as opening balances) —
     # and move only the client's spend, dates, purchase count and tier.
@@ -133,6 +136,7 @@ def purchase_record(
     till_points: bool = False,
     pending_refunds: bool | None = None,
     in_transaction: Callable[[PurchaseResult], None] | None = None,
+    rows_with: Callable[[PurchaseResult], list] | None = None,
 ) -> PurchaseResult:
     """Record one check and everything it earns and spends; raise a LoyaltyError (and write
     nothing) if points or a certificate exceed their caps or the balance — unless
@@ -142,7 +146,9 @@ def purchase_record(
     result; other content under the same id raises IdempotencyConflict. `pending_refunds`:
     whether the caller already knows that refunds wait for this sale (None: look).
     `in_transaction(result)` runs inside the purchase's transaction (a POS event row is
-    committed with the purchase it records)."""
+    committed with the purchase it records); `rows_with(result)`, for a check about to be
+    created, returns unsaved rows linked to it that are written with it (in its statement on
+    PostgreSQL) — nothing is written when the check turns out to be a repeat."""
     item = PurchaseInput(
         pending_refunds=pending_refunds,
         lines=lines,
@@ -160,6 +166,7 @@ def purchase_record(
         client=client,
         by_phone=by_phone,
         raw_payload=raw_payload,
+        rows_with=rows_with,
     )
     try:
         hook = (lambda results: in_transaction(results[0])) if in_transaction else None
@@ -427,7 +434,12 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
         if item.external_id:
             seen[item.external_id] = result
     if single:
-        if not insert_rows(new_purchases, ignore_conflicts=True):
+        # The purchase, its lines, the ledger entries and the client figures: one statement
+        # on PostgreSQL, nothing written when the external id is already taken.
+        purchase = new_purchases[0]
+        lines = purchase.new_lines if lines_worth_keeping(purchase.new_lines) else []
+        extra = items[0].rows_with(results[0]) if items[0].rows_with and created else []
+        if not batch.flush_with(purchase, [*lines, *extra]):
             first = _existing(merchant, items[0].external_id)
             if first is None:  # the conflicting row is gone again: let the caller retry
                 raise IntegrityError("purchase external id conflict")
@@ -435,12 +447,19 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
     else:
         for start in range(0, len(new_purchases), 500):
             insert_rows(new_purchases[start : start + 500])
-    new_lines = [
-        line for p in new_purchases if lines_worth_keeping(p.new_lines) for line in p.new_lines
-    ]
-    for start in range(0, len(new_lines), 1000):
-        insert_rows(new_lines[start : start + 1000])
-    batch.flush()
+        new_lines = [
+            line for p in new_purchases if lines_worth_keeping(p.new_lines) for line in p.new_lines
+        ]
+        for start in range(0, len(new_lines), 1000):
+            insert_rows(new_lines[start : start + 1000])
+        batch.flush()
+        extra: dict[type, list] = {}
+        for r, item in created:
+            for row in item.rows_with(r) if item.rows_with else []:
+                extra.setdefault(type(row), []).append(row)
+        for rows in extra.values():
+            for start in range(0, len(rows), 500):
+                insert_rows(rows[start : start + 500])
     for certificate, purchase in used_certificates:
         certificate.used_points = q(certificate.used_points + purchase.certificate_redeemed)
         if certificate.remainder_burns or certificate.used_points >= certificate.points:
