@@ -328,28 +328,31 @@ def _child_insert(db, model, objs: list, head) -> tuple[str, list]:
     """An INSERT … SELECT of new rows whose foreign keys to `head` take its new id from the
     CTE `h` (no row when the head was not inserted); (sql, params)."""
     shape = _shape(model)
-    to_head = [
+    to_head = tuple(
         f
         for f in shape.relations
         if f.related_model is type(head)
         and getattr(objs[0], f.attname) is None
         and f.is_cached(objs[0])
         and f.get_cached_value(objs[0]) is head
-    ]
+    )
     for obj in objs[1:]:
         if any(getattr(obj, f.attname) is not None or f.get_cached_value(obj, None) is not head
                for f in to_head):  # fmt: skip
             raise ValueError(f"{model.__name__}: rows differ in their link to the new row")
-    qn = db.ops.quote_name
-    own = [f for f in shape.fields if f not in to_head]
-    row = "(" + ", ".join(f"%s::{f.cast_db_type(db)}" for f in own) + ")"
-    names = ", ".join(f"v{i}" for i in range(len(own)))
-    columns = ", ".join(qn(f.column) for f in [*to_head, *own])
-    select = ", ".join(["h.id"] * len(to_head) + [f"v.v{i}" for i in range(len(own))])
-    sql = (
-        f"INSERT INTO {qn(model._meta.db_table)} ({columns}) SELECT {select} "
-        f"FROM h, (VALUES {', '.join([row] * len(objs))}) AS v({names})"
-    )
+    key = (db.vendor, "child", model, to_head, len(objs))
+    sql = _SQL.get(key)
+    if sql is None:
+        qn = db.ops.quote_name
+        own = [f for f in shape.fields if f not in to_head]
+        row = "(" + ", ".join(f"%s::{f.cast_db_type(db)}" for f in own) + ")"
+        names = ", ".join(f"v{i}" for i in range(len(own)))
+        columns = ", ".join(qn(f.column) for f in [*to_head, *own])
+        select = ", ".join(["h.id"] * len(to_head) + [f"v.v{i}" for i in range(len(own))])
+        sql = _SQL[key] = (
+            f"INSERT INTO {qn(model._meta.db_table)} ({columns}) SELECT {select} "
+            f"FROM h, (VALUES {', '.join([row] * len(objs))}) AS v({names})"
+        )
     params = []
     for obj in objs:
         params += _row_params(shape, obj, db, skip=to_head)

@@ -57,11 +57,17 @@ def check_app_token(header: str) -> None:
         raise Unauthorized("bad application token")
 
 
+# Every request of a store runs it: a raw query skips the ORM's compile (half its cost).
+_BY_TOKEN_SQL = (
+    f"SELECT * FROM {Merchant._meta.db_table} WHERE evotor_token_hash = %s ORDER BY id LIMIT 2"
+)
+
+
 def merchant_for_token(header: str, *, user_id: str | None = None) -> Merchant:
     """Notifications: the merchant whose issued user token this is (constant-time compare)."""
     token = _auth_value(header)
     digest = token_hash(token)
-    merchant = only_one(Merchant.objects.filter(evotor_token_hash=digest))
+    merchant = only_one(Merchant.objects.raw(_BY_TOKEN_SQL, [digest]))
     if merchant is None or not hmac.compare_digest(merchant.evotor_token_hash, digest):
         raise Unauthorized("unknown token")
     if user_id and merchant.evotor_user_id and user_id != merchant.evotor_user_id:
