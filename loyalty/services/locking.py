@@ -131,7 +131,6 @@ def lock_with_config(*, merchant_id: int, client_ids) -> Snapshot:
             fingerprint, growth = cursor.fetchone()
         return Snapshot({}, fingerprint, growth)
     fields = Client._meta.concrete_fields
-    names = [f.attname for f in fields]
     width = len(fields)
     with connection.cursor() as cursor:
         prepared.execute(cursor, _lock_sql(len(ids)), [*ids, merchant_id, merchant_id])
@@ -141,13 +140,9 @@ def lock_with_config(*, merchant_id: int, client_ids) -> Snapshot:
             prepared.execute(cursor, _config_sql(), [merchant_id, merchant_id])
             fingerprint, growth = cursor.fetchone()
         return Snapshot({}, fingerprint, growth)
-    converters = _converters(fields)
     clients = {}
     for row in rows:
-        values = list(row[:width])
-        for index, convert in converters:
-            values[index] = convert(values[index])
-        client = Client.from_db(connection.alias, names, values)
+        client = instance_from_row(Client, row[:width])
         clients[client.pk] = client
     fingerprint, growth = rows[0][width], rows[0][width + 1]
     if growth is not None:
@@ -159,23 +154,36 @@ def _decimal(value) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-_CONVERTERS: dict[str, list] = {}
+_CONVERTERS: dict[tuple, tuple] = {}
 
 
-def _converters(fields) -> list:
-    """Per-column conversions the driver does not do itself, as the ORM would apply them
-    (SQLite returns decimals as numbers and timestamps as text); none on PostgreSQL."""
-    cached = _CONVERTERS.get(connection.vendor)
+def instance_from_row(model, row):
+    """A model instance from a hand-written SELECT of its concrete fields in their order
+    (`model._meta.concrete_fields`), converted as the ORM would convert them."""
+    names, converters = _converters(model)
+    values = list(row)
+    for index, convert in converters:
+        values[index] = convert(values[index])
+    return model.from_db(connection.alias, names, values)
+
+
+def _converters(model) -> tuple:
+    """(attnames, per-column conversions the driver does not do itself, as the ORM would
+    apply them: SQLite returns decimals as numbers and timestamps as text; JSON comes as
+    text)."""
+    key = (connection.vendor, model)
+    cached = _CONVERTERS.get(key)
     if cached is not None:
         return cached
+    fields = model._meta.concrete_fields
     result = []
     for index, field in enumerate(fields):
         expression = field.get_col("c")
         funcs = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
         if funcs:
             result.append((index, _converter(funcs, expression)))
-    _CONVERTERS[connection.vendor] = result
-    return result
+    _CONVERTERS[key] = ([f.attname for f in fields], result)
+    return _CONVERTERS[key]
 
 
 def _converter(funcs, expression):
