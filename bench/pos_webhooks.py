@@ -30,6 +30,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import resource
 import signal
 import subprocess
 import sys
@@ -194,6 +195,43 @@ def sender(port, bodies, barrier, out):
     out.put((start, time.time(), len(bodies), answers))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process (Linux /proc), 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(master: int) -> list[int]:
+    """The gunicorn master and its workers."""
+    pids = [master]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def backend_pids(url: str) -> list[int]:
+    """The PostgreSQL server processes connected to the bench database (local server)."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def serve(url: str, port: int, workers: int) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -330,6 +368,10 @@ def main():
     connections.close_all()
     server = serve(args.database_url, args.port, args.gunicorn_workers)
     try:
+        gunicorn = server_pids(server.pid)
+        cpu_start = sum(cpu_seconds(pid) for pid in gunicorn)
+        senders_start = resource.getrusage(resource.RUSAGE_CHILDREN)
+        load_start = load()
         ctx = mp.get_context("fork")
         barrier, out = ctx.Barrier(args.senders), ctx.Queue()
         procs = [ctx.Process(target=sender, args=(args.port, plan, barrier, out)) for plan in plans]
@@ -338,6 +380,13 @@ def main():
         spans = [out.get(timeout=600) for _ in procs]
         for p in procs:
             p.join()
+        load_end = load()
+        web_cpu = sum(cpu_seconds(pid) for pid in server_pids(server.pid)) - cpu_start
+        db_cpu = sum(cpu_seconds(pid) for pid in backend_pids(args.database_url))
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        senders_cpu = (usage.ru_utime + usage.ru_stime) - (
+            senders_start.ru_utime + senders_start.ru_stime
+        )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -352,6 +401,13 @@ def main():
         f"= {rate:.0f}/s with {args.gunicorn_workers} gunicorn workers, {args.senders} senders; "
         f"answers {answers}"
     )
+    per = 1000 / args.documents
+    print(
+        f"CPU per document: gunicorn {web_cpu * per:.2f} ms, PostgreSQL backends "
+        f"{db_cpu * per:.2f} ms, load generator {senders_cpu * per:.2f} ms; "
+        f"load average {load_start} at the start, {load_end} at the end (2 cores here: "
+        f"{os.cpu_count()})"
+    )
     found = checks(merchant, sales + PROBES, refunds)
     found["not_accepted"] = args.documents - answers.get("accepted", 0)
     print("checks:", ", ".join(f"{k} {v}" for k, v in found.items()))
@@ -363,6 +419,9 @@ def main():
     print(f"RESULT pos_webhooks_statements_per_sale {count - brackets} statements")
     print(f"RESULT pos_webhooks_statements_per_sale_with_begin_commit {count} statements")
     print(f"RESULT pos_webhooks_discrepancies {sum(found.values())} documents")
+    print(f"RESULT pos_webhooks_gunicorn_cpu_per_document {web_cpu * per:.2f} ms")
+    print(f"RESULT pos_webhooks_postgresql_cpu_per_document {db_cpu * per:.2f} ms")
+    print(f"RESULT pos_webhooks_server_cpu_per_document {(web_cpu + db_cpu) * per:.2f} ms")
     print(f"RESULT pos_webhooks_peer_engine_single_per_s {peer:.0f} purchases/s")
     print(f"RESULT pos_webhooks_ratio_to_engine {rate / peer:.2f} x")
 

@@ -6,7 +6,14 @@ inside one transaction. `LedgerBatch.post` moves the in-memory balance through t
 set-based batches on PostgreSQL) and every touched client's cached figures with one
 UPDATE … FROM (VALUES …), so the cached balance always equals the ledger sum."""
 
+import json
+from datetime import date, datetime
 from decimal import Decimal
+
+try:  # the PostgreSQL driver (absent on a SQLite-only install)
+    from psycopg.types.json import Jsonb
+except ImportError:  # pragma: no cover
+    Jsonb = ()
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
@@ -158,12 +165,20 @@ class LedgerBatch:
             parts.append(f"c{index} AS ({sql})")
             params += values
         if touched:
-            key = (conn.vendor, "save_clients_with", len(touched))
-            sql = _SQL.get(key)
-            if sql is None:
-                sql = _SQL[key] = _save_clients_sql(conn, len(touched), CLIENT_FIGURES, "h")
-            parts.append(f"u AS ({sql})")
-            params += _client_params(touched, conn)
+            table = conn.ops.quote_name(Client._meta.db_table)
+            assignments = ", ".join(f"{name} = v.{name}" for name, _type in CLIENT_FIGURES)
+            parts.append(
+                f"u AS (UPDATE {table} AS c SET {assignments}, updated_at = %s FROM h, "
+                f"jsonb_populate_recordset(NULL::{table}, %s::jsonb) AS v WHERE c.id = v.id)"
+            )
+            values = _client_params(touched, conn)
+            names = ["id", *(name for name, _type in CLIENT_FIGURES)]
+            width = len(names)
+            rows = [
+                dict(zip(names, values[i : i + width], strict=True))
+                for i in range(1, len(values), width)
+            ]
+            params += [values[0], _json_rows(rows)]
         with conn.cursor() as cursor:
             sql = f"WITH {', '.join(parts)} SELECT id FROM h"
             prepared.execute(cursor, sql, params, max_params=ONE_CHECK_PARAMS)
@@ -340,23 +355,39 @@ def _child_insert(db, model, objs: list, head) -> tuple[str, list]:
         if any(getattr(obj, f.attname) is not None or f.get_cached_value(obj, None) is not head
                for f in to_head):  # fmt: skip
             raise ValueError(f"{model.__name__}: rows differ in their link to the new row")
-    key = (db.vendor, "child", model, to_head, len(objs))
+    key = (db.vendor, "child", model, to_head)
     sql = _SQL.get(key)
+    own = [f.column for f in shape.fields if f not in to_head]
     if sql is None:
+        # The rows come as one JSON array read into the table's own row type: one value
+        # whatever the number of rows (a single prepared shape; the driver caches its
+        # parsing of a query with few parameters).
         qn = db.ops.quote_name
-        own = [f for f in shape.fields if f not in to_head]
-        row = "(" + ", ".join(f"%s::{f.cast_db_type(db)}" for f in own) + ")"
-        names = ", ".join(f"v{i}" for i in range(len(own)))
-        columns = ", ".join(qn(f.column) for f in [*to_head, *own])
-        select = ", ".join(["h.id"] * len(to_head) + [f"v.v{i}" for i in range(len(own))])
+        table = qn(model._meta.db_table)
+        columns = ", ".join(qn(c) for c in [*(f.column for f in to_head), *own])
+        select = ", ".join(["h.id"] * len(to_head) + [f"v.{qn(c)}" for c in own])
         sql = _SQL[key] = (
-            f"INSERT INTO {qn(model._meta.db_table)} ({columns}) SELECT {select} "
-            f"FROM h, (VALUES {', '.join([row] * len(objs))}) AS v({names})"
+            f"INSERT INTO {table} ({columns}) SELECT {select} "
+            f"FROM h, jsonb_populate_recordset(NULL::{table}, %s::jsonb) AS v"
         )
-    params = []
-    for obj in objs:
-        params += _row_params(shape, obj, db, skip=to_head)
-    return sql, params
+    rows = [dict(zip(own, _row_params(shape, obj, db, skip=to_head), strict=True)) for obj in objs]
+    return sql, [_json_rows(rows)]
+
+
+def _json_rows(rows: list[dict]) -> str:
+    """Rows of prepared values as a JSON array the database reads back with
+    `jsonb_populate_recordset` (numbers and moments as text, JSON columns as JSON)."""
+    return json.dumps(rows, default=_json_value, ensure_ascii=False)
+
+
+def _json_value(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Jsonb):
+        return value.obj
+    raise TypeError(f"{type(value).__name__} is not written as JSON here")
 
 
 def insert_rows(objs: list, *, ignore_conflicts: bool = False, conn=None) -> list:
