@@ -69,6 +69,17 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# POS webhooks (`/pos/…`, config.wsgi): machine-to-machine JSON with their own
+# authentication (tokens, signatures) — no session, CSRF, login lockout, messages or page CSP.
+POS_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RussianByDefaultMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "onboarding.middleware.MerchantTimeZoneMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
 ROOT_URLCONF = "config.urls"
 
 TEMPLATES = [
