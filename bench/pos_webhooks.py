@@ -3,6 +3,7 @@
     .venv/bin/python bench/pos_webhooks.py [--database-url URL] [--documents 6000]
                                            [--senders 6] [--gunicorn-workers 4] [--port 8170]
                                            [--chains 1500] [--refunds 0.1] [--peer-purchases 3000]
+                                           [--gunicorn-options "--worker-class gthread --threads 2"]
 
 Builds the purchases bench's merchant (5 tiers, welcome 3 000, referral 500 + 5/2/1 % over
 3-level chains, every buyer joined), connects an Evotor store and a cashier, starts
@@ -232,7 +233,7 @@ def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def serve(url: str, port: int, workers: int) -> subprocess.Popen:
+def serve(url: str, port: int, workers: int, options: str = "") -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -250,6 +251,7 @@ def serve(url: str, port: int, workers: int) -> subprocess.Popen:
             str(workers),
             "-b",
             f"127.0.0.1:{port}",
+            *options.split(),
         ],
         cwd=ROOT,
         env=env,
@@ -341,6 +343,11 @@ def main():
     parser.add_argument("--senders", type=int, default=6)
     parser.add_argument("--gunicorn-workers", type=int, default=4)
     parser.add_argument("--port", type=int, default=8170)
+    parser.add_argument(
+        "--gunicorn-options",
+        default="",
+        help='more gunicorn options, e.g. "--worker-class gthread --threads 2"',
+    )
     parser.add_argument("--chains", type=int, default=1500)
     parser.add_argument("--refunds", type=float, default=0.1)
     parser.add_argument("--peer-purchases", type=int, default=3000)
@@ -366,7 +373,7 @@ def main():
     refunds = sum(1 for plan in plans for body in plan if b'"PAYBACK"' in body)
     sales = args.documents - refunds
     connections.close_all()
-    server = serve(args.database_url, args.port, args.gunicorn_workers)
+    server = serve(args.database_url, args.port, args.gunicorn_workers, args.gunicorn_options)
     try:
         gunicorn = server_pids(server.pid)
         cpu_start = sum(cpu_seconds(pid) for pid in gunicorn)
