@@ -22,6 +22,11 @@ sale, the ledger rows of the sale and its refund net to 0 (referral rewards incl
 peer, in the same run: `purchase_record` called directly by 4 processes (the purchases bench's
 single mode) on the same buyers.
 
+It also prints the CPU per document of the gunicorn processes (master and workers, from
+/proc), of the PostgreSQL server processes serving them and of the load generator, with the
+load average at the start and the end: on a shared machine the rate moves with the load, the
+CPU per document much less.
+
 The database (default PostgreSQL `bench_pos_webhooks` on 127.0.0.1) is recreated each run.
 """
 
