@@ -29,8 +29,15 @@ class ClientSource(models.TextChoices):
 
 
 class Client(models.Model):
+    # Every look-up by merchant has a composite index that leads with it (phone, card code,
+    # last purchase, birthday, source, tier, creation), so the key has no index of its own:
+    # each purchase rewrites the client's row, and every index pays for that.
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.CASCADE, related_name="clients", verbose_name=_("merchant")
+        Merchant,
+        on_delete=models.CASCADE,
+        related_name="clients",
+        verbose_name=_("merchant"),
+        db_index=False,
     )
     phone = models.CharField(_("phone"), max_length=20, help_text=_("E.164, e.g. +79131234567"))
     full_name = models.CharField(_("full name"), max_length=200, blank=True)
@@ -41,8 +48,8 @@ class Client(models.Model):
     source = models.CharField(
         _("source"), max_length=16, choices=ClientSource, default=ClientSource.ORGANIC
     )
-    source_detail = models.CharField(
-        _("promo code / channel / partner"), max_length=120, blank=True, db_index=True
+    source_detail = models.CharField(  # grouped within a merchant's clients, never looked up
+        _("promo code / channel / partner"), max_length=120, blank=True
     )
     referred_by = models.ForeignKey(
         "self",

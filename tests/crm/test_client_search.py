@@ -1,8 +1,11 @@
-"""Admin client search: a phone in any spelling finds the client by exact E.164 match."""
+"""Admin client search: a phone in any spelling finds the client by exact E.164 match; the
+client table's indexes."""
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
+from crm.models import Client
 from crm.selectors import client_search_phones
 from tests.factories import ClientFactory, MerchantFactory, UserFactory
 
@@ -46,3 +49,20 @@ def test_non_phone_terms_search_names(client, specialist):
     assert client_search_phones("4567", user=specialist) == []
     body = client.get(reverse("admin:crm_client_changelist"), {"q": "Aigul"}).content.decode()
     assert "Aigul KZ" in body and "Anna RU" not in body
+
+
+def test_the_client_table_keeps_an_index_for_each_filter_and_no_redundant_one():
+    """Each purchase rewrites the client's row, so every index on the table costs the engine,
+    the import and the daily run: the merchant key is served by the composite indexes that
+    lead with it, the promo code is never looked up; the list's filters keep theirs."""
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, Client._meta.db_table)
+    indexed = {tuple(c["columns"]) for c in found.values() if c["index"] or c["unique"]}
+    assert ("merchant_id",) not in indexed and ("source_detail",) not in indexed
+    assert found["uniq_client_phone"]["unique"]
+    for columns in (
+        ("merchant_id", "phone"),
+        ("merchant_id", "source"),
+        ("merchant_id", "tier_id"),
+    ):
+        assert columns in indexed
