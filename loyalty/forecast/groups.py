@@ -3,8 +3,9 @@
 A member's checks touch only their own account and, through referral rewards, their referral
 family's; nothing else in a replay ties one member to another but the running count of which
 checks pay with points (`Replay.redeem_share`). So the members fall into two groups — a
-whole referral family in one, by its smallest client id (`group_of`) — and each group replays its own
-checks in time order with its own count; the groups' outcomes add up (`Outcome.add`). The
+whole referral family in one, by the place of its smallest client id among the merchant's
+clients (`family_numbers`, `group_of`) — and each group replays its own checks in time order
+with its own count; the groups' outcomes add up (`Outcome.add`). The
 groups are the same on every machine and in every mode, so the figures are too: a large
 history replays the second group in a forked process while this one replays the first; a
 small one, or a machine without `fork` or a second core, replays the groups one after the
@@ -46,13 +47,22 @@ def family_roots(chains: dict) -> dict:
     return {cid: root(cid) for cid in parent}
 
 
-def group_of(root: int) -> int:
-    """The group of a referral family by its smallest client id: two fifths of the families
+def group_of(family: int) -> int:
+    """The group of a referral family by its number (`family_numbers`): two fifths of the families
     in the first group, which replays where the history was read, three fifths in the
-    second, which replays in the forked process (so both finish about together). The id is
+    second, which replays in the forked process (so both finish about together). The number is
     scattered by a multiplicative hash first, so ids that follow a pattern (every fifth
     client referred, say) still split by these shares."""
-    return 0 if (root * SCATTER) & 0xFFFFFFFF < FIRST_GROUP_SHARE else 1
+    return 0 if (family * SCATTER) & 0xFFFFFFFF < FIRST_GROUP_SHARE else 1
+
+
+def family_numbers(client_ids, chains: dict) -> dict:
+    """Client id → the number of its referral family: the place of the family's smallest
+    client id among the merchant's clients in id order. Places, not ids, so the groups (and
+    the figures) do not depend on the values a database gave its ids, only on their order."""
+    place = {cid: n for n, cid in enumerate(sorted(client_ids))}
+    roots = family_roots(chains)
+    return {cid: place.get(roots.get(cid, cid), cid) for cid in place}
 
 
 class Checks:
@@ -75,11 +85,11 @@ class Checks:
 class History:
     """A history split into groups, with the tables the groups' indexes point into."""
 
-    def __init__(self, rows, roots: dict):
+    def __init__(self, rows, families: dict):
         self.groups = [Checks() for _ in range(GROUPS)]
         self.days, self.values, self.payments = [], [], []
         day_index, value_index, payment_index = {}, {}, {}
-        groups, get_root = self.groups, roots.get
+        groups, family_of = self.groups, families.get
         last_day, d = None, -1
         for cid, day, amount, excluded, payment in rows:
             if day is not last_day:
@@ -103,7 +113,7 @@ class History:
             if cid is None:
                 group, cid = groups[0], NO_CLIENT
             else:
-                group = groups[group_of(get_root(cid, cid))]
+                group = groups[group_of(family_of(cid, cid))]
             group.clients.append(cid)
             group.days.append(d)
             group.amounts.append(a)

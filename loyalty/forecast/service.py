@@ -26,7 +26,7 @@ from ..services.referrals import chain_from_locked
 from ..services.rules import Rules, load_rules
 from .drafts import draft_rules
 from .gifts import campaigns_for_forecast
-from .groups import History, family_roots, replay_history
+from .groups import History, family_numbers, replay_history
 from .models import ProgramDraft
 from .replay import CERTIFICATES, EXPIRED, ISSUED, REDEEMED, REVENUE, Outcome, Replay
 
@@ -185,8 +185,8 @@ def synthetic_rows(merchant: Merchant, start: date, end: date) -> list:
     return rows
 
 
-def _members(merchant: Merchant) -> tuple[dict, dict]:
-    """(referral chains, birthdays) of the merchant's clients, in one query."""
+def _members(merchant: Merchant) -> tuple[dict, dict, list]:
+    """(referral chains, birthdays, client ids) of the merchant's clients, in one query."""
     nodes, birthdays = {}, {}
     for cid, parent, birthday in Client.objects.filter(merchant=merchant).values_list(
         "pk", "referred_by_id", "birthday"
@@ -202,7 +202,7 @@ def _members(merchant: Merchant) -> tuple[dict, dict]:
                 chain = _partial_chain(cid, nodes)
             if chain:
                 chains[cid] = chain
-    return chains, birthdays
+    return chains, birthdays, list(nodes)
 
 
 class _Node:
@@ -233,10 +233,11 @@ def forecast_run(
     campaigns, skipped = campaigns_for_forecast(merchant)
     if _has_history(merchant, start, end):
         source, rows = "history", _history_rows(merchant, start, end)
-        chains, birthdays = _members(merchant)
-    else:
+        chains, birthdays, client_ids = _members(merchant)
+        families = family_numbers(client_ids, chains)
+    else:  # synthetic clients are numbered 1, 2, … already
         source, rows = "point_a", synthetic_rows(merchant, start, end)
-        chains, birthdays = {}, {}
+        chains, birthdays, families = {}, {}, {}
 
     def make_replays():
         return [
@@ -252,7 +253,7 @@ def forecast_run(
             for c in candidates
         ]
 
-    outcomes = replay_history(History(rows, family_roots(chains)), make_replays)
+    outcomes = replay_history(History(rows, families), make_replays)
     first = outcomes[0]
     return {
         "merchant": merchant.slug,

@@ -30,16 +30,29 @@ def test_families_group_by_their_smallest_client_id():
 
 
 def test_a_referral_family_replays_in_one_group():
-    roots = groups.family_roots({3: [4], 4: [5]})  # 3, 4, 5: one family, root 3
+    # 3, 4, 5: one family (number 0: 3 is the merchant's first client); 6, 7 alone
+    families = groups.family_numbers([3, 4, 5, 6, 7], {3: [4], 4: [5]})
+    assert families == {3: 0, 4: 0, 5: 0, 6: 3, 7: 4}
     rows = [(cid, date(2026, 1, 1), D(100), D(0), "card") for cid in (3, 4, 5, 6, 7, None)]
-    history = groups.History(rows, roots)
+    history = groups.History(rows, families)
     members = {n: list(g.clients) for n, g in enumerate(history.groups)}
-    family = groups.group_of(3)
+    family = groups.group_of(0)
     assert [c for c in members[family] if c in (3, 4, 5)] == [3, 4, 5]
     assert groups.NO_CLIENT in members[0]  # checks without a client count in the first group
-    for cid in (6, 7):
-        assert cid in members[groups.group_of(cid)]
+    for cid, number in ((6, 3), (7, 4)):
+        assert cid in members[groups.group_of(number)]
     assert len(history) == 6
+
+
+def test_families_are_numbered_by_id_order_not_by_id_values():
+    """The groups, and so the figures, must not change with the values a database gave the
+    ids (PostgreSQL's sequences move on across rolled-back tests and between databases)."""
+    ids = [10, 11, 12, 13, 14, 15]
+    chains = {11: [10], 14: [12, 10], 12: [10]}
+    shifted = {cid + 7_000: [a + 7_000 for a in chain] for cid, chain in chains.items()}
+    here = groups.family_numbers(ids, chains)
+    there = groups.family_numbers([cid + 7_000 for cid in ids], shifted)
+    assert [here[cid] for cid in ids] == [there[cid + 7_000] for cid in ids] == [0, 0, 0, 3, 0, 5]
 
 
 def test_groups_split_families_two_fifths_to_three_fifths_whatever_the_ids():
