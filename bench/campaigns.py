@@ -10,10 +10,14 @@ certificate 10 days ahead, win-back 1000 points after 716 days, check growth ≥
 reward. Then times `campaigns_run_day` for the merchant's today (wall, this process's CPU and
 SQL statements), re-runs it and shows that the re-run issues and expires nothing (a completed
 day is marked, so the re-run is a few index look-ups). The database (default `bench_campaigns` on 127.0.0.1) is
-dropped and recreated each run.
+dropped and recreated each run. Each step of the first run is timed (wall and statements).
+
+`--template NAME`: the generated base is kept as database NAME and later runs clone it
+instead of generating again (A/B comparisons of two versions on the same base).
 """
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -23,13 +27,72 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_campaigns"
 
 
-def recreate_database(url: str) -> None:
+def recreate_database(url: str, template: str | None = None) -> bool:
+    """Drop and create the bench database, from `template` if that database exists.
+    Returns whether it was cloned."""
     import psycopg
 
     base, name = url.rsplit("/", 1)
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        exists = (
+            template
+            and conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template]).fetchone()
+        )
+        if exists:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            return True
         conn.execute(f'CREATE DATABASE "{name}"')
+        return False
+
+
+def save_template(url: str, template: str) -> None:
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{template}" TEMPLATE "{name}"')
+
+
+def time_steps(timings: dict, statements: list) -> None:
+    """Wrap each step of the daily run to add its wall time and statements to `timings`."""
+    # The steps' modules: Django is set up only in main().
+    from loyalty.campaigns import expiry, run
+
+    def wrap(module, name, label=None):
+        original = getattr(module, name)
+
+        @functools.wraps(original)
+        def timed(*args, **kwargs):
+            key = label(kwargs) if label else name
+            t, n = time.perf_counter(), statements[0]
+            try:
+                return original(*args, **kwargs)
+            finally:
+                wall, count = timings.get(key, (0.0, 0))
+                timings[key] = (wall + time.perf_counter() - t, count + statements[0] - n)
+
+        setattr(module, name, timed)
+
+    for kind, selector in list(run.DAILY_SELECTORS.items()):
+        run.DAILY_SELECTORS[kind] = _timed_selector(selector, f"select {kind}", timings, statements)
+    wrap(run, "issue_rewards", lambda kw: f"issue {kw['campaign'].kind}")
+    for name in ("gifts_burn", "points_expire", "certificates_expire"):
+        wrap(expiry, name)
+    wrap(run.marks, "day_mark")
+    wrap(run.marks, "day_mark_write")
+
+
+def _timed_selector(selector, key, timings, statements):
+    def timed(**kwargs):
+        t, n = time.perf_counter(), statements[0]
+        try:
+            return selector(**kwargs)
+        finally:
+            wall, count = timings.get(key, (0.0, 0))
+            timings[key] = (wall + time.perf_counter() - t, count + statements[0] - n)
+
+    return timed
 
 
 def build(clients: int):
@@ -172,13 +235,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=1_000_000)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--slowest", type=int, default=0, help="print the N slowest statements")
+    parser.add_argument("--template", help="keep the generated base as this database, reuse it")
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
     os.environ["DATABASE_URL"] = args.database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "ERROR")
-    recreate_database(args.database_url)
+    cloned = recreate_database(args.database_url, args.template)
 
     import django
 
@@ -190,19 +255,35 @@ def main() -> None:
     from crm.models import Client
     from loyalty.campaigns.run import campaigns_run_day
     from loyalty.models import LedgerEntry
+    from onboarding.models import Merchant
 
     t = time.perf_counter()
     call_command("migrate", verbosity=0)
     print(f"migrate: {time.perf_counter() - t:.1f} s")
-    t = time.perf_counter()
-    merchant = build(args.clients)
-    print(f"generated {args.clients:,} clients in {time.perf_counter() - t:.1f} s")
+    if cloned:
+        merchant = Merchant.objects.get(slug="bench-campaigns")
+        print(f"cloned the base from {args.template}")
+    else:
+        t = time.perf_counter()
+        merchant = build(args.clients)
+        print(f"generated {args.clients:,} clients in {time.perf_counter() - t:.1f} s")
+        if args.template:
+            connection.close()
+            save_template(args.database_url, args.template)
 
     statements = [0]
+    timings: dict[str, tuple[float, int]] = {}
+    time_steps(timings, statements)
+
+    slow: list[tuple[float, str]] = []
 
     def count(execute, sql, params, many, context):
         statements[0] += 1
-        return execute(sql, params, many, context)
+        t = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            slow.append((time.perf_counter() - t, " ".join(sql.split())[:110]))
 
     day = merchant.local_today()
     print(f"load average before the run: {os.getloadavg()[0]:.1f}")
@@ -220,6 +301,12 @@ def main() -> None:
             f"  {line.kind:<14} issued {line.outcome.issued:>6} "
             f"(certificates {line.outcome.certificates}, points {line.outcome.points})"
         )
+    for key, (wall, n) in timings.items():
+        print(f"  step {key:<22} {wall:6.3f} s {n:>4} statements")
+    timings.clear()
+    print(f"  statements' own time {sum(wall for wall, _sql in slow):.2f} s")
+    for wall, sql in sorted(slow, reverse=True)[: args.slowest]:
+        print(f"  {wall:6.3f} s  {sql}")
     e = report.expiry
     print(
         f"  expiry: {e.clients_expired} balances ({e.points_expired} points), "

@@ -98,7 +98,7 @@ def points_expire(
                 amount = q(min(balance, max(ZERO, balance - recent[cid])))
                 if amount <= ZERO:
                     continue
-                batch.post(
+                batch.post_plain(
                     client_id=cid,
                     kind=LedgerKind.EXPIRY,
                     points=-amount,
@@ -175,7 +175,7 @@ def gifts_burn(
                 if amount <= ZERO:
                     continue
                 balances[cid] -= amount
-                batch.post(
+                batch.post_plain(
                     client_id=cid,
                     kind=LedgerKind.EXPIRY,
                     points=-amount,

@@ -260,11 +260,11 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_at):
             valid_until = burn_at
             batch = LedgerBatch(accounts)
             for _iid, cid, key, _cert in inserted:
-                batch.post(
+                batch.post_plain(
                     client_id=cid,
                     kind=LedgerKind.CAMPAIGN,
                     points=points,
-                    campaign=campaign,
+                    campaign_id=campaign.pk,
                     expires_at=valid_until,
                     reason=f"{campaign.kind}:{key}"[:300],
                     created_at=moment,
