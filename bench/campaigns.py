@@ -235,7 +235,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=1_000_000)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
-    parser.add_argument("--slowest", type=int, default=0, help="print the N slowest statements")
+    parser.add_argument(
+        "--slowest", type=int, default=0, help="print the N statement shapes that took longest"
+    )
     parser.add_argument("--template", help="keep the generated base as this database, reuse it")
     args = parser.parse_args()
 
@@ -305,8 +307,13 @@ def main() -> None:
         print(f"  step {key:<22} {wall:6.3f} s {n:>4} statements")
     timings.clear()
     print(f"  statements' own time {sum(wall for wall, _sql in slow):.2f} s")
-    for wall, sql in sorted(slow, reverse=True)[: args.slowest]:
-        print(f"  {wall:6.3f} s  {sql}")
+    shapes: dict[str, list] = {}
+    for wall, sql in slow:
+        shape = shapes.setdefault(sql[:72], [0.0, 0])
+        shape[0] += wall
+        shape[1] += 1
+    for sql, (wall, n) in sorted(shapes.items(), key=lambda i: -i[1][0])[: args.slowest]:
+        print(f"  {wall:6.3f} s {n:>3}×  {sql}")
     e = report.expiry
     print(
         f"  expiry: {e.clients_expired} balances ({e.points_expired} points), "

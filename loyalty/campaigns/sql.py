@@ -39,6 +39,38 @@ def bulk_set(model, field_name: str, values: dict, *, batch_size: int = 2000) ->
             )
 
 
+# Fields whose int or str values go to the database as they are (ids, codes, texts).
+_AS_IS = {
+    "AutoField",
+    "BigAutoField",
+    "BigIntegerField",
+    "CharField",
+    "ForeignKey",
+    "IntegerField",
+    "PositiveIntegerField",
+    "TextField",
+}
+
+
+def _prepared(field, values: list) -> list:
+    """`values` ready for the database: ids and texts as they are; anything else through
+    the field, once per distinct value."""
+    if field.get_internal_type() in _AS_IS and all(
+        type(v) is int or type(v) is str for v in values
+    ):
+        return list(values)
+    seen: dict = {}
+    out = []
+    for value in values:
+        try:
+            out.append(seen[value])
+        except KeyError:
+            out.append(seen.setdefault(value, field.get_db_prep_save(value, connection)))
+        except TypeError:  # not hashable
+            out.append(field.get_db_prep_save(value, connection))
+    return out
+
+
 def insert_set(model, *, constants: dict, columns: dict, returning: bool = False) -> list[int]:
     """PostgreSQL: insert one row per position of the equal-length `columns` lists with one
     `INSERT … SELECT … FROM unnest(arrays)` — a handful of parameters whatever the row count,
@@ -59,7 +91,7 @@ def insert_set(model, *, constants: dict, columns: dict, returning: bool = False
             select.append(f"t.{alias}")
             arrays.append(f"%s::{db_type}[]")
             names.append(alias)
-            array_params.append([field.get_db_prep_save(v, connection) for v in columns[name]])
+            array_params.append(_prepared(field, columns[name]))
             continue
         if field is meta.auto_field:
             continue
