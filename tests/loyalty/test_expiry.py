@@ -6,7 +6,9 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crm.models import Client, Segment
@@ -213,3 +215,25 @@ def test_fully_spent_gift_burns_nothing():
     )
     Client.objects.filter(pk=client.pk).update(balance=0)
     assert gifts_burn(merchant=merchant, moment=gave + timedelta(days=2)) == (0, 0)
+
+
+def test_balance_expiry_locks_many_clients_in_key_order_and_books_each_once():
+    """The due clients are read unordered (the planner would otherwise walk the whole client
+    table in key order) and sorted before they are locked; each gets one entry, balances equal
+    the ledger, and a second call expires nothing."""
+    merchant = expiring_merchant(12)
+    last = at(merchant, 2024, 3, 10, 15)
+    clients = [
+        with_balance(merchant, 10 + i, created_at=last, last_purchase_at=last) for i in range(7)
+    ]
+    day, moment = date(2025, 3, 10), at(merchant, 2025, 3, 10, 9)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert points_expire(merchant=merchant, day=day, moment=moment) == (7, Decimal(91))
+    lookup = next(q["sql"] for q in queries if "last_activity_at" in q["sql"])
+    assert "ORDER BY" not in lookup.upper()
+    for client in clients:
+        client.refresh_from_db()
+        assert client.balance == 0 == ledger_sum(client)
+        assert LedgerEntry.objects.filter(client=client, kind="expiry").count() == 1
+    assert points_expire(merchant=merchant, day=day, moment=moment) == (0, Decimal(0))
