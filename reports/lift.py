@@ -26,6 +26,7 @@ from onboarding.models import Merchant
 from onboarding.money import HUNDRED, q
 
 from .metrics import snapshot_for
+from .replica import read_connection
 
 MAX_DAYS = 365
 RETURN_WINDOWS = (60, 90)
@@ -52,30 +53,44 @@ class _Tally:
         self.revenue = self.client_revenue = Decimal(0)
         self.clients = defaultdict(list)  # client id -> days of their checks
 
+    def totals(self, end: date) -> dict:
+        """The sums `_figures` reads, as the SQL path returns them."""
+        totals = {
+            "checks": self.checks,
+            "revenue": self.revenue,
+            "buyers": len(self.clients),
+            "client_checks": sum(len(days) for days in self.clients.values()),
+            "client_revenue": self.client_revenue,
+        }
+        for window in RETURN_WINDOWS:
+            eligible = returned = 0
+            for days in self.clients.values():
+                first = min(days)
+                if first + timedelta(days=window) > end:
+                    continue
+                eligible += 1
+                if any(first < d <= first + timedelta(days=window) for d in days):
+                    returned += 1
+            totals[f"eligible_{window}"] = eligible
+            totals[f"returned_{window}"] = returned
+        return totals
 
-def _figures(tally: _Tally, end: date) -> dict:
-    buyers = len(tally.clients)
+
+def _figures(totals: dict) -> dict:
+    checks, revenue, buyers = totals["checks"], totals["revenue"], totals["buyers"]
     figures = {
-        "checks": tally.checks,
-        "revenue": q(tally.revenue),
+        "checks": checks,
+        "revenue": q(revenue),
         "buyers": buyers,
-        "average_check": q(tally.revenue / tally.checks) if tally.checks else None,
+        "average_check": q(revenue / checks) if checks else None,
         "visits_per_client": None,
         "revenue_per_client": None,
     }
     if buyers:
-        client_checks = sum(len(days) for days in tally.clients.values())
-        figures["visits_per_client"] = q(Decimal(client_checks) / buyers)
-        figures["revenue_per_client"] = q(tally.client_revenue / buyers)
+        figures["visits_per_client"] = q(Decimal(totals["client_checks"]) / buyers)
+        figures["revenue_per_client"] = q(totals["client_revenue"] / buyers)
     for window in RETURN_WINDOWS:
-        eligible = returned = 0
-        for days in tally.clients.values():
-            first = min(days)
-            if first + timedelta(days=window) > end:
-                continue
-            eligible += 1
-            if any(first < d <= first + timedelta(days=window) for d in days):
-                returned += 1
+        eligible, returned = totals[f"eligible_{window}"], totals[f"returned_{window}"]
         figures[f"return_{window}_percent"] = (
             q(Decimal(returned) * HUNDRED / eligible) if eligible else None
         )
@@ -123,13 +138,48 @@ def lift(*, merchant: Merchant, today: date | None = None, live: bool = False) -
     if periods is None:
         return None
     (b_start, b_end), (a_start, a_end) = periods
+    totals = lift_totals(merchant, periods)
+    result = {
+        "before": {"start": b_start, "end": b_end},
+        "after": {"start": a_start, "end": a_end},
+        "days": (a_end - a_start).days + 1,
+        "groups": {},
+    }
+    for group in GROUPS:
+        before = _figures(totals[("before", group)])
+        after = _figures(totals[("after", group)])
+        result["groups"][group] = {
+            "before": before,
+            "after": after,
+            "change_percent": {
+                key: _change(before[key], after[key]) for key in before if not key.endswith("_base")
+            },
+        }
+    return result
+
+
+def lift_totals(merchant: Merchant, periods, *, in_sql: bool | None = None) -> dict:
+    """{(period, group): sums} over both periods: aggregated by PostgreSQL (one statement, the
+    checks never leave the server), else streamed through Python (SQLite). `in_sql` forces a
+    path (tests compare both on the same checks)."""
+    (b_start, b_end), (a_start, a_end) = periods
     zone = merchant.tzinfo
+    since = datetime.combine(b_start, time.min, tzinfo=zone)
     joined_by = datetime.combine(a_end + timedelta(days=1), time.min, tzinfo=zone)
+    connection = read_connection()
+    if in_sql is None:
+        in_sql = connection.vendor == "postgresql"
+    if in_sql:
+        return _totals_sql(connection, merchant, since, joined_by, periods)
+    return _totals_streamed(merchant, since, joined_by, periods)
+
+
+def _totals_streamed(merchant: Merchant, since, joined_by, periods) -> dict:
+    (_b_start, b_end), (a_start, a_end) = periods
+    zone = merchant.tzinfo
     rows = (
         Purchase.objects.filter(
-            merchant=merchant,
-            occurred_at__gte=datetime.combine(b_start, time.min, tzinfo=zone),
-            occurred_at__lt=joined_by,
+            merchant=merchant, occurred_at__gte=since, occurred_at__lt=joined_by
         )
         .annotate(net=F("amount") - F("refunded_amount"))
         .values_list("client_id", "occurred_at", "net", "client__joined_at")
@@ -150,23 +200,100 @@ def lift(*, merchant: Merchant, today: date | None = None, live: bool = False) -
             if cid is not None:
                 tally.clients[cid].append(day)
                 tally.client_revenue += net
-    result = {
-        "before": {"start": b_start, "end": b_end},
-        "after": {"start": a_start, "end": a_end},
-        "days": (a_end - a_start).days + 1,
-        "groups": {},
+    return {
+        (period, group): tally.totals(a_end if period == "after" else b_end)
+        for (period, group), tally in tallies.items()
     }
-    for group in GROUPS:
-        before = _figures(tallies[("before", group)], b_end)
-        after = _figures(tallies[("after", group)], a_end)
-        result["groups"][group] = {
-            "before": before,
-            "after": after,
-            "change_percent": {
-                key: _change(before[key], after[key]) for key in before if not key.endswith("_base")
-            },
-        }
-    return result
+
+
+# One row per (period, group) of clients, plus the checks without a client per period. The
+# local day is the merchant's (AT TIME ZONE); a buyer returned within W days when their next
+# day with a check after the first one in the period is at most W days later.
+_LIFT_SQL = """
+WITH checks AS MATERIALIZED (
+    SELECT p.client_id,
+           (p.occurred_at AT TIME ZONE %(zone)s)::date >= %(after_start)s AS after,
+           (p.occurred_at AT TIME ZONE %(zone)s)::date AS day,
+           p.amount - p.refunded_amount AS net,
+           c.joined_at < %(joined_by)s AS member
+    FROM loyalty_purchase p
+    LEFT JOIN crm_client c ON c.id = p.client_id
+    WHERE p.merchant_id = %(merchant)s
+      AND p.occurred_at >= %(since)s AND p.occurred_at < %(joined_by)s
+      AND p.amount - p.refunded_amount > 0
+),
+buyers AS (
+    SELECT after, client_id, bool_or(member) AS member, count(*) AS n, sum(net) AS revenue,
+           min(day) AS first
+    FROM checks WHERE client_id IS NOT NULL GROUP BY after, client_id
+),
+nexts AS (
+    SELECT k.after, k.client_id, min(k.day) AS next
+    FROM checks k JOIN buyers b ON b.after = k.after AND b.client_id = k.client_id
+    WHERE k.day > b.first
+    GROUP BY k.after, k.client_id
+)
+SELECT b.after, coalesce(b.member, false), count(*), sum(b.n), sum(b.revenue),
+       count(*) FILTER (WHERE b.first + 60 <= CASE WHEN b.after THEN %(a_end)s ELSE %(b_end)s END),
+       count(*) FILTER (WHERE b.first + 60 <= CASE WHEN b.after THEN %(a_end)s ELSE %(b_end)s END
+                          AND x.next <= b.first + 60),
+       count(*) FILTER (WHERE b.first + 90 <= CASE WHEN b.after THEN %(a_end)s ELSE %(b_end)s END),
+       count(*) FILTER (WHERE b.first + 90 <= CASE WHEN b.after THEN %(a_end)s ELSE %(b_end)s END
+                          AND x.next <= b.first + 90)
+FROM buyers b LEFT JOIN nexts x ON x.after = b.after AND x.client_id = b.client_id
+GROUP BY 1, 2
+UNION ALL
+SELECT after, NULL, 0, count(*), sum(net), 0, 0, 0, 0
+FROM checks WHERE client_id IS NULL GROUP BY after
+"""
+
+
+def _totals_sql(connection, merchant: Merchant, since, joined_by, periods) -> dict:
+    (_b_start, b_end), (a_start, a_end) = periods
+    assert RETURN_WINDOWS == (60, 90)  # the statement's two windows
+    params = {
+        "zone": merchant.tzinfo.key,
+        "after_start": a_start,
+        "joined_by": joined_by,
+        "merchant": merchant.pk,
+        "since": since,
+        "a_end": a_end,
+        "b_end": b_end,
+    }
+    empty = {
+        "checks": 0,
+        "revenue": Decimal(0),
+        "buyers": 0,
+        "client_checks": 0,
+        "client_revenue": Decimal(0),
+        **{f"{kind}_{w}": 0 for kind in ("eligible", "returned") for w in RETURN_WINDOWS},
+    }
+    totals = {(p, g): dict(empty) for p in ("before", "after") for g in GROUPS}
+    with connection.cursor() as cursor:
+        cursor.execute(_LIFT_SQL, params)
+        rows = cursor.fetchall()
+    for after, member, buyers, checks, revenue, e60, r60, e90, r90 in rows:
+        period = "after" if after else "before"
+        groups = ["all"]
+        if member is not None:
+            groups.append("members" if member else "non_members")
+        for group in groups:
+            t = totals[(period, group)]
+            t["checks"] += checks
+            t["revenue"] += revenue
+            if member is None:
+                continue
+            t["buyers"] += buyers
+            t["client_checks"] += checks
+            t["client_revenue"] += revenue
+            for key, value in (
+                ("eligible_60", e60),
+                ("returned_60", r60),
+                ("eligible_90", e90),
+                ("returned_90", r90),
+            ):
+                t[key] += value
+    return totals
 
 
 def _change(before, after) -> Decimal | None:

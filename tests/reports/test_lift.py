@@ -133,3 +133,52 @@ def test_a_large_merchant_reads_the_lift_the_nightly_refresh_stored(shop, monkey
     assert lift(merchant=shop, today=TODAY)["groups"]["all"]["after"]["checks"] == 12345
     # … only on the day they were computed for; another day is computed live.
     assert lift(merchant=shop, today=date(2025, 7, 2))["groups"]["all"]["after"]["checks"] == 5
+
+
+@pytest.fixture
+def night_shop(shop):
+    """The shop in Vladivostok (UTC+10) with checks around local midnight, two on one day,
+    a client who joined after the after period and partly refunded checks."""
+    shop.time_zone = "Asia/Vladivostok"
+    shop.save()
+    late = ClientFactory(merchant=shop, joined_at=datetime(2025, 8, 1, tzinfo=UTC))
+    early = ClientFactory(merchant=shop, joined_at=datetime(2024, 12, 31, 13, 59, tzinfo=UTC))
+    for at, client, amount, refunded in (
+        (datetime(2024, 7, 3, 14, 0, tzinfo=UTC), late, 700, 0),  # local 4 July: before starts
+        (datetime(2024, 7, 3, 13, 59, tzinfo=UTC), late, 800, 0),  # local 3 July: outside
+        (datetime(2024, 9, 1, 15, 0, tzinfo=UTC), late, 250, 100),
+        (datetime(2024, 9, 1, 16, 0, tzinfo=UTC), late, 250, 0),  # the same local day
+        (datetime(2024, 10, 30, 14, 30, tzinfo=UTC), late, 90, 0),  # 59 days later
+        (datetime(2024, 12, 31, 14, 0, tzinfo=UTC), early, 400, 0),  # local 1 Jan: after
+        (datetime(2025, 3, 1, 13, 0, tzinfo=UTC), early, 410, 0),
+        (datetime(2025, 6, 30, 13, 59, tzinfo=UTC), None, 120, 20),  # local 30 June
+        (datetime(2025, 6, 30, 14, 0, tzinfo=UTC), early, 999, 0),  # local 1 July: outside
+    ):
+        Purchase.objects.create(
+            merchant=shop,
+            client=client,
+            source="manual",
+            payment_type="card",
+            occurred_at=at,
+            amount=D(amount),
+            paid_money=D(amount),
+            refunded_amount=D(refunded),
+        )
+    return shop
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Vladivostok"])
+def test_the_sql_and_the_streamed_lift_agree(night_shop, zone):
+    """PostgreSQL aggregates the lift in one statement; SQLite streams the checks through
+    Python: both give the same sums (the figures are computed from them by one function)."""
+    from django.db import connection
+
+    from reports.lift import lift_periods, lift_totals
+
+    night_shop.time_zone = zone
+    periods = lift_periods(night_shop, TODAY)
+    streamed = lift_totals(night_shop, periods, in_sql=False)
+    assert streamed[("before", "all")]["checks"] > 5 and streamed[("after", "all")]["buyers"] == 3
+    if connection.vendor != "postgresql":
+        pytest.skip("the SQL path is PostgreSQL's")
+    assert lift_totals(night_shop, periods, in_sql=True) == streamed
