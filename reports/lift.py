@@ -125,6 +125,28 @@ def stored_lift(merchant: Merchant, today: date):
 MISSING = object()
 
 
+def kept_lift(stored: dict | None, *, zone: str, periods, changed_days) -> dict | None:
+    """The lift a snapshot stored (`{"day", "zone", "value"}`, JSON) when it still holds for a
+    refresh whose changed days (the rollup's marks: purchases recorded, back-dated or refunded
+    since the last refresh, and the new days) are `changed_days`: the same periods, the same
+    time zone and no changed day inside them. A year after the launch the periods stop
+    moving, so a night's refresh reads none of their checks. Else None (compute it). What no
+    mark records — a deleted purchase, one moved to another client, a member's changed join
+    date — is picked up by the next full refresh, as for the rollup."""
+    if not stored or stored.get("value") is None or periods is None:
+        return None
+    value = stored["value"]
+    (b_start, b_end), (a_start, a_end) = periods
+    if (
+        stored.get("zone") != zone
+        or value.get("before") != {"start": b_start.isoformat(), "end": b_end.isoformat()}
+        or value.get("after") != {"start": a_start.isoformat(), "end": a_end.isoformat()}
+        or any(b_start <= day <= a_end for day in changed_days)
+    ):
+        return None
+    return value
+
+
 def lift(*, merchant: Merchant, today: date | None = None, live: bool = False) -> dict | None:
     """Before/after figures by group with the change in %, or None when not launched: the
     snapshot's figures of the day for a large merchant, else one streamed query over both

@@ -29,7 +29,7 @@ from onboarding.models import Merchant
 from . import aggregates as agg
 from . import rfm, summaries
 from .aggregates import Period
-from .lift import lift
+from .lift import kept_lift, lift, lift_periods
 from .metrics import ROLLUP_MIN_PURCHASES, default_period
 from .models import ClientPurchases, DailyMembers, DailySales, ReportSnapshot, RfmScore
 from .pointb import ClientLevel, load, to_json
@@ -208,6 +208,7 @@ def reports_refresh(
     marks = _marks(merchant)
     timings: dict = {}
     unchanged_before = None
+    changed_or_new = None  # the days the incremental update rewrote
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # the client-level figures rank every buyer (window sorts over ~all of them): in
@@ -225,6 +226,7 @@ def reports_refresh(
                 incremental = False
             else:
                 rollup_update(merchant=merchant, days=days)
+                changed_or_new = days
                 members_rebuild(merchant=merchant, through=through)
                 timings["days"] = len(days)
                 # Purchases before the first changed day are as the last refresh saw them.
@@ -263,7 +265,17 @@ def reports_refresh(
             to_mark = purchases.filter(pk__lte=mark).count()
         purchases_total = to_mark + purchases.filter(pk__gt=mark).count()
         lift_started = clock.monotonic()
-        lift_value = to_json(lift(merchant=merchant, today=today, live=True))
+        lift_value = None
+        if changed_or_new is not None:
+            lift_value = kept_lift(
+                previous.lift,
+                zone=merchant.time_zone,
+                periods=lift_periods(merchant, today),
+                changed_days=changed_or_new,
+            )
+            timings["lift_kept"] = lift_value is not None
+        if lift_value is None:
+            lift_value = to_json(lift(merchant=merchant, today=today, live=True))
         timings["lift"] = round(clock.monotonic() - lift_started, 3)
         snapshot, _created = ReportSnapshot.objects.update_or_create(
             merchant=merchant,
@@ -275,7 +287,7 @@ def reports_refresh(
                 "took_seconds": round(clock.monotonic() - started, 3),
                 "rfm_as_of": today,
                 "timings": timings,
-                "lift": {"day": today.isoformat(), "value": lift_value},
+                "lift": {"day": today.isoformat(), "zone": merchant.time_zone, "value": lift_value},
                 "purchases_to_mark": to_mark,
                 "client_purchases_built": True,
                 **marks,

@@ -1,6 +1,6 @@
 """Before/after lift on a fixture whose figures are known."""
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal as D
 from zoneinfo import ZoneInfo
 
@@ -182,3 +182,38 @@ def test_the_sql_and_the_streamed_lift_agree(night_shop, zone):
     if connection.vendor != "postgresql":
         pytest.skip("the SQL path is PostgreSQL's")
     assert lift_totals(night_shop, periods, in_sql=True) == streamed
+
+
+def test_a_year_after_the_launch_the_refresh_keeps_the_stored_lift(shop, monkeypatch):
+    """The periods stop moving a year after the launch: a night whose changed days are all
+    outside them keeps the stored lift; a purchase recorded late inside them computes it
+    again. Either way the stored lift is the live one."""
+    from reports import lift as lift_module
+    from reports import metrics, rollup
+    from reports.rollup import reports_refresh
+
+    monkeypatch.setattr(metrics, "ROLLUP_MIN_PURCHASES", 0)
+    monkeypatch.setattr(rollup, "MARK_WINDOW", timedelta(0))
+    first, second, third = date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 7)
+    snapshot = reports_refresh(merchant=shop, today=first)
+    assert snapshot.timings["mode"] == "full" and "lift_kept" not in snapshot.timings
+    assert lift(merchant=shop, today=first) == lift(merchant=shop, today=first, live=True)
+
+    member = shop.clients.get(joined_at__isnull=False)
+    buy(shop, member, date(2026, 1, 5), 700)  # the new day: after both periods
+    computed, real = [], lift_module.lift_totals
+    monkeypatch.setattr(
+        lift_module, "lift_totals", lambda *a, **k: computed.append(1) or real(*a, **k)
+    )
+    snapshot = reports_refresh(merchant=shop, today=second)
+    assert snapshot.timings["mode"] == "incremental" and snapshot.timings["lift_kept"]
+    assert computed == []
+    assert lift(merchant=shop, today=second) == lift(merchant=shop, today=second, live=True)
+
+    buy(shop, member, date(2024, 10, 1), 444)  # recorded late, inside the before period
+    snapshot = reports_refresh(merchant=shop, today=third)
+    assert snapshot.timings["mode"] == "incremental" and not snapshot.timings["lift_kept"]
+    stored = lift(merchant=shop, today=third)
+    assert stored == lift(merchant=shop, today=third, live=True)
+    # 1000 + 1000 + 9999 (2024-07-01 is inside the before period now) + 444
+    assert stored["groups"]["members"]["before"]["revenue"] == D("12443.00")
