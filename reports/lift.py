@@ -230,39 +230,37 @@ def _totals_streamed(merchant: Merchant, since, joined_by, periods) -> dict:
 
 # One row per (period, group) of clients, plus the checks without a client per period. The
 # local day is the merchant's (AT TIME ZONE); a buyer returned within W days when their next
-# day with a check after the first one in the period is at most W days later.
+# day with a check after the first one in the period is at most W days later. One sort of the
+# buyers' checks (the window) gives both; the join to the clients is per buyer, not per check.
 _LIFT_SQL = """
 WITH checks AS MATERIALIZED (
-    SELECT p.client_id,
-           (p.occurred_at AT TIME ZONE %(zone)s)::date >= %(after_start)s AS after,
-           (p.occurred_at AT TIME ZONE %(zone)s)::date AS day,
-           p.amount - p.refunded_amount AS net,
-           c.joined_at < %(joined_by)s AS member
-    FROM loyalty_purchase p
-    LEFT JOIN crm_client c ON c.id = p.client_id
-    WHERE p.merchant_id = %(merchant)s
-      AND p.occurred_at >= %(since)s AND p.occurred_at < %(joined_by)s
-      AND p.amount - p.refunded_amount > 0
+    SELECT client_id, day, day >= %(after_start)s AS after, net
+    FROM (
+        SELECT p.client_id, (p.occurred_at AT TIME ZONE %(zone)s)::date AS day,
+               p.amount - p.refunded_amount AS net
+        FROM loyalty_purchase p
+        WHERE p.merchant_id = %(merchant)s
+          AND p.occurred_at >= %(since)s AND p.occurred_at < %(joined_by)s
+          AND p.amount - p.refunded_amount > 0
+    ) s
+),
+ranked AS (
+    SELECT after, client_id, day, net, min(day) OVER (PARTITION BY after, client_id) AS first
+    FROM checks WHERE client_id IS NOT NULL
 ),
 buyers AS (
-    SELECT after, client_id, bool_or(member) AS member, count(*) AS n, sum(net) AS revenue,
-           min(day) AS first
-    FROM checks WHERE client_id IS NOT NULL GROUP BY after, client_id
-),
-nexts AS (
-    SELECT k.after, k.client_id, min(k.day) AS next
-    FROM checks k JOIN buyers b ON b.after = k.after AND b.client_id = k.client_id
-    WHERE k.day > b.first
-    GROUP BY k.after, k.client_id
+    SELECT after, client_id, count(*) AS n, sum(net) AS revenue, min(first) AS first,
+           min(day) FILTER (WHERE day > first) AS next
+    FROM ranked GROUP BY after, client_id
 )
-SELECT b.after, coalesce(b.member, false), count(*), sum(b.n), sum(b.revenue),
+SELECT b.after, coalesce(c.joined_at < %(joined_by)s, false), count(*), sum(b.n), sum(b.revenue),
        count(*) FILTER (WHERE b.first + 60 <= CASE WHEN b.after THEN %(a_end)s ELSE %(b_end)s END),
        count(*) FILTER (WHERE b.first + 60 <= CASE WHEN b.after THEN %(a_end)s ELSE %(b_end)s END
-                          AND x.next <= b.first + 60),
+                          AND b.next <= b.first + 60),
        count(*) FILTER (WHERE b.first + 90 <= CASE WHEN b.after THEN %(a_end)s ELSE %(b_end)s END),
        count(*) FILTER (WHERE b.first + 90 <= CASE WHEN b.after THEN %(a_end)s ELSE %(b_end)s END
-                          AND x.next <= b.first + 90)
-FROM buyers b LEFT JOIN nexts x ON x.after = b.after AND x.client_id = b.client_id
+                          AND b.next <= b.first + 90)
+FROM buyers b LEFT JOIN crm_client c ON c.id = b.client_id
 GROUP BY 1, 2
 UNION ALL
 SELECT after, NULL, 0, count(*), sum(net), 0, 0, 0, 0
