@@ -253,7 +253,7 @@ buyers AS (
            min(day) FILTER (WHERE day > first) AS next
     FROM ranked GROUP BY after, client_id
 )
-SELECT b.after, coalesce(c.joined_at < %(joined_by)s, false), count(*), sum(b.n), sum(b.revenue),
+SELECT b.after, coalesce(c.joined_at < %(joined_by)s, false), count(*), sum(b.n)::bigint, sum(b.revenue),
        count(*) FILTER (WHERE b.first + 60 <= CASE WHEN b.after THEN %(a_end)s ELSE %(b_end)s END),
        count(*) FILTER (WHERE b.first + 60 <= CASE WHEN b.after THEN %(a_end)s ELSE %(b_end)s END
                           AND b.next <= b.first + 60),

@@ -181,7 +181,12 @@ def test_the_sql_and_the_streamed_lift_agree(night_shop, zone):
     assert streamed[("before", "all")]["checks"] > 5 and streamed[("after", "all")]["buyers"] == 3
     if connection.vendor != "postgresql":
         pytest.skip("the SQL path is PostgreSQL's")
-    assert lift_totals(night_shop, periods, in_sql=True) == streamed
+    in_sql = lift_totals(night_shop, periods, in_sql=True)
+    assert in_sql == streamed
+    # the same types too (a count read back as a Decimal would be stored as a string)
+    assert {k: {n: type(v) for n, v in t.items()} for k, t in in_sql.items()} == {
+        k: {n: type(v) for n, v in t.items()} for k, t in streamed.items()
+    }
 
 
 def test_a_year_after_the_launch_the_refresh_keeps_the_stored_lift(shop, monkeypatch):
