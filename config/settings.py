@@ -108,6 +108,10 @@ DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
 # between requests; a broken one is replaced at the next request's start.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=300))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# The health check's `SELECT 1` only for a connection idle this long (config/postgresql).
+DATABASE_HEALTH_CHECK_IDLE = env.float("DATABASE_HEALTH_CHECK_IDLE", default=5.0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "config.postgresql"
 # A streaming replica for reports and dashboards (reports.replica); writes stay on the primary.
 if env("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")

@@ -14,6 +14,7 @@ gift burns, opening balances from the client import — goes through this packag
 
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Sum
 
 from crm.models import Client
@@ -32,6 +33,7 @@ __all__ = [
     "insert_rows",
     "ledger_balance",
     "ledger_post",
+    "purchase_movements_sql",
     "lock_accounts",
     "lock_clients",
     "movement_apply",
@@ -57,3 +59,15 @@ def ledger_balance(client: Client) -> Decimal:
     """The balance as the sum of the ledger (the truth the cached balance must equal)."""
     total = LedgerEntry.objects.filter(client=client).aggregate(s=Sum("points"))["s"]
     return q(total or 0)
+
+
+def purchase_movements_sql(purchase_column: str) -> str:
+    """A scalar subquery (PostgreSQL): the original movements of the purchase whose id is
+    `purchase_column`, as `client,kind,level,points` items joined by `;` (NULL: none) — for
+    a reader that must know them in a statement of its own (a refund's first read)."""
+    table = connection.ops.quote_name(LedgerEntry._meta.db_table)
+    return (
+        "(SELECT string_agg(concat_ws(',', e.client_id, e.kind, "
+        "COALESCE(e.referral_level::text, ''), e.points), ';') "
+        f"FROM {table} e WHERE e.purchase_id = {purchase_column} AND e.refund_id IS NULL)"
+    )

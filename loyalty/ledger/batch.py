@@ -137,13 +137,15 @@ class LedgerBatch:
         self.entries, self.plain, self.touched = [], [], set()
         return entries
 
-    def flush_with(self, head, children: list) -> bool:
-        """Write a new `head` row (a purchase; a unique-key conflict writes nothing), its
-        `children` (new rows whose foreign key to the head's model points at `head`: the
-        purchase's lines), this batch's entries and the touched clients' figures — one
-        statement of data-modifying CTEs on PostgreSQL, where every part is written only if
-        the head is; `insert_rows` and `flush` one after the other elsewhere. Returns whether
-        the head was inserted (its primary key is then set; the other rows' are not read)."""
+    def flush_with(self, head, children: list, updates: tuple = ()) -> bool:
+        """Write a new `head` row (a purchase, a refund; a unique-key conflict writes
+        nothing), its `children` (new rows whose foreign key to the head's model points at
+        `head`: the purchase's lines), the `updates` (`(rows, field names)`: saved rows whose
+        fields changed, e.g. a refunded purchase and its lines), this batch's entries and the
+        touched clients' figures — one statement of data-modifying CTEs on PostgreSQL, where
+        every part is written only if the head is; one statement per part elsewhere. Returns
+        whether the head was inserted (its primary key is then set; the other rows' are not
+        read)."""
         conn = self.conn or _db()
         if not conn.in_atomic_block:
             raise RuntimeError("LedgerBatch.flush_with must run inside transaction.atomic")
@@ -153,6 +155,8 @@ class LedgerBatch:
                 return False
             for objs in _by_model(children).values():
                 insert_rows(objs, conn=conn)
+            for objs, fields in updates:
+                type(objs[0])._base_manager.using(conn.alias).bulk_update(objs, fields)
             self.flush()
             return True
         entries = [e for e in self.entries if e.points or e.uncovered]
@@ -163,6 +167,10 @@ class LedgerBatch:
         for index, (model, objs) in enumerate(groups.items(), start=1):
             sql, values = _child_insert(conn, model, objs, head)
             parts.append(f"c{index} AS ({sql})")
+            params += values
+        for index, (objs, fields) in enumerate(updates, start=1):
+            sql, values = _rows_update(conn, objs, fields)
+            parts.append(f"x{index} AS ({sql})")
             params += values
         if touched:
             table = conn.ops.quote_name(Client._meta.db_table)
@@ -386,6 +394,33 @@ def _child_insert(db, model, objs: list, head) -> tuple[str, list]:
             f"FROM h, jsonb_populate_recordset(NULL::{table}, %s::jsonb) AS v"
         )
     rows = [dict(zip(own, _row_params(shape, obj, db, skip=to_head), strict=True)) for obj in objs]
+    return sql, [_json_rows(rows)]
+
+
+def _rows_update(db, objs: list, fields) -> tuple[str, list]:
+    """An UPDATE of saved rows' `fields` from one JSON array, only when the CTE `h` returned
+    its row; (sql, params)."""
+    model = type(objs[0])
+    meta = model._meta
+    chosen = [meta.get_field(name) for name in fields]
+    key = (db.vendor, "update", model, tuple(fields))
+    sql = _SQL.get(key)
+    if sql is None:
+        qn = db.ops.quote_name
+        table = qn(meta.db_table)
+        pk = qn(meta.pk.column)
+        assignments = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in chosen)
+        sql = _SQL[key] = (
+            f"UPDATE {table} AS t SET {assignments} FROM h, "
+            f"jsonb_populate_recordset(NULL::{table}, %s::jsonb) AS v WHERE t.{pk} = v.{pk}"
+        )
+    rows = [
+        {
+            meta.pk.column: obj.pk,
+            **{f.column: f.get_db_prep_save(getattr(obj, f.attname), db) for f in chosen},
+        }
+        for obj in objs
+    ]
     return sql, [_json_rows(rows)]
 
 

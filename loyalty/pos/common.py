@@ -37,6 +37,9 @@ class Outcome:
     refund: object = None
     extra: dict = field(default_factory=dict)
     logged: bool = False  # its event row is already written (with the purchase)
+    # (document as received, the same made storable): the event row of that document takes
+    # the storable copy instead of cleaning it again.
+    cleaned: tuple | None = None
 
 
 def json_body(request) -> object:
@@ -168,7 +171,11 @@ def event_log(*, system, endpoint, merchant, outcome: Outcome, payload, save=Tru
         external_id=storable((outcome.external_id or "")[:120]),
         status=outcome.status,
         message=storable(outcome.message[:2000]),
-        payload=storable(payload),
+        payload=(
+            outcome.cleaned[1]
+            if outcome.cleaned is not None and outcome.cleaned[0] is payload
+            else storable(payload)
+        ),
         purchase=outcome.purchase,
         refund=outcome.refund,
     )

@@ -210,11 +210,28 @@ def receipt_record(
     returned outcome is then marked `logged`); `log(outcome, save=False)` returns the row
     unsaved, for a new sale to write it with its purchase."""
     receipt_check(receipt)
-    receipt.raw = storable(receipt.raw)
+    # The document is made storable once: for the purchase or refund it records and, when it
+    # is what the event row logs, for that row too.
+    cleaned = (receipt.raw, storable(receipt.raw))
+    receipt.raw = cleaned[1]
+    logged = log
+
+    if log is not None:
+
+        def logged(outcome, save=True):
+            outcome.cleaned = cleaned
+            return log(outcome, save=save)
+
+    outcome = _receipt_record(merchant, receipt, logged)
+    outcome.cleaned = cleaned
+    return outcome
+
+
+def _receipt_record(merchant: Merchant, receipt: Receipt, log) -> Outcome:
     if receipt.kind == REFUND:
         if receipt.branch_required:
             _context(merchant, receipt)  # the store check
-        return _refund(merchant, receipt)
+        return _refund(merchant, receipt, log)
     if not receipt.lines:
         raise BadRequest("a sale needs at least one line")
     ctx = _context(merchant, receipt)
@@ -287,11 +304,18 @@ def _sale_outcome(receipt: Receipt, result, *, enrolled: bool, client) -> Outcom
     return Outcome(status, "; ".join(notes), external_id=receipt.external_id, purchase=purchase)
 
 
-def _refund(merchant: Merchant, receipt: Receipt) -> Outcome:
+def _refund(merchant: Merchant, receipt: Receipt, log=None) -> Outcome:
     if not receipt.base_external_id:
         return Outcome(
             PosEvent.Status.IGNORED, "refund without a base sale", external_id=receipt.external_id
         )
+    written: list[Outcome] = []
+
+    def event_row(result) -> list:
+        # A new refund's event row is written in the refund's own statement.
+        written.append(_refund_outcome(receipt, result))
+        return [log(written[0], save=False)]
+
     try:
         result = refund_or_pending(
             merchant=merchant,
@@ -302,11 +326,19 @@ def _refund(merchant: Merchant, receipt: Receipt) -> Outcome:
             lines=receipt.returned,
             occurred_at=receipt.occurred_at,
             raw_payload=receipt.raw,
+            rows_with=event_row if log is not None else None,
         )
     except IdempotencyConflict as exc:
         return Outcome(PosEvent.Status.CONFLICT, str(exc), external_id=receipt.external_id)
     except LoyaltyError as exc:
         raise BadRequest(str(exc)) from None
+    if written and result.created:
+        written[0].logged = True
+        return written[0]
+    return _refund_outcome(receipt, result)
+
+
+def _refund_outcome(receipt: Receipt, result) -> Outcome:
     if result.pending:
         return Outcome(
             PosEvent.Status.PENDING, "sale not seen yet", external_id=receipt.external_id

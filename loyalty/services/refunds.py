@@ -20,7 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.ledger import LedgerBatch, lock_clients
+from loyalty.ledger import LedgerBatch, purchase_movements_sql
 from loyalty.models import (
     CampaignKind,
     Certificate,
@@ -44,7 +44,7 @@ from .lines import (
     lines_from_totals,
     refund_split,
 )
-from .rules import load_rules
+from .locking import lock_with_config, rules_cached
 
 
 @dataclass
@@ -76,6 +76,9 @@ def refund_record(
     created_by=None,
     raw_payload=None,
     clamp: bool = False,
+    rows_with=None,
+    checked: bool = False,
+    originals: list | None = None,
 ) -> RefundResult:
     """Refund what comes back — named `lines` (a POS), or an `amount` with its `promo_amount`
     part (the cashier page; without it the amount is spread over all lines) — and reverse
@@ -89,12 +92,18 @@ def refund_record(
     under the same id raises IdempotencyConflict. With `clamp` (a POS telling what it took
     back), what is asked is reduced to what is left when the purchase is locked, and nothing
     left is no refund (`refund` None) rather than an error: two refunds of one sale arriving
-    together are applied one after the other, each against what the other left."""
+    together are applied one after the other, each against what the other left.
+
+    `rows_with(result)` gives rows to write with the refund (its POS event row), in the
+    refund's own statement; `checked`: the caller has just looked for the external id. With
+    `lines` and an `amount` (and `clamp`), lines the sale did not name fall back to the
+    amount and its promo part. `originals`: the purchase's own ledger movements, if the
+    caller read them (`sale_for_refund`)."""
     if purchase.merchant_id != merchant.pk:
         raise RefundError(_("The purchase belongs to another merchant."))
     if lines is None:
         amount = q(amount if amount is not None else 0)
-        if amount <= 0:
+        if amount <= 0 and not clamp:
             raise RefundError(_("A refund must be more than zero."))
     external_id = external_id or None
     try:
@@ -110,6 +119,9 @@ def refund_record(
                 created_by,
                 raw_payload,
                 clamp,
+                rows_with,
+                checked,
+                originals,
             )
     except IntegrityError:
         if external_id:
@@ -137,8 +149,11 @@ def purchase_lines(purchase: Purchase) -> list[PurchaseLine]:
     lines = list(
         PurchaseLine.objects.filter(purchase=purchase).order_by("position").select_for_update()
     )
-    if lines:
-        return lines
+    return lines or _lines_made(purchase)
+
+
+def _lines_made(purchase: Purchase) -> list[PurchaseLine]:
+    """Lines for a purchase recorded before lines were kept (saved)."""
     lines = [
         PurchaseLine(
             purchase=purchase,
@@ -169,6 +184,33 @@ def purchase_lines(purchase: Purchase) -> list[PurchaseLine]:
     return lines
 
 
+def _locked(purchase: Purchase) -> tuple[Purchase, list[PurchaseLine]]:
+    """Lock the purchase and read its lines. On PostgreSQL one statement: the lines with the
+    purchase's refunded amount (the one figure of a recorded purchase that changes), the
+    purchase row locked — every writer of its lines holds that lock."""
+    if connection.vendor != "postgresql":
+        purchase = Purchase.objects.select_for_update(of=("self",)).get(pk=purchase.pk)
+        return purchase, purchase_lines(purchase)
+    sql = _SQL.get("locked")
+    if sql is None:
+        qn = connection.ops.quote_name
+        sql = _SQL["locked"] = (
+            f"SELECT l.*, p.refunded_amount AS locked_refunded "
+            f"FROM {qn(Purchase._meta.db_table)} p "
+            f"LEFT JOIN {qn(PurchaseLine._meta.db_table)} l ON l.purchase_id = p.id "
+            "WHERE p.id = %s ORDER BY l.position FOR UPDATE OF p"
+        )
+    rows = list(PurchaseLine.objects.raw(sql, [purchase.pk]))
+    if not rows:
+        raise Purchase.DoesNotExist
+    purchase.refunded_amount = rows[0].locked_refunded
+    lines = [line for line in rows if line.pk is not None]
+    return purchase, lines or _lines_made(purchase)
+
+
+_SQL: dict[str, str] = {}
+
+
 def _refund_locked(
     merchant,
     purchase,
@@ -180,30 +222,43 @@ def _refund_locked(
     created_by,
     raw_payload,
     clamp=False,
+    rows_with=None,
+    checked=False,
+    originals=None,
 ):
-    if external_id:
+    if external_id and not checked:
         existing = Refund.objects.filter(merchant=merchant, external_id=external_id).first()
         if existing is not None:
             return RefundResult(refund=existing, created=False)
-    originals = list(
-        LedgerEntry.objects.filter(purchase_id=purchase.pk, refund__isnull=True).values_list(
-            "client_id", "kind", "referral_level", "points"
-        )
-    )
-    clients = lock_clients({purchase.client_id} | {row[0] for row in originals} - {None})
-    purchase = Purchase.objects.select_for_update(of=("self",)).get(pk=purchase.pk)
-    lines = purchase_lines(purchase)
-    if external_id:  # re-read under the locks: a concurrent post of this refund may have won
-        existing = Refund.objects.filter(merchant=merchant, external_id=external_id).first()
-        if existing is not None:
-            return _same_refund(
-                existing, refund_split_known(purchase, returned) if returned else None
+    if originals is None:
+        originals = list(
+            LedgerEntry.objects.filter(purchase_id=purchase.pk, refund__isnull=True).values_list(
+                "client_id", "kind", "referral_level", "points"
             )
+        )
+    # The buyer and every client the purchase paid (their referrers come with them), and
+    # the program's fingerprint: one statement, as a purchase locks.
+    snapshot = lock_with_config(
+        merchant_id=merchant.pk,
+        client_ids={purchase.client_id} | {row[0] for row in originals} - {None},
+    )
+    clients = snapshot.clients
+    purchase, lines = _locked(purchase)
+    if returned and clamp and amount is not None:
+        known = {ln.external_id for ln in lines}
+        if any(ln.external_id not in known for ln in returned):
+            # The POS names lines the sale did not (or the sale kept none): the amount and
+            # its promo part, which it also gave, still say what comes back.
+            returned = None
+    if returned:
+        amount = promo_amount = None
     if clamp and not returned:
         left = q(purchase.amount - purchase.refunded_amount)
         amount = min(q(amount), left)
         if promo_amount is not None:
             promo_amount = min(q(promo_amount), amount)
+        if amount <= 0:
+            return RefundResult(refund=None, created=False)
     split = refund_split(lines=lines, amount=amount, promo_amount=promo_amount, returned=returned)
     split = {position: value for position, value in split.items() if value}
     if not split and clamp:
@@ -215,7 +270,9 @@ def _refund_locked(
         sum((v for ln in lines if ln.promo for p, v in split.items() if p == ln.position), ZERO)
     )
     at = occurred_at or timezone.now()
-    refund = Refund.objects.create(
+    # Written with everything else below; a refund of this id committed meanwhile makes
+    # its insert (and so the whole write) a no-op, answered as a repeat.
+    refund = Refund(
         merchant=merchant,
         purchase=purchase,
         external_id=external_id,
@@ -231,6 +288,7 @@ def _refund_locked(
     own = defaultdict(lambda: ZERO)  # kind -> points reversed now (signed as the original)
     base_before = base_after = ZERO
     certificate_share = ZERO
+    changed = []
     for line in lines:
         before = q(line.refunded_amount)
         after = q(before + split.get(line.position, ZERO))
@@ -246,8 +304,8 @@ def _refund_locked(
             line.refunded_quantity = min(
                 line.quantity, (line.quantity * after / line.amount).quantize(Decimal("0.001"))
             )
+        changed.append(line)
     base_total = q(sum((ln.referral_base for ln in lines), ZERO))
-    PurchaseLine.objects.bulk_update(lines, ["refunded_amount", "refunded_quantity"])
     after_total = q(purchase.refunded_amount + amount)
     full = after_total >= q(purchase.amount)
     totals = defaultdict(lambda: ZERO)
@@ -301,25 +359,34 @@ def _refund_locked(
             result.points_reversed += -entry.points
         else:
             result.referral_reversed += -entry.points
-    result.certificate_returned = _certificate_return(purchase, q(certificate_share), at)
     purchase.refunded_amount = after_total
-    purchase.save(update_fields=["refunded_amount"])
     buyer = clients.get(purchase.client_id)
     if buyer is not None:
         buyer.total_spent = max(q(buyer.total_spent - amount), ZERO)
-        buyer.tier_id = _tier_corrected(merchant, buyer, purchase)
+        rules = rules_cached(merchant, snapshot.fingerprint)
+        buyer.tier_id = _tier_corrected(rules, buyer, purchase)
         batch.touch(buyer.pk)
-    batch.flush()
+    # The refund, its ledger entries, the lines and the purchase it changes, the clients'
+    # figures and the caller's rows: one statement on PostgreSQL.
+    updates = [([purchase], ["refunded_amount"])]
+    if changed:
+        updates.append((changed, ["refunded_amount", "refunded_quantity"]))
+    extra = rows_with(result) if rows_with is not None else []
+    if not batch.flush_with(refund, extra, updates):
+        existing = Refund.objects.filter(merchant=merchant, external_id=external_id).first()
+        if existing is None:  # the conflicting row is gone again: let the caller retry
+            raise IntegrityError("refund external id conflict")
+        return _same_refund(existing, refund_split_known(purchase, returned) if returned else None)
+    result.certificate_returned = _certificate_return(purchase, q(certificate_share), at)
     if full:
         result.certificates_cancelled = _consequences_undo(purchase, at)
     return result
 
 
-def _tier_corrected(merchant, buyer, purchase):
+def _tier_corrected(rules, buyer, purchase):
     """The spend-based tier after a refund: recomputed from spend net of refunds — a
     correction of what the refunded purchase reached, not a fall — yet never below the tier
     the client held before the purchase. A tier set by hand stays."""
-    rules = load_rules(merchant)
     current = rules.tier_by_id(buyer.tier_id)
     if buyer.tier_locked or not rules.tiers:
         return buyer.tier_id
@@ -422,13 +489,15 @@ def refund_or_pending(
     lines: list[RefundLineInput] | None = None,
     occurred_at: datetime | None = None,
     raw_payload=None,
+    rows_with=None,
 ) -> RefundResult:
     """A POS refund of the sale `base_external_id`: applied now if the sale is known, else
     kept pending (never failed) and applied when the sale arrives. Names `lines`, or an
-    `amount` (None: the whole remaining sale; above what is left: reduced to it)."""
-    with transaction.atomic():
-        purchase = Purchase.objects.filter(merchant=merchant, external_id=base_external_id).first()
-        if purchase is None:
+    `amount` (None: the whole remaining sale; above what is left: reduced to it).
+    `rows_with(result)`: rows written with a new refund (see `refund_record`)."""
+    purchase, known_refund, originals = sale_for_refund(merchant, base_external_id, external_id)
+    if purchase is None:
+        with transaction.atomic():
             pending, created = PendingRefund.objects.get_or_create(
                 merchant=merchant,
                 external_id=external_id,
@@ -445,7 +514,6 @@ def refund_or_pending(
                 return RefundResult(
                     refund=pending.refund, created=False, pending=pending.refund is None
                 )
-    if purchase is None:
         # The sale may have committed between our read and the pending row's commit: look
         # again now that the pending row is visible to it, so one of the two applies it.
         if Purchase.objects.filter(merchant=merchant, external_id=base_external_id).exists():
@@ -456,46 +524,72 @@ def refund_or_pending(
             if applied:
                 return applied[0]
         return RefundResult(refund=None, created=False, pending=True)
-    existing = Refund.objects.filter(merchant=merchant, external_id=external_id).first()
-    if existing is not None:
-        if lines:
-            _same_refund(existing, refund_split_known(purchase, lines))
-        return RefundResult(refund=existing, created=False)
-    remaining = q(purchase.amount - purchase.refunded_amount)
-    if lines and amount is not None:
-        known = set(
-            PurchaseLine.objects.filter(purchase=purchase).values_list("external_id", flat=True)
+    if known_refund is not False:
+        existing = (
+            Refund.objects.filter(pk=known_refund).first()
+            if known_refund is not None
+            else Refund.objects.filter(merchant=merchant, external_id=external_id).first()
         )
-        if any(ln.external_id not in known for ln in lines):
-            # The POS names lines the sale did not (or the sale kept none): the amount and its
-            # promo part, which it also gave, still say what comes back.
-            lines = None
-    if lines:
-        if remaining <= 0:
-            return RefundResult(refund=None, created=False)
-        return refund_record(
-            merchant=merchant,
-            purchase=purchase,
-            lines=lines,
-            external_id=external_id,
-            occurred_at=occurred_at,
-            raw_payload=raw_payload,
-            clamp=True,
-        )
-    value = remaining if amount is None else min(q(amount), remaining)
-    if value <= 0:
+        if existing is not None:
+            if lines:
+                _same_refund(existing, refund_split_known(purchase, lines))
+            return RefundResult(refund=existing, created=False)
+    if q(purchase.amount - purchase.refunded_amount) <= 0:
         return RefundResult(refund=None, created=False)
-    promo = None if promo_amount is None else min(q(promo_amount), value)
+    # What is left, the lines the sale kept and the amount's bounds are settled under the
+    # purchase's lock (`clamp`).
     return refund_record(
         merchant=merchant,
         purchase=purchase,
-        amount=value,
-        promo_amount=promo,
+        amount=amount if amount is not None or lines else purchase.amount,
+        promo_amount=promo_amount,
+        lines=lines or None,
         external_id=external_id,
         occurred_at=occurred_at,
         raw_payload=raw_payload,
         clamp=True,
+        rows_with=rows_with,
+        checked=True,
+        originals=originals,
     )
+
+
+def sale_for_refund(merchant: Merchant, base_external_id: str, external_id: str):
+    """(purchase, known refund, originals) for a POS refund of the sale `base_external_id`.
+
+    On PostgreSQL one statement: the purchase (its raw payload left unread), the id of a
+    refund already recorded under `external_id` (False: none), and the purchase's own
+    ledger movements as `(client, kind, level, points)`. Elsewhere the purchase alone, with
+    None for the other two (read by the caller)."""
+    if connection.vendor != "postgresql":
+        purchase = Purchase.objects.filter(merchant=merchant, external_id=base_external_id).first()
+        return purchase, None, None
+    sql = _SQL.get("sale")
+    if sql is None:
+        qn = connection.ops.quote_name
+        columns = ", ".join(
+            f"p.{qn(f.column)}" for f in Purchase._meta.concrete_fields if f.name != "raw_payload"
+        )
+        sql = _SQL["sale"] = (
+            f"SELECT {columns}, "
+            f"(SELECT r.id FROM {qn(Refund._meta.db_table)} r "
+            "WHERE r.merchant_id = %s AND r.external_id = %s) AS known_refund, "
+            f"{purchase_movements_sql('p.id')} AS originals "
+            f"FROM {qn(Purchase._meta.db_table)} p "
+            "WHERE p.merchant_id = %s AND p.external_id = %s"
+        )
+    rows = list(
+        Purchase.objects.raw(sql, [merchant.pk, external_id, merchant.pk, base_external_id])
+    )
+    if not rows:
+        return None, None, None
+    purchase = rows[0]
+    originals = []
+    for item in (purchase.originals or "").split(";"):
+        if item:
+            client_id, kind, level, points = item.split(",")
+            originals.append((int(client_id), kind, int(level) if level else None, Decimal(points)))
+    return purchase, purchase.known_refund or False, originals
 
 
 def refund_split_known(purchase: Purchase, lines: list[RefundLineInput]) -> dict | None:
