@@ -206,9 +206,9 @@ def receipt_record(
     *, merchant: Merchant, receipt: Receipt, log: Callable[[Outcome], object] | None = None
 ) -> Outcome:
     """Record one POS receipt (sale or refund) and say what happened. `log(outcome)`, if
-    given, writes the event row of a recorded sale inside the sale's transaction (the
+    given, writes the event row of a recorded sale or refund inside its transaction (the
     returned outcome is then marked `logged`); `log(outcome, save=False)` returns the row
-    unsaved, for a new sale to write it with its purchase."""
+    unsaved, for a new sale or refund to write it in its own statement."""
     receipt_check(receipt)
     # The document is made storable once: for the purchase or refund it records and, when it
     # is what the event row logs, for that row too.

@@ -8,8 +8,16 @@ purchase is refunded. A debit never takes a balance below zero: if the client ha
 spent the cashback, the part the balance cannot cover is written off and named in the entry's
 reason.
 
-Over 450 lines: one idea, reversing a purchase under its lock (lines, amount, certificate use,
-referral shares, pending refunds); the cumulative-share arithmetic must see every part at once."""
+A POS refund costs one lock and one write, as a sale does: on PostgreSQL the sale is read with
+any refund already under the document's id and the sale's ledger movements in one statement,
+the clients and the purchase are locked, and the refund, its ledger entries, the refunded
+lines and purchase, the client figures and the POS event row are one statement
+(`LedgerBatch.flush_with`); a refund of the same id committed meanwhile makes that write a
+no-op, answered as a repeat. SQLite writes each part with a statement of its own.
+
+Over 600 lines: one idea, reversing a purchase under its lock (lines, amount, certificate use,
+referral shares, pending refunds); the cumulative-share arithmetic must see every part at once,
+and the POS refund's reads are shaped for its one-statement write."""
 
 from collections import defaultdict
 from dataclasses import dataclass
