@@ -418,20 +418,31 @@ def _source_buyers_from(merchant: Merchant, period: Period, per_client) -> list[
         ]
 
 
-def source_buyers(merchant: Merchant, period: Period, *, per_client=None) -> list[dict]:
+def source_buyers(
+    merchant: Merchant, period: Period, *, per_client=None, through: date | None = None
+) -> list[dict]:
     """Per client channel and source detail (promo code, partner): members who joined in
     the period, of them buyers (≥ 1 card purchase in the period), and those buyers' card
     revenue in the period — "187 joined from social networks and the site, 135 bought".
-    `per_client`: as in `buyer_stats`."""
+    `per_client`: as in `buyer_stats`; `through`: the members from the members rollup up to
+    that day (`members`) instead of every client."""
     start, end = period.bounds(merchant)
     joined = Client.objects.filter(merchant=merchant, joined_at__lt=end)
     if start:
         joined = joined.filter(joined_at__gte=start)
-    keys = {"channel": client_channel(), "detail": F("source_detail")}
-    members = {
-        (r["channel"], r["detail"]): r["n"]
-        for r in joined.order_by().annotate(**keys).values(*keys).annotate(n=Count("id"))
-    }
+    if through is not None:
+        by = ("channel", "source_detail")
+        members_by_key = {
+            (r["channel"], r["source_detail"]): r["joined"]
+            for r in members(merchant, period, by=by, through=through)
+            if r["joined"]
+        }
+    else:
+        keys = {"channel": client_channel(), "detail": F("source_detail")}
+        members_by_key = {
+            (r["channel"], r["detail"]): r["n"]
+            for r in joined.order_by().annotate(**keys).values(*keys).annotate(n=Count("id"))
+        }
     if per_client is not None:
         bought = _source_buyers_from(merchant, period, per_client)
     else:
@@ -454,13 +465,13 @@ def source_buyers(merchant: Merchant, period: Period, *, per_client=None) -> lis
         for r in bought
     }
     out = []
-    for key in set(members) | set(rows):
+    for key in set(members_by_key) | set(rows):
         row = rows.get(key, {"buyers": 0, "revenue": ZERO})
         out.append(
             {
                 "channel": key[0],
                 "source_detail": key[1] or "",
-                "members": members.get(key, 0),
+                "members": members_by_key.get(key, 0),
                 "buyers": row["buyers"],
                 "revenue": row["revenue"],
             }

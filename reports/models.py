@@ -178,6 +178,10 @@ class ReportSnapshot(models.Model):
     lift = models.JSONField(_("before/after lift"), default=dict, blank=True, editable=False)
     # Whether `ClientPurchases` holds the merchant's buyers as of the marks above.
     client_purchases_built = models.BooleanField(default=False, editable=False)
+    # The ranking state of the stored RFM scores and of the buyers' summaries
+    # (`reports.rescore`: buyers, quintile cut-offs and the buyers below each), so the next
+    # refresh rescores only the buyers whose scores can move. {"scores": …, "summaries": …}
+    rfm_state = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("report snapshot")
@@ -200,11 +204,20 @@ class RfmScore(models.Model):
     m = models.PositiveSmallIntegerField()
     segment = models.CharField(max_length=16)
     total_spent = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    # The ranked figures the scores were computed from (the client's cached ones), indexed so
+    # an incremental refresh finds the quintile cut-offs and the buyers near them.
+    last_at = models.DateTimeField(null=True)
+    first_at = models.DateTimeField(null=True)
 
     class Meta:
         verbose_name = _("stored RFM score")
         verbose_name_plural = _("stored RFM scores")
-        indexes = [models.Index(fields=["merchant", "segment", "client"])]
+        indexes = [
+            models.Index(fields=["merchant", "segment", "client"]),
+            models.Index(fields=["merchant", "last_at"], name="rfm_score_recency"),
+            models.Index(fields=["merchant", "total_spent"], name="rfm_score_monetary"),
+            models.Index(fields=["merchant", "first_at"], name="rfm_score_first"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.client_id}: {self.segment}"
@@ -233,10 +246,20 @@ class ClientPurchases(models.Model):
     revenue = models.DecimalField(max_digits=16, decimal_places=2, default=0)
     first_at = models.DateTimeField()
     last_at = models.DateTimeField()
+    # RFM scores of these figures as of the snapshot day (`reports.rescore`): the current
+    # month's RFM history is their count per segment. Empty until the refresh scores the row.
+    r = models.PositiveSmallIntegerField(null=True)
+    m = models.PositiveSmallIntegerField(null=True)
+    segment = models.CharField(max_length=16, null=True)
 
     class Meta:
         verbose_name = _("client purchases")
         verbose_name_plural = _("client purchases")
+        indexes = [
+            models.Index(fields=["merchant", "last_at"], name="client_purchases_recency"),
+            models.Index(fields=["merchant", "revenue"], name="client_purchases_monetary"),
+            models.Index(fields=["merchant", "first_at"], name="client_purchases_first"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.client_id}: {self.purchases}"

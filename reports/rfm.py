@@ -19,6 +19,13 @@ Named segments (first rule that matches wins):
 | promising   | F = 1, R ≥ 3                                | one purchase, fairly recent      |
 | lapsed      | F = 1, R ≤ 2                                | one purchase long ago            |
 | no_purchase | a member (joined) with no purchase          | outside RFM; for welcome pushes  |
+
+The nightly refresh stores every buyer's scores (`RfmScore`) and scores the buyers' summaries
+(`ClientPurchases`, whose count per segment is the RFM history's current month); after the
+first night both are carried from night to night by `reports.rescore` instead of ranked again.
+
+Over 450 lines: one idea, the RFM scores of one set of rules — live, stored, carried from night
+to night, and month by month for the history; their SQL shares those rules, so it stays together.
 """
 
 from datetime import date, datetime, time, timedelta
@@ -31,8 +38,8 @@ from loyalty.models import Purchase
 from onboarding.models import Merchant
 from onboarding.money import q
 
-from . import summaries
-from .models import ReportSnapshot, RfmScore
+from . import rescore, summaries
+from .models import ClientPurchases, ReportSnapshot, RfmScore
 from .replica import read_connection
 
 NEW_CLIENT_DAYS = 30
@@ -41,17 +48,13 @@ SEGMENTS = dict(RfmSegment.choices)
 RFM_SEGMENTS = [s for s in SEGMENTS if s != "no_purchase"]
 
 
-def _score(column: str) -> str:
-    return (
-        f"CASE WHEN {column} > 0.8 THEN 5 WHEN {column} > 0.6 THEN 4 "
-        f"WHEN {column} > 0.4 THEN 3 WHEN {column} > 0.2 THEN 2 ELSE 1 END"
-    )
+_score = rescore.score_case
 
 
 def _clients_base() -> str:
     """Buyers from the clients' cached figures (now)."""
     return f"""
-            SELECT id, total_spent, purchases_count, first_purchase_at,
+            SELECT id, total_spent, purchases_count, first_purchase_at, last_purchase_at,
                    CUME_DIST() OVER (ORDER BY last_purchase_at) AS cd_r,
                    CUME_DIST() OVER (ORDER BY total_spent) AS cd_m
             FROM {Client._meta.db_table}
@@ -63,21 +66,15 @@ def _scored_sql() -> str:
     return f"""
         WITH base AS ({_clients_base()}
         ), scored AS (
-            SELECT id, total_spent, first_purchase_at,
+            SELECT id, total_spent, first_purchase_at, last_purchase_at,
                    {_score("cd_r")} AS r,
                    CASE WHEN purchases_count >= 5 THEN 5 ELSE purchases_count END AS f,
                    {_score("cd_m")} AS m
             FROM base
         )
         SELECT id, total_spent, r, f, m,
-               CASE
-                   WHEN f >= 3 AND r >= 4 AND m >= 4 THEN 'champions'
-                   WHEN f >= 2 AND r >= 3 THEN 'loyal'
-                   WHEN f >= 2 THEN 'at_risk'
-                   WHEN first_purchase_at >= %s THEN 'new'
-                   WHEN r >= 3 THEN 'promising'
-                   ELSE 'lapsed'
-               END AS segment
+               {rescore.segment_case(f="f", r="r", m="m", first="first_purchase_at", new_since="%s")}
+               AS segment, last_purchase_at AS last_at, first_purchase_at AS first_at
         FROM scored
     """
 
@@ -158,7 +155,7 @@ def scores_store(*, merchant: Merchant, today: date) -> int:
             cursor.execute(f"DROP TABLE IF EXISTS {temporary}")
         cursor.execute(
             f"CREATE TEMPORARY TABLE {scored} AS SELECT id AS client_id, r, f, m, segment, "
-            f"total_spent FROM ({_scored_sql()}) AS s",
+            f"total_spent, last_at, first_at FROM ({_scored_sql()}) AS s",
             [pk, end, new_since],
         )
         if connection.vendor == "postgresql":
@@ -171,9 +168,12 @@ def scores_store(*, merchant: Merchant, today: date) -> int:
         written = cursor.rowcount
         cursor.execute(
             f"UPDATE {table} SET r = s.r, f = s.f, m = s.m, segment = s.segment, "
-            f"total_spent = s.total_spent FROM {scored} s WHERE {table}.client_id = s.client_id "
+            f"total_spent = s.total_spent, last_at = s.last_at, first_at = s.first_at "
+            f"FROM {scored} s WHERE {table}.client_id = s.client_id "
             f"AND ({table}.r <> s.r OR {table}.f <> s.f OR {table}.m <> s.m "
-            f"OR {table}.segment <> s.segment OR {table}.total_spent <> s.total_spent)"
+            f"OR {table}.segment <> s.segment OR {table}.total_spent <> s.total_spent "
+            f"OR {table}.last_at IS NULL OR {table}.last_at <> s.last_at "
+            f"OR {table}.first_at IS NULL OR {table}.first_at <> s.first_at)"
         )
         written += cursor.rowcount
         cursor.execute(
@@ -181,14 +181,120 @@ def scores_store(*, merchant: Merchant, today: date) -> int:
             f"WHERE NOT EXISTS (SELECT 1 FROM {table} o WHERE o.client_id = s.client_id)"
         )
         cursor.execute(
-            f"INSERT INTO {table} (client_id, merchant_id, r, f, m, segment, total_spent) "
-            f"SELECT client_id, %s, r, f, m, segment, total_spent FROM {fresh}",
+            f"INSERT INTO {table} (client_id, merchant_id, r, f, m, segment, total_spent, "
+            "last_at, first_at) "
+            f"SELECT client_id, %s, r, f, m, segment, total_spent, last_at, first_at FROM {fresh}",
             [pk],
         )
         written += cursor.rowcount
         for temporary in (scored, fresh):
             cursor.execute(f"DROP TABLE {temporary}")
         return written
+
+
+def scores_refresh(
+    *,
+    merchant: Merchant,
+    today: date,
+    state: dict | None = None,
+    changed_after: tuple[int, int] | None = None,
+) -> tuple[dict, str]:
+    """Bring the stored scores to `today`: from the kept ranking `state` and the change marks
+    `changed_after` (purchase id, refund id) when both are given and usable, rescoring only the
+    buyers whose scores can move (`reports.rescore`); otherwise every buyer is ranked again
+    (`scores_store`). Returns (the new state, "incremental" or "full: <why>")."""
+    why = "full refresh"
+    if changed_after is not None:
+        result = rescore.scores_update(
+            merchant=merchant,
+            today=today,
+            state=state,
+            purchases_after=changed_after[0],
+            refunds_after=changed_after[1],
+            params=lambda day: _params(merchant, day),
+        )
+        if not isinstance(result, str):
+            return result[0], "incremental"
+        why = result
+    scores_store(merchant=merchant, today=today)
+    return rescore.state_build(rescore.SCORES, merchant=merchant, today=today), f"full: {why}"
+
+
+# the changed clients kept by `summary_scores_keep` (a temporary table)
+SUMMARIES_CHANGED = rescore.SUMMARIES.changed
+
+
+def summary_scores_keep(
+    *, merchant: Merchant, today: date, state: dict | None, changed_after: tuple[int, int]
+) -> str | None:
+    """Before the buyers' summaries of the changed clients are folded again: keep what
+    `summary_scores_refresh` needs to carry the summaries' scores from `state` (their old
+    figures). Returns None, or why they will be scored again instead."""
+    reason = rescore.unusable(rescore.SUMMARIES, state, merchant, today)
+    if reason is None:
+        sql, params = summaries.changed_clients_sql(
+            merchant=merchant, purchases_after=changed_after[0], refunds_after=changed_after[1]
+        )
+        rescore.changed_keep(rescore.SUMMARIES, merchant=merchant, clients_sql=sql, params=params)
+    return reason
+
+
+def summary_scores_refresh(
+    *, merchant: Merchant, today: date, state: dict | None, why: str | None
+) -> tuple[dict, str]:
+    """Score the buyers' summaries (`ClientPurchases`) as of `today` once they are folded:
+    carried from `state` when `summary_scores_keep` kept it (`why` None), else every summary
+    ranked again. Returns (the new state, "incremental" or "full: <why>")."""
+    _pk, _end, new_since = _params(merchant, today)
+    if why is None:
+        _pk, _end, old_new_since = _params(merchant, date.fromisoformat(state["as_of"]))
+        result = rescore.rescore(
+            rescore.SUMMARIES,
+            merchant=merchant,
+            today=today,
+            state=state,
+            new_since=new_since,
+            old_new_since=old_new_since,
+        )
+        if not isinstance(result, str):
+            return result[0], "incremental"
+        why = result
+    table, spec = ClientPurchases._meta.db_table, rescore.SUMMARIES
+    segment = rescore.segment_case(f="f", r="r", m="m", first="first_at", new_since="%s")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET r = s.r, m = s.m, segment = s.segment FROM ("
+            f"SELECT client_id, r, m, {segment} AS segment FROM ("
+            f"SELECT client_id, first_at, {spec.freq} AS f, {_score('cd_r')} AS r, "
+            f"{_score('cd_m')} AS m FROM (SELECT client_id, first_at, purchases, "
+            "CUME_DIST() OVER (ORDER BY last_at) AS cd_r, "
+            f"CUME_DIST() OVER (ORDER BY revenue) AS cd_m FROM {table} WHERE merchant_id = %s"
+            ") AS b) AS sc) AS s "
+            f"WHERE {table}.client_id = s.client_id AND ({table}.r IS NULL "
+            f"OR {table}.r <> s.r OR {table}.m <> s.m OR {table}.segment <> s.segment)",
+            [new_since, merchant.pk],
+        )
+    state = rescore.state_build(spec, merchant=merchant, today=today)
+    return state, f"full: {why or 'full refresh'}"
+
+
+def summary_segment_counts(*, merchant: Merchant, today: date) -> dict[str, int] | None:
+    """The RFM history's entry as of `today` from the summaries' scores (`summary_scores_refresh`
+    for `today`): their count per segment — the same ranking as `monthly_history`'s, as long as
+    no kept card purchase lies after `today` (None then: it is computed)."""
+    end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=merchant.tzinfo)
+    later = Purchase.objects.filter(
+        merchant=merchant, client__isnull=False, occurred_at__gte=end
+    ).exists()
+    if later:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT segment, COUNT(*) FROM {ClientPurchases._meta.db_table} "
+            "WHERE merchant_id = %s GROUP BY segment",
+            [merchant.pk],
+        )
+        return {segment: int(n) for segment, n in cursor.fetchall()}
 
 
 def stored_summary_rows(*, merchant: Merchant) -> dict:
@@ -292,14 +398,9 @@ def _history_scored(per_client: str) -> str:
                    {_score("cd_m")} AS m
             FROM base
         )
-        SELECT idx, CASE
-                   WHEN f >= 3 AND r >= 4 AND m >= 4 THEN 'champions'
-                   WHEN f >= 2 AND r >= 3 THEN 'loyal'
-                   WHEN f >= 2 THEN 'at_risk'
-                   WHEN first_purchase_at >= new_since THEN 'new'
-                   WHEN r >= 3 THEN 'promising'
-                   ELSE 'lapsed'
-               END AS segment, COUNT(*)
+        SELECT idx, {
+        rescore.segment_case(f="f", r="r", m="m", first="first_purchase_at", new_since="new_since")
+    } AS segment, COUNT(*)
         FROM scored GROUP BY idx, segment
     """
 
@@ -313,6 +414,7 @@ def monthly_history(
     known: list[dict] = (),
     unchanged_before: date | None = None,
     from_summaries: bool = False,
+    current: dict[str, int] | None = None,
 ) -> list[dict]:
     """Segment counts at the end of each month from `start`'s month to `end`'s (the last
     month as of `end`), at most the last `months`: the same scores and rules as
@@ -324,7 +426,8 @@ def monthly_history(
     recorded, back-dated or refunded since `known` was computed): months of `known` as of a
     day before it are taken as they are; only the others are computed. `from_summaries`: the
     others from the buyers' maintained summaries (`reports.summaries`), one month at a time,
-    instead of every purchase before each month's end."""
+    instead of every purchase before each month's end. `current`: the segment counts as of
+    `end` when already known (`summary_segment_counts`), for the month ending on `end`."""
     if start is None:
         first = (
             Purchase.objects.filter(merchant=merchant, client__isnull=False)
@@ -357,6 +460,9 @@ def monthly_history(
         if (first_day, as_of) not in reusable
     ]
     found: dict[int, dict] = {}
+    if current is not None and todo and todo[-1][1] == end:
+        found[todo[-1][0]] = dict(current)
+        todo = todo[:-1]
     if todo and from_summaries:
         for n, as_of in todo:
             _pk, end_at, new_since = _params(merchant, as_of)

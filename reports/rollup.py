@@ -144,13 +144,23 @@ def _known_history(previous: dict | None) -> list[dict]:
 
 
 def snapshot_clients(
-    *, merchant: Merchant, today: date, previous: dict | None, unchanged_before: date | None
+    *,
+    merchant: Merchant,
+    today: date,
+    previous: dict | None,
+    unchanged_before: date | None,
+    rfm_state: dict | None = None,
+    changed_after: tuple[int, int] | None = None,
+    current_history: dict | None = None,
 ) -> tuple[ClientLevel, dict]:
     """The client-level figures of the default period (the same as `metrics.client_level`),
     with the RFM scores stored for `today` and the RFM history of months before
     `unchanged_before` taken from `previous` (a snapshot's JSON). Buyers, regulars, buyers per
     source and the RFM history of the other months are read from the buyers'
-    summaries, which the caller has brought up to date. Returns (figures, seconds per part)."""
+    summaries, which the caller has brought up to date. The stored scores are carried from
+    `rfm_state` with the marks `changed_after` when given (`rfm.scores_refresh`), and the RFM
+    history's entry as of `today` is `current_history` when given. Returns
+    (figures, seconds per part — with "rfm_store_mode" and the new "rfm_state")."""
     period = default_period(merchant, today=today)
     took, out = {}, {}
 
@@ -166,7 +176,12 @@ def snapshot_clients(
     out.update(part("buyers", lambda: agg.buyer_stats(merchant, period, per_client=per_client)))
     out.update(part("referrals", lambda: agg.referral_stats(merchant, period)))
     out["tiers"] = part("tiers", lambda: agg.tier_distribution(merchant))
-    part("rfm_store", lambda: rfm.scores_store(merchant=merchant, today=today))
+    took["rfm_state"], took["rfm_store_mode"] = part(
+        "rfm_store",
+        lambda: rfm.scores_refresh(
+            merchant=merchant, today=today, state=rfm_state, changed_after=changed_after
+        ),
+    )
     out["rfm"] = part(
         "rfm", lambda: rfm.segment_summary(merchant=merchant, today=today, stored=True)
     )
@@ -180,10 +195,14 @@ def snapshot_clients(
             known=known if previous is not None else [],
             unchanged_before=unchanged_before if previous is not None else None,
             from_summaries=True,
+            current=current_history,
         ),
     )
     out["source_buyers"] = part(
-        "source_buyers", lambda: agg.source_buyers(merchant, period, per_client=per_client)
+        "source_buyers",
+        lambda: agg.source_buyers(
+            merchant, period, per_client=per_client, through=today - timedelta(days=1)
+        ),
     )
     return load(ClientLevel, out), took
 
@@ -235,21 +254,48 @@ def reports_refresh(
             rollup_rebuild(merchant=merchant, through=through)
         timings["rollup"] = round(clock.monotonic() - started, 3)
         clients_started = clock.monotonic()
+        kept = (previous.rfm_state or {}) if incremental else {}
+        carried = incremental and previous.rfm_as_of is not None
+        changed_after = (previous.purchases_seen_id, previous.refunds_seen_id) if carried else None
+        summaries_why = "full refresh"
         if incremental and previous.client_purchases_built:
+            if carried:
+                summaries_why = rfm.summary_scores_keep(
+                    merchant=merchant,
+                    today=today,
+                    state=kept.get("summaries"),
+                    changed_after=changed_after,
+                )
             timings["summaries"] = summaries.summaries_update(
                 merchant=merchant,
                 purchases_after=previous.purchases_seen_id,
                 refunds_after=previous.refunds_seen_id,
+                # the very clients whose old figures were kept (none committed in between)
+                changed=rfm.SUMMARIES_CHANGED if summaries_why is None else None,
             )
         else:
             timings["summaries"] = summaries.summaries_rebuild(merchant=merchant)
+        # the summaries' scores as of today: the RFM history's current month (incremental)
+        scored_at = clock.monotonic()
+        summaries_state, timings["summary_scores_mode"] = rfm.summary_scores_refresh(
+            merchant=merchant, today=today, state=kept.get("summaries"), why=summaries_why
+        )
+        current_history = (
+            rfm.summary_segment_counts(merchant=merchant, today=today) if incremental else None
+        )
+        timings["summary_scores"] = round(clock.monotonic() - scored_at, 3)
         previous_clients = previous.clients if incremental and previous.clients else None
         clients, parts = snapshot_clients(
             merchant=merchant,
             today=today,
             previous=previous_clients,
             unchanged_before=unchanged_before,
+            rfm_state=kept.get("scores"),
+            changed_after=changed_after,
+            current_history=current_history,
         )
+        rfm_state = {"scores": parts.pop("rfm_state"), "summaries": summaries_state}
+        timings["rfm_store_mode"] = parts.pop("rfm_store_mode")
         timings["clients"] = round(clock.monotonic() - clients_started, 3)
         timings["clients_parts"] = parts
         timings["mode"] = "incremental" if incremental else "full"
@@ -290,6 +336,7 @@ def reports_refresh(
                 "lift": {"day": today.isoformat(), "zone": merchant.time_zone, "value": lift_value},
                 "purchases_to_mark": to_mark,
                 "client_purchases_built": True,
+                "rfm_state": rfm_state,
                 **marks,
             },
         )

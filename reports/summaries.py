@@ -8,9 +8,9 @@ the rollup's marks, a deleted purchase or one moved to another client is picked 
 full refresh.
 
 `per_client_sql` gives the per-client figures of the kept card purchases in a time window from
-these rows: the summary row of each buyer with no kept purchase outside the window, and the
-purchases of the others folded directly (the refresh's windows end today or at a recent month's
-end, so the others are few). The client-level figures (buyers and regulars, buyers per source,
+these rows: the summary row of each buyer whose first and last kept purchase are inside the
+window, and the purchases of the others folded directly (the refresh's windows end today or at a
+recent month's end, so the others are few). The client-level figures (buyers and regulars, buyers per source,
 the RFM history) read it instead of every purchase; they equal the live computation.
 """
 
@@ -52,18 +52,35 @@ def summaries_rebuild(*, merchant: Merchant) -> int:
         return written
 
 
-def summaries_update(*, merchant: Merchant, purchases_after: int, refunds_after: int) -> int:
-    """Fold again the clients with a purchase past `purchases_after` (new, late or back-dated)
-    or a refund past `refunds_after` (of a purchase of any day). Returns the buyers written."""
+def changed_clients_sql(
+    *, merchant: Merchant, purchases_after: int, refunds_after: int
+) -> tuple[str, list]:
+    """SQL and parameters of the ids (`client_id`) of the merchant's clients with a purchase
+    past `purchases_after` (new, late or back-dated) or a refund past `refunds_after`."""
     purchases, refunds = Purchase._meta.db_table, Refund._meta.db_table
-    changed = (
+    sql = (
         f"SELECT client_id FROM {purchases} WHERE merchant_id = %s AND id > %s "
         "AND client_id IS NOT NULL UNION "
         f"SELECT q.client_id FROM {refunds} r JOIN {purchases} q ON q.id = r.purchase_id "
         "WHERE r.merchant_id = %s AND r.id > %s AND q.client_id IS NOT NULL"
     )
+    return sql, [merchant.pk, purchases_after, merchant.pk, refunds_after]
+
+
+def summaries_update(
+    *, merchant: Merchant, purchases_after: int, refunds_after: int, changed: str | None = None
+) -> int:
+    """Fold again the clients with a purchase past `purchases_after` (new, late or back-dated)
+    or a refund past `refunds_after` (of a purchase of any day) — or, with `changed`, the
+    clients of that table (`client_id`), taken by the caller from the same marks. Returns the
+    buyers written."""
+    sql, params = changed_clients_sql(
+        merchant=merchant, purchases_after=purchases_after, refunds_after=refunds_after
+    )
+    if changed is not None:
+        sql, params = f"SELECT client_id FROM {changed}", []
     with connection.cursor() as cursor:
-        cursor.execute(changed, [merchant.pk, purchases_after, merchant.pk, refunds_after])
+        cursor.execute(sql, params)
         clients = sorted({row[0] for row in cursor.fetchall()})
         written = 0
         for n in range(0, len(clients), 5000):
@@ -82,38 +99,28 @@ def per_client_sql(merchant: Merchant, start: datetime | None, end: datetime) ->
     `client_id`, `n` (purchases), `rev` (revenue), `first_at`, `last_at`."""
     adapt = connection.ops.adapt_datetimefield_value
     purchases, table = Purchase._meta.db_table, ClientPurchases._meta.db_table
-    inside, inside_params = "p.occurred_at < %s", [adapt(end)]
-    outside, outside_params = "p.occurred_at >= %s", [adapt(end)]
+    # a summary's first and last purchase bound all its kept purchases: a row inside the
+    # window is taken as it is (no look-up of its purchases), the others are folded directly
+    inside, inside_params = "s.last_at < %s", [adapt(end)]
+    window, window_params = "p.occurred_at < %s", [adapt(end)]
     if start is not None:
-        inside, inside_params = f"{inside} AND p.occurred_at >= %s", [*inside_params, adapt(start)]
-        outside, outside_params = (
-            f"{outside} OR p.occurred_at < %s",
-            [*outside_params, adapt(start)],
-        )
-
-    def others(alias: str) -> str:
-        """Whether the client of the row `alias` has a kept purchase outside the window."""
-        return (
-            f"EXISTS (SELECT 1 FROM {purchases} o WHERE o.client_id = {alias}.client_id "
-            f"AND o.merchant_id = %s AND {KEPT.replace('p.', 'o.')} AND "
-            f"({outside.replace('p.', 'o.')}))"
-        )
-
+        inside, inside_params = f"{inside} AND s.first_at >= %s", [*inside_params, adapt(start)]
+        window, window_params = f"{window} AND p.occurred_at >= %s", [*window_params, adapt(start)]
     sql = (
         "SELECT s.client_id, s.purchases AS n, s.revenue AS rev, s.first_at, s.last_at "
-        f"FROM {table} s WHERE s.merchant_id = %s AND NOT {others('s')} "
+        f"FROM {table} s WHERE s.merchant_id = %s AND {inside} "
         "UNION ALL "
         "SELECT p.client_id, COUNT(*), SUM(p.amount - p.refunded_amount), MIN(p.occurred_at), "
         f"MAX(p.occurred_at) FROM {purchases} p WHERE p.merchant_id = %s AND {KEPT} "
-        f"AND p.client_id IS NOT NULL AND {inside} AND {others('p')} GROUP BY p.client_id"
+        f"AND {window} AND p.client_id IN (SELECT o.client_id FROM {table} o "
+        f"WHERE o.merchant_id = %s AND NOT ({inside.replace('s.', 'o.')})) GROUP BY p.client_id"
     )
     params = [
         merchant.pk,
-        merchant.pk,
-        *outside_params,
-        merchant.pk,
         *inside_params,
         merchant.pk,
-        *outside_params,
+        *window_params,
+        merchant.pk,
+        *inside_params,
     ]
     return sql, params

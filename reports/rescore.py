@@ -1,0 +1,344 @@
+"""Incremental RFM rescoring: the scores of a night's changed buyers, and of the buyers whose
+quintile moved, without ranking every buyer again — for the stored scores (`RfmScore`, from the
+clients' cached figures: segment look-ups and the RFM table) and for the buyers' summaries
+(`ClientPurchases`, from the kept purchases: the RFM history's current month).
+
+R and M are quintiles of CUME_DIST (`reports.rfm`): a buyer's score is 1 + the number of
+k in 1…4 with CUME_DIST > k/5, and CUME_DIST of a value v is (buyers with a value ≤ v) / N.
+With the N values sorted, a₁ ≤ … ≤ a_N, "(buyers ≤ v) / N > k/5" holds exactly when
+v ≥ a_p with p = ⌊kN/5⌋ + 1 (the integer form of the same comparison: for N below 10¹⁴ no
+fraction c/N other than k/5 itself rounds to the double 0.k). So the scores are fixed by
+four cut-off values per ranked column, a_p for k = 1…4, and
+
+* a buyer whose value did not change keeps its score unless a cut-off moved across it:
+  only the rows between an old and a new cut-off are rescored;
+* the new cut-off is found from the old one: the kept state holds, per cut-off, its value
+  and the number of buyers below it; the night's changed buyers (their old values, kept in a
+  temporary table before their rows are rewritten, and their new ones) correct that number,
+  and the new cut-off is the row `new position − buyers below the old cut-off` away from it,
+  read through the index on the ranked column (an offset of a few thousand rows at most);
+* "new" (first purchase in the last 30 days) moves with the day: the rows whose first
+  purchase left the window are rescored too.
+
+Recency is ranked by the last purchase's time, not by days since it, so a buyer who did not
+buy keeps its place. The state (`ReportSnapshot.rfm_state`, one per table) is rebuilt after
+a full scoring and carried only when the merchant's time zone, the day's order and the number of
+stored rows agree with it; otherwise the caller scores every buyer again and says why in the
+snapshot's timings (`rfm_store_mode`, `summary_scores_mode`). Like the rollup, a change that no
+mark records (a deleted purchase, a cached figure edited by hand) waits for the full refresh.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db import connection
+
+from crm.models import Client
+from onboarding.models import Merchant
+
+from . import summaries
+from .models import ClientPurchases, RfmScore
+
+CUTS = (1, 2, 3, 4)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A table of scored buyers: one row per buyer with its ranked figures (`last_at`, the
+    money column), `first_at`, its frequency (SQL) and the stored `r`, `m` and `segment`."""
+
+    table: str
+    money: str
+    freq: str
+    prefix: str
+
+    @property
+    def ranked(self) -> dict[str, str]:
+        """score letter -> ranked column"""
+        return {"r": "last_at", "m": self.money}
+
+    @property
+    def changed(self) -> str:
+        return f"{self.prefix}_changed"
+
+    @property
+    def old(self) -> str:
+        return f"{self.prefix}_old"
+
+
+# the stored scores (the clients' cached figures) and the buyers' summaries (the RFM history)
+SCORES = Ranked(RfmScore._meta.db_table, "total_spent", "f", "reports_rfm")
+SUMMARIES = Ranked(
+    ClientPurchases._meta.db_table,
+    "revenue",
+    "CASE WHEN purchases >= 5 THEN 5 ELSE purchases END",
+    "reports_cp",
+)
+
+
+def _position(n: int, k: int) -> int:
+    """1-based position in the ascending order of the value from which CUME_DIST > k/5."""
+    return k * n // 5 + 1
+
+
+def _encode(value):
+    if isinstance(value, datetime):
+        return {"dt": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"dec": str(value)}
+    return value
+
+
+def _decode(value):
+    if isinstance(value, dict) and "dt" in value:
+        return datetime.fromisoformat(value["dt"])
+    if isinstance(value, dict) and "dec" in value:
+        return Decimal(value["dec"])
+    return value
+
+
+def score_case(cume_dist: str) -> str:
+    """The quintile score (1…5) of a CUME_DIST expression: the one rule of R and M."""
+    return (
+        f"CASE WHEN {cume_dist} > 0.8 THEN 5 WHEN {cume_dist} > 0.6 THEN 4 "
+        f"WHEN {cume_dist} > 0.4 THEN 3 WHEN {cume_dist} > 0.2 THEN 2 ELSE 1 END"
+    )
+
+
+def segment_case(*, f: str, r: str, m: str, first: str, new_since: str) -> str:
+    """The named segment of a scored buyer (the rules of `reports.rfm`'s table): the one place
+    they are written in SQL."""
+    return (
+        f"CASE WHEN {f} >= 3 AND {r} >= 4 AND {m} >= 4 THEN 'champions' "
+        f"WHEN {f} >= 2 AND {r} >= 3 THEN 'loyal' WHEN {f} >= 2 THEN 'at_risk' "
+        f"WHEN {first} >= {new_since} THEN 'new' WHEN {r} >= 3 THEN 'promising' "
+        "ELSE 'lapsed' END"
+    )
+
+
+def _score_sql(column: str, cuts: list) -> tuple[str, list]:
+    """`1 + (column ≥ cut₁) + … + (column ≥ cut₄)` and its parameters."""
+    terms = " + ".join(f"CASE WHEN {column} >= %s THEN 1 ELSE 0 END" for _ in cuts)
+    return f"(1 + {terms})", [_decode(value) for value, _below in cuts]
+
+
+def _count(cursor, sql: str, params: list) -> int:
+    cursor.execute(sql, params)
+    return int(cursor.fetchone()[0])
+
+
+def state_build(spec: Ranked, *, merchant: Merchant, today: date) -> dict:
+    """The ranking state of the merchant's rows of `spec` as scored for `today` (after a full
+    scoring): the number of buyers and, per ranked column, the four cut-offs with the number of
+    buyers below each."""
+    table, pk = spec.table, merchant.pk
+    with connection.cursor() as cursor:
+        n = _count(cursor, f"SELECT COUNT(*) FROM {table} WHERE merchant_id = %s", [pk])
+        cuts: dict[str, list] = {}
+        for score, column in spec.ranked.items():
+            cuts[score] = []
+            for k in CUTS if n else ():
+                cursor.execute(
+                    f"SELECT {column} FROM {table} WHERE merchant_id = %s "
+                    f"ORDER BY {column} LIMIT 1 OFFSET %s",
+                    [pk, _position(n, k) - 1],
+                )
+                value = cursor.fetchone()[0]
+                below = _count(
+                    cursor,
+                    f"SELECT COUNT(*) FROM {table} WHERE merchant_id = %s AND {column} < %s",
+                    [pk, value],
+                )
+                cuts[score].append([_encode(value), below])
+    return {"as_of": today.isoformat(), "zone": merchant.time_zone, "n": n, "cuts": cuts}
+
+
+def unusable(spec: Ranked, state: dict | None, merchant: Merchant, today: date) -> str | None:
+    """Why the kept `state` cannot be carried to `today` (None when it can): missing, another
+    time zone, a later day, or not the number of rows stored."""
+    if not state or not state.get("cuts") or not state.get("n"):
+        return "no kept state"
+    if state.get("zone") != merchant.time_zone:
+        return "time zone changed"
+    if date.fromisoformat(state["as_of"]) > today:
+        return "an earlier day"
+    with connection.cursor() as cursor:
+        stored = _count(
+            cursor, f"SELECT COUNT(*) FROM {spec.table} WHERE merchant_id = %s", [merchant.pk]
+        )
+    if stored != state["n"]:
+        return "stored rows differ from the kept state"
+    return None
+
+
+def changed_keep(spec: Ranked, *, merchant: Merchant, clients_sql: str, params: list) -> None:
+    """Before the rows of the changed clients (`clients_sql`: their ids) are rewritten: keep
+    the ids and the rows' ranked figures in temporary tables for `rescore`."""
+    with connection.cursor() as cursor:
+        for temporary in (spec.changed, spec.old):
+            cursor.execute(f"DROP TABLE IF EXISTS {temporary}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {spec.changed} AS {clients_sql}", params)
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {spec.old} AS SELECT client_id, last_at, {spec.money} "
+            f"FROM {spec.table} WHERE client_id IN (SELECT client_id FROM {spec.changed})"
+        )
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {spec.changed}")
+            cursor.execute(f"ANALYZE {spec.old}")
+
+
+def _new_cut(cursor, spec: Ranked, pk: int, column: str, old: list, k: int, n: int) -> list:
+    """The k-th cut-off of `column` over the rows as they now are, from the old one."""
+    table = spec.table
+    value, below = _decode(old[0]), old[1]
+    # buyers below the old cut-off now: the changed ones' old values out, their new ones in
+    below += _count(
+        cursor,
+        f"SELECT COUNT(*) FROM {table} WHERE client_id IN "
+        f"(SELECT client_id FROM {spec.changed}) AND {column} < %s",
+        [value],
+    ) - _count(cursor, f"SELECT COUNT(*) FROM {spec.old} WHERE {column} < %s", [value])
+    position = _position(n, k)
+    if below <= position - 1:  # at or above the old cut-off
+        cursor.execute(
+            f"SELECT {column} FROM {table} WHERE merchant_id = %s AND {column} >= %s "
+            f"ORDER BY {column} LIMIT 1 OFFSET %s",
+            [pk, value, position - 1 - below],
+        )
+        found = cursor.fetchone()[0]
+        below += _count(
+            cursor,
+            f"SELECT COUNT(*) FROM {table} WHERE merchant_id = %s AND {column} >= %s "
+            f"AND {column} < %s",
+            [pk, value, found],
+        )
+    else:
+        cursor.execute(
+            f"SELECT {column} FROM {table} WHERE merchant_id = %s AND {column} < %s "
+            f"ORDER BY {column} DESC LIMIT 1 OFFSET %s",
+            [pk, value, below - position],
+        )
+        found = cursor.fetchone()[0]
+        below -= _count(
+            cursor,
+            f"SELECT COUNT(*) FROM {table} WHERE merchant_id = %s AND {column} >= %s "
+            f"AND {column} < %s",
+            [pk, found, value],
+        )
+    return [_encode(found), below]
+
+
+def rescore(
+    spec: Ranked, *, merchant: Merchant, today: date, state: dict, new_since, old_new_since
+) -> tuple[dict, int] | str:
+    """After `changed_keep` and the changed clients' rows rewritten with their new figures (the
+    others untouched since `state` was built or carried): move the cut-offs, score the changed
+    rows and rescore the rows a cut-off crossed and those whose first purchase left the "new"
+    window [`old_new_since`, `new_since`). Returns (the new state, rows rescored), or why
+    the state could not be carried (the caller scores every row then)."""
+    table, pk = spec.table, merchant.pk
+    with connection.cursor() as cursor:
+        old_rows = _count(cursor, f"SELECT COUNT(*) FROM {spec.old}", [])
+        new_rows = _count(
+            cursor,
+            f"SELECT COUNT(*) FROM {table} WHERE client_id IN (SELECT client_id FROM {spec.changed})",
+            [],
+        )
+        n = state["n"] - old_rows + new_rows
+        if n <= 0:
+            return "no buyers left"
+        cuts = {
+            score: [
+                _new_cut(cursor, spec, pk, column, old, k, n)
+                for k, old in zip(CUTS, state["cuts"][score], strict=True)
+            ]
+            for score, column in spec.ranked.items()
+        }
+        crossed, crossed_params = [f"client_id IN (SELECT client_id FROM {spec.changed})"], []
+        for score, column in spec.ranked.items():
+            for old, new in zip(state["cuts"][score], cuts[score], strict=True):
+                if old[0] != new[0]:
+                    a, b = _decode(old[0]), _decode(new[0])
+                    crossed.append(
+                        f"({column} >= %s AND {column} < %s) OR ({column} >= %s AND {column} < %s)"
+                    )
+                    crossed_params += [a, b, b, a]
+        crossed.append("(first_at >= %s AND first_at < %s)")
+        crossed_params += [old_new_since, new_since]
+        where = f"merchant_id = %s AND ({' OR '.join(crossed)})"
+        r_sql, r_params = _score_sql("last_at", cuts["r"])
+        m_sql, m_params = _score_sql(spec.money, cuts["m"])
+        cursor.execute(
+            f"UPDATE {table} SET r = {r_sql}, m = {m_sql} WHERE {where}",
+            [*r_params, *m_params, pk, *crossed_params],
+        )
+        written = cursor.rowcount
+        segment = segment_case(f=spec.freq, r="r", m="m", first="first_at", new_since="%s")
+        cursor.execute(
+            f"UPDATE {table} SET segment = {segment} WHERE {where}",
+            [new_since, pk, *crossed_params],
+        )
+        for temporary in (spec.changed, spec.old):
+            cursor.execute(f"DROP TABLE {temporary}")
+    new_state = {"as_of": today.isoformat(), "zone": merchant.time_zone, "n": n, "cuts": cuts}
+    return new_state, written
+
+
+def scores_update(
+    *,
+    merchant: Merchant,
+    today: date,
+    state: dict | None,
+    purchases_after: int,
+    refunds_after: int,
+    params,
+) -> tuple[dict, int] | str:
+    """Carry the stored scores (`RfmScore`) from the kept `state`'s day to `today`: rewrite the
+    rows of the clients with a purchase past `purchases_after` or a refund past `refunds_after`
+    (and of those whose last purchase entered the window) from their cached figures, then
+    `rescore`. `params(day)` gives `reports.rfm._params`. Returns (the new state, rows
+    written), or why the state cannot be used (nothing written then)."""
+    reason = unusable(SCORES, state, merchant, today)
+    if reason:
+        return reason
+    table, clients, pk = SCORES.table, Client._meta.db_table, merchant.pk
+    _pk, end, new_since = params(today)
+    _pk, old_end, old_new_since = params(date.fromisoformat(state["as_of"]))
+    changed, changed_params = summaries.changed_clients_sql(
+        merchant=merchant, purchases_after=purchases_after, refunds_after=refunds_after
+    )
+    changed_keep(
+        SCORES,
+        merchant=merchant,
+        clients_sql=f"{changed} UNION SELECT id FROM {clients} WHERE merchant_id = %s "
+        "AND last_purchase_at >= %s AND last_purchase_at < %s",
+        params=[*changed_params, pk, old_end, end],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE client_id IN (SELECT client_id FROM {SCORES.changed})"
+        )
+        written = cursor.rowcount
+        cursor.execute(
+            f"INSERT INTO {table} (client_id, merchant_id, r, f, m, segment, total_spent, "
+            "last_at, first_at) "
+            "SELECT id, merchant_id, 0, CASE WHEN purchases_count >= 5 THEN 5 "
+            "ELSE purchases_count END, 0, '', total_spent, last_purchase_at, first_purchase_at "
+            f"FROM {clients} WHERE merchant_id = %s AND id IN "
+            f"(SELECT client_id FROM {SCORES.changed}) "
+            "AND purchases_count > 0 AND last_purchase_at IS NOT NULL AND last_purchase_at < %s",
+            [pk, end],
+        )
+        written += cursor.rowcount
+    result = rescore(
+        SCORES,
+        merchant=merchant,
+        today=today,
+        state=state,
+        new_since=new_since,
+        old_new_since=old_new_since,
+    )
+    if isinstance(result, str):
+        return result
+    return result[0], written + result[1]

@@ -1,0 +1,157 @@
+"""The stored RFM scores carried from night to night (`reports.rescore`): after several
+incremental refreshes — new buyers, late documents, refunds, buyers leaving "new", ties in
+both ranked columns — the stored scores, segment ids, RFM history and buyers per source are
+exactly those of a full refresh and of the live computation."""
+
+import random
+from datetime import date, timedelta
+
+import pytest
+
+from crm.models import ClientSource
+from reports import metrics, rfm, rollup
+from reports.models import ReportSnapshot, RfmScore
+from reports.rollup import reports_refresh
+from tests.factories import ClientFactory, MerchantFactory
+
+from .conftest import at, buy, sync_client_figures
+from .test_refresh_incremental import refund
+
+START = date(2025, 1, 6)
+FIRST_NIGHT = date(2025, 3, 1)
+AMOUNTS = [300, 500, 500, 800, 1000, 1000, 1500, 2500]  # repeated: ties in M
+SOURCES = [ClientSource.IMPORT, ClientSource.PLATFORM, ClientSource.PROMO_CODE]
+
+
+def stored(merchant) -> dict:
+    return {
+        s.client_id: {"r": s.r, "f": s.f, "m": s.m, "segment": s.segment}
+        for s in RfmScore.objects.filter(merchant=merchant)
+    }
+
+
+def segment_ids(merchant, today, *, live) -> dict:
+    return {
+        segment: rfm.segment_client_ids(merchant=merchant, segment=segment, today=today, live=live)
+        for segment in rfm.SEGMENTS
+    }
+
+
+@pytest.fixture
+def crowd(db, monkeypatch):
+    """A merchant with 60 members and ~150 purchases before the first night (every purchase
+    at noon, so buyers of one day tie in R)."""
+    monkeypatch.setattr(metrics, "ROLLUP_MIN_PURCHASES", 0)
+    monkeypatch.setattr(rollup, "MARK_WINDOW", timedelta(0))
+    rng = random.Random(15)
+    merchant = MerchantFactory(slug="crowd", time_zone="Europe/Moscow", launch_date=START)
+    clients = [
+        ClientFactory(merchant=merchant, source=rng.choice(SOURCES), joined_at=at(START))
+        for _ in range(60)
+    ]
+    for _ in range(150):
+        day = START + timedelta(days=rng.randrange((FIRST_NIGHT - START).days))
+        buy(merchant, rng.choice(clients[:45]), rng.choice(AMOUNTS), day=day)
+    for client in clients:
+        sync_client_figures(client)
+    merchant.crowd = clients
+    merchant.rng = rng
+    return merchant
+
+
+def a_night(merchant, today: date) -> None:
+    """The day before `today`: new purchases (some by first-time buyers), a late document for
+    an earlier day, a partial and a full refund of old purchases."""
+    rng, clients = merchant.rng, merchant.crowd
+    yesterday = today - timedelta(days=1)
+    touched = set()
+    for _ in range(12):
+        client = rng.choice(clients)
+        buy(merchant, client, rng.choice(AMOUNTS), day=yesterday)
+        touched.add(client)
+    late = rng.choice(clients)
+    buy(merchant, late, rng.choice(AMOUNTS), day=yesterday - timedelta(days=rng.randrange(3, 40)))
+    touched.add(late)
+    old = [p for c in clients for p in c.purchases.all() if p.refunded_amount == 0]
+    partial, full = rng.sample(old, 2)
+    refund(partial, partial.amount / 2)
+    refund(full, full.amount)
+    for client in touched:
+        sync_client_figures(client)
+
+
+def test_nights_of_incremental_rescoring_equal_a_full_refresh(crowd):
+    merchant = crowd
+    first = reports_refresh(merchant=merchant, today=FIRST_NIGHT)
+    assert first.timings["rfm_store_mode"] == "full: full refresh"
+    assert first.rfm_state["scores"]["n"] == RfmScore.objects.filter(merchant=merchant).count() > 30
+    for night in range(1, 7):
+        today = FIRST_NIGHT + timedelta(days=night)
+        a_night(merchant, today)
+        snap = reports_refresh(merchant=merchant, today=today)
+        assert snap.timings["mode"] == "incremental"
+        assert snap.timings["rfm_store_mode"] == "incremental"
+        assert snap.timings["summary_scores_mode"] == "incremental"
+        scores, ids, clients = (
+            stored(merchant),
+            segment_ids(merchant, today, live=False),
+            snap.clients,
+        )
+        assert scores == rfm.client_scores(merchant=merchant, today=today), night
+        assert ids == segment_ids(merchant, today, live=True), night
+        state = snap.rfm_state
+        full = reports_refresh(merchant=merchant, today=today, full=True)
+        assert full.timings["rfm_store_mode"] == "full: full refresh"
+        assert stored(merchant) == scores
+        assert full.clients == clients  # RFM table and history, buyers per source, …
+        assert full.rfm_state == state  # the same cut-offs and counts below them
+    # the nights moved the buyers across the cut-offs and out of "new"
+    assert {s["segment"] for s in scores.values()} >= {"loyal", "at_risk", "lapsed"}
+
+
+def test_a_day_without_changes_keeps_every_score(crowd):
+    merchant = crowd
+    reports_refresh(merchant=merchant, today=FIRST_NIGHT)
+    before = stored(merchant)
+    snap = reports_refresh(merchant=merchant, today=FIRST_NIGHT)
+    assert snap.timings["rfm_store_mode"] == "incremental"
+    assert stored(merchant) == before == rfm.client_scores(merchant=merchant, today=FIRST_NIGHT)
+
+
+@pytest.mark.parametrize("change", ["row deleted", "time zone", "earlier day", "no state"])
+def test_an_unusable_state_scores_every_buyer_again(crowd, change):
+    merchant = crowd
+    reports_refresh(merchant=merchant, today=FIRST_NIGHT)
+    today, reason = FIRST_NIGHT + timedelta(days=1), None
+    a_night(merchant, today)
+    if change == "row deleted":  # (a buyer cannot be deleted: its purchases protect it)
+        RfmScore.objects.filter(merchant=merchant).first().delete()
+        reason = "full: stored rows differ from the kept state"
+    elif change == "time zone":
+        merchant.time_zone = "Asia/Yekaterinburg"
+        merchant.save(update_fields=["time_zone"])
+        reason = "full: time zone changed"
+    elif change == "earlier day":
+        # the rollup cannot go back either: the whole refresh is a full one
+        today, reason = FIRST_NIGHT - timedelta(days=1), "full: full refresh"
+    else:
+        ReportSnapshot.objects.filter(merchant=merchant).update(rfm_state={})
+        reason = "full: no kept state"
+    snap = reports_refresh(merchant=merchant, today=today)
+    assert snap.timings["rfm_store_mode"] == reason
+    # the summaries' scores have their own state: only a stored score row was lost
+    summaries = "incremental" if change == "row deleted" else reason
+    assert snap.timings["summary_scores_mode"] == summaries
+    assert stored(merchant) == rfm.client_scores(merchant=merchant, today=today)
+    full = reports_refresh(merchant=merchant, today=today, full=True)
+    assert snap.rfm_state == full.rfm_state and snap.clients == full.clients
+
+
+def test_cut_off_positions_follow_cume_dist():
+    # CUME_DIST > k/5 from the p-th value on, p = ⌊kN/5⌋ + 1
+    from reports.rescore import _position
+
+    for n in range(1, 60):
+        for k in (1, 2, 3, 4):
+            p = _position(n, k)
+            assert p / n > k / 5 >= (p - 1) / n
