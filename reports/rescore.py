@@ -188,17 +188,24 @@ def changed_keep(spec: Ranked, *, merchant: Merchant, clients_sql: str, params: 
             cursor.execute(f"ANALYZE {spec.old}")
 
 
-def _new_cut(cursor, spec: Ranked, pk: int, column: str, old: list, k: int, n: int) -> list:
-    """The k-th cut-off of `column` over the rows as they now are, from the old one."""
+def _below(cursor, source: str, spec: Ranked, cuts: dict) -> dict:
+    """{(score, k): rows of `source` below the k-th cut-off of `cuts`} in one pass."""
+    terms, params, keys = [], [], []
+    for score, column in spec.ranked.items():
+        for k, (value, _below_count) in zip(CUTS, cuts[score], strict=True):
+            terms.append(f"COALESCE(SUM(CASE WHEN {column} < %s THEN 1 ELSE 0 END), 0)")
+            params.append(_decode(value))
+            keys.append((score, k))
+    cursor.execute(f"SELECT {', '.join(terms)} FROM {source}", params)
+    return dict(zip(keys, (int(v) for v in cursor.fetchone()), strict=True))
+
+
+def _new_cut(cursor, spec: Ranked, pk: int, column: str, old: list, k: int, n: int, moved: int):
+    """The k-th cut-off of `column` over the rows as they now are, from the old one; `moved`:
+    how many more rows are below the old cut-off now (the changed rows' new values in, their
+    old ones out)."""
     table = spec.table
-    value, below = _decode(old[0]), old[1]
-    # buyers below the old cut-off now: the changed ones' old values out, their new ones in
-    below += _count(
-        cursor,
-        f"SELECT COUNT(*) FROM {table} WHERE client_id IN "
-        f"(SELECT client_id FROM {spec.changed}) AND {column} < %s",
-        [value],
-    ) - _count(cursor, f"SELECT COUNT(*) FROM {spec.old} WHERE {column} < %s", [value])
+    value, below = _decode(old[0]), old[1] + moved
     position = _position(n, k)
     if below <= position - 1:  # at or above the old cut-off
         cursor.execute(
@@ -237,49 +244,58 @@ def rescore(
     rows and rescore the rows a cut-off crossed and those whose first purchase left the "new"
     window [`old_new_since`, `new_since`). Returns (the new state, rows rescored), or why
     the state could not be carried (the caller scores every row then)."""
-    table, pk = spec.table, merchant.pk
+    table, pk, fresh, touched = spec.table, merchant.pk, f"{spec.prefix}_new", f"{spec.prefix}_rows"
     with connection.cursor() as cursor:
-        old_rows = _count(cursor, f"SELECT COUNT(*) FROM {spec.old}", [])
-        new_rows = _count(
-            cursor,
-            f"SELECT COUNT(*) FROM {table} WHERE client_id IN (SELECT client_id FROM {spec.changed})",
-            [],
+        for temporary in (fresh, touched):
+            cursor.execute(f"DROP TABLE IF EXISTS {temporary}")
+        # the changed rows as they now are: read once (by primary key), then counted apart
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {fresh} AS SELECT t.client_id, t.last_at, t.{spec.money} "
+            f"FROM {spec.changed} c JOIN {table} t ON t.client_id = c.client_id"
         )
+        old_rows = _count(cursor, f"SELECT COUNT(*) FROM {spec.old}", [])
+        new_rows = _count(cursor, f"SELECT COUNT(*) FROM {fresh}", [])
         n = state["n"] - old_rows + new_rows
         if n <= 0:
             return "no buyers left"
+        came, went = (_below(cursor, t, spec, state["cuts"]) for t in (fresh, spec.old))
         cuts = {
             score: [
-                _new_cut(cursor, spec, pk, column, old, k, n)
+                _new_cut(cursor, spec, pk, column, old, k, n, came[score, k] - went[score, k])
                 for k, old in zip(CUTS, state["cuts"][score], strict=True)
             ]
             for score, column in spec.ranked.items()
         }
-        crossed, crossed_params = [f"client_id IN (SELECT client_id FROM {spec.changed})"], []
+        # the rows to score: changed, crossed by a cut-off, or leaving "new" (index reads)
+        parts, params = [f"SELECT client_id FROM {spec.changed}"], []
         for score, column in spec.ranked.items():
             for old, new in zip(state["cuts"][score], cuts[score], strict=True):
                 if old[0] != new[0]:
                     a, b = _decode(old[0]), _decode(new[0])
-                    crossed.append(
-                        f"({column} >= %s AND {column} < %s) OR ({column} >= %s AND {column} < %s)"
-                    )
-                    crossed_params += [a, b, b, a]
-        crossed.append("(first_at >= %s AND first_at < %s)")
-        crossed_params += [old_new_since, new_since]
-        where = f"merchant_id = %s AND ({' OR '.join(crossed)})"
+                    for low, high in ((a, b), (b, a)):  # the one with low < high finds rows
+                        parts.append(
+                            f"SELECT client_id FROM {table} WHERE merchant_id = %s "
+                            f"AND {column} >= %s AND {column} < %s"
+                        )
+                        params += [pk, low, high]
+        parts.append(
+            f"SELECT client_id FROM {table} WHERE merchant_id = %s "
+            "AND first_at >= %s AND first_at < %s"
+        )
+        params += [pk, old_new_since, new_since]
+        cursor.execute(f"CREATE TEMPORARY TABLE {touched} AS {' UNION '.join(parts)}", params)
         r_sql, r_params = _score_sql("last_at", cuts["r"])
         m_sql, m_params = _score_sql(spec.money, cuts["m"])
+        segment = segment_case(f="s.f", r="s.r", m="s.m", first="s.first_at", new_since="%s")
         cursor.execute(
-            f"UPDATE {table} SET r = {r_sql}, m = {m_sql} WHERE {where}",
-            [*r_params, *m_params, pk, *crossed_params],
+            f"UPDATE {table} SET r = s.r, m = s.m, segment = {segment} FROM ("
+            f"SELECT client_id, {spec.freq} AS f, first_at, {r_sql} AS r, {m_sql} AS m "
+            f"FROM {table} WHERE client_id IN (SELECT client_id FROM {touched})) AS s "
+            f"WHERE {table}.client_id = s.client_id",
+            [new_since, *r_params, *m_params],
         )
         written = cursor.rowcount
-        segment = segment_case(f=spec.freq, r="r", m="m", first="first_at", new_since="%s")
-        cursor.execute(
-            f"UPDATE {table} SET segment = {segment} WHERE {where}",
-            [new_since, pk, *crossed_params],
-        )
-        for temporary in (spec.changed, spec.old):
+        for temporary in (spec.changed, spec.old, fresh, touched):
             cursor.execute(f"DROP TABLE {temporary}")
     new_state = {"as_of": today.isoformat(), "zone": merchant.time_zone, "n": n, "cuts": cuts}
     return new_state, written
