@@ -314,7 +314,7 @@ def scores_update(
     rows of the clients with a purchase past `purchases_after` or a refund past `refunds_after`
     (and of those whose last purchase entered the window) from their cached figures, then
     `rescore`. `params(day)` gives `reports.rfm._params`. Returns (the new state, rows
-    written), or why the state cannot be used (nothing written then)."""
+    written), or why the state cannot be used (the caller then scores every buyer again)."""
     reason = unusable(SCORES, state, merchant, today)
     if reason:
         return reason
