@@ -64,13 +64,14 @@ def points_expire(
         return 0, ZERO
     # A few days of slack around month ends; the exact rule is applied below in Python.
     # `last_activity_at` (last purchase, else joining, else creation) under a partial index
-    # of positive balances: a range look-up, not a scan of the client base.
+    # of clients holding points (`has_points`, stored: the index does not name `balance`, so
+    # balance updates can be HOT): a range look-up, not a scan of the client base.
     # Sorted here, not by the database: the planner cannot know that positive balances are
     # almost all recent (expiry keeps them so), expects a quarter of the base and would read
     # the whole table in primary-key order rather than sort what the index finds.
     cutoff = day_start(merchant, add_months(day, -months) + timedelta(days=4))
     candidates = sorted(
-        Client.objects.filter(merchant=merchant, balance__gt=0, last_activity_at__lt=cutoff)
+        Client.objects.filter(merchant=merchant, has_points=True, last_activity_at__lt=cutoff)
         .order_by()
         .values_list("pk", flat=True)
     )
