@@ -8,10 +8,12 @@ expires nothing twice."""
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from crm.models import Client
 from onboarding.models import Merchant
@@ -51,6 +53,13 @@ def _expiry_months(merchant: Merchant) -> int | None:
     )
 
 
+def _moment(value) -> datetime:
+    """A raw timestamp column as an aware datetime (SQLite gives text or naive UTC)."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return timezone.make_aware(value, UTC) if timezone.is_naive(value) else value
+
+
 def points_expire(
     *, merchant: Merchant, day: date, moment: datetime, months: int | None = -1
 ) -> tuple[int, Decimal]:
@@ -64,13 +73,14 @@ def points_expire(
         return 0, ZERO
     # A few days of slack around month ends; the exact rule is applied below in Python.
     # `last_activity_at` (last purchase, else joining, else creation) under a partial index
-    # of positive balances: a range look-up, not a scan of the client base.
+    # of clients holding points (`has_points`, stored: the index does not name `balance`, so
+    # balance updates can be HOT): a range look-up, not a scan of the client base.
     # Sorted here, not by the database: the planner cannot know that positive balances are
     # almost all recent (expiry keeps them so), expects a quarter of the base and would read
     # the whole table in primary-key order rather than sort what the index finds.
     cutoff = day_start(merchant, add_months(day, -months) + timedelta(days=4))
     candidates = sorted(
-        Client.objects.filter(merchant=merchant, balance__gt=0, last_activity_at__lt=cutoff)
+        Client.objects.filter(merchant=merchant, has_points=True, last_activity_at__lt=cutoff)
         .order_by()
         .values_list("pk", flat=True)
     )
@@ -78,12 +88,13 @@ def points_expire(
     for start in range(0, len(candidates), CHUNK):
         chunk = candidates[start : start + CHUNK]
         with transaction.atomic():
-            accounts = lock_accounts(chunk)
-            rows = Client.objects.filter(pk__in=chunk, balance__gt=0).values_list(
-                "pk", "balance", "last_activity_at"
-            )
+            # The balance and what it lapses from, read with the lock (one statement).
+            accounts = lock_accounts(chunk, columns=("last_activity_at",))
             due = {}
-            for cid, balance, at in rows:
+            for cid, account in accounts.items():
+                balance, at = account.balance, _moment(account.extra[0])
+                if balance <= ZERO:
+                    continue
                 lapse_day = balance_lapse_day(local_date(merchant, at), months)
                 if lapse_day <= day:
                     due[cid] = (Decimal(balance), day_start(merchant, lapse_day), lapse_day)

@@ -211,14 +211,24 @@ class Certificate(models.Model):
         EXPIRED = "expired", _("Expired")
         CANCELLED = "cancelled", _("Cancelled")
 
+    # Thousands are written by one daily run (birthdays), so each index and each foreign key
+    # checked at commit counts: the merchant and the client are looked up through the
+    # composite indexes below, and the merchant is a copy of the client's (checked through
+    # the client's own key), so it has no index and no check of its own.
     merchant = models.ForeignKey(
-        Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="certificates"
+        Merchant,
+        verbose_name=_("merchant"),
+        on_delete=models.CASCADE,
+        related_name="certificates",
+        db_index=False,
+        db_constraint=False,
     )
     client = models.ForeignKey(
         "crm.Client",
         verbose_name=_("client"),
         on_delete=models.CASCADE,
         related_name="certificates",
+        db_index=False,
     )
     campaign = models.ForeignKey(
         Campaign,
@@ -239,9 +249,7 @@ class Certificate(models.Model):
     redemption_cap_percent = models.DecimalField(_("redemption cap, %"), **PERCENT)
     issued_at = models.DateTimeField(_("issued"))
     valid_until = models.DateTimeField(_("valid until"))
-    status = models.CharField(
-        _("status"), max_length=10, choices=Status, default=Status.ACTIVE, db_index=True
-    )
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.ACTIVE)
     redeemed_at = models.DateTimeField(_("redeemed"), null=True, blank=True)
     redeemed_purchase = models.ForeignKey(
         "Purchase",
@@ -250,6 +258,7 @@ class Certificate(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="certificates_redeemed",
+        db_index=False,
     )
 
     class Meta:
@@ -259,6 +268,11 @@ class Certificate(models.Model):
         indexes = [
             models.Index(fields=["merchant", "status", "valid_until"]),
             models.Index(fields=["client", "status"]),
+            models.Index(
+                fields=["redeemed_purchase"],
+                condition=Q(redeemed_purchase__isnull=False),
+                name="certificate_redeemed_purchase",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(points__gt=0), name="certificate_points_positive"),
@@ -279,11 +293,23 @@ class Certificate(models.Model):
 class CampaignIssuance(models.Model):
     """One reward of a campaign to a client for a period; the unique key makes re-runs safe."""
 
+    # As on certificates: the merchant is the client's (no index, no check of its own), the
+    # campaign is looked up through the unique key that leads with it, and the certificate
+    # is written by the same chunk right after its id is drawn (no check at commit).
     merchant = models.ForeignKey(
-        Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="issuances"
+        Merchant,
+        verbose_name=_("merchant"),
+        on_delete=models.CASCADE,
+        related_name="issuances",
+        db_index=False,
+        db_constraint=False,
     )
     campaign = models.ForeignKey(
-        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="issuances"
+        Campaign,
+        verbose_name=_("campaign"),
+        on_delete=models.CASCADE,
+        related_name="issuances",
+        db_index=False,
     )
     client = models.ForeignKey(
         "crm.Client", verbose_name=_("client"), on_delete=models.CASCADE, related_name="issuances"
@@ -301,6 +327,7 @@ class CampaignIssuance(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="issuance",
+        db_constraint=False,
     )
     issued_at = models.DateTimeField(_("issued"))
 

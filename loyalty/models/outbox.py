@@ -22,8 +22,17 @@ class OutboxMessage(models.Model):
         CAMPAIGN = "campaign", _("Campaign")
         CODE = "code", _("One-time code")
 
+    # One message per campaign reward (thousands a daily run): the merchant and the client
+    # are looked up through the composite indexes below; the merchant is a copy (no index,
+    # no check at commit) and the issuance is written by the same chunk just before its
+    # message (no check at commit).
     merchant = models.ForeignKey(
-        Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="outbox"
+        Merchant,
+        verbose_name=_("merchant"),
+        on_delete=models.CASCADE,
+        related_name="outbox",
+        db_index=False,
+        db_constraint=False,
     )
     client = models.ForeignKey(
         "crm.Client",
@@ -32,6 +41,7 @@ class OutboxMessage(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="messages",
+        db_index=False,
     )
     issuance = models.ForeignKey(
         CampaignIssuance,
@@ -40,17 +50,14 @@ class OutboxMessage(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="messages",
+        db_constraint=False,
     )
     channel = models.CharField(_("channel"), max_length=12, choices=Channel)
     recipient = models.CharField(_("recipient"), max_length=200, blank=True)
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     body = models.TextField(_("text"))
-    status = models.CharField(
-        _("status"), max_length=10, choices=Status, default=Status.PENDING, db_index=True
-    )
-    kind = models.CharField(
-        _("kind"), max_length=10, choices=Kind, default=Kind.CAMPAIGN, db_index=True
-    )
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.PENDING)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind, default=Kind.CAMPAIGN)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
     next_attempt_at = models.DateTimeField(
@@ -69,6 +76,8 @@ class OutboxMessage(models.Model):
         verbose_name = _("outbox message")
         verbose_name_plural = _("outbox")
         indexes = [
+            # The delivery sweep's look-up of pending and overdue messages of every merchant.
+            models.Index(fields=["status"], name="outbox_status"),
             models.Index(fields=["merchant", "status", "created_at"]),
             models.Index(fields=["client", "kind", "created_at"]),
             models.Index(fields=["merchant", "channel", "status"]),

@@ -227,6 +227,8 @@ class LedgerEntry(models.Model):
         on_delete=models.CASCADE,
         related_name="ledger",
         db_index=False,
+        # The client's merchant, copied: checked through the client's key, not at each commit.
+        db_constraint=False,
     )
     client = models.ForeignKey(
         "crm.Client",
