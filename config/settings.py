@@ -201,9 +201,9 @@ IMPORT_MAX_DECOMPRESSED_BYTES = env.int(
 )
 IMPORT_WORKBOOK_MEMORY_BYTES = env.int("IMPORT_WORKBOOK_MEMORY_BYTES", default=160 * 1024**2)
 IMPORT_MAX_LINE_CHARS = env.int("IMPORT_MAX_LINE_CHARS", default=1024**2)
-# Files from this size on are cleaned in a second process while the first writes (0: never, the
-# default until it is measured on a quiet machine: see docs/performance.md).
-IMPORT_PARALLEL_MIN_BYTES = env.int("IMPORT_PARALLEL_MIN_BYTES", default=0)
+# Files from this size on (~10 000 CSV rows) are read and cleaned in a second process while the
+# first only writes (0: never; docs/performance.md, "Client import: the second process").
+IMPORT_PARALLEL_MIN_BYTES = env.int("IMPORT_PARALLEL_MIN_BYTES", default=1024**2)
 # A workbook that unpacks to more than this is read by the worker, whatever its upload size.
 IMPORT_ASYNC_THRESHOLD_UNPACKED_BYTES = env.int(
     "IMPORT_ASYNC_THRESHOLD_UNPACKED_BYTES", default=20 * 1024**2

@@ -1,60 +1,43 @@
-"""Row cleaning in a second process, for big files on a machine with more than one core.
+"""Reading and cleaning in a second process, for big files on a machine with more than one core.
 
-Cleaning (phones, dates, e-mails, points) is pure Python and holds the GIL, so a thread cannot
-overlap it with reading and writing; a forked process can. The importing process reads the file,
-sends chunks of raw rows to the cleaner process in order, and takes the cleaned chunks back in the
-same order, so duplicates, row numbers and messages are exactly those of cleaning in-process.
+Reading, cleaning (phones, dates, e-mails, points) and the in-file duplicate check are pure
+Python and hold the GIL, so a thread cannot overlap them with the writes; a forked process can.
+The importing process opens the file and chooses the columns; the second process, forked then,
+carries on reading the file from where the first stopped, cleans and de-duplicates every row
+(`sorting.write_chunks`, the code the in-process import runs) and sends the write chunks back in
+file order through a pipe, so duplicates, row numbers and messages are exactly those of the
+in-process run. The importing process only writes. The pipe holds one chunk: the reader never
+runs more than a chunk ahead of the writes, so memory stays flat.
 
-The cleaner process only computes: it never touches the database (the transaction, the claims
-and every write stay in the importing process). If it dies, the import fails and its transaction
-rolls back like any other failure. Small files, one-core machines and processes that may not fork
-(daemonic workers) clean in-process (`clean_chunks` decides)."""
+The second process only reads and computes: it never touches the database (the transaction,
+the claims and every write stay in the importing process) and leaves through `os._exit`, so
+nothing of the parent's connections is closed or flushed from it. If it dies, the import fails
+and its transaction rolls back like any other failure; a file-level error it meets (a broken
+encoding half-way, …) is raised in the importing process as if met there. Small files, one-core
+machines and processes that may not fork (daemonic workers) read and clean in-process
+(`use_second_process` decides)."""
 
+import gc
 import logging
 import multiprocessing
 import os
-from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+import pickle
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.utils import translation
 
-from .cleaning import RowCleaner
+from .sorting import write_chunks
 
 logger = logging.getLogger(__name__)
 
-CLEAN_CHUNK_ROWS = 2000
-IN_FLIGHT = 3  # chunks handed to the cleaner ahead of the one being consumed
-
-_cleaner: RowCleaner | None = None
-
-
-def _start(cleaner: RowCleaner, language: str | None) -> None:
-    global _cleaner
-    _cleaner = cleaner
-    if language:
-        translation.activate(language)
-
-
-def _clean(rows: list) -> list:
-    clean = _cleaner.clean
-    return [(number, *clean(number, cells)) for number, cells in rows]
-
-
-def _chunks(rows: Iterable, size: int) -> Iterator[list]:
-    chunk = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+# What the second process reports back when the file ends (the rest of the report is the
+# writer's).
+_READ_FIELDS = ("rows_total", "rejected", "duplicates", "errors", "errors_truncated")
 
 
 def use_second_process(size: int) -> bool:
-    """Whether a file of `size` bytes is cleaned in a second process."""
+    """Whether a file of `size` bytes is read and cleaned in a second process."""
     threshold = settings.IMPORT_PARALLEL_MIN_BYTES
     if threshold <= 0 or size < threshold or (os.cpu_count() or 1) < 2:
         return False
@@ -63,29 +46,80 @@ def use_second_process(size: int) -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def clean_chunks(rows: Iterable, cleaner: RowCleaner, *, parallel: bool) -> Iterator[list]:
-    """Yield lists of (row number, record or None, errors) in file order, chunk by chunk.
-    Exceptions of the reader (a broken file) propagate from here as they would in-process."""
+def chunks_to_write(table, cleaner, report, size: int, *, parallel: bool) -> Iterator:
+    """Yield (records, rows read so far, fraction read) in file order, as
+    `sorting.write_chunks` does; with `parallel`, from a second process. When the generator is
+    exhausted `report` holds the rows read, rejected and skipped as duplicates and their
+    messages, and a recording cleaner (a dry run's) its rejected rows. Exceptions of the reader
+    (a broken file) propagate from here as they would in-process."""
     if not parallel:
-        for chunk in _chunks(rows, CLEAN_CHUNK_ROWS):
-            yield [(number, *cleaner.clean(number, cells)) for number, cells in chunk]
+        yield from write_chunks(table, cleaner, report, size)
         return
-    # fork: the child gets the cleaner (and Django) as they are, nothing is pickled but rows.
-    pool = ProcessPoolExecutor(
-        max_workers=1,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=_start,
-        initargs=(cleaner, translation.get_language()),
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    skipped_before = report.skipped
+    process = context.Process(
+        target=_second_process,
+        args=(sender, table, cleaner, report, size, translation.get_language()),
+        name="import-reader",
+        daemon=True,
     )
-    pending = deque()
+    process.start()
+    sender.close()
     try:
-        for chunk in _chunks(rows, CLEAN_CHUNK_ROWS):
-            pending.append(pool.submit(_clean, chunk))
-            if len(pending) > IN_FLIGHT:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        while True:
+            try:
+                kind, payload = pickle.loads(receiver.recv_bytes())
+            except EOFError:
+                process.join(5)
+                raise RuntimeError(
+                    "The import's reading process terminated abruptly "
+                    f"(exit code {process.exitcode}); nothing was written."
+                ) from None
+            if kind == "chunk":
+                yield payload
+            elif kind == "error":
+                raise payload
+            else:
+                for name in _READ_FIELDS:
+                    setattr(report, name, payload[name])
+                report.skipped += payload["skipped"] - skipped_before
+                if payload["rejected_rows"] is not None:
+                    cleaner.rejected = payload["rejected_rows"]
+                return
     finally:
-        for future in pending:
-            future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        receiver.close()
+        if process.is_alive():
+            process.terminate()
+        process.join()
+
+
+def _second_process(sender, table, cleaner, report, size: int, language: str | None) -> None:
+    # Everything inherited stays as it is: the collector leaves the parent's objects alone
+    # (no copy-on-write of their pages) and nothing is closed or flushed at exit.
+    gc.freeze()
+    code = 0
+    try:
+        if language:
+            translation.activate(language)
+        try:
+            for chunk in write_chunks(table, cleaner, report, size):
+                sender.send_bytes(pickle.dumps(("chunk", chunk), pickle.HIGHEST_PROTOCOL))
+            done = {name: getattr(report, name) for name in _READ_FIELDS}
+            done["skipped"] = report.skipped
+            done["rejected_rows"] = getattr(cleaner, "rejected", None)
+            message = ("done", done)
+            sender.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+        except (BrokenPipeError, ConnectionResetError):
+            code = 1  # the importing process stopped reading: it failed or was stopped
+        except BaseException as exc:  # sent to the importing process, raised there
+            try:
+                data = pickle.dumps(("error", exc), pickle.HIGHEST_PROTOCOL)
+            except Exception:
+                data = pickle.dumps(("error", RuntimeError(str(exc))), pickle.HIGHEST_PROTOCOL)
+            sender.send_bytes(data)
+    except BaseException:
+        logger.exception("The import's reading process failed")
+        code = 1
+    finally:
+        os._exit(code)

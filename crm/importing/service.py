@@ -7,7 +7,6 @@ way and writes nothing."""
 
 import logging
 import os
-from array import array
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from .detect import note_columns as note_columns_of
 from .errors import ImportFileError
 from .fixes import RecordingCleaner, rows_with_fixes
 from .headers import PHONE
-from .parallel import clean_chunks, use_second_process
+from .parallel import chunks_to_write, use_second_process
 from .readers import open_table
 from .undo import RecordingWriter
 from .writer import ClientWriter
@@ -180,22 +179,30 @@ def clients_import(
 
 
 class _Pipeline:
-    """Writes chunk N in a second thread while the main thread parses chunk N+1.
+    """Writes chunk N in a second thread while the main thread parses chunk N+1 — or, when a
+    second process reads and cleans (`threaded=False`), in this thread: the process then only
+    writes, and a thread of its own taking the GIL between the writer's rows would only slow
+    the writes (SQLite's driver releases and takes back the GIL for every row).
 
     Parsing is Python (holds the GIL); writing mostly waits on the database (releases it), so
     the two overlap on a 2-core machine. The writer uses the caller's connection object — the
     same transaction — and at most one chunk is in flight, so memory stays at two chunks."""
 
-    def __init__(self, writer: ClientWriter, report: ImportReport):
+    def __init__(self, writer: ClientWriter, report: ImportReport, *, threaded: bool = True):
         self.writer = writer
         self.report = report
         self.pending = None
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
-        writer.conn.inc_thread_sharing()
+        self.pool = None
+        if threaded:
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
+            writer.conn.inc_thread_sharing()
 
     def submit(self, chunk: list) -> None:
         self.wait()
         left = PREVIEW_ROWS - len(self.report.preview)
+        if self.pool is None:
+            _count(self.writer.apply(chunk, preview_left=left), self.report)
+            return
         self.pending = self.pool.submit(self.writer.apply, chunk, preview_left=left)
 
     def wait(self) -> None:
@@ -204,6 +211,8 @@ class _Pipeline:
             _count(outcome, self.report)
 
     def close(self) -> None:
+        if self.pool is None:
+            return
         try:
             if self.pending is not None:
                 self.pending.exception()  # never leave the transaction while it writes
@@ -212,84 +221,21 @@ class _Pipeline:
             self.writer.conn.dec_thread_sharing()
 
 
-class _FirstRows:
-    """The phones seen so far in the file, for in-file duplicates: a set of their digits (the
-    test, once a row) and, in the order first seen, the digits and first row of each in two
-    arrays (12 bytes a phone). A duplicate's message names the first row; it is written when
-    the file ends, from one pass over the arrays for the phones that repeated. At 1 000 000
-    phones this is ≈ 80 MB, against ≈ 110 MB for a {digits: first row} dict."""
-
-    def __init__(self):
-        self.seen: set[int] = set()
-        self.digits = array("q")
-        self.rows = array("i")
-        self.repeats: list[tuple[int, str, dict]] = []  # (digits, phone, its error)
-
-    def first(self, digits: int, row: int) -> bool:
-        """Record the phone; False if it was seen before."""
-        if digits in self.seen:
-            return False
-        self.seen.add(digits)
-        self.digits.append(digits)
-        self.rows.append(row)
-        return True
-
-    def repeat(self, digits: int, phone: str, error: dict | None) -> None:
-        if error is not None:
-            self.repeats.append((digits, phone, error))
-
-    def name_first_rows(self) -> None:
-        """Write each duplicate's message, now that the first rows can be looked up."""
-        if not self.repeats:
-            return
-        wanted = {digits for digits, _phone, _error in self.repeats}
-        first = {}
-        for digits, row in zip(self.digits, self.rows, strict=True):
-            if digits in wanted:
-                first[digits] = row
-        for digits, phone, error in self.repeats:
-            error["message"] = _(
-                "Duplicate of row %(row)s (%(phone)s): the first occurrence was imported."
-            ) % {"row": first[digits], "phone": phone}
-        self.repeats = []
-
-
 def _run(table, cleaner: RowCleaner, writer: ClientWriter, report: ImportReport, on_progress):
-    phones = _FirstRows()
-    chunk = []
-    phone_label = cleaner.label(PHONE)
-    pipeline = _Pipeline(writer, report)
-    # A cleaner that keeps state (a dry run's RecordingCleaner) cleans in this process.
-    parallel = type(cleaner) is RowCleaner and use_second_process(table.size)
-    cleaned = clean_chunks(table.rows, cleaner, parallel=parallel)
+    # Reading and cleaning go to a second process for big files; either way
+    # `sorting.write_chunks` decides every count and message.
+    parallel = use_second_process(table.size)
+    pipeline = _Pipeline(writer, report, threaded=not parallel)
+    chunks = chunks_to_write(table, cleaner, report, CHUNK_ROWS, parallel=parallel)
     try:
-        for rows in cleaned:
-            for number, record, errors in rows:
-                report.rows_total += 1
-                if record is None:
-                    report.rejected += 1
-                    for column, message in errors:
-                        report.add_error(number, column, message)
-                    continue
-                digits = int(record.phone[1:])
-                if not phones.first(digits, number):
-                    report.skipped += 1
-                    report.duplicates += 1
-                    error = report.add_error(number, phone_label, "")
-                    phones.repeat(digits, record.phone, error)
-                    continue
-                chunk.append(record)
-                if len(chunk) >= CHUNK_ROWS:
-                    pipeline.submit(chunk)
-                    chunk = []
-                    if on_progress:
-                        on_progress(report.rows_total, _fraction(table, report.rows_total))
-        if chunk:
-            pipeline.submit(chunk)
+        for records, rows_read, fraction in chunks:
+            full = len(records) >= CHUNK_ROWS
+            pipeline.submit(records)
+            if on_progress and full:
+                on_progress(rows_read, fraction)
         pipeline.wait()
-        phones.name_first_rows()
     finally:
-        cleaned.close()
+        chunks.close()
         pipeline.close()
     if on_progress:
         on_progress(report.rows_total, 1.0)
@@ -315,14 +261,3 @@ def _count(outcome, report: ImportReport) -> None:
                 "points": str(record.points) if record.points is not None else "",
             }
         )
-
-
-def _fraction(table, done: int) -> float:
-    if table.rows_hint:
-        return min(0.99, done / table.rows_hint)
-    try:
-        if table.position is not None and table.size:
-            return min(0.99, table.position() / table.size)
-    except (OSError, ValueError):
-        return 0.0
-    return 0.0

@@ -346,8 +346,16 @@ def _sqlite_converters(names, conn) -> dict:
     converters = {}
     for name in names:
         model_field = Client._meta.get_field(name)
-        if model_field.get_internal_type() in _SQLITE_CONVERTED:
+        if model_field.get_internal_type() == "DateField":
+            # What Django's SQLite backend stores for a date (`adapt_datefield_value`: its ISO
+            # text), without the per-value field preparation: a row per client.
+            converters[name] = _iso_date
+        elif model_field.get_internal_type() in _SQLITE_CONVERTED:
             converters[name] = lambda value, f=model_field: (
                 None if value is None else f.get_db_prep_save(value, connection=conn)
             )
     return converters
+
+
+def _iso_date(value):
+    return None if value is None else value.isoformat()

@@ -15,8 +15,9 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Sum
 
+from crm.expressions import birthday_md_q, with_birthday_md
 from crm.models import Client, Review
 from onboarding.money import q
 
@@ -103,10 +104,8 @@ def _events(campaign: Campaign, since: dt.date, until: dt.date) -> int | None:
     kind = campaign.kind
     if kind == CampaignKind.BIRTHDAY:
         days = [since + dt.timedelta(days=n) for n in range((until - since).days)]
-        match = Q(pk__in=[])
-        for month, day in {(d.month, d.day) for d in days}:
-            match |= Q(birthday__month=month, birthday__day=day)
-        return Client.objects.filter(match, audience, merchant=merchant).count()
+        match = birthday_md_q((d.month, d.day) for d in days)
+        return with_birthday_md(Client.objects).filter(match, audience, merchant=merchant).count()
     if kind == CampaignKind.WINBACK:
         lapse = dt.timedelta(days=campaign.days_after_last_purchase or 0)
         # Clients whose latest purchase before the window's end lapsed inside the window.

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Value, When
 
+from crm.expressions import birthday_md_q, with_birthday_md
 from crm.models import Client, Review
 
 from ..models import (
@@ -33,16 +34,19 @@ def _issued(campaign: Campaign, period_key) -> Exists:
 def birthday_candidates(*, campaign: Campaign, day: date) -> list[tuple[int, str]]:
     """Clients whose birthday falls `days_before` days after `day` (or on the few days before
     that a missed run left behind). Period: the year of the birthday being celebrated;
-    29 February counts as 28 February in common years. One scan of the client table."""
-    match, whens = Q(pk__in=[]), []
+    29 February counts as 28 February in common years. One look-up of the (merchant, month and
+    day) index `client_birthday_md`."""
+    wanted, whens = [], []
     for target in birthday_targets(day, campaign.days_before or 0):
-        cond = Q(birthday__month=target.month, birthday__day=target.day)
+        days = [(target.month, target.day)]
         if target.month == 2 and target.day == 28 and not calendar.isleap(target.year):
-            cond |= Q(birthday__month=2, birthday__day=29)
-        match |= cond
-        whens.append(When(cond, then=Value(str(target.year))))
+            days.append((2, 29))
+        wanted += days
+        whens.append(When(birthday_md_q(days), then=Value(str(target.year))))
+    match = birthday_md_q(wanted)
     rows = (
-        Client.objects.filter(
+        with_birthday_md(Client.objects)
+        .filter(
             match,
             audience_q(campaign.audience),
             merchant_id=campaign.merchant_id,

@@ -17,8 +17,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from py_vapid import Vapid02
-from pywebpush import WebPusher
 
 from ..campaigns.delivery import (
     DeliveryBackend,
@@ -54,6 +52,10 @@ def vapid_generate(*, channel_settings: ChannelSettings) -> str:
     """A new VAPID key pair for the merchant; returns the public key (the browser's
     applicationServerKey). Existing subscriptions were made for the old key and are
     removed: browsers must subscribe again."""
+    # Function-level: pywebpush and py_vapid (aiohttp, …) take ~0.2–0.5 s to import, which
+    # every process paid at start-up through the admin; only sending and key generation use them.
+    from py_vapid import Vapid02
+
     vapid = Vapid02()
     vapid.generate_keys()
     public = vapid.public_key.public_bytes(
@@ -145,6 +147,8 @@ class _TransportSession:
 
 
 def _vapid_headers(channel_settings: ChannelSettings, endpoint: str) -> dict:
+    from py_vapid import Vapid02  # function-level: slow to import (see vapid_generate)
+
     vapid = Vapid02.from_pem(channel_settings.vapid_private_key.encode("ascii"))
     parts = urllib.parse.urlsplit(endpoint)
     contact = channel_settings.vapid_contact or f"mailto:{settings.DEFAULT_FROM_EMAIL}"
@@ -170,6 +174,8 @@ def webpush_send(*, channel_settings: ChannelSettings, client_id: int, payload: 
         raise RecipientUnreachable(_("The client has not turned on notifications on the card."))
     if not channel_settings.vapid_private_key:
         raise PermanentDeliveryError(_("The merchant has no web push keys: generate them."))
+    from pywebpush import WebPusher  # function-level: slow to import (see vapid_generate)
+
     data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     delivered, gone, retry_error, refused = 0, [], None, None
     session = _TransportSession()

@@ -9,11 +9,13 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from crm.importing import clients_import
+from crm.importing import clients_import, readers
 from crm.importing import headers as h
 from crm.importing import parallel as import_parallel
 from crm.importing import service as import_service
+from crm.importing import sorting as import_sorting
 from crm.importing.cleaning import RowCleaner, parse_email
+from crm.importing.errors import ImportFileError
 from crm.models import Client
 from loyalty.models import LedgerEntry
 from tests.crm.import_files import HEADER_RU, write_csv
@@ -45,12 +47,16 @@ def _rows(n: int) -> list[list]:
     return rows
 
 
-class _CountingPool(import_parallel.ProcessPoolExecutor):
-    started = 0
+def _readers_in(log):
+    """`sorting.write_chunks`, noting the id of each process that runs it in the file `log`."""
+    original = import_parallel.write_chunks
 
-    def __init__(self, *args, **kwargs):
-        type(self).started += 1
-        super().__init__(*args, **kwargs)
+    def noting(*args, **kwargs):
+        with open(log, "a") as handle:
+            handle.write(f"{os.getpid()}\n")
+        yield from original(*args, **kwargs)
+
+    return noting
 
 
 def _clients(merchant) -> list[tuple]:
@@ -62,8 +68,8 @@ def _clients(merchant) -> list[tuple]:
 
 
 def test_second_process_gives_the_in_process_result(tmp_path, settings, monkeypatch):
-    monkeypatch.setattr(import_parallel, "CLEAN_CHUNK_ROWS", 50)
-    monkeypatch.setattr(import_parallel, "ProcessPoolExecutor", _CountingPool)
+    log = tmp_path / "readers.log"
+    monkeypatch.setattr(import_parallel, "write_chunks", _readers_in(log))
     monkeypatch.setattr(import_service, "CHUNK_ROWS", 120)
     path = write_csv(tmp_path / "c.csv", _rows(700))
     serial, forked = MerchantFactory(slug="serial"), MerchantFactory(slug="forked")
@@ -72,11 +78,12 @@ def test_second_process_gives_the_in_process_result(tmp_path, settings, monkeypa
 
     settings.IMPORT_PARALLEL_MIN_BYTES = 0
     one = clients_import(merchant=serial, path=str(path))
-    assert _CountingPool.started == 0
+    assert log.read_text().split() == [str(os.getpid())]  # read and cleaned here
     settings.IMPORT_PARALLEL_MIN_BYTES = 1
     assert import_parallel.use_second_process(os.path.getsize(path))
     two = clients_import(merchant=forked, path=str(path))
-    assert _CountingPool.started == 1
+    readers = log.read_text().split()
+    assert len(readers) == 2 and readers[1] != str(os.getpid())  # in a second process
 
     for name in ("rows_total", "created", "updated", "skipped", "rejected", "duplicates"):
         assert getattr(one, name) == getattr(two, name), name
@@ -92,15 +99,48 @@ def test_second_process_gives_the_in_process_result(tmp_path, settings, monkeypa
     )
 
 
-def _die(rows):
-    os._exit(3)  # the cleaner process killed mid-import
+def test_a_dry_run_in_a_second_process_keeps_the_same_rejected_rows(tmp_path, settings):
+    path = write_csv(tmp_path / "c.csv", _rows(400))
+    merchant = MerchantFactory()
+    settings.IMPORT_PARALLEL_MIN_BYTES = 0
+    one = clients_import(merchant=merchant, path=str(path), dry_run=True)
+    settings.IMPORT_PARALLEL_MIN_BYTES = 1
+    two = clients_import(merchant=merchant, path=str(path), dry_run=True)
+    assert one.rejected_rows and one.rejected_rows == two.rejected_rows
+    assert one.as_dict() == two.as_dict()
+    assert not Client.objects.filter(merchant=merchant).exists()
+
+
+def _hostile_half_way_rows(n: int) -> bytes:
+    good = "\n".join(["Телефон,ФИО"] + [f"913{i:07d},Анна" for i in range(n)]) + "\n"
+    return good.encode("utf-8") + "9139999999,Пётр\n".encode("cp1251")
+
+
+def test_a_file_error_met_by_the_second_process_is_raised_and_rolls_back(
+    tmp_path, settings, monkeypatch
+):
+    settings.IMPORT_PARALLEL_MIN_BYTES = 1
+    monkeypatch.setattr(import_service, "CHUNK_ROWS", 100)
+    monkeypatch.setattr(readers, "SAMPLE_BYTES", 1024)
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(_hostile_half_way_rows(3000))
+    merchant = MerchantFactory()
+    with pytest.raises(ImportFileError, match="encoding breaks after row"):
+        clients_import(merchant=merchant, path=str(path))
+    assert not Client.objects.filter(merchant=merchant).exists()
+
+
+def _dies_after_two_chunks(table, cleaner, report, size):
+    chunks = import_sorting.write_chunks(table, cleaner, report, size)
+    yield next(chunks)
+    yield next(chunks)
+    os._exit(3)  # the reading process killed mid-import, after two chunks were written
 
 
 def test_a_cleaner_process_that_dies_leaves_nothing_written(tmp_path, settings, monkeypatch):
     settings.IMPORT_PARALLEL_MIN_BYTES = 1
-    monkeypatch.setattr(import_parallel, "CLEAN_CHUNK_ROWS", 50)
     monkeypatch.setattr(import_service, "CHUNK_ROWS", 20)
-    monkeypatch.setattr(import_parallel, "_clean", _die)
+    monkeypatch.setattr(import_parallel, "write_chunks", _dies_after_two_chunks)
     merchant = MerchantFactory()
     path = write_csv(tmp_path / "c.csv", _rows(300))
     with pytest.raises(Exception, match="terminated abruptly"):
