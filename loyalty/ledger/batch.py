@@ -14,7 +14,9 @@ import json
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
@@ -72,14 +74,16 @@ class LedgerBatch:
         booked, new_balance, uncovered = movement_apply(
             Decimal(client.balance), points, allow_short=allow_short
         )
-        entry = LedgerEntry(
-            merchant_id=client.merchant_id,
-            client_id=client_id,
-            kind=kind,
-            points=booked,
-            uncovered=uncovered,
-            created_at=created_at or timezone.now(),
-            **links,
+        entry = new_entry(
+            {
+                "merchant_id": client.merchant_id,
+                "client_id": client_id,
+                "kind": kind,
+                "points": booked,
+                "uncovered": uncovered,
+                "created_at": created_at or timezone.now(),
+            },
+            links,
         )
         client.balance = new_balance
         self.uncovered = q(self.uncovered + uncovered)
@@ -201,6 +205,29 @@ class LedgerBatch:
 
 
 _SQL: dict[tuple, object] = {}
+_ENTRY_DEFAULTS: dict = {}
+
+
+def new_entry(values: dict, links: dict) -> LedgerEntry:
+    """`LedgerEntry(**values, **links)` without the model's generic constructor (a purchase
+    makes five entries; the constructor walked every field and keyword for each): the
+    fields' defaults, then `values` (attnames), then `links` through the model's attributes
+    (a related object is cached as the ORM caches it). The generic constructor is used when
+    anything listens to the model's init signals."""
+    if pre_init.has_listeners(LedgerEntry) or post_init.has_listeners(LedgerEntry):
+        return LedgerEntry(**values, **links)
+    if not _ENTRY_DEFAULTS:
+        for field in LedgerEntry._meta.concrete_fields:
+            if field.has_default() and callable(field.default):
+                raise TypeError(f"{field.name}: a callable default needs the constructor")
+            _ENTRY_DEFAULTS[field.attname] = field.get_default()
+    entry = LedgerEntry.__new__(LedgerEntry)
+    entry._state = ModelState()
+    entry.__dict__.update(_ENTRY_DEFAULTS)
+    entry.__dict__.update(values)
+    for name, value in links.items():
+        setattr(entry, name, value)
+    return entry
 
 
 def _by_model(objs: list) -> dict[type, list]:
@@ -220,29 +247,48 @@ def save_clients(clients: list[Client], *, conn=None) -> None:
     if not clients:
         return
     db = conn or _db()
+    params = _client_params(clients, db)
+    if db.vendor == "postgresql" and len(params) > prepared.MAX_PARAMS:
+        # A batch's clients as one JSON array (one parameter, as `_insert_json`).
+        table = db.ops.quote_name(Client._meta.db_table)
+        assignments = ", ".join(f"{name} = v.{name}" for name, _type in CLIENT_FIGURES)
+        names = ["id", *(name for name, _type in CLIENT_FIGURES)]
+        width = len(names)
+        rows = [
+            dict(zip(names, params[i : i + width], strict=True))
+            for i in range(1, len(params), width)
+        ]
+        with db.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS c SET {assignments}, updated_at = %s "
+                f"FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) AS v WHERE c.id = v.id",
+                [params[0], _json_rows(rows)],
+            )
+        return
     key = (db.vendor, "save_clients", len(clients))
     sql = _SQL.get(key)
     if sql is None:
         sql = _SQL[key] = _save_clients_sql(db, len(clients), CLIENT_FIGURES)
     with db.cursor() as cursor:
-        prepared.execute(cursor, sql, _client_params(clients, db))
+        prepared.execute(cursor, sql, params)
 
 
 def _client_params(clients: list[Client], db) -> list:
-    fields = _FIGURE_FIELDS or _figure_fields()
+    fields = _FIGURE_FIELDS.get(db.vendor) or _figure_fields(db)
     params = [Client._meta.get_field("updated_at").get_db_prep_value(timezone.now(), db)]
     for client in clients:
         params.append(client.pk)
-        params.extend(f.get_db_prep_value(getattr(client, f.attname), db) for f in fields)
+        params.extend(prepare(getattr(client, attname), db) for attname, prepare in fields)
     return params
 
 
-_FIGURE_FIELDS: list = []
+_FIGURE_FIELDS: dict[str, list] = {}
 
 
-def _figure_fields() -> list:
-    _FIGURE_FIELDS[:] = [Client._meta.get_field(name) for name, _type in CLIENT_FIGURES]
-    return _FIGURE_FIELDS
+def _figure_fields(db) -> list:
+    fields = [Client._meta.get_field(name) for name, _type in CLIENT_FIGURES]
+    _FIGURE_FIELDS[db.vendor] = [(f.attname, _preparer(f, db)) for f in fields]
+    return _FIGURE_FIELDS[db.vendor]
 
 
 def save_balances(accounts: list[Account], *, conn=None) -> None:
@@ -303,6 +349,11 @@ def _save_clients_sql(db, count: int, figures, head: str = "") -> str:
     )
 
 
+def _among(field, fields) -> bool:
+    """`field in fields` by identity (a field's `==` is a Python-level comparison)."""
+    return any(field is other for other in fields)
+
+
 class _InsertShape:
     """How one model's rows are inserted: the columns, and which fields need `pre_save`
     (auto_now/auto_now_add) or a related object's new primary key."""
@@ -317,6 +368,17 @@ class _InsertShape:
         }
         self.relations = [f for f in self.fields if f.is_relation]
         self.sql: dict[tuple, str] = {}
+        self.preparers: dict[tuple, list] = {}
+
+    def prepare(self, db, skip=()) -> list:
+        """(field, preparer) of every column but the `skip` fields, for this database."""
+        key = (db.vendor, *(f.attname for f in skip))
+        found = self.preparers.get(key)
+        if found is None:
+            found = self.preparers[key] = [
+                (f, _preparer(f, db)) for f in self.fields if not _among(f, skip)
+            ]
+        return found
 
     def statement(self, db, model, count: int, ignore_conflicts: bool) -> str:
         key = (db.vendor, count, ignore_conflicts)
@@ -341,24 +403,88 @@ def _shape(model) -> _InsertShape:
     return _SHAPES.get(model) or _SHAPES.setdefault(model, _InsertShape(model))
 
 
+_NONE = type(None)
+# Field classes whose database value is the Python value itself for these exact types (the
+# ORM's preparation would return the same object: `int`/`str`/`bool` pass through
+# `to_python`, a finite Decimal and an aware datetime are what the PostgreSQL backend
+# adapts). Any other type, or another field class, takes the ORM's way.
+_AS_IS = {
+    models.AutoField: (int, _NONE),
+    models.BigAutoField: (int, _NONE),
+    models.IntegerField: (int, _NONE),
+    models.BigIntegerField: (int, _NONE),
+    models.SmallIntegerField: (int, _NONE),
+    models.PositiveIntegerField: (int, _NONE),
+    models.PositiveSmallIntegerField: (int, _NONE),
+    models.PositiveBigIntegerField: (int, _NONE),
+    models.CharField: (str, _NONE),
+    models.TextField: (str, _NONE),
+    models.BooleanField: (bool, _NONE),
+    models.DecimalField: (Decimal, _NONE),
+    models.DateTimeField: (datetime, _NONE),
+}
+_PREPARERS: dict = {}
+
+
+def _preparer(field, db):
+    """`field.get_db_prep_save` for one field, cut short for values the ORM would pass
+    through unchanged (the engine prepares ~60 values per purchase)."""
+    key = (field, db.vendor)
+    found = _PREPARERS.get(key)
+    if found is not None:
+        return found
+    target = field.target_field if field.is_relation else field
+    types = _AS_IS.get(type(target)) if db.vendor == "postgresql" else None
+    if field.is_relation and type(target) not in (models.AutoField, models.BigAutoField):
+        types = None
+    slow = field.get_db_prep_save
+    if types is None:
+
+        def prepare(value, db):
+            return slow(value, db)
+
+    elif Decimal in types:
+
+        def prepare(value, db):
+            kind = type(value)
+            if kind is Decimal and value.is_finite() or kind is _NONE:
+                return value
+            return slow(value, db)
+
+    elif datetime in types:
+
+        def prepare(value, db):
+            kind = type(value)
+            if kind is datetime and value.tzinfo is not None or kind is _NONE:
+                return value
+            return slow(value, db)
+
+    else:
+
+        def prepare(value, db):
+            return value if type(value) in types else slow(value, db)
+
+    _PREPARERS[key] = prepare
+    return prepare
+
+
 def _row_params(shape: _InsertShape, obj, db, skip=()) -> list:
     """One row's values in the shape's column order (all but the `skip` fields)."""
     params = []
     for field in shape.relations:  # a related object saved after it was assigned
         if getattr(obj, field.attname) is None and field.is_cached(obj):
             related = field.get_cached_value(obj)
-            if related is not None and field not in skip:
+            if related is not None and not _among(field, skip):
                 if related.pk is None:
                     raise ValueError(f"{field.name}: the related object is not saved")
                 setattr(obj, field.attname, related.pk)
-    for field in shape.fields:
-        if field in skip:
-            continue
-        if field.attname in shape.pre_save:
+    pre_save = shape.pre_save
+    for field, prepare in shape.prepare(db, skip):
+        if pre_save and field.attname in pre_save:
             value = field.pre_save(obj, True)
         else:
             value = getattr(obj, field.attname)
-        params.append(field.get_db_prep_save(value, db))
+        params.append(prepare(value, db))
     return params
 
 
@@ -380,7 +506,7 @@ def _child_insert(db, model, objs: list, head) -> tuple[str, list]:
             raise ValueError(f"{model.__name__}: rows differ in their link to the new row")
     key = (db.vendor, "child", model, to_head)
     sql = _SQL.get(key)
-    own = [f.column for f in shape.fields if f not in to_head]
+    own = [f.column for f in shape.fields if not _among(f, to_head)]
     if sql is None:
         # The rows come as one JSON array read into the table's own row type: one value
         # whatever the number of rows (a single prepared shape; the driver caches its
@@ -453,6 +579,10 @@ def insert_rows(objs: list, *, ignore_conflicts: bool = False, conn=None) -> lis
     model = type(objs[0])
     shape = _SHAPES.get(model) or _SHAPES.setdefault(model, _InsertShape(model))
     db = conn or _db()
+    if db.vendor == "postgresql" and len(objs) * len(shape.fields) > prepared.MAX_PARAMS:
+        inserted = _insert_json(db, model, shape, objs)
+        if inserted is not None:
+            return inserted
     sql = shape.statement(db, model, len(objs), ignore_conflicts)
     params = []
     for obj in objs:
@@ -463,17 +593,52 @@ def insert_rows(objs: list, *, ignore_conflicts: bool = False, conn=None) -> lis
                     if related.pk is None:
                         raise ValueError(f"{field.name}: the related object is not saved")
                     setattr(obj, field.attname, related.pk)
-        for field in shape.fields:
+        for field, prepare in shape.prepare(db):
             if field.attname in shape.pre_save:
                 value = field.pre_save(obj, True)
             else:
                 value = getattr(obj, field.attname)
-            params.append(field.get_db_prep_save(value, db))
+            params.append(prepare(value, db))
     with db.cursor() as cursor:
         prepared.execute(cursor, sql, params)
         ids = [row[0] for row in cursor.fetchall()]
     if len(ids) != len(objs):
         return []
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = db.alias
+    return objs
+
+
+def _insert_json(db, model, shape: _InsertShape, objs: list) -> list | None:
+    """`insert_rows` of a batch on PostgreSQL: the rows as one JSON array read with
+    `jsonb_populate_recordset` (one parameter: the driver's client-side binding of thousands
+    of `%s` cost more than building the rows), their new keys set in the rows' order (one
+    INSERT draws its sequence values in the order it reads the rows: ordered by position).
+    None, with nothing written, when a value has no JSON form here (the caller binds them)."""
+    names = [f.column for f in shape.fields]
+    rows = [dict(zip(names, _row_params(shape, obj, db), strict=True)) for obj in objs]
+    try:
+        data = _json_rows(rows)
+    except TypeError:
+        return None
+    key = (db.vendor, "insert_json", model)
+    sql = _SQL.get(key)
+    if sql is None:
+        qn = db.ops.quote_name
+        table = qn(model._meta.db_table)
+        sql = _SQL[key] = (
+            f"INSERT INTO {table} ({', '.join(qn(c) for c in names)}) "
+            f"SELECT {', '.join(f'v.{qn(c)}' for c in names)} "
+            f"FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) WITH ORDINALITY AS v "
+            f"ORDER BY v.ordinality RETURNING {qn(model._meta.pk.column)}"
+        )
+    with db.cursor() as cursor:
+        cursor.execute(sql, [data])
+        ids = sorted(row[0] for row in cursor.fetchall())
+    if len(ids) != len(objs):
+        raise RuntimeError(f"{model.__name__}: {len(ids)} rows inserted of {len(objs)}")
     for obj, pk in zip(objs, ids, strict=True):
         obj.pk = pk
         obj._state.adding = False
