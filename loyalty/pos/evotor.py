@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from loyalty.models import PurchaseSource
+from loyalty.services import prepared
 from loyalty.services.lines import LineInput, RefundLineInput, allocate
 from loyalty.services.locking import instance_from_row
 from onboarding.models import Branch, Merchant
@@ -80,7 +81,7 @@ def merchant_for_token(header: str, *, user_id: str | None = None) -> Merchant:
     token = _auth_value(header)
     digest = token_hash(token)
     with connection.cursor() as cursor:
-        cursor.execute(_by_token_sql(), [digest])
+        prepared.execute(cursor, _by_token_sql(), [digest])  # planned once per connection
         rows = cursor.fetchall()
     merchant = instance_from_row(Merchant, rows[0]) if len(rows) == 1 else None
     if merchant is None or not hmac.compare_digest(merchant.evotor_token_hash, digest):

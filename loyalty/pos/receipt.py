@@ -20,6 +20,7 @@ from crm.models import Client, ClientSource
 from crm.phones import InvalidPhone, normalize_phone
 from loyalty.limits import MAX_QUANTITY, amount_problem, moment_problem
 from loyalty.models import PaymentType, Program, Purchase, PurchaseLine
+from loyalty.services import prepared
 from loyalty.services.errors import IdempotencyConflict, LoyaltyError
 from loyalty.services.lines import LineInput, RefundLineInput
 from loyalty.services.members import client_register
@@ -115,12 +116,14 @@ def _context(merchant: Merchant, receipt: Receipt) -> _Context:
     params = [
         *(merchant.pk, branch_ref, branch_ref),
         *(merchant.pk, cashier_ref, cashier_ref),
-        *(merchant.pk, card or ""),
-        *(merchant.pk, phone or ""),
+        # No card or phone: NULL, which matches nothing at once (an empty string walked
+        # every client without a card in the merchant's card index).
+        *(merchant.pk, card or None),
+        *(merchant.pk, phone or None),
         *(merchant.pk, receipt.external_id),
     ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        prepared.execute(cursor, sql, params)  # planned once per connection
         branch_id, cashier_id, by_card, by_phone, pending = cursor.fetchone()
     if receipt.branch_required and branch_id is None:
         raise Unauthorized("the store is not connected to this merchant")
