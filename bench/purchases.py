@@ -17,7 +17,8 @@ hook costs nothing (the engine learns that in its lock statement); `--check-grow
 adds one (a certificate for checks ≥ AMOUNT; 18 000 of the four check sizes reach 15 000) to
 measure the hook at work (issuance and outbox rows; delivery belongs to another worker); `--without-hooks` switches the hook off entirely.
 Before the run it prints the SQL statements one purchase costs (CaptureQueriesContext).
-After each mode it checks, for every client, that the cached balance = the ledger sum = the
+After each mode it prints the CPU per purchase of the worker processes and of their
+PostgreSQL backends (/proc: a local server), with the load average, and checks, for every client, that the cached balance = the ledger sum = the
 balance expected from an independent replay of the recorded purchases (tiers by spend,
 cashback, referral levels of the check amount, one-time bonus), and prints the discrepancies (must be 0).
 The peer, in the same run after the modes: pgbench TPC-B (scale 10) with as many clients as
@@ -159,8 +160,14 @@ def worker(mode, merchant_id, tasks, batch, barrier, out):
     from onboarding.models import Merchant
 
     merchant = Merchant.objects.get(pk=merchant_id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_backend_pid()" if connection.vendor == "postgresql" else "SELECT 0"
+        )
+        backend = cursor.fetchone()[0]
     barrier.wait()
     start = time.time()
+    cpu, server = time.process_time(), backend_cpu(backend)
     if mode == "single":
         for buyer, key, amount in tasks:
             purchase_record(
@@ -186,8 +193,19 @@ def worker(mode, merchant_id, tasks, batch, barrier, out):
                 for buyer, key, amount in tasks[i : i + batch]
             ]
             purchase_record_many(merchant=merchant, items=items)
-    out.put((start, time.time(), len(tasks)))
+    out.put(
+        (start, time.time(), len(tasks), time.process_time() - cpu, backend_cpu(backend) - server)
+    )
     connection.close()
+
+
+def backend_cpu(pid: int) -> float:
+    """User + system CPU seconds of a local PostgreSQL backend (0 if not readable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_mode(mode, merchant, buyers, purchases, workers, batch, seed):
@@ -220,6 +238,7 @@ def run_mode(mode, merchant, buyers, purchases, workers, batch, seed):
     for p in procs:
         p.join()
     elapsed = max(s[1] for s in spans) - min(s[0] for s in spans)
+    run_mode.cpu = (sum(s[3] for s in spans) / purchases, sum(s[4] for s in spans) / purchases)
     return sum(s[2] for s in spans) / elapsed, elapsed
 
 
@@ -370,11 +389,14 @@ def main():
         )
         checked, bad_ledger, bad_expected = discrepancies(merchant)
         label = mode if mode == "single" else f"batch of {args.batch}"
+        worker_cpu, server_cpu = run_mode.cpu
         print(
             f"{label:>12}: {args.purchases} purchases in {elapsed:.2f} s = {rate:.0f}/s; "
-            f"{checked} clients checked: {bad_ledger} cached≠ledger, {bad_expected} ≠expected"
+            f"{checked} clients checked: {bad_ledger} cached≠ledger, {bad_expected} ≠expected; "
+            f"CPU per purchase: workers {worker_cpu * 1000:.2f} ms, PostgreSQL backends "
+            f"{server_cpu * 1000:.2f} ms; load average {os.getloadavg()[0]:.1f}"
         )
-        results.append((mode, rate, bad_ledger + bad_expected))
+        results.append((mode, rate, bad_ledger + bad_expected, worker_cpu, server_cpu))
     peer = None
     if args.pgbench_seconds:
         connection.close()
@@ -384,8 +406,10 @@ def main():
     tag = f"{connection.vendor}_{args.workers}w" + ("_nohooks" if args.without_hooks else "")
     tag += "_checkgrowth" if args.check_growth and not args.without_hooks else ""
     print(f"RESULT purchases_statements_{tag} {count} statements/purchase")
-    for mode, rate, bad in results:
+    for mode, rate, bad, worker_cpu, server_cpu in results:
         print(f"RESULT purchases_{mode}_{tag} {rate:.0f} purchases/s")
+        print(f"RESULT purchases_{mode}_{tag}_worker_cpu {worker_cpu * 1000:.2f} ms/purchase")
+        print(f"RESULT purchases_{mode}_{tag}_postgresql_cpu {server_cpu * 1000:.2f} ms/purchase")
         print(f"RESULT purchases_{mode}_{tag}_discrepancies {bad} clients")
         if peer:
             print(f"RESULT purchases_{mode}_{tag}_ratio_to_pgbench {rate / peer:.2f} x")

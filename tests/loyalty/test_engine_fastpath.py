@@ -141,6 +141,33 @@ def test_batch_and_single_write_the_same_figures(zolotoff):
     assert_ledger_exact(zolotoff)
 
 
+def test_a_large_batch_gets_each_row_its_own_key(zolotoff):
+    """Batches past the prepared-statement size go as one JSON array per table: every
+    purchase, line and entry must come back with the key of its own row."""
+    buyers = [chain(zolotoff, 3)[-1] for _ in range(3)]
+    items = [
+        PurchaseInput(
+            client=buyers[n % 3],
+            amount=D(1000 + n),
+            excluded_amount=D(n % 4),
+            payment_type="card",
+            source="api",
+            external_id=f"big-{n}",
+        )
+        for n in range(40)
+    ]
+    results = purchase_record_many(merchant=zolotoff, items=items)
+    for n, result in enumerate(results):
+        row = Purchase.objects.get(pk=result.purchase.pk)
+        assert (row.external_id, row.amount) == (f"big-{n}", D(1000 + n))
+        entries = LedgerEntry.objects.filter(purchase=row)
+        accrued = sum((e.points for e in entries if e.kind == "accrual"), D(0))
+        assert accrued == row.points_accrued > 0
+        assert {e.client_id for e in entries if e.kind == "accrual"} == {buyers[n % 3].pk}
+        assert sum(line.amount for line in row.lines.all()) in (D(0), row.amount)
+    assert_ledger_exact(zolotoff)
+
+
 def test_prepared_statements_survive_a_rolled_back_transaction(zolotoff):
     client = ClientFactory(merchant=zolotoff)
     with pytest.raises(RuntimeError), transaction.atomic():
