@@ -25,6 +25,7 @@ from ..models import (
     OutboxMessage,
     RewardForm,
 )
+from ..services.arrays import ids_in
 from .audience import campaign_admits
 from .budget import budget_room, has_budget, lock_campaign
 from .outbox import MessageRenderer, Recipient
@@ -116,7 +117,7 @@ def _within_budget(campaign, rows, moment, tzinfo, outcome) -> list[tuple]:
     lock_campaign(campaign)
     issued = set(
         CampaignIssuance.objects.filter(
-            campaign=campaign, client_id__in={row[2] for row in rows}
+            campaign=campaign, client_id__in=ids_in({row[2] for row in rows})
         ).values_list("client_id", "period_key")
     )
     rows = [row for row in rows if (row[2], row[3]) not in issued]
@@ -163,9 +164,9 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_at):
     client_ids = sorted({cid for cid, _key in items})
     # Cheap pre-filter so a re-run neither locks nor inserts anything.
     done = set(
-        CampaignIssuance.objects.filter(campaign=campaign, client_id__in=client_ids).values_list(
-            "client_id", "period_key"
-        )
+        CampaignIssuance.objects.filter(
+            campaign=campaign, client_id__in=ids_in(client_ids)
+        ).values_list("client_id", "period_key")
     )
     items = [item for item in items if item not in done]
     if not items:

@@ -3,6 +3,8 @@
 from django.db import connection
 from django.utils import timezone
 
+from loyalty.services.arrays import array_text
+
 
 def bulk_set(model, field_name: str, values: dict, *, batch_size: int = 2000) -> None:
     """Set one column to a per-row value for many rows by primary key.
@@ -91,7 +93,7 @@ def insert_set(model, *, constants: dict, columns: dict, returning: bool = False
             select.append(f"t.{alias}")
             arrays.append(f"%s::{db_type}[]")
             names.append(alias)
-            array_params.append(_prepared(field, columns[name]))
+            array_params.append(array_text(_prepared(field, columns[name])))
             continue
         if field is meta.auto_field:
             continue

@@ -13,6 +13,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils.translation import gettext as _
 
 from crm.models import Client
+from loyalty.services.arrays import array_text
 from onboarding.money import ZERO, q
 
 
@@ -82,8 +83,8 @@ def lock_accounts(client_ids, *, conn=None, columns: tuple = ()) -> dict[int, Ac
             if postgres:
                 cursor.execute(
                     f"SELECT id, merchant_id, balance{extra} FROM {table} "
-                    "WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
-                    [part],
+                    "WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+                    [array_text(part)],
                 )
             else:
                 marks = ", ".join(["%s"] * len(part))

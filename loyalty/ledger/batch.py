@@ -23,6 +23,7 @@ from psycopg.types.json import Jsonb
 from crm.models import Client
 from loyalty.models import LedgerEntry
 from loyalty.services import prepared
+from loyalty.services.arrays import array_text
 from onboarding.money import ZERO, q
 
 from .accounts import Account, movement_apply
@@ -306,8 +307,10 @@ def save_balances(accounts: list[Account], *, conn=None) -> None:
                 "FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, balance) WHERE c.id = v.id",
                 [
                     now,
-                    [account.pk for account in accounts],
-                    [balance.get_db_prep_value(account.balance, db) for account in accounts],
+                    array_text([account.pk for account in accounts]),
+                    array_text(
+                        [balance.get_db_prep_value(account.balance, db) for account in accounts]
+                    ),
                 ],
             )
         return
