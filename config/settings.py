@@ -202,8 +202,13 @@ IMPORT_MAX_DECOMPRESSED_BYTES = env.int(
 IMPORT_WORKBOOK_MEMORY_BYTES = env.int("IMPORT_WORKBOOK_MEMORY_BYTES", default=160 * 1024**2)
 IMPORT_MAX_LINE_CHARS = env.int("IMPORT_MAX_LINE_CHARS", default=1024**2)
 # Files from this size on (~10 000 CSV rows) are read and cleaned in a second process while the
-# first only writes (0: never; docs/performance.md, "Client import: the second process").
-IMPORT_PARALLEL_MIN_BYTES = env.int("IMPORT_PARALLEL_MIN_BYTES", default=1024**2)
+# first only writes (0: never; docs/performance.md, "Client import: the second process"). On by
+# default with SQLite only: with PostgreSQL the server's backend already works on the other core,
+# and the second process made a 100 000-row import slower there (quiet A/B in that section).
+IMPORT_PARALLEL_MIN_BYTES = env.int(
+    "IMPORT_PARALLEL_MIN_BYTES",
+    default=1024**2 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 0,
+)
 # A workbook that unpacks to more than this is read by the worker, whatever its upload size.
 IMPORT_ASYNC_THRESHOLD_UNPACKED_BYTES = env.int(
     "IMPORT_ASYNC_THRESHOLD_UNPACKED_BYTES", default=20 * 1024**2
