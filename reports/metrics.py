@@ -45,7 +45,7 @@ from onboarding.models import Merchant
 from onboarding.money import HUNDRED, ZERO, q
 
 from . import aggregates as agg
-from . import rfm
+from . import rfm, rfm_history
 from .aggregates import Period
 from .benefit import ComponentConfig, benefit_config, economic_benefit  # noqa: F401 (API)
 from .models import Channel, ComponentKind, ReportSnapshot
@@ -109,7 +109,7 @@ def client_level(merchant: Merchant, period: Period, *, today: date) -> ClientLe
             **agg.referral_stats(merchant, period),
             "tiers": agg.tier_distribution(merchant),
             "rfm": rfm.segment_summary(merchant=merchant, today=today),
-            "rfm_history": rfm.monthly_history(
+            "rfm_history": rfm_history.monthly_history(
                 merchant=merchant, start=period.start, end=period.end
             ),
             "source_buyers": agg.source_buyers(merchant, period),

@@ -27,7 +27,7 @@ from loyalty.models import Purchase, Refund
 from onboarding.models import Merchant
 
 from . import aggregates as agg
-from . import rfm, summaries
+from . import rfm, rfm_history, summaries
 from .aggregates import Period
 from .lift import kept_lift, lift, lift_periods
 from .metrics import ROLLUP_MIN_PURCHASES, default_period
@@ -131,7 +131,7 @@ def _marks(merchant: Merchant) -> dict:
 
 
 def _known_history(previous: dict | None) -> list[dict]:
-    """The RFM history of a stored snapshot's JSON, as `rfm.monthly_history` returns it."""
+    """The RFM history of a stored snapshot's JSON, as `rfm_history.monthly_history` returns it."""
     return [
         {
             "month": date.fromisoformat(h["month"]),
@@ -188,7 +188,7 @@ def snapshot_clients(
     known = _known_history(previous)
     out["rfm_history"] = part(
         "rfm_history",
-        lambda: rfm.monthly_history(
+        lambda: rfm_history.monthly_history(
             merchant=merchant,
             start=period.start,
             end=period.end,
@@ -260,7 +260,7 @@ def reports_refresh(
         summaries_why = "full refresh"
         if incremental and previous.client_purchases_built:
             if carried:
-                summaries_why = rfm.summary_scores_keep(
+                summaries_why = rfm_history.summary_scores_keep(
                     merchant=merchant,
                     today=today,
                     state=kept.get("summaries"),
@@ -271,17 +271,19 @@ def reports_refresh(
                 purchases_after=previous.purchases_seen_id,
                 refunds_after=previous.refunds_seen_id,
                 # the very clients whose old figures were kept (none committed in between)
-                changed=rfm.SUMMARIES_CHANGED if summaries_why is None else None,
+                changed=rfm_history.SUMMARIES_CHANGED if summaries_why is None else None,
             )
         else:
             timings["summaries"] = summaries.summaries_rebuild(merchant=merchant)
         # the summaries' scores as of today: the RFM history's current month (incremental)
         scored_at = clock.monotonic()
-        summaries_state, timings["summary_scores_mode"] = rfm.summary_scores_refresh(
+        summaries_state, timings["summary_scores_mode"] = rfm_history.summary_scores_refresh(
             merchant=merchant, today=today, state=kept.get("summaries"), why=summaries_why
         )
         current_history = (
-            rfm.summary_segment_counts(merchant=merchant, today=today) if incremental else None
+            rfm_history.summary_segment_counts(merchant=merchant, today=today)
+            if incremental
+            else None
         )
         timings["summary_scores"] = round(clock.monotonic() - scored_at, 3)
         previous_clients = previous.clients if incremental and previous.clients else None

@@ -8,7 +8,7 @@ from decimal import Decimal as D
 import pytest
 
 from loyalty.models import Refund
-from reports import metrics, rfm, rollup
+from reports import metrics, rfm, rfm_history, rollup
 from reports.metrics import point_b
 from reports.models import DailyMembers, DailySales, ReportSnapshot, RfmScore
 from reports.pointb import to_json
@@ -147,10 +147,10 @@ def test_a_refresh_without_a_snapshot_or_with_full_rebuilds(small_merchant):
 
 def test_rfm_history_keeps_months_before_the_first_change(small_merchant):
     merchant = small_merchant
-    fresh = rfm.monthly_history(merchant=merchant, start=None, end=NEXT_NIGHT)
+    fresh = rfm_history.monthly_history(merchant=merchant, start=None, end=NEXT_NIGHT)
     assert [h["month"] for h in fresh] == [date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)]
     marked = [{**h, "segments": {**h["segments"], "lapsed": 99}} for h in fresh]
-    reused = rfm.monthly_history(
+    reused = rfm_history.monthly_history(
         merchant=merchant, start=None, end=NEXT_NIGHT, known=marked,
         unchanged_before=date(2025, 2, 5),
     )  # fmt: skip

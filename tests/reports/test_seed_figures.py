@@ -10,7 +10,7 @@ from crm.models import ClientSource
 from loyalty.models import CampaignIssuance, CampaignKind, RewardForm
 from reports.aggregates import Period, gift_returns, source_buyers
 from reports.metrics import point_b
-from reports.rfm import monthly_history
+from reports.rfm_history import monthly_history
 from tests.factories import CampaignFactory, ClientFactory, MerchantFactory
 
 from .conftest import MSK, at, buy

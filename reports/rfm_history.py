@@ -1,0 +1,257 @@
+"""The RFM history: each month's count of buyers per named segment as of the month's end, with
+the scores and rules of `reports.rfm` — and the scores of the buyers' summaries (`ClientPurchases`)
+that the nightly refresh keeps for it.
+
+A month's entry ranks every buyer as of that month's end, from the purchases before it
+(`monthly_history`, the live path) or from the buyers' maintained summaries (`reports.summaries`,
+the refresh). The nightly refresh scores the summaries as of its day — ranked once, then carried
+from night to night by `reports.rescore` — so the current month's entry is their count per
+segment (`summary_segment_counts`); the months before are kept from the last snapshot unless a
+purchase on or before their end was recorded or refunded since.
+"""
+
+from datetime import date, datetime, time, timedelta
+
+from django.db import connection
+
+from loyalty.models import Purchase
+from onboarding.models import Merchant
+
+from . import rescore, summaries
+from .models import ClientPurchases
+from .replica import read_connection
+from .rfm import RFM_SEGMENTS, day_params
+
+_score = rescore.score_case
+
+# the changed clients kept by `summary_scores_keep` (a temporary table)
+SUMMARIES_CHANGED = rescore.SUMMARIES.changed
+
+
+def summary_scores_keep(
+    *, merchant: Merchant, today: date, state: dict | None, changed_after: tuple[int, int]
+) -> str | None:
+    """Before the buyers' summaries of the changed clients are folded again: keep what
+    `summary_scores_refresh` needs to carry the summaries' scores from `state` (their old
+    figures). Returns None, or why they will be scored again instead."""
+    reason = rescore.unusable(rescore.SUMMARIES, state, merchant, today)
+    if reason is None:
+        sql, params = summaries.changed_clients_sql(
+            merchant=merchant, purchases_after=changed_after[0], refunds_after=changed_after[1]
+        )
+        rescore.changed_keep(rescore.SUMMARIES, merchant=merchant, clients_sql=sql, params=params)
+    return reason
+
+
+def summary_scores_refresh(
+    *, merchant: Merchant, today: date, state: dict | None, why: str | None
+) -> tuple[dict, str]:
+    """Score the buyers' summaries (`ClientPurchases`) as of `today` once they are folded:
+    carried from `state` when `summary_scores_keep` kept it (`why` None), else every summary
+    ranked again. Returns (the new state, "incremental" or "full: <why>")."""
+    _pk, _end, new_since = day_params(merchant, today)
+    if why is None:
+        _pk, _end, old_new_since = day_params(merchant, date.fromisoformat(state["as_of"]))
+        result = rescore.rescore(
+            rescore.SUMMARIES,
+            merchant=merchant,
+            today=today,
+            state=state,
+            new_since=new_since,
+            old_new_since=old_new_since,
+        )
+        if not isinstance(result, str):
+            return result[0], "incremental"
+        why = result
+    table, spec = ClientPurchases._meta.db_table, rescore.SUMMARIES
+    segment = rescore.segment_case(f="f", r="r", m="m", first="first_at", new_since="%s")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET r = s.r, m = s.m, segment = s.segment FROM ("
+            f"SELECT client_id, r, m, {segment} AS segment FROM ("
+            f"SELECT client_id, first_at, {spec.freq} AS f, {_score('cd_r')} AS r, "
+            f"{_score('cd_m')} AS m FROM (SELECT client_id, first_at, purchases, "
+            "CUME_DIST() OVER (ORDER BY last_at) AS cd_r, "
+            f"CUME_DIST() OVER (ORDER BY revenue) AS cd_m FROM {table} WHERE merchant_id = %s"
+            ") AS b) AS sc) AS s "
+            f"WHERE {table}.client_id = s.client_id AND ({table}.r IS NULL "
+            f"OR {table}.r <> s.r OR {table}.m <> s.m OR {table}.segment <> s.segment)",
+            [new_since, merchant.pk],
+        )
+    state = rescore.state_build(spec, merchant=merchant, today=today)
+    return state, f"full: {why or 'full refresh'}"
+
+
+def summary_segment_counts(*, merchant: Merchant, today: date) -> dict[str, int] | None:
+    """The RFM history's entry as of `today` from the summaries' scores (`summary_scores_refresh`
+    for `today`): their count per segment — the same ranking as `monthly_history`'s, as long as
+    no kept card purchase lies after `today` (None then: it is computed)."""
+    end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=merchant.tzinfo)
+    later = Purchase.objects.filter(
+        merchant=merchant, client__isnull=False, occurred_at__gte=end
+    ).exists()
+    if later:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT segment, COUNT(*) FROM {ClientPurchases._meta.db_table} "
+            "WHERE merchant_id = %s GROUP BY segment",
+            [merchant.pk],
+        )
+        return {segment: int(n) for segment, n in cursor.fetchall()}
+
+
+HISTORY_MONTHS = 24
+
+
+def _cast() -> str:
+    return "CAST(%s AS TIMESTAMP WITH TIME ZONE)" if connection.vendor == "postgresql" else "%s"
+
+
+def _history_sql(month_count: int) -> str:
+    """One statement for every month: a month-end table joined to the purchases before
+    each end, folded per (month, client), ranked within the month, scored and counted."""
+    cast = _cast()
+    months = " UNION ALL ".join(
+        f"SELECT {n} AS idx, {cast} AS end_at, {cast} AS new_since" for n in range(month_count)
+    )
+    return _history_scored(f"""
+        months AS ({months}),
+        per_client AS (
+            SELECT m.idx, m.new_since, p.client_id,
+                   SUM(p.amount - p.refunded_amount) AS total_spent,
+                   COUNT(*) AS purchases_count, MIN(p.occurred_at) AS first_purchase_at,
+                   MAX(p.occurred_at) AS last_purchase_at
+            FROM {Purchase._meta.db_table} p JOIN months m ON p.occurred_at < m.end_at
+            WHERE p.merchant_id = %s AND p.client_id IS NOT NULL
+              AND (p.refunded_amount < p.amount OR p.amount <= 0)
+            GROUP BY m.idx, m.new_since, p.client_id
+        )""")
+
+
+def _month_from_summaries_sql(per_client: str) -> str:
+    """One month's statement from per-client rows (`reports.summaries.per_client_sql`)."""
+    return _history_scored(f"""
+        per_client AS (
+            SELECT 0 AS idx, {_cast()} AS new_since, w.client_id, w.rev AS total_spent,
+                   w.n AS purchases_count, w.first_at AS first_purchase_at,
+                   w.last_at AS last_purchase_at
+            FROM ({per_client}) AS w
+        )""")
+
+
+def _history_scored(per_client: str) -> str:
+    """The statement after its `per_client` CTE (idx, new_since, client's figures): ranked
+    within each month, scored and counted per segment."""
+    return f"""
+        WITH {per_client}, base AS (
+            SELECT idx, new_since, purchases_count, first_purchase_at,
+                   CUME_DIST() OVER (PARTITION BY idx ORDER BY last_purchase_at) AS cd_r,
+                   CUME_DIST() OVER (PARTITION BY idx ORDER BY total_spent) AS cd_m
+            FROM per_client
+        ), scored AS (
+            SELECT idx, new_since, first_purchase_at,
+                   {_score("cd_r")} AS r,
+                   CASE WHEN purchases_count >= 5 THEN 5 ELSE purchases_count END AS f,
+                   {_score("cd_m")} AS m
+            FROM base
+        )
+        SELECT idx, {
+        rescore.segment_case(f="f", r="r", m="m", first="first_purchase_at", new_since="new_since")
+    } AS segment, COUNT(*)
+        FROM scored GROUP BY idx, segment
+    """
+
+
+def monthly_history(
+    *,
+    merchant: Merchant,
+    start: date | None,
+    end: date,
+    months: int = HISTORY_MONTHS,
+    known: list[dict] = (),
+    unchanged_before: date | None = None,
+    from_summaries: bool = False,
+    current: dict[str, int] | None = None,
+) -> list[dict]:
+    """Segment counts at the end of each month from `start`'s month to `end`'s (the last
+    month as of `end`), at most the last `months`: the same scores and rules as
+    `segment_summary`, computed from the purchases before each month's end (so it holds
+    for past months whatever happened since), in one set-based statement. Members without
+    a purchase are not part of the history.
+
+    `known` (an earlier result) and `unchanged_before` (no purchase on or after this day was
+    recorded, back-dated or refunded since `known` was computed): months of `known` as of a
+    day before it are taken as they are; only the others are computed. `from_summaries`: the
+    others from the buyers' maintained summaries (`reports.summaries`), one month at a time,
+    instead of every purchase before each month's end. `current`: the segment counts as of
+    `end` when already known (`summary_segment_counts`), for the month ending on `end`."""
+    if start is None:
+        first = (
+            Purchase.objects.filter(merchant=merchant, client__isnull=False)
+            .order_by("occurred_at")
+            .values_list("occurred_at", flat=True)
+            .first()
+        )
+        if first is None:
+            return []
+        start = first.astimezone(merchant.tzinfo).date()
+    month = date(start.year, start.month, 1)
+    ends = []
+    while month <= end:
+        following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        ends.append((month, min(following - timedelta(days=1), end)))
+        month = following
+    ends = ends[-months:]
+    if not ends:
+        return []
+    reusable = {}
+    if unchanged_before is not None:
+        reusable = {
+            (h["month"], h["as_of"]): h
+            for h in known
+            if h["as_of"] < unchanged_before and set(h["segments"]) == set(RFM_SEGMENTS)
+        }
+    todo = [
+        (n, as_of)
+        for n, (first_day, as_of) in enumerate(ends)
+        if (first_day, as_of) not in reusable
+    ]
+    found: dict[int, dict] = {}
+    if current is not None and todo and todo[-1][1] == end:
+        found[todo[-1][0]] = dict(current)
+        todo = todo[:-1]
+    if todo and from_summaries:
+        for n, as_of in todo:
+            _pk, end_at, new_since = day_params(merchant, as_of)
+            end = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=merchant.tzinfo)
+            sql, params = summaries.per_client_sql(merchant, None, end)
+            # the refresh's own summaries: read on the primary
+            with connection.cursor() as cursor:
+                cursor.execute(_month_from_summaries_sql(sql), [new_since, *params])
+                for _idx, segment, count in cursor.fetchall():
+                    found.setdefault(n, {})[segment] = int(count)
+    elif todo:
+        params = []
+        for _n, as_of in todo:
+            _pk, end_at, new_since = day_params(merchant, as_of)
+            params += [end_at, new_since]
+        with read_connection().cursor() as cursor:
+            cursor.execute(_history_sql(len(todo)), [*params, merchant.pk])
+            for idx, segment, count in cursor.fetchall():
+                found.setdefault(todo[int(idx)][0], {})[segment] = int(count)
+    out = []
+    for n, (first_day, as_of) in enumerate(ends):
+        if (first_day, as_of) in reusable:
+            kept = reusable[(first_day, as_of)]
+            out.append({**kept, "segments": dict(kept["segments"])})
+            continue
+        out.append(
+            {
+                "month": first_day,
+                "as_of": as_of,
+                "segments": {key: found.get(n, {}).get(key, 0) for key in RFM_SEGMENTS},
+                "buyers": sum(found.get(n, {}).values()),
+            }
+        )
+    return out
