@@ -241,9 +241,10 @@ def rescore(
 ) -> tuple[dict, int] | str:
     """After `changed_keep` and the changed clients' rows rewritten with their new figures (the
     others untouched since `state` was built or carried): move the cut-offs, score the changed
-    rows and rescore the rows a cut-off crossed and those whose first purchase left the "new"
-    window [`old_new_since`, `new_since`). Returns (the new state, rows rescored), or why
-    the state could not be carried (the caller scores every row then)."""
+    rows and rescore the rows a cut-off crossed and those whose first purchase lies between
+    `old_new_since` and `new_since` (it left the "new" window, or entered it going back).
+    Returns (the new state, rows rescored), or why the state could not be carried (the caller
+    scores every row then)."""
     table, pk, fresh, touched = spec.table, merchant.pk, f"{spec.prefix}_new", f"{spec.prefix}_rows"
     with connection.cursor() as cursor:
         for temporary in (fresh, touched):
@@ -282,7 +283,9 @@ def rescore(
             f"SELECT client_id FROM {table} WHERE merchant_id = %s "
             "AND first_at >= %s AND first_at < %s"
         )
-        params += [pk, old_new_since, new_since]
+        # forward a night the window leaves [old, new); carried back to an earlier day
+        # (`reports.rfm_history`) the rows in [new, old) enter it
+        params += [pk, *sorted([old_new_since, new_since])]
         cursor.execute(f"CREATE TEMPORARY TABLE {touched} AS {' UNION '.join(parts)}", params)
         r_sql, r_params = _score_sql("last_at", cuts["r"])
         m_sql, m_params = _score_sql(spec.money, cuts["m"])
@@ -331,24 +334,42 @@ def scores_update(
         "AND last_purchase_at >= %s AND last_purchase_at < %s",
         params=[*changed_params, pk, old_end, end],
     )
+    insert = (
+        f"INSERT INTO {table} (client_id, merchant_id, r, f, m, segment, total_spent, "
+        "last_at, first_at) "
+        "SELECT id, merchant_id, 0, CASE WHEN purchases_count >= 5 THEN 5 "
+        "ELSE purchases_count END, 0, '', total_spent, last_purchase_at, first_purchase_at "
+        f"FROM {clients} WHERE merchant_id = %s AND id IN "
+        f"(SELECT client_id FROM {SCORES.changed}) "
+        "AND purchases_count > 0 AND last_purchase_at IS NOT NULL AND last_purchase_at < %s"
+    )
+    return rewrite_and_rescore(
+        SCORES,
+        merchant=merchant,
+        today=today,
+        state=state,
+        days=(new_since, old_new_since),
+        insert=(insert, [pk, end]),
+    )
+
+
+def rewrite_and_rescore(
+    spec: Ranked, *, merchant: Merchant, today: date, state: dict, days: tuple, insert: tuple
+) -> tuple[dict, int] | str:
+    """After `changed_keep`: replace the changed clients' rows with those of `insert` (SQL and
+    parameters of an INSERT of their new figures), then `rescore` with `days` (its `new_since`,
+    `old_new_since`). Returns (the new state, rows written), or why the state cannot be
+    carried."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {table} WHERE client_id IN (SELECT client_id FROM {SCORES.changed})"
+            f"DELETE FROM {spec.table} WHERE client_id IN (SELECT client_id FROM {spec.changed})"
         )
         written = cursor.rowcount
-        cursor.execute(
-            f"INSERT INTO {table} (client_id, merchant_id, r, f, m, segment, total_spent, "
-            "last_at, first_at) "
-            "SELECT id, merchant_id, 0, CASE WHEN purchases_count >= 5 THEN 5 "
-            "ELSE purchases_count END, 0, '', total_spent, last_purchase_at, first_purchase_at "
-            f"FROM {clients} WHERE merchant_id = %s AND id IN "
-            f"(SELECT client_id FROM {SCORES.changed}) "
-            "AND purchases_count > 0 AND last_purchase_at IS NOT NULL AND last_purchase_at < %s",
-            [pk, end],
-        )
+        cursor.execute(*insert)
         written += cursor.rowcount
+    new_since, old_new_since = days
     result = rescore(
-        SCORES,
+        spec,
         merchant=merchant,
         today=today,
         state=state,

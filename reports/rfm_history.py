@@ -12,7 +12,7 @@ purchase on or before their end was recorded or refunded since.
 
 from datetime import date, datetime, time, timedelta
 
-from django.db import connection
+from django.db import connection, transaction
 
 from loyalty.models import Purchase
 from onboarding.models import Merchant
@@ -101,6 +101,66 @@ def summary_segment_counts(*, merchant: Merchant, today: date) -> dict[str, int]
         return {segment: int(n) for segment, n in cursor.fetchall()}
 
 
+# A month's end is carried back from the summaries' scores while the buyers who bought since
+# then are at most this share of all buyers (their rows are rewritten); past it, ranking every
+# buyer again is the cheaper way.
+CARRY_BACK_MAX_SHARE = 0.25
+
+
+def carried_segment_counts(
+    *, merchant: Merchant, as_of: date, state: dict
+) -> dict[str, int] | None:
+    """The RFM history's entry as of `as_of` (a month's last day) carried back from the buyers'
+    summaries as they are scored now (`state`, from `summary_scores_refresh` for a later day),
+    without ranking every buyer: inside a savepoint, the rows of the buyers with a purchase on
+    or after the month's end are rewritten with their figures before it (or go, for a first
+    purchase since), `reports.rescore` moves the cut-offs and rescores the rows they crossed and
+    those whose "new" status differs between the two days, the rows are counted per segment,
+    and the savepoint is rolled back — the summaries and their scores stay as they were. None
+    when too many buyers bought since (`CARRY_BACK_MAX_SHARE`) or the state cannot be carried:
+    the caller ranks the month then. Needs an open transaction (the refresh's)."""
+    if not state or not state.get("n") or date.fromisoformat(state["as_of"]) < as_of:
+        return None
+    spec, pk = rescore.SUMMARIES, merchant.pk
+    end = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=merchant.tzinfo)
+    adapt = connection.ops.adapt_datetimefield_value
+    since_sql = (
+        f"SELECT DISTINCT client_id FROM {Purchase._meta.db_table} "
+        "WHERE merchant_id = %s AND occurred_at >= %s AND client_id IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM ({since_sql}) AS c", [pk, adapt(end)])
+        if cursor.fetchone()[0] > state["n"] * CARRY_BACK_MAX_SHARE:
+            return None
+    _pk, _end, new_since = day_params(merchant, as_of)
+    _pk, _end, now_new_since = day_params(merchant, date.fromisoformat(state["as_of"]))
+    savepoint = transaction.savepoint()
+    try:
+        rescore.changed_keep(
+            spec, merchant=merchant, clients_sql=since_sql, params=[pk, adapt(end)]
+        )
+        before = f"AND p.occurred_at < %s AND p.client_id IN (SELECT client_id FROM {spec.changed})"
+        carried = rescore.rewrite_and_rescore(
+            spec,
+            merchant=merchant,
+            today=as_of,
+            state=state,
+            days=(new_since, now_new_since),
+            insert=(summaries.fold_sql(before), [pk, adapt(end)]),
+        )
+        if isinstance(carried, str):
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT segment, COUNT(*) FROM {spec.table} WHERE merchant_id = %s "
+                "GROUP BY segment",
+                [pk],
+            )
+            return {segment: int(n) for segment, n in cursor.fetchall()}
+    finally:
+        transaction.savepoint_rollback(savepoint)
+
+
 HISTORY_MONTHS = 24
 
 
@@ -173,6 +233,7 @@ def monthly_history(
     unchanged_before: date | None = None,
     from_summaries: bool = False,
     current: dict[str, int] | None = None,
+    carried_from: dict | None = None,
 ) -> list[dict]:
     """Segment counts at the end of each month from `start`'s month to `end`'s (the last
     month as of `end`), at most the last `months`: the same scores and rules as
@@ -185,7 +246,10 @@ def monthly_history(
     day before it are taken as they are; only the others are computed. `from_summaries`: the
     others from the buyers' maintained summaries (`reports.summaries`), one month at a time,
     instead of every purchase before each month's end. `current`: the segment counts as of
-    `end` when already known (`summary_segment_counts`), for the month ending on `end`."""
+    `end` when already known (`summary_segment_counts`), for the month ending on `end`.
+    `carried_from`: the summaries' ranking state as they are scored now (`summary_scores_refresh`
+    for `end`): a month is then carried back from it when few buyers bought since its end
+    (`carried_segment_counts`), and ranked from the summaries otherwise."""
     if start is None:
         first = (
             Purchase.objects.filter(merchant=merchant, client__isnull=False)
@@ -223,6 +287,11 @@ def monthly_history(
         todo = todo[:-1]
     if todo and from_summaries:
         for n, as_of in todo:
+            if carried_from is not None:
+                counts = carried_segment_counts(merchant=merchant, as_of=as_of, state=carried_from)
+                if counts is not None:
+                    found[n] = counts
+                    continue
             _pk, end_at, new_since = day_params(merchant, as_of)
             end = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=merchant.tzinfo)
             sql, params = summaries.per_client_sql(merchant, None, end)

@@ -152,6 +152,7 @@ def snapshot_clients(
     rfm_state: dict | None = None,
     changed_after: tuple[int, int] | None = None,
     current_history: dict | None = None,
+    summaries_state: dict | None = None,
 ) -> tuple[ClientLevel, dict]:
     """The client-level figures of the default period (the same as `metrics.client_level`),
     with the RFM scores stored for `today` and the RFM history of months before
@@ -159,7 +160,8 @@ def snapshot_clients(
     source and the RFM history of the other months are read from the buyers'
     summaries, which the caller has brought up to date. The stored scores are carried from
     `rfm_state` with the marks `changed_after` when given (`rfm.scores_refresh`), and the RFM
-    history's entry as of `today` is `current_history` when given. Returns
+    history's entry as of `today` is `current_history` when given; the other months to compute
+    are carried back from `summaries_state` (the summaries' scores as of `today`) when given. Returns
     (figures, seconds per part — with "rfm_store_mode" and the new "rfm_state")."""
     period = default_period(merchant, today=today)
     took, out = {}, {}
@@ -196,6 +198,7 @@ def snapshot_clients(
             unchanged_before=unchanged_before if previous is not None else None,
             from_summaries=True,
             current=current_history,
+            carried_from=summaries_state,
         ),
     )
     out["source_buyers"] = part(
@@ -295,6 +298,7 @@ def reports_refresh(
             rfm_state=kept.get("scores"),
             changed_after=changed_after,
             current_history=current_history,
+            summaries_state=summaries_state if incremental else None,
         )
         rfm_state = {"scores": parts.pop("rfm_state"), "summaries": summaries_state}
         timings["rfm_store_mode"] = parts.pop("rfm_store_mode")

@@ -26,8 +26,9 @@ from .models import ClientPurchases
 KEPT = "(p.refunded_amount < p.amount OR p.amount <= 0)"
 
 
-def _fold(where: str) -> str:
-    """INSERT of the folded rows of the purchases matching `where` (after the merchant)."""
+def fold_sql(where: str) -> str:
+    """INSERT of the folded rows of the purchases matching `where` (SQL after the merchant's
+    condition; its parameters follow the merchant's id)."""
     table, purchases = ClientPurchases._meta.db_table, Purchase._meta.db_table
     return (
         f"INSERT INTO {table} (client_id, merchant_id, purchases, revenue, first_at, last_at) "
@@ -44,7 +45,7 @@ def summaries_rebuild(*, merchant: Merchant) -> int:
         cursor.execute(
             f"DELETE FROM {ClientPurchases._meta.db_table} WHERE merchant_id = %s", [merchant.pk]
         )
-        cursor.execute(_fold(""), [merchant.pk])
+        cursor.execute(fold_sql(""), [merchant.pk])
         written = cursor.rowcount
         if connection.vendor == "postgresql":
             # the rows were all replaced: let the planner know their number
@@ -89,7 +90,7 @@ def summaries_update(
             cursor.execute(
                 f"DELETE FROM {ClientPurchases._meta.db_table} WHERE client_id IN ({marks})", chunk
             )
-            cursor.execute(_fold(f"AND p.client_id IN ({marks})"), [merchant.pk, *chunk])
+            cursor.execute(fold_sql(f"AND p.client_id IN ({marks})"), [merchant.pk, *chunk])
             written += cursor.rowcount
         return written
 

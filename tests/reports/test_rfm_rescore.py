@@ -7,10 +7,11 @@ import random
 from datetime import date, timedelta
 
 import pytest
+from django.db import transaction
 
 from crm.models import ClientSource
-from reports import metrics, rfm, rollup
-from reports.models import ReportSnapshot, RfmScore
+from reports import metrics, rfm, rfm_history, rollup
+from reports.models import ClientPurchases, ReportSnapshot, RfmScore
 from reports.rollup import reports_refresh
 from tests.factories import ClientFactory, MerchantFactory
 
@@ -80,8 +81,22 @@ def a_night(merchant, today: date) -> None:
         sync_client_figures(client)
 
 
-def test_nights_of_incremental_rescoring_equal_a_full_refresh(crowd):
+@pytest.mark.parametrize("carry_back", [0.25, 1.0])
+def test_nights_of_incremental_rescoring_equal_a_full_refresh(crowd, monkeypatch, carry_back):
+    """With the default share few past months are carried back (most of this small crowd buys
+    every week); with every share allowed, each past month a late document or a refund reopens
+    is carried back from the summaries' scores, even across most of the buyers."""
     merchant = crowd
+    monkeypatch.setattr(rfm_history, "CARRY_BACK_MAX_SHARE", carry_back)
+    carried = []
+    carry = rfm_history.carried_segment_counts
+
+    def spy(**kwargs):
+        counts = carry(**kwargs)
+        carried.append((kwargs["as_of"], counts is not None))
+        return counts
+
+    monkeypatch.setattr(rfm_history, "carried_segment_counts", spy)
     first = reports_refresh(merchant=merchant, today=FIRST_NIGHT)
     assert first.timings["rfm_store_mode"] == "full: full refresh"
     assert first.rfm_state["scores"]["n"] == RfmScore.objects.filter(merchant=merchant).count() > 30
@@ -107,6 +122,9 @@ def test_nights_of_incremental_rescoring_equal_a_full_refresh(crowd):
         assert full.rfm_state == state  # the same cut-offs and counts below them
     # the nights moved the buyers across the cut-offs and out of "new"
     assert {s["segment"] for s in scores.values()} >= {"loyal", "at_risk", "lapsed"}
+    # past months were reopened; with every share allowed each was carried back, never ranked
+    assert carried and all(done for _as_of, done in carried) == (carry_back == 1.0)
+    assert len({as_of for as_of, _done in carried}) >= 2
 
 
 def test_a_day_without_changes_keeps_every_score(crowd):
@@ -155,3 +173,35 @@ def test_cut_off_positions_follow_cume_dist():
         for k in (1, 2, 3, 4):
             p = _position(n, k)
             assert p / n > k / 5 >= (p - 1) / n
+
+
+def test_a_month_carried_back_is_its_ranking(crowd):
+    """Carried back from the summaries' scores of a later day, a month's end counts the buyers
+    as its own ranking does: the first purchases after it are not there yet, and one-purchase
+    buyers within 30 days of it are "new" again (no longer on the later day). The summaries
+    and their scores are left as they were."""
+    merchant, today, month_end = crowd, date(2025, 3, 5), date(2025, 2, 28)
+    newcomers = [ClientFactory(merchant=merchant, joined_at=at(START)) for _ in range(6)]
+    for n, client in enumerate(newcomers[:5]):  # new on Feb 28 (from Jan 30), not on Mar 5
+        buy(merchant, client, AMOUNTS[n], day=date(2025, 1, 31) + timedelta(days=n % 4))
+    buy(merchant, newcomers[5], 700, day=date(2025, 3, 2))  # a first purchase after it
+    for n, client in enumerate(merchant.crowd[:3]):
+        buy(merchant, client, AMOUNTS[n], day=date(2025, 3, 1) + timedelta(days=n))
+    for client in [*newcomers, *merchant.crowd[:3]]:
+        sync_client_figures(client)
+    snap = reports_refresh(merchant=merchant, today=today)
+
+    def rows():
+        return set(
+            ClientPurchases.objects.values_list("client_id", "purchases", "r", "m", "segment")
+        )
+
+    before = rows()
+    with transaction.atomic():
+        counts = rfm_history.carried_segment_counts(
+            merchant=merchant, as_of=month_end, state=snap.rfm_state["summaries"]
+        )
+    [ranked] = rfm_history.monthly_history(merchant=merchant, start=month_end, end=month_end)
+    assert counts is not None and counts["new"] >= 5
+    assert {key: counts.get(key, 0) for key in rfm.RFM_SEGMENTS} == ranked["segments"]
+    assert rows() == before
