@@ -12,8 +12,8 @@ Definitions shared by every figure:
 * a card purchase has a client; the client's channel is "referral" when it has a referrer,
   otherwise its source (see `reports.models.Channel`).
 
-Over 500 lines: one idea, the set-based aggregates with their two interchangeable sources (live
-and rollup); each aggregate is written for both, side by side, so they cannot drift apart."""
+The figures read from the clients alone or only live (contacts, tiers, referrals, gift returns)
+are `reports.client_figures`."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -24,7 +24,7 @@ from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 
 from crm.models import Client
-from loyalty.models import Campaign, CampaignIssuance, CampaignKind, Purchase
+from loyalty.models import Purchase
 from onboarding.models import Merchant
 from onboarding.money import ZERO, q
 
@@ -84,11 +84,14 @@ def _purchase_channel() -> Case:
     )
 
 
-def _not_fully_refunded() -> Q:
+def not_fully_refunded() -> Q:
+    """A purchase that still counts: not refunded in full (or a zero check)."""
     return Q(refunded_amount__lt=F("amount")) | Q(amount__lte=0)
 
 
-def _purchases(merchant: Merchant, period: Period, *, after: date | None = None):
+def purchases_in(merchant: Merchant, period: Period, *, after: date | None = None):
+    """The merchant's purchases in the period (its branch, when given), after the local day
+    `after` when given."""
     start, end = period.bounds(merchant)
     if after is not None:
         later = datetime.combine(after + timedelta(days=1), time.min, tzinfo=merchant.tzinfo)
@@ -103,7 +106,7 @@ def _purchases(merchant: Merchant, period: Period, *, after: date | None = None)
 
 def _sales_aggregates() -> dict:
     net = F("amount") - F("refunded_amount")
-    card, kept = Q(client__isnull=False), _not_fully_refunded()
+    card, kept = Q(client__isnull=False), not_fully_refunded()
     cert = Q(certificate_redeemed__gt=0)
     return {
         "card_purchases": Count("id", filter=card & kept),
@@ -153,7 +156,7 @@ def _normalise(row: dict) -> dict:
 
 def sales_live(merchant: Merchant, period: Period, *, by: tuple = (), after=None) -> list[dict]:
     """Purchase aggregates grouped by `by` (channel, source_detail, month, day, branch_id)."""
-    qs = _purchases(merchant, period, after=after).order_by()
+    qs = purchases_in(merchant, period, after=after).order_by()
     keys = _live_keys(merchant, by)
     if not keys:
         return [_normalise(qs.aggregate(**_sales_aggregates()))]
@@ -297,8 +300,8 @@ def buyer_stats(merchant: Merchant, period: Period, *, per_client=None) -> dict:
     if per_client is None:
         net = F("amount") - F("refunded_amount")
         inner = (
-            _purchases(merchant, period)
-            .filter(_not_fully_refunded(), client__isnull=False)
+            purchases_in(merchant, period)
+            .filter(not_fully_refunded(), client__isnull=False)
             .order_by()
             .values("client_id")
             .annotate(n=Count("id"), rev=Sum(net))
@@ -327,74 +330,6 @@ def buyer_stats(merchant: Merchant, period: Period, *, per_client=None) -> dict:
         "buyer_revenue": q(Decimal(str(revenue))),
         "regular_revenue": q(Decimal(str(regular_revenue))),
     }
-
-
-def referral_stats(merchant: Merchant, period: Period, *, max_depth: int = 10) -> dict:
-    """Clients with a referrer who joined in the period; of them with a card purchase in
-    the period; the referral tree by generation (1 = invited by a root client)."""
-    start, end = period.bounds(merchant)
-    referred = Client.objects.filter(merchant=merchant, referred_by__isnull=False)
-    joined = referred.filter(Q(joined_at__lt=end) | Q(joined_at__isnull=True))
-    if start:
-        joined = joined.filter(joined_at__gte=start)
-    bought = joined.filter(
-        pk__in=_purchases(merchant, period)
-        .filter(_not_fully_refunded(), client__isnull=False)
-        .values("client_id")
-    )
-    # Generation g has clients whose chain of referrers is exactly g long: count(≥g) − count(≥g+1).
-    at_least = []
-    for depth in range(1, max_depth + 1):
-        lookup = "__".join(["referred_by"] * depth) + "__isnull"
-        n = Client.objects.filter(merchant=merchant, **{lookup: False}).count()
-        if not n:
-            break
-        at_least.append(n)
-    generations = [
-        {"generation": g + 1, "clients": n - (at_least[g + 1] if g + 1 < len(at_least) else 0)}
-        for g, n in enumerate(at_least)
-    ]
-    return {
-        "referral_clients": joined.count(),
-        "referral_buyers": bought.count(),
-        "referral_depth": len(at_least),
-        "referral_generations": generations,
-    }
-
-
-def contacts_stats(merchant: Merchant) -> dict:
-    """Contacts in the CRM now (not bound to the period): all, imported, digitised members."""
-    row = Client.objects.filter(merchant=merchant).aggregate(
-        n_contacts=Count("id"),
-        n_imported=Count("id", filter=Q(imported=True)),
-        n_members=Count("id", filter=Q(joined_at__isnull=False)),
-    )
-    return {
-        "contacts": row["n_contacts"],
-        "imported": row["n_imported"],
-        "organic": row["n_contacts"] - row["n_imported"],
-        "members_total": row["n_members"],
-    }
-
-
-def tier_distribution(merchant: Merchant) -> list[dict]:
-    """Members and non-members by current tier, in ladder order."""
-    rows = (
-        Client.objects.filter(merchant=merchant)
-        .order_by()
-        .values("tier_id", "tier__name", "tier__position")
-        .annotate(clients=Count("id"), revenue=Coalesce(Sum("total_spent"), ZERO))
-    )
-    out = [
-        {
-            "tier": r["tier__name"] or "—",
-            "position": r["tier__position"] or 0,
-            "clients": r["clients"],
-            "revenue": q(r["revenue"]),
-        }
-        for r in rows
-    ]
-    return sorted(out, key=lambda r: r["position"])
 
 
 def _source_buyers_from(merchant: Merchant, period: Period, per_client) -> list[dict]:
@@ -447,8 +382,8 @@ def source_buyers(
         bought = _source_buyers_from(merchant, period, per_client)
     else:
         bought = (
-            _purchases(merchant, period)
-            .filter(_not_fully_refunded(), client__in=joined)
+            purchases_in(merchant, period)
+            .filter(not_fully_refunded(), client__in=joined)
             .order_by()
             .annotate(
                 channel=_purchase_channel(),
@@ -477,67 +412,3 @@ def source_buyers(
             }
         )
     return sorted(out, key=lambda r: (-r["members"], r["channel"], r["source_detail"]))
-
-
-# A gift without a validity of its own (win-back points) counts returns for this many days.
-GIFT_RETURN_DEFAULT_DAYS = 30
-
-
-def gift_returns(merchant: Merchant, period: Period) -> dict:
-    """Revenue returned by gifts to lapsed clients: card purchases in the period by a client
-    who had received a win-back or short-lived segment gift before the purchase and within
-    the gift's validity (burn days, else certificate days, else 30 days). A purchase counts
-    once even when several gifts cover it. Returns totals and one row per campaign."""
-    from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef
-
-    campaigns = list(
-        Campaign.objects.filter(
-            merchant=merchant, kind__in=[CampaignKind.WINBACK, CampaignKind.SEGMENT_GIFT]
-        ).order_by("name", "pk")
-    )
-    start, end = period.bounds(merchant)
-
-    def covered(chosen) -> Q:
-        condition = Q(pk__in=[])
-        for c in chosen:
-            days = c.burn_after_days or c.certificate_valid_days or GIFT_RETURN_DEFAULT_DAYS
-            since = ExpressionWrapper(
-                OuterRef("occurred_at") - timedelta(days=days), output_field=DateTimeField()
-            )
-            condition |= Q(campaign=c, issued_at__gte=since)
-        return condition
-
-    def figures(chosen) -> dict:
-        gifted = CampaignIssuance.objects.filter(
-            merchant=merchant, campaign__in=chosen, issued_at__lt=end
-        )
-        if start:
-            gifted = gifted.filter(issued_at__gte=start)
-        gift = CampaignIssuance.objects.filter(
-            covered(chosen),
-            merchant=merchant,
-            client_id=OuterRef("client_id"),
-            issued_at__lt=OuterRef("occurred_at"),
-        )
-        row = (
-            _purchases(merchant, period)
-            .filter(_not_fully_refunded(), client__isnull=False)
-            .filter(Exists(gift))
-            .aggregate(
-                clients=Count("client_id", distinct=True),
-                purchases=Count("id"),
-                revenue=Coalesce(Sum(F("amount") - F("refunded_amount")), ZERO),
-            )
-        )
-        return {
-            "gifted": gifted.values("client_id").distinct().count(),
-            "clients": row["clients"],
-            "purchases": row["purchases"],
-            "revenue": q(row["revenue"]),
-        }
-
-    if not campaigns:
-        return {"gifted": 0, "clients": 0, "purchases": 0, "revenue": ZERO, "campaigns": []}
-    total = figures(campaigns)
-    total["campaigns"] = [{"campaign": c.name, **figures([c])} for c in campaigns]
-    return total

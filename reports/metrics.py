@@ -45,7 +45,7 @@ from onboarding.models import Merchant
 from onboarding.money import HUNDRED, ZERO, q
 
 from . import aggregates as agg
-from . import rfm, rfm_history
+from . import client_figures, rfm, rfm_history
 from .aggregates import Period
 from .benefit import ComponentConfig, benefit_config, economic_benefit  # noqa: F401 (API)
 from .models import Channel, ComponentKind, ReportSnapshot
@@ -104,10 +104,10 @@ def client_level(merchant: Merchant, period: Period, *, today: date) -> ClientLe
     return load(
         ClientLevel,
         {
-            **agg.contacts_stats(merchant),
+            **client_figures.contacts_stats(merchant),
             **agg.buyer_stats(merchant, period),
-            **agg.referral_stats(merchant, period),
-            "tiers": agg.tier_distribution(merchant),
+            **client_figures.referral_stats(merchant, period),
+            "tiers": client_figures.tier_distribution(merchant),
             "rfm": rfm.segment_summary(merchant=merchant, today=today),
             "rfm_history": rfm_history.monthly_history(
                 merchant=merchant, start=period.start, end=period.end
@@ -364,7 +364,7 @@ def point_b(
             replace(h, counts=tuple(h.segments.get(key, 0) for key in rfm.RFM_SEGMENTS))
             for h in clients.rfm_history
         ),
-        gift_returns=load(GiftReturns, agg.gift_returns(merchant, period)),
+        gift_returns=load(GiftReturns, client_figures.gift_returns(merchant, period)),
         months=tuple(load(MonthRow, m) for m in sorted(months.values(), key=lambda r: r["month"])),
         campaigns=campaign_results(merchant, period),
         extra=extra_figures(merchant=merchant, period=period),

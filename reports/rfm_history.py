@@ -139,14 +139,15 @@ def carried_segment_counts(
         rescore.changed_keep(
             spec, merchant=merchant, clients_sql=since_sql, params=[pk, adapt(end)]
         )
-        before = f"AND p.occurred_at < %s AND p.client_id IN (SELECT client_id FROM {spec.changed})"
+        changed = (f"SELECT client_id FROM {spec.changed}", [])
+        before = ("AND p.occurred_at < %s", [adapt(end)])
         carried = rescore.rewrite_and_rescore(
             spec,
             merchant=merchant,
             today=as_of,
             state=state,
             days=(new_since, now_new_since),
-            insert=(summaries.fold_sql(before), [pk, adapt(end)]),
+            insert=summaries.fold_clients_sql(merchant, changed, before),
         )
         if isinstance(carried, str):
             return None

@@ -27,7 +27,7 @@ from loyalty.models import Purchase, Refund
 from onboarding.models import Merchant
 
 from . import aggregates as agg
-from . import rfm, rfm_history, summaries
+from . import client_figures, rfm, rfm_history, summaries
 from .aggregates import Period
 from .lift import kept_lift, lift, lift_periods
 from .metrics import ROLLUP_MIN_PURCHASES, default_period
@@ -174,10 +174,12 @@ def snapshot_clients(
 
     start, end = period.bounds(merchant)
     per_client = summaries.per_client_sql(merchant, start, end)
-    out.update(part("contacts", lambda: agg.contacts_stats(merchant)))
+    contacts, out["tiers"] = part(
+        "contacts_tiers", lambda: client_figures.contacts_and_tiers(merchant)
+    )
+    out.update(contacts)
     out.update(part("buyers", lambda: agg.buyer_stats(merchant, period, per_client=per_client)))
-    out.update(part("referrals", lambda: agg.referral_stats(merchant, period)))
-    out["tiers"] = part("tiers", lambda: agg.tier_distribution(merchant))
+    out.update(part("referrals", lambda: client_figures.referral_stats(merchant, period)))
     took["rfm_state"], took["rfm_store_mode"] = part(
         "rfm_store",
         lambda: rfm.scores_refresh(
