@@ -121,6 +121,8 @@ def carried_segment_counts(
     the caller ranks the month then. Needs an open transaction (the refresh's)."""
     if not state or not state.get("n") or date.fromisoformat(state["as_of"]) < as_of:
         return None
+    if not connection.in_atomic_block:  # no savepoint to roll the rewritten rows back
+        return None
     spec, pk = rescore.SUMMARIES, merchant.pk
     end = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=merchant.tzinfo)
     adapt = connection.ops.adapt_datetimefield_value
