@@ -33,7 +33,7 @@ INSTALLED_APPS = [
     "unfold.contrib.forms",
     "unfold.contrib.inlines",
     "unfold.contrib.import_export",
-    "django.contrib.admin",
+    "config.apps.PortalAdminConfig",  # admin modules discovered by the URLconf (config.apps)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
