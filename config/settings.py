@@ -33,7 +33,7 @@ INSTALLED_APPS = [
     "unfold.contrib.forms",
     "unfold.contrib.inlines",
     "unfold.contrib.import_export",
-    "django.contrib.admin",
+    "config.apps.PortalAdminConfig",  # admin modules discovered by the URLconf (config.apps)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -209,6 +209,10 @@ IMPORT_PARALLEL_MIN_BYTES = env.int(
     "IMPORT_PARALLEL_MIN_BYTES",
     default=1024**2 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 0,
 )
+# SQLite: an import of at least this many rows (estimated from the file's size) into a client
+# table no larger than the file builds the table's non-unique indexes once, at the end
+# (crm.importing.indexes); 0 = always update them row by row.
+IMPORT_DEFER_INDEXES_MIN_ROWS = env.int("IMPORT_DEFER_INDEXES_MIN_ROWS", default=20_000)
 # A workbook that unpacks to more than this is read by the worker, whatever its upload size.
 IMPORT_ASYNC_THRESHOLD_UNPACKED_BYTES = env.int(
     "IMPORT_ASYNC_THRESHOLD_UNPACKED_BYTES", default=20 * 1024**2

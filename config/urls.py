@@ -5,6 +5,10 @@ from django.urls import include, path
 from onboarding import views as onboarding_views
 from onboarding.admin_pages import admin_search
 
+# The admin modules are discovered here, by whatever process serves or reverses URLs, not at
+# every Django start-up (config.apps).
+admin.autodiscover()
+
 urlpatterns = [
     path("", onboarding_views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

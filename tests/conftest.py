@@ -21,6 +21,13 @@ def pytest_configure(config):
     )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _admin_discovered():
+    """The admin registry as a web process has it: its modules are discovered by the URL
+    configuration (config.apps), which a test reading `admin.site` may not have loaded yet."""
+    importlib.import_module(settings.ROOT_URLCONF)
+
+
 @pytest.fixture(autouse=True)
 def _english_by_default():
     """Each test starts in English, whatever language an earlier test's request activated in

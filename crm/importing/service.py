@@ -24,6 +24,7 @@ from .detect import note_columns as note_columns_of
 from .errors import ImportFileError
 from .fixes import RecordingCleaner, rows_with_fixes
 from .headers import PHONE
+from .indexes import client_indexes_deferred
 from .parallel import chunks_to_write, use_second_process
 from .readers import open_table
 from .undo import RecordingWriter
@@ -168,7 +169,8 @@ def clients_import(
         else:
             report.written_at = writer.now.isoformat()
             with transaction.atomic():
-                _run(table, cleaner, writer, report, on_progress)
+                with client_indexes_deferred(writer.conn, file_size=table.size):
+                    _run(table, cleaner, writer, report, on_progress)
                 report._prior = writer.prior  # for the run's undo record (batches)
                 if before_commit is not None:
                     before_commit(report)

@@ -1,0 +1,61 @@
+"""SQLite: a large import into a small client table builds the table's secondary indexes once,
+at the end, instead of updating each of them for every inserted row.
+
+Every non-unique index of the client table is updated for each inserted client — a B-tree
+descent and a page write per index and row, a cost that grows faster than the rows once the
+indexes outgrow SQLite's page cache. When the file is at least as large as the whole table
+(a merchant's first import on a young base) and big enough to matter, those indexes are dropped
+at the start of the import's transaction and created again from their own stored definitions
+right before it commits: one sort per index. The unique key (merchant, phone), which the import
+looks clients up by and which keeps phones unique, is never dropped. SQLite's schema changes
+are transactional: a failed or killed import rolls the indexes back with everything else, and
+other connections read the committed schema meanwhile (SQLite serialises writers, so none
+writes while the import holds the table). PostgreSQL keeps its indexes (dropping one there
+would lock the table for every other merchant)."""
+
+from contextlib import contextmanager
+
+from django.conf import settings
+
+from crm.models import Client
+
+# A CSV row of a client base is about 70 bytes; an XLSX row fewer (the estimate only errs
+# towards more rows, i.e. towards deferring on a workbook slightly smaller than the table).
+BYTES_PER_ROW = 70
+
+
+def defer_worth_it(*, file_rows: int, table_rows: int) -> bool:
+    """Whether building the indexes after the rows costs less than updating them per row."""
+    threshold = settings.IMPORT_DEFER_INDEXES_MIN_ROWS
+    return 0 < threshold <= file_rows and table_rows <= file_rows
+
+
+@contextmanager
+def client_indexes_deferred(conn, *, file_size: int):
+    """Within the caller's transaction: drop the client table's non-unique indexes if
+    `defer_worth_it`, run the body, then create them again. Yields whether it deferred. An
+    exception in the body leaves them dropped for the rollback to restore."""
+    if conn.vendor != "sqlite":
+        yield False
+        return
+    table = Client._meta.db_table
+    with conn.cursor() as cursor:
+        # max(id) is one step down the key (count(*) would read the whole table); deleted
+        # rows make it larger, never smaller: it errs towards keeping the indexes.
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}")
+        (table_rows,) = cursor.fetchone()
+        if not defer_worth_it(file_rows=file_size // BYTES_PER_ROW, table_rows=table_rows):
+            indexes = []
+        else:
+            cursor.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s "
+                "AND sql IS NOT NULL AND upper(sql) NOT LIKE 'CREATE UNIQUE%%' ORDER BY name",
+                [table],
+            )
+            indexes = cursor.fetchall()
+        for name, _definition in indexes:
+            cursor.execute(f'DROP INDEX "{name}"')
+    yield bool(indexes)
+    with conn.cursor() as cursor:
+        for _name, definition in indexes:
+            cursor.execute(definition)
