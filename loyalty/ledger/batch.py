@@ -12,14 +12,13 @@ The write shapes live beside it: `writes` (set-based inserts, COPY, the figures'
 
 from decimal import Decimal
 
-from django.db.models.base import ModelState
-from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
 from loyalty.models import LedgerEntry
 from onboarding.money import ZERO, q
 
 from .accounts import Account, movement_apply
+from .shapes import new_instance
 from .statement import by_model, check_write
 from .writes import (
     copy_rows,
@@ -164,26 +163,7 @@ class LedgerBatch:
         return True
 
 
-_ENTRY_DEFAULTS: dict = {}
-
-
 def new_entry(values: dict, links: dict) -> LedgerEntry:
     """`LedgerEntry(**values, **links)` without the model's generic constructor (a purchase
-    makes five entries; the constructor walked every field and keyword for each): the
-    fields' defaults, then `values` (attnames), then `links` through the model's attributes
-    (a related object is cached as the ORM caches it). The generic constructor is used when
-    anything listens to the model's init signals."""
-    if pre_init.has_listeners(LedgerEntry) or post_init.has_listeners(LedgerEntry):
-        return LedgerEntry(**values, **links)
-    if not _ENTRY_DEFAULTS:
-        for field in LedgerEntry._meta.concrete_fields:
-            if field.has_default() and callable(field.default):
-                raise TypeError(f"{field.name}: a callable default needs the constructor")
-            _ENTRY_DEFAULTS[field.attname] = field.get_default()
-    entry = LedgerEntry.__new__(LedgerEntry)
-    entry._state = ModelState()
-    entry.__dict__.update(_ENTRY_DEFAULTS)
-    entry.__dict__.update(values)
-    for name, value in links.items():
-        setattr(entry, name, value)
-    return entry
+    makes five entries): `shapes.new_instance`."""
+    return new_instance(LedgerEntry, values, links)

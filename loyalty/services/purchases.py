@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from crm.models import Client
 from loyalty.events import PURCHASES_RECORDED, event_emit_on_commit
 from loyalty.ledger import LedgerBatch, insert_rows, lock_clients
+from loyalty.ledger.shapes import new_instance
 from loyalty.models import (
     Certificate,
     Purchase,
@@ -216,32 +217,40 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
             results.append(PurchaseResult(purchase=first.purchase, created=False))
             continue
         client = clients.get(item.client.pk) if item.client is not None else None
-        purchase = Purchase(
-            merchant=merchant,
-            client=client,
-            branch=item.branch,
-            cashier=item.cashier,
-            external_id=item.external_id,
-            source=item.source,
-            occurred_at=item.occurred_at,
-            amount=item.amount,
-            excluded_amount=item.excluded_amount,
-            payment_type=item.payment_type,
-            by_phone=item.by_phone,
-            raw_payload=item.raw_payload,
-            paid_money=item.amount,
-            content_key=item.content_key,
+        purchase = new_instance(
+            Purchase,
+            {
+                "external_id": item.external_id,
+                "source": item.source,
+                "occurred_at": item.occurred_at,
+                "amount": item.amount,
+                "excluded_amount": item.excluded_amount,
+                "payment_type": item.payment_type,
+                "by_phone": item.by_phone,
+                "raw_payload": item.raw_payload,
+                "paid_money": item.amount,
+                "content_key": item.content_key,
+            },
+            {
+                "merchant": merchant,
+                "client": client,
+                "branch": item.branch,
+                "cashier": item.cashier,
+            },
         )
         purchase.new_lines = [
-            PurchaseLine(
-                purchase=purchase,
-                position=position,
-                external_id=(line.external_id or "")[:120],
-                name=(line.name or "")[:200],
-                quantity=line.quantity,
-                amount=line.amount,
-                promo=line.promo,
-                referral_base=line.amount,
+            new_instance(
+                PurchaseLine,
+                {
+                    "position": position,
+                    "external_id": (line.external_id or "")[:120],
+                    "name": (line.name or "")[:200],
+                    "quantity": line.quantity,
+                    "amount": line.amount,
+                    "promo": line.promo,
+                    "referral_base": line.amount,
+                },
+                {"purchase": purchase},
             )
             for position, line in enumerate(item.lines, start=1)
         ]
