@@ -1,6 +1,8 @@
 """The loyalty engine's services, split by concern:
 
 - `purchases`: `purchase_record` / `purchase_record_many` (redemption, cashback, referral, tiers)
+- `purchase_input`: the check as described, its result, its idempotency; `purchase_rules`: the
+  rules applied to one check
 - `refunds`: `refund_record`; `refund_lines`: a refunded purchase's lines, locked
 - `pos_refunds`: `refund_or_pending` (POS refunds before their sale, pending refunds)
 - `members`: `client_join`, `client_register` (welcome points, registration referral bonus)
