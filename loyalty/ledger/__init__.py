@@ -22,8 +22,9 @@ from loyalty.models import LedgerEntry
 from onboarding.money import q
 
 from .accounts import Account, InsufficientPoints, lock_accounts, lock_clients, movement_apply
-from .batch import LedgerBatch, copy_rows, insert_rows, save_balances, save_clients
+from .batch import LedgerBatch
 from .opening import opening_balance_holders, opening_balances_post
+from .writes import copy_rows, insert_rows, save_balances, save_clients
 
 __all__ = [
     "Account",

@@ -13,8 +13,9 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils.translation import gettext as _
 
 from crm.models import Client
-from loyalty.services.arrays import array_text
 from onboarding.money import ZERO, q
+
+from .params import array_text
 
 
 class InsufficientPoints(Exception):

@@ -12,7 +12,8 @@ from django.db.models import Q
 from loyalty.models import LedgerEntry, LedgerKind
 
 from .accounts import lock_accounts, movement_apply
-from .batch import LedgerBatch, plain_rows_write
+from .batch import LedgerBatch
+from .writes import plain_rows_write
 
 _IN_STEP = 5000
 

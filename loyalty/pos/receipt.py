@@ -24,8 +24,8 @@ from loyalty.services import prepared
 from loyalty.services.errors import IdempotencyConflict, LoyaltyError
 from loyalty.services.lines import LineInput, RefundLineInput
 from loyalty.services.members import client_register
+from loyalty.services.pos_refunds import refund_or_pending
 from loyalty.services.purchases import purchase_record
-from loyalty.services.refunds import refund_or_pending
 from onboarding.models import Branch, Merchant, StaffMember
 from onboarding.money import ZERO, q
 

@@ -1,7 +1,10 @@
 """The loyalty engine's services, split by concern:
 
 - `purchases`: `purchase_record` / `purchase_record_many` (redemption, cashback, referral, tiers)
-- `refunds`: `refund_record`, `refund_or_pending` (POS refunds before their sale)
+- `purchase_input`: the check as described, its result, its idempotency; `purchase_rules`: the
+  rules applied to one check
+- `refunds`: `refund_record`; `refund_lines`: a refunded purchase's lines, locked
+- `pos_refunds`: `refund_or_pending` (POS refunds before their sale, pending refunds)
 - `members`: `client_join`, `client_register` (welcome points, registration referral bonus)
 - `tiers`: `client_tier_assign` (manual lock)
 - `adjustments`: `points_adjust` (manual, with reason and user)

@@ -5,115 +5,51 @@ certificate use — once per (merchant, external id), under ordered row locks.
 API); `purchase_record_many` applies a batch of checks in one transaction with the same
 rules (history import, queued POS events, the benchmark).
 
-Over 450 lines: one idea, one purchase's transaction. Its steps (locks, caps, cashback, referral,
-tiers, certificates, batching) share the locked accounts and the prepared program; the pure rules
-already live in `rules.py`, `tiers.py`, `referrals.py`, `certificates.py`."""
+This module is the transaction: locks, repeats, the writes and what follows a commit. A check's
+input, result and idempotency live in `purchase_input.py`; the rules applied to one check
+(caps, cashback, referral, tiers, certificates) in `purchase_rules.py`; the pure arithmetic in
+`rules.py`, `tiers.py`, `referrals.py`, `certificates.py`."""
 
-import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 
-from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from crm.models import Client
 from loyalty.events import PURCHASES_RECORDED, event_emit_on_commit
-from loyalty.ledger import InsufficientPoints, LedgerBatch, insert_rows, lock_clients
+from loyalty.ledger import LedgerBatch, insert_rows, lock_clients
+from loyalty.ledger.shapes import new_instance
 from loyalty.models import (
     Certificate,
-    LedgerKind,
-    PaymentType,
     Purchase,
     PurchaseLine,
     PurchaseSource,
 )
 from onboarding.models import Branch, Merchant, StaffMember
-from onboarding.money import ZERO, q
+from onboarding.money import q
 
-from .certificates import certificate_check
-from .errors import ClientError, IdempotencyConflict, LoyaltyError, RedemptionError
-from .lines import LineInput, line_figures, lines_from_totals, lines_validate
+from .errors import ClientError, LoyaltyError
+from .lines import LineInput
 from .locking import Snapshot, lock_with_config, rules_cached
-from .referrals import chain_from_locked, referral_chains
-from .refunds import pending_refunds_apply, pending_refunds_exist
-from .rules import (
-    FIRST_PURCHASE,
-    PURCHASE,
-    Rules,
-    certificate_share,
-    check_base,
-    check_rewards,
-    redemption_limits,
-    referral_rewards,
+from .pos_refunds import pending_refunds_apply, pending_refunds_exist
+from .purchase_input import (
+    PurchaseInput,
+    PurchaseResult,
+    existing_purchase,
+    known_keys,
+    repeat_result,
+    same_content,
+    validate_input,
 )
+from .purchase_rules import apply_history, apply_rules, lines_worth_keeping
+from .referrals import chain_from_locked, referral_chains
+from .rules import Rules
 
 logger = logging.getLogger(__name__)
 
 POS_SOURCES = {PurchaseSource.EVOTOR, PurchaseSource.POSTER}
-
-
-@dataclass
-class PurchaseInput:
-    """One check as a caller describes it (amounts in the merchant's currency)."""
-
-    amount: Decimal
-    payment_type: str
-    source: str
-    client: Client | None = None
-    excluded_amount: Decimal = ZERO
-    points_to_redeem: Decimal = ZERO
-    certificate: Certificate | None = None
-    occurred_at: datetime | None = None
-    branch: Branch | None = None
-    cashier: StaffMember | None = None
-    external_id: str | None = None
-    by_phone: bool = False
-    raw_payload: dict | list | None = None
-    # The check's items; None: the amount and its promo part as two lines.
-    lines: list[LineInput] | None = None
-    # A POS: the till has already taken the points, so they are booked as taken; a payment
-    # that breaks the rules is flagged for review instead of refused.
-    till_points: bool = False
-    content_key: str = ""
-    pending_refunds: bool | None = None
-    # Rows written with the check when it is created, in the same statement on PostgreSQL:
-    # `rows_with(result)` returns unsaved rows linked to `result.purchase` (a POS event row).
-    rows_with: Callable[["PurchaseResult"], list] | None = None
-    # History (migrated merchants): record the check as it happened elsewhere — points paid as
-    # given, no cashback, referral or ledger movement (balances come as opening balances) —
-    # and move only the client's spend, dates, purchase count and tier.
-    history: bool = False
-
-
-@dataclass
-class PurchaseResult:
-    """What a recorded (or repeated) purchase did. `created` is False for a repeat."""
-
-    purchase: Purchase
-    created: bool
-    balance: Decimal | None = None
-    referral_points: Decimal = ZERO
-    rewarded: dict = field(default_factory=dict)  # referrer client id -> points
-
-    @property
-    def duplicate(self) -> bool:
-        return not self.created
-
-    @property
-    def points_accrued(self) -> Decimal:
-        return self.purchase.points_accrued
-
-    @property
-    def points_redeemed(self) -> Decimal:
-        return self.purchase.points_redeemed
-
-    @property
-    def certificate_redeemed(self) -> Decimal:
-        return self.purchase.certificate_redeemed
 
 
 def purchase_record(
@@ -177,51 +113,8 @@ def purchase_record(
         if external_id:
             existing = Purchase.objects.filter(merchant=merchant, external_id=external_id).first()
             if existing is not None:
-                return _repeat_result(existing, item)
+                return repeat_result(existing, item)
         raise
-
-
-def content_key(item: PurchaseInput) -> str:
-    """What a repeat of the external id must repeat: client, lines, points, certificate."""
-    parts = [
-        str(item.client.pk if item.client is not None else ""),
-        str(q(item.points_to_redeem)),
-        str(item.certificate.pk if item.certificate is not None else ""),
-    ]
-    for line in item.lines or []:
-        parts.append(f"{line.external_id}|{q(line.amount)}|{int(line.promo)}|{line.quantity:f}")
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
-
-
-def _same_content(purchase: Purchase, item: PurchaseInput | None) -> None:
-    """Refuse a repeat of the external id that carries other content."""
-    if item is not None and purchase.content_key and purchase.content_key != item.content_key:
-        raise IdempotencyConflict(
-            _(
-                "Purchase “%(id)s” was already recorded with other content (client, amount or "
-                "lines); the repeat is refused."
-            )
-            % {"id": purchase.external_id}
-        )
-
-
-def _repeat_result(purchase: Purchase, item: PurchaseInput | None = None) -> PurchaseResult:
-    _same_content(purchase, item)
-    balance = None
-    if purchase.client_id:
-        balance = Client.objects.filter(pk=purchase.client_id).values_list("balance", flat=True)[0]
-    rewarded: dict = {}
-    for client_id, points in purchase.ledger_entries.filter(
-        refund__isnull=True, kind__in=[LedgerKind.REFERRAL, LedgerKind.REFERRAL_BONUS]
-    ).values_list("client_id", "points"):
-        rewarded[client_id] = q(rewarded.get(client_id, ZERO) + points)
-    return PurchaseResult(
-        purchase=purchase,
-        created=False,
-        balance=balance,
-        referral_points=q(sum(rewarded.values(), ZERO)),
-        rewarded=rewarded,
-    )
 
 
 def purchase_record_many(
@@ -238,7 +131,7 @@ def purchase_record_many(
     client figures with one statement each. A single check's idempotency is folded into its
     insert (ON CONFLICT DO NOTHING); a batch reads its known keys with one query first."""
     for item in items:
-        _validate_input(merchant, item)
+        validate_input(merchant, item)
     with transaction.atomic():
         results, created, growth = _record_locked(merchant, items, rules)
         if in_transaction is not None:
@@ -256,35 +149,6 @@ def purchase_record_many(
             ]
         )
     return results
-
-
-def _validate_input(merchant: Merchant, item: PurchaseInput) -> None:
-    item.amount = q(item.amount)
-    item.excluded_amount = q(item.excluded_amount or 0)
-    item.points_to_redeem = q(item.points_to_redeem or 0)
-    if item.amount < 0:
-        raise LoyaltyError(_("The check amount cannot be negative."))
-    if item.excluded_amount < 0 or item.excluded_amount > item.amount:
-        raise LoyaltyError(_("Promo items cannot be negative or more than the check."))
-    if item.points_to_redeem < 0:
-        raise RedemptionError(_("Points to pay cannot be negative."))
-    if item.payment_type not in PaymentType.values:
-        raise LoyaltyError(_("Unknown payment type “%(type)s”.") % {"type": item.payment_type})
-    if item.client is not None and item.client.merchant_id != merchant.pk:
-        raise ClientError(_("The client belongs to another merchant."))
-    if item.history and (item.certificate is not None or item.points_to_redeem > item.amount):
-        raise RedemptionError(_("Points paid cannot be more than the check."))
-    if item.client is None and (item.points_to_redeem or item.certificate):
-        raise RedemptionError(_("Points and certificates need a client."))
-    if item.lines is None:
-        item.lines = lines_from_totals(item.amount, item.excluded_amount)
-    else:
-        item.amount, item.excluded_amount = lines_validate(item.lines)
-    item.content_key = content_key(item)
-    for obj, label in ((item.branch, _("branch")), (item.cashier, _("cashier"))):
-        if obj is not None and obj.merchant_id != merchant.pk:
-            raise LoyaltyError(_("The %(what)s belongs to another merchant.") % {"what": label})
-    item.occurred_at = item.occurred_at or timezone.now()
 
 
 def _lock_with_chains(merchant: Merchant, client_ids: list[int]) -> tuple[Snapshot, dict]:
@@ -307,24 +171,6 @@ def _lock_with_chains(merchant: Merchant, client_ids: list[int]) -> tuple[Snapsh
     raise LoyaltyError(_("The referral tree is being changed; try again."))
 
 
-def _known_keys(merchant_id: int, keys: list[str]) -> bool:
-    """Whether any of these external ids is already recorded (one cheap indexed query)."""
-    marks = ", ".join(["%s"] * len(keys))
-    table = connection.ops.quote_name(Purchase._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {table} WHERE merchant_id = %s AND external_id IN ({marks}) LIMIT 1",
-            [merchant_id, *keys],
-        )
-        return cursor.fetchone() is not None
-
-
-def _existing(merchant: Merchant, external_id: str | None) -> Purchase | None:
-    if not external_id:
-        return None
-    return Purchase.objects.filter(merchant=merchant, external_id=external_id).first()
-
-
 def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules | None):
     """(results, [(created result, its input)], lowest check-growth threshold or None)."""
 
@@ -338,7 +184,7 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
     single = len(items) == 1 and bool(items[0].external_id)
     keys = [it.external_id for it in items if it.external_id]
     existing = {}
-    if keys and not single and _known_keys(merchant.pk, keys):
+    if keys and not single and known_keys(merchant.pk, keys):
         existing = {
             p.external_id: p
             for p in Purchase.objects.filter(merchant=merchant, external_id__in=keys)
@@ -363,52 +209,58 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
     used_certificates = []
     for item in items:
         if item.external_id and item.external_id in existing:
-            results.append(_repeat_result(existing[item.external_id], item))
+            results.append(repeat_result(existing[item.external_id], item))
             continue
         if item.external_id and item.external_id in seen:
             first = seen[item.external_id]
-            _same_content(first.purchase, item)
+            same_content(first.purchase, item)
             results.append(PurchaseResult(purchase=first.purchase, created=False))
             continue
         client = clients.get(item.client.pk) if item.client is not None else None
-        purchase = Purchase(
-            merchant=merchant,
-            client=client,
-            branch=item.branch,
-            cashier=item.cashier,
-            external_id=item.external_id,
-            source=item.source,
-            occurred_at=item.occurred_at,
-            amount=item.amount,
-            excluded_amount=item.excluded_amount,
-            payment_type=item.payment_type,
-            by_phone=item.by_phone,
-            raw_payload=item.raw_payload,
-            paid_money=item.amount,
-            content_key=item.content_key,
+        purchase = new_instance(
+            Purchase,
+            {
+                "external_id": item.external_id,
+                "source": item.source,
+                "occurred_at": item.occurred_at,
+                "amount": item.amount,
+                "excluded_amount": item.excluded_amount,
+                "payment_type": item.payment_type,
+                "by_phone": item.by_phone,
+                "raw_payload": item.raw_payload,
+                "paid_money": item.amount,
+                "content_key": item.content_key,
+            },
+            {
+                "merchant": merchant,
+                "client": client,
+                "branch": item.branch,
+                "cashier": item.cashier,
+            },
         )
         purchase.new_lines = [
-            PurchaseLine(
-                purchase=purchase,
-                position=position,
-                external_id=(line.external_id or "")[:120],
-                name=(line.name or "")[:200],
-                quantity=line.quantity,
-                amount=line.amount,
-                promo=line.promo,
-                referral_base=line.amount,
+            new_instance(
+                PurchaseLine,
+                {
+                    "position": position,
+                    "external_id": (line.external_id or "")[:120],
+                    "name": (line.name or "")[:200],
+                    "quantity": line.quantity,
+                    "amount": line.amount,
+                    "promo": line.promo,
+                    "referral_base": line.amount,
+                },
+                {"purchase": purchase},
             )
             for position, line in enumerate(item.lines, start=1)
         ]
         result = PurchaseResult(purchase=purchase, created=True)
         try:
             if client is not None and item.history:
-                _apply_history(
-                    rules=rules, batch=batch, client=client, item=item, purchase=purchase
-                )
+                apply_history(rules=rules, batch=batch, client=client, item=item, purchase=purchase)
                 result.balance = client.balance
             elif client is not None:
-                _apply_rules(
+                apply_rules(
                     rules=rules,
                     program=program,
                     batch=batch,
@@ -424,9 +276,9 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
         except LoyaltyError:
             # A repeat is answered with the first result even if the rules would now refuse
             # it (the points it paid are spent, its certificate used).
-            first = _existing(merchant, item.external_id) if single else None
+            first = existing_purchase(merchant, item.external_id) if single else None
             if first is not None:
-                return [_repeat_result(first, item)], [], None
+                return [repeat_result(first, item)], [], None
             raise
         new_purchases.append(purchase)
         results.append(result)
@@ -440,10 +292,10 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
         lines = purchase.new_lines if lines_worth_keeping(purchase.new_lines) else []
         extra = items[0].rows_with(results[0]) if items[0].rows_with and created else []
         if not batch.flush_with(purchase, [*lines, *extra]):
-            first = _existing(merchant, items[0].external_id)
+            first = existing_purchase(merchant, items[0].external_id)
             if first is None:  # the conflicting row is gone again: let the caller retry
                 raise IntegrityError("purchase external id conflict")
-            return [_repeat_result(first, items[0])], [], None
+            return [repeat_result(first, items[0])], [], None
     else:
         for start in range(0, len(new_purchases), 500):
             insert_rows(new_purchases[start : start + 500])
@@ -479,189 +331,6 @@ def _record_locked(merchant: Merchant, items: list[PurchaseInput], rules: Rules 
     if pos_keys and pending_refunds_exist(merchant=merchant, base_external_ids=pos_keys):
         pending_refunds_apply(merchant=merchant, base_external_ids=pos_keys)
     return results, created, snapshot.growth_threshold
-
-
-def _apply_history(*, rules, batch, client, item, purchase) -> None:
-    purchase.tier = rules.current_tier(client)
-    purchase.points_redeemed = item.points_to_redeem
-    purchase.paid_money = q(item.amount - item.points_to_redeem)
-    line_figures(
-        lines=purchase.new_lines,
-        points=item.points_to_redeem,
-        certificate_used=ZERO,
-        promo_redeemable=True,
-        promo_earns=True,
-    )
-    _move_client_figures(rules=rules, batch=batch, client=client, item=item)
-
-
-def _move_client_figures(*, rules, batch, client, item) -> None:
-    """Cached figures: spend, purchase count and dates, then the tier the new spend reaches."""
-    at = item.occurred_at
-    client.total_spent = q(client.total_spent + item.amount)
-    client.purchases_count += 1
-    if client.first_purchase_at is None or at < client.first_purchase_at:
-        client.first_purchase_at = at
-    if client.last_purchase_at is None or at > client.last_purchase_at:
-        client.last_purchase_at = at
-    new_tier = rules.next_tier(client)
-    client.tier_id = new_tier.pk if new_tier is not None else client.tier_id
-    batch.touch(client.pk)
-
-
-def _apply_rules(
-    *, rules, program, batch, client, chain, item, purchase, result, certificate, used_certificates
-):
-    tier = rules.current_tier(client)
-    limits = redemption_limits(
-        rules=rules,
-        tier=tier,
-        amount=item.amount,
-        excluded_amount=item.excluded_amount,
-        payment_type=item.payment_type,
-        balance=client.balance,
-    )
-    points = item.points_to_redeem
-    review = []
-    if (points or certificate is not None) and not limits.redemption_allowed:
-        if not (item.till_points and certificate is None):
-            raise RedemptionError(
-                _(
-                    "Installment payments earn points but cannot be paid with points or "
-                    "certificates."
-                )
-            )
-        review.append(_("points taken on an installment payment"))
-    if points > limits.points_cap and limits.redemption_allowed:
-        if not item.till_points:
-            raise RedemptionError(
-                _(
-                    "Points may pay at most %(cap)s here: %(percent)s%% of the eligible "
-                    "%(eligible)s."
-                )
-                % {
-                    "cap": limits.points_cap,
-                    "percent": limits.cap_percent,
-                    "eligible": limits.eligible,
-                }
-            )
-        review.append(
-            _("points %(points)s above the cap %(cap)s")
-            % {"points": points, "cap": limits.points_cap}
-        )
-    if points > client.balance:
-        if not item.till_points:
-            raise RedemptionError(
-                _("The client has only %(balance)s points.") % {"balance": client.balance}
-            )
-        review.append(
-            _("points %(points)s above the balance %(balance)s")
-            % {"points": points, "balance": client.balance}
-        )
-    certificate_used = ZERO
-    if certificate is not None:
-        if any(c.pk == certificate.pk for c, _p in used_certificates):
-            raise RedemptionError(_("This certificate is already used in this batch."))
-        certificate_check(certificate=certificate, client=client, at=item.occurred_at)
-        certificate_used = certificate_share(
-            certificate=certificate, eligible=limits.eligible, points=points
-        )
-        if certificate_used <= 0:
-            raise RedemptionError(_("The certificate cannot pay anything on this check."))
-        used_certificates.append((certificate, purchase))
-        purchase.certificate = certificate
-    paid = q(item.amount - points - certificate_used)
-    lines = purchase.new_lines
-    # Points the till took beyond the rules paid the regular items first, then the rest.
-    base = check_base(
-        rules=rules,
-        lines=lines,
-        points=min(points, limits.eligible) if item.till_points else points,
-        certificate_used=certificate_used,
-    )
-    if item.till_points and points > limits.eligible:
-        _spill(lines, q(points - limits.eligible))
-        base = q(
-            sum(
-                (
-                    max(ln.amount - ln.points_paid - ln.certificate_paid, ZERO)
-                    for ln in lines
-                    if not ln.promo or program is None or program.promo_earns_points
-                ),
-                ZERO,
-            )
-        )
-    accrued, referral_base = check_rewards(rules=rules, tier=tier, lines=lines, base=base)
-    purchase.tier = tier
-    purchase.points_redeemed = points
-    purchase.certificate_redeemed = certificate_used
-    purchase.paid_money = paid
-    purchase.points_accrued = accrued
-    purchase.review_reason = "; ".join(str(r) for r in review)[:300]
-    at = item.occurred_at
-    try:
-        if points:
-            entry = batch.post(
-                client_id=client.pk,
-                kind=LedgerKind.REDEMPTION,
-                points=-points,
-                purchase=purchase,
-                created_at=at,
-                allow_short=item.till_points,
-            )
-            if entry.uncovered:
-                entry.reason = _("Paid at the till beyond the balance: %(short)s uncovered") % {
-                    "short": entry.uncovered
-                }
-        if accrued:
-            batch.post(
-                client_id=client.pk,
-                kind=LedgerKind.ACCRUAL,
-                points=accrued,
-                purchase=purchase,
-                created_at=at,
-            )
-    except InsufficientPoints as exc:
-        raise RedemptionError(str(exc)) from None
-    rewarded = {}
-    event = FIRST_PURCHASE if client.purchases_count == 0 else PURCHASE
-    for ancestor, level, kind, reward in referral_rewards(
-        rules=rules, chain=chain, event=event, referral_base=referral_base
-    ):
-        batch.post(
-            client_id=ancestor,
-            kind=kind,
-            points=reward,
-            purchase=purchase,
-            referral_level=level,
-            created_at=at,
-        )
-        rewarded[ancestor] = q(rewarded.get(ancestor, ZERO) + reward)
-    result.rewarded = rewarded
-    result.referral_points = q(sum(rewarded.values(), ZERO))
-    _move_client_figures(rules=rules, batch=batch, client=client, item=item)
-
-
-def lines_worth_keeping(lines) -> bool:
-    """A check of one regular item with no id and quantity 1 is its purchase: that line says
-    nothing the purchase does not (a refund rebuilds it from the purchase's totals), so the
-    hot path skips its insert. Every other check keeps its lines."""
-    if len(lines) != 1:
-        return True
-    line = lines[0]
-    return bool(line.promo or line.external_id or line.quantity != 1)
-
-
-def _spill(lines, extra) -> None:
-    """Points the till took beyond what the eligible items allow: booked on the lines that
-    still have money on them, promo last, so the check's line shares add up."""
-    for line in sorted(lines, key=lambda ln: ln.promo):
-        room = max(line.amount - line.points_paid - line.certificate_paid, ZERO)
-        take = min(room, extra)
-        line.points_paid = q(line.points_paid + take)
-        extra = q(extra - take)
-        if not extra:
-            return
 
 
 def _schedule_after_purchase(purchase_ids: list[int]) -> None:

@@ -9,50 +9,41 @@ spent the cashback, the part the balance cannot cover is written off and named i
 reason.
 
 A POS refund costs one lock and one write, as a sale does: on PostgreSQL the sale is read with
-any refund already under the document's id and the sale's ledger movements in one statement,
-the clients and the purchase are locked, and the refund, its ledger entries, the refunded
-lines and purchase, the client figures and the POS event row are one statement
-(`LedgerBatch.flush_with`); a refund of the same id committed meanwhile makes that write a
-no-op, answered as a repeat. SQLite writes each part with a statement of its own.
-
-Over 600 lines: one idea, reversing a purchase under its lock (lines, amount, certificate use,
-referral shares, pending refunds); the cumulative-share arithmetic must see every part at once,
-and the POS refund's reads are shaped for its one-statement write."""
+any refund already under the document's id and the sale's ledger movements in one statement
+(`pos_refunds`), the clients and the purchase are locked (`refund_lines`), and the refund, its
+ledger entries, the refunded lines and purchase, the client figures and the POS event row are
+one statement (`LedgerBatch.flush_with`); a refund of the same id committed meanwhile makes
+that write a no-op, answered as a repeat. SQLite writes each part with a statement of its own."""
 
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.ledger import LedgerBatch, purchase_movements_sql
+from loyalty.ledger import LedgerBatch
 from loyalty.models import (
     CampaignKind,
     Certificate,
     LedgerEntry,
     LedgerKind,
     Purchase,
-    PurchaseLine,
     Refund,
 )
-from loyalty.pos.models import PendingRefund
 from onboarding.models import Merchant
 from onboarding.money import ZERO, q
 
 from .errors import IdempotencyConflict, RefundError
 from .lines import (
     RefundLineInput,
-    allocate,
-    line_figures,
-    line_rewards,
     line_share,
-    lines_from_totals,
     refund_split,
 )
 from .locking import lock_with_config, rules_cached
+from .refund_lines import purchase_locked, refund_split_known
 
 
 @dataclass
@@ -139,7 +130,7 @@ def refund_record(
         raise
 
 
-def _same_refund(existing: Refund, split: dict | None) -> RefundResult:
+def same_refund(existing: Refund, split: dict | None) -> RefundResult:
     """The first refund under this id, if the repeat asks for the same items."""
     if split is not None:
         asked = sorted([pos, str(value)] for pos, value in split.items())
@@ -149,74 +140,6 @@ def _same_refund(existing: Refund, split: dict | None) -> RefundResult:
                 % {"id": existing.external_id}
             )
     return RefundResult(refund=existing, created=False)
-
-
-def purchase_lines(purchase: Purchase) -> list[PurchaseLine]:
-    """The purchase's lines, locked; a purchase recorded before lines were kept gets its
-    regular and promo parts as two lines, with its totals allocated to them."""
-    lines = list(
-        PurchaseLine.objects.filter(purchase=purchase).order_by("position").select_for_update()
-    )
-    return lines or _lines_made(purchase)
-
-
-def _lines_made(purchase: Purchase) -> list[PurchaseLine]:
-    """Lines for a purchase recorded before lines were kept (saved)."""
-    lines = [
-        PurchaseLine(
-            purchase=purchase,
-            position=position,
-            name=line.name,
-            amount=line.amount,
-            promo=line.promo,
-            quantity=line.quantity,
-        )
-        for position, line in enumerate(
-            lines_from_totals(q(purchase.amount), q(purchase.excluded_amount)), start=1
-        )
-    ]
-    line_figures(
-        lines=lines,
-        points=q(purchase.points_redeemed),
-        certificate_used=q(purchase.certificate_redeemed),
-        promo_redeemable=False,
-        promo_earns=True,
-    )
-    line_rewards(
-        lines=lines, accrued=q(purchase.points_accrued), promo_earns=True, referral_base="paid"
-    )
-    before = q(purchase.refunded_amount)
-    for line, part in zip(lines, allocate(before, [ln.amount for ln in lines]), strict=True):
-        line.refunded_amount = part
-    PurchaseLine.objects.bulk_create(lines)
-    return lines
-
-
-def _locked(purchase: Purchase) -> tuple[Purchase, list[PurchaseLine]]:
-    """Lock the purchase and read its lines. On PostgreSQL one statement: the lines with the
-    purchase's refunded amount (the one figure of a recorded purchase that changes), the
-    purchase row locked — every writer of its lines holds that lock."""
-    if connection.vendor != "postgresql":
-        purchase = Purchase.objects.select_for_update(of=("self",)).get(pk=purchase.pk)
-        return purchase, purchase_lines(purchase)
-    sql = _SQL.get("locked")
-    if sql is None:
-        qn = connection.ops.quote_name
-        sql = _SQL["locked"] = (
-            f"SELECT l.*, p.refunded_amount AS locked_refunded "
-            f"FROM {qn(Purchase._meta.db_table)} p "
-            f"LEFT JOIN {qn(PurchaseLine._meta.db_table)} l ON l.purchase_id = p.id "
-            "WHERE p.id = %s ORDER BY l.position FOR UPDATE OF p"
-        )
-    rows = list(PurchaseLine.objects.raw(sql, [purchase.pk]))
-    if not rows:
-        raise Purchase.DoesNotExist
-    purchase.refunded_amount = rows[0].locked_refunded
-    lines = [line for line in rows if line.pk is not None]
-    return purchase, lines or _lines_made(purchase)
-
-
-_SQL: dict[str, str] = {}
 
 
 def _refund_locked(
@@ -251,7 +174,7 @@ def _refund_locked(
         client_ids={purchase.client_id} | {row[0] for row in originals} - {None},
     )
     clients = snapshot.clients
-    purchase, lines = _locked(purchase)
+    purchase, lines = purchase_locked(purchase)
     if returned and clamp and amount is not None:
         known = {ln.external_id for ln in lines}
         if any(ln.external_id not in known for ln in returned):
@@ -384,7 +307,7 @@ def _refund_locked(
         existing = Refund.objects.filter(merchant=merchant, external_id=external_id).first()
         if existing is None:  # the conflicting row is gone again: let the caller retry
             raise IntegrityError("refund external id conflict")
-        return _same_refund(existing, refund_split_known(purchase, returned) if returned else None)
+        return same_refund(existing, refund_split_known(purchase, returned) if returned else None)
     result.certificate_returned = _certificate_return(purchase, q(certificate_share), at)
     if full:
         result.certificates_cancelled = _consequences_undo(purchase, at)
@@ -459,196 +382,3 @@ def _certificate_return(purchase: Purchase, share: Decimal, at) -> Decimal:
         certificate.redeemed_purchase = None
     certificate.save(update_fields=["used_points", "status", "redeemed_at", "redeemed_purchase"])
     return share
-
-
-def _lines_json(lines: list[RefundLineInput] | None) -> list:
-    return [
-        [
-            ln.external_id,
-            ln.position,
-            None if ln.quantity is None else str(ln.quantity),
-            None if ln.amount is None else str(ln.amount),
-        ]
-        for ln in lines or []
-    ]
-
-
-def _lines_from_json(rows) -> list[RefundLineInput] | None:
-    if not rows:
-        return None
-    return [
-        RefundLineInput(
-            external_id=ext or "",
-            position=pos,
-            quantity=None if qty is None else Decimal(qty),
-            amount=None if amount is None else Decimal(amount),
-        )
-        for ext, pos, qty, amount in rows
-    ]
-
-
-def refund_or_pending(
-    *,
-    merchant: Merchant,
-    base_external_id: str,
-    external_id: str,
-    amount=None,
-    promo_amount=None,
-    lines: list[RefundLineInput] | None = None,
-    occurred_at: datetime | None = None,
-    raw_payload=None,
-    rows_with=None,
-) -> RefundResult:
-    """A POS refund of the sale `base_external_id`: applied now if the sale is known, else
-    kept pending (never failed) and applied when the sale arrives. Names `lines`, or an
-    `amount` (None: the whole remaining sale; above what is left: reduced to it).
-    `rows_with(result)`: rows written with a new refund (see `refund_record`)."""
-    purchase, known_refund, originals = sale_for_refund(merchant, base_external_id, external_id)
-    if purchase is None:
-        with transaction.atomic():
-            pending, created = PendingRefund.objects.get_or_create(
-                merchant=merchant,
-                external_id=external_id,
-                defaults={
-                    "base_external_id": base_external_id,
-                    "amount": q(amount) if amount is not None else None,
-                    "promo_amount": q(promo_amount) if promo_amount is not None else None,
-                    "lines": _lines_json(lines),
-                    "occurred_at": occurred_at or timezone.now(),
-                    "raw_payload": raw_payload,
-                },
-            )
-            if not created or pending.applied_at is not None:
-                return RefundResult(
-                    refund=pending.refund, created=False, pending=pending.refund is None
-                )
-        # The sale may have committed between our read and the pending row's commit: look
-        # again now that the pending row is visible to it, so one of the two applies it.
-        if Purchase.objects.filter(merchant=merchant, external_id=base_external_id).exists():
-            with transaction.atomic():
-                applied = pending_refunds_apply(
-                    merchant=merchant, base_external_ids=[base_external_id]
-                )
-            if applied:
-                return applied[0]
-        return RefundResult(refund=None, created=False, pending=True)
-    if known_refund is not False:
-        existing = (
-            Refund.objects.filter(pk=known_refund).first()
-            if known_refund is not None
-            else Refund.objects.filter(merchant=merchant, external_id=external_id).first()
-        )
-        if existing is not None:
-            if lines:
-                _same_refund(existing, refund_split_known(purchase, lines))
-            return RefundResult(refund=existing, created=False)
-    if q(purchase.amount - purchase.refunded_amount) <= 0:
-        return RefundResult(refund=None, created=False)
-    # What is left, the lines the sale kept and the amount's bounds are settled under the
-    # purchase's lock (`clamp`).
-    return refund_record(
-        merchant=merchant,
-        purchase=purchase,
-        amount=amount if amount is not None or lines else purchase.amount,
-        promo_amount=promo_amount,
-        lines=lines or None,
-        external_id=external_id,
-        occurred_at=occurred_at,
-        raw_payload=raw_payload,
-        clamp=True,
-        rows_with=rows_with,
-        checked=True,
-        originals=originals,
-    )
-
-
-def sale_for_refund(merchant: Merchant, base_external_id: str, external_id: str):
-    """(purchase, known refund, originals) for a POS refund of the sale `base_external_id`.
-
-    On PostgreSQL one statement: the purchase (its raw payload left unread), the id of a
-    refund already recorded under `external_id` (False: none), and the purchase's own
-    ledger movements as `(client, kind, level, points)`. Elsewhere the purchase alone, with
-    None for the other two (read by the caller)."""
-    if connection.vendor != "postgresql":
-        purchase = Purchase.objects.filter(merchant=merchant, external_id=base_external_id).first()
-        return purchase, None, None
-    sql = _SQL.get("sale")
-    if sql is None:
-        qn = connection.ops.quote_name
-        columns = ", ".join(
-            f"p.{qn(f.column)}" for f in Purchase._meta.concrete_fields if f.name != "raw_payload"
-        )
-        sql = _SQL["sale"] = (
-            f"SELECT {columns}, "
-            f"(SELECT r.id FROM {qn(Refund._meta.db_table)} r "
-            "WHERE r.merchant_id = %s AND r.external_id = %s) AS known_refund, "
-            f"{purchase_movements_sql('p.id')} AS originals "
-            f"FROM {qn(Purchase._meta.db_table)} p "
-            "WHERE p.merchant_id = %s AND p.external_id = %s"
-        )
-    rows = list(
-        Purchase.objects.raw(sql, [merchant.pk, external_id, merchant.pk, base_external_id])
-    )
-    if not rows:
-        return None, None, None
-    purchase = rows[0]
-    originals = []
-    for item in (purchase.originals or "").split(";"):
-        if item:
-            client_id, kind, level, points = item.split(",")
-            originals.append((int(client_id), kind, int(level) if level else None, Decimal(points)))
-    return purchase, purchase.known_refund or False, originals
-
-
-def refund_split_known(purchase: Purchase, lines: list[RefundLineInput]) -> dict | None:
-    """What a repeat naming `lines` would have taken, measured against the purchase as it was
-    before any refund (for comparing a repeat with the first delivery)."""
-    stored = list(PurchaseLine.objects.filter(purchase=purchase).order_by("position"))
-    if not stored:
-        return None
-    for line in stored:
-        line.refunded_amount = ZERO
-    try:
-        return refund_split(lines=stored, amount=None, promo_amount=None, returned=lines)
-    except RefundError:
-        return {}
-
-
-def pending_refunds_exist(*, merchant: Merchant, base_external_ids) -> bool:
-    """Whether refunds wait for any of these sales (one indexed read, no lock)."""
-    keys = list(base_external_ids)
-    table = connection.ops.quote_name(PendingRefund._meta.db_table)
-    marks = ", ".join(["%s"] * len(keys))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {table} WHERE merchant_id = %s AND base_external_id IN ({marks}) "
-            "AND applied_at IS NULL LIMIT 1",
-            [merchant.pk, *keys],
-        )
-        return cursor.fetchone() is not None
-
-
-def pending_refunds_apply(*, merchant: Merchant, base_external_ids) -> list[RefundResult]:
-    """Apply the refunds that were waiting for these sales (called when the sales arrive)."""
-    results = []
-    pending = PendingRefund.objects.select_for_update().filter(
-        merchant=merchant, base_external_id__in=list(base_external_ids), applied_at__isnull=True
-    )
-    for item in pending.order_by("created_at", "pk"):
-        result = refund_or_pending(
-            merchant=merchant,
-            base_external_id=item.base_external_id,
-            external_id=item.external_id,
-            amount=item.amount,
-            promo_amount=item.promo_amount,
-            lines=_lines_from_json(item.lines),
-            occurred_at=item.occurred_at,
-            raw_payload=item.raw_payload,
-        )
-        item.applied_at = timezone.now()
-        item.refund = result.refund
-        if result.refund is None:
-            item.note = _("Nothing left to refund.")
-        item.save(update_fields=["applied_at", "refund", "note"])
-        results.append(result)
-    return results

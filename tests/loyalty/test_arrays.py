@@ -1,9 +1,12 @@
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from django.db import connection
+from psycopg.types.json import Jsonb
 
 from crm.models import Client
+from loyalty.ledger.params import json_rows
 from loyalty.services.arrays import array_text, ids_in
 from tests.factories import ClientFactory, MerchantFactory
 
@@ -31,3 +34,14 @@ def test_ids_in_selects_exactly_the_given_rows():
     assert found == {clients[0].pk, clients[2].pk}
     if connection.vendor != "postgresql":
         assert ids_in(wanted) == wanted
+
+
+def test_json_rows_write_numbers_and_moments_as_text_and_json_columns_as_json():
+    at = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    text = json_rows([{"id": 1, "points": Decimal("1.50"), "at": at, "raw": Jsonb({"a": [1]})}])
+    assert (
+        text
+        == '[{"id": 1, "points": "1.50", "at": "2025-03-01T12:00:00+00:00", "raw": {"a": [1]}}]'
+    )
+    with pytest.raises(TypeError):
+        json_rows([{"x": object()}])

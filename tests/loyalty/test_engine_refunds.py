@@ -11,8 +11,9 @@ from loyalty.pos.models import PendingRefund
 from loyalty.services.adjustments import points_adjust
 from loyalty.services.errors import LoyaltyError, RefundError
 from loyalty.services.members import client_join
+from loyalty.services.pos_refunds import refund_or_pending
 from loyalty.services.purchases import purchase_record
-from loyalty.services.refunds import refund_or_pending, refund_record
+from loyalty.services.refunds import refund_record
 from tests.factories import CertificateFactory, ClientFactory, UserFactory, reference_merchant
 from tests.loyalty.test_engine import assert_ledger_exact, buy, chain
 
