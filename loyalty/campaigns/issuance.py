@@ -25,7 +25,7 @@ from ..models import (
     OutboxMessage,
     RewardForm,
 )
-from ..services.arrays import ids_in
+from ..services.arrays import array_text, ids_in
 from .audience import campaign_admits
 from .budget import budget_room, has_budget, lock_campaign
 from .outbox import MessageRenderer, Recipient
@@ -58,38 +58,52 @@ def _insert_issuances(rows: list[tuple], *, draw_certificates: bool = False) -> 
     """INSERT … ON CONFLICT DO NOTHING RETURNING (id, client_id, period_key, certificate_id) of
     new rows only.
 
-    `rows` are (merchant_id, campaign_id, client_id, period_key, points, issued_at). With
+    `rows` are (merchant_id, campaign_id, client_id, period_key, points, issued_at), all of
+    one campaign, for clients whose rows this transaction has locked. With
     `draw_certificates` (PostgreSQL) each new row gets its certificate's id drawn from the
     certificates' sequence in the same statement; the certificates are inserted next with
-    those ids (the foreign key is checked at commit), so no issuance is updated after."""
+    those ids, so no issuance is updated after.
+
+    The statement itself holds the campaign: on PostgreSQL it takes the campaign row's key
+    lock (what a foreign-key check would take, once instead of per row), elsewhere it reads
+    the row; a campaign deleted meanwhile gets no issuance. With the clients locked, that is
+    the integrity the issuances' and certificates' unchecked client and campaign keys rely
+    on (loyalty.models.CampaignIssuance)."""
     meta = CampaignIssuance._meta
     ops = connection.ops
     table = ops.quote_name(meta.db_table)
+    campaigns = ops.quote_name(Campaign._meta.db_table)
     cols = ["merchant_id", "campaign_id", "client_id", "period_key", "points", "issued_at"]
+    merchant_id, campaign_id, _c, _k, points, issued_at = rows[0]
     if connection.vendor == "postgresql":
         # One row per array position: a handful of parameters whatever the chunk's size.
         draw = ""
         if draw_certificates:
             cols.append("certificate_id")
             sequence = ops.quote_name(Certificate._meta.db_table)
-            draw = f", nextval(pg_get_serial_sequence('{sequence}', 'id'))"
-        merchant_id, campaign_id, _c, _k, points, issued_at = rows[0]
+            # The sequence is named once per statement (an init plan), not once per row.
+            draw = f", nextval((SELECT pg_get_serial_sequence('{sequence}', 'id'))::regclass)"
         params = [
             merchant_id,
-            campaign_id,
             ops.adapt_decimalfield_value(points, 14, 2),
             ops.adapt_datetimefield_value(issued_at),
-            [row[2] for row in rows],
+            array_text([row[2] for row in rows]),
             [row[3] for row in rows],
+            campaign_id,
         ]
         source = (
-            "SELECT %s::bigint, %s::bigint, t.client_id, t.period_key, %s::numeric, "
+            "SELECT %s::bigint, k.id, t.client_id, t.period_key, %s::numeric, "
             f"%s::timestamptz{draw} "
-            "FROM unnest(%s::bigint[], %s::text[]) AS t(client_id, period_key)"
+            "FROM unnest(%s::bigint[], %s::text[]) AS t(client_id, period_key), "
+            f"(SELECT id FROM {campaigns} WHERE id = %s FOR KEY SHARE) AS k"
         )
     else:
         row = "(%s, %s, %s, %s, %s, %s)"
-        source = "VALUES " + ", ".join([row] * len(rows))
+        source = (
+            "SELECT * FROM (VALUES "
+            + ", ".join([row] * len(rows))
+            + f") WHERE EXISTS (SELECT 1 FROM {campaigns} WHERE id = %s)"
+        )
         params = []
         for merchant_id, campaign_id, client_id, period_key, points, issued_at in rows:
             params += [
@@ -100,6 +114,7 @@ def _insert_issuances(rows: list[tuple], *, draw_certificates: bool = False) -> 
                 ops.adapt_decimalfield_value(points, 14, 2),
                 ops.adapt_datetimefield_value(issued_at),
             ]
+        params.append(campaign_id)
     sql = (
         f"INSERT INTO {table} ({', '.join(ops.quote_name(c) for c in cols)}) {source} "
         "ON CONFLICT (campaign_id, client_id, period_key) DO NOTHING "
