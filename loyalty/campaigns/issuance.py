@@ -316,5 +316,5 @@ class _MessageParts:
             issuance_id=issuance_id,
             points=self.points,
             valid_until=self.valid_until,
-            channel=self._channel(cid, consent, [c for c in self.locked]),
+            channel=self._channel(cid, consent, list(self.locked)),
         )
