@@ -28,6 +28,7 @@ from ..models import (
 from ..services.arrays import ids_in
 from .audience import campaign_admits
 from .budget import budget_room, has_budget, lock_campaign
+from .issue_sql import certificates_issue, issuance_insert
 from .outbox import MessageRenderer, Recipient
 from .sql import bulk_set, insert_set
 
@@ -54,42 +55,27 @@ class IssueOutcome:
         self.left_out.extend(other.left_out)
 
 
-def _insert_issuances(rows: list[tuple], *, draw_certificates: bool = False) -> list[tuple]:
+def _insert_issuances(rows: list[tuple]) -> list[tuple]:
     """INSERT … ON CONFLICT DO NOTHING RETURNING (id, client_id, period_key, certificate_id) of
-    new rows only.
+    new rows only; `rows` are (merchant_id, campaign_id, client_id, period_key, points,
+    issued_at), all of one campaign, for clients whose rows this transaction has locked.
 
-    `rows` are (merchant_id, campaign_id, client_id, period_key, points, issued_at). With
-    `draw_certificates` (PostgreSQL) each new row gets its certificate's id drawn from the
-    certificates' sequence in the same statement; the certificates are inserted next with
-    those ids (the foreign key is checked at commit), so no issuance is updated after."""
-    meta = CampaignIssuance._meta
-    ops = connection.ops
-    table = ops.quote_name(meta.db_table)
-    cols = ["merchant_id", "campaign_id", "client_id", "period_key", "points", "issued_at"]
+    The statement holds the campaign (issue_sql.py on PostgreSQL; elsewhere it reads the
+    row): a campaign deleted meanwhile gets no issuance."""
     if connection.vendor == "postgresql":
-        # One row per array position: a handful of parameters whatever the chunk's size.
-        draw = ""
-        if draw_certificates:
-            cols.append("certificate_id")
-            sequence = ops.quote_name(Certificate._meta.db_table)
-            draw = f", nextval(pg_get_serial_sequence('{sequence}', 'id'))"
-        merchant_id, campaign_id, _c, _k, points, issued_at = rows[0]
-        params = [
-            merchant_id,
-            campaign_id,
-            ops.adapt_decimalfield_value(points, 14, 2),
-            ops.adapt_datetimefield_value(issued_at),
-            [row[2] for row in rows],
-            [row[3] for row in rows],
-        ]
-        source = (
-            "SELECT %s::bigint, %s::bigint, t.client_id, t.period_key, %s::numeric, "
-            f"%s::timestamptz{draw} "
-            "FROM unnest(%s::bigint[], %s::text[]) AS t(client_id, period_key)"
-        )
+        sql, params = issuance_insert(rows)
     else:
+        ops = connection.ops
+        cols = ["merchant_id", "campaign_id", "client_id", "period_key", "points", "issued_at"]
         row = "(%s, %s, %s, %s, %s, %s)"
-        source = "VALUES " + ", ".join([row] * len(rows))
+        sql = (
+            f"INSERT INTO {ops.quote_name(CampaignIssuance._meta.db_table)} "
+            f"({', '.join(ops.quote_name(c) for c in cols)}) "
+            f"SELECT * FROM (VALUES {', '.join([row] * len(rows))}) "
+            f"WHERE EXISTS (SELECT 1 FROM {ops.quote_name(Campaign._meta.db_table)} WHERE id = %s) "
+            "ON CONFLICT (campaign_id, client_id, period_key) DO NOTHING "
+            "RETURNING id, client_id, period_key, certificate_id"
+        )
         params = []
         for merchant_id, campaign_id, client_id, period_key, points, issued_at in rows:
             params += [
@@ -100,11 +86,7 @@ def _insert_issuances(rows: list[tuple], *, draw_certificates: bool = False) -> 
                 ops.adapt_decimalfield_value(points, 14, 2),
                 ops.adapt_datetimefield_value(issued_at),
             ]
-    sql = (
-        f"INSERT INTO {table} ({', '.join(ops.quote_name(c) for c in cols)}) {source} "
-        "ON CONFLICT (campaign_id, client_id, period_key) DO NOTHING "
-        "RETURNING id, client_id, period_key, certificate_id"
-    )
+        params.append(rows[0][1])
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [(row[0], row[1], row[2], row[3]) for row in cursor.fetchall()]
@@ -199,12 +181,9 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_at):
             rows = _within_budget(campaign, rows, moment, tzinfo, outcome)
             if not rows:
                 return outcome
-        draw = is_certificate and connection.vendor == "postgresql"
-        inserted = _insert_issuances(rows, draw_certificates=draw)
-        if not inserted:
-            return outcome
-        valid_until = None
-        by_issuance = {}
+        renderer = MessageRenderer(campaign=campaign, merchant_name=merchant_name, tzinfo=tzinfo)
+        valid_until = burn_at
+        cap = None
         if is_certificate:
             valid_until = moment + timedelta(days=campaign.certificate_valid_days or 30)
             cap = (
@@ -212,53 +191,42 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_at):
                 if campaign.redemption_cap_percent is not None
                 else Decimal(100)
             )
-            if draw:
-                # Set-based: the ids drawn with the issuances, one INSERT … SELECT unnest.
-                insert_set(
-                    Certificate,
-                    constants={
-                        "merchant_id": campaign.merchant_id,
-                        "campaign_id": campaign.pk,
-                        "points": points,
-                        "redemption_cap_percent": cap,
-                        "issued_at": moment,
-                        "valid_until": valid_until,
-                        "remainder_burns": campaign.certificate_remainder_burns,
-                    },
-                    columns={
-                        "id": [cert_id for _iid, _cid, _key, cert_id in inserted],
-                        "client_id": [cid for _iid, cid, _key, _cert in inserted],
-                    },
-                )
-            else:
-                certificates = Certificate.objects.bulk_create(
-                    [
-                        Certificate(
-                            merchant_id=campaign.merchant_id,
-                            client_id=cid,
-                            campaign=campaign,
-                            points=points,
-                            redemption_cap_percent=cap,
-                            issued_at=moment,
-                            valid_until=valid_until,
-                            remainder_burns=campaign.certificate_remainder_burns,
-                        )
-                        for _iid, cid, _key, _cert in inserted
-                    ]
-                )
-                bulk_set(
-                    CampaignIssuance,
-                    "certificate",
-                    {
-                        iid: cert.pk
-                        for (iid, _cid, _key, _none), cert in zip(
-                            inserted, certificates, strict=True
-                        )
-                    },
-                )
+        messages = _MessageParts(campaign, renderer, locked, points, valid_until)
+        if is_certificate and connection.vendor == "postgresql":
+            # Set-based: issuances, certificates and messages in one statement (issue_sql.py).
+            columns = messages.columns([(row[2], row[3]) for row in rows], "period_key")
+            outcome.message_ids = certificates_issue(
+                rows,
+                certificate=_certificate_constants(campaign, points, cap, moment, valid_until),
+                subject=renderer.subject,
+                messages=columns,
+            )
+            outcome.issued = outcome.certificates = len(outcome.message_ids)
+            outcome.points = points * outcome.issued
+            return outcome
+        inserted = _insert_issuances(rows)
+        if not inserted:
+            return outcome
+        if is_certificate:
+            certificates = Certificate.objects.bulk_create(
+                [
+                    Certificate(
+                        client_id=cid,
+                        **_certificate_constants(campaign, points, cap, moment, valid_until),
+                    )
+                    for _iid, cid, _key, _cert in inserted
+                ]
+            )
+            bulk_set(
+                CampaignIssuance,
+                "certificate",
+                {
+                    iid: cert.pk
+                    for (iid, _cid, _key, _none), cert in zip(inserted, certificates, strict=True)
+                },
+            )
             outcome.certificates = len(inserted)
         else:
-            valid_until = burn_at
             batch = LedgerBatch(accounts)
             for _iid, cid, key, _cert in inserted:
                 batch.post_plain(
@@ -271,56 +239,82 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_at):
                     created_at=moment,
                 )
             batch.flush(need_ids=False)
-        for iid, cid, _key, _cert in inserted:
-            by_issuance[iid] = cid
-        renderer = MessageRenderer(campaign=campaign, merchant_name=merchant_name, tzinfo=tzinfo)
-        opted_out = (
-            opted_out_ids(client_ids=by_issuance.values(), channel=campaign.channel)
-            if campaign.channel != Channel.INBOX
-            else set()
-        )
+        by_issuance = [(iid, cid) for iid, cid, _key, _cert in inserted]
         if connection.vendor == "postgresql":
-            columns = {
-                "client_id": [],
-                "issuance_id": [],
-                "channel": [],
-                "recipient": [],
-                "body": [],
-            }
-            for iid, cid in by_issuance.items():
-                _id, full_name, phone, email, consent = locked[cid]
-                channel, address, body = renderer.parts(
-                    recipient=Recipient(cid, full_name, phone, email),
-                    points=points,
-                    valid_until=valid_until,
-                    channel=None if consent and cid not in opted_out else Channel.INBOX,
-                )
-                columns["client_id"].append(cid)
-                columns["issuance_id"].append(iid)
-                columns["channel"].append(channel)
-                columns["recipient"].append(address)
-                columns["body"].append(body)
             outcome.message_ids = insert_set(
                 OutboxMessage,
                 constants={"merchant_id": campaign.merchant_id, "subject": renderer.subject},
-                columns=columns,
+                columns=messages.columns([(cid, iid) for iid, cid in by_issuance], "issuance_id"),
                 returning=True,
             )
         else:
-            messages = []
-            for iid, cid in by_issuance.items():
-                _id, full_name, phone, email, consent = locked[cid]
-                messages.append(
-                    renderer.build(
-                        recipient=Recipient(cid, full_name, phone, email),
-                        issuance_id=iid,
-                        points=points,
-                        valid_until=valid_until,
-                        channel=None if consent and cid not in opted_out else Channel.INBOX,
-                    )
-                )
-            created = OutboxMessage.objects.bulk_create(messages)
+            created = OutboxMessage.objects.bulk_create(
+                [messages.build(cid, iid) for iid, cid in by_issuance]
+            )
             outcome.message_ids = [m.pk for m in created]
         outcome.issued = len(inserted)
         outcome.points = points * len(inserted)
     return outcome
+
+
+def _certificate_constants(campaign, points, cap, moment, valid_until) -> dict:
+    """The fields every certificate of one chunk shares."""
+    return {
+        "merchant_id": campaign.merchant_id,
+        "campaign_id": campaign.pk,
+        "points": points,
+        "redemption_cap_percent": cap,
+        "issued_at": moment,
+        "valid_until": valid_until,
+        "remainder_burns": campaign.certificate_remainder_burns,
+    }
+
+
+class _MessageParts:
+    """A chunk's outbox messages: over the campaign's channel, or the inbox only for clients
+    without consent to messages or who unsubscribed from that channel (looked up once, on
+    first use)."""
+
+    def __init__(self, campaign, renderer, locked, points, valid_until):
+        self.campaign, self.renderer, self.locked = campaign, renderer, locked
+        self.points, self.valid_until = points, valid_until
+        self.opted_out = None
+
+    def _channel(self, cid, consent, client_ids):
+        if self.opted_out is None:
+            self.opted_out = (
+                opted_out_ids(client_ids=client_ids, channel=self.campaign.channel)
+                if self.campaign.channel != Channel.INBOX
+                else set()
+            )
+        return None if consent and cid not in self.opted_out else Channel.INBOX
+
+    def columns(self, pairs: list[tuple], key: str) -> dict:
+        """Column lists for a set-based insert: one message per (client_id, `key` value)."""
+        client_ids = [cid for cid, _value in pairs]
+        columns = {"client_id": [], key: [], "channel": [], "recipient": [], "body": []}
+        for cid, value in pairs:
+            _id, full_name, phone, email, consent = self.locked[cid]
+            channel, address, body = self.renderer.parts(
+                recipient=Recipient(cid, full_name, phone, email),
+                points=self.points,
+                valid_until=self.valid_until,
+                channel=self._channel(cid, consent, client_ids),
+            )
+            columns["client_id"].append(cid)
+            columns[key].append(value)
+            columns["channel"].append(channel)
+            columns["recipient"].append(address)
+            columns["body"].append(body)
+        return columns
+
+    def build(self, cid: int, issuance_id: int) -> OutboxMessage:
+        """An unsaved message (the row-by-row path)."""
+        _id, full_name, phone, email, consent = self.locked[cid]
+        return self.renderer.build(
+            recipient=Recipient(cid, full_name, phone, email),
+            issuance_id=issuance_id,
+            points=self.points,
+            valid_until=self.valid_until,
+            channel=self._channel(cid, consent, list(self.locked)),
+        )

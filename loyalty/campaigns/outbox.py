@@ -76,10 +76,22 @@ def default_template(kind: str, reward_form: str) -> str:
 def render_template(template: str, values: dict) -> str:
     """Substitute the known placeholders; anything else (unknown names, attribute or index
     look-ups, stray braces) is left as written, so a typo never breaks a campaign run."""
+    return render_parsed(template_parse(template), values)
+
+
+def template_parse(template: str) -> list | str:
+    """The template's parts for `render_parsed`, or the template itself if it cannot be
+    parsed (it is then sent as written)."""
     try:
-        parts = list(Formatter().parse(template))
+        return list(Formatter().parse(template))
     except ValueError:
         return template
+
+
+def render_parsed(parts: list | str, values: dict) -> str:
+    """`render_template` of a template parsed once by `template_parse`."""
+    if isinstance(parts, str):
+        return parts
     out = []
     for literal, field, spec, conversion in parts:
         out.append(literal)
@@ -120,10 +132,12 @@ class MessageRenderer:
         self.campaign = campaign
         self.merchant_name = merchant_name
         self.tzinfo = tzinfo
+        self._last_reward: tuple = (None, {})
         with translation.override(settings.LANGUAGE_CODE):
             self.template = campaign.message_template.strip() or _(
                 default_template(campaign.kind, campaign.reward_form)
             )
+            self.parts_of_template = template_parse(self.template)
             self.anonymous = _("dear client")
             self.subject = (
                 _("%(merchant)s: %(campaign)s")
@@ -167,15 +181,25 @@ class MessageRenderer:
         channel = channel or self.campaign.channel
         values = {
             "name": recipient.full_name.strip() or self.anonymous,
-            "points": format_points(points),
-            "valid_until": last_valid_day(valid_until, self.tzinfo).strftime("%d.%m.%Y")
-            if valid_until
-            else "",
-            "merchant": self.merchant_name,
+            **self._reward_values(points, valid_until),
         }
         address = (
             recipient.email
             if channel == Channel.EMAIL
             else ("" if channel == Channel.INBOX else recipient.phone)
         )
-        return channel, address, render_template(self.template, values)
+        return channel, address, render_parsed(self.parts_of_template, values)
+
+    def _reward_values(self, points: Decimal, valid_until: datetime | None) -> dict:
+        """The placeholders shared by a chunk's messages (the same reward), formatted once."""
+        key = (points, valid_until)
+        if self._last_reward[0] != key:
+            values = {
+                "points": format_points(points),
+                "valid_until": last_valid_day(valid_until, self.tzinfo).strftime("%d.%m.%Y")
+                if valid_until
+                else "",
+                "merchant": self.merchant_name,
+            }
+            self._last_reward = (key, values)
+        return self._last_reward[1]

@@ -73,27 +73,20 @@ def _prepared(field, values: list) -> list:
     return out
 
 
-def insert_set(model, *, constants: dict, columns: dict, returning: bool = False) -> list[int]:
-    """PostgreSQL: insert one row per position of the equal-length `columns` lists with one
-    `INSERT … SELECT … FROM unnest(arrays)` — a handful of parameters whatever the row count,
-    no model instances. `constants` are the same for every row; every other field takes its
-    default (`auto_now`/`auto_now_add`: now). Returns the new primary keys if `returning`."""
+def insert_select(model, *, constants: dict, expressions: dict, source: str) -> tuple[str, list]:
+    """PostgreSQL: `INSERT INTO <model's table> (…) SELECT … FROM <source>` as (sql, params),
+    to run alone or as a step of a `WITH` chain. `expressions` maps fields to SQL over
+    `source` (its own parameters follow the statement's); `constants` are the same for every
+    row; every other field takes its default (`auto_now`/`auto_now_add`: now)."""
     meta = model._meta
     qn = connection.ops.quote_name
     now = timezone.now()
     targets, select, params = [], [], []
-    arrays, names, array_params = [], [], []
-    for position, field in enumerate(meta.concrete_fields):
+    for field in meta.concrete_fields:
         name = field.attname
-        db_type = field.target_field.db_type(connection) if field.is_relation else None
-        db_type = db_type or field.db_type(connection)
-        if name in columns:
-            alias = f"c{position}"
+        if name in expressions:
             targets.append(qn(field.column))
-            select.append(f"t.{alias}")
-            arrays.append(f"%s::{db_type}[]")
-            names.append(alias)
-            array_params.append(array_text(_prepared(field, columns[name])))
+            select.append(expressions[name])
             continue
         if field is meta.auto_field:
             continue
@@ -104,13 +97,45 @@ def insert_set(model, *, constants: dict, columns: dict, returning: bool = False
         else:
             value = field.get_default()
         targets.append(qn(field.column))
-        select.append(f"%s::{db_type}")
+        select.append(f"%s::{db_type(field)}")
         params.append(field.get_db_prep_save(value, connection))
     sql = (
         f"INSERT INTO {qn(meta.db_table)} ({', '.join(targets)}) "
-        f"SELECT {', '.join(select)} FROM unnest({', '.join(arrays)}) AS t({', '.join(names)})"
-        + (f" RETURNING {qn(meta.pk.column)}" if returning else "")
+        f"SELECT {', '.join(select)} FROM {source}"
     )
+    return sql, params
+
+
+def unnest_source(model, columns: dict, alias: str = "t") -> tuple[str, dict, list]:
+    """`unnest(arrays) AS alias(…)` over the equal-length `columns` lists of `model`'s fields:
+    (source, {field: column expression}, the arrays as parameters)."""
+    arrays, names, expressions, params = [], [], {}, []
+    for position, name in enumerate(columns):
+        field = model._meta.get_field(name)
+        column = f"c{position}"
+        arrays.append(f"%s::{db_type(field)}[]")
+        names.append(column)
+        expressions[field.attname] = f"{alias}.{column}"
+        params.append(array_text(_prepared(field, columns[name])))
+    source = f"unnest({', '.join(arrays)}) AS {alias}({', '.join(names)})"
+    return source, expressions, params
+
+
+def db_type(field) -> str:
+    """The column type of `field` (a relation's: its target's)."""
+    column_type = field.target_field.db_type(connection) if field.is_relation else None
+    return column_type or field.db_type(connection)
+
+
+def insert_set(model, *, constants: dict, columns: dict, returning: bool = False) -> list[int]:
+    """PostgreSQL: insert one row per position of the equal-length `columns` lists with one
+    `INSERT … SELECT … FROM unnest(arrays)` — a handful of parameters whatever the row count,
+    no model instances. `constants` are the same for every row; every other field takes its
+    default (`auto_now`/`auto_now_add`: now). Returns the new primary keys if `returning`."""
+    source, expressions, array_params = unnest_source(model, columns)
+    sql, params = insert_select(model, constants=constants, expressions=expressions, source=source)
+    if returning:
+        sql += f" RETURNING {connection.ops.quote_name(model._meta.pk.column)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params + array_params)
         return [row[0] for row in cursor.fetchall()] if returning else []

@@ -213,8 +213,12 @@ class Certificate(models.Model):
 
     # Thousands are written by one daily run (birthdays), so each index and each foreign key
     # checked at commit counts: the merchant and the client are looked up through the
-    # composite indexes below, and the merchant is a copy of the client's (checked through
-    # the client's own key), so it has no index and no check of its own.
+    # composite indexes below, and the merchant is a copy of the client's, so it has no index
+    # and no check of its own. Certificates are written only by the campaign issuance
+    # (campaigns/issuance.py), which holds the client's row lock and the campaign's key lock
+    # while it writes them: the client and the campaign are not checked again per row at
+    # commit either (no constraint; Django still cascades a client's deletion and clears a
+    # deleted campaign — tests/loyalty/test_campaign_row_keys.py).
     merchant = models.ForeignKey(
         Merchant,
         verbose_name=_("merchant"),
@@ -229,6 +233,7 @@ class Certificate(models.Model):
         on_delete=models.CASCADE,
         related_name="certificates",
         db_index=False,
+        db_constraint=False,
     )
     campaign = models.ForeignKey(
         Campaign,
@@ -237,6 +242,7 @@ class Certificate(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="certificates",
+        db_constraint=False,
     )
     points = models.DecimalField(_("face value, points"), **POINTS)
     used_points = models.DecimalField(
@@ -295,7 +301,10 @@ class CampaignIssuance(models.Model):
 
     # As on certificates: the merchant is the client's (no index, no check of its own), the
     # campaign is looked up through the unique key that leads with it, and the certificate
-    # is written by the same chunk right after its id is drawn (no check at commit).
+    # is written by the same chunk right after its id is drawn (no check at commit). The
+    # client and the campaign are not checked at commit: issuances are written only by
+    # campaigns/issuance.py under the client's row lock, by a statement that takes the
+    # campaign's key lock itself (Django still cascades either's deletion).
     merchant = models.ForeignKey(
         Merchant,
         verbose_name=_("merchant"),
@@ -310,9 +319,14 @@ class CampaignIssuance(models.Model):
         on_delete=models.CASCADE,
         related_name="issuances",
         db_index=False,
+        db_constraint=False,
     )
     client = models.ForeignKey(
-        "crm.Client", verbose_name=_("client"), on_delete=models.CASCADE, related_name="issuances"
+        "crm.Client",
+        verbose_name=_("client"),
+        on_delete=models.CASCADE,
+        related_name="issuances",
+        db_constraint=False,
     )
     period_key = models.CharField(
         _("period"),
