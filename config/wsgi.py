@@ -1,8 +1,13 @@
 """The WSGI application. POS webhooks (`/pos/…`) run through `POS_MIDDLEWARE`, the
 portal's chain without what serves people (sessions, CSRF, login lockout, messages, the
-page CSP): a till's sale costs no work it does not need."""
+page CSP): a till's sale costs no work it does not need.
+
+A web process serves the admin, so its URL configuration — and with it the admin modules, which
+Django set-up alone leaves out (`config.apps`) — is loaded as the process starts, not by its
+first request."""
 
 import os
+from importlib import import_module
 
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
@@ -26,6 +31,7 @@ class PosWebhookHandler(WSGIHandler):
 
 portal_application = get_wsgi_application()
 pos_application = PosWebhookHandler()
+import_module(settings.ROOT_URLCONF)  # the URLconf and the admin modules, before any request
 
 
 def application(environ, start_response):

@@ -50,3 +50,16 @@ def test_django_setup_leaves_the_admin_modules_to_the_urlconf():
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, timeout=600)
+
+
+@pytest.mark.parametrize("entry", ["config.wsgi", "config.asgi"])
+def test_a_web_process_loads_the_admin_modules_as_it_starts(entry):
+    """The web entry points discover the admin at start-up, so no request pays for it."""
+    script = (
+        f"import sys, {entry}\n"
+        "from django.contrib import admin\n"
+        "from crm.models import Client\n"
+        "assert 'crm.admin' in sys.modules and admin.site.is_registered(Client)\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, timeout=600)
