@@ -9,7 +9,7 @@ Points are never taken from content alone: a wrong guess would credit money-like
 a points column needs a header that names it, a preset or a hand mapping. Every choice carries
 its reason, which the report shows.
 
-Over 400 lines: one idea, the scoring of columns, whose header and content evidence must be weighed
+Over 450 lines: one idea, the scoring of columns, whose header and content evidence must be weighed
 together (a field's header rule and content rule sit side by side)."""
 
 import datetime as dt

@@ -16,6 +16,7 @@ from onboarding.money import q
 
 from ..channels.consent import opted_out_ids
 from ..ledger import LedgerBatch, lock_accounts
+from ..ledger.params import ids_in
 from ..models import (
     Campaign,
     CampaignIssuance,
@@ -25,7 +26,6 @@ from ..models import (
     OutboxMessage,
     RewardForm,
 )
-from ..services.arrays import ids_in
 from .audience import campaign_admits
 from .budget import budget_room, has_budget, lock_campaign
 from .issue_sql import certificates_issue, issuance_insert

@@ -9,8 +9,8 @@ certificates' unchecked client and campaign keys rely on (loyalty.models.Campaig
 
 from django.db import connection
 
+from ..ledger.params import array_text
 from ..models import Campaign, CampaignIssuance, Certificate, OutboxMessage
-from ..services.arrays import array_text
 from .sql import db_type, insert_select
 
 RETURNING = "RETURNING id, client_id, period_key, certificate_id"

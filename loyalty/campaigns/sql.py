@@ -3,7 +3,8 @@
 from django.db import connection
 from django.utils import timezone
 
-from loyalty.services.arrays import array_text
+from loyalty.ledger.params import array_text
+from loyalty.ledger.shapes import prepared_values
 
 
 def bulk_set(model, field_name: str, values: dict, *, batch_size: int = 2000) -> None:
@@ -61,16 +62,7 @@ def _prepared(field, values: list) -> list:
         type(v) is int or type(v) is str for v in values
     ):
         return list(values)
-    seen: dict = {}
-    out = []
-    for value in values:
-        try:
-            out.append(seen[value])
-        except KeyError:
-            out.append(seen.setdefault(value, field.get_db_prep_save(value, connection)))
-        except TypeError:  # not hashable
-            out.append(field.get_db_prep_save(value, connection))
-    return out
+    return prepared_values(field, values, connection)
 
 
 def insert_select(model, *, constants: dict, expressions: dict, source: str) -> tuple[str, list]:

@@ -88,6 +88,22 @@ _AS_IS = {
 _PREPARERS: dict = {}
 
 
+def prepared_values(field, values, db) -> list:
+    """`values` of one column through `field.get_db_prep_save`, once per distinct value (a
+    run's rows share their time, kind, reason and most amounts); unhashable values each time."""
+    slow = field.get_db_prep_save
+    seen: dict = {}
+    out = []
+    for value in values:
+        try:
+            out.append(seen[value])
+        except KeyError:
+            out.append(seen.setdefault(value, slow(value, db)))
+        except TypeError:  # not hashable
+            out.append(slow(value, db))
+    return out
+
+
 def preparer(field, db):
     """`field.get_db_prep_save` for one field, cut short for values the ORM would pass
     through unchanged (the engine prepares ~60 values per purchase)."""

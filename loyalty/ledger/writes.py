@@ -13,7 +13,7 @@ from loyalty.services import prepared
 
 from .accounts import Account
 from .params import array_text, json_rows
-from .shapes import InsertShape, insert_shape, preparer, row_params
+from .shapes import InsertShape, insert_shape, prepared_values, preparer, row_params
 
 # The cached client figures the engine keeps exact (written together by `save_clients`).
 CLIENT_FIGURES = (
@@ -265,22 +265,11 @@ def plain_rows_write(model, rows: list[dict], *, conn) -> None:
     if model_shape.pre_save:
         raise ValueError(f"{model.__name__}: auto_now fields need model instances")
     fields = model_shape.fields
-    defaults = [f.get_default() for f in fields]
-    names = [f.attname for f in fields]
-    prepared_values: list[dict] = [{} for _f in fields]
-    columns = list(zip(fields, names, defaults, prepared_values, strict=True))
-
-    def prepared_row(row: dict) -> list:
-        out = []
-        for field, name, default, seen in columns:
-            value = row.get(name, default)
-            try:
-                out.append(seen[value])
-            except KeyError:
-                out.append(seen.setdefault(value, field.get_db_prep_save(value, conn)))
-            except TypeError:  # not hashable
-                out.append(field.get_db_prep_save(value, conn))
-        return out
+    columns = []
+    for field in fields:
+        name, default = field.attname, field.get_default()
+        columns.append(prepared_values(field, [row.get(name, default) for row in rows], conn))
+    prepared_rows = zip(*columns, strict=True)
 
     qn = conn.ops.quote_name
     table = qn(model._meta.db_table)
@@ -288,11 +277,11 @@ def plain_rows_write(model, rows: list[dict], *, conn) -> None:
     with conn.cursor() as cursor:
         if conn.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(prepared_row(row))
+                for row in prepared_rows:
+                    copy.write_row(row)
             return
         marks = ", ".join(["%s"] * len(fields))
         cursor.executemany(
             f"INSERT INTO {table} ({column_list}) VALUES ({marks})",
-            [prepared_row(row) for row in rows],
+            list(prepared_rows),
         )

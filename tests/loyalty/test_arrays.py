@@ -6,8 +6,7 @@ from django.db import connection
 from psycopg.types.json import Jsonb
 
 from crm.models import Client
-from loyalty.ledger.params import json_rows
-from loyalty.services.arrays import array_text, ids_in
+from loyalty.ledger.params import array_text, ids_in, json_rows
 from tests.factories import ClientFactory, MerchantFactory
 
 
