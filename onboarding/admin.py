@@ -14,7 +14,7 @@ from cards.admin import card_page_links
 from . import admin_bonus  # noqa: F401  (registers the staff bonus periods)
 from .admin_base import ScopedAdmin, ScopedTabularInline
 from .admin_journey import MerchantJourneyMixin
-from .admin_onboarding import MerchantOnboardingMixin
+from .admin_merchant_pages import MerchantOnboardingMixin
 from .admin_pages import SafePaginationInlineFormSet
 from .admin_present import NativeTextAdminMixin
 from .admin_training import StaffQuizLinkMixin
