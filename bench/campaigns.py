@@ -18,6 +18,7 @@ needs migrations the template lacks (a branch's) is vacuumed after them, as the 
 """
 
 import argparse
+import contextlib
 import functools
 import os
 import sys
@@ -55,8 +56,9 @@ def save_template(url: str, template: str) -> None:
         conn.execute(f'CREATE DATABASE "{template}" TEMPLATE "{name}"')
 
 
-def time_steps(timings: dict, statements: list) -> None:
-    """Wrap each step of the daily run to add its wall time and statements to `timings`."""
+def time_steps(timings: dict, statements: list, backend: list) -> None:
+    """Wrap each step of the daily run to add its wall time, statements, this process's CPU
+    and the server backend's CPU (`backend[0]`: its pid) to `timings`."""
     # The steps' modules: Django is set up only in main().
     from loyalty.campaigns import expiry, run
 
@@ -66,17 +68,15 @@ def time_steps(timings: dict, statements: list) -> None:
         @functools.wraps(original)
         def timed(*args, **kwargs):
             key = label(kwargs) if label else name
-            t, n = time.perf_counter(), statements[0]
-            try:
+            with _step(timings, key, statements, backend):
                 return original(*args, **kwargs)
-            finally:
-                wall, count = timings.get(key, (0.0, 0))
-                timings[key] = (wall + time.perf_counter() - t, count + statements[0] - n)
 
         setattr(module, name, timed)
 
     for kind, selector in list(run.DAILY_SELECTORS.items()):
-        run.DAILY_SELECTORS[kind] = _timed_selector(selector, f"select {kind}", timings, statements)
+        run.DAILY_SELECTORS[kind] = _timed_selector(
+            selector, f"select {kind}", timings, statements, backend
+        )
     wrap(run, "issue_rewards", lambda kw: f"issue {kw['campaign'].kind}")
     for name in ("gifts_burn", "points_expire", "certificates_expire"):
         wrap(expiry, name)
@@ -109,14 +109,26 @@ def time_commits(connection, commits: list) -> None:
     connection.commit = timed
 
 
-def _timed_selector(selector, key, timings, statements):
+@contextlib.contextmanager
+def _step(timings, key, statements, backend):
+    t, n, cpu = time.perf_counter(), statements[0], time.process_time()
+    server = backend_cpu(backend[0]) if backend else 0.0
+    try:
+        yield
+    finally:
+        wall, count, cpu_sum, server_sum = timings.get(key, (0.0, 0, 0.0, 0.0))
+        timings[key] = (
+            wall + time.perf_counter() - t,
+            count + statements[0] - n,
+            cpu_sum + time.process_time() - cpu,
+            server_sum + (backend_cpu(backend[0]) - server if backend else 0.0),
+        )
+
+
+def _timed_selector(selector, key, timings, statements, backend):
     def timed(**kwargs):
-        t, n = time.perf_counter(), statements[0]
-        try:
+        with _step(timings, key, statements, backend):
             return selector(**kwargs)
-        finally:
-            wall, count = timings.get(key, (0.0, 0))
-            timings[key] = (wall + time.perf_counter() - t, count + statements[0] - n)
 
     return timed
 
@@ -314,8 +326,9 @@ def main() -> None:
             save_template(args.database_url, args.template)
 
     statements = [0]
-    timings: dict[str, tuple[float, int]] = {}
-    time_steps(timings, statements)
+    timings: dict[str, tuple[float, int, float, float]] = {}
+    backend_pid: list[int] = []
+    time_steps(timings, statements, backend_pid)
 
     slow: list[tuple[float, str]] = []
 
@@ -333,6 +346,7 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         backend = cursor.fetchone()[0]
+    backend_pid.append(backend)
     print(f"load average before the run: {os.getloadavg()[0]:.1f}")
     t, cpu, server = time.perf_counter(), time.process_time(), backend_cpu(backend)
     with connection.execute_wrapper(count):
@@ -350,8 +364,11 @@ def main() -> None:
             f"  {line.kind:<14} issued {line.outcome.issued:>6} "
             f"(certificates {line.outcome.certificates}, points {line.outcome.points})"
         )
-    for key, (wall, n) in timings.items():
-        print(f"  step {key:<22} {wall:6.3f} s {n:>4} statements")
+    for key, (wall, n, cpu_step, server_step) in timings.items():
+        print(
+            f"  step {key:<22} {wall:6.3f} s {n:>4} statements  "
+            f"CPU {cpu_step:5.2f} s, server {server_step:5.2f} s"
+        )
     timings.clear()
     print(f"  statements' own time {sum(wall for wall, _sql in slow):.2f} s")
     shapes: dict[str, list] = {}

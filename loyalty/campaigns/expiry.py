@@ -20,6 +20,7 @@ from onboarding.models import Merchant
 from onboarding.money import ZERO, q
 
 from ..ledger import LedgerBatch, lock_accounts
+from ..ledger.params import ids_in
 from ..models import Certificate, LedgerEntry, LedgerKind, Program
 from .dates import add_months, balance_lapse_day, day_start, local_date
 
@@ -60,6 +61,21 @@ def _moment(value) -> datetime:
     return timezone.make_aware(value, UTC) if timezone.is_naive(value) else value
 
 
+def _lapse_days(merchant: Merchant, months: int):
+    """`last_activity_at` → the local day its balance lapses (`balance_lapse_day`), worked
+    out once per local day: a day's candidates share a few activity days."""
+    days: dict[date, date] = {}
+
+    def lapse_of(value) -> date:
+        activity_day = local_date(merchant, _moment(value))
+        lapse = days.get(activity_day)
+        if lapse is None:
+            lapse = days[activity_day] = balance_lapse_day(activity_day, months)
+        return lapse
+
+    return lapse_of
+
+
 def points_expire(
     *, merchant: Merchant, day: date, moment: datetime, months: int | None = -1
 ) -> tuple[int, Decimal]:
@@ -79,10 +95,18 @@ def points_expire(
     # almost all recent (expiry keeps them so), expects a quarter of the base and would read
     # the whole table in primary-key order rather than sort what the index finds.
     cutoff = day_start(merchant, add_months(day, -months) + timedelta(days=4))
+    # The lapse rule is applied to this unlocked read first, so only the clients due are
+    # locked (a row lock writes the row's page: half the candidates are not due); it is
+    # applied again under the lock, to what a purchase may have changed meanwhile.
+    lapse_of = _lapse_days(merchant, months)
     candidates = sorted(
-        Client.objects.filter(merchant=merchant, has_points=True, last_activity_at__lt=cutoff)
+        pk
+        for pk, at in Client.objects.filter(
+            merchant=merchant, has_points=True, last_activity_at__lt=cutoff
+        )
         .order_by()
-        .values_list("pk", flat=True)
+        .values_list("pk", "last_activity_at")
+        if lapse_of(at) <= day
     )
     clients, total = 0, ZERO
     for start in range(0, len(candidates), CHUNK):
@@ -92,10 +116,10 @@ def points_expire(
             accounts = lock_accounts(chunk, columns=("last_activity_at",))
             due = {}
             for cid, account in accounts.items():
-                balance, at = account.balance, _moment(account.extra[0])
+                balance = account.balance
                 if balance <= ZERO:
                     continue
-                lapse_day = balance_lapse_day(local_date(merchant, at), months)
+                lapse_day = lapse_of(account.extra[0])
                 if lapse_day <= day:
                     due[cid] = (Decimal(balance), day_start(merchant, lapse_day), lapse_day)
             if not due:
@@ -103,7 +127,7 @@ def points_expire(
             earliest = min(lapse for _b, lapse, _d in due.values())
             recent = defaultdict(Decimal)
             for cid, points, created_at in LedgerEntry.objects.filter(
-                client_id__in=list(due), points__gt=0, created_at__gte=earliest
+                client_id__in=ids_in(due), points__gt=0, created_at__gte=earliest
             ).values_list("client_id", "points", "created_at"):
                 if created_at >= due[cid][1]:
                     recent[cid] += points
@@ -164,7 +188,7 @@ def gifts_burn(
             # Read under the locks: a concurrent run's burns are committed and visible here.
             burned = set(
                 LedgerEntry.objects.filter(
-                    client_id__in=chunk,
+                    client_id__in=ids_in(chunk),
                     kind=LedgerKind.EXPIRY,
                     reason__startswith=BURN_PREFIX,
                     created_at__gte=since,
@@ -172,7 +196,7 @@ def gifts_burn(
             )
             moves = defaultdict(list)
             for cid, kind, points, created_at in LedgerEntry.objects.filter(
-                client_id__in=chunk,
+                client_id__in=ids_in(chunk),
                 created_at__gte=since,
                 kind__in=[LedgerKind.REDEMPTION, LedgerKind.REFUND],
             ).values_list("client_id", "kind", "points", "created_at"):

@@ -9,7 +9,7 @@ certificates' unchecked client and campaign keys rely on (loyalty.models.Campaig
 
 from django.db import connection
 
-from ..ledger.params import array_text
+from ..ledger.params import array_text, json_rows
 from ..models import Campaign, CampaignIssuance, Certificate, OutboxMessage
 from .sql import db_type, insert_select
 
@@ -68,9 +68,12 @@ def certificates_issue(
         source="i",
     )
     fields = {name: OutboxMessage._meta.get_field(name) for name in ("channel", "recipient")}
-    arrays = (
-        "%s::bigint[], %s::text[], "
-        f"%s::{db_type(fields['channel'])}[], %s::{db_type(fields['recipient'])}[], %s::text[]"
+    # The messages' texts as one JSON parameter: the driver would quote every element of
+    # text lists in Python, the JSON encoder writes them in C.
+    record = (
+        "client_id bigint, period_key text, "
+        f"channel {db_type(fields['channel'])}, recipient {db_type(fields['recipient'])}, "
+        "body text"
     )
     outbox, outbox_params = insert_select(
         OutboxMessage,
@@ -83,16 +86,18 @@ def certificates_issue(
             "body": "m.body",
         },
         source=(
-            f"i JOIN unnest({arrays}) AS m(client_id, period_key, channel, recipient, body) "
+            f"i JOIN jsonb_to_recordset(%s::jsonb) AS m({record}) "
             "ON m.client_id = i.client_id AND m.period_key = i.period_key"
         ),
     )
+    names = ("client_id", "period_key", "channel", "recipient", "body")
     message_params = [
-        array_text(messages["client_id"]),
-        messages["period_key"],
-        messages["channel"],
-        messages["recipient"],
-        messages["body"],
+        json_rows(
+            [
+                dict(zip(names, values, strict=True))
+                for values in zip(*(messages[name] for name in names), strict=True)
+            ]
+        )
     ]
     sql = f"WITH i AS ({issuances}), c AS ({certificates}) {outbox} RETURNING id"
     with connection.cursor() as cursor:

@@ -5,6 +5,9 @@ with one UPDATE per batch (`save_clients`: `VALUES` lists, or one JSON array for
 `save_balances`: two array literals). How many values travel in one parameter, and which shape
 for what: `params`."""
 
+from datetime import date, datetime
+from decimal import Decimal
+
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
@@ -276,12 +279,60 @@ def plain_rows_write(model, rows: list[dict], *, conn) -> None:
     column_list = ", ".join(qn(f.column) for f in fields)
     with conn.cursor() as cursor:
         if conn.vendor == "postgresql":
+            data = copy_data(columns)
             with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
-                for row in prepared_rows:
-                    copy.write_row(row)
+                if data is not None:
+                    copy.write(data)
+                else:
+                    for row in prepared_rows:
+                        copy.write_row(row)
             return
         marks = ", ".join(["%s"] * len(fields))
         cursor.executemany(
             f"INSERT INTO {table} ({column_list}) VALUES ({marks})",
             list(prepared_rows),
         )
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(value) -> str | None:
+    """A prepared value as one field of COPY's text format, or None for a type not written
+    here (the driver's row writer then writes the rows)."""
+    if value is None:
+        return "\\N"
+    kind = type(value)
+    if kind is str:
+        return value.translate(_COPY_ESCAPES)
+    if kind is bool:
+        return "t" if value else "f"
+    if kind is int or kind is Decimal:
+        return str(value)
+    if kind is datetime or kind is date:
+        return value.isoformat()
+    return None
+
+
+def copy_data(columns: list[list]) -> str | None:
+    """Equal-length columns of prepared values as COPY text, each distinct value of a column
+    formatted once (the driver's row writer formats every value of every row in Python);
+    None if a value has no text form here."""
+    texts = []
+    for values in columns:
+        known: dict = {}
+        column = []
+        try:
+            for value in values:
+                text = known.get(value)
+                if text is None:
+                    text = copy_text(value)
+                    if text is None:
+                        return None
+                    known[value] = text
+                column.append(text)
+        except TypeError:  # a value that cannot be a dictionary key
+            return None
+        texts.append(column)
+    lines = ["\t".join(row) for row in zip(*texts, strict=True)]
+    return "\n".join(lines) + "\n" if lines else ""

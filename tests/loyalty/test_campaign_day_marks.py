@@ -23,6 +23,7 @@ from loyalty.models import (
     LedgerEntry,
     Program,
 )
+from tests.conftest import requires_postgres
 from tests.factories import CampaignFactory, MemberFactory, MerchantFactory
 
 pytestmark = pytest.mark.django_db
@@ -176,6 +177,55 @@ def test_a_run_killed_half_way_leaves_no_mark_and_the_next_run_finishes_the_day(
     lapsed.refresh_from_db()
     assert lapsed.balance == 0 and ledger_equals_balances(merchant)
     assert CampaignDayMark.objects.filter(merchant=merchant, day=DAY).exists()
+
+
+def synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@requires_postgres
+def test_only_the_chunks_commit_without_waiting_for_their_flush(monkeypatch):
+    """The chunks of a first run commit with `synchronous_commit` off; the mark is written
+    with it back on (its flush makes every chunk durable), and a run that fails half-way
+    gives the connection back as it found it."""
+    merchant = MerchantFactory()
+    birthday(merchant)
+    Program.objects.create(merchant=merchant, points_expiry_months=12)
+    MemberFactory.create_batch(2, merchant=merchant, birthday=date(1990, 6, 11))
+    before = synchronous_commit()
+    seen = {}
+    expire, mark = run_module.expiry_run, run_module.marks.day_mark_write
+
+    def expiring(**kwargs):
+        seen["chunks"] = synchronous_commit()
+        return expire(**kwargs)
+
+    def marking(**kwargs):
+        seen["mark"] = synchronous_commit()
+        return mark(**kwargs)
+
+    monkeypatch.setattr(run_module, "expiry_run", expiring)
+    monkeypatch.setattr(run_module.marks, "day_mark_write", marking)
+    campaigns_run_day(merchant=merchant, day=DAY)
+    assert seen == {"chunks": "off", "mark": before} and before == "on"
+    assert synchronous_commit() == before
+
+    def killed(**kwargs):
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(run_module, "expiry_run", killed)
+    with pytest.raises(RuntimeError):
+        campaigns_run_day(merchant=merchant, day=DAY + timedelta(days=1))
+    assert synchronous_commit() == before
+
+    # A re-run of a marked day writes little: its commits are not changed.
+    seen.clear()
+    monkeypatch.undo()
+    monkeypatch.setattr(run_module, "expiry_run", expiring)
+    campaigns_run_day(merchant=merchant, day=DAY)
+    assert seen == {"chunks": before}
 
 
 def test_clearing_the_marks_lets_the_day_pick_up_changed_clients():

@@ -1,11 +1,19 @@
 """The ledger primitive: balance moves with its entries, never below zero; opening balance once."""
 
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from loyalty.ledger import InsufficientPoints, ledger_balance, ledger_post, lock_clients
+from loyalty.ledger import (
+    InsufficientPoints,
+    LedgerBatch,
+    ledger_balance,
+    ledger_post,
+    lock_accounts,
+    lock_clients,
+)
 from loyalty.models import LedgerEntry, LedgerKind
 from tests.factories import ClientFactory
 
@@ -61,3 +69,37 @@ def test_the_ledger_keeps_only_the_indexes_its_look_ups_use():
     assert single.count(("purchase_id",)) == 1
     assert found["uniq_opening_balance_per_client"]["unique"]
     assert {"ledger_purchase", "ledger_refund", "ledger_campaign"} <= set(found)
+
+
+def test_plain_rows_come_back_as_written_whatever_their_text():
+    """`LedgerBatch.post_plain` rows are COPYed as text on PostgreSQL (each distinct value
+    formatted once): backslashes, tabs, line breaks, NULLs, moments with their offset and
+    amounts come back as they were posted."""
+    clients = [ClientFactory(), ClientFactory()]
+    moment = datetime(2025, 3, 1, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=7)))
+    reasons = ["tab\there \\N back\\slash", "line\nbreak\r\nand 'quotes' \"x\"", ""]
+    with transaction.atomic():
+        batch = LedgerBatch(lock_accounts([c.pk for c in clients]))
+        for i, reason in enumerate(reasons):
+            batch.post_plain(
+                client_id=clients[i % 2].pk,
+                kind=LedgerKind.ADJUSTMENT,
+                points=Decimal("10.50") + i,
+                reason=reason,
+                created_at=moment,
+                expires_at=None if i else moment + timedelta(days=3),
+            )
+        batch.flush(need_ids=False)
+    rows = list(
+        LedgerEntry.objects.filter(client__in=clients)
+        .order_by("points")
+        .values_list("reason", "points", "created_at", "expires_at", "campaign_id")
+    )
+    assert rows == [
+        (reasons[0], Decimal("10.50"), moment, moment + timedelta(days=3), None),
+        (reasons[1], Decimal("11.50"), moment, None, None),
+        (reasons[2], Decimal("12.50"), moment, None, None),
+    ]
+    for client in clients:
+        client.refresh_from_db()
+        assert client.balance == ledger_balance(client)
