@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crm.models import Client, Segment
+from loyalty.campaigns import expiry
 from loyalty.campaigns.expiry import gifts_burn, points_expire
 from loyalty.campaigns.run import campaigns_run_day
 from loyalty.campaigns.segments import segment_gift_send
@@ -237,3 +238,31 @@ def test_balance_expiry_locks_many_clients_in_key_order_and_books_each_once():
         assert client.balance == 0 == ledger_sum(client)
         assert LedgerEntry.objects.filter(client=client, kind="expiry").count() == 1
     assert points_expire(merchant=merchant, day=day, moment=moment) == (0, Decimal(0))
+
+
+def test_only_the_clients_due_are_locked(monkeypatch):
+    """The look-up's slack (a few days around month ends) finds clients not yet due: the lapse
+    rule is applied before the lock, so only the due ones are locked — and again under it."""
+    merchant = expiring_merchant(1)
+    due = with_balance(
+        merchant, 100, created_at=at(merchant, 2025, 1, 20, 12), joined_at=at(merchant, 2025, 1, 20)
+    )
+    not_yet = with_balance(
+        merchant, 70, created_at=at(merchant, 2025, 1, 22, 12), joined_at=at(merchant, 2025, 1, 22)
+    )
+    locked = []
+    lock = expiry.lock_accounts
+
+    def recording(ids, **kwargs):
+        locked.extend(ids)
+        return lock(ids, **kwargs)
+
+    monkeypatch.setattr(expiry, "lock_accounts", recording)
+    moment = at(merchant, 2025, 2, 20, 9)
+    assert points_expire(merchant=merchant, day=date(2025, 2, 20), moment=moment) == (
+        1,
+        Decimal("100.00"),
+    )
+    assert locked == [due.pk]
+    not_yet.refresh_from_db()
+    assert not_yet.balance == 70
