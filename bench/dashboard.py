@@ -79,11 +79,11 @@ def fill_missing(cursor, table: str, given: dict) -> dict:
     return out
 
 
-def insert_select(cursor, table: str, columns: dict, source: str) -> None:
+def insert_select(cursor, table: str, columns: dict, source: str, params=()) -> None:
     columns = fill_missing(cursor, table, columns)
     names = ", ".join(f'"{c}"' for c in columns)
     exprs = ", ".join(columns.values())
-    cursor.execute(f'INSERT INTO "{table}" ({names}) SELECT {exprs} {source}')
+    cursor.execute(f'INSERT INTO "{table}" ({names}) SELECT {exprs} {source}', params or None)
 
 
 def build(n_clients: int, n_purchases: int):
@@ -337,8 +337,9 @@ def measure(merchant, args, HttpClient, Group, User) -> None:
 
 def refresh_one_day(merchant, reports_refresh) -> dict:
     """A night's refresh on top of the snapshot in place: one more day of purchases (the day
-    after the rollup), a POS document delivered late for ten days before it and refunded, then
-    the incremental refresh of the next night."""
+    after the rollup), a POS document delivered late for ten days before it and refunded, the
+    day's new members (one for 20 purchases) and 50 clients moved to another channel, then the
+    incremental refresh of the next night."""
     from datetime import timedelta
 
     from django.db import connection
@@ -381,13 +382,52 @@ def refresh_one_day(merchant, reports_refresh) -> dict:
             " occurred_at, created_at) VALUES (%s, %s, %s, 0, '[]', now(), now())",
             [merchant.pk, purchase_id, amount],
         )
+        # The day's new members (enrolled at the till) and a few clients whose channel changed.
+        joined = max(per_day // 20, 10)
+        cursor.execute(
+            "SELECT min(id), max(id) FROM crm_client WHERE merchant_id = %s", [merchant.pk]
+        )
+        first, last = cursor.fetchone()
+        insert_select(
+            cursor,
+            "crm_client",
+            {
+                "merchant_id": str(merchant.pk),
+                "phone": f"'+7914' || lpad(({last} + g)::text, 7, '0')",
+                "full_name": "'New client ' || g",
+                "email": "''",
+                "notes": "''",
+                "card_code": "''",
+                "source": "'pos'",
+                "source_detail": "''",
+                "tier_locked": "false",
+                "imported": "false",
+                "consent": "true",
+                "balance": "0",
+                "total_spent": "0",
+                "purchases_count": "0",
+                "joined_at": f"{local_noon} + g * interval '1 second'",
+                "created_at": "now() - interval '1 hour'",
+                "updated_at": "now()",
+            },  # fmt: skip
+            f"FROM generate_series(1, {joined}) AS g",
+            [day, merchant.time_zone],
+        )
+        cursor.execute(
+            "UPDATE crm_client SET source = 'partner', source_detail = 'Partner ' || (id % 3) "
+            "WHERE merchant_id = %s AND id IN (SELECT %s + (g * 7919 + %s) %% %s "
+            "FROM generate_series(1, 50) AS g)",
+            [merchant.pk, first, day.toordinal(), last - first],
+        )
+        moved = cursor.rowcount
         cursor.execute("ANALYZE loyalty_purchase")
     started = time.perf_counter()
     snap = reports_refresh(merchant=merchant, today=day + timedelta(days=1))
     total = time.perf_counter() - started
     parts = snap.timings or {}
     print(
-        f"incremental refresh of one day ({per_day} purchases, 1 late and refunded): "
+        f"incremental refresh of one day ({per_day} purchases, 1 late and refunded, {joined} "
+        f"new members, {moved} channels changed): "
         f"{total:.2f} s — rollup {parts.get('rollup', 0):.2f} s over {parts.get('days', 0)} "
         f"days, client-level {parts.get('clients', 0):.2f} s {parts} ({load()})"
     )

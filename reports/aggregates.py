@@ -76,6 +76,11 @@ def client_channel(prefix: str = "") -> Case:
     )
 
 
+def client_channel_sql(alias: str) -> str:
+    """`client_channel` in SQL, over the clients' table aliased `alias` (raw statements)."""
+    return f"CASE WHEN {alias}.referred_by_id IS NOT NULL THEN 'referral' ELSE {alias}.source END"
+
+
 def _purchase_channel() -> Case:
     return Case(
         When(client__isnull=True, then=Value("")),
@@ -333,19 +338,18 @@ def buyer_stats(merchant: Merchant, period: Period, *, per_client=None) -> dict:
 
 
 def _source_buyers_from(merchant: Merchant, period: Period, per_client) -> list[dict]:
-    """Rows of `source_buyers`'s bought part from per-client rows (see `buyer_stats`): the
-    buyers among the members who joined in the period."""
+    """Rows of `source_buyers`'s bought part from per-client rows with the clients' keys
+    (`reports.summaries.per_client_sql` with `keys`): the buyers among the members who joined
+    in the period, without reading the clients."""
     sql, params = per_client
     start, end = period.bounds(merchant)
     adapt = connection.ops.adapt_datetimefield_value
-    since, since_params = ("AND c.joined_at >= %s", [adapt(start)]) if start else ("", [])
+    since, since_params = ("AND b.joined_at >= %s", [adapt(start)]) if start else ("", [])
     with connection.cursor() as cursor:  # the refresh's own summaries (see buyer_stats)
         cursor.execute(
-            "SELECT CASE WHEN c.referred_by_id IS NOT NULL THEN 'referral' ELSE c.source END, "
-            "COALESCE(c.source_detail, ''), COUNT(*), COALESCE(SUM(b.rev), 0) "
-            f"FROM ({sql}) AS b JOIN {Client._meta.db_table} c ON c.id = b.client_id "
-            f"WHERE c.merchant_id = %s AND c.joined_at < %s {since} GROUP BY 1, 2",
-            [*params, merchant.pk, adapt(end), *since_params],
+            "SELECT b.channel, b.source_detail, COUNT(*), COALESCE(SUM(b.rev), 0) "
+            f"FROM ({sql}) AS b WHERE b.joined_at < %s {since} GROUP BY 1, 2",
+            [*params, adapt(end), *since_params],
         )
         return [
             {"channel": channel, "detail": detail, "buyers": n, "revenue": Decimal(str(rev))}
@@ -359,7 +363,7 @@ def source_buyers(
     """Per client channel and source detail (promo code, partner): members who joined in
     the period, of them buyers (≥ 1 card purchase in the period), and those buyers' card
     revenue in the period — "187 joined from social networks and the site, 135 bought".
-    `per_client`: as in `buyer_stats`; `through`: the members from the members rollup up to
+    `per_client`: as in `buyer_stats`, with the clients' keys; `through`: the members from the members rollup up to
     that day (`members`) instead of every client."""
     start, end = period.bounds(merchant)
     joined = Client.objects.filter(merchant=merchant, joined_at__lt=end)

@@ -182,6 +182,9 @@ class ReportSnapshot(models.Model):
     # (`reports.rescore`: buyers, quintile cut-offs and the buyers below each), so the next
     # refresh rescores only the buyers whose scores can move. {"scores": …, "summaries": …}
     rfm_state = models.JSONField(default=dict, blank=True, editable=False)
+    # The members rollup's mark (`reports.members`): the largest client id recorded before the
+    # marks' window and what the clients after it added, counted again by the next refresh.
+    members_state = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("report snapshot")
@@ -251,6 +254,11 @@ class ClientPurchases(models.Model):
     r = models.PositiveSmallIntegerField(null=True)
     m = models.PositiveSmallIntegerField(null=True)
     segment = models.CharField(max_length=16, null=True)
+    # The client's channel, source detail and join time as of the last fold or change (kept by
+    # the refresh from `ClientChange`): buyers per source are counted from these rows alone.
+    channel = models.CharField(max_length=16, db_default="", default="")
+    source_detail = models.CharField(max_length=120, db_default="", default="")
+    joined_at = models.DateTimeField(null=True)
 
     class Meta:
         verbose_name = _("client purchases")
@@ -263,3 +271,27 @@ class ClientPurchases(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id}: {self.purchases}"
+
+
+class ClientChange(models.Model):
+    """A client's channel keys and join time as they were before a change of one of them (or
+    before the client's deletion), for merchants with a snapshot. Written by a database trigger
+    on the clients (migration 0007: whatever writes the row — services, the import, the admin,
+    bulk updates); the next refresh carries the members rollup and buyers per source from these
+    rows and deletes them (`reports.members`)."""
+
+    # plain ids: a row outlives its client (a deletion is recorded too)
+    merchant_id = models.BigIntegerField()
+    client_id = models.BigIntegerField()
+    source = models.CharField(max_length=16)
+    source_detail = models.CharField(max_length=120)
+    referred_by = models.BigIntegerField(null=True)  # the referrer's id: the channel's rule
+    joined_at = models.DateTimeField(null=True)
+
+    class Meta:
+        verbose_name = _("client change")
+        verbose_name_plural = _("client changes")
+        indexes = [models.Index(fields=["merchant_id", "client_id"], name="client_change_merchant")]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} @ {self.pk}"

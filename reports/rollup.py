@@ -7,11 +7,12 @@ live purchases of today. Run it nightly (`manage.py refresh_reports`, or the Cel
 
 With a snapshot in place the refresh is incremental: it rewrites only the days that can have
 changed since the last one — the new days, the days of purchases recorded since with an
-earlier time (back-dated imports, late POS documents) and the days of purchases refunded
-since — found from the purchase and refund ids past the snapshot's marks. A full rebuild
-(`full=True`, `refresh_reports --full`, and always when there is no snapshot) recomputes
-every day; it also picks up what no mark records: deleted purchases, a client's changed
-source or referrer (its channel) on past days.
+earlier time (back-dated imports, late POS documents), the days of purchases refunded
+since — found from the purchase and refund ids past the snapshot's marks — and the days of
+purchases of clients whose channel changed (`reports.members`, which also carries the members
+rollup from the new and changed clients). A full rebuild (`full=True`, `refresh_reports
+--full`, and always when there is no snapshot) recomputes every day; it also picks up what no
+mark records: deleted purchases.
 """
 
 import time as clock
@@ -23,19 +24,26 @@ from django.db.models import Max
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from crm.models import Client
 from loyalty.models import Purchase, Refund
 from onboarding.models import Merchant
 
 from . import aggregates as agg
-from . import client_figures, rfm, rfm_history, summaries
+from . import client_figures, members, rfm, rfm_history, summaries
 from .aggregates import Period
 from .lift import kept_lift, lift, lift_periods
 from .metrics import ROLLUP_MIN_PURCHASES, default_period
-from .models import ClientPurchases, DailyMembers, DailySales, ReportSnapshot, RfmScore
+from .models import (
+    ClientChange,
+    ClientPurchases,
+    DailyMembers,
+    DailySales,
+    ReportSnapshot,
+    RfmScore,
+)
 from .pointb import ClientLevel, load, to_json
 
 SALES_KEYS = ("day", "branch_id", "channel", "source_detail")
-MEMBERS_KEYS = ("day", "channel", "source_detail")
 # An id is taken when a row is inserted but the row is seen only after its commit: the marks
 # stop at rows recorded this long before the refresh, so a transaction still open during a
 # refresh is looked at again by the next one (rewriting a day twice is harmless).
@@ -50,38 +58,14 @@ def _sales_objects(merchant: Merchant, rows):
     return (DailySales(merchant=merchant, **row) for row in rows if row.get("day"))
 
 
-def _members_objects(merchant: Merchant, rows):
-    return (
-        DailyMembers(
-            merchant=merchant,
-            day=row["day"],
-            channel=row["channel"],
-            source_detail=row.get("source_detail") or "",
-            joined=row["joined"],
-        )
-        for row in rows
-        if row.get("day")
-    )
-
-
-def members_rebuild(*, merchant: Merchant, through: date) -> int:
-    """Replace the merchant's members rollup with every join day ≤ `through` (one pass over
-    the members: cheap next to the purchases, and exact whatever changed on a client)."""
-    joined = agg.members_live(merchant, Period(start=None, end=through), by=MEMBERS_KEYS)
-    with transaction.atomic():
-        DailyMembers.objects.filter(merchant=merchant).delete()
-        DailyMembers.objects.bulk_create(_members_objects(merchant, joined), batch_size=5000)
-    return len(joined)
-
-
-def rollup_rebuild(*, merchant: Merchant, through: date) -> int:
-    """Replace the merchant's rollup with every day ≤ `through`. Returns rows written."""
+def rollup_rebuild(*, merchant: Merchant, through: date, clients_mark: int) -> dict:
+    """Replace the merchant's sales rollup with every day ≤ `through` and count every member
+    again (`members.members_rebuild`). Returns the members' state."""
     sales = agg.sales_live(merchant, Period(start=None, end=through), by=SALES_KEYS)
     with transaction.atomic():
         DailySales.objects.filter(merchant=merchant).delete()
         DailySales.objects.bulk_create(_sales_objects(merchant, sales), batch_size=5000)
-        written = members_rebuild(merchant=merchant, through=through)
-    return len(sales) + written
+        return members.members_rebuild(merchant=merchant, mark=clients_mark)
 
 
 def changed_days(*, merchant: Merchant, snapshot: ReportSnapshot) -> set[date]:
@@ -128,6 +112,13 @@ def _marks(merchant: Merchant) -> dict:
         return rows.aggregate(n=Max("pk"))["n"] or 0
 
     return {"purchases_seen_id": mark(Purchase), "refunds_seen_id": mark(Refund)}
+
+
+def _clients_mark(merchant: Merchant) -> int:
+    """The largest client id recorded before the window (the members' mark)."""
+    before = timezone.now() - MARK_WINDOW
+    rows = Client.objects.filter(merchant=merchant, created_at__lt=before)
+    return rows.aggregate(n=Max("pk"))["n"] or 0
 
 
 def _known_history(previous: dict | None) -> list[dict]:
@@ -206,7 +197,10 @@ def snapshot_clients(
     out["source_buyers"] = part(
         "source_buyers",
         lambda: agg.source_buyers(
-            merchant, period, per_client=per_client, through=today - timedelta(days=1)
+            merchant,
+            period,
+            per_client=summaries.per_client_sql(merchant, start, end, keys=True),
+            through=today - timedelta(days=1),
         ),
     )
     return load(ClientLevel, out), took
@@ -229,7 +223,7 @@ def reports_refresh(
         and previous.rollup_through <= through
         and previous.purchases_seen_id > 0
     )
-    marks = _marks(merchant)
+    marks, clients_mark = _marks(merchant), _clients_mark(merchant)
     timings: dict = {}
     unchanged_before = None
     changed_or_new = None  # the days the incremental update rewrote
@@ -239,8 +233,18 @@ def reports_refresh(
             # memory for this transaction, not spilled to disk in the default 4 MB chunks
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('work_mem', %s, true)", [REFRESH_WORK_MEM])
+        members.lock_changes()
         if incremental:
+            members_state, moved = members.members_refresh(
+                merchant=merchant, state=previous.members_state, mark=clients_mark
+            )
+            members.summaries_keys_update(merchant=merchant, client_ids=moved)
+            timings["clients_changed"] = len(moved)
             changed = changed_days(merchant=merchant, snapshot=previous)
+            # the sales rollup's channel of a changed client's purchases
+            changed |= members.purchase_days(
+                merchant=merchant, client_ids=moved, through=previous.rollup_through
+            )
             new_days = {
                 previous.rollup_through + timedelta(days=n)
                 for n in range(1, (through - previous.rollup_through).days + 1)
@@ -251,12 +255,13 @@ def reports_refresh(
             else:
                 rollup_update(merchant=merchant, days=days)
                 changed_or_new = days
-                members_rebuild(merchant=merchant, through=through)
                 timings["days"] = len(days)
                 # Purchases before the first changed day are as the last refresh saw them.
                 unchanged_before = min(changed | {previous.rollup_through + timedelta(days=1)})
         if not incremental:
-            rollup_rebuild(merchant=merchant, through=through)
+            members_state = rollup_rebuild(
+                merchant=merchant, through=through, clients_mark=clients_mark
+            )
         timings["rollup"] = round(clock.monotonic() - started, 3)
         clients_started = clock.monotonic()
         kept = (previous.rfm_state or {}) if incremental else {}
@@ -345,6 +350,7 @@ def reports_refresh(
                 "purchases_to_mark": to_mark,
                 "client_purchases_built": True,
                 "rfm_state": rfm_state,
+                "members_state": members_state,
                 **marks,
             },
         )
@@ -358,6 +364,7 @@ def reports_drop(*, merchant: Merchant) -> None:
     DailySales.objects.filter(merchant=merchant).delete()
     DailyMembers.objects.filter(merchant=merchant).delete()
     ReportSnapshot.objects.filter(merchant=merchant).delete()
+    ClientChange.objects.filter(merchant_id=merchant.pk).delete()
 
 
 def refresh_due_merchants() -> list[Merchant]:

@@ -18,22 +18,35 @@ from datetime import datetime
 
 from django.db import connection
 
+from crm.models import Client
 from loyalty.models import Purchase, Refund
 from onboarding.models import Merchant
 
+from .aggregates import client_channel_sql
 from .models import ClientPurchases
 
 KEPT = "(p.refunded_amount < p.amount OR p.amount <= 0)"
 
 
+def _with_keys(folded: str) -> str:
+    """INSERT of the per-client rows of `folded` (SELECT client_id, merchant_id, n, rev,
+    first_at, last_at) with the client's channel keys and join time."""
+    return (
+        f"INSERT INTO {ClientPurchases._meta.db_table} (client_id, merchant_id, purchases, "
+        "revenue, first_at, last_at, channel, source_detail, joined_at) "
+        f"SELECT f.client_id, f.merchant_id, f.n, f.rev, f.first_at, f.last_at, "
+        f"{client_channel_sql('k')}, k.source_detail, k.joined_at FROM ({folded}) AS f "
+        f"JOIN {Client._meta.db_table} k ON k.id = f.client_id"
+    )
+
+
 def fold_sql(where: str) -> str:
     """INSERT of the folded rows of the purchases matching `where` (SQL after the merchant's
     condition; its parameters follow the merchant's id)."""
-    table, purchases = ClientPurchases._meta.db_table, Purchase._meta.db_table
-    return (
-        f"INSERT INTO {table} (client_id, merchant_id, purchases, revenue, first_at, last_at) "
-        "SELECT p.client_id, p.merchant_id, COUNT(*), SUM(p.amount - p.refunded_amount), "
-        f"MIN(p.occurred_at), MAX(p.occurred_at) FROM {purchases} p "
+    return _with_keys(
+        "SELECT p.client_id, p.merchant_id, COUNT(*) AS n, SUM(p.amount - p.refunded_amount) "
+        f"AS rev, MIN(p.occurred_at) AS first_at, MAX(p.occurred_at) AS last_at "
+        f"FROM {Purchase._meta.db_table} p "
         f"WHERE p.merchant_id = %s AND p.client_id IS NOT NULL AND {KEPT} {where} "
         "GROUP BY p.client_id, p.merchant_id"
     )
@@ -52,10 +65,8 @@ def fold_clients_sql(
             fold_sql(f"{where_sql} AND p.client_id IN ({clients_sql})"),
             [merchant.pk, *where_params, *clients_params],
         )
-    sql = (
-        f"INSERT INTO {ClientPurchases._meta.db_table} "
-        "(client_id, merchant_id, purchases, revenue, first_at, last_at) "
-        "SELECT c.client_id, %s, x.n, x.rev, x.first_at, x.last_at "
+    sql = _with_keys(
+        "SELECT c.client_id, %s AS merchant_id, x.n, x.rev, x.first_at, x.last_at "
         f"FROM ({clients_sql}) AS c CROSS JOIN LATERAL (SELECT COUNT(*) AS n, "
         "SUM(p.amount - p.refunded_amount) AS rev, MIN(p.occurred_at) AS first_at, "
         f"MAX(p.occurred_at) AS last_at FROM {Purchase._meta.db_table} p "
@@ -116,9 +127,12 @@ def summaries_update(
         return cursor.rowcount
 
 
-def per_client_sql(merchant: Merchant, start: datetime | None, end: datetime) -> tuple[str, list]:
+def per_client_sql(
+    merchant: Merchant, start: datetime | None, end: datetime, *, keys: bool = False
+) -> tuple[str, list]:
     """SQL and parameters of one row per client with a kept card purchase in [start, end):
-    `client_id`, `n` (purchases), `rev` (revenue), `first_at`, `last_at`."""
+    `client_id`, `n` (purchases), `rev` (revenue), `first_at`, `last_at` — and with `keys` the
+    summary's `channel`, `source_detail` and `joined_at` (the client's, see `ClientPurchases`)."""
     adapt = connection.ops.adapt_datetimefield_value
     purchases, table = Purchase._meta.db_table, ClientPurchases._meta.db_table
     # a summary's first and last purchase bound all its kept purchases: a row inside the
@@ -128,14 +142,23 @@ def per_client_sql(merchant: Merchant, start: datetime | None, end: datetime) ->
     if start is not None:
         inside, inside_params = f"{inside} AND s.first_at >= %s", [*inside_params, adapt(start)]
         window, window_params = f"{window} AND p.occurred_at >= %s", [*window_params, adapt(start)]
+    columns = ", channel, source_detail, joined_at" if keys else ""
+    folded = (
+        "SELECT p.client_id, COUNT(*) AS n, SUM(p.amount - p.refunded_amount) AS rev, "
+        f"MIN(p.occurred_at) AS first_at, MAX(p.occurred_at) AS last_at FROM {purchases} p "
+        f"WHERE p.merchant_id = %s AND {KEPT} AND {window} AND p.client_id IN "
+        f"(SELECT o.client_id FROM {table} o WHERE o.merchant_id = %s "
+        f"AND NOT ({inside.replace('s.', 'o.')})) GROUP BY p.client_id"
+    )
+    if keys:
+        folded = (
+            f"SELECT f.client_id, f.n, f.rev, f.first_at, f.last_at{columns.replace(', ', ', o.')} "
+            f"FROM ({folded}) AS f JOIN {table} o ON o.client_id = f.client_id"
+        )
     sql = (
-        "SELECT s.client_id, s.purchases AS n, s.revenue AS rev, s.first_at, s.last_at "
-        f"FROM {table} s WHERE s.merchant_id = %s AND {inside} "
-        "UNION ALL "
-        "SELECT p.client_id, COUNT(*), SUM(p.amount - p.refunded_amount), MIN(p.occurred_at), "
-        f"MAX(p.occurred_at) FROM {purchases} p WHERE p.merchant_id = %s AND {KEPT} "
-        f"AND {window} AND p.client_id IN (SELECT o.client_id FROM {table} o "
-        f"WHERE o.merchant_id = %s AND NOT ({inside.replace('s.', 'o.')})) GROUP BY p.client_id"
+        "SELECT s.client_id, s.purchases AS n, s.revenue AS rev, s.first_at, s.last_at"
+        f"{columns.replace(', ', ', s.')} FROM {table} s WHERE s.merchant_id = %s AND {inside} "
+        f"UNION ALL {folded}"
     )
     params = [
         merchant.pk,

@@ -1,7 +1,7 @@
 """Hand-built merchants for the Point-B tests; every expected figure is worked out by hand
 in the tests that use them."""
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal as D
 from zoneinfo import ZoneInfo
 
@@ -9,6 +9,7 @@ import pytest
 
 from crm.models import Client, ClientSource, Review
 from loyalty.models import Purchase
+from reports import metrics, rollup
 from tests.factories import ClientFactory, MerchantFactory
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -51,6 +52,19 @@ def sync_client_figures(client: Client) -> Client:
 @pytest.fixture
 def small_merchant(db):
     return build_small_merchant()
+
+
+FIRST_NIGHT = date(2025, 3, 1)
+
+
+@pytest.fixture
+def rolled(small_merchant, monkeypatch):
+    """The small merchant after its first refresh (full), every mark up to now."""
+    monkeypatch.setattr(metrics, "ROLLUP_MIN_PURCHASES", 0)
+    monkeypatch.setattr(rollup, "MARK_WINDOW", timedelta(0))
+    first = rollup.reports_refresh(merchant=small_merchant, today=FIRST_NIGHT)
+    assert first.timings["mode"] == "full" and first.purchases_seen_id > 0
+    return small_merchant
 
 
 def build_small_merchant():

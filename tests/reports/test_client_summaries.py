@@ -9,12 +9,12 @@ import pytest
 from django.db import connection
 
 from loyalty.models import Purchase
-from reports import metrics, rollup, summaries
+from reports import summaries
 from reports.models import ClientPurchases, ReportSnapshot
 from reports.rollup import reports_refresh
 
 from .conftest import MSK, at
-from .test_refresh_incremental import FIRST_NIGHT, NEXT_NIGHT, a_day_of_changes, refund
+from .test_refresh_incremental import NEXT_NIGHT, a_day_of_changes, refund
 
 
 def stored(merchant) -> dict:
@@ -38,14 +38,6 @@ def folded(merchant, start=None, end=None) -> dict:
             max(last, p.occurred_at),
         )  # fmt: skip
     return out
-
-
-@pytest.fixture
-def rolled(small_merchant, monkeypatch):
-    monkeypatch.setattr(metrics, "ROLLUP_MIN_PURCHASES", 0)
-    monkeypatch.setattr(rollup, "MARK_WINDOW", timedelta(0))
-    reports_refresh(merchant=small_merchant, today=FIRST_NIGHT)
-    return small_merchant
 
 
 def test_the_first_refresh_builds_the_summaries(rolled):

@@ -2,22 +2,19 @@
 RFM segment ids read from the stored scores equal the live computation."""
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal as D
 
-import pytest
-
 from loyalty.models import Refund
-from reports import metrics, rfm, rfm_history, rollup
+from reports import metrics, rfm, rfm_history
 from reports.metrics import point_b
 from reports.models import DailyMembers, DailySales, ReportSnapshot, RfmScore
 from reports.pointb import to_json
 from reports.rollup import reports_refresh
 from tests.factories import BranchFactory, ClientFactory
 
-from .conftest import at, buy, sync_client_figures
+from .conftest import FIRST_NIGHT, at, buy, sync_client_figures
 
-FIRST_NIGHT = date(2025, 3, 1)
 NEXT_NIGHT = date(2025, 3, 2)
 SALES_FIELDS = [
     "day", "branch_id", "channel", "source_detail", "card_purchases", "card_revenue", "by_phone",
@@ -71,15 +68,6 @@ def a_day_of_changes(merchant) -> set[date]:
 
 def figures(merchant, today, **kwargs):
     return replace(point_b(merchant=merchant, today=today, **kwargs), snapshot_at=None)
-
-
-@pytest.fixture
-def rolled(small_merchant, monkeypatch):
-    monkeypatch.setattr(metrics, "ROLLUP_MIN_PURCHASES", 0)
-    monkeypatch.setattr(rollup, "MARK_WINDOW", timedelta(0))
-    first = reports_refresh(merchant=small_merchant, today=FIRST_NIGHT)
-    assert first.timings["mode"] == "full" and first.purchases_seen_id > 0
-    return small_merchant
 
 
 def test_incremental_refresh_equals_a_full_rebuild(rolled):

@@ -1,0 +1,167 @@
+"""The members rollup (`DailyMembers`) and the buyers' channel keys, carried by the nightly
+refresh from the clients' changes.
+
+A client counts as a member on its local join day under its channel and source detail; a full
+refresh counts every client. An incremental one reads what changed since (`take_changes`):
+
+* the clients recorded after the last refresh's clients' mark — new ones (any way they were
+  created: the import, POS, the admin), and the few recorded within the marks' window before
+  the last refresh, which it counted provisionally (`members_state["provisional"]`) and which
+  are counted again with what they are now;
+* the clients of `ClientChange` (a database trigger records a client's channel keys and join
+  time before a change of one of them, and before a deletion): each one's first row holds what
+  the last refresh counted, its row now (if any) what to count.
+
+The members rollup gets the difference, and the buyers' summaries of the changed clients take
+their keys again (`summaries_keys_update`); the sales rollup rewrites the days of their
+purchases (`purchase_days`). On PostgreSQL the refresh holds a SHARE lock on `ClientChange`
+from its first read to its commit, so a change is either read by it with the clients it reads
+or recorded for the next refresh (a change of a channel key waits for the refresh's commit).
+"""
+
+from collections import Counter
+from datetime import date, datetime, time, timedelta
+
+from django.db import connection
+from django.db.models import Count, F, Min, OuterRef, QuerySet, Subquery
+from django.db.models.functions import TruncDate
+
+from crm.models import Client
+from loyalty.models import Purchase
+from onboarding.models import Merchant
+
+from .aggregates import client_channel
+from .models import ClientChange, ClientPurchases, DailyMembers
+
+Key = tuple[date, str, str]
+
+
+def lock_changes() -> None:
+    """Hold the changes' table against new rows until the refresh's transaction ends."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {ClientChange._meta.db_table} IN SHARE MODE")
+
+
+def _joined(rows: QuerySet, merchant: Merchant) -> Counter:
+    """Members per (local join day, channel, source detail) of client-like rows (clients, or
+    the changes' rows of what they were)."""
+    keys = {
+        "day": TruncDate("joined_at", tzinfo=merchant.tzinfo),
+        "channel": client_channel(),
+        "detail": F("source_detail"),
+    }
+    grouped = (
+        rows.filter(joined_at__isnull=False)
+        .order_by()
+        .annotate(**keys)
+        .values(*keys)
+        .annotate(n=Count("pk"))
+    )
+    return Counter({(r["day"], r["channel"], r["detail"] or ""): r["n"] for r in grouped})
+
+
+def _state(mark: int, provisional: Counter) -> dict:
+    rows = [
+        [day.isoformat(), channel, detail, n] for (day, channel, detail), n in provisional.items()
+    ]
+    return {"clients_seen_id": mark, "provisional": sorted(rows)}
+
+
+def _provisional(state: dict) -> Counter:
+    return Counter(
+        {
+            (date.fromisoformat(d), channel, detail): n
+            for d, channel, detail, n in state["provisional"]
+        }
+    )
+
+
+def members_rebuild(*, merchant: Merchant, mark: int) -> dict:
+    """Count every client again; returns the members' state with the clients' mark `mark`."""
+    clients = Client.objects.filter(merchant=merchant)
+    DailyMembers.objects.filter(merchant=merchant).delete()
+    _write(merchant, _joined(clients, merchant))
+    ClientChange.objects.filter(merchant_id=merchant.pk).delete()
+    return _state(mark, _joined(clients.filter(pk__gt=mark), merchant))
+
+
+def members_refresh(*, merchant: Merchant, state: dict, mark: int) -> tuple[dict, list[int]]:
+    """Apply the clients' changes since the members' state `state` (a snapshot's; counted
+    again when empty) to the members rollup and delete the changes' rows. Returns the new state
+    with the clients' mark `mark` and the ids of the clients of the changes."""
+    changes = ClientChange.objects.filter(merchant_id=merchant.pk)
+    changed = list(changes.values_list("client_id", flat=True).distinct())
+    if "clients_seen_id" not in state:
+        return members_rebuild(merchant=merchant, mark=mark), changed
+    seen = state["clients_seen_id"]
+    clients = Client.objects.filter(merchant=merchant)
+    counted = changes.filter(client_id__lte=seen)
+    first = counted.values("client_id").annotate(first=Min("pk")).values("first")
+    before = _joined(ClientChange.objects.filter(pk__in=first), merchant)
+    before.update(_provisional(state))
+    # two statements: one with an OR of both would read every client
+    delta = _joined(clients.filter(pk__gt=seen), merchant)
+    delta.update(_joined(clients.filter(pk__in=counted.values("client_id")), merchant))
+    delta.subtract(before)
+    changes.delete()
+    _apply(merchant, delta)
+    return _state(mark, _joined(clients.filter(pk__gt=mark), merchant)), changed
+
+
+def _write(merchant: Merchant, counts: Counter) -> None:
+    DailyMembers.objects.bulk_create(
+        (
+            DailyMembers(
+                merchant=merchant, day=day, channel=channel, source_detail=detail, joined=n
+            )
+            for (day, channel, detail), n in counts.items()
+            if n
+        ),
+        batch_size=5000,
+    )
+
+
+def _apply(merchant: Merchant, delta: Counter) -> None:
+    """Add `delta` to the members rollup (rows left at 0 are deleted)."""
+    delta = Counter({key: n for key, n in delta.items() if n})
+    if not delta:
+        return
+    rows = DailyMembers.objects.filter(merchant=merchant, day__in={key[0] for key in delta})
+    for row in rows:
+        key = (row.day, row.channel, row.source_detail)
+        if key in delta:
+            row.joined += delta.pop(key)
+            if row.joined:
+                row.save(update_fields=["joined"])
+            else:
+                row.delete()
+    _write(merchant, delta)
+
+
+def summaries_keys_update(*, merchant: Merchant, client_ids: list[int]) -> int:
+    """Take the channel keys and join time of the given clients again into their buyers'
+    summaries (see `ClientPurchases`). Returns the rows updated."""
+    if not client_ids:
+        return 0
+    client = Client.objects.filter(pk=OuterRef("client_id"))
+    return ClientPurchases.objects.filter(merchant=merchant, client_id__in=client_ids).update(
+        channel=Subquery(client.annotate(key=client_channel()).values("key")[:1]),
+        source_detail=Subquery(client.values("source_detail")[:1]),
+        joined_at=Subquery(client.values("joined_at")[:1]),
+    )
+
+
+def purchase_days(*, merchant: Merchant, client_ids: list[int], through: date) -> set[date]:
+    """Local days up to `through` with purchases of the given clients (their channel is the
+    client's: these days of the sales rollup change with it)."""
+    if not client_ids:
+        return set()
+    end = datetime.combine(through + timedelta(days=1), time.min, tzinfo=merchant.tzinfo)
+    return set(
+        Purchase.objects.filter(merchant=merchant, client_id__in=client_ids, occurred_at__lt=end)
+        .order_by()
+        .annotate(local_day=TruncDate("occurred_at", tzinfo=merchant.tzinfo))
+        .values_list("local_day", flat=True)
+        .distinct()
+    )
