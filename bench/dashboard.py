@@ -414,7 +414,7 @@ def refresh_one_day(merchant, reports_refresh) -> dict:
             [day, merchant.time_zone],
         )
         cursor.execute(
-            "UPDATE crm_client SET source = 'partner', source_detail = 'Partner ' || (id % 3) "
+            "UPDATE crm_client SET source = 'partner', source_detail = 'Partner ' || (id %% 3) "
             "WHERE merchant_id = %s AND id IN (SELECT %s + (g * 7919 + %s) %% %s "
             "FROM generate_series(1, 50) AS g)",
             [merchant.pk, first, day.toordinal(), last - first],

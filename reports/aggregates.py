@@ -13,7 +13,9 @@ Definitions shared by every figure:
   otherwise its source (see `reports.models.Channel`).
 
 The figures read from the clients alone or only live (contacts, tiers, referrals, gift returns)
-are `reports.client_figures`."""
+are `reports.client_figures`.
+
+Over 420 lines: each figure's live and rollup sources are kept side by side."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -192,6 +194,14 @@ def sales_live_on_days(merchant: Merchant, days, *, by: tuple) -> list[dict]:
     """`sales_live` grouped by `by` (which holds "day") over the given local days only."""
     qs = Purchase.objects.filter(_on_days(merchant, "occurred_at", days), merchant=merchant)
     keys = _live_keys(merchant, by)
+    rows = qs.order_by().annotate(**keys).values(*keys).annotate(**_sales_aggregates())
+    return [_normalise(dict(r)) for r in rows]
+
+
+def sales_live_of_clients(merchant: Merchant, client_ids, *, end: datetime, by: tuple):
+    """`sales_live` of the given clients' purchases before `end`, grouped by `by` and client."""
+    qs = Purchase.objects.filter(merchant=merchant, client_id__in=client_ids, occurred_at__lt=end)
+    keys = {**_live_keys(merchant, by), "client_key": F("client_id")}
     rows = qs.order_by().annotate(**keys).values(*keys).annotate(**_sales_aggregates())
     return [_normalise(dict(r)) for r in rows]
 

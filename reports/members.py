@@ -2,7 +2,7 @@
 refresh from the clients' changes.
 
 A client counts as a member on its local join day under its channel and source detail; a full
-refresh counts every client. An incremental one reads what changed since (`take_changes`):
+refresh counts every client. An incremental one reads what changed since (`members_refresh`):
 
 * the clients recorded after the last refresh's clients' mark — new ones (any way they were
   created: the import, POS, the admin), and the few recorded within the marks' window before
@@ -13,10 +13,11 @@ refresh counts every client. An incremental one reads what changed since (`take_
   the last refresh counted, its row now (if any) what to count.
 
 The members rollup gets the difference, and the buyers' summaries of the changed clients take
-their keys again (`summaries_keys_update`); the sales rollup rewrites the days of their
-purchases (`purchase_days`). On PostgreSQL the refresh holds a SHARE lock on `ClientChange`
-from its first read to its commit, so a change is either read by it with the clients it reads
-or recorded for the next refresh (a change of a channel key waits for the refresh's commit).
+their keys again (`summaries_keys_update`); the sales rollup's figures of their purchases move
+from their old channel keys to the new ones (`sales_moved`) on the days it does not rewrite.
+On PostgreSQL the refresh holds a SHARE lock on `ClientChange` from its first read to its
+commit, so a change is either read by it with the clients it reads or recorded for the next
+refresh (a change of a channel key waits for the refresh's commit).
 """
 
 from collections import Counter
@@ -27,11 +28,11 @@ from django.db.models import Count, F, Min, OuterRef, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 
 from crm.models import Client
-from loyalty.models import Purchase
 from onboarding.models import Merchant
 
+from . import aggregates as agg
 from .aggregates import client_channel
-from .models import ClientChange, ClientPurchases, DailyMembers
+from .models import ClientChange, ClientPurchases, DailyMembers, DailySales
 
 Key = tuple[date, str, str]
 
@@ -86,19 +87,26 @@ def members_rebuild(*, merchant: Merchant, mark: int) -> dict:
     return _state(mark, _joined(clients.filter(pk__gt=mark), merchant))
 
 
-def members_refresh(*, merchant: Merchant, state: dict, mark: int) -> tuple[dict, list[int]]:
+def members_refresh(*, merchant: Merchant, state: dict, mark: int) -> tuple[dict, dict]:
     """Apply the clients' changes since the members' state `state` (a snapshot's; counted
     again when empty) to the members rollup and delete the changes' rows. Returns the new state
-    with the clients' mark `mark` and the ids of the clients of the changes."""
+    with the clients' mark `mark` and {changed client's id: (channel, source detail) before}."""
     changes = ClientChange.objects.filter(merchant_id=merchant.pk)
-    changed = list(changes.values_list("client_id", flat=True).distinct())
+    first_rows = ClientChange.objects.filter(
+        pk__in=changes.values("client_id").annotate(first=Min("pk")).values("first")
+    )
+    moved = {
+        client_id: (channel, detail)
+        for client_id, channel, detail in first_rows.annotate(key=client_channel())
+        .order_by()
+        .values_list("client_id", "key", "source_detail")
+    }
     if "clients_seen_id" not in state:
-        return members_rebuild(merchant=merchant, mark=mark), changed
+        return members_rebuild(merchant=merchant, mark=mark), moved
     seen = state["clients_seen_id"]
     clients = Client.objects.filter(merchant=merchant)
     counted = changes.filter(client_id__lte=seen)
-    first = counted.values("client_id").annotate(first=Min("pk")).values("first")
-    before = _joined(ClientChange.objects.filter(pk__in=first), merchant)
+    before = _joined(first_rows.filter(client_id__lte=seen), merchant)
     before.update(_provisional(state))
     # two statements: one with an OR of both would read every client
     delta = _joined(clients.filter(pk__gt=seen), merchant)
@@ -106,7 +114,7 @@ def members_refresh(*, merchant: Merchant, state: dict, mark: int) -> tuple[dict
     delta.subtract(before)
     changes.delete()
     _apply(merchant, delta)
-    return _state(mark, _joined(clients.filter(pk__gt=mark), merchant)), changed
+    return _state(mark, _joined(clients.filter(pk__gt=mark), merchant)), moved
 
 
 def _write(merchant: Merchant, counts: Counter) -> None:
@@ -152,16 +160,44 @@ def summaries_keys_update(*, merchant: Merchant, client_ids: list[int]) -> int:
     )
 
 
-def purchase_days(*, merchant: Merchant, client_ids: list[int], through: date) -> set[date]:
-    """Local days up to `through` with purchases of the given clients (their channel is the
-    client's: these days of the sales rollup change with it)."""
-    if not client_ids:
+def sales_moved(
+    *, merchant: Merchant, moved: dict, through: date, rewritten: set[date], by: tuple
+) -> set[date]:
+    """Move the sales rollup's figures of the changed clients' purchases (`moved`, as
+    `members_refresh` returns it) from their old channel keys to their channel keys now, on the
+    days up to `through` other than `rewritten` (rewritten from the purchases anyway). A day
+    where a row would be left without any figure or has no row to take from is not touched:
+    returns those days, to rewrite as well."""
+    if not moved:
         return set()
     end = datetime.combine(through + timedelta(days=1), time.min, tzinfo=merchant.tzinfo)
-    return set(
-        Purchase.objects.filter(merchant=merchant, client_id__in=client_ids, occurred_at__lt=end)
-        .order_by()
-        .annotate(local_day=TruncDate("occurred_at", tzinfo=merchant.tzinfo))
-        .values_list("local_day", flat=True)
-        .distinct()
-    )
+    delta: dict[tuple, dict] = {}
+    for row in agg.sales_live_of_clients(merchant, list(moved), end=end, by=by):
+        client_id = row.pop("client_key")
+        now = tuple(row.pop(k) for k in by)
+        old = (*now[:2], *moved[client_id])  # day and branch, then the channel keys
+        if now[0] in rewritten or old == now:
+            continue
+        for key, sign in ((now, 1), (old, -1)):
+            into = delta.setdefault(key, dict.fromkeys(agg.SALES_FIELDS, 0))
+            for f in agg.SALES_FIELDS:
+                into[f] += sign * row[f]
+    days = {key[0] for key in delta}
+    rows = {
+        tuple(getattr(r, k) for k in by): r
+        for r in DailySales.objects.filter(merchant=merchant, day__in=days)
+    }
+    redo = set()
+    for key, change in delta.items():
+        row = rows.get(key)
+        figures = {f: (getattr(row, f) if row else 0) + change[f] for f in agg.SALES_FIELDS}
+        if not any(figures.values()) or any(v < 0 for v in figures.values()):
+            redo.add(key[0])
+    for key, change in delta.items():
+        if key[0] in redo or not any(change.values()):
+            continue
+        row = rows.get(key) or DailySales(merchant=merchant, **dict(zip(by, key, strict=True)))
+        for f in agg.SALES_FIELDS:
+            setattr(row, f, getattr(row, f) + change[f])
+        row.save()
+    return redo

@@ -8,11 +8,11 @@ live purchases of today. Run it nightly (`manage.py refresh_reports`, or the Cel
 With a snapshot in place the refresh is incremental: it rewrites only the days that can have
 changed since the last one — the new days, the days of purchases recorded since with an
 earlier time (back-dated imports, late POS documents), the days of purchases refunded
-since — found from the purchase and refund ids past the snapshot's marks — and the days of
-purchases of clients whose channel changed (`reports.members`, which also carries the members
-rollup from the new and changed clients). A full rebuild (`full=True`, `refresh_reports
---full`, and always when there is no snapshot) recomputes every day; it also picks up what no
-mark records: deleted purchases.
+since — found from the purchase and refund ids past the snapshot's marks; the figures of
+clients whose channel changed move to their new channel keys, and the members rollup is
+carried from the new and changed clients (`reports.members`). A full rebuild (`full=True`,
+`refresh_reports --full`, and always when there is no snapshot) recomputes every day; it also
+picks up what no mark records: deleted purchases.
 """
 
 import time as clock
@@ -238,17 +238,21 @@ def reports_refresh(
             members_state, moved = members.members_refresh(
                 merchant=merchant, state=previous.members_state, mark=clients_mark
             )
-            members.summaries_keys_update(merchant=merchant, client_ids=moved)
+            members.summaries_keys_update(merchant=merchant, client_ids=list(moved))
             timings["clients_changed"] = len(moved)
             changed = changed_days(merchant=merchant, snapshot=previous)
-            # the sales rollup's channel of a changed client's purchases
-            changed |= members.purchase_days(
-                merchant=merchant, client_ids=moved, through=previous.rollup_through
-            )
             new_days = {
                 previous.rollup_through + timedelta(days=n)
                 for n in range(1, (through - previous.rollup_through).days + 1)
             }
+            # the changed clients' purchases move to their channel keys now on the other days
+            changed |= members.sales_moved(
+                merchant=merchant,
+                moved=moved,
+                through=previous.rollup_through,
+                rewritten=changed | new_days,
+                by=SALES_KEYS,
+            )
             days = changed | new_days
             if len(agg.day_ranges(days)) > INCREMENTAL_MAX_RUNS:
                 incremental = False

@@ -14,7 +14,7 @@ from crm.models import Client, ClientSource
 from loyalty.services.members import client_join, client_register
 from loyalty.services.referrals import referrer_assign
 from reports import metrics, rollup
-from reports.models import ClientChange, ReportSnapshot
+from reports.models import ClientChange, DailySales, ReportSnapshot
 from reports.rollup import reports_refresh
 from tests.crm.import_files import HEADER_RU, write_csv
 from tests.factories import ClientFactory
@@ -103,7 +103,11 @@ def test_new_and_changed_clients_are_carried(rolled, client, tmp_path):
     Client.objects.filter(pk=c["e"].pk).update(source_detail="Bulk")
     assert ClientChange.objects.filter(merchant_id=merchant.pk).count() >= 6
     buy(merchant, c["f"], 900, day=FIRST_NIGHT)
-    sync_client_figures(c["f"])
+    # b's day gets a purchase under the channel b has from tonight: the next night moves b's
+    # figures out of a row that keeps d's (no rewrite of the day)
+    buy(merchant, c["d"], 700, day=date(2025, 1, 10))
+    for one in ("d", "f"):
+        sync_client_figures(c[one])
     assert_equals_full(merchant, NEXT_NIGHT)
 
     # the next night: a change back, a deletion, a client changed twice
@@ -113,7 +117,11 @@ def test_new_and_changed_clients_are_carried(rolled, client, tmp_path):
     gone = ClientFactory(merchant=merchant, joined_at=at(date(2025, 1, 3)))
     Client.objects.filter(pk=c["b"].pk).update(source_detail="One")
     Client.objects.filter(pk=c["b"].pk).update(source_detail="Two", joined_at=at(FIRST_NIGHT))
+    assert DailySales.objects.filter(day=date(2025, 1, 10), channel="referral").count() == 1
     snap = assert_equals_full(merchant, THIRD_NIGHT)
+    # the new day and c's day (its row left without a figure) rewritten; b's figures moved out
+    # of the row that keeps d's, its day not rewritten
+    assert snap.timings["days"] == 2
     assert snap.members_state["clients_seen_id"] >= gone.pk  # counted: its deletion is a change
     gone.delete()
     assert_equals_full(merchant, THIRD_NIGHT + timedelta(days=1))
