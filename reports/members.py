@@ -136,14 +136,14 @@ def _apply(merchant: Merchant, delta: Counter) -> None:
     if not delta:
         return
     rows = DailyMembers.objects.filter(merchant=merchant, day__in={key[0] for key in delta})
+    changed, emptied = [], []
     for row in rows:
         key = (row.day, row.channel, row.source_detail)
         if key in delta:
             row.joined += delta.pop(key)
-            if row.joined:
-                row.save(update_fields=["joined"])
-            else:
-                row.delete()
+            (changed if row.joined else emptied).append(row)
+    DailyMembers.objects.bulk_update(changed, ["joined"], batch_size=1000)
+    DailyMembers.objects.filter(pk__in=[row.pk for row in emptied]).delete()
     _write(merchant, delta)
 
 
@@ -193,11 +193,18 @@ def sales_moved(
         figures = {f: (getattr(row, f) if row else 0) + change[f] for f in agg.SALES_FIELDS}
         if not any(figures.values()) or any(v < 0 for v in figures.values()):
             redo.add(key[0])
+    updated, created = [], []
     for key, change in delta.items():
         if key[0] in redo or not any(change.values()):
             continue
-        row = rows.get(key) or DailySales(merchant=merchant, **dict(zip(by, key, strict=True)))
+        row = rows.get(key)
+        if row is None:
+            row = DailySales(merchant=merchant, **dict(zip(by, key, strict=True)))
+            created.append(row)
+        else:
+            updated.append(row)
         for f in agg.SALES_FIELDS:
             setattr(row, f, getattr(row, f) + change[f])
-        row.save()
+    DailySales.objects.bulk_update(updated, agg.SALES_FIELDS, batch_size=1000)
+    DailySales.objects.bulk_create(created, batch_size=1000)
     return redo
