@@ -22,7 +22,10 @@ class InsertShape:
 
     def __init__(self, model):
         meta = model._meta
-        self.fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
+        # A generated column is computed by the database, never inserted (a client's).
+        self.fields = [
+            f for f in meta.concrete_fields if f is not meta.auto_field and not f.generated
+        ]
         self.pre_save = {
             f.attname
             for f in self.fields

@@ -18,12 +18,14 @@ from django.utils.translation import gettext as _
 
 from crm.models import Client, ClientSource
 from crm.phones import InvalidPhone, normalize_phone
+from loyalty.ledger.shapes import new_instance
 from loyalty.limits import MAX_QUANTITY, amount_problem, moment_problem
-from loyalty.models import PaymentType, Program, Purchase, PurchaseLine
+from loyalty.models import PaymentType, Purchase, PurchaseLine
 from loyalty.services import prepared
 from loyalty.services.errors import IdempotencyConflict, LoyaltyError
 from loyalty.services.lines import LineInput, RefundLineInput
-from loyalty.services.members import client_register
+from loyalty.services.locking import fingerprint_sql, rules_cached
+from loyalty.services.members import client_enrol, client_register
 from loyalty.services.pos_refunds import refund_or_pending
 from loyalty.services.purchases import purchase_record
 from onboarding.models import Branch, Merchant, StaffMember
@@ -85,6 +87,8 @@ class _Context:
     by_phone: bool
     phone: str | None
     pending: bool
+    # The program's fingerprint (`locking`), read only when the phone names no client yet.
+    config: str | None = None
 
 
 def _context(merchant: Merchant, receipt: Receipt) -> _Context:
@@ -110,7 +114,11 @@ def _context(merchant: Merchant, receipt: Receipt) -> _Context:
         f"(SELECT id FROM {client_t} WHERE merchant_id = %s AND phone <> '' "
         "AND phone = %s LIMIT 1), "
         f"(SELECT 1 FROM {pending_t} WHERE merchant_id = %s AND base_external_id = %s "
-        "AND applied_at IS NULL LIMIT 1)"
+        "AND applied_at IS NULL LIMIT 1), "
+        # A phone no client has: the program's fingerprint, for the enrolment's rules (the
+        # engine's per-process cache, `locking.rules_cached`); not computed otherwise.
+        f"CASE WHEN %s <> '' AND NOT EXISTS (SELECT 1 FROM {client_t} "
+        f"WHERE merchant_id = %s AND phone = %s) THEN {fingerprint_sql()} END"
     )
     branch_ref, cashier_ref = str(receipt.branch_ref or ""), str(receipt.cashier_ref or "")
     params = [
@@ -121,39 +129,52 @@ def _context(merchant: Merchant, receipt: Receipt) -> _Context:
         *(merchant.pk, card or None),
         *(merchant.pk, phone or None),
         *(merchant.pk, receipt.external_id),
+        *(phone or None, merchant.pk, phone or None, merchant.pk),
     ]
     with connection.cursor() as cursor:
         prepared.execute(cursor, sql, params)  # planned once per connection
-        branch_id, cashier_id, by_card, by_phone, pending = cursor.fetchone()
+        branch_id, cashier_id, by_card, by_phone, pending, config = cursor.fetchone()
     if receipt.branch_required and branch_id is None:
         raise Unauthorized("the store is not connected to this merchant")
     client_id = by_card or by_phone
-    client = None
-    if client_id is not None:
-        # The engine locks and re-reads the row; the id and merchant are all it needs here.
-        client = Client(pk=client_id, merchant_id=merchant.pk)
+    # Rows by their key (the engine locks and re-reads the client; the purchase stores the
+    # branch's and cashier's ids): built without the model's generic constructor.
     return _Context(
-        branch=Branch(pk=branch_id, merchant_id=merchant.pk) if branch_id else None,
-        cashier=StaffMember(pk=cashier_id, merchant_id=merchant.pk) if cashier_id else None,
-        client=client,
-        by_phone=client is not None and not by_card,
+        branch=_known(Branch, branch_id, merchant),
+        cashier=_known(StaffMember, cashier_id, merchant),
+        client=_known(Client, client_id, merchant),
+        by_phone=client_id is not None and not by_card,
         phone=phone,
         pending=bool(pending),
+        config=config,
     )
 
 
-def _enrol(merchant: Merchant, phone: str, at: datetime) -> Client | None:
-    """A phone the merchant has not seen: a new member (source POS, welcome points) when the
-    program says a phone at the till enrols the buyer."""
-    enrols = (
-        Program.objects.filter(merchant=merchant)
-        .values_list("pos_enrols_buyers", flat=True)
-        .first()
-    )
-    if enrols is False:
+def _known(model, pk, merchant: Merchant):
+    """A saved row of `model` known by its key and merchant only (None without a key)."""
+    if pk is None:
         return None
+    row = new_instance(model, {"id": pk, "merchant_id": merchant.pk}, {})
+    row._state.adding = False
+    row._state.db = connection.alias
+    return row
+
+
+def _enrol(merchant: Merchant, ctx: _Context, at: datetime) -> Client | None:
+    """A phone the merchant has not seen: a new member (source POS, welcome points) when the
+    program says a phone at the till enrols the buyer — one write (`client_enrol`) under the
+    rules the context's fingerprint names; a client created with this phone meanwhile is
+    joined instead."""
+    rules = rules_cached(merchant, ctx.config)
+    if rules.program is not None and not rules.program.pos_enrols_buyers:
+        return None
+    client = client_enrol(
+        merchant=merchant, phone=ctx.phone, source=ClientSource.POS, joined_at=at, rules=rules
+    )
+    if client is not None:
+        return client
     return client_register(
-        merchant=merchant, phone=phone, source=ClientSource.POS, joined_at=at
+        merchant=merchant, phone=ctx.phone, source=ClientSource.POS, joined_at=at
     ).client
 
 
@@ -240,7 +261,7 @@ def _receipt_record(merchant: Merchant, receipt: Receipt, log) -> Outcome:
     ctx = _context(merchant, receipt)
     client, enrolled = ctx.client, False
     if client is None and ctx.phone:
-        client = _enrol(merchant, ctx.phone, receipt.occurred_at)
+        client = _enrol(merchant, ctx, receipt.occurred_at)
         enrolled = client is not None
     points = q(receipt.payments.get(POINTS) or ZERO)
     if client is None:

@@ -48,7 +48,7 @@ def _text(alias: str, field) -> str:
     return f"COALESCE(CAST({alias}.{connection.ops.quote_name(field.column)} AS TEXT), '~')"
 
 
-def _fingerprint_sql() -> str:
+def fingerprint_sql() -> str:
     """A scalar subquery: the program's and its tiers' columns as one string (NULL: no program)."""
     qn = connection.ops.quote_name
     program_cols = " || '|' || ".join(_text("p", f) for f in Program._meta.concrete_fields)
@@ -92,7 +92,7 @@ def _lock_sql(count: int) -> str:
             "r1.referred_by_id AS id2, r2.referred_by_id AS id3 "
             f"FROM {table} c0 LEFT JOIN {table} r1 ON r1.id = c0.referred_by_id "
             f"LEFT JOIN {table} r2 ON r2.id = r1.referred_by_id WHERE c0.id IN ({marks})) "
-            f"SELECT {columns}, {_fingerprint_sql()}, {_growth_sql()} FROM {table} c "
+            f"SELECT {columns}, {fingerprint_sql()}, {_growth_sql()} FROM {table} c "
             "WHERE c.id IN (SELECT id0 FROM b UNION SELECT id1 FROM b "
             "UNION SELECT id2 FROM b UNION SELECT id3 FROM b) "
             f"ORDER BY c.id{lock}"
@@ -105,7 +105,7 @@ def _config_sql() -> str:
     key = (connection.vendor, "config")
     sql = _SQL.get(key)
     if sql is None:
-        sql = _SQL[key] = f"SELECT {_fingerprint_sql()}, {_growth_sql()}"
+        sql = _SQL[key] = f"SELECT {fingerprint_sql()}, {_growth_sql()}"
     return sql
 
 

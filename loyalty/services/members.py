@@ -12,14 +12,16 @@ from django.utils.translation import gettext as _
 from crm.models import Client, ClientSource
 from crm.phones import normalize_phone
 from loyalty.events import CLIENTS_JOINED, event_emit_on_commit
-from loyalty.ledger import LedgerBatch, lock_clients
+from loyalty.ledger import LedgerBatch, lock_clients, movement_apply
+from loyalty.ledger.batch import new_entry
+from loyalty.ledger.shapes import new_instance
 from loyalty.models import LedgerEntry, LedgerKind
 from onboarding.models import Merchant
 from onboarding.money import ZERO, q
 
 from .errors import ClientError
 from .referrals import referrer_assign
-from .rules import JOINED, load_rules, referral_rewards
+from .rules import JOINED, Rules, load_rules, referral_rewards
 
 
 @dataclass
@@ -104,3 +106,39 @@ def client_register(
         if referrer is not None:
             referrer_assign(client=client, referrer=referrer)
     return client_join(merchant=merchant, client=client, joined_at=joined_at)
+
+
+def client_enrol(
+    *, merchant: Merchant, phone: str, source: str, joined_at: datetime, rules: Rules
+) -> Client | None:
+    """A phone (E.164) no client of the merchant has, as a new member in one write: the
+    client row already joined — at the entry tier, the welcome points as its balance — and
+    the welcome ledger entry (one statement on PostgreSQL), then the joining announced as
+    `client_join` announces it. What `client_register` and `client_join` do for a new phone
+    without a referrer, without their reads and lock: a row this transaction inserts is its
+    own. `rules` are the merchant's current rules. None, with nothing written, when a client
+    with this phone was created meanwhile (the caller then joins that one)."""
+    client = new_instance(
+        Client, {"phone": phone, "source": source, "joined_at": joined_at}, {"merchant": merchant}
+    )
+    if rules.tiers:
+        client.tier_id = rules.tier_for_spend(client.total_spent).pk
+    entries = []
+    if rules.welcome_points > 0:
+        points, client.balance, _uncovered = movement_apply(
+            Decimal(client.balance), rules.welcome_points, allow_short=False
+        )
+        values = {
+            "merchant_id": merchant.pk,
+            "kind": LedgerKind.WELCOME,
+            "points": points,
+            "uncovered": ZERO,
+            "created_at": joined_at,
+        }
+        entries.append(new_entry(values, {"client": client}))
+    with transaction.atomic():
+        # A unique-key conflict (the phone taken since the caller looked) writes nothing.
+        if not LedgerBatch({}).flush_with(client, entries):
+            return None
+        event_emit_on_commit(CLIENTS_JOINED, [client.pk])
+    return client
