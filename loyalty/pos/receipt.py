@@ -91,19 +91,15 @@ class _Context:
     config: str | None = None
 
 
-def _context(merchant: Merchant, receipt: Receipt) -> _Context:
-    """Branch, cashier, client (card first, then phone) and waiting refunds: one statement."""
-    phone = None
-    if receipt.phone not in (None, "", 0, "0"):
-        try:
-            phone = normalize_phone(str(receipt.phone), merchant.country)
-        except InvalidPhone:
-            phone = None
-    card = str(receipt.card).strip() if receipt.card not in (None, "", 0, "0") else None
+_CONTEXT_SQL: dict[str, str] = {}
+
+
+def _context_sql() -> str:
+    """The context statement, built once per database vendor (every sale runs it)."""
     qn = connection.ops.quote_name
     branch_t, staff_t = qn(Branch._meta.db_table), qn(StaffMember._meta.db_table)
     client_t, pending_t = qn(Client._meta.db_table), qn(PendingRefund._meta.db_table)
-    sql = (
+    sql = _CONTEXT_SQL[connection.vendor] = (
         f"SELECT (SELECT id FROM {branch_t} WHERE merchant_id = %s AND %s <> '' "
         f"AND LOWER(pos_store_id) = LOWER(%s) ORDER BY id LIMIT 1), "
         # The one cashier the employee id names, or none (as `only_one`).
@@ -120,6 +116,19 @@ def _context(merchant: Merchant, receipt: Receipt) -> _Context:
         f"CASE WHEN %s <> '' AND NOT EXISTS (SELECT 1 FROM {client_t} "
         f"WHERE merchant_id = %s AND phone = %s) THEN {fingerprint_sql()} END"
     )
+    return sql
+
+
+def _context(merchant: Merchant, receipt: Receipt) -> _Context:
+    """Branch, cashier, client (card first, then phone) and waiting refunds: one statement."""
+    phone = None
+    if receipt.phone not in (None, "", 0, "0"):
+        try:
+            phone = normalize_phone(str(receipt.phone), merchant.country)
+        except InvalidPhone:
+            phone = None
+    card = str(receipt.card).strip() if receipt.card not in (None, "", 0, "0") else None
+    sql = _CONTEXT_SQL.get(connection.vendor) or _context_sql()
     branch_ref, cashier_ref = str(receipt.branch_ref or ""), str(receipt.cashier_ref or "")
     params = [
         *(merchant.pk, branch_ref, branch_ref),
