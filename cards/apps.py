@@ -10,6 +10,6 @@ class CardsConfig(AppConfig):
         # In ready(): these import models, which need the app registry loaded.
         from loyalty.channels.consent import consent_changed
 
-        from .services import consent_history_record
+        from .consent import consent_history_record
 
         consent_changed.connect(consent_history_record, dispatch_uid="cards.consent_history")

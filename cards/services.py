@@ -25,7 +25,6 @@ from .models import (
     CardCounter,
     CardProfile,
     CardSession,
-    ConsentRecord,
     FeedbackRequest,
 )
 from .partners import partner_code_find, partner_code_redeem
@@ -89,18 +88,6 @@ def inviter_find(*, merchant: Merchant, invite_code: str) -> Client | None:
         .first()
     )
     return profile.client if profile else None
-
-
-# ── consent ────────────────────────────────────────────────────────────────────────────
-
-
-def consent_history_record(*, client, given: bool, channel: str, source: str, ip, at, **_kw):
-    """Keep one entry of the client's consent history. Connected to
-    `loyalty.channels.consent.consent_changed`, the one path every consent change takes
-    (card page, joining, unsubscribe link, Telegram /stop, SMS STOP, re-subscribing)."""
-    ConsentRecord.objects.create(
-        client=client, given=given, channel=channel or "", source=source[:120], ip=ip, created_at=at
-    )
 
 
 # ── joining ────────────────────────────────────────────────────────────────────────────

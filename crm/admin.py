@@ -21,7 +21,6 @@ from .admin_import_runs import (
     dry_run_context,
     import_confirm,
 )
-from .exporting import SpreadsheetCSV
 from .importing import (
     ImportFileError,
     import_batch_create,
@@ -29,7 +28,7 @@ from .importing import (
 )
 from .importing.headers import FIELD_LABELS, SYNONYMS
 from .models import Client, ImportBatch, Review, Segment
-from .resources import ClientResource
+from .resources import ClientResource, SpreadsheetCSV
 from .selectors import client_search_phones
 
 

@@ -19,7 +19,6 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
-from import_export.formats import base_formats
 
 from crm.models import Client
 from onboarding.access import visible_merchants
@@ -216,27 +215,3 @@ def _write_xlsx(rows, out, *, tz) -> int:
         count += 1
     workbook.close()
     return count
-
-
-_DECIMAL_TEXT = re.compile(r"-?\d+\.\d+")
-
-
-def _with_decimal_mark(value, decimal_mark: str):
-    if isinstance(value, Decimal | float):
-        return csv_cell(value, decimal_mark=decimal_mark)
-    if isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value):
-        return value.replace(".", decimal_mark)
-    return value
-
-
-class SpreadsheetCSV(base_formats.CSV):
-    """The admin's CSV export (django-import-export) in the same dialect as our own CSVs:
-    BOM, the UI language's separator and decimal mark."""
-
-    def export_data(self, dataset, **kwargs):
-        delimiter, decimal_mark = csv_dialect()
-        if decimal_mark != ".":
-            for index, row in enumerate(dataset):
-                dataset[index] = tuple(_with_decimal_mark(v, decimal_mark) for v in row)
-        kwargs.setdefault("delimiter", delimiter)
-        return "\ufeff" + super().export_data(dataset, **kwargs)

@@ -8,10 +8,10 @@ class LoyaltyConfig(AppConfig):
 
     def ready(self):
         # The engine announces its events (loyalty.events); campaigns subscribe here, so the
-        # engine never imports them.
-        from .campaigns import hooks, signals
+        # engine never imports them. `signals` loads the campaign hooks when an event first
+        # arrives, not at start-up (see its docstring).
+        from .campaigns import signals
 
-        hooks.subscribe()
         signals.connect()
 
         # The client import (crm, a floor below) credits and reverses opening balances through

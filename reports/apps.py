@@ -10,7 +10,7 @@ class ReportsConfig(AppConfig):
         # Loyalty sits below reports and never imports it: segment gifts reach the RFM
         # segments through the provider installed here.
         # In ready(): both import models, which need the app registry loaded.
-        from loyalty.campaigns.segments import rfm_provider_register
+        from loyalty.campaigns.providers import rfm_provider_register
 
         from .rfm import segment_client_ids
 

@@ -1,4 +1,5 @@
-"""Event hooks, subscribed at start-up (`subscribe`, called by LoyaltyConfig.ready):
+"""Event hooks, subscribed at start-up by `signals.connect` (LoyaltyConfig.ready), which
+imports this module when an event first arrives, not at start-up:
 
 - the purchase engine announces committed purchases (loyalty.events.PURCHASES_RECORDED, once
   per transaction, and only checks that may reach an active check-growth campaign: the engine
@@ -19,7 +20,6 @@ from django.utils import timezone
 from crm.models import Client, Review
 from onboarding.models import Merchant
 
-from ..events import CLIENTS_JOINED, PURCHASES_RECORDED, event_subscribe
 from ..models import Campaign, CampaignKind, Purchase
 from ..tasks import delivery as delivery_tasks
 from .issuance import IssueOutcome, issue_rewards
@@ -173,12 +173,6 @@ def after_join(client_ids) -> IssueOutcome | None:
     if outcome:
         _queue_delivery(outcome)
     return outcome
-
-
-def subscribe() -> None:
-    """Register the campaign reactions to the engine's events (LoyaltyConfig.ready)."""
-    event_subscribe(PURCHASES_RECORDED, after_purchases)
-    event_subscribe(CLIENTS_JOINED, after_join)
 
 
 def after_purchase(purchase_id: int) -> IssueOutcome | None:

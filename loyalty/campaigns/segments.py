@@ -4,10 +4,9 @@ its unspent part burns at the end of that last day in the merchant's time zone, 
 first daily run after it (see expiry.gifts_burn). Only clients in the campaign's audience get it.
 
 RFM segments are computed by the reports app, which sits above loyalty: it registers its
-function here at start-up (`rfm_provider_register` in its AppConfig.ready), so loyalty never
-imports it."""
+function at start-up (`providers.rfm_provider_register` in its AppConfig.ready), so loyalty
+never imports it."""
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -22,20 +21,9 @@ from ..models import Campaign, CampaignIssuance, CampaignKind, RewardForm
 from .audience import audience_q
 from .dates import day_start, gift_burn_at, gift_last_day, local_date, run_moment
 from .issuance import IssueOutcome, issue_rewards
+from .providers import rfm_provider
 
 PHONE_CHUNK = 5000
-
-# (merchant, segment name, today) -> client ids; raises ValueError for an unknown segment.
-RfmProvider = Callable[..., list[int]]
-_rfm_provider: RfmProvider | None = None
-
-
-def rfm_provider_register(provider: RfmProvider | None) -> None:
-    """Install the function that lists an RFM segment's clients (called with keyword
-    arguments merchant, segment, today). The reports app does this at start-up; None
-    uninstalls it."""
-    global _rfm_provider
-    _rfm_provider = provider
 
 
 class SegmentGiftError(ValueError):
@@ -55,7 +43,7 @@ def segment_client_ids(*, segment: Segment, today: date, audience: str | None = 
         cutoff = day_start(merchant, today - timedelta(days=segment.lapsed_days - 1))
         return list(base.filter(last_purchase_at__lt=cutoff).values_list("pk", flat=True))
     if segment.kind == Segment.Kind.RFM:
-        rfm_client_ids = _rfm_provider
+        rfm_client_ids = rfm_provider()
         if rfm_client_ids is None:
             raise SegmentGiftError(
                 _("RFM segments are not available yet: the RFM report is not installed.")

@@ -26,7 +26,6 @@ from decimal import Decimal
 
 from django.db import connection
 from django.db.models.expressions import RawSQL
-from psycopg.types.json import Jsonb
 
 
 def array_text(values):
@@ -60,6 +59,11 @@ def _json_value(value):
         return str(value)
     if isinstance(value, (datetime, date)):
         return value.isoformat()
+    # Here, not at the top: only PostgreSQL (whose backend has loaded psycopg) sends rows as
+    # JSON, and an SQLite process — the client import's command among them — never needs the
+    # driver.
+    from psycopg.types.json import Jsonb
+
     if isinstance(value, Jsonb):  # a JSON column's value, wrapped for the driver
         return value.obj
     raise TypeError(f"{type(value).__name__} is not written as JSON here")

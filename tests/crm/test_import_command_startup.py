@@ -19,6 +19,13 @@ from tests.factories import MerchantFactory
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def run_fresh(script: str) -> None:
+    """Run `script` in a new Python process of the project (its own imports, nothing of the
+    test session's); an assertion in it fails the test."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, timeout=600)
+
+
 @pytest.mark.django_db
 def test_the_import_command_runs_without_the_site_checks(tmp_path, monkeypatch):
     def refuse(self, *args, **kwargs):
@@ -48,8 +55,7 @@ def test_django_setup_leaves_the_admin_modules_to_the_urlconf():
         "from django.core import checks\n"
         "assert not [e for e in checks.run_checks(tags=['admin']) if e.is_serious()]\n"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
-    subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, timeout=600)
+    run_fresh(script)
 
 
 @pytest.mark.parametrize("entry", ["config.wsgi", "config.asgi"])
@@ -61,5 +67,33 @@ def test_a_web_process_loads_the_admin_modules_as_it_starts(entry):
         "from crm.models import Client\n"
         "assert 'crm.admin' in sys.modules and admin.site.is_registered(Client)\n"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
-    subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, timeout=600)
+    run_fresh(script)
+
+
+def test_django_setup_leaves_tasks_channels_and_export_formats_to_who_needs_them():
+    """A command's set-up loads neither the campaign hooks and Celery tasks, nor the delivery
+    channels (web push, `cryptography`), nor django-import-export's formats (openpyxl); the
+    worker's autodiscovery still registers every task, and the engine's events and the model
+    signals still reach the campaigns (they import them when called)."""
+    script = (
+        "import sys, django; django.setup()\n"
+        "import crm.management.commands.import_clients\n"
+        "lazy = ['loyalty.tasks', 'loyalty.campaigns.hooks', 'loyalty.campaigns.schedule',\n"
+        "        'cards.services', 'loyalty.channels.webpush', 'cryptography', 'openpyxl',\n"
+        "        'import_export.formats.base_formats', 'loyalty.campaigns.issuance']\n"
+        "loaded = [m for m in lazy if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+        "from loyalty import events\n"
+        "from loyalty.campaigns import signals\n"
+        "assert events.event_reactions(events.PURCHASES_RECORDED) == [signals.purchases_recorded]\n"
+        "assert events.event_reactions(events.CLIENTS_JOINED) == [signals.clients_joined]\n"
+        "from config.celery import app\n"
+        "app.loader.import_default_modules()  # what a worker does at start: autodiscovery\n"
+        "names = {'loyalty.tasks.run_campaigns_for_merchant', 'loyalty.tasks.run_campaigns_all',\n"
+        "         'loyalty.tasks.deliver_outbox_message', 'loyalty.tasks.deliver_pending_outbox',\n"
+        "         'loyalty.tasks.retry_pos_event', 'loyalty.tasks.retry_failed_pos_events',\n"
+        "         'crm.import_batch', 'crm.import_uploads_cleanup'}\n"
+        "missing = names - set(app.tasks)\n"
+        "assert not missing, missing\n"
+    )
+    run_fresh(script)

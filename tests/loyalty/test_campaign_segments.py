@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from crm.models import Segment
-from loyalty.campaigns import segments
+from loyalty.campaigns import providers
 from loyalty.campaigns.segments import (
     SegmentGiftError,
     segment_client_ids,
@@ -89,19 +89,19 @@ def test_rfm_segment_uses_the_report_or_says_it_is_missing(monkeypatch):
     # The reports app installed its provider at start-up.
     from reports.rfm import segment_client_ids as rfm_ids
 
-    assert segments._rfm_provider is rfm_ids
+    assert providers.rfm_provider() is rfm_ids
     monkeypatch.setattr(
-        segments, "_rfm_provider", lambda *, merchant, segment, today: [client.pk, 10**9]
+        providers, "_rfm_provider", lambda *, merchant, segment, today: [client.pk, 10**9]
     )
     assert segment_client_ids(segment=segment, today=merchant.local_today()) == [client.pk]
 
     def unknown(*, merchant, segment, today):
         raise ValueError("Unknown RFM segment 'champions'")
 
-    monkeypatch.setattr(segments, "_rfm_provider", unknown)
+    monkeypatch.setattr(providers, "_rfm_provider", unknown)
     with pytest.raises(SegmentGiftError, match="Unknown RFM segment"):
         segment_client_ids(segment=segment, today=merchant.local_today())
 
-    monkeypatch.setattr(segments, "_rfm_provider", None)  # no reports app installed
+    monkeypatch.setattr(providers, "_rfm_provider", None)  # no reports app installed
     with pytest.raises(SegmentGiftError, match="not available"):
         segment_client_ids(segment=segment, today=merchant.local_today())

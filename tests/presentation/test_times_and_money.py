@@ -196,7 +196,7 @@ def test_every_csv_export_follows_the_same_dialect(zerno):
 def test_admin_client_csv_export_uses_the_dialect():
     import tablib
 
-    from crm.exporting import SpreadsheetCSV
+    from crm.resources import SpreadsheetCSV
 
     data = tablib.Dataset(headers=["phone", "balance"])
     data.append(["+79131110001", "1234.50"])
