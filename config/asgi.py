@@ -1,12 +1,12 @@
-"""The ASGI application; like the WSGI one, it loads the URL configuration (and the admin
-modules, `config.apps`) as the process starts, not on its first request."""
+"""The ASGI application; like the WSGI one, it loads the URL configuration, the admin modules and
+the campaign hooks as the process starts, not on its first request (`config.warm`)."""
 
 import os
-from importlib import import_module
 
-from django.conf import settings
 from django.core.asgi import get_asgi_application
+
+from .warm import web_modules_load
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 application = get_asgi_application()
-import_module(settings.ROOT_URLCONF)
+web_modules_load()

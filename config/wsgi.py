@@ -2,16 +2,16 @@
 portal's chain without what serves people (sessions, CSRF, login lockout, messages, the
 page CSP): a till's sale costs no work it does not need.
 
-A web process serves the admin, so its URL configuration — and with it the admin modules, which
-Django set-up alone leaves out (`config.apps`) — is loaded as the process starts, not by its
-first request."""
+A web process loads its URL configuration, the admin modules and the campaign hooks as it starts,
+not on its first request (`config.warm`)."""
 
 import os
-from importlib import import_module
 
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
+
+from .warm import web_modules_load
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 POS_PREFIX = "/pos/"
@@ -31,7 +31,7 @@ class PosWebhookHandler(WSGIHandler):
 
 portal_application = get_wsgi_application()
 pos_application = PosWebhookHandler()
-import_module(settings.ROOT_URLCONF)  # the URLconf and the admin modules, before any request
+web_modules_load()
 
 
 def application(environ, start_response):

@@ -60,12 +60,14 @@ def test_django_setup_leaves_the_admin_modules_to_the_urlconf():
 
 @pytest.mark.parametrize("entry", ["config.wsgi", "config.asgi"])
 def test_a_web_process_loads_the_admin_modules_as_it_starts(entry):
-    """The web entry points discover the admin at start-up, so no request pays for it."""
+    """The web entry points discover the admin and load the campaign hooks at start-up, so no
+    request pays for them."""
     script = (
         f"import sys, {entry}\n"
         "from django.contrib import admin\n"
         "from crm.models import Client\n"
         "assert 'crm.admin' in sys.modules and admin.site.is_registered(Client)\n"
+        "assert 'loyalty.campaigns.hooks' in sys.modules\n"
     )
     run_fresh(script)
 
