@@ -15,9 +15,10 @@ refresh counts every client. An incremental one reads what changed since (`membe
 The members rollup gets the difference, and the buyers' summaries of the changed clients take
 their keys again (`summaries_keys_update`); the sales rollup's figures of their purchases move
 from their old channel keys to the new ones (`sales_moved`) on the days it does not rewrite.
-On PostgreSQL the refresh holds a SHARE lock on `ClientChange` from its first read to its
-commit, so a change is either read by it with the clients it reads or recorded for the next
-refresh (a change of a channel key waits for the refresh's commit).
+On PostgreSQL the refresh holds its merchant's changes lock (an advisory lock that the trigger
+takes shared before it records a row) from its first read to its commit, so a change is either
+read by it with the clients it reads or recorded for the next refresh: a change of a channel key
+of this merchant waits for the refresh's commit; other merchants' clients never wait.
 """
 
 from collections import Counter
@@ -37,11 +38,16 @@ from .models import ClientChange, ClientPurchases, DailyMembers, DailySales
 Key = tuple[date, str, str]
 
 
-def lock_changes() -> None:
-    """Hold the changes' table against new rows until the refresh's transaction ends."""
+def lock_changes(merchant: Merchant) -> None:
+    """Hold `merchant`'s changes against new rows until the refresh's transaction ends: the
+    exclusive form of the advisory lock (the changes' table, the merchant) that the trigger
+    takes shared (migration 0008). SQLite lets one writer in at a time anyway."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"LOCK TABLE {ClientChange._meta.db_table} IN SHARE MODE")
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s::regclass::oid::integer, %s)",
+                [ClientChange._meta.db_table, merchant.pk],
+            )
 
 
 def _joined(rows: QuerySet, merchant: Merchant) -> Counter:

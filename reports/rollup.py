@@ -233,7 +233,7 @@ def reports_refresh(
             # memory for this transaction, not spilled to disk in the default 4 MB chunks
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('work_mem', %s, true)", [REFRESH_WORK_MEM])
-        members.lock_changes()
+        members.lock_changes(merchant)
         if incremental:
             members_state, moved = members.members_refresh(
                 merchant=merchant, state=previous.members_state, mark=clients_mark

@@ -3,9 +3,12 @@ changes (`reports.members`): clients created by the import, at the till and in t
 channel, source detail or join day changed through the services, the import, a bulk update
 and the model, a deletion — each night equal to a full refresh and to the live figures."""
 
+import threading
 from datetime import date, timedelta
 
+import pytest
 from django.contrib.auth import get_user_model
+from django.db import OperationalError, connection, connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,11 +16,12 @@ from crm.importing import clients_import
 from crm.models import Client, ClientSource
 from loyalty.services.members import client_join, client_register
 from loyalty.services.referrals import referrer_assign
-from reports import metrics, rollup
+from reports import members, metrics, rollup
 from reports.models import ClientChange, DailySales, ReportSnapshot
 from reports.rollup import reports_refresh
+from tests.conftest import requires_postgres
 from tests.crm.import_files import HEADER_RU, write_csv
-from tests.factories import ClientFactory
+from tests.factories import ClientFactory, MerchantFactory
 
 from .conftest import at, buy, sync_client_figures
 from .test_refresh_incremental import (
@@ -166,3 +170,44 @@ def test_a_merchant_without_a_snapshot_records_no_change(small_merchant):
         ClientChange.objects.order_by("pk").values_list("client_id", "source_detail", "referred_by")
     )
     assert recorded == [(c["a"].pk, "X", None), (c["b"].pk, "", None), (f_pk, "", None)]
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_holds_up_only_its_own_merchants_channel_changes():
+    """While one merchant's refresh holds its changes lock, a channel change of that merchant's
+    client waits for it; another merchant's client changes at once."""
+    mine, other = MerchantFactory(), MerchantFactory()
+    for merchant in (mine, other):
+        ReportSnapshot.objects.create(merchant=merchant, refreshed_at=timezone.now())
+    my_client, other_client = ClientFactory(merchant=mine), ClientFactory(merchant=other)
+    locked, release = threading.Event(), threading.Event()
+
+    def refresh_holding_the_lock():
+        try:
+            with transaction.atomic():
+                members.lock_changes(mine)
+                locked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=refresh_holding_the_lock)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '300ms'")
+            Client.objects.filter(pk=other_client.pk).update(source_detail="moved")
+        with pytest.raises(OperationalError), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '300ms'")
+            Client.objects.filter(pk=my_client.pk).update(source_detail="moved")
+    finally:
+        release.set()
+        holder.join(10)
+    Client.objects.filter(pk=my_client.pk).update(source_detail="moved")
+    assert sorted(ClientChange.objects.values_list("client_id", flat=True)) == sorted(
+        [my_client.pk, other_client.pk]
+    )
