@@ -9,9 +9,17 @@ class ReportsConfig(AppConfig):
     def ready(self):
         # Loyalty sits below reports and never imports it: segment gifts reach the RFM
         # segments through the provider installed here.
-        # In ready(): both import models, which need the app registry loaded.
-        from loyalty.campaigns.providers import rfm_provider_register
+        # In ready(): these import models, which need the app registry loaded. A deleted
+        # merchant's client changes (plain ids, no foreign key) are deleted with it.
+        from django.db.models.signals import post_delete
 
+        from loyalty.campaigns.providers import rfm_provider_register
+        from onboarding.models import Merchant
+
+        from .members import merchant_changes_forget
         from .rfm import segment_client_ids
 
         rfm_provider_register(segment_client_ids)
+        post_delete.connect(
+            merchant_changes_forget, sender=Merchant, dispatch_uid="reports_merchant_changes"
+        )

@@ -211,3 +211,17 @@ def test_a_refresh_holds_up_only_its_own_merchants_channel_changes():
     assert sorted(ClientChange.objects.values_list("client_id", flat=True)) == sorted(
         [my_client.pk, other_client.pk]
     )
+
+
+def test_a_deleted_merchant_leaves_no_change_rows(db):
+    gone, other = MerchantFactory(), MerchantFactory()
+    for merchant in (gone, other):
+        ReportSnapshot.objects.create(merchant=merchant, refreshed_at=timezone.now())
+    ClientFactory.create_batch(3, merchant=gone)
+    kept = ClientFactory(merchant=other)
+    Client.objects.filter(merchant__in=[gone, other]).update(source_detail="moved")
+    assert ClientChange.objects.filter(merchant_id=gone.pk).count() == 3
+    gone_id = gone.pk
+    gone.delete()  # its clients' deletion records rows while its snapshot still exists
+    assert not ClientChange.objects.filter(merchant_id=gone_id).exists()
+    assert list(ClientChange.objects.values_list("client_id", flat=True)) == [kept.pk]
