@@ -18,7 +18,7 @@ from loyalty.models import LedgerEntry
 from onboarding.money import ZERO, q
 
 from .accounts import Account, movement_apply
-from .shapes import new_instance
+from .shapes import new_instance, saved_as
 from .statement import by_model, check_write
 from .writes import (
     copy_rows,
@@ -157,9 +157,7 @@ class LedgerBatch:
         self.entries, self.touched = [], set()
         if pk is None:
             return False
-        head.pk = pk
-        head._state.adding = False
-        head._state.db = conn.alias
+        saved_as(head, pk, conn.alias)
         return True
 
 

@@ -16,7 +16,7 @@ from loyalty.services import prepared
 
 from .accounts import Account
 from .params import array_text, json_rows
-from .shapes import InsertShape, insert_shape, prepared_values, preparer, row_params
+from .shapes import InsertShape, insert_shape, prepared_values, preparer, row_params, saved_as
 
 # The cached client figures the engine keeps exact (written together by `save_clients`).
 CLIENT_FIGURES = (
@@ -192,9 +192,7 @@ def insert_rows(objs: list, *, ignore_conflicts: bool = False, conn=None) -> lis
     if len(ids) != len(objs):
         return []
     for obj, pk in zip(objs, ids, strict=True):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = db.alias
+        saved_as(obj, pk, db.alias)
     return objs
 
 
@@ -227,9 +225,7 @@ def _insert_json(db, model, shape: InsertShape, objs: list) -> list | None:
     if len(ids) != len(objs):
         raise RuntimeError(f"{model.__name__}: {len(ids)} rows inserted of {len(objs)}")
     for obj, pk in zip(objs, ids, strict=True):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = db.alias
+        saved_as(obj, pk, db.alias)
     return objs
 
 

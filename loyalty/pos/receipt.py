@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from crm.models import Client, ClientSource
 from crm.phones import InvalidPhone, normalize_phone
-from loyalty.ledger.shapes import new_instance
+from loyalty.ledger.shapes import new_instance, saved_as
 from loyalty.limits import MAX_QUANTITY, amount_problem, moment_problem
 from loyalty.models import PaymentType, Purchase, PurchaseLine
 from loyalty.services import prepared
@@ -163,10 +163,7 @@ def _known(model, pk, merchant: Merchant):
     """A saved row of `model` known by its key and merchant only (None without a key)."""
     if pk is None:
         return None
-    row = new_instance(model, {"id": pk, "merchant_id": merchant.pk}, {})
-    row._state.adding = False
-    row._state.db = connection.alias
-    return row
+    return saved_as(new_instance(model, {"merchant_id": merchant.pk}, {}), pk, connection.alias)
 
 
 def _enrol(merchant: Merchant, ctx: _Context, at: datetime) -> Client | None:
