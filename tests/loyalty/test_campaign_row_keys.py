@@ -1,7 +1,9 @@
 """Issuances and certificates keep their client and campaign keys without a database check
 (loyalty.models.CampaignIssuance): Django still cascades a client's or a campaign's deletion,
 and the issuance statement itself holds the campaign, so a campaign deleted before a chunk
-is written gets no issuance."""
+is written gets no issuance. A chunk committed while its client or campaign is being deleted
+(after Django read their rows, before it deleted the row itself) leaves nothing behind either
+(PostgreSQL: the triggers of loyalty 0017)."""
 
 from datetime import date, datetime
 from decimal import Decimal
@@ -9,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
+from django.db.models.deletion import Collector
 
 from loyalty.campaigns.issuance import issue_rewards
 from loyalty.campaigns.run import campaigns_run_day
@@ -117,3 +120,65 @@ def test_a_campaign_deleted_before_its_chunk_gets_no_issuance():
 def test_issuances_and_certificates_check_no_client_or_campaign_key():
     assert keys_of("loyalty_campaignissuance") == set()
     assert keys_of("loyalty_certificate") == {"redeemed_purchase_id"}
+
+
+def _issue_birthday(campaign, client):
+    tzinfo = ZoneInfo(campaign.merchant.time_zone)
+    return issue_rewards(
+        campaign=campaign,
+        items=[(client.pk, "2025")],
+        moment=datetime(2025, 6, 1, 9, tzinfo=tzinfo),
+        merchant_name=campaign.merchant.name,
+        tzinfo=tzinfo,
+    )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL trigger")
+def test_a_chunk_committed_while_its_client_is_deleted_leaves_nothing_behind():
+    """Django reads a client's rows before it deletes the client; a chunk that commits in
+    between (its client lock makes the deletion wait for it) must not leave rows of a client
+    that no longer exists."""
+    merchant = MerchantFactory()
+    campaign = CampaignFactory(
+        merchant=merchant, kind="birthday", reward_form="certificate", reward_points=Decimal(500)
+    )
+    client, other = (
+        MemberFactory(merchant=merchant, birthday=date(1990, 6, 11), phone=f"+7913000001{i}")
+        for i in range(2)
+    )
+    gone = client.pk
+    deletion = Collector(using="default")
+    deletion.collect([client])
+    assert _issue_birthday(campaign, client).issued == 1
+    assert _issue_birthday(campaign, other).issued == 1
+
+    deletion.delete()
+
+    assert not CampaignIssuance.objects.filter(client_id=gone).exists()
+    assert not Certificate.objects.filter(client_id=gone).exists()
+    assert not OutboxMessage.objects.filter(client_id=gone).exists()
+    assert CampaignIssuance.objects.filter(client=other).count() == 1
+    assert Certificate.objects.filter(client=other).count() == 1
+    connection.check_constraints()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL trigger")
+def test_a_chunk_committed_while_its_campaign_is_deleted_leaves_no_issuance():
+    merchant = MerchantFactory()
+    campaign = CampaignFactory(
+        merchant=merchant, kind="birthday", reward_form="certificate", reward_points=Decimal(500)
+    )
+    client = MemberFactory(merchant=merchant, birthday=date(1990, 6, 11))
+    gone = campaign.pk
+    deletion = Collector(using="default")
+    deletion.collect([campaign])
+    assert _issue_birthday(campaign, client).issued == 1
+
+    deletion.delete()
+
+    assert not CampaignIssuance.objects.filter(campaign_id=gone).exists()
+    certificate = Certificate.objects.get(client=client)
+    assert certificate.campaign_id is None
+    message = OutboxMessage.objects.get(client=client)
+    assert message.issuance_id is None
+    connection.check_constraints()
