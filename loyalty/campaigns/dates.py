@@ -72,3 +72,15 @@ def balance_lapse_day(activity_day: date, months: int) -> date:
     """The local day a whole balance expires: `months` after the last activity (the last
     purchase, or joining for a member who never bought)."""
     return add_months(activity_day, months)
+
+
+def balance_last_lapsed_day(day: date, months: int) -> date:
+    """The latest activity day whose balance has lapsed by `day` (`balance_lapse_day` of it is
+    `day` or earlier): lapse days never decrease as the activity day grows, so every earlier
+    activity day has lapsed too and no later one has. Month ends make up to three more activity
+    days lapse on the same day (31 January and 28 February both lapse on 28 March of a common
+    year with one month)."""
+    last = add_months(day, -months)
+    while balance_lapse_day(last + timedelta(days=1), months) <= day:
+        last += timedelta(days=1)
+    return last

@@ -22,7 +22,7 @@ from onboarding.money import ZERO, q
 from ..ledger import LedgerBatch, lock_accounts
 from ..ledger.params import ids_in
 from ..models import Certificate, LedgerEntry, LedgerKind, Program
-from .dates import add_months, balance_lapse_day, day_start, local_date
+from .dates import balance_lapse_day, balance_last_lapsed_day, day_start, local_date
 
 CHUNK = 2000
 BURN_PREFIX = "burn #"
@@ -87,26 +87,21 @@ def points_expire(
         months = _expiry_months(merchant)
     if not months:
         return 0, ZERO
-    # A few days of slack around month ends; the exact rule is applied below in Python.
     # `last_activity_at` (last purchase, else joining, else creation) under a partial index
     # of clients holding points (`has_points`, stored: the index does not name `balance`, so
-    # balance updates can be HOT): a range look-up, not a scan of the client base.
+    # balance updates can be HOT): a range look-up, not a scan of the client base. The range
+    # ends with the last activity day lapsed by `day`, so only the clients due are read and
+    # locked (a row lock writes the row's page); the rule is applied again under the lock, to
+    # what a purchase may have changed meanwhile.
     # Sorted here, not by the database: the planner cannot know that positive balances are
     # almost all recent (expiry keeps them so), expects a quarter of the base and would read
     # the whole table in primary-key order rather than sort what the index finds.
-    cutoff = day_start(merchant, add_months(day, -months) + timedelta(days=4))
-    # The lapse rule is applied to this unlocked read first, so only the clients due are
-    # locked (a row lock writes the row's page: half the candidates are not due); it is
-    # applied again under the lock, to what a purchase may have changed meanwhile.
+    cutoff = day_start(merchant, balance_last_lapsed_day(day, months) + timedelta(days=1))
     lapse_of = _lapse_days(merchant, months)
     candidates = sorted(
-        pk
-        for pk, at in Client.objects.filter(
-            merchant=merchant, has_points=True, last_activity_at__lt=cutoff
-        )
+        Client.objects.filter(merchant=merchant, has_points=True, last_activity_at__lt=cutoff)
         .order_by()
-        .values_list("pk", "last_activity_at")
-        if lapse_of(at) <= day
+        .values_list("pk", flat=True)
     )
     clients, total = 0, ZERO
     for start in range(0, len(candidates), CHUNK):

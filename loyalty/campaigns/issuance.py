@@ -161,12 +161,13 @@ def _issue_chunk(*, campaign, items, moment, merchant_name, tzinfo, burn_at):
             cid: account
             for cid, account in lock_accounts(
                 {cid for cid, _key in items},
-                columns=("full_name", "phone", "email", "consent", "joined_at"),
+                columns=("full_name", "phone", "email", "consent"),
+                is_set=("joined_at",),
             ).items()
             if account.merchant_id == campaign.merchant_id
             # Only the campaign's audience, checked under the lock (see audience.py).
             and campaign_admits(
-                campaign, joined=account.extra[4] is not None, consent=bool(account.extra[3])
+                campaign, joined=bool(account.extra[4]), consent=bool(account.extra[3])
             )
         }
         locked = {cid: (cid, *account.extra[:4]) for cid, account in accounts.items()}

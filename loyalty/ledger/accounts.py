@@ -64,8 +64,11 @@ def lock_clients(client_ids) -> dict[int, Client]:
 _IN_STEP = 5000  # ids per IN (…) on SQLite, well under its variable limit
 
 
-def lock_accounts(client_ids, *, conn=None, columns: tuple = ()) -> dict[int, Account]:
-    """Lock clients in primary-key order and return their balances (plus `columns`, raw).
+def lock_accounts(
+    client_ids, *, conn=None, columns: tuple = (), is_set: tuple = ()
+) -> dict[int, Account]:
+    """Lock clients in primary-key order and return their balances (plus `columns`, raw, then
+    whether each of `is_set` is not null: no value read where only its presence counts).
 
     `conn` is a connection object (the client importer writes from its own thread on the
     caller's connection); default: this thread's. Must run inside a transaction."""
@@ -75,7 +78,9 @@ def lock_accounts(client_ids, *, conn=None, columns: tuple = ()) -> dict[int, Ac
         return {}
     postgres = conn.vendor == "postgresql"
     table = conn.ops.quote_name(Client._meta.db_table)
-    extra = "".join(f", {conn.ops.quote_name(c)}" for c in columns)
+    extra = "".join(f", {conn.ops.quote_name(c)}" for c in columns) + "".join(
+        f", {conn.ops.quote_name(c)} IS NOT NULL" for c in is_set
+    )
     found: dict[int, Account] = {}
     step = len(ids) if postgres else _IN_STEP
     with conn.cursor() as cursor:
@@ -95,5 +100,7 @@ def lock_accounts(client_ids, *, conn=None, columns: tuple = ()) -> dict[int, Ac
                     part,
                 )
             for row in cursor.fetchall():
-                found[row[0]] = Account(row[0], row[1], q(Decimal(str(row[2]))), tuple(row[3:]))
+                # PostgreSQL gives a Decimal, SQLite a float or text (read as written).
+                balance = row[2] if type(row[2]) is Decimal else Decimal(str(row[2]))
+                found[row[0]] = Account(row[0], row[1], q(balance), tuple(row[3:]))
     return found
