@@ -93,6 +93,20 @@ def backend_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def wal_stats(url: str) -> list[int]:
+    """The server's WAL records, full-page images and bytes so far (`pg_stat_wal`: every
+    database's, so other sessions' writes count too)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        return [
+            int(value)
+            for value in conn.execute(
+                "SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal"
+            ).fetchone()
+        ]
+
+
 def time_commits(connection, commits: list) -> None:
     """Add each commit's wall time to `commits[0]` (the deferred foreign-key checks run
     there) and count it in `commits[1]`."""
@@ -348,16 +362,22 @@ def main() -> None:
         backend = cursor.fetchone()[0]
     backend_pid.append(backend)
     print(f"load average before the run: {os.getloadavg()[0]:.1f}")
+    wal = wal_stats(args.database_url)
     t, cpu, server = time.perf_counter(), time.process_time(), backend_cpu(backend)
     with connection.execute_wrapper(count):
         report = campaigns_run_day(merchant=merchant, day=day)
     first = time.perf_counter() - t
     first_cpu, first_statements = time.process_time() - cpu, statements[0]
     first_server = backend_cpu(backend) - server
+    wal = [after - before for before, after in zip(wal, wal_stats(args.database_url), strict=True)]
     print(
         f"daily run for {day} ({merchant.time_zone}): {first:.2f} s "
         f"(CPU {first_cpu:.2f} s, server backend CPU {first_server:.2f} s, "
         f"{first_statements} statements; {commits[1]} commits {commits[0]:.2f} s)"
+    )
+    print(
+        f"  WAL during the run (whole server): {wal[0]:,} records, {wal[1]:,} full-page images, "
+        f"{wal[2] / 2**20:.1f} MB"
     )
     for line in report.campaigns:
         print(
