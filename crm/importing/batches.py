@@ -1,11 +1,6 @@
 """Import runs (ImportBatch): create, claim and run, confirm a dry run, watch progress, detect
 stale runs.
 
-A run's data goes in one transaction (see `service.clients_import`), so progress cannot be
-written through that transaction. It goes to the cache (same process: the eager/thread path)
-and, on PostgreSQL, through a second short-lived connection that commits each update — so the
-admin sees it from any process.
-
 Who may write: a worker claims a batch (status → running with a fresh claim token) and the
 batch's final status is written by a conditional UPDATE (still running, same claim) inside the
 transaction that writes the clients. So the clients and "done" commit together or not at all, and
@@ -15,10 +10,8 @@ A task delivered again after a killed worker finds its batch still running (the 
 transaction was rolled back, since a finished run would have committed "done"), takes the claim
 over and runs the file again from the start.
 
-Over 450 lines: one idea, the life of an import run (create, claim, run, confirm, progress, stale);
-the claim rules and the run body share the run's lock and status transitions, so they stay together."""
+Where a run's progress is written and read, and its error report as CSV: `crm.importing.progress`."""
 
-import io
 import logging
 import os
 import uuid
@@ -27,16 +20,16 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files import File
-from django.db import connection, connections, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.exporting import escape_cell, spreadsheet_csv_writer
 from crm.models import ImportBatch
 from onboarding.access import visible_merchants
 
 from .errors import ImportFileError
 from .mapping import run_options
+from .progress import ProgressWriter, progress_cache_key
 from .service import check_file_size, clients_import
 from .undo import prior_values_save
 from .workbooks import workbook_unpacked_size
@@ -46,10 +39,6 @@ logger = logging.getLogger(__name__)
 
 def stale_after() -> timedelta:
     return timedelta(seconds=getattr(settings, "IMPORT_STALE_AFTER_SECONDS", 15 * 60))
-
-
-def _cache_key(batch_id: int) -> str:
-    return f"crm:import-progress:{batch_id}"
 
 
 def import_batch_create(
@@ -111,41 +100,6 @@ def import_batch_confirm(*, batch: ImportBatch, user) -> ImportBatch:
         dry_run_of=batch,
         heartbeat_at=timezone.now(),
     )
-
-
-class _Progress:
-    """Writes a running batch's progress where the admin can read it (see the module doc)."""
-
-    def __init__(self, batch_id: int):
-        self.batch_id = batch_id
-        self.side = None
-        if connection.vendor == "postgresql":
-            try:
-                self.side = connections.create_connection("default")
-                with self.side.cursor() as cursor:
-                    cursor.execute("SET lock_timeout = '2s'")
-            except Exception:  # progress is a nicety; never fail the import for it
-                logger.exception("no side connection for import progress")
-                self.side = None
-
-    def __call__(self, rows: int, fraction: float) -> None:
-        now = timezone.now()
-        percent = int(fraction * 100)
-        cache.set(_cache_key(self.batch_id), (percent, rows, now.isoformat()), 24 * 3600)
-        if self.side is not None:
-            try:
-                with self.side.cursor() as cursor:
-                    cursor.execute(
-                        f"UPDATE {ImportBatch._meta.db_table} SET progress = %s, "
-                        "rows_processed = %s, heartbeat_at = %s WHERE id = %s",
-                        [percent, rows, now, self.batch_id],
-                    )
-            except Exception:
-                logger.exception("import progress update failed")
-
-    def close(self):
-        if self.side is not None:
-            self.side.close()
 
 
 class _ClaimLost(Exception):
@@ -250,7 +204,7 @@ def _finish(batch_id: int, token: str, *, status: str, message: str, report) -> 
 
 
 def _execute(batch: ImportBatch, *, token: str, path_of) -> ImportBatch:
-    progress = _Progress(batch.pk)
+    progress = ProgressWriter(batch.pk)
     status, message, report, recorded = ImportBatch.Status.FAILED, "", None, False
 
     def commit_with_status(done_report) -> None:
@@ -289,7 +243,7 @@ def _execute(batch: ImportBatch, *, token: str, path_of) -> ImportBatch:
         progress.close()
     if not recorded and not _finish(batch.pk, token, status=status, message=message, report=report):
         logger.warning("import batch %s changed hands; its outcome was not recorded", batch.pk)
-    cache.delete(_cache_key(batch.pk))
+    cache.delete(progress_cache_key(batch.pk))
     batch.refresh_from_db()
     if batch.status in (
         ImportBatch.Status.DONE,
@@ -327,34 +281,6 @@ def import_upload_discard(*, batch: ImportBatch) -> bool:
     return True
 
 
-def import_batch_progress(batch: ImportBatch) -> dict:
-    """What the admin shows for a batch: status, percent, rows so far."""
-    percent, rows = batch.progress, batch.rows_processed
-    if batch.status == ImportBatch.Status.RUNNING:
-        cached = cache.get(_cache_key(batch.pk))
-        if cached:
-            percent, rows = max(percent, cached[0]), max(rows, cached[1])
-    return {
-        "id": batch.pk,
-        "status": batch.status,
-        "status_label": str(batch.get_status_display()),
-        "progress": percent,
-        "rows_processed": rows,
-        "created": batch.created,
-        "updated": batch.updated,
-        "skipped": batch.skipped,
-        "rejected": batch.rejected,
-        "message": batch.message,
-        "finished": batch.status
-        in (
-            ImportBatch.Status.DONE,
-            ImportBatch.Status.DRY_RUN,
-            ImportBatch.Status.FAILED,
-            ImportBatch.Status.STALE,
-        ),
-    }
-
-
 def import_batches_mark_stale(*, now=None) -> int:
     """Mark queued/running batches without a sign of life for IMPORT_STALE_AFTER_SECONDS as
     stale. Their data was rolled back by the database when the worker died."""
@@ -366,7 +292,7 @@ def import_batches_mark_stale(*, now=None) -> int:
     ).values_list("pk", flat=True)
     stale = []
     for pk in candidates:
-        cached = cache.get(_cache_key(pk))
+        cached = cache.get(progress_cache_key(pk))
         if cached and timezone.datetime.fromisoformat(cached[2]) >= cutoff:
             continue  # alive in this process (SQLite: progress only in the cache)
         stale.append(pk)
@@ -391,21 +317,6 @@ def import_batches_mark_stale(*, now=None) -> int:
     for batch in ImportBatch.objects.filter(pk__in=stale, status=ImportBatch.Status.STALE):
         import_upload_discard(batch=batch)
     return marked
-
-
-def import_report_csv(batch: ImportBatch) -> str:
-    """The row errors of a run as CSV text (row, column, message), cells escaped for Excel, in
-    the spreadsheet dialect of the UI language (BOM, `;` in Russian: `crm.exporting`)."""
-
-    out = io.StringIO()
-    writer, _decimal_mark = spreadsheet_csv_writer(out)
-    writer.writerow(["row", "column", "message"])
-    report = batch.report or {}
-    if report.get("file_error"):
-        writer.writerow(["", "", escape_cell(report["file_error"])])
-    for error in report.get("errors", []):
-        writer.writerow([error["row"], escape_cell(error["column"]), escape_cell(error["message"])])
-    return out.getvalue()
 
 
 def import_runs_in_worker(batch: ImportBatch) -> bool:
