@@ -12,10 +12,12 @@ owns the transaction."""
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import attrgetter
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections
 
 from crm.models import Client, ClientSource
+from crm.pgcopy import copy_column, copy_text
 
 from .balances import opening_balances
 from .cleaning import CLIENT_FIELDS, NOTES, Record, merge_note, record_value, written_fields
@@ -108,6 +110,15 @@ class ClientWriter:
                 self.client_template[slot] = ops.adapt_datetimefield_value(now)
         self._temp_ready = False
         self._start = opening_balances().start_balance
+        # PostgreSQL's COPY text (`_copy_data`): a record's own columns (phone, the written
+        # fields, the balance), then every other column's fixed value formatted once as the
+        # rows' common tail (None: a default with no text form here; the driver writes rows).
+        own = [self._phone_slot, *(slot for slot, _name in self._record_slots)]
+        own.append(self._balance_slot)
+        fixed = [i for i in range(len(self.client_columns)) if i not in own]
+        self._copy_columns = ", ".join(self.client_columns[i] for i in own + fixed)
+        tail = [copy_text(self.client_template[i]) for i in fixed]
+        self._copy_tail = None if None in tail else "\t".join(tail)
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -277,17 +288,45 @@ class ClientWriter:
                 ids.update(cursor.fetchall())
             return inserted, ids
 
+    def _copy_data(self, new: list[Record]) -> str | None:
+        """The new clients' rows as COPY text for `self._copy_columns`, built a column at a time:
+        a row's own values first, then the fixed columns formatted once (the driver's row
+        writer dumps every value of every row). None (the driver writes the rows) if a record
+        carries registered fields or a value has no text form here."""
+        if self._copy_tail is None or any(r.extra for r in new):
+            return None
+        start = self._start
+        columns = [[r.phone for r in new]]
+        for _slot, name in self._record_slots:
+            texts = copy_column(list(map(attrgetter(name), new)))
+            if texts is None:
+                return None
+            columns.append(texts)
+        columns.append([str(start(r.points)) if r.points else "0" for r in new])
+        columns.append([self._copy_tail] * len(new))
+        return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
+
+    def _copy_into(self, raw, table: str, new: list[Record], data: str | None) -> None:
+        """COPY the new clients into `table`: `data` from `_copy_data`, or (None) row by row
+        through the driver."""
+        if data is not None:
+            with raw.copy(f"COPY {table} ({self._copy_columns}) FROM STDIN") as copy:
+                copy.write(data)
+            return
+        with raw.copy(f"COPY {table} ({', '.join(self.client_columns)}) FROM STDIN") as copy:
+            for r in new:
+                copy.write_row(self._client_row(r))
+
     def _pg_insert_clients(self, raw, new: list[Record]) -> tuple[int, dict[str, int]]:
         """COPY straight into the table inside a savepoint (the fast path). If someone else
         created one of these phones since the look-up, redo the chunk through a temp table and
         `INSERT … ON CONFLICT DO NOTHING RETURNING`, leaving their client alone."""
         table = Client._meta.db_table
         cols = ", ".join(self.client_columns)
+        data = self._copy_data(new)
         raw.execute("SAVEPOINT import_copy")
         try:
-            with raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                for r in new:
-                    copy.write_row(self._client_row(r))
+            self._copy_into(raw, table, new, data)
             raw.execute("RELEASE SAVEPOINT import_copy")
         # The raw psycopg cursor raises the driver's own error class; the backend's `Database`
         # is the psycopg module, so SQLite-only installs never need the driver.
@@ -301,9 +340,7 @@ class ClientWriter:
                 self._temp_ready = True
             else:
                 raw.execute("TRUNCATE import_clients_tmp")
-            with raw.copy(f"COPY import_clients_tmp ({cols}) FROM STDIN") as copy:
-                for r in new:
-                    copy.write_row(self._client_row(r))
+            self._copy_into(raw, "import_clients_tmp", new, data)
             raw.execute(
                 f"INSERT INTO {table} ({cols}) SELECT {cols} FROM import_clients_tmp "
                 f"ON CONFLICT (merchant_id, phone) DO NOTHING RETURNING phone, id"

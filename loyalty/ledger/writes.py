@@ -5,13 +5,11 @@ with one UPDATE per batch (`save_clients`: `VALUES` lists, or one JSON array for
 `save_balances`: two array literals). How many values travel in one parameter, and which shape
 for what: `params`."""
 
-from datetime import date, datetime
-from decimal import Decimal
-
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from crm.models import Client
+from crm.pgcopy import copy_text
 from loyalty.services import prepared
 
 from .accounts import Account
@@ -288,26 +286,6 @@ def plain_rows_write(model, rows: list[dict], *, conn) -> None:
             f"INSERT INTO {table} ({column_list}) VALUES ({marks})",
             list(prepared_rows),
         )
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def copy_text(value) -> str | None:
-    """A prepared value as one field of COPY's text format, or None for a type not written
-    here (the driver's row writer then writes the rows)."""
-    if value is None:
-        return "\\N"
-    kind = type(value)
-    if kind is str:
-        return value.translate(_COPY_ESCAPES)
-    if kind is bool:
-        return "t" if value else "f"
-    if kind is int or kind is Decimal:
-        return str(value)
-    if kind is datetime or kind is date:
-        return value.isoformat()
-    return None
 
 
 def copy_data(columns: list[list]) -> str | None:
