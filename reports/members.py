@@ -25,14 +25,14 @@ from collections import Counter
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import Count, F, Min, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, Min, QuerySet
 from django.db.models.functions import TruncDate
 
 from crm.models import Client
 from onboarding.models import Merchant
 
 from . import aggregates as agg
-from .aggregates import client_channel
+from .aggregates import client_channel, client_channel_sql
 from .models import ClientChange, ClientPurchases, DailyMembers, DailySales
 
 Key = tuple[date, str, str]
@@ -161,15 +161,23 @@ def _apply(merchant: Merchant, delta: Counter) -> None:
 
 def summaries_keys_update(*, merchant: Merchant, client_ids: list[int]) -> int:
     """Take the channel keys and join time of the given clients again into their buyers'
-    summaries (see `ClientPurchases`). Returns the rows updated."""
-    if not client_ids:
-        return 0
-    client = Client.objects.filter(pk=OuterRef("client_id"))
-    return ClientPurchases.objects.filter(merchant=merchant, client_id__in=client_ids).update(
-        channel=Subquery(client.annotate(key=client_channel()).values("key")[:1]),
-        source_detail=Subquery(client.values("source_detail")[:1]),
-        joined_at=Subquery(client.values("joined_at")[:1]),
-    )
+    summaries (see `ClientPurchases`): one UPDATE … FROM the clients per thousand ids, touching
+    only those clients' rows. Returns the rows updated."""
+    table, clients = ClientPurchases._meta.db_table, Client._meta.db_table
+    updated = 0
+    with connection.cursor() as cursor:
+        for at in range(0, len(client_ids), 1000):
+            chunk = client_ids[at : at + 1000]
+            cursor.execute(
+                f"UPDATE {table} SET channel = {client_channel_sql('k')}, "
+                "source_detail = k.source_detail, joined_at = k.joined_at "
+                f"FROM {clients} k WHERE k.id = {table}.client_id "
+                f"AND {table}.merchant_id = %s "
+                f"AND {table}.client_id IN ({', '.join(['%s'] * len(chunk))})",
+                [merchant.pk, *chunk],
+            )
+            updated += cursor.rowcount
+    return updated
 
 
 def sales_moved(
