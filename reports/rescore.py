@@ -289,12 +289,16 @@ def rescore(
         cursor.execute(f"CREATE TEMPORARY TABLE {touched} AS {' UNION '.join(parts)}", params)
         r_sql, r_params = _score_sql("last_at", cuts["r"])
         m_sql, m_params = _score_sql(spec.money, cuts["m"])
-        segment = segment_case(f="s.f", r="s.r", m="s.m", first="s.first_at", new_since="%s")
+        segment = segment_case(f="x.f", r="x.r", m="x.m", first="x.first_at", new_since="%s")
+        # only the rows whose scores or segment differ are written (most crossed rows and many
+        # changed ones keep theirs)
         cursor.execute(
-            f"UPDATE {table} SET r = s.r, m = s.m, segment = {segment} FROM ("
+            f"UPDATE {table} SET r = s.r, m = s.m, segment = s.segment FROM ("
+            f"SELECT client_id, r, m, {segment} AS segment FROM ("
             f"SELECT client_id, {spec.freq} AS f, first_at, {r_sql} AS r, {m_sql} AS m "
-            f"FROM {table} WHERE client_id IN (SELECT client_id FROM {touched})) AS s "
-            f"WHERE {table}.client_id = s.client_id",
+            f"FROM {table} WHERE client_id IN (SELECT client_id FROM {touched})) AS x) AS s "
+            f"WHERE {table}.client_id = s.client_id AND ({table}.r IS NULL "
+            f"OR {table}.r <> s.r OR {table}.m <> s.m OR {table}.segment <> s.segment)",
             [new_since, *r_params, *m_params],
         )
         written = cursor.rowcount
@@ -334,39 +338,54 @@ def scores_update(
         "AND last_purchase_at >= %s AND last_purchase_at < %s",
         params=[*changed_params, pk, old_end, end],
     )
-    insert = (
-        f"INSERT INTO {table} (client_id, merchant_id, r, f, m, segment, total_spent, "
-        "last_at, first_at) "
-        "SELECT id, merchant_id, 0, CASE WHEN purchases_count >= 5 THEN 5 "
-        "ELSE purchases_count END, 0, '', total_spent, last_purchase_at, first_purchase_at "
-        f"FROM {clients} WHERE merchant_id = %s AND id IN "
-        f"(SELECT client_id FROM {SCORES.changed}) "
-        "AND purchases_count > 0 AND last_purchase_at IS NOT NULL AND last_purchase_at < %s"
-    )
+    # in place: a buyer's row keeps its scores until `rescore` finds them changed (an unchanged
+    # score is not written again); rows of clients no longer buyers go, new buyers come in
+    buyer = "c.purchases_count > 0 AND c.last_purchase_at IS NOT NULL AND c.last_purchase_at < %s"
+    freq = "CASE WHEN c.purchases_count >= 5 THEN 5 ELSE c.purchases_count END"
+    ids = f"SELECT client_id FROM {SCORES.changed}"
+    rewrite = [
+        (
+            f"DELETE FROM {table} WHERE client_id IN ({ids}) AND NOT EXISTS (SELECT 1 FROM "
+            f"{clients} c WHERE c.id = {table}.client_id AND {buyer})",
+            [end],
+        ),
+        (
+            f"UPDATE {table} SET f = {freq}, total_spent = c.total_spent, "
+            f"last_at = c.last_purchase_at, first_at = c.first_purchase_at FROM {clients} c "
+            f"WHERE c.id = {table}.client_id AND {table}.client_id IN ({ids}) AND {buyer}",
+            [end],
+        ),
+        (
+            f"INSERT INTO {table} (client_id, merchant_id, r, f, m, segment, total_spent, "
+            f"last_at, first_at) SELECT c.id, c.merchant_id, 0, {freq}, 0, '', c.total_spent, "
+            f"c.last_purchase_at, c.first_purchase_at FROM {clients} c WHERE c.merchant_id = %s "
+            f"AND c.id IN ({ids}) AND {buyer} AND NOT EXISTS (SELECT 1 FROM {table} o "
+            "WHERE o.client_id = c.id)",
+            [pk, end],
+        ),
+    ]
     return rewrite_and_rescore(
         SCORES,
         merchant=merchant,
         today=today,
         state=state,
         days=(new_since, old_new_since),
-        insert=(insert, [pk, end]),
+        rewrite=rewrite,
     )
 
 
 def rewrite_and_rescore(
-    spec: Ranked, *, merchant: Merchant, today: date, state: dict, days: tuple, insert: tuple
+    spec: Ranked, *, merchant: Merchant, today: date, state: dict, days: tuple, rewrite: list
 ) -> tuple[dict, int] | str:
-    """After `changed_keep`: replace the changed clients' rows with those of `insert` (SQL and
-    parameters of an INSERT of their new figures), then `rescore` with `days` (its `new_since`,
-    `old_new_since`). Returns (the new state, rows written), or why the state cannot be
-    carried."""
+    """After `changed_keep`: bring the changed clients' rows to their new figures with the
+    statements `rewrite` ((SQL, parameters) each, in order), then `rescore` with `days` (its
+    `new_since`, `old_new_since`). Returns (the new state, rows written), or why the state
+    cannot be carried."""
+    written = 0
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {spec.table} WHERE client_id IN (SELECT client_id FROM {spec.changed})"
-        )
-        written = cursor.rowcount
-        cursor.execute(*insert)
-        written += cursor.rowcount
+        for statement in rewrite:
+            cursor.execute(*statement)
+            written += cursor.rowcount
     new_since, old_new_since = days
     result = rescore(
         spec,

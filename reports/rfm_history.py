@@ -141,15 +141,15 @@ def carried_segment_counts(
         rescore.changed_keep(
             spec, merchant=merchant, clients_sql=since_sql, params=[pk, adapt(end)]
         )
-        changed = (f"SELECT client_id FROM {spec.changed}", [])
-        before = ("AND p.occurred_at < %s", [adapt(end)])
         carried = rescore.rewrite_and_rescore(
             spec,
             merchant=merchant,
             today=as_of,
             state=state,
             days=(new_since, now_new_since),
-            insert=summaries.fold_clients_sql(merchant, changed, before),
+            rewrite=summaries.rolled_back_sql(
+                merchant, f"SELECT client_id FROM {spec.changed}", end
+            ),
         )
         if isinstance(carried, str):
             return None

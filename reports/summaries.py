@@ -28,52 +28,93 @@ from .models import ClientPurchases
 KEPT = "(p.refunded_amount < p.amount OR p.amount <= 0)"
 
 
-def _with_keys(folded: str) -> str:
+FOLDED = ("purchases", "revenue", "first_at", "last_at", "channel", "source_detail", "joined_at")
+
+
+def _with_keys(folded: str, *, upsert: bool = False) -> str:
     """INSERT of the per-client rows of `folded` (SELECT client_id, merchant_id, n, rev,
-    first_at, last_at) with the client's channel keys and join time."""
-    return (
+    first_at, last_at) with the client's channel keys and join time; with `upsert` a client's
+    existing row takes them instead and keeps its scores (`reports.rescore` writes them again
+    only when they change)."""
+    sql = (
         f"INSERT INTO {ClientPurchases._meta.db_table} (client_id, merchant_id, purchases, "
         "revenue, first_at, last_at, channel, source_detail, joined_at) "
         f"SELECT f.client_id, f.merchant_id, f.n, f.rev, f.first_at, f.last_at, "
         f"{client_channel_sql('k')}, k.source_detail, k.joined_at FROM ({folded}) AS f "
         f"JOIN {Client._meta.db_table} k ON k.id = f.client_id"
     )
+    if upsert:
+        # (SQLite reads ON CONFLICT after a join's ON only behind a WHERE)
+        taken = ", ".join(f"{column} = excluded.{column}" for column in FOLDED)
+        sql += f" WHERE true ON CONFLICT (client_id) DO UPDATE SET {taken}"
+    return sql
 
 
-def fold_sql(where: str) -> str:
+def fold_sql(where: str, *, upsert: bool = False) -> str:
     """INSERT of the folded rows of the purchases matching `where` (SQL after the merchant's
-    condition; its parameters follow the merchant's id)."""
+    condition; its parameters follow the merchant's id); `upsert` as in `_with_keys`."""
     return _with_keys(
         "SELECT p.client_id, p.merchant_id, COUNT(*) AS n, SUM(p.amount - p.refunded_amount) "
         f"AS rev, MIN(p.occurred_at) AS first_at, MAX(p.occurred_at) AS last_at "
         f"FROM {Purchase._meta.db_table} p "
         f"WHERE p.merchant_id = %s AND p.client_id IS NOT NULL AND {KEPT} {where} "
-        "GROUP BY p.client_id, p.merchant_id"
+        "GROUP BY p.client_id, p.merchant_id",
+        upsert=upsert,
     )
 
 
-def fold_clients_sql(
-    merchant: Merchant, clients: tuple[str, list], where: tuple[str, list] = ("", [])
-) -> tuple[str, list]:
-    """INSERT (SQL, parameters) of the folded rows of the kept purchases matching `where` (SQL
-    and parameters, as in `fold_sql`) of the clients `clients` (SQL of one `client_id` column,
-    parameters). On PostgreSQL client by client through the index on the purchases' client (a
-    LATERAL join): the planner would otherwise scan every purchase for a few thousand clients."""
-    (clients_sql, clients_params), (where_sql, where_params) = clients, where
+def fold_clients_sql(merchant: Merchant, clients: tuple[str, list]) -> tuple[str, list]:
+    """INSERT (SQL, parameters) of the folded rows of the kept purchases of the clients
+    `clients` (SQL of one `client_id` column, parameters) over their existing rows (`upsert`).
+    On PostgreSQL client by client through the index on the purchases' client (a LATERAL join):
+    the planner would otherwise scan every purchase for a few thousand clients."""
+    clients_sql, clients_params = clients
     if connection.vendor != "postgresql":
         return (
-            fold_sql(f"{where_sql} AND p.client_id IN ({clients_sql})"),
-            [merchant.pk, *where_params, *clients_params],
+            fold_sql(f"AND p.client_id IN ({clients_sql})", upsert=True),
+            [merchant.pk, *clients_params],
         )
     sql = _with_keys(
         "SELECT c.client_id, %s AS merchant_id, x.n, x.rev, x.first_at, x.last_at "
         f"FROM ({clients_sql}) AS c CROSS JOIN LATERAL (SELECT COUNT(*) AS n, "
         "SUM(p.amount - p.refunded_amount) AS rev, MIN(p.occurred_at) AS first_at, "
         f"MAX(p.occurred_at) AS last_at FROM {Purchase._meta.db_table} p "
-        f"WHERE p.client_id = c.client_id AND p.merchant_id = %s AND {KEPT} {where_sql}) AS x "
-        "WHERE x.n > 0"
+        f"WHERE p.client_id = c.client_id AND p.merchant_id = %s AND {KEPT}) AS x "
+        "WHERE x.n > 0",
+        upsert=True,
     )
-    return sql, [merchant.pk, *clients_params, merchant.pk, *where_params]
+    return sql, [merchant.pk, *clients_params, merchant.pk]
+
+
+def rolled_back_sql(merchant: Merchant, clients: str, end: datetime) -> list[tuple[str, list]]:
+    """Statements (SQL, parameters) that turn the summaries of the clients `clients` (SQL of
+    one `client_id` column) into their figures before `end`, from the summaries as they are
+    rather than a fold of every purchase: a summary whose first kept purchase is on or after
+    `end` goes; the others lose the kept purchases since `end` and take their last one before
+    it (on PostgreSQL a short range and one probe of the purchases' index on client and time).
+    """
+    table, purchases = ClientPurchases._meta.db_table, Purchase._meta.db_table
+    at = connection.ops.adapt_datetimefield_value(end)
+    own = (
+        f"FROM {purchases} p WHERE p.client_id = {table}.client_id AND p.merchant_id = %s "
+        f"AND {KEPT}"
+    )
+    pk = merchant.pk
+    return [
+        (
+            f"DELETE FROM {table} WHERE client_id IN ({clients}) AND first_at >= %s",
+            [at],
+        ),
+        (
+            f"UPDATE {table} SET "
+            f"purchases = purchases - (SELECT COUNT(*) {own} AND p.occurred_at >= %s), "
+            f"revenue = revenue - (SELECT COALESCE(SUM(p.amount - p.refunded_amount), 0) "
+            f"{own} AND p.occurred_at >= %s), "
+            f"last_at = (SELECT MAX(p.occurred_at) {own} AND p.occurred_at < %s) "
+            f"WHERE client_id IN ({clients}) AND last_at >= %s",
+            [pk, at, pk, at, pk, at, at],
+        ),
+    ]
 
 
 def summaries_rebuild(*, merchant: Merchant) -> int:
@@ -117,9 +158,14 @@ def summaries_update(
     )
     if changed is not None:
         sql, params = f"SELECT client_id FROM {changed}", []
+    table, purchases = ClientPurchases._meta.db_table, Purchase._meta.db_table
     with connection.cursor() as cursor:
+        # a summary goes when no kept purchase is left; the others are folded again in place
         cursor.execute(
-            f"DELETE FROM {ClientPurchases._meta.db_table} WHERE client_id IN ({sql})", params
+            f"DELETE FROM {table} WHERE client_id IN ({sql}) AND NOT EXISTS (SELECT 1 FROM "
+            f"{purchases} p WHERE p.client_id = {table}.client_id AND p.merchant_id = %s "
+            f"AND {KEPT})",
+            [*params, merchant.pk],
         )
         cursor.execute(
             *fold_clients_sql(merchant, (f"SELECT DISTINCT client_id FROM ({sql}) AS d", params))

@@ -5,12 +5,13 @@ exactly those of a full refresh and of the live computation."""
 
 import random
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from crm.models import ClientSource
-from reports import metrics, rfm, rfm_history, rollup
+from reports import metrics, rfm, rfm_history, rollup, summaries
 from reports.models import ClientPurchases, ReportSnapshot, RfmScore
 from reports.rollup import reports_refresh
 from tests.factories import ClientFactory, MerchantFactory
@@ -205,3 +206,62 @@ def test_a_month_carried_back_is_its_ranking(crowd):
     assert counts is not None and counts["new"] >= 5
     assert {key: counts.get(key, 0) for key in rfm.RFM_SEGMENTS} == ranked["segments"]
     assert rows() == before
+
+
+def figures(cursor) -> dict:
+    """{client id: (purchases, revenue, first, last)} of a cursor's rows, as numbers."""
+    return {
+        client_id: (int(n), Decimal(str(rev)), first, last)
+        for client_id, n, rev, first, last in cursor.fetchall()
+    }
+
+
+def test_summaries_rolled_back_to_a_month_end_equal_its_fold(crowd):
+    """The carried-back month rewrites the summaries of the buyers since its end from the
+    summaries themselves (`summaries.rolled_back_sql`), not from every purchase: across
+    refunds on both sides of the end, they equal the purchases before it folded."""
+    merchant, today = crowd, date(2025, 3, 5)
+    end = at(date(2025, 3, 1), 0)
+    a, b, c = merchant.crowd[:3]
+    buy(merchant, a, 800, day=date(2025, 2, 27))
+    buy(merchant, a, 500, day=date(2025, 3, 2), refunded=500)  # none kept since the end
+    buy(merchant, b, 300, day=date(2025, 2, 28), refunded=300)  # the last before is earlier
+    buy(merchant, b, 1000, day=date(2025, 3, 3))
+    buy(merchant, c, 2500, day=date(2025, 3, 1), refunded=1000)  # partly refunded since
+    first_since, twice = (ClientFactory(merchant=merchant, joined_at=at(START)) for _ in "ab")
+    buy(merchant, first_since, 700, day=date(2025, 2, 20), refunded=700)
+    buy(merchant, first_since, 700, day=date(2025, 3, 2))  # its first kept purchase since
+    buy(merchant, twice, 1500, day=date(2025, 2, 20))
+    buy(merchant, twice, 1500, day=date(2025, 3, 4))
+    for client in (a, b, c, first_since, twice):
+        sync_client_figures(client)
+    reports_refresh(merchant=merchant, today=today)
+    since = (
+        "SELECT DISTINCT client_id FROM loyalty_purchase WHERE occurred_at >= %s "
+        "AND client_id IS NOT NULL"
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    per_client, params = summaries.per_client_sql(merchant, None, end)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM ({since}) AS s", [adapt(end)])
+        assert cursor.fetchone()[0] >= 5
+        cursor.execute(per_client, params)
+        folded = figures(cursor)
+    with transaction.atomic():
+        savepoint = transaction.savepoint()
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE TEMPORARY TABLE since_end AS {since}", [adapt(end)])
+            for statement in summaries.rolled_back_sql(
+                merchant, "SELECT client_id FROM since_end", end
+            ):
+                cursor.execute(*statement)
+            cursor.execute("DROP TABLE since_end")
+            cursor.execute(
+                "SELECT client_id, purchases, revenue, first_at, last_at "
+                f"FROM {ClientPurchases._meta.db_table} WHERE merchant_id = %s",
+                [merchant.pk],
+            )
+            rolled = figures(cursor)
+        transaction.savepoint_rollback(savepoint)
+    assert first_since.pk not in rolled and twice.pk in rolled
+    assert rolled == folded
