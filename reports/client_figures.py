@@ -93,17 +93,20 @@ def tier_distribution(merchant: Merchant) -> list[dict]:
     return _tiers(_by_tier(merchant))
 
 
-def contacts_and_tiers(merchant: Merchant) -> tuple[dict, list[dict]]:
-    """`contacts_stats` and `tier_distribution` from one pass over the merchant's clients."""
+def contacts_and_tiers(merchant: Merchant) -> tuple[dict, list[dict], int]:
+    """`contacts_stats`, `tier_distribution` and the members without a purchase (the RFM
+    table's "no_purchase", `reports.rfm.segment_summary`) from one pass over the merchant's
+    clients."""
     rows = list(
         _by_tier(
             merchant,
             imported=Count("id", filter=Q(imported=True)),
             members=Count("id", filter=Q(joined_at__isnull=False)),
+            idle=Count("id", filter=Q(joined_at__isnull=False, purchases_count=0)),
         )
     )
     contacts = _contacts(*(sum(r[key] for r in rows) for key in ("clients", "imported", "members")))
-    return contacts, _tiers(rows)
+    return contacts, _tiers(rows), sum(r["idle"] for r in rows)
 
 
 # A gift without a validity of its own (win-back points) counts returns for this many days.

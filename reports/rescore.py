@@ -34,10 +34,9 @@ from decimal import Decimal
 
 from django.db import connection
 
-from crm.models import Client
 from onboarding.models import Merchant
 
-from . import summaries
+from . import rfm_counts
 from .models import ClientPurchases, RfmScore
 
 CUTS = (1, 2, 3, 4)
@@ -151,7 +150,25 @@ def state_build(spec: Ranked, *, merchant: Merchant, today: date) -> dict:
                     [pk, value],
                 )
                 cuts[score].append([_encode(value), below])
-    return {"as_of": today.isoformat(), "zone": merchant.time_zone, "n": n, "cuts": cuts}
+        segments = _table_totals(cursor, spec, pk)
+    return {
+        "as_of": today.isoformat(),
+        "zone": merchant.time_zone,
+        "n": n,
+        "cuts": cuts,
+        "segments": segments,
+    }
+
+
+def _table_totals(cursor, spec: Ranked, pk: int) -> dict:
+    """Every row's per-segment totals (`reports.rfm_counts`)."""
+    return rfm_counts.totals(
+        cursor,
+        f"FROM {spec.table} WHERE merchant_id = %s",
+        [pk],
+        money=spec.money,
+        freq=spec.freq,
+    )
 
 
 def unusable(spec: Ranked, state: dict | None, merchant: Merchant, today: date) -> str | None:
@@ -180,7 +197,8 @@ def changed_keep(spec: Ranked, *, merchant: Merchant, clients_sql: str, params: 
             cursor.execute(f"DROP TABLE IF EXISTS {temporary}")
         cursor.execute(f"CREATE TEMPORARY TABLE {spec.changed} AS {clients_sql}", params)
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {spec.old} AS SELECT client_id, last_at, {spec.money} "
+            f"CREATE TEMPORARY TABLE {spec.old} AS SELECT client_id, last_at, {spec.money}, "
+            f"r, m, segment, {spec.freq} AS f "
             f"FROM {spec.table} WHERE client_id IN (SELECT client_id FROM {spec.changed})"
         )
         if connection.vendor == "postgresql":
@@ -287,6 +305,21 @@ def rescore(
         # (`reports.rfm_history`) the rows in [new, old) enter it
         params += [pk, *sorted([old_new_since, new_since])]
         cursor.execute(f"CREATE TEMPORARY TABLE {touched} AS {' UNION '.join(parts)}", params)
+        rows = f"FROM {table} WHERE client_id IN (SELECT client_id FROM {touched})"
+        went = []
+        if "segments" in state:  # what the rows to score are before: the changed ones as kept
+            went.append(
+                rfm_counts.totals(cursor, f"FROM {spec.old}", [], money=spec.money, freq="f")
+            )
+            went.append(
+                rfm_counts.totals(
+                    cursor,
+                    f"{rows} AND client_id NOT IN (SELECT client_id FROM {spec.changed})",
+                    [],
+                    money=spec.money,
+                    freq=spec.freq,
+                )
+            )
         r_sql, r_params = _score_sql("last_at", cuts["r"])
         m_sql, m_params = _score_sql(spec.money, cuts["m"])
         segment = segment_case(f="x.f", r="x.r", m="x.m", first="x.first_at", new_since="%s")
@@ -302,76 +335,21 @@ def rescore(
             [new_since, *r_params, *m_params],
         )
         written = cursor.rowcount
+        if went:  # the segments' totals carried: + the scored rows now, − what they were
+            came = rfm_counts.totals(cursor, rows, [], money=spec.money, freq=spec.freq)
+            segments = rfm_counts.carried(state["segments"], came, went)
+        else:  # a state kept before the totals were: summed once
+            segments = _table_totals(cursor, spec, pk)
         for temporary in (spec.changed, spec.old, fresh, touched):
             cursor.execute(f"DROP TABLE {temporary}")
-    new_state = {"as_of": today.isoformat(), "zone": merchant.time_zone, "n": n, "cuts": cuts}
+    new_state = {
+        "as_of": today.isoformat(),
+        "zone": merchant.time_zone,
+        "n": n,
+        "cuts": cuts,
+        "segments": segments,
+    }
     return new_state, written
-
-
-def scores_update(
-    *,
-    merchant: Merchant,
-    today: date,
-    state: dict | None,
-    purchases_after: int,
-    refunds_after: int,
-    params,
-) -> tuple[dict, int] | str:
-    """Carry the stored scores (`RfmScore`) from the kept `state`'s day to `today`: rewrite the
-    rows of the clients with a purchase past `purchases_after` or a refund past `refunds_after`
-    (and of those whose last purchase entered the window) from their cached figures, then
-    `rescore`. `params(day)` gives `reports.rfm._params`. Returns (the new state, rows
-    written), or why the state cannot be used (the caller then scores every buyer again)."""
-    reason = unusable(SCORES, state, merchant, today)
-    if reason:
-        return reason
-    table, clients, pk = SCORES.table, Client._meta.db_table, merchant.pk
-    _pk, end, new_since = params(today)
-    _pk, old_end, old_new_since = params(date.fromisoformat(state["as_of"]))
-    changed, changed_params = summaries.changed_clients_sql(
-        merchant=merchant, purchases_after=purchases_after, refunds_after=refunds_after
-    )
-    changed_keep(
-        SCORES,
-        merchant=merchant,
-        clients_sql=f"{changed} UNION SELECT id FROM {clients} WHERE merchant_id = %s "
-        "AND last_purchase_at >= %s AND last_purchase_at < %s",
-        params=[*changed_params, pk, old_end, end],
-    )
-    # in place: a buyer's row keeps its scores until `rescore` finds them changed (an unchanged
-    # score is not written again); rows of clients no longer buyers go, new buyers come in
-    buyer = "c.purchases_count > 0 AND c.last_purchase_at IS NOT NULL AND c.last_purchase_at < %s"
-    freq = "CASE WHEN c.purchases_count >= 5 THEN 5 ELSE c.purchases_count END"
-    ids = f"SELECT client_id FROM {SCORES.changed}"
-    rewrite = [
-        (
-            f"DELETE FROM {table} WHERE client_id IN ({ids}) AND NOT EXISTS (SELECT 1 FROM "
-            f"{clients} c WHERE c.id = {table}.client_id AND {buyer})",
-            [end],
-        ),
-        (
-            f"UPDATE {table} SET f = {freq}, total_spent = c.total_spent, "
-            f"last_at = c.last_purchase_at, first_at = c.first_purchase_at FROM {clients} c "
-            f"WHERE c.id = {table}.client_id AND {table}.client_id IN ({ids}) AND {buyer}",
-            [end],
-        ),
-        (
-            f"INSERT INTO {table} (client_id, merchant_id, r, f, m, segment, total_spent, "
-            f"last_at, first_at) SELECT c.id, c.merchant_id, 0, {freq}, 0, '', c.total_spent, "
-            f"c.last_purchase_at, c.first_purchase_at FROM {clients} c WHERE c.merchant_id = %s "
-            f"AND c.id IN ({ids}) AND {buyer} AND NOT EXISTS (SELECT 1 FROM {table} o "
-            "WHERE o.client_id = c.id)",
-            [pk, end],
-        ),
-    ]
-    return rewrite_and_rescore(
-        SCORES,
-        merchant=merchant,
-        today=today,
-        state=state,
-        days=(new_since, old_new_since),
-        rewrite=rewrite,
-    )
 
 
 def rewrite_and_rescore(

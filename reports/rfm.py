@@ -34,7 +34,7 @@ from crm.models import Client, RfmSegment
 from onboarding.models import Merchant
 from onboarding.money import q
 
-from . import rescore
+from . import rescore, rfm_counts, summaries
 from .models import ReportSnapshot, RfmScore
 from .replica import read_connection
 
@@ -95,11 +95,22 @@ def client_scores(*, merchant: Merchant, today: date) -> dict[int, dict]:
         }
 
 
-def segment_summary(*, merchant: Merchant, today: date, stored: bool = False) -> list[dict]:
+def segment_summary(
+    *,
+    merchant: Merchant,
+    today: date,
+    stored: bool = False,
+    totals: dict | None = None,
+    no_purchase: int | None = None,
+) -> list[dict]:
     """Each named segment with its clients, revenue (total spend) and average scores,
     in the order of `SEGMENTS`; segments without clients are listed with zeros. `stored`:
-    from the scores `scores_store` has just written for `today` instead of computing them."""
-    if stored:
+    from the scores `scores_store` has just written for `today` instead of computing them —
+    from their per-segment `totals` when given (kept with their state, `reports.rfm_counts`).
+    `no_purchase`: the members without a purchase when already counted."""
+    if stored and totals is not None:
+        found = rfm_counts.summary_rows(totals)
+    elif stored:
         found = stored_summary_rows(merchant=merchant)
     else:
         sql = (
@@ -109,10 +120,12 @@ def segment_summary(*, merchant: Merchant, today: date, stored: bool = False) ->
         with read_connection().cursor() as cursor:
             cursor.execute(sql, day_params(merchant, today))
             found = {row[0]: row[1:] for row in cursor.fetchall()}
-    found["no_purchase"] = (
-        Client.objects.filter(
+    if no_purchase is None:
+        no_purchase = Client.objects.filter(
             merchant=merchant, joined_at__isnull=False, purchases_count=0
-        ).count(),
+        ).count()
+    found["no_purchase"] = (
+        no_purchase,
         0,
         None,
         None,
@@ -190,6 +203,72 @@ def scores_store(*, merchant: Merchant, today: date) -> int:
         return written
 
 
+def _scores_carried(
+    *,
+    merchant: Merchant,
+    today: date,
+    state: dict | None,
+    purchases_after: int,
+    refunds_after: int,
+    params,
+) -> tuple[dict, int] | str:
+    """Carry the stored scores (`RfmScore`) from the kept `state`'s day to `today`: rewrite the
+    rows of the clients with a purchase past `purchases_after` or a refund past `refunds_after`
+    (and of those whose last purchase entered the window) from their cached figures, then
+    `rescore`. `params(day)` gives `day_params`. Returns (the new state, rows
+    written), or why the state cannot be used (the caller then scores every buyer again)."""
+    reason = rescore.unusable(rescore.SCORES, state, merchant, today)
+    if reason:
+        return reason
+    table, clients, pk = rescore.SCORES.table, Client._meta.db_table, merchant.pk
+    _pk, end, new_since = params(today)
+    _pk, old_end, old_new_since = params(date.fromisoformat(state["as_of"]))
+    changed, changed_params = summaries.changed_clients_sql(
+        merchant=merchant, purchases_after=purchases_after, refunds_after=refunds_after
+    )
+    rescore.changed_keep(
+        rescore.SCORES,
+        merchant=merchant,
+        clients_sql=f"{changed} UNION SELECT id FROM {clients} WHERE merchant_id = %s "
+        "AND last_purchase_at >= %s AND last_purchase_at < %s",
+        params=[*changed_params, pk, old_end, end],
+    )
+    # in place: a buyer's row keeps its scores until `rescore` finds them changed (an unchanged
+    # score is not written again); rows of clients no longer buyers go, new buyers come in
+    buyer = "c.purchases_count > 0 AND c.last_purchase_at IS NOT NULL AND c.last_purchase_at < %s"
+    freq = "CASE WHEN c.purchases_count >= 5 THEN 5 ELSE c.purchases_count END"
+    ids = f"SELECT client_id FROM {rescore.SCORES.changed}"
+    rewrite = [
+        (
+            f"DELETE FROM {table} WHERE client_id IN ({ids}) AND NOT EXISTS (SELECT 1 FROM "
+            f"{clients} c WHERE c.id = {table}.client_id AND {buyer})",
+            [end],
+        ),
+        (
+            f"UPDATE {table} SET f = {freq}, total_spent = c.total_spent, "
+            f"last_at = c.last_purchase_at, first_at = c.first_purchase_at FROM {clients} c "
+            f"WHERE c.id = {table}.client_id AND {table}.client_id IN ({ids}) AND {buyer}",
+            [end],
+        ),
+        (
+            f"INSERT INTO {table} (client_id, merchant_id, r, f, m, segment, total_spent, "
+            f"last_at, first_at) SELECT c.id, c.merchant_id, 0, {freq}, 0, '', c.total_spent, "
+            f"c.last_purchase_at, c.first_purchase_at FROM {clients} c WHERE c.merchant_id = %s "
+            f"AND c.id IN ({ids}) AND {buyer} AND NOT EXISTS (SELECT 1 FROM {table} o "
+            "WHERE o.client_id = c.id)",
+            [pk, end],
+        ),
+    ]
+    return rescore.rewrite_and_rescore(
+        rescore.SCORES,
+        merchant=merchant,
+        today=today,
+        state=state,
+        days=(new_since, old_new_since),
+        rewrite=rewrite,
+    )
+
+
 def scores_refresh(
     *,
     merchant: Merchant,
@@ -203,7 +282,7 @@ def scores_refresh(
     (`scores_store`). Returns (the new state, "incremental" or "full: <why>")."""
     why = "full refresh"
     if changed_after is not None:
-        result = rescore.scores_update(
+        result = _scores_carried(
             merchant=merchant,
             today=today,
             state=state,

@@ -82,16 +82,21 @@ def summary_scores_refresh(
     return state, f"full: {why or 'full refresh'}"
 
 
-def summary_segment_counts(*, merchant: Merchant, today: date) -> dict[str, int] | None:
+def summary_segment_counts(
+    *, merchant: Merchant, today: date, state: dict | None = None
+) -> dict[str, int] | None:
     """The RFM history's entry as of `today` from the summaries' scores (`summary_scores_refresh`
     for `today`): their count per segment — the same ranking as `monthly_history`'s, as long as
-    no kept card purchase lies after `today` (None then: it is computed)."""
+    no kept card purchase lies after `today` (None then: it is computed). Read from the scores'
+    `state` (its per-segment totals, `reports.rfm_counts`) when it has them."""
     end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=merchant.tzinfo)
     later = Purchase.objects.filter(
         merchant=merchant, client__isnull=False, occurred_at__gte=end
     ).exists()
     if later:
         return None
+    if state and "segments" in state:
+        return {segment: row[0] for segment, row in state["segments"].items()}
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT segment, COUNT(*) FROM {ClientPurchases._meta.db_table} "
@@ -153,6 +158,8 @@ def carried_segment_counts(
         )
         if isinstance(carried, str):
             return None
+        if "segments" in carried[0]:
+            return {segment: row[0] for segment, row in carried[0]["segments"].items()}
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT segment, COUNT(*) FROM {spec.table} WHERE merchant_id = %s "

@@ -265,3 +265,22 @@ def test_summaries_rolled_back_to_a_month_end_equal_its_fold(crowd):
         transaction.savepoint_rollback(savepoint)
     assert first_since.pk not in rolled and twice.pk in rolled
     assert rolled == folded
+
+
+def test_segment_totals_missing_from_a_kept_state_are_summed_once(crowd):
+    """A state kept before the per-segment totals were (`reports.rfm_counts`) is carried, its
+    totals summed from every row once; then they are carried like the cut-offs."""
+    merchant = crowd
+    first = reports_refresh(merchant=merchant, today=FIRST_NIGHT)
+    assert set(first.rfm_state["scores"]["segments"]) <= set(rfm.RFM_SEGMENTS)
+    for state in first.rfm_state.values():
+        del state["segments"]
+    ReportSnapshot.objects.filter(pk=first.pk).update(rfm_state=first.rfm_state)
+    for night in (1, 2):
+        today = FIRST_NIGHT + timedelta(days=night)
+        a_night(merchant, today)
+        snap = reports_refresh(merchant=merchant, today=today)
+        assert snap.timings["rfm_store_mode"] == snap.timings["summary_scores_mode"]
+        assert snap.timings["rfm_store_mode"] == "incremental"
+        full = reports_refresh(merchant=merchant, today=today, full=True)
+        assert snap.rfm_state == full.rfm_state and snap.clients == full.clients
