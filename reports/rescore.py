@@ -264,6 +264,7 @@ def rescore(
     Returns (the new state, rows rescored), or why the state could not be carried (the caller
     scores every row then)."""
     table, pk, fresh, touched = spec.table, merchant.pk, f"{spec.prefix}_new", f"{spec.prefix}_rows"
+    scored = f"{spec.prefix}_scored"
     with connection.cursor() as cursor:
         for temporary in (fresh, touched):
             cursor.execute(f"DROP TABLE IF EXISTS {temporary}")
@@ -305,42 +306,47 @@ def rescore(
         # (`reports.rfm_history`) the rows in [new, old) enter it
         params += [pk, *sorted([old_new_since, new_since])]
         cursor.execute(f"CREATE TEMPORARY TABLE {touched} AS {' UNION '.join(parts)}", params)
-        rows = f"FROM {table} WHERE client_id IN (SELECT client_id FROM {touched})"
-        went = []
-        if "segments" in state:  # what the rows to score are before: the changed ones as kept
-            went.append(
-                rfm_counts.totals(cursor, f"FROM {spec.old}", [], money=spec.money, freq="f")
-            )
-            went.append(
-                rfm_counts.totals(
-                    cursor,
-                    f"{rows} AND client_id NOT IN (SELECT client_id FROM {spec.changed})",
-                    [],
-                    money=spec.money,
-                    freq=spec.freq,
-                )
-            )
         r_sql, r_params = _score_sql("last_at", cuts["r"])
         m_sql, m_params = _score_sql(spec.money, cuts["m"])
         segment = segment_case(f="x.f", r="x.r", m="x.m", first="x.first_at", new_since="%s")
-        # only the rows whose scores or segment differ are written (most crossed rows and many
-        # changed ones keep theirs)
+        # the rows whose scores or segment differ, with what they were: only those are written
+        # (most crossed rows and many changed ones keep theirs)
+        cursor.execute(f"DROP TABLE IF EXISTS {scored}")
         cursor.execute(
-            f"UPDATE {table} SET r = s.r, m = s.m, segment = s.segment FROM ("
-            f"SELECT client_id, r, m, {segment} AS segment FROM ("
-            f"SELECT client_id, {spec.freq} AS f, first_at, {r_sql} AS r, {m_sql} AS m "
-            f"FROM {table} WHERE client_id IN (SELECT client_id FROM {touched})) AS x) AS s "
-            f"WHERE {table}.client_id = s.client_id AND ({table}.r IS NULL "
-            f"OR {table}.r <> s.r OR {table}.m <> s.m OR {table}.segment <> s.segment)",
+            f"CREATE TEMPORARY TABLE {scored} AS SELECT * FROM (SELECT client_id, money, f, "
+            f"r, m, {segment} AS segment, old_r, old_m, old_segment FROM (SELECT client_id, "
+            f"{spec.money} AS money, {spec.freq} AS f, first_at, {r_sql} AS r, {m_sql} AS m, "
+            "r AS old_r, m AS old_m, segment AS old_segment "
+            f"FROM {table} WHERE client_id IN (SELECT client_id FROM {touched})) AS x) AS y "
+            "WHERE old_r IS NULL OR old_r <> r OR old_m <> m OR old_segment <> segment",
             [new_since, *r_params, *m_params],
         )
+        cursor.execute(
+            f"UPDATE {table} SET r = s.r, m = s.m, segment = s.segment FROM {scored} s "
+            f"WHERE {table}.client_id = s.client_id"
+        )
         written = cursor.rowcount
-        if went:  # the segments' totals carried: + the scored rows now, − what they were
-            came = rfm_counts.totals(cursor, rows, [], money=spec.money, freq=spec.freq)
+        if "segments" in state:  # carried: the changed rows now less as kept, the others'
+            # rescored rows with their new scores less their old ones
+            others = f"FROM {scored} WHERE client_id NOT IN (SELECT client_id FROM {spec.changed})"
+            came = [
+                rfm_counts.totals(
+                    cursor,
+                    f"FROM {table} WHERE client_id IN (SELECT client_id FROM {spec.changed})",
+                    [],
+                    money=spec.money,
+                    freq=spec.freq,
+                ),
+                rfm_counts.totals(cursor, others, [], money="money", freq="f"),
+            ]
+            went = [
+                rfm_counts.totals(cursor, f"FROM {spec.old}", [], money=spec.money, freq="f"),
+                rfm_counts.totals(cursor, others, [], money="money", freq="f", old=True),
+            ]
             segments = rfm_counts.carried(state["segments"], came, went)
         else:  # a state kept before the totals were: summed once
             segments = _table_totals(cursor, spec, pk)
-        for temporary in (spec.changed, spec.old, fresh, touched):
+        for temporary in (spec.changed, spec.old, fresh, touched, scored):
             cursor.execute(f"DROP TABLE {temporary}")
     new_state = {
         "as_of": today.isoformat(),

@@ -5,8 +5,8 @@ A segment's totals are [buyers, money, sum of R, sum of F, sum of M] (money as a
 cents): the RFM table (`reports.rfm.segment_summary`) and the RFM history's counts read them
 instead of grouping every row. A full scoring sums them from every row (`table_totals`); a
 carried one adds the rows it rescored as they now are and takes away what the same rows were
-before (`carried`): the changed clients' old rows, kept before they were rewritten, and the
-other rescored rows as they were before the rescoring.
+before (`carried`): the changed clients' rows now less their old rows (kept before they were
+rewritten), and the other rows whose scores changed with their new scores less their old ones.
 """
 
 from decimal import Decimal
@@ -14,11 +14,15 @@ from decimal import Decimal
 from onboarding.money import q
 
 
-def totals(cursor, source: str, params: list, *, money: str, freq: str) -> dict[str, list]:
-    """{segment: totals} of the rows of `source` (SQL after SELECT …, with its parameters)."""
+def totals(
+    cursor, source: str, params: list, *, money: str, freq: str, old: bool = False
+) -> dict[str, list]:
+    """{segment: totals} of the rows of `source` (SQL after SELECT …, with its parameters);
+    with `old`, of their `old_segment`, `old_r` and `old_m` instead."""
+    was = "old_" if old else ""
     cursor.execute(
-        f"SELECT segment, COUNT(*), COALESCE(SUM({money}), 0), COALESCE(SUM(r), 0), "
-        f"COALESCE(SUM({freq}), 0), COALESCE(SUM(m), 0) {source} GROUP BY segment",
+        f"SELECT {was}segment, COUNT(*), COALESCE(SUM({money}), 0), COALESCE(SUM({was}r), 0), "
+        f"COALESCE(SUM({freq}), 0), COALESCE(SUM({was}m), 0) {source} GROUP BY {was}segment",
         params,
     )
     return {
@@ -27,11 +31,11 @@ def totals(cursor, source: str, params: list, *, money: str, freq: str) -> dict[
     }
 
 
-def carried(kept: dict, came: dict, went: list[dict]) -> dict[str, list]:
-    """`kept` with the totals `came` added and each of `went` taken away; a segment left
-    without buyers is dropped (as a full count has none)."""
+def carried(kept: dict, came: list[dict], went: list[dict]) -> dict[str, list]:
+    """`kept` with each of the totals `came` added and each of `went` taken away; a segment
+    left without buyers is dropped (as a full count has none)."""
     out = {segment: list(row) for segment, row in kept.items()}
-    for sign, parts in ((1, [came]), (-1, went)):
+    for sign, parts in ((1, came), (-1, went)):
         for part in parts:
             for segment, row in part.items():
                 into = out.setdefault(segment, [0, "0.00", 0, 0, 0])
