@@ -113,13 +113,34 @@ def lift_from_json(data):
 
 
 def stored_lift(merchant: Merchant, today: date):
-    """The lift the nightly refresh stored for `today` (a large merchant's snapshot), or
-    `MISSING` when there is none: reading every check since twice the launch's distance is the
-    one part of the dashboard that grows with the history."""
+    """The lift the nightly refresh stored (a large merchant's snapshot) when it answers for
+    `today`, or `MISSING`: reading every check since twice the launch's distance is the one
+    part of the dashboard that grows with the history. It answers when it was computed for
+    `today`, or for the same periods in the same time zone — a year after the launch they
+    stop moving, so the page opened before the night's refresh (or after one that failed)
+    shows the last refresh's figures, as every other figure of the snapshot does."""
     snapshot = snapshot_for(merchant)
-    if snapshot is None or (snapshot.lift or {}).get("day") != today.isoformat():
+    stored = (snapshot.lift or {}) if snapshot is not None else {}
+    if not stored or stored.get("value") is None:
         return MISSING
-    return lift_from_json(snapshot.lift["value"])
+    if stored.get("day") != today.isoformat() and not _for_periods(
+        stored, zone=merchant.time_zone, periods=lift_periods(merchant, today)
+    ):
+        return MISSING
+    return lift_from_json(stored["value"])
+
+
+def _for_periods(stored: dict, *, zone: str, periods) -> bool:
+    """Whether a stored lift was computed for these periods in this time zone."""
+    if periods is None:
+        return False
+    value = stored["value"]
+    (b_start, b_end), (a_start, a_end) = periods
+    return (
+        stored.get("zone") == zone
+        and value.get("before") == {"start": b_start.isoformat(), "end": b_end.isoformat()}
+        and value.get("after") == {"start": a_start.isoformat(), "end": a_end.isoformat()}
+    )
 
 
 MISSING = object()
@@ -135,16 +156,12 @@ def kept_lift(stored: dict | None, *, zone: str, periods, changed_days) -> dict 
     date — is picked up by the next full refresh, as for the rollup."""
     if not stored or stored.get("value") is None or periods is None:
         return None
-    value = stored["value"]
-    (b_start, b_end), (a_start, a_end) = periods
-    if (
-        stored.get("zone") != zone
-        or value.get("before") != {"start": b_start.isoformat(), "end": b_end.isoformat()}
-        or value.get("after") != {"start": a_start.isoformat(), "end": a_end.isoformat()}
-        or any(b_start <= day <= a_end for day in changed_days)
+    (b_start, _), (_, a_end) = periods
+    if not _for_periods(stored, zone=zone, periods=periods) or any(
+        b_start <= day <= a_end for day in changed_days
     ):
         return None
-    return value
+    return stored["value"]
 
 
 def lift(*, merchant: Merchant, today: date | None = None, live: bool = False) -> dict | None:

@@ -222,3 +222,30 @@ def test_a_year_after_the_launch_the_refresh_keeps_the_stored_lift(shop, monkeyp
     assert stored == lift(merchant=shop, today=third, live=True)
     # 1000 + 1000 + 9999 (2024-07-01 is inside the before period now) + 444
     assert stored["groups"]["members"]["before"]["revenue"] == D("12443.00")
+
+
+def test_a_year_after_the_launch_the_page_reads_the_last_refresh_s_lift(shop, monkeypatch):
+    """Opened before the night's refresh (or after one that failed), the page of a large
+    merchant reads the lift the last refresh stored when its periods still hold — a year
+    after the launch they no longer move — instead of reading every check again."""
+    from reports import lift as lift_module
+    from reports import metrics
+    from reports.rollup import reports_refresh
+
+    monkeypatch.setattr(metrics, "ROLLUP_MIN_PURCHASES", 0)
+    refreshed = date(2026, 1, 5)
+    reports_refresh(merchant=shop, today=refreshed)
+    stored = lift(merchant=shop, today=refreshed)
+
+    def computed(*args, **kwargs):
+        raise AssertionError("the checks were read again")
+
+    monkeypatch.setattr(lift_module, "lift_totals", computed)
+    assert lift(merchant=shop, today=refreshed + timedelta(days=1)) == stored
+    assert lift(merchant=shop, today=refreshed + timedelta(days=30)) == stored
+
+    # In another time zone the periods are other days: computed again.
+    shop.time_zone = "Asia/Vladivostok"
+    shop.save(update_fields=["time_zone"])
+    with pytest.raises(AssertionError, match="read again"):
+        lift(merchant=shop, today=refreshed + timedelta(days=1))
