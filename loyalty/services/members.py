@@ -32,6 +32,24 @@ class JoinResult:
     referral_bonus: Decimal = ZERO
 
 
+@dataclass(frozen=True)
+class JoinedValues:
+    tier_id: int | None  # the client's tier once joined
+    welcome_points: Decimal  # the welcome entry's points (0: none)
+
+
+def joined_values(
+    *, rules: Rules, tier_id: int | None, total_spent: Decimal, welcomed: bool
+) -> JoinedValues:
+    """What joining gives a client under `rules`, the one home of both rules: a client with no
+    tier enters at the tier its spend reaches, and the welcome points are credited once per
+    client, ever (`welcomed`: it already has its welcome entry)."""
+    if tier_id is None and rules.tiers:
+        tier_id = rules.tier_for_spend(total_spent).pk
+    points = rules.welcome_points if rules.welcome_points > 0 and not welcomed else ZERO
+    return JoinedValues(tier_id=tier_id, welcome_points=points)
+
+
 def client_join(
     *, merchant: Merchant, client: Client, joined_at: datetime | None = None
 ) -> JoinResult:
@@ -56,11 +74,17 @@ def client_join(
         batch.touch(me.pk)
         result = JoinResult(client=me, joined=True)
         already = LedgerEntry.objects.filter(client_id=me.pk, kind=LedgerKind.WELCOME).exists()
-        if rules.welcome_points > 0 and not already:
+        joined = joined_values(
+            rules=rules, tier_id=me.tier_id, total_spent=me.total_spent, welcomed=already
+        )
+        if joined.welcome_points > 0:
             batch.post(
-                client_id=me.pk, kind=LedgerKind.WELCOME, points=rules.welcome_points, created_at=at
+                client_id=me.pk,
+                kind=LedgerKind.WELCOME,
+                points=joined.welcome_points,
+                created_at=at,
             )
-            result.welcome_points = q(rules.welcome_points)
+            result.welcome_points = q(joined.welcome_points)
         chain = [me.referred_by_id] if me.referred_by_id in locked else []
         for ancestor, level, kind, points in referral_rewards(
             rules=rules, chain=chain, event=JOINED
@@ -74,8 +98,7 @@ def client_join(
                 created_at=at,
             )
             result.referral_bonus = points
-        if me.tier_id is None and rules.tiers:
-            me.tier_id = rules.tier_for_spend(me.total_spent).pk
+        me.tier_id = joined.tier_id
         batch.flush()
         event_emit_on_commit(CLIENTS_JOINED, [me.pk])
     client.refresh_from_db()
@@ -121,12 +144,15 @@ def client_enrol(
     client = new_instance(
         Client, {"phone": phone, "source": source, "joined_at": joined_at}, {"merchant": merchant}
     )
-    if rules.tiers:
-        client.tier_id = rules.tier_for_spend(client.total_spent).pk
+    # A new row: no tier yet, no welcome entry yet.
+    joined = joined_values(
+        rules=rules, tier_id=None, total_spent=client.total_spent, welcomed=False
+    )
+    client.tier_id = joined.tier_id
     entries = []
-    if rules.welcome_points > 0:
+    if joined.welcome_points > 0:
         points, client.balance, _uncovered = movement_apply(
-            Decimal(client.balance), rules.welcome_points, allow_short=False
+            Decimal(client.balance), joined.welcome_points, allow_short=False
         )
         values = {
             "merchant_id": merchant.pk,

@@ -86,6 +86,34 @@ def test_the_enrolled_member_is_the_one_the_joining_service_makes(rustore):  # n
     assert entries[0] == entries[1] == [(LedgerKind.WELCOME, D(500), at)]
 
 
+def test_both_joinings_take_their_values_from_one_rule(rustore, monkeypatch):  # noqa: F811
+    """The entry tier and the welcome points live in `members.joined_values`: a change of that
+    one rule reaches the till's one-write enrolment and the joining service alike."""
+    from loyalty.services import members
+
+    top = rustore.program.tiers.order_by("position").last()
+    monkeypatch.setattr(
+        members,
+        "joined_values",
+        lambda **kw: members.JoinedValues(tier_id=top.pk, welcome_points=D(7)),
+    )
+    at = rustore.created_at
+    fast = client_enrol(
+        merchant=rustore,
+        phone="+79180000011",
+        source=ClientSource.POS,
+        joined_at=at,
+        rules=rules_cached(rustore, "never-current"),
+    )
+    slow = client_register(
+        merchant=rustore, phone="+79180000012", source=ClientSource.POS, joined_at=at
+    ).client
+    for member in (fast, slow):
+        member = Client.objects.get(pk=member.pk)
+        assert (member.tier_id, member.balance) == (top.pk, D(7))
+        assert LedgerEntry.objects.get(client=member, kind=LedgerKind.WELCOME).points == D(7)
+
+
 def test_a_phone_taken_meanwhile_writes_nothing_and_that_client_is_joined(rustore):  # noqa: F811
     taken = ClientFactory(merchant=rustore, phone="+79180000003", joined_at=None)
     rules = rules_cached(rustore, "never-current")
