@@ -289,6 +289,10 @@ if not CELERY_BROKER_URL:
 # /user/verify) carry this token; without it those calls are refused with 401.
 EVOTOR_APP_TOKEN = env.str("EVOTOR_APP_TOKEN", default="")
 EVOTOR_APP_ID = env.str("EVOTOR_APP_ID", default="")
+# A web process keeps the merchant an Evotor user token names for this many seconds (0: look it
+# up on every request). A token re-issued or withdrawn stops working at once in the process
+# that changed it and within this time in the others (docs/security.md, loyalty.pos.evotor).
+EVOTOR_TOKEN_CACHE_SECONDS = env.float("EVOTOR_TOKEN_CACHE_SECONDS", default=2.0)
 # Plausibility bounds of purchases from outside (POS webhooks, the cashier page, the purchase
 # import): 400 with the reason beyond them (docs/security.md, "Limits and settings").
 POS_MAX_AMOUNT = env.int("POS_MAX_AMOUNT", default=100_000_000)

@@ -21,3 +21,14 @@ class LoyaltyConfig(AppConfig):
         from .ledger.opening import LedgerOpeningBalances
 
         opening_balances_install(LedgerOpeningBalances())
+
+        # A merchant saved or deleted may have a new token or none: the POS token cache
+        # forgets (models are loaded only now, so these imports wait for ready()).
+        from django.db.models.signals import post_delete, post_save
+
+        from onboarding.models import Merchant
+
+        from .pos import tokens
+
+        post_save.connect(tokens.forget, sender=Merchant, dispatch_uid="evotor_tokens_saved")
+        post_delete.connect(tokens.forget, sender=Merchant, dispatch_uid="evotor_tokens_deleted")

@@ -67,6 +67,15 @@ def program(merchant):
 
 
 @pytest.fixture(autouse=True)
+def _no_kept_pos_tokens():
+    """Each test starts with no Evotor token kept from an earlier test's merchant (the cache
+    of `loyalty.pos.tokens` lives in the process, the test databases' rows do not)."""
+    from loyalty.pos import tokens
+
+    tokens.forget()
+
+
+@pytest.fixture(autouse=True)
 def _private_import_uploads(settings, tmp_path_factory):
     """Uploaded client bases go to a per-test private folder, never the checkout."""
     settings.IMPORT_UPLOAD_ROOT = tmp_path_factory.mktemp("imports")

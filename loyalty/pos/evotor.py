@@ -21,6 +21,7 @@ from loyalty.services.locking import instance_from_row
 from onboarding.models import Branch, Merchant
 
 from . import receipt as receipt_kinds
+from . import tokens
 from .common import BadRequest, Outcome, Unauthorized, money, only_one, text
 from .models import PosEvent
 from .receipt import CARD, CASH, OTHER, POINTS, Receipt, receipt_check, receipt_record
@@ -76,14 +77,26 @@ def _by_token_sql() -> str:
     return _SQL[0]
 
 
-def merchant_for_token(header: str, *, user_id: str | None = None) -> Merchant:
-    """Notifications: the merchant whose issued user token this is (constant-time compare)."""
-    token = _auth_value(header)
-    digest = token_hash(token)
+def _merchant_row(digest: str) -> tuple | None:
+    if (row := tokens.cached(digest)) is not None:
+        return row
     with connection.cursor() as cursor:
         prepared.execute(cursor, _by_token_sql(), [digest])  # planned once per connection
         rows = cursor.fetchall()
-    merchant = instance_from_row(Merchant, rows[0]) if len(rows) == 1 else None
+    if len(rows) != 1:
+        return None
+    tokens.keep(digest, rows[0])
+    return rows[0]
+
+
+def merchant_for_token(header: str, *, user_id: str | None = None) -> Merchant:
+    """Notifications: the merchant whose issued user token this is (constant-time compare).
+    The merchant's row may come from this process's cache, at most
+    EVOTOR_TOKEN_CACHE_SECONDS old (`loyalty.pos.tokens`)."""
+    token = _auth_value(header)
+    digest = token_hash(token)
+    row = _merchant_row(digest)
+    merchant = instance_from_row(Merchant, row) if row is not None else None
     if merchant is None or not hmac.compare_digest(merchant.evotor_token_hash, digest):
         raise Unauthorized("unknown token")
     if user_id and merchant.evotor_user_id and user_id != merchant.evotor_user_id:
@@ -106,6 +119,7 @@ def user_token_issue(body) -> tuple[Merchant, dict]:
     token = secrets.token_urlsafe(32)
     merchant.evotor_token_hash = token_hash(token)
     merchant.save(update_fields=["evotor_token_hash", "updated_at"])
+    tokens.forget()  # the save's signal does it too; said here as this rule's own
     return merchant, {"userId": user_id, "token": token}
 
 
