@@ -26,9 +26,9 @@ class LoyaltyConfig(AppConfig):
         # forgets (models are loaded only now, so these imports wait for ready()).
         from django.db.models.signals import post_delete, post_save
 
-        from onboarding.models import Merchant
+        from onboarding.models import Merchant  # the app registry is ready only now
 
-        from .pos import tokens
+        from .pos import tokens  # light: settings and a dict, no engine module
 
         post_save.connect(tokens.forget, sender=Merchant, dispatch_uid="evotor_tokens_saved")
         post_delete.connect(tokens.forget, sender=Merchant, dispatch_uid="evotor_tokens_deleted")

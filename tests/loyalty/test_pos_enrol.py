@@ -89,7 +89,7 @@ def test_the_enrolled_member_is_the_one_the_joining_service_makes(rustore):  # n
 def test_both_joinings_take_their_values_from_one_rule(rustore, monkeypatch):  # noqa: F811
     """The entry tier and the welcome points live in `members.joined_values`: a change of that
     one rule reaches the till's one-write enrolment and the joining service alike."""
-    from loyalty.services import members
+    from loyalty.services import members  # the module whose helper the test replaces
 
     top = rustore.program.tiers.order_by("position").last()
     monkeypatch.setattr(

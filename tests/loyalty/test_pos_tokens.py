@@ -119,7 +119,7 @@ def test_zero_seconds_looks_the_token_up_every_time(client, rustore, settings): 
 def test_each_request_builds_its_own_merchant(client, rustore, settings, monkeypatch):  # noqa: F811
     """A kept row, not a kept instance: what one request caches on its merchant (related
     rows, attributes) never reaches the next."""
-    from loyalty.pos import evotor
+    from loyalty.pos import evotor  # the look-up itself, without a request around it
 
     settings.EVOTOR_TOKEN_CACHE_SECONDS = 60
     header = f"Bearer {TOKEN}"
