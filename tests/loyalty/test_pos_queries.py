@@ -5,8 +5,8 @@ the context look-up (branch, cashier, client, waiting refunds), BEGIN, the engin
 (clients, referrers, the program's fingerprint), one statement writing the purchase, its
 lines, the ledger entries, the client figures and the event row (data-modifying CTEs), and
 COMMIT — 5 while the web process keeps the token's merchant (`loyalty.pos.tokens`, 2 s),
-so the budget holds either way. Elsewhere (SQLite) the writes are one statement each: at most 8 without the
-transaction's brackets. Savepoints are the test's own transaction at work; in production
+so the budget holds either way. Elsewhere (SQLite) the writes are one statement each: at
+most 8 without the transaction's brackets. Savepoints are the test's own transaction at work; in production
 they are the transaction's BEGIN and COMMIT."""
 
 import pytest
