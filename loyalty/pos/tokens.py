@@ -9,8 +9,10 @@ unknown token is looked up every time, so a token issued a moment ago works at o
 Revocation: a token re-issued (`/user/verify`) or withdrawn, or its merchant changed or
 deleted, is forgotten at once by the process that saved the merchant (`forget`, on every
 save and delete of a merchant) and within EVOTOR_TOKEN_CACHE_SECONDS by every other process:
-for that long after a change a sibling process may still accept the replaced token. A
-deployment that cannot allow that sets the setting to 0 (one statement more per document)."""
+for that long after a change a sibling process may still accept the replaced token (and a
+document for a merchant another process deleted fails on its foreign keys, writing nothing,
+where it would have been refused with 401). A deployment that cannot allow that sets the
+setting to 0 (one statement more per document)."""
 
 import time
 
