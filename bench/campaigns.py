@@ -28,6 +28,10 @@ import sys
 import time
 from pathlib import Path
 
+from procstats import cpu_seconds
+
+NAN = float("nan")  # a backend whose CPU cannot be read (a server on another machine)
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_campaigns"
 
@@ -87,15 +91,6 @@ def time_steps(timings: dict, statements: list, backend: list) -> None:
     wrap(run.marks, "day_mark_write")
 
 
-def backend_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of the PostgreSQL backend `pid` so far (same machine)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def wal_stats(url: str) -> list[int]:
     """The server's WAL records, full-page images and bytes so far (`pg_stat_wal`: every
     database's, so other sessions' writes count too)."""
@@ -129,7 +124,7 @@ def time_commits(connection, commits: list) -> None:
 @contextlib.contextmanager
 def _step(timings, key, statements, backend):
     t, n, cpu = time.perf_counter(), statements[0], time.process_time()
-    server = backend_cpu(backend[0]) if backend else 0.0
+    server = cpu_seconds(backend[0], missing=NAN) if backend else 0.0
     try:
         yield
     finally:
@@ -138,7 +133,7 @@ def _step(timings, key, statements, backend):
             wall + time.perf_counter() - t,
             count + statements[0] - n,
             cpu_sum + time.process_time() - cpu,
-            server_sum + (backend_cpu(backend[0]) - server if backend else 0.0),
+            server_sum + (cpu_seconds(backend[0], missing=NAN) - server if backend else 0.0),
         )
 
 
@@ -375,16 +370,22 @@ def main() -> None:
     with connection.cursor() as cursor:
         if args.checkpoint:
             cursor.execute("CHECKPOINT")
-        # The migrations' and the vacuum's WAL counted before the run, not during it.
-        cursor.execute("SELECT pg_stat_force_next_flush()")
-    wal = wal_stats(args.database_url)
-    t, cpu, server = time.perf_counter(), time.process_time(), backend_cpu(backend)
+
+    def wal_now() -> list[int]:
+        # This backend's WAL counters reach the server's view once it is idle with a flush
+        # forced: the migrations' and the vacuum's before the run, the run's own after it.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_force_next_flush()")
+        return wal_stats(args.database_url)
+
+    wal = wal_now()
+    t, cpu, server = time.perf_counter(), time.process_time(), cpu_seconds(backend, missing=NAN)
     with connection.execute_wrapper(count):
         report = campaigns_run_day(merchant=merchant, day=day)
     first = time.perf_counter() - t
     first_cpu, first_statements = time.process_time() - cpu, statements[0]
-    first_server = backend_cpu(backend) - server
-    wal = [after - before for before, after in zip(wal, wal_stats(args.database_url), strict=True)]
+    first_server = cpu_seconds(backend, missing=NAN) - server
+    wal = [after - before for before, after in zip(wal, wal_now(), strict=True)]
     print(
         f"daily run for {day} ({merchant.time_zone}): {first:.2f} s "
         f"(CPU {first_cpu:.2f} s, server backend CPU {first_server:.2f} s, "

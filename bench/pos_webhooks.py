@@ -30,9 +30,9 @@ CPU per document much less.
 
 The database (default PostgreSQL `bench_pos_webhooks` on 127.0.0.1) is recreated each run.
 
-Over 450 lines: one measurement, whose parts — the merchant built, gunicorn started, the
-documents sent, the CPU of every process counted, the discrepancy check — share the run's state
-and must stay in step (a document the generator sends is what the check verifies).
+Over 420 lines: one measurement, whose parts — the merchant built, gunicorn started, the
+documents sent, the discrepancy check — share the run's state and must stay in step (a document
+the generator sends is what the check verifies); reading the processes' CPU is `procstats`'s.
 """
 
 import argparse
@@ -49,6 +49,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from procstats import backend_pids, cpu_seconds, load, with_children  # noqa: E402
 from purchases import build, recreate_database, run_mode, setup_django  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -206,43 +207,6 @@ def sender(port, bodies, barrier, out):
     out.put((start, time.time(), len(bodies), answers))
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a live process (Linux /proc), 0 if it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def server_pids(master: int) -> list[int]:
-    """The gunicorn master and its workers."""
-    pids = [master]
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
-                pids.append(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return pids
-
-
-def backend_pids(url: str) -> list[int]:
-    """The PostgreSQL server processes connected to the bench database (local server)."""
-    import psycopg
-
-    with psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()"
-        ).fetchall()
-    return [pid for (pid,) in rows]
-
-
-def load() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
 def serve(url: str, port: int, workers: int, options: str = "") -> subprocess.Popen:
     env = {
         **os.environ,
@@ -286,10 +250,10 @@ def workers_settled(master: int) -> float:
     """The gunicorn processes' CPU seconds once every worker has loaded the application: the
     first answer comes from one worker while the others may still be importing (≈ 1 s of CPU
     each), which is start-up, not the cost of the documents."""
-    before = sum(cpu_seconds(pid) for pid in server_pids(master))
+    before = sum(cpu_seconds(pid) for pid in with_children(master))
     for _ in range(120):
         time.sleep(0.5)
-        now = sum(cpu_seconds(pid) for pid in server_pids(master))
+        now = sum(cpu_seconds(pid) for pid in with_children(master))
         if now - before < 0.02:
             return now
         before = now
@@ -411,7 +375,7 @@ def main():
         for p in procs:
             p.join()
         load_end = load()
-        web_cpu = sum(cpu_seconds(pid) for pid in server_pids(server.pid)) - cpu_start
+        web_cpu = sum(cpu_seconds(pid) for pid in with_children(server.pid)) - cpu_start
         db_cpu = sum(cpu_seconds(pid) for pid in backend_pids(args.database_url))
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         senders_cpu = (usage.ru_utime + usage.ru_stime) - (

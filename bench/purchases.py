@@ -35,6 +35,8 @@ import sys
 import time
 from pathlib import Path
 
+from procstats import cpu_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_purchases"
 
@@ -167,7 +169,7 @@ def worker(mode, merchant_id, tasks, batch, barrier, out):
         backend = cursor.fetchone()[0]
     barrier.wait()
     start = time.time()
-    cpu, server = time.process_time(), backend_cpu(backend)
+    cpu, server = time.process_time(), cpu_seconds(backend)
     if mode == "single":
         for buyer, key, amount in tasks:
             purchase_record(
@@ -194,18 +196,9 @@ def worker(mode, merchant_id, tasks, batch, barrier, out):
             ]
             purchase_record_many(merchant=merchant, items=items)
     out.put(
-        (start, time.time(), len(tasks), time.process_time() - cpu, backend_cpu(backend) - server)
+        (start, time.time(), len(tasks), time.process_time() - cpu, cpu_seconds(backend) - server)
     )
     connection.close()
-
-
-def backend_cpu(pid: int) -> float:
-    """User + system CPU seconds of a local PostgreSQL backend (0 if not readable)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_mode(mode, merchant, buyers, purchases, workers, batch, seed):
