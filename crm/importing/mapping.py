@@ -18,7 +18,7 @@ from crm.models import ImportBatch, ImportMapping
 from onboarding.access import visible_merchants
 
 from . import headers as h
-from .detect import ColumnChoice, reason_lines
+from .choice import ColumnChoice, reason_lines
 from .errors import ImportFileError
 from .presets import PRESETS
 from .readers import open_table
@@ -112,7 +112,7 @@ class MappingProposal:
     header_row: int
     sheet: str
     saved: bool  # the choice comes from the merchant's saved mapping
-    reasons: list  # detect.reason_lines
+    reasons: list  # choice.reason_lines
 
 
 def mapping_propose(*, batch: ImportBatch, preset: str = "") -> MappingProposal:

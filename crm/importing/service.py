@@ -18,9 +18,9 @@ from django.utils.translation import gettext as _
 
 from onboarding.access import visible_merchants
 
+from .choice import ColumnChoice, reason_lines
+from .choice import note_columns as note_columns_of
 from .cleaning import RowCleaner
-from .detect import ColumnChoice, reason_lines
-from .detect import note_columns as note_columns_of
 from .errors import ImportFileError
 from .fixes import RecordingCleaner, rows_with_fixes
 from .headers import PHONE
