@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
+from procstats import load
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DB_NAME = "bench_dashboard"
@@ -243,10 +245,6 @@ def main():
             drop_database(admin_url, db_name)
 
 
-def load() -> str:
-    return "load " + " ".join(f"{x:.1f}" for x in os.getloadavg())
-
-
 def measure(merchant, args, HttpClient, Group, User) -> None:
     from reports import metrics
     from reports.rfm import segment_client_ids
@@ -256,12 +254,12 @@ def measure(merchant, args, HttpClient, Group, User) -> None:
     metrics.ROLLUP_MIN_PURCHASES = min(metrics.ROLLUP_MIN_PURCHASES, args.purchases)
     if not args.skip_naive:
         naive_s, _b = timed(lambda: metrics.point_b(merchant=merchant, use_snapshot=False))
-        print(f"every figure live (no rollup/snapshot): {naive_s:.2f} s ({load()})")
+        print(f"every figure live (no rollup/snapshot): {naive_s:.2f} s (load {load()})")
     if not args.skip_full:
         refresh_s, snap = timed(lambda: reports_refresh(merchant=merchant, full=True))
         print(
             f"full rollup + snapshot refresh: {refresh_s:.1f} s (rollup through "
-            f"{snap.rollup_through}; {snap.timings}; {load()})"
+            f"{snap.rollup_through}; {snap.timings}; load {load()})"
         )
 
     if not args.skip_page:
@@ -279,7 +277,7 @@ def measure(merchant, args, HttpClient, Group, User) -> None:
         assert b.data_source == "rollup", b.data_source
         print(
             f"dashboard page: {page_s * 1000:.0f} ms (contacts {b.clients.contacts}, card purchases "
-            f"{b.sales.card_purchases}, benefit {b.benefit.total}; {load()})"
+            f"{b.sales.card_purchases}, benefit {b.benefit.total}; load {load()})"
         )
 
         admin, _ = User.objects.get_or_create(
@@ -291,7 +289,7 @@ def measure(merchant, args, HttpClient, Group, User) -> None:
         http.get(admin_url_q)
         admin_s, response = timed(lambda: http.get(admin_url_q), repeat=3)
         assert response.status_code == 200, response.status_code
-        print(f"admin client list, search by phone: {admin_s * 1000:.0f} ms ({load()})")
+        print(f"admin client list, search by phone: {admin_s * 1000:.0f} ms (load {load()})")
 
     from django.db.models import Count
 
@@ -316,7 +314,7 @@ def measure(merchant, args, HttpClient, Group, User) -> None:
     assert ids == live_ids
     print(
         f"RFM segment {segment!r} ids as of {today}: {len(ids)} in {seg_s:.3f} s stored, "
-        f"{live_s:.2f} s live ({load()})"
+        f"{live_s:.2f} s live (load {load()})"
     )
 
     one_day = refresh_one_day(merchant, reports_refresh)
@@ -429,7 +427,7 @@ def refresh_one_day(merchant, reports_refresh) -> dict:
         f"incremental refresh of one day ({per_day} purchases, 1 late and refunded, {joined} "
         f"new members, {moved} channels changed): "
         f"{total:.2f} s — rollup {parts.get('rollup', 0):.2f} s over {parts.get('days', 0)} "
-        f"days, client-level {parts.get('clients', 0):.2f} s {parts} ({load()})"
+        f"days, client-level {parts.get('clients', 0):.2f} s {parts} (load {load()})"
     )
     return {"total": total, "rollup": parts.get("rollup", 0), "clients": parts.get("clients", 0)}
 

@@ -119,7 +119,6 @@ def user_token_issue(body) -> tuple[Merchant, dict]:
     token = secrets.token_urlsafe(32)
     merchant.evotor_token_hash = token_hash(token)
     merchant.save(update_fields=["evotor_token_hash", "updated_at"])
-    tokens.forget()  # the save's signal does it too; said here as this rule's own
     return merchant, {"userId": user_id, "token": token}
 
 
