@@ -368,13 +368,19 @@ def _source_buyers_from(merchant: Merchant, period: Period, per_client) -> list[
 
 
 def source_buyers(
-    merchant: Merchant, period: Period, *, per_client=None, through: date | None = None
+    merchant: Merchant,
+    period: Period,
+    *,
+    per_client=None,
+    through: date | None = None,
+    bought: list[dict] | None = None,
 ) -> list[dict]:
     """Per client channel and source detail (promo code, partner): members who joined in
     the period, of them buyers (≥ 1 card purchase in the period), and those buyers' card
     revenue in the period — "187 joined from social networks and the site, 135 bought".
     `per_client`: as in `buyer_stats`, with the clients' keys; `through`: the members from the members rollup up to
-    that day (`members`) instead of every client."""
+    that day (`members`) instead of every client; `bought`: the bought part as given
+    (`reports.buyer_totals.bought_by_source`)."""
     start, end = period.bounds(merchant)
     joined = Client.objects.filter(merchant=merchant, joined_at__lt=end)
     if start:
@@ -392,7 +398,9 @@ def source_buyers(
             (r["channel"], r["detail"]): r["n"]
             for r in joined.order_by().annotate(**keys).values(*keys).annotate(n=Count("id"))
         }
-    if per_client is not None:
+    if bought is not None:
+        pass
+    elif per_client is not None:
         bought = _source_buyers_from(merchant, period, per_client)
     else:
         bought = (

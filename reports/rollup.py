@@ -29,7 +29,7 @@ from loyalty.models import Purchase, Refund
 from onboarding.models import Merchant
 
 from . import aggregates as agg
-from . import client_figures, members, rfm, rfm_history, summaries
+from . import buyer_totals, client_figures, members, rfm, rfm_history, summaries
 from .aggregates import Period
 from .lift import kept_lift, lift, lift_periods
 from .metrics import ROLLUP_MIN_PURCHASES, default_period
@@ -148,6 +148,7 @@ def snapshot_clients(
     changed_after: tuple[int, int] | None = None,
     current_history: dict | None = None,
     summaries_state: dict | None = None,
+    buyers_kept: dict | None = None,
 ) -> tuple[ClientLevel, dict]:
     """The client-level figures of the default period (the same as `metrics.client_level`),
     with the RFM scores stored for `today` and the RFM history of months before
@@ -156,8 +157,10 @@ def snapshot_clients(
     summaries, which the caller has brought up to date. The stored scores are carried from
     `rfm_state` with the marks `changed_after` when given (`rfm.scores_refresh`), and the RFM
     history's entry as of `today` is `current_history` when given; the other months to compute
-    are carried back from `summaries_state` (the summaries' scores as of `today`) when given. Returns
-    (figures, seconds per part — with "rfm_store_mode" and the new "rfm_state")."""
+    are carried back from `summaries_state` (the summaries' scores as of `today`) when given;
+    buyers and buyers per source are carried from `buyers_kept` when given
+    (`buyer_totals.keep`). Returns (figures, seconds per part — with "rfm_store_mode", the new
+    "rfm_state" and "buyers_state")."""
     period = default_period(merchant, today=today)
     took, out = {}, {}
 
@@ -167,13 +170,15 @@ def snapshot_clients(
         took[name] = round(clock.monotonic() - started, 3)
         return value
 
-    start, end = period.bounds(merchant)
-    per_client = summaries.per_client_sql(merchant, start, end)
     contacts, out["tiers"], no_purchase = part(
         "contacts_tiers", lambda: client_figures.contacts_and_tiers(merchant)
     )
     out.update(contacts)
-    out.update(part("buyers", lambda: agg.buyer_stats(merchant, period, per_client=per_client)))
+    totals, took["buyers_state"] = part(
+        "buyers",
+        lambda: buyer_totals.refresh(merchant=merchant, period=period, kept=buyers_kept),
+    )
+    out.update(buyer_totals.buyer_figures(totals))
     out.update(part("referrals", lambda: client_figures.referral_stats(merchant, period)))
     took["rfm_state"], took["rfm_store_mode"] = part(
         "rfm_store",
@@ -210,8 +215,8 @@ def snapshot_clients(
         lambda: agg.source_buyers(
             merchant,
             period,
-            per_client=summaries.per_client_sql(merchant, start, end, keys=True),
             through=today - timedelta(days=1),
+            bought=buyer_totals.bought_by_source(totals),
         ),
     )
     return load(ClientLevel, out), took
@@ -238,6 +243,7 @@ def reports_refresh(
     timings: dict = {}
     unchanged_before = None
     changed_or_new = None  # the days the incremental update rewrote
+    moved: dict = {}  # the clients whose channel keys or join time changed
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # the client-level figures rank every buyer (window sorts over ~all of them): in
@@ -253,7 +259,6 @@ def reports_refresh(
             members_state, moved = members.members_refresh(
                 merchant=merchant, state=previous.members_state, mark=clients_mark
             )
-            members.summaries_keys_update(merchant=merchant, client_ids=list(moved))
             timings["clients_changed"] = len(moved)
             changed = changed_days(merchant=merchant, snapshot=previous)
             new_days = {
@@ -287,6 +292,7 @@ def reports_refresh(
         carried = incremental and previous.rfm_as_of is not None
         changed_after = (previous.purchases_seen_id, previous.refunds_seen_id) if carried else None
         summaries_why = "full refresh"
+        buyers_kept, timings["buyers_mode"] = None, "full refresh"
         if incremental and previous.client_purchases_built:
             if carried:
                 summaries_why = rfm_history.summary_scores_keep(
@@ -295,6 +301,18 @@ def reports_refresh(
                     state=kept.get("summaries"),
                     changed_after=changed_after,
                 )
+            kept_at = clock.monotonic()
+            # before the summaries of the changed buyers and clients are written again
+            buyers_kept, buyers_why = buyer_totals.keep(
+                merchant=merchant,
+                period=default_period(merchant, today=today),
+                state=kept.get("buyers"),
+                moved=list(moved),
+                changed=rfm_history.SUMMARIES_CHANGED if summaries_why is None else None,
+            )
+            timings["buyers_mode"] = buyers_why or "carried"
+            timings["buyers_keep"] = round(clock.monotonic() - kept_at, 3)
+            members.summaries_keys_update(merchant=merchant, client_ids=list(moved))
             timings["summaries"] = summaries.summaries_update(
                 merchant=merchant,
                 purchases_after=previous.purchases_seen_id,
@@ -327,8 +345,13 @@ def reports_refresh(
             changed_after=changed_after,
             current_history=current_history,
             summaries_state=summaries_state if incremental else None,
+            buyers_kept=buyers_kept,
         )
-        rfm_state = {"scores": parts.pop("rfm_state"), "summaries": summaries_state}
+        rfm_state = {
+            "scores": parts.pop("rfm_state"),
+            "summaries": summaries_state,
+            "buyers": parts.pop("buyers_state"),
+        }
         timings["rfm_store_mode"] = parts.pop("rfm_store_mode")
         timings["clients"] = round(clock.monotonic() - clients_started, 3)
         timings["clients_parts"] = parts

@@ -174,11 +174,17 @@ def summaries_update(
 
 
 def per_client_sql(
-    merchant: Merchant, start: datetime | None, end: datetime, *, keys: bool = False
+    merchant: Merchant,
+    start: datetime | None,
+    end: datetime,
+    *,
+    keys: bool = False,
+    clients: str | None = None,
 ) -> tuple[str, list]:
     """SQL and parameters of one row per client with a kept card purchase in [start, end):
     `client_id`, `n` (purchases), `rev` (revenue), `first_at`, `last_at` — and with `keys` the
-    summary's `channel`, `source_detail` and `joined_at` (the client's, see `ClientPurchases`)."""
+    summary's `channel`, `source_detail` and `joined_at` (the client's, see `ClientPurchases`);
+    with `clients` (SQL of one `client_id` column, no parameters) of those clients only."""
     adapt = connection.ops.adapt_datetimefield_value
     purchases, table = Purchase._meta.db_table, ClientPurchases._meta.db_table
     # a summary's first and last purchase bound all its kept purchases: a row inside the
@@ -188,13 +194,17 @@ def per_client_sql(
     if start is not None:
         inside, inside_params = f"{inside} AND s.first_at >= %s", [*inside_params, adapt(start)]
         window, window_params = f"{window} AND p.occurred_at >= %s", [*window_params, adapt(start)]
+
+    def only(alias: str) -> str:
+        return f" AND {alias}.client_id IN ({clients})" if clients is not None else ""
+
     columns = ", channel, source_detail, joined_at" if keys else ""
     folded = (
         "SELECT p.client_id, COUNT(*) AS n, SUM(p.amount - p.refunded_amount) AS rev, "
         f"MIN(p.occurred_at) AS first_at, MAX(p.occurred_at) AS last_at FROM {purchases} p "
         f"WHERE p.merchant_id = %s AND {KEPT} AND {window} AND p.client_id IN "
         f"(SELECT o.client_id FROM {table} o WHERE o.merchant_id = %s "
-        f"AND NOT ({inside.replace('s.', 'o.')})) GROUP BY p.client_id"
+        f"AND NOT ({inside.replace('s.', 'o.')}){only('o')}) GROUP BY p.client_id"
     )
     if keys:
         folded = (
@@ -203,7 +213,7 @@ def per_client_sql(
         )
     sql = (
         "SELECT s.client_id, s.purchases AS n, s.revenue AS rev, s.first_at, s.last_at"
-        f"{columns.replace(', ', ', s.')} FROM {table} s WHERE s.merchant_id = %s AND {inside} "
+        f"{columns.replace(', ', ', s.')} FROM {table} s WHERE s.merchant_id = %s AND {inside}{only('s')} "
         f"UNION ALL {folded}"
     )
     params = [
