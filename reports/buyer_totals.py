@@ -30,6 +30,7 @@ from decimal import Decimal
 from django.db import connection
 
 from crm.models import Client
+from loyalty.ledger.params import ids_in
 from onboarding.models import Merchant
 from onboarding.money import ZERO, q
 
@@ -135,14 +136,19 @@ def keep(
     if why is not None:
         return None, why
     ids = sorted({*moved, *state["outside"]["ids"], *state["later"]})
-    table = ClientPurchases._meta.db_table
+    more, more_params = "", []
+    if ids:  # (one array parameter on PostgreSQL)
+        more, more_params = (
+            Client.objects.filter(merchant=merchant, pk__in=ids_in(ids))
+            .values("id")
+            .query.sql_with_params()
+        )
+        more = f" UNION {more}"
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {CHANGED}")
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {CHANGED} AS SELECT client_id FROM {changed} UNION "
-            f"SELECT id FROM {Client._meta.db_table} WHERE merchant_id = %s AND id IN "
-            f"(SELECT value FROM {_ids_sql(len(ids))})",
-            [merchant.pk, *_ids_params(ids)],
+            f"CREATE TEMPORARY TABLE {CHANGED} AS SELECT client_id FROM {changed}{more}",
+            more_params,
         )
         if connection.vendor == "postgresql":
             cursor.execute(f"ANALYZE {CHANGED}")
@@ -154,7 +160,7 @@ def keep(
         inside, params = f"{inside} AND s.first_at >= %s", [*params, adapt(start)]
     counted = _grouped(
         "SELECT s.client_id, s.purchases AS n, s.revenue AS rev, s.channel, s.source_detail, "
-        f"s.joined_at FROM {table} s WHERE s.merchant_id = %s AND {inside} "
+        f"s.joined_at FROM {ClientPurchases._meta.db_table} s WHERE s.merchant_id = %s AND {inside} "
         f"AND s.client_id IN (SELECT client_id FROM {CHANGED})",
         [merchant.pk, *params],
         start,
@@ -162,20 +168,6 @@ def keep(
     )
     totals = _add(_decode(state["totals"]), counted, -1)
     return _add(totals, _decode(state["outside"]["totals"]), -1), None
-
-
-def _ids_sql(n: int) -> str:
-    """A one-column (`value`) relation of `n` ids given as parameters: one array parameter on
-    PostgreSQL, a VALUES list elsewhere."""
-    if connection.vendor == "postgresql":
-        return "unnest(%s::bigint[]) AS v(value)"
-    if not n:
-        return "(SELECT NULL AS value WHERE 0) AS v"
-    return f"(SELECT column1 AS value FROM (VALUES {', '.join(['(%s)'] * n)})) AS v"
-
-
-def _ids_params(ids: list[int]) -> list:
-    return [list(ids)] if connection.vendor == "postgresql" else list(ids)
 
 
 def refresh(

@@ -29,6 +29,7 @@ from django.db.models import Count, F, Min, QuerySet
 from django.db.models.functions import TruncDate
 
 from crm.models import Client
+from loyalty.ledger.params import array_text
 from onboarding.models import Merchant
 
 from . import aggregates as agg
@@ -161,20 +162,26 @@ def _apply(merchant: Merchant, delta: Counter) -> None:
 
 def summaries_keys_update(*, merchant: Merchant, client_ids: list[int]) -> int:
     """Take the channel keys and join time of the given clients again into their buyers'
-    summaries (see `ClientPurchases`): one UPDATE … FROM the clients per thousand ids, touching
-    only those clients' rows. Returns the rows updated."""
+    summaries (see `ClientPurchases`): one UPDATE … FROM the clients touching only those
+    clients' rows (the ids one array parameter on PostgreSQL, elsewhere a thousand a
+    statement). Returns the rows updated."""
     table, clients = ClientPurchases._meta.db_table, Client._meta.db_table
+    if connection.vendor == "postgresql":
+        chunks = [("= ANY(%s::bigint[])", [array_text(client_ids)])] if client_ids else []
+    else:
+        chunks = [
+            (f"IN ({', '.join(['%s'] * len(part))})", part)
+            for part in (client_ids[at : at + 1000] for at in range(0, len(client_ids), 1000))
+        ]
     updated = 0
     with connection.cursor() as cursor:
-        for at in range(0, len(client_ids), 1000):
-            chunk = client_ids[at : at + 1000]
+        for ids, ids_params in chunks:
             cursor.execute(
                 f"UPDATE {table} SET channel = {client_channel_sql('k')}, "
                 "source_detail = k.source_detail, joined_at = k.joined_at "
                 f"FROM {clients} k WHERE k.id = {table}.client_id "
-                f"AND {table}.merchant_id = %s "
-                f"AND {table}.client_id IN ({', '.join(['%s'] * len(chunk))})",
-                [merchant.pk, *chunk],
+                f"AND {table}.merchant_id = %s AND {table}.client_id {ids}",
+                [merchant.pk, *ids_params],
             )
             updated += cursor.rowcount
     return updated
