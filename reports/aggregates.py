@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 
@@ -307,25 +306,20 @@ def members(merchant: Merchant, period: Period, *, by: tuple = (), through: date
     return list(merged.values())
 
 
-def buyer_stats(merchant: Merchant, period: Period, *, per_client=None) -> dict:
+def buyer_stats(merchant: Merchant, period: Period) -> dict:
     """Per-client purchase counts in the period, folded in SQL: buyers, buyers with ≥ 2
-    purchases ("regular clients"), their purchases and revenue. `per_client`: (SQL, params)
-    of the period's rows per client (`reports.summaries.per_client_sql`) instead of the
-    purchases."""
-    if per_client is None:
-        net = F("amount") - F("refunded_amount")
-        inner = (
-            purchases_in(merchant, period)
-            .filter(not_fully_refunded(), client__isnull=False)
-            .order_by()
-            .values("client_id")
-            .annotate(n=Count("id"), rev=Sum(net))
-        )
-        sql, params = inner.query.sql_with_params()
-    else:
-        sql, params = per_client
-    # the summaries are written in the refresh's own transaction: read them on the primary
-    with (read_connection() if per_client is None else connection).cursor() as cursor:
+    purchases ("regular clients"), their purchases and revenue (the nightly refresh keeps them
+    as totals: `reports.buyer_totals`)."""
+    net = F("amount") - F("refunded_amount")
+    inner = (
+        purchases_in(merchant, period)
+        .filter(not_fully_refunded(), client__isnull=False)
+        .order_by()
+        .values("client_id")
+        .annotate(n=Count("id"), rev=Sum(net))
+    )
+    sql, params = inner.query.sql_with_params()
+    with read_connection().cursor() as cursor:
         cursor.execute(
             "SELECT COUNT(*), "
             "COALESCE(SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END), 0), "
@@ -347,40 +341,18 @@ def buyer_stats(merchant: Merchant, period: Period, *, per_client=None) -> dict:
     }
 
 
-def _source_buyers_from(merchant: Merchant, period: Period, per_client) -> list[dict]:
-    """Rows of `source_buyers`'s bought part from per-client rows with the clients' keys
-    (`reports.summaries.per_client_sql` with `keys`): the buyers among the members who joined
-    in the period, without reading the clients."""
-    sql, params = per_client
-    start, end = period.bounds(merchant)
-    adapt = connection.ops.adapt_datetimefield_value
-    since, since_params = ("AND b.joined_at >= %s", [adapt(start)]) if start else ("", [])
-    with connection.cursor() as cursor:  # the refresh's own summaries (see buyer_stats)
-        cursor.execute(
-            "SELECT b.channel, b.source_detail, COUNT(*), COALESCE(SUM(b.rev), 0) "
-            f"FROM ({sql}) AS b WHERE b.joined_at < %s {since} GROUP BY 1, 2",
-            [*params, adapt(end), *since_params],
-        )
-        return [
-            {"channel": channel, "detail": detail, "buyers": n, "revenue": Decimal(str(rev))}
-            for channel, detail, n, rev in cursor.fetchall()
-        ]
-
-
 def source_buyers(
     merchant: Merchant,
     period: Period,
     *,
-    per_client=None,
     through: date | None = None,
     bought: list[dict] | None = None,
 ) -> list[dict]:
     """Per client channel and source detail (promo code, partner): members who joined in
     the period, of them buyers (≥ 1 card purchase in the period), and those buyers' card
     revenue in the period — "187 joined from social networks and the site, 135 bought".
-    `per_client`: as in `buyer_stats`, with the clients' keys; `through`: the members from the members rollup up to
-    that day (`members`) instead of every client; `bought`: the bought part as given
-    (`reports.buyer_totals.bought_by_source`)."""
+    `through`: the members from the members rollup up to that day (`members`) instead of every
+    client; `bought`: the bought part as given (`reports.buyer_totals.bought_by_source`)."""
     start, end = period.bounds(merchant)
     joined = Client.objects.filter(merchant=merchant, joined_at__lt=end)
     if start:
@@ -398,11 +370,7 @@ def source_buyers(
             (r["channel"], r["detail"]): r["n"]
             for r in joined.order_by().annotate(**keys).values(*keys).annotate(n=Count("id"))
         }
-    if bought is not None:
-        pass
-    elif per_client is not None:
-        bought = _source_buyers_from(merchant, period, per_client)
-    else:
+    if bought is None:
         bought = (
             purchases_in(merchant, period)
             .filter(not_fully_refunded(), client__in=joined)

@@ -24,6 +24,7 @@ summaries were folded again from every purchase, a changed client was deleted (i
 went with it), or more than `OUTSIDE_MAX` buyers would have to be kept outside.
 """
 
+import time
 from datetime import datetime
 from decimal import Decimal
 
@@ -115,12 +116,14 @@ def keep(
     state: dict | None,
     moved: list[int],
     changed: str | None,
-) -> tuple[dict[Key, list] | None, str | None]:
+    timings: dict,
+) -> dict[Key, list] | None:
     """Before the summaries of the night's changed buyers (`changed`: the table of their ids,
     taken from the marks) are folded again and the moved clients' keys (`moved`) taken again:
     the kept totals of `state` less what they counted for every client that can change, whose
-    ids go to the temporary table `CHANGED`. Returns (that, None) or (None, why the totals are
-    counted in full instead)."""
+    ids go to the temporary table `CHANGED`; None when the totals are to be counted in full.
+    Writes the mode ("carried", or why not) and the seconds taken to `timings`."""
+    started = time.monotonic()
     start, end = period.bounds(merchant)
     why = None
     if not state or state.get("outside") is None:
@@ -133,8 +136,9 @@ def keep(
             why = "window moved"
         elif Client.objects.filter(pk__in=moved).count() != len(set(moved)):
             why = "a changed client was deleted"
+    timings["buyers_mode"] = why or "carried"
     if why is not None:
-        return None, why
+        return None
     ids = sorted({*moved, *state["outside"]["ids"], *state["later"]})
     more, more_params = "", []
     if ids:  # (one array parameter on PostgreSQL)
@@ -167,11 +171,12 @@ def keep(
         kept_end,
     )
     totals = _add(_decode(state["totals"]), counted, -1)
-    return _add(totals, _decode(state["outside"]["totals"]), -1), None
+    timings["buyers_keep"] = round(time.monotonic() - started, 3)
+    return _add(totals, _decode(state["outside"]["totals"]), -1)
 
 
 def refresh(
-    *, merchant: Merchant, period: Period, kept: dict[Key, list] | None
+    merchant: Merchant, period: Period, *, kept: dict[Key, list] | None
 ) -> tuple[dict[Key, list], dict]:
     """The totals of `period` (its end the refresh's today) and the state to keep: `kept`'s
     with the clients of `CHANGED` added as they now are, or every per-client row counted."""

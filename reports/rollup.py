@@ -157,10 +157,9 @@ def snapshot_clients(
     summaries, which the caller has brought up to date. The stored scores are carried from
     `rfm_state` with the marks `changed_after` when given (`rfm.scores_refresh`), and the RFM
     history's entry as of `today` is `current_history` when given; the other months to compute
-    are carried back from `summaries_state` (the summaries' scores as of `today`) when given;
-    buyers and buyers per source are carried from `buyers_kept` when given
-    (`buyer_totals.keep`). Returns (figures, seconds per part — with "rfm_store_mode", the new
-    "rfm_state" and "buyers_state")."""
+    are carried back from `summaries_state` (the summaries' scores as of `today`) when given,
+    buyers from `buyers_kept` (`buyer_totals.keep`). Returns (figures, seconds per part — with
+    "rfm_store_mode", "rfm_state" and "buyers_state")."""
     period = default_period(merchant, today=today)
     took, out = {}, {}
 
@@ -175,8 +174,7 @@ def snapshot_clients(
     )
     out.update(contacts)
     totals, took["buyers_state"] = part(
-        "buyers",
-        lambda: buyer_totals.refresh(merchant=merchant, period=period, kept=buyers_kept),
+        "buyers", lambda: buyer_totals.refresh(merchant, period, kept=buyers_kept)
     )
     out.update(buyer_totals.buyer_figures(totals))
     out.update(part("referrals", lambda: client_figures.referral_stats(merchant, period)))
@@ -243,7 +241,6 @@ def reports_refresh(
     timings: dict = {}
     unchanged_before = None
     changed_or_new = None  # the days the incremental update rewrote
-    moved: dict = {}  # the clients whose channel keys or join time changed
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # the client-level figures rank every buyer (window sorts over ~all of them): in
@@ -301,17 +298,14 @@ def reports_refresh(
                     state=kept.get("summaries"),
                     changed_after=changed_after,
                 )
-            kept_at = clock.monotonic()
-            # before the summaries of the changed buyers and clients are written again
-            buyers_kept, buyers_why = buyer_totals.keep(
+            buyers_kept = buyer_totals.keep(  # before the changed summaries are written
                 merchant=merchant,
                 period=default_period(merchant, today=today),
                 state=kept.get("buyers"),
                 moved=list(moved),
                 changed=rfm_history.SUMMARIES_CHANGED if summaries_why is None else None,
+                timings=timings,
             )
-            timings["buyers_mode"] = buyers_why or "carried"
-            timings["buyers_keep"] = round(clock.monotonic() - kept_at, 3)
             members.summaries_keys_update(merchant=merchant, client_ids=list(moved))
             timings["summaries"] = summaries.summaries_update(
                 merchant=merchant,
@@ -347,11 +341,8 @@ def reports_refresh(
             summaries_state=summaries_state if incremental else None,
             buyers_kept=buyers_kept,
         )
-        rfm_state = {
-            "scores": parts.pop("rfm_state"),
-            "summaries": summaries_state,
-            "buyers": parts.pop("buyers_state"),
-        }
+        rfm_state = {"scores": parts.pop("rfm_state"), "summaries": summaries_state}
+        rfm_state["buyers"] = parts.pop("buyers_state")
         timings["rfm_store_mode"] = parts.pop("rfm_store_mode")
         timings["clients"] = round(clock.monotonic() - clients_started, 3)
         timings["clients_parts"] = parts
