@@ -134,7 +134,7 @@ def keep(
         kept_start, kept_end = _bounds(state)
         if kept_start != start or kept_end > end:
             why = "window moved"
-        elif Client.objects.filter(pk__in=moved).count() != len(set(moved)):
+        elif Client.objects.filter(pk__in=ids_in(moved)).count() != len(set(moved)):
             why = "a changed client was deleted"
     timings["buyers_mode"] = why or "carried"
     if why is not None:
