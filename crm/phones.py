@@ -76,6 +76,48 @@ def _is_valid_region_nsn(region: str, nsn: str) -> bool:
     return _matches(general, nsn) and any(_matches(m, nsn) for m in types)
 
 
+def _with_lengths(matcher) -> str:
+    """A matcher as one pattern text: its possible lengths as a look-ahead, then its pattern."""
+    lengths, pattern = matcher
+    guard = ""
+    if lengths:  # a length below 1 (metadata's -1: "none") is never a number's
+        allowed = "|".join(f".{{{n}}}" for n in sorted(lengths) if n > 0)
+        guard = f"(?=(?:{allowed})\\Z)" if allowed else "(?!)"
+    return f"{guard}(?:{pattern.pattern})"
+
+
+_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=")
+
+
+@cache
+def _region_validity(region: str):
+    """`_is_valid_region_nsn(region, ·)` as one compiled pattern's `fullmatch` (the general
+    pattern as a look-ahead, then the types as alternatives, each behind its lengths), or None
+    when the region's patterns cannot be joined (a back-reference would be renumbered).
+
+    One regex call instead of a Python loop over the types: a national number is valid exactly
+    when some type matches all of it, and `fullmatch` tries every alternative before failing
+    (tests/crm/test_phones.py compares both for every region)."""
+    rules = _region_rules(region)
+    if rules is None:
+        return None
+    general, types, _leading = rules
+    parts = [m for m in (general, *types) if m is not None]
+    if any(_BACKREFERENCE.search(m[1].pattern) for m in parts):
+        return None
+    if general is None or not types:
+        return re.compile("(?!)")  # never valid, as `_is_valid_region_nsn` answers
+    alternatives = "|".join(f"(?:{_with_lengths(m)})" for m in types)
+    return re.compile(rf"(?=(?:{_with_lengths(general)})\Z)(?:{alternatives})")
+
+
+def _valid_in_region(region: str, nsn: str) -> bool:
+    pattern = _region_validity(region)
+    if pattern is None:
+        return _is_valid_region_nsn(region, nsn)
+    return pattern.fullmatch(nsn) is not None
+
+
 class _Parsing:
     """One region's metadata for the national-prefix and length steps of `phonenumbers.parse`,
     with the patterns compiled once (phonenumbers looks each pattern up on every call)."""
@@ -159,8 +201,8 @@ def _is_valid_nsn(regions: tuple, nsn: str) -> bool:
         leading = rules[2]
         if leading is not None:
             if leading.match(nsn):
-                return _is_valid_region_nsn(region, nsn)
-        elif _is_valid_region_nsn(region, nsn):
+                return _valid_in_region(region, nsn)
+        elif _valid_in_region(region, nsn):
             return True
     return False
 
@@ -172,8 +214,9 @@ def _fast_e164(text: str, region: str) -> str | None:
     (the national-prefix and length steps of `_Parsing` are those of its helpers, with the
     patterns compiled once); only the costly object building and the validity check are
     replaced by the precompiled metadata patterns."""
-    compact = _JUNK.sub("", text)
-    if not _DIGITS.fullmatch(compact):
+    # `_DIGITS.fullmatch` without the regex: `\d` is exactly `str.isdecimal` (category Nd).
+    compact = text if text.isdecimal() else _JUNK.sub("", text)
+    if not (compact.isdecimal() or (compact[:1] == "+" and compact[1:].isdecimal())):
         return None
     rules = _country_rules(region)
     if rules is None:

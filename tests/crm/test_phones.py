@@ -4,8 +4,17 @@ import random
 
 import phonenumbers
 import pytest
+from phonenumbers import PhoneMetadata
 
-from crm.phones import InvalidPhone, _fast_e164, normalize_phone, phone_or_none
+from crm.phones import (
+    InvalidPhone,
+    _fast_e164,
+    _is_valid_region_nsn,
+    _region_validity,
+    _valid_in_region,
+    normalize_phone,
+    phone_or_none,
+)
 
 
 def reference(text: str, region: str) -> str | None:
@@ -90,3 +99,36 @@ def test_invalid(raw):
     with pytest.raises(InvalidPhone):
         normalize_phone(raw, "RU")
     assert phone_or_none(raw, "RU") is None
+
+
+def test_joined_validity_pattern_agrees_with_the_types_one_by_one():
+    """For every region phonenumbers knows: its example numbers, each with a digit changed, one
+    added or one dropped, and random digit strings — the one joined pattern answers exactly as
+    the general pattern and the types checked one by one."""
+    rnd = random.Random(20261130)
+    checked = valid = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        assert _region_validity(region) is not None, region  # no region falls back
+        metadata = PhoneMetadata.metadata_for_region(region)
+        examples = [
+            desc.example_number
+            for desc in (metadata.general_desc, metadata.mobile, metadata.fixed_line)
+            if desc is not None and desc.example_number
+        ]
+        numbers = list(examples)
+        for example in examples:
+            for _ in range(20):
+                at = rnd.randrange(len(example))
+                numbers.append(example[:at] + rnd.choice("0123456789") + example[at + 1 :])
+                numbers.append(example + rnd.choice("0123456789"))
+                numbers.append(example[:-1])
+        numbers += [
+            "".join(rnd.choice("0123456789") for _ in range(rnd.randint(2, 17))) for _ in range(60)
+        ]
+        for nsn in numbers:
+            expected = _is_valid_region_nsn(region, nsn)
+            assert _valid_in_region(region, nsn) is expected, (region, nsn)
+            checked += 1
+            valid += expected
+    assert checked > 40000
+    assert valid > 5000  # both answers are really met
