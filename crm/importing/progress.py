@@ -32,7 +32,10 @@ class ProgressWriter:
             try:
                 self.side = connections.create_connection("default")
                 with self.side.cursor() as cursor:
+                    # A progress update need not wait for its WAL flush (a few ms each, in the
+                    # reading thread's path): one lost by a crash is only a stale percentage.
                     cursor.execute("SET lock_timeout = '2s'")
+                    cursor.execute("SET synchronous_commit = off")
             except Exception:  # progress is a nicety; never fail the import for it
                 logger.exception("no side connection for import progress")
                 self.side = None
