@@ -123,6 +123,8 @@ def merge_note(new: str, old: str, overwrite: bool) -> str:
 
 
 MAX_LENGTHS = {"full_name": 200, "email": 254, "card_code": 64, "source_detail": 120}
+_LENGTH_KEYS = {h.FULL_NAME: "full_name", h.CARD: "card_code", h.SOURCE: "source_detail"}
+_UNSEEN = object()  # a memo's miss (None is a remembered birthday or amount)
 
 
 def _text(value) -> str:
@@ -281,6 +283,19 @@ class RowCleaner:
         self._genders: dict = {}
         self._points: dict = {}
         self._parse_birthday = partial(parse_birthday, today=today)
+        # Each field's column, looked up once for the file rather than once a row.
+        get = mapping.get
+        self._phone_at = get(h.PHONE)
+        self._name_at = get(h.FULL_NAME)
+        self._name_parts = [
+            i for f in (h.LAST_NAME, h.FIRST_NAME, h.MIDDLE_NAME) if (i := get(f)) is not None
+        ]
+        self._birthday_at = get(h.BIRTHDAY)
+        self._email_at = get(h.EMAIL)
+        self._gender_at = get(h.GENDER)
+        self._points_at = get(h.POINTS)
+        self._card_at = get(h.CARD)
+        self._source_at = get(h.SOURCE)
 
     def label(self, field: str) -> str:
         index = self.mapping.get(field)
@@ -288,74 +303,84 @@ class RowCleaner:
             return self.headers[index]
         return str(h.FIELD_LABELS.get(field, field))
 
+    def _too_long(self, field: str, value: str) -> tuple[str, str]:
+        return (
+            self.label(field),
+            _("Too long: %(length)s characters, at most %(max)s.")
+            % {"length": len(value), "max": MAX_LENGTHS[_LENGTH_KEYS[field]]},
+        )
+
     def clean(self, number: int, cells: list) -> tuple[Record | None, list[tuple[str, str]]]:
         """(record, []) for a good row; (None, [(column, message), ...]) for a rejected one."""
         if len(cells) < self.width:
             cells = list(cells) + [None] * (self.width - len(cells))
-        get = self.mapping.get
         errors: list[tuple[str, str]] = []
 
+        if self._phone_at is None:
+            raise KeyError(h.PHONE)
         try:
-            phone = normalize_phone(cells[self.mapping[h.PHONE]], self.region)
+            phone = normalize_phone(cells[self._phone_at], self.region)
         except InvalidPhone as exc:
             errors.append((self.label(h.PHONE), str(exc)))
             phone = ""
 
-        if (i := get(h.FULL_NAME)) is not None:
+        if (i := self._name_at) is not None:
             full_name = _text(cells[i])
         else:
-            parts = [
-                _text(cells[i])
-                for f in (h.LAST_NAME, h.FIRST_NAME, h.MIDDLE_NAME)
-                if (i := get(f)) is not None
-            ]
+            parts = [_text(cells[i]) for i in self._name_parts]
             full_name = " ".join(p for p in parts if p)
 
+        # A remembered text cell is looked up here; a new one, a bad one or another type goes
+        # through `_remembered` (which parses it and raises for a bad one every time).
         birthday = None
-        if (i := get(h.BIRTHDAY)) is not None:
-            try:
-                birthday = _remembered(self._birthdays, self._parse_birthday, cells[i])
-            except ValueError as exc:
-                errors.append((self.label(h.BIRTHDAY), str(exc)))
+        if (i := self._birthday_at) is not None:
+            cell = cells[i]
+            birthday = self._birthdays.get(cell, _UNSEEN) if type(cell) is str else _UNSEEN
+            if birthday is _UNSEEN:
+                try:
+                    birthday = _remembered(self._birthdays, self._parse_birthday, cell)
+                except ValueError as exc:
+                    birthday = None
+                    errors.append((self.label(h.BIRTHDAY), str(exc)))
 
         email = ""
-        if (i := get(h.EMAIL)) is not None:
+        if (i := self._email_at) is not None:
             try:
                 email = parse_email(cells[i])
             except ValueError as exc:
                 errors.append((self.label(h.EMAIL), str(exc)))
 
         gender = ""
-        if (i := get(h.GENDER)) is not None:
-            try:
-                gender = _remembered(self._genders, parse_gender, cells[i])
-            except ValueError as exc:
-                errors.append((self.label(h.GENDER), str(exc)))
+        if (i := self._gender_at) is not None:
+            cell = cells[i]
+            gender = self._genders.get(cell, _UNSEEN) if type(cell) is str else _UNSEEN
+            if gender is _UNSEEN:
+                try:
+                    gender = _remembered(self._genders, parse_gender, cell)
+                except ValueError as exc:
+                    gender = ""
+                    errors.append((self.label(h.GENDER), str(exc)))
 
         points = None
-        if (i := get(h.POINTS)) is not None:
-            try:
-                points = _remembered(self._points, parse_points, cells[i])
-            except ValueError as exc:
-                errors.append((self.label(h.POINTS), str(exc)))
+        if (i := self._points_at) is not None:
+            cell = cells[i]
+            points = self._points.get(cell, _UNSEEN) if type(cell) is str else _UNSEEN
+            if points is _UNSEEN:
+                try:
+                    points = _remembered(self._points, parse_points, cell)
+                except ValueError as exc:
+                    points = None
+                    errors.append((self.label(h.POINTS), str(exc)))
 
-        card_code = _text(cells[i]).lstrip("'") if (i := get(h.CARD)) is not None else ""
-        source_detail = _text(cells[i]) if (i := get(h.SOURCE)) is not None else ""
+        card_code = _text(cells[i]).lstrip("'") if (i := self._card_at) is not None else ""
+        source_detail = _text(cells[i]) if (i := self._source_at) is not None else ""
 
-        for field_name, value in (
-            ("full_name", full_name),
-            ("card_code", card_code),
-            ("source_detail", source_detail),
-        ):
-            if len(value) > MAX_LENGTHS[field_name]:
-                column = {"full_name": h.FULL_NAME, "card_code": h.CARD}.get(field_name, h.SOURCE)
-                errors.append(
-                    (
-                        self.label(column),
-                        _("Too long: %(length)s characters, at most %(max)s.")
-                        % {"length": len(value), "max": MAX_LENGTHS[field_name]},
-                    )
-                )
+        if len(full_name) > MAX_LENGTHS["full_name"]:
+            errors.append(self._too_long(h.FULL_NAME, full_name))
+        if len(card_code) > MAX_LENGTHS["card_code"]:
+            errors.append(self._too_long(h.CARD, card_code))
+        if len(source_detail) > MAX_LENGTHS["source_detail"]:
+            errors.append(self._too_long(h.SOURCE, source_detail))
         extra = None
         if self.extras:
             extra = {}
