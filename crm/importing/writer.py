@@ -138,11 +138,13 @@ class ClientWriter:
         a cost that grew with the square of the file (LIMIT 1 keeps the probe a probe)."""
         table = Client._meta.db_table
         if self.postgres:
+            # The phones as one comma-joined text (E.164: "+" and digits, never a comma): the
+            # driver's array dumper adapted them one by one.
             return (
-                f"SELECT c.* FROM unnest(%s::text[]) AS p(phone) CROSS JOIN LATERAL "
-                f"(SELECT {columns} FROM {table} WHERE merchant_id = %s AND phone = p.phone "
-                f"LIMIT 1) AS c",
-                [phones, self.merchant_id],
+                f"SELECT c.* FROM unnest(string_to_array(%s, ',')) AS p(phone) CROSS JOIN "
+                f"LATERAL (SELECT {columns} FROM {table} WHERE merchant_id = %s "
+                f"AND phone = p.phone LIMIT 1) AS c",
+                [",".join(phones), self.merchant_id],
             )
         condition, params = self._in("phone", phones)
         return (
