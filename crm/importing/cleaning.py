@@ -124,7 +124,6 @@ def merge_note(new: str, old: str, overwrite: bool) -> str:
 
 MAX_LENGTHS = {"full_name": 200, "email": 254, "card_code": 64, "source_detail": 120}
 _LENGTH_KEYS = {h.FULL_NAME: "full_name", h.CARD: "card_code", h.SOURCE: "source_detail"}
-_UNSEEN = object()  # a memo's miss (None is a remembered birthday or amount)
 
 
 def _text(value) -> str:
@@ -330,18 +329,12 @@ class RowCleaner:
             parts = [_text(cells[i]) for i in self._name_parts]
             full_name = " ".join(p for p in parts if p)
 
-        # A remembered text cell is looked up here; a new one, a bad one or another type goes
-        # through `_remembered` (which parses it and raises for a bad one every time).
         birthday = None
         if (i := self._birthday_at) is not None:
-            cell = cells[i]
-            birthday = self._birthdays.get(cell, _UNSEEN) if type(cell) is str else _UNSEEN
-            if birthday is _UNSEEN:
-                try:
-                    birthday = _remembered(self._birthdays, self._parse_birthday, cell)
-                except ValueError as exc:
-                    birthday = None
-                    errors.append((self.label(h.BIRTHDAY), str(exc)))
+            try:
+                birthday = _remembered(self._birthdays, self._parse_birthday, cells[i])
+            except ValueError as exc:
+                errors.append((self.label(h.BIRTHDAY), str(exc)))
 
         email = ""
         if (i := self._email_at) is not None:
@@ -352,25 +345,17 @@ class RowCleaner:
 
         gender = ""
         if (i := self._gender_at) is not None:
-            cell = cells[i]
-            gender = self._genders.get(cell, _UNSEEN) if type(cell) is str else _UNSEEN
-            if gender is _UNSEEN:
-                try:
-                    gender = _remembered(self._genders, parse_gender, cell)
-                except ValueError as exc:
-                    gender = ""
-                    errors.append((self.label(h.GENDER), str(exc)))
+            try:
+                gender = _remembered(self._genders, parse_gender, cells[i])
+            except ValueError as exc:
+                errors.append((self.label(h.GENDER), str(exc)))
 
         points = None
         if (i := self._points_at) is not None:
-            cell = cells[i]
-            points = self._points.get(cell, _UNSEEN) if type(cell) is str else _UNSEEN
-            if points is _UNSEEN:
-                try:
-                    points = _remembered(self._points, parse_points, cell)
-                except ValueError as exc:
-                    points = None
-                    errors.append((self.label(h.POINTS), str(exc)))
+            try:
+                points = _remembered(self._points, parse_points, cells[i])
+            except ValueError as exc:
+                errors.append((self.label(h.POINTS), str(exc)))
 
         card_code = _text(cells[i]).lstrip("'") if (i := self._card_at) is not None else ""
         source_detail = _text(cells[i]) if (i := self._source_at) is not None else ""
