@@ -6,8 +6,10 @@ an opening balance, then new clients are inserted in bulk (SQLite: `executemany`
 phone was created meanwhile), changed clients are updated in one `executemany`, and opening
 balances go through the points ledger (`crm.importing.balances`, which loyalty installs): a new
 client is inserted holding the balance the ledger starts it with and the ledger then records its
-entry; an existing client's goes through the ledger's lock order and once-per-client rule. No model instances on the hot path for clients. The caller
-owns the transaction."""
+entry; an existing client's goes through the ledger's lock order and once-per-client rule. No
+model instances on the hot path for clients. PostgreSQL skips the look-up while a merchant that
+had no clients holds only the run's own (`ClientWriter._look_up`). Column defaults and SQLite's
+value conversions: `rowvalues`. The caller owns the transaction."""
 
 import datetime as dt
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from crm.pgcopy import copy_column, copy_text
 from .balances import opening_balances
 from .cleaning import CLIENT_FIELDS, NOTES, Record, merge_note, record_value, written_fields
 from .fields import EMPTY, REGISTERED, keep_or_fill
+from .rowvalues import insert_columns, sqlite_converters
 
 IN_CHUNK = 5000  # phones per IN (…) query — well under SQLite's variable limit
 
@@ -33,24 +36,6 @@ class ChunkOutcome:
     skipped: int = 0
     opening_balances: int = 0
     preview: list = field(default_factory=list)  # (row, action, record) for the first rows
-
-
-def _insert_columns(model, fixed: dict) -> tuple[list[str], list]:
-    """All concrete columns except the key and the ones the database computes, with each
-    column's default prepared for the DB."""
-    columns, template = [], []
-    for f in model._meta.concrete_fields:
-        if f.primary_key or f.generated:
-            continue
-        columns.append(f.column)
-        if f.column in fixed:
-            template.append(fixed[f.column])
-            continue
-        default = f.get_default()
-        if default is None and not f.null:
-            raise RuntimeError(f"{model.__name__}.{f.name} needs a value for bulk import")
-        template.append(default)
-    return columns, template
 
 
 class ClientWriter:
@@ -76,7 +61,7 @@ class ClientWriter:
         # import's writer thread, inside the transaction the caller opened on this connection.
         self.conn = connections[DEFAULT_DB_ALIAS]
         self.postgres = self.conn.vendor == "postgresql"
-        self.client_columns, self.client_template = _insert_columns(
+        self.client_columns, self.client_template = insert_columns(
             Client,
             {
                 "merchant_id": self.merchant_id,
@@ -94,7 +79,7 @@ class ClientWriter:
         self.merges = {n: keep_or_fill for n in CLIENT_FIELDS}
         self.merges.update({spec.attribute: spec.merge for spec in REGISTERED.values()})
         self.merges[NOTES] = merge_note
-        self.to_db = {} if self.postgres else _sqlite_converters(self.fields, self.conn)
+        self.to_db = {} if self.postgres else sqlite_converters(self.fields, self.conn)
         # Where a new client's values go in the insert row, by name.
         slots = self.client_slots
         self._phone_slot, self._balance_slot = slots["phone"], slots["balance"]
@@ -109,6 +94,9 @@ class ClientWriter:
                 slot = self.client_slots[column]
                 self.client_template[slot] = ops.adapt_datetimefield_value(now)
         self._temp_ready = False
+        # PostgreSQL, real run: None until the first chunk, then whether the merchant's clients
+        # are all this run's own (see `_look_up`).
+        self._own_clients_only: bool | None = None
         self._start = opening_balances().start_balance
         # PostgreSQL's COPY text (`_copy_data`): a record's own columns (phone, the written
         # fields, the balance), then every other column's fixed value formatted once as the
@@ -167,11 +155,38 @@ class ClientWriter:
 
     # --- the chunk -----------------------------------------------------------------------
 
+    def _look_up(self, records: list[Record]) -> dict[str, tuple[int, dict]]:
+        """The chunk's existing clients (`_existing`). On PostgreSQL a run into a merchant with
+        no clients at its first chunk skips the look-up while every client of the merchant is
+        one it wrote itself (the file's phones are distinct, so none of them exists): a phone
+        someone else created meanwhile makes the chunk's COPY fail on the unique key
+        (`_SomeoneElses`), and from then on every chunk, that one again first, is looked up —
+        the same outcome as looking up every chunk."""
+        if self._own_clients_only is None:
+            self._own_clients_only = False
+            if self.postgres and not self.dry_run:
+                with self.conn.cursor() as cursor:
+                    cursor.execute(
+                        f"SELECT NOT EXISTS (SELECT 1 FROM {Client._meta.db_table} "
+                        f"WHERE merchant_id = %s)",
+                        [self.merchant_id],
+                    )
+                    self._own_clients_only = cursor.fetchone()[0]
+        if self._own_clients_only:
+            return {}
+        return self._existing([r.phone for r in records])
+
     def apply(self, records: list[Record], *, preview_left: int = 0) -> ChunkOutcome:
+        try:
+            return self._apply(records, preview_left=preview_left)
+        except _SomeoneElses:
+            return self._apply(records, preview_left=preview_left)
+
+    def _apply(self, records: list[Record], *, preview_left: int = 0) -> ChunkOutcome:
         out = ChunkOutcome()
         if not records:
             return out
-        existing = self._existing([r.phone for r in records])
+        existing = self._look_up(records)
         with_points = [existing[r.phone][0] for r in records if r.points and r.phone in existing]
         balances = opening_balances()
         has_opening = balances.holders(with_points, conn=self.conn) if with_points else set()
@@ -334,6 +349,10 @@ class ClientWriter:
         # is the psycopg module, so SQLite-only installs never need the driver.
         except (IntegrityError, self.conn.Database.errors.UniqueViolation):
             raw.execute("ROLLBACK TO SAVEPOINT import_copy")
+            if self._own_clients_only:
+                # The chunk was not looked up: look it up, and every chunk after it.
+                self._own_clients_only = False
+                raise _SomeoneElses from None
             if not self._temp_ready:
                 raw.execute(
                     f"CREATE TEMP TABLE import_clients_tmp ON COMMIT DROP AS "
@@ -375,26 +394,5 @@ class ClientWriter:
             cursor.executemany(f"UPDATE {table} SET {sets}, updated_at = %s WHERE id = %s", params)
 
 
-# Field types whose Python values SQLite's driver does not take as they are.
-_SQLITE_CONVERTED = ("DateField", "DateTimeField", "DecimalField", "TimeField", "JSONField")
-
-
-def _sqlite_converters(names, conn) -> dict:
-    """{attribute: value → database value} for the written attributes that need it on SQLite,
-    found by the model field's type (a date becomes its ISO text, …), never by position."""
-    converters = {}
-    for name in names:
-        model_field = Client._meta.get_field(name)
-        if model_field.get_internal_type() == "DateField":
-            # What Django's SQLite backend stores for a date (`adapt_datefield_value`: its ISO
-            # text), without the per-value field preparation: a row per client.
-            converters[name] = _iso_date
-        elif model_field.get_internal_type() in _SQLITE_CONVERTED:
-            converters[name] = lambda value, f=model_field: (
-                None if value is None else f.get_db_prep_save(value, connection=conn)
-            )
-    return converters
-
-
-def _iso_date(value):
-    return None if value is None else value.isoformat()
+class _SomeoneElses(Exception):
+    """A chunk written without a look-up met a client someone else created: redo it."""
