@@ -1,14 +1,16 @@
 """POS sales through HTTP: Evotor documents → gunicorn (4 workers) → the engine.
 
     .venv/bin/python bench/pos_webhooks.py [--database-url URL] [--documents 6000]
-                                           [--senders 6] [--gunicorn-workers 4] [--port 8170]
+                                           [--senders 6] [--generator lanes|processes]
+                                           [--gunicorn-workers 4] [--port 8170]
                                            [--chains 1500] [--refunds 0.1] [--peer-purchases 3000]
                                            [--gunicorn-options "--worker-class gthread --threads 2"]
 
 Builds the purchases bench's merchant (5 tiers, welcome 3 000, referral 500 + 5/2/1 % over
 3-level chains, every buyer joined), connects an Evotor store and a cashier, starts
 `gunicorn config.wsgi` with `--gunicorn-workers` sync workers on 127.0.0.1:`--port`, and sends
-`--documents` Evotor documents from `--senders` load-generator processes on the same machine:
+`--documents` Evotor documents over `--senders` connections in flight from one load-generator
+process on the same machine (`--generator processes`: a process per sender; `http_sender`):
 sales with two positions (one a promo item), paid by card, cash or partly in points, whose
 buyer is a known member (phone in a local spelling), a new phone (enrolled at the till) or
 nobody; and, for a `--refunds` share, a PAYBACK of all positions of a sale the same sender
@@ -49,6 +51,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from http_sender import lanes_send, process_send, request_bytes  # noqa: E402
 from procstats import backend_pids, cpu_seconds, load, with_children  # noqa: E402
 from purchases import build, recreate_database, run_mode, setup_django  # noqa: E402
 
@@ -61,6 +64,11 @@ TOKEN = "bench-user-token-0123456789abcdef"
 APP_TOKEN, APP_ID = "bench-app-token", "9a0b1c2d-0000-4000-8000-00000000a99"
 PROBES = 3  # sales sent through the test client to count statements
 PATH = f"/pos/evotor/api/v1/inventories/stores/{STORE}/documents"
+HEADERS = {
+    "Authorization": f"Bearer {TOKEN}",
+    "X-Evotor-User-Id": USER,
+    "Content-Type": "application/json",
+}
 
 
 def connect_store(merchant) -> None:
@@ -187,26 +195,6 @@ def documents(n: int, senders: int, phones: list[str], refund_share: float, seed
     ]
 
 
-def sender(port, bodies, barrier, out):
-    headers = {
-        "Authorization": f"Bearer {TOKEN}",
-        "X-Evotor-User-Id": USER,
-        "Content-Type": "application/json",
-    }
-    answers = {}
-    barrier.wait()
-    start = time.time()
-    for body in bodies:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        conn.request("PUT", PATH, body=body, headers=headers)
-        response = conn.getresponse()
-        data = response.read()
-        conn.close()
-        status = json.loads(data).get("status") if response.status == 200 else response.status
-        answers[str(status)] = answers.get(str(status), 0) + 1
-    out.put((start, time.time(), len(bodies), answers))
-
-
 def serve(url: str, port: int, workers: int, options: str = "") -> subprocess.Popen:
     env = {
         **os.environ,
@@ -244,6 +232,38 @@ def serve(url: str, port: int, workers: int, options: str = "") -> subprocess.Po
                 raise SystemExit("gunicorn did not start") from None
             time.sleep(0.1)
     raise SystemExit("gunicorn did not answer in 60 s")
+
+
+def generator_cpu() -> float:
+    """CPU seconds of this process and its finished children (the load generator's)."""
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    )
+
+
+def send(generator: str, port: int, plans: list[list[bytes]]) -> list[tuple]:
+    """Every plan's documents through `http_sender`: one process keeping a connection per
+    plan in flight (lanes), or a process per plan; (start, end, count, answers) spans."""
+    if generator == "lanes":
+        requests = [
+            [request_bytes("PUT", PATH, HEADERS, body, f"127.0.0.1:{port}") for body in plan]
+            for plan in plans
+        ]
+        start, end, answers = lanes_send(port, requests)
+        return [(start, end, sum(map(len, plans)), answers)]
+    ctx = mp.get_context("fork")
+    barrier, out = ctx.Barrier(len(plans)), ctx.Queue()
+    procs = [
+        ctx.Process(target=process_send, args=(port, PATH, HEADERS, plan, barrier, out))
+        for plan in plans
+    ]
+    for proc in procs:
+        proc.start()
+    spans = [out.get(timeout=600) for _ in procs]
+    for proc in procs:
+        proc.join()
+    return spans
 
 
 def workers_settled(master: int) -> float:
@@ -328,7 +348,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--documents", type=int, default=6000)
-    parser.add_argument("--senders", type=int, default=6)
+    parser.add_argument("--senders", type=int, default=6, help="connections in flight")
+    parser.add_argument(
+        "--generator",
+        choices=("lanes", "processes"),
+        default="lanes",
+        help="one process with a connection per sender, or a process per sender",
+    )
     parser.add_argument("--gunicorn-workers", type=int, default=4)
     parser.add_argument("--port", type=int, default=8170)
     parser.add_argument(
@@ -364,23 +390,13 @@ def main():
     server = serve(args.database_url, args.port, args.gunicorn_workers, args.gunicorn_options)
     try:
         cpu_start = workers_settled(server.pid)
-        senders_start = resource.getrusage(resource.RUSAGE_CHILDREN)
+        senders_start = generator_cpu()
         load_start = load()
-        ctx = mp.get_context("fork")
-        barrier, out = ctx.Barrier(args.senders), ctx.Queue()
-        procs = [ctx.Process(target=sender, args=(args.port, plan, barrier, out)) for plan in plans]
-        for p in procs:
-            p.start()
-        spans = [out.get(timeout=600) for _ in procs]
-        for p in procs:
-            p.join()
+        spans = send(args.generator, args.port, plans)
         load_end = load()
         web_cpu = sum(cpu_seconds(pid) for pid in with_children(server.pid)) - cpu_start
         db_cpu = sum(cpu_seconds(pid) for pid in backend_pids(args.database_url))
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        senders_cpu = (usage.ru_utime + usage.ru_stime) - (
-            senders_start.ru_utime + senders_start.ru_stime
-        )
+        senders_cpu = generator_cpu() - senders_start
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -392,7 +408,8 @@ def main():
     rate = args.documents / elapsed
     print(
         f"HTTP: {args.documents} documents ({sales} sales, {refunds} refunds) in {elapsed:.2f} s "
-        f"= {rate:.0f}/s with {args.gunicorn_workers} gunicorn workers, {args.senders} senders; "
+        f"= {rate:.0f}/s with {args.gunicorn_workers} gunicorn workers, {args.senders} senders "
+        f"({args.generator}), gunicorn options {args.gunicorn_options or '(none)'}; "
         f"answers {answers}"
     )
     per = 1000 / args.documents
