@@ -37,12 +37,19 @@ class InsertShape:
 
     def prepare(self, db, skip=()) -> list:
         """(field, preparer) of every column but the `skip` fields, for this database."""
-        key = (db.vendor, *(f.attname for f in skip))
+        return self.plan(db, skip)[1]
+
+    def plan(self, db, skip=()) -> tuple[list, list]:
+        """For rows written without the `skip` fields: the relations whose related object's
+        new key a row may still need, and (field, preparer) of every column, for this
+        database; worked out once per database and `skip`."""
+        key = (db.vendor, *(f.attname for f in skip)) if skip else db.vendor
         found = self.preparers.get(key)
         if found is None:
-            found = self.preparers[key] = [
-                (f, preparer(f, db)) for f in self.fields if not among(f, skip)
-            ]
+            found = self.preparers[key] = (
+                [f for f in self.relations if not among(f, skip)],
+                [(f, preparer(f, db)) for f in self.fields if not among(f, skip)],
+            )
         return found
 
     def statement(self, db, model, count: int, ignore_conflicts: bool) -> str:
@@ -151,22 +158,36 @@ def preparer(field, db):
 
 def row_params(shape: InsertShape, obj, db, skip=()) -> list:
     """One row's values in the shape's column order (all but the `skip` fields)."""
-    params = []
-    for field in shape.relations:  # a related object saved after it was assigned
-        if getattr(obj, field.attname) is None and field.is_cached(obj):
+    relations, columns = shape.plan(db, skip)
+    attrs = obj.__dict__
+    for field in relations:  # a related object saved after it was assigned
+        if attrs.get(field.attname) is None and field.is_cached(obj):
             related = field.get_cached_value(obj)
-            if related is not None and not among(field, skip):
+            if related is not None:
                 if related.pk is None:
                     raise ValueError(f"{field.name}: the related object is not saved")
                 setattr(obj, field.attname, related.pk)
     pre_save = shape.pre_save
-    for field, prepare in shape.prepare(db, skip):
-        if pre_save and field.attname in pre_save:
-            value = field.pre_save(obj, True)
-        else:
-            value = getattr(obj, field.attname)
-        params.append(prepare(value, db))
-    return params
+    try:
+        if not pre_save:
+            return [prepare(attrs[field.attname], db) for field, prepare in columns]
+        return [
+            prepare(
+                field.pre_save(obj, True) if field.attname in pre_save else attrs[field.attname],
+                db,
+            )
+            for field, prepare in columns
+        ]
+    except KeyError:  # a deferred field: read through the model's attribute (a query)
+        return [
+            prepare(
+                field.pre_save(obj, True)
+                if field.attname in pre_save
+                else getattr(obj, field.attname),
+                db,
+            )
+            for field, prepare in columns
+        ]
 
 
 _DEFAULTS: dict[type, tuple[dict, list]] = {}

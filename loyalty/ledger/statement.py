@@ -13,6 +13,7 @@ from .writes import client_params, clients_json_update
 # A single check's writes stay a prepared statement up to this many values.
 ONE_CHECK_PARAMS = 600
 _SQL: dict[tuple, str] = {}
+_CHILD: dict[tuple, tuple[str, list[str]]] = {}  # a child insert's statement and own columns
 
 
 def check_write(conn, head, children: list, updates, touched: list) -> int | None:
@@ -67,9 +68,9 @@ def _child_insert(db, model, objs: list, head) -> tuple[str, list]:
                for f in to_head):  # fmt: skip
             raise ValueError(f"{model.__name__}: rows differ in their link to the new row")
     key = (db.vendor, "child", model, to_head)
-    sql = _SQL.get(key)
-    own = [f.column for f in shape.fields if not among(f, to_head)]
-    if sql is None:
+    found = _CHILD.get(key)
+    if found is None:
+        own = [f.column for f in shape.fields if not among(f, to_head)]
         # The rows come as one JSON array read into the table's own row type: one value
         # whatever the number of rows (a single prepared shape; the driver caches its
         # parsing of a query with few parameters).
@@ -77,10 +78,12 @@ def _child_insert(db, model, objs: list, head) -> tuple[str, list]:
         table = qn(model._meta.db_table)
         columns = ", ".join(qn(c) for c in [*(f.column for f in to_head), *own])
         select = ", ".join(["h.id"] * len(to_head) + [f"v.{qn(c)}" for c in own])
-        sql = _SQL[key] = (
+        found = _CHILD[key] = (
             f"INSERT INTO {table} ({columns}) SELECT {select} "
-            f"FROM h, jsonb_populate_recordset(NULL::{table}, %s::jsonb) AS v"
+            f"FROM h, jsonb_populate_recordset(NULL::{table}, %s::jsonb) AS v",
+            own,
         )
+    sql, own = found
     rows = [dict(zip(own, row_params(shape, obj, db, skip=to_head), strict=True)) for obj in objs]
     return sql, [json_rows(rows)]
 

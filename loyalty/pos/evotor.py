@@ -342,7 +342,7 @@ def documents_apply(
         for document in documents
     ]
     return [
-        receipt_record(merchant=merchant, receipt=r, log=_log_of(log, document))
+        receipt_record(merchant=merchant, receipt=r, log=_log_of(log, document), checked=True)
         if isinstance(r, Receipt)
         else r
         for r, document in zip(receipts, documents, strict=True)

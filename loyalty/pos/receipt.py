@@ -233,13 +233,19 @@ def receipt_check(receipt: Receipt) -> None:
 
 
 def receipt_record(
-    *, merchant: Merchant, receipt: Receipt, log: Callable[[Outcome], object] | None = None
+    *,
+    merchant: Merchant,
+    receipt: Receipt,
+    log: Callable[[Outcome], object] | None = None,
+    checked: bool = False,
 ) -> Outcome:
     """Record one POS receipt (sale or refund) and say what happened. `log(outcome)`, if
     given, writes the event row of a recorded sale or refund inside its transaction (the
     returned outcome is then marked `logged`); `log(outcome, save=False)` returns the row
-    unsaved, for a new sale or refund to write it in its own statement."""
-    receipt_check(receipt)
+    unsaved, for a new sale or refund to write it in its own statement. `checked`: the
+    caller has just passed this receipt through `receipt_check` and changed nothing since."""
+    if not checked:
+        receipt_check(receipt)
     # The document is made storable once: for the purchase or refund it records and, when it
     # is what the event row logs, for that row too.
     cleaned = (receipt.raw, storable(receipt.raw))
