@@ -34,7 +34,8 @@ The database (default PostgreSQL `bench_pos_webhooks` on 127.0.0.1) is recreated
 
 Over 420 lines: one measurement, whose parts — the merchant built, gunicorn started, the
 documents sent, the discrepancy check — share the run's state and must stay in step (a document
-the generator sends is what the check verifies); reading the processes' CPU is `procstats`'s.
+the generator sends is what the check verifies); reading the processes' CPU is `procstats`'s,
+the HTTP requests sent and their answers read `http_sender`'s.
 """
 
 import argparse
