@@ -5,6 +5,8 @@
   rebuilt by `reports.rollup`; used instead of the raw purchases for large merchants.
 * `ReportSnapshot` — client-level figures (buyers, regulars, RFM, tiers, referral tree)
   computed nightly for large merchants, so the dashboard never scans a million clients.
+* `PartnerClient` / `PartnerFigures` — the partners block's per-client rows and per-partner
+  totals kept by the nightly refresh (`reports.partner_figures`).
 """
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -295,3 +297,53 @@ class ClientChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id} @ {self.pk}"
+
+
+class PartnerClient(models.Model):
+    """A partner client (source "partner") as the last refresh folded it: its partner's name,
+    whether it joined, and its kept card purchases over all time (how many, revenue, first and
+    last). Kept by `reports.partner_figures` for the clients whose purchases, refunds or channel
+    keys changed, so the partners block never reads every partner client's purchases."""
+
+    # a plain id: the row outlives its client, so a deleted client's figures can be taken away
+    client_id = models.BigIntegerField(primary_key=True)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=120, blank=True)
+    joined = models.BooleanField(default=False)
+    purchases = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(**MONEY)
+    first_at = models.DateTimeField(null=True)
+    last_at = models.DateTimeField(null=True)
+
+    class Meta:
+        verbose_name = _("partner client")
+        verbose_name_plural = _("partner clients")
+        indexes = [
+            models.Index(fields=["merchant", "first_at"], name="partner_client_first"),
+            models.Index(fields=["merchant", "last_at"], name="partner_client_last"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id}: {self.name}"
+
+
+class PartnerFigures(models.Model):
+    """Per partner name, the sums of the merchant's `PartnerClient` rows (clients, joined,
+    buyers, purchases, revenue), with the marks the refresh that wrote them took (the same as
+    the snapshot's): the dashboard adds the clients changed past them live."""
+
+    merchant = models.OneToOneField(
+        Merchant, on_delete=models.CASCADE, related_name="+", primary_key=True
+    )
+    purchases_seen_id = models.BigIntegerField(default=0)
+    refunds_seen_id = models.BigIntegerField(default=0)
+    clients_seen_id = models.BigIntegerField(default=0)
+    # {name: [clients, joined, buyers, purchases, "revenue"]}
+    partners = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = _("partner figures")
+        verbose_name_plural = _("partner figures")
+
+    def __str__(self) -> str:
+        return str(self.merchant_id)

@@ -1,7 +1,15 @@
 """Cross-marketing partners on the owner dashboard: clients each partner brought (source
-"partner", detail = the partner's name) and their card revenue in the period."""
+"partner", detail = the partner's name, whatever their referrer) and their card purchases in
+the period.
 
-from datetime import date
+A large merchant's block is read from the figures the nightly refresh keeps
+(`reports.partner_figures`) when they serve the period — it starts before none of the kept
+partner clients' purchases (the default, since the first record, always) — corrected live for
+the clients changed since the refresh (new purchases and refunds, changed channel keys, new
+clients) and for those with a purchase after the period's end. Any other period, and a merchant
+without kept figures, is computed live; both give the same figures."""
+
+from datetime import date, datetime
 
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
@@ -12,45 +20,105 @@ from onboarding.models import Merchant
 from onboarding.money import ZERO, q
 
 from .aggregates import Period
+from .metrics import snapshot_for
+from .models import PartnerClient
+from .partner_figures import (
+    changed_client_ids,
+    figures_for,
+    kept,
+    partner_name,
+    totals_add,
+    totals_load,
+)
+
+# More clients changed since the refresh than this: the block is computed live.
+STORED_MAX_CHANGED = 20_000
 
 
 def partner_summary(*, merchant: Merchant, start: date | None, end: date) -> list[dict]:
     """[{name, clients, joined, buyers, purchases, revenue}] per partner name, most clients
-    first; revenue = Σ(amount − refunded) of those clients' card purchases in [start, end]."""
-    clients = (
-        Client.objects.filter(merchant=merchant, source=ClientSource.PARTNER)
-        .values("source_detail")
-        .annotate(n=Count("pk"), joined=Count("pk", filter=Q(joined_at__isnull=False)))
-    )
-    rows = {
-        r["source_detail"] or "—": {
-            "name": r["source_detail"] or "—",
-            "clients": r["n"],
-            "joined": r["joined"],
-            "buyers": 0,
-            "purchases": 0,
-            "revenue": ZERO,
-        }
-        for r in clients
-    }
-    if not rows:
-        return []
+    first; clients and joined as of now, buyers, purchases and revenue = Σ(amount − refunded)
+    of those clients' kept card purchases in [start, end]."""
     since, until = Period(start=start, end=end).bounds(merchant)
+    totals = stored_totals(merchant, since, until)
+    if totals is None:
+        totals = live_totals(merchant, since, until)
+    rows = [
+        {
+            "name": name,
+            "clients": t[0],
+            "joined": t[1],
+            "buyers": t[2],
+            "purchases": t[3],
+            "revenue": q(t[4]),
+        }
+        for name, t in totals.items()
+        if t[0] > 0
+    ]
+    return sorted(rows, key=lambda r: (-r["clients"], r["name"]))
+
+
+def live_totals(
+    merchant: Merchant, since: datetime | None, until: datetime, client_ids=None
+) -> dict:
+    """{name: [clients, joined, buyers, purchases, revenue]} from the clients and purchases
+    (of `client_ids` only, when given)."""
+    clients = Client.objects.filter(merchant=merchant, source=ClientSource.PARTNER)
     purchases = Purchase.objects.filter(
-        merchant=merchant,
-        client__source=ClientSource.PARTNER,
-        occurred_at__lt=until,
-        refunded_amount__lt=F("amount"),
+        kept(), merchant=merchant, client__source=ClientSource.PARTNER, occurred_at__lt=until
     )
     if since is not None:
         purchases = purchases.filter(occurred_at__gte=since)
+    if client_ids is not None:
+        clients = clients.filter(pk__in=client_ids)
+        purchases = purchases.filter(client_id__in=client_ids)
+    totals: dict = {}
+    for r in clients.values("source_detail").annotate(
+        n=Count("pk"), joined=Count("pk", filter=Q(joined_at__isnull=False))
+    ):
+        t = totals.setdefault(partner_name(r["source_detail"]), [0, 0, 0, 0, ZERO])
+        t[0] += r["n"]
+        t[1] += r["joined"]
     sales = purchases.values("client__source_detail").annotate(
         purchases=Count("pk"),
         buyers=Count("client_id", distinct=True),
         revenue=Coalesce(Sum(F("amount") - F("refunded_amount")), ZERO),
     )
     for r in sales:
-        row = rows.get(r["client__source_detail"] or "—")
-        if row is not None:
-            row.update(purchases=r["purchases"], buyers=r["buyers"], revenue=q(r["revenue"]))
-    return sorted(rows.values(), key=lambda r: (-r["clients"], r["name"]))
+        t = totals.setdefault(partner_name(r["client__source_detail"]), [0, 0, 0, 0, ZERO])
+        t[2] += r["buyers"]
+        t[3] += r["purchases"]
+        t[4] += r["revenue"]
+    return totals
+
+
+def stored_totals(merchant: Merchant, since: datetime | None, until: datetime) -> dict | None:
+    """The kept figures corrected live for the clients changed since, or None when they do not
+    serve the period (no kept figures in step with the snapshot, a kept purchase before its
+    start, too many clients to correct)."""
+    figures = figures_for(merchant, snapshot_for(merchant))
+    if figures is None:
+        return None
+    rows = PartnerClient.objects.filter(merchant=merchant)
+    if since is not None and rows.filter(first_at__lt=since).exists():
+        return None
+    ids = [
+        pk
+        for (pk,) in changed_client_ids(
+            merchant,
+            purchases_after=figures.purchases_seen_id,
+            refunds_after=figures.refunds_seen_id,
+            clients_after=figures.clients_seen_id,
+            also=rows.filter(last_at__gte=until).values_list("client_id"),
+        )
+    ]
+    if len(ids) > STORED_MAX_CHANGED:
+        return None
+    totals = totals_load(figures.partners)
+    if ids:
+        totals_add(totals, rows.filter(client_id__in=ids), -1)
+        for name, t in live_totals(merchant, since, until, client_ids=ids).items():
+            into = totals.setdefault(name, [0, 0, 0, 0, ZERO])
+            for i, value in enumerate(t):
+                into[i] += value
+    return totals

@@ -29,7 +29,7 @@ from loyalty.models import Purchase, Refund
 from onboarding.models import Merchant
 
 from . import aggregates as agg
-from . import buyer_totals, client_figures, members, rfm, rfm_history, summaries
+from . import buyer_totals, client_figures, members, partner_figures, rfm, rfm_history, summaries
 from .aggregates import Period
 from .lift import kept_lift, lift, lift_periods
 from .metrics import ROLLUP_MIN_PURCHASES, default_period
@@ -252,6 +252,12 @@ def reports_refresh(
                     [REFRESH_WORK_MEM, REFRESH_RANDOM_PAGE_COST],
                 )
         members.lock_changes(merchant)
+        # before the members' refresh deletes the change rows it reads too
+        timings.update(
+            partner_figures.partners_refresh(
+                merchant=merchant, full=not incremental, marks=marks, clients_mark=clients_mark
+            )
+        )
         if incremental:
             members_state, moved = members.members_refresh(
                 merchant=merchant, state=previous.members_state, mark=clients_mark

@@ -1,0 +1,186 @@
+"""The partners block's figures kept by the nightly refresh (`partners_refresh`).
+
+One `PartnerClient` row per partner client (source "partner", whatever its referrer: the block
+is by source, not by channel) with its kept card purchases over all time, and per partner name
+the sums of those rows (`PartnerFigures.partners`). A night folds again only the clients that can
+have changed since the last refresh's marks — a purchase or a refund recorded past them, a
+channel key or join time changed (`ClientChange`, read before the members' refresh deletes the
+rows), a client recorded past the clients' mark — and carries the sums: − their rows as kept,
++ their rows folded now. A full refresh (or one without kept figures in step with the
+snapshot) folds every partner client. The dashboard reads the sums and corrects them live for
+the clients changed since (`reports.partners`).
+
+Like the rollup, what no mark records (a deleted purchase, a purchase moved to another client)
+waits for the next full refresh."""
+
+from decimal import Decimal
+
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+from crm.models import Client, ClientSource
+from loyalty.models import Purchase, Refund
+from onboarding.models import Merchant
+from onboarding.money import ZERO
+
+from .models import ClientChange, PartnerClient, PartnerFigures, ReportSnapshot
+
+NO_NAME = "—"
+
+
+def partner_name(detail: str) -> str:
+    """A partner's name as the block shows it (a client without a detail: "—")."""
+    return detail or NO_NAME
+
+
+def kept(prefix: str = "") -> Q:
+    """A purchase that still counts (`aggregates.not_fully_refunded`, through a relation)."""
+    return Q(**{f"{prefix}refunded_amount__lt": F(f"{prefix}amount")}) | Q(
+        **{f"{prefix}amount__lte": 0}
+    )
+
+
+def changed_client_ids(
+    merchant: Merchant,
+    *,
+    purchases_after: int,
+    refunds_after: int,
+    clients_after: int,
+    also: QuerySet | None = None,
+) -> QuerySet:
+    """Ids (one query) of the clients whose partner figures can differ from their rows folded
+    with these marks: a purchase or refund recorded past them, a channel key or join time changed
+    (the change rows not yet read by a refresh), a client recorded past the clients' mark; and
+    the ids of `also` (a one-column query)."""
+    bought = Purchase.objects.filter(
+        merchant=merchant, pk__gt=purchases_after, client__isnull=False
+    )
+    refunded = Purchase.objects.filter(
+        pk__in=Refund.objects.filter(merchant=merchant, pk__gt=refunds_after).values("purchase_id"),
+        client__isnull=False,
+    )
+    changes = ClientChange.objects.filter(merchant_id=merchant.pk)
+    new = Client.objects.filter(merchant=merchant, pk__gt=clients_after)
+    return (
+        bought.order_by()
+        .values_list("client_id")
+        .union(
+            refunded.order_by().values_list("client_id"),
+            changes.order_by().values_list("client_id"),
+            new.order_by().values_list("pk"),
+            *([also] if also is not None else []),
+        )
+    )
+
+
+def fold(merchant: Merchant, client_ids=None) -> list[PartnerClient]:
+    """The partner clients (of `client_ids` when given) folded from their purchases now."""
+    clients = Client.objects.filter(merchant=merchant, source=ClientSource.PARTNER)
+    if client_ids is not None:
+        clients = clients.filter(pk__in=client_ids)
+    k = kept("purchases__")
+    net = F("purchases__amount") - F("purchases__refunded_amount")
+    rows = (
+        clients.order_by()
+        .values_list("pk", "source_detail", "joined_at")
+        .annotate(
+            n=Count("purchases", filter=k),
+            revenue=Coalesce(Sum(net, filter=k), ZERO),
+            first_at=Min("purchases__occurred_at", filter=k),
+            last_at=Max("purchases__occurred_at", filter=k),
+        )
+    )
+    return [
+        PartnerClient(
+            client_id=pk,
+            merchant=merchant,
+            name=detail,
+            joined=joined_at is not None,
+            purchases=n,
+            revenue=revenue,
+            first_at=first_at,
+            last_at=last_at,
+        )
+        for pk, detail, joined_at, n, revenue, first_at, last_at in rows
+    ]
+
+
+def totals_add(totals: dict, rows, sign: int = 1) -> dict:
+    """Add (sign 1) or take away (−1) rows' figures to {name: [clients, joined, buyers,
+    purchases, revenue]} (names as shown); rows are `PartnerClient`s."""
+    for row in rows:
+        t = totals.setdefault(partner_name(row.name), [0, 0, 0, 0, ZERO])
+        t[0] += sign
+        t[1] += sign * row.joined
+        t[2] += sign * (row.purchases > 0)
+        t[3] += sign * row.purchases
+        t[4] += sign * row.revenue
+    return totals
+
+
+def totals_load(data: dict) -> dict:
+    return {name: [*t[:4], Decimal(t[4])] for name, t in (data or {}).items()}
+
+
+def totals_dump(totals: dict) -> dict:
+    return {name: [*t[:4], str(t[4])] for name, t in totals.items() if t[0] or any(t[1:])}
+
+
+def figures_for(merchant: Merchant, snapshot: ReportSnapshot | None) -> PartnerFigures | None:
+    """The kept figures when they were written by the refresh that wrote `snapshot` (the same
+    marks): only then do the change rows hold every channel change since."""
+    if snapshot is None:
+        return None
+    figures = PartnerFigures.objects.filter(merchant=merchant).first()
+    if figures is None or (figures.purchases_seen_id, figures.refunds_seen_id) != (
+        snapshot.purchases_seen_id,
+        snapshot.refunds_seen_id,
+    ):
+        return None
+    return figures
+
+
+def partners_refresh(*, merchant: Merchant, full: bool, marks: dict, clients_mark: int) -> dict:
+    """Bring the partner figures up to now (called inside the refresh's transaction, before the
+    members' refresh deletes the change rows). `marks` are the refresh's purchase and refund
+    marks, stored with the figures. Returns {"partners_mode", "partners_folded"}."""
+    snapshot = None if full else ReportSnapshot.objects.filter(merchant=merchant).first()
+    previous = figures_for(merchant, snapshot)
+    rows = PartnerClient.objects.filter(merchant=merchant)
+    if previous is None:
+        rows.delete()
+        folded = fold(merchant)
+        totals = totals_add({}, folded)
+        mode = "full"
+    else:
+        changed = list(
+            changed_client_ids(
+                merchant,
+                purchases_after=previous.purchases_seen_id,
+                refunds_after=previous.refunds_seen_id,
+                clients_after=previous.clients_seen_id,
+            )
+        )
+        ids = [pk for (pk,) in changed]
+        totals = totals_load(previous.partners)
+        old = rows.filter(client_id__in=ids)
+        totals_add(totals, old, -1)
+        old.delete()
+        folded = fold(merchant, ids)
+        totals_add(totals, folded)
+        mode = "incremental"
+    PartnerClient.objects.bulk_create(folded, batch_size=5000)
+    PartnerFigures.objects.update_or_create(
+        merchant=merchant,
+        defaults={
+            "purchases_seen_id": marks["purchases_seen_id"],
+            "refunds_seen_id": marks["refunds_seen_id"],
+            "clients_seen_id": clients_mark,
+            "partners": totals_dump(totals),
+        },
+    )
+    return {"partners_mode": mode, "partners_folded": len(folded)}
+
+
+def stored_rows(merchant: Merchant, client_ids) -> list[PartnerClient]:
+    return list(PartnerClient.objects.filter(merchant=merchant, client_id__in=client_ids))
