@@ -13,6 +13,7 @@ the clients changed since (`reports.partners`).
 Like the rollup, what no mark records (a deleted purchase, a purchase moved to another client)
 waits for the next full refresh."""
 
+import time as clock
 from decimal import Decimal
 
 from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
@@ -143,7 +144,9 @@ def figures_for(merchant: Merchant, snapshot: ReportSnapshot | None) -> PartnerF
 def partners_refresh(*, merchant: Merchant, full: bool, marks: dict, clients_mark: int) -> dict:
     """Bring the partner figures up to now (called inside the refresh's transaction, before the
     members' refresh deletes the change rows). `marks` are the refresh's purchase and refund
-    marks, stored with the figures. Returns {"partners_mode", "partners_folded"}."""
+    marks, stored with the figures. Returns {"partners_mode", "partners_folded", "partners"
+    (seconds)}."""
+    started = clock.monotonic()
     snapshot = None if full else ReportSnapshot.objects.filter(merchant=merchant).first()
     previous = figures_for(merchant, snapshot)
     rows = PartnerClient.objects.filter(merchant=merchant)
@@ -179,7 +182,8 @@ def partners_refresh(*, merchant: Merchant, full: bool, marks: dict, clients_mar
             "partners": totals_dump(totals),
         },
     )
-    return {"partners_mode": mode, "partners_folded": len(folded)}
+    took = round(clock.monotonic() - started, 3)
+    return {"partners_mode": mode, "partners_folded": len(folded), "partners": took}
 
 
 def stored_rows(merchant: Merchant, client_ids) -> list[PartnerClient]:

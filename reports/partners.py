@@ -58,20 +58,10 @@ def partner_summary(*, merchant: Merchant, start: date | None, end: date) -> lis
     return sorted(rows, key=lambda r: (-r["clients"], r["name"]))
 
 
-def live_totals(
-    merchant: Merchant, since: datetime | None, until: datetime, client_ids=None
-) -> dict:
-    """{name: [clients, joined, buyers, purchases, revenue]} from the clients and purchases
-    (of `client_ids` only, when given)."""
+def live_totals(merchant: Merchant, since: datetime | None, until: datetime) -> dict:
+    """{name: [clients, joined, buyers, purchases, revenue]} from every partner client and
+    their purchases."""
     clients = Client.objects.filter(merchant=merchant, source=ClientSource.PARTNER)
-    purchases = Purchase.objects.filter(
-        kept(), merchant=merchant, client__source=ClientSource.PARTNER, occurred_at__lt=until
-    )
-    if since is not None:
-        purchases = purchases.filter(occurred_at__gte=since)
-    if client_ids is not None:
-        clients = clients.filter(pk__in=client_ids)
-        purchases = purchases.filter(client_id__in=client_ids)
     totals: dict = {}
     for r in clients.values("source_detail").annotate(
         n=Count("pk"), joined=Count("pk", filter=Q(joined_at__isnull=False))
@@ -79,6 +69,7 @@ def live_totals(
         t = totals.setdefault(partner_name(r["source_detail"]), [0, 0, 0, 0, ZERO])
         t[0] += r["n"]
         t[1] += r["joined"]
+    purchases = _purchases(merchant, since, until).filter(client__source=ClientSource.PARTNER)
     sales = purchases.values("client__source_detail").annotate(
         purchases=Count("pk"),
         buyers=Count("client_id", distinct=True),
@@ -90,6 +81,38 @@ def live_totals(
         t[3] += r["purchases"]
         t[4] += r["revenue"]
     return totals
+
+
+def live_totals_of(merchant: Merchant, since: datetime | None, until: datetime, ids) -> dict:
+    """`live_totals` of the clients `ids` only: their partner clients looked up by key, then
+    those clients' purchases through the purchases' client index."""
+    clients = Client.objects.filter(merchant=merchant, source=ClientSource.PARTNER, pk__in=ids)
+    names = {}
+    totals: dict = {}
+    for pk, detail, joined_at in clients.values_list("pk", "source_detail", "joined_at"):
+        names[pk] = t = totals.setdefault(partner_name(detail), [0, 0, 0, 0, ZERO])
+        t[0] += 1
+        t[1] += joined_at is not None
+    if not names:
+        return totals
+    sales = (
+        _purchases(merchant, since, until)
+        .filter(client_id__in=list(names))
+        .values("client_id")
+        .annotate(n=Count("pk"), revenue=Sum(F("amount") - F("refunded_amount")))
+    )
+    for r in sales:
+        t = names[r["client_id"]]
+        t[2] += 1
+        t[3] += r["n"]
+        t[4] += r["revenue"]
+    return totals
+
+
+def _purchases(merchant: Merchant, since: datetime | None, until: datetime):
+    """The merchant's kept purchases in [since, until)."""
+    purchases = Purchase.objects.filter(kept(), merchant=merchant, occurred_at__lt=until)
+    return purchases.filter(occurred_at__gte=since) if since is not None else purchases
 
 
 def stored_totals(merchant: Merchant, since: datetime | None, until: datetime) -> dict | None:
@@ -117,7 +140,7 @@ def stored_totals(merchant: Merchant, since: datetime | None, until: datetime) -
     totals = totals_load(figures.partners)
     if ids:
         totals_add(totals, rows.filter(client_id__in=ids), -1)
-        for name, t in live_totals(merchant, since, until, client_ids=ids).items():
+        for name, t in live_totals_of(merchant, since, until, ids).items():
             into = totals.setdefault(name, [0, 0, 0, 0, ZERO])
             for i, value in enumerate(t):
                 into[i] += value
