@@ -16,6 +16,7 @@ waits for the next full refresh."""
 import time as clock
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
@@ -24,7 +25,7 @@ from loyalty.models import Purchase, Refund
 from onboarding.models import Merchant
 from onboarding.money import ZERO
 
-from .models import ClientChange, PartnerClient, PartnerFigures, ReportSnapshot
+from .models import ClientChange, PartnerClient, PartnerFigures
 
 NO_NAME = "—"
 
@@ -50,15 +51,17 @@ def changed_client_ids(
     also: QuerySet | None = None,
 ) -> QuerySet:
     """Ids (one query) of the clients whose partner figures can differ from their rows folded
-    with these marks: a purchase or refund recorded past them, a channel key or join time changed
-    (the change rows not yet read by a refresh), a client recorded past the clients' mark; and
-    the ids of `also` (a one-column query)."""
+    with these marks: a partner client's purchase or refund recorded past them, a channel key
+    or join time changed (the change rows not yet read by a refresh), a client recorded past the
+    clients' mark; and the ids of `also` (a one-column query). A client without a row whose
+    channel keys did not change is no partner client: its purchases need no look."""
+    partner_ids = PartnerClient.objects.filter(merchant=merchant).values("client_id")
     bought = Purchase.objects.filter(
-        merchant=merchant, pk__gt=purchases_after, client__isnull=False
+        merchant=merchant, pk__gt=purchases_after, client_id__in=partner_ids
     )
     refunded = Purchase.objects.filter(
         pk__in=Refund.objects.filter(merchant=merchant, pk__gt=refunds_after).values("purchase_id"),
-        client__isnull=False,
+        client_id__in=partner_ids,
     )
     changes = ClientChange.objects.filter(merchant_id=merchant.pk)
     new = Client.objects.filter(merchant=merchant, pk__gt=clients_after)
@@ -127,18 +130,20 @@ def totals_dump(totals: dict) -> dict:
     return {name: [*t[:4], str(t[4])] for name, t in totals.items() if t[0] or any(t[1:])}
 
 
-def figures_for(merchant: Merchant, snapshot: ReportSnapshot | None) -> PartnerFigures | None:
-    """The kept figures when they were written by the refresh that wrote `snapshot` (the same
-    marks): only then do the change rows hold every channel change since."""
-    if snapshot is None:
-        return None
-    figures = PartnerFigures.objects.filter(merchant=merchant).first()
-    if figures is None or (figures.purchases_seen_id, figures.refunds_seen_id) != (
-        snapshot.purchases_seen_id,
-        snapshot.refunds_seen_id,
-    ):
-        return None
-    return figures
+def figures_in_step(merchant: Merchant, *, min_purchases: int = 0) -> PartnerFigures | None:
+    """The kept figures when they were written by the refresh that wrote the merchant's
+    snapshot (the same marks: only then do the change rows hold every channel change since)
+    and the snapshot counts at least `min_purchases` purchases — one query."""
+    snapshot = "merchant__report_snapshot__"
+    return PartnerFigures.objects.filter(
+        merchant=merchant,
+        **{
+            f"{snapshot}purchases_seen_id": F("purchases_seen_id"),
+            f"{snapshot}refunds_seen_id": F("refunds_seen_id"),
+            f"{snapshot}rollup_through__isnull": False,
+            f"{snapshot}purchases_total__gte": min_purchases,
+        },
+    ).first()
 
 
 def partners_refresh(*, merchant: Merchant, full: bool, marks: dict, clients_mark: int) -> dict:
@@ -147,8 +152,7 @@ def partners_refresh(*, merchant: Merchant, full: bool, marks: dict, clients_mar
     marks, stored with the figures. Returns {"partners_mode", "partners_folded", "partners"
     (seconds)}."""
     started = clock.monotonic()
-    snapshot = None if full else ReportSnapshot.objects.filter(merchant=merchant).first()
-    previous = figures_for(merchant, snapshot)
+    previous = None if full else figures_in_step(merchant)
     rows = PartnerClient.objects.filter(merchant=merchant)
     if previous is None:
         rows.delete()
@@ -166,13 +170,18 @@ def partners_refresh(*, merchant: Merchant, full: bool, marks: dict, clients_mar
         )
         ids = [pk for (pk,) in changed]
         totals = totals_load(previous.partners)
-        old = rows.filter(client_id__in=ids)
+        old = PartnerClient.objects.filter(client_id__in=ids)
         totals_add(totals, old, -1)
         old.delete()
         folded = fold(merchant, ids)
         totals_add(totals, folded)
         mode = "incremental"
     PartnerClient.objects.bulk_create(folded, batch_size=5000)
+    if previous is None and connection.vendor == "postgresql":
+        # the rows' look-ups by key are planned from the table's statistics: not from an empty
+        # table's, before autovacuum gets to it
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {PartnerClient._meta.db_table}")
     PartnerFigures.objects.update_or_create(
         merchant=merchant,
         defaults={

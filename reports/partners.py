@@ -19,12 +19,12 @@ from loyalty.models import Purchase
 from onboarding.models import Merchant
 from onboarding.money import ZERO, q
 
+from . import metrics
 from .aggregates import Period
-from .metrics import snapshot_for
 from .models import PartnerClient
 from .partner_figures import (
     changed_client_ids,
-    figures_for,
+    figures_in_step,
     kept,
     partner_name,
     totals_add,
@@ -69,6 +69,8 @@ def live_totals(merchant: Merchant, since: datetime | None, until: datetime) -> 
         t = totals.setdefault(partner_name(r["source_detail"]), [0, 0, 0, 0, ZERO])
         t[0] += r["n"]
         t[1] += r["joined"]
+    if not totals:
+        return totals
     purchases = _purchases(merchant, since, until).filter(client__source=ClientSource.PARTNER)
     sales = purchases.values("client__source_detail").annotate(
         purchases=Count("pk"),
@@ -86,7 +88,7 @@ def live_totals(merchant: Merchant, since: datetime | None, until: datetime) -> 
 def live_totals_of(merchant: Merchant, since: datetime | None, until: datetime, ids) -> dict:
     """`live_totals` of the clients `ids` only: their partner clients looked up by key, then
     those clients' purchases through the purchases' client index."""
-    clients = Client.objects.filter(merchant=merchant, source=ClientSource.PARTNER, pk__in=ids)
+    clients = Client.objects.filter(pk__in=ids, merchant=merchant, source=ClientSource.PARTNER)
     names = {}
     totals: dict = {}
     for pk, detail, joined_at in clients.values_list("pk", "source_detail", "joined_at"):
@@ -119,7 +121,7 @@ def stored_totals(merchant: Merchant, since: datetime | None, until: datetime) -
     """The kept figures corrected live for the clients changed since, or None when they do not
     serve the period (no kept figures in step with the snapshot, a kept purchase before its
     start, too many clients to correct)."""
-    figures = figures_for(merchant, snapshot_for(merchant))
+    figures = figures_in_step(merchant, min_purchases=metrics.ROLLUP_MIN_PURCHASES)
     if figures is None:
         return None
     rows = PartnerClient.objects.filter(merchant=merchant)
@@ -139,7 +141,7 @@ def stored_totals(merchant: Merchant, since: datetime | None, until: datetime) -
         return None
     totals = totals_load(figures.partners)
     if ids:
-        totals_add(totals, rows.filter(client_id__in=ids), -1)
+        totals_add(totals, PartnerClient.objects.filter(client_id__in=ids), -1)
         for name, t in live_totals_of(merchant, since, until, ids).items():
             into = totals.setdefault(name, [0, 0, 0, 0, ZERO])
             for i, value in enumerate(t):
