@@ -17,7 +17,7 @@ import time as clock
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from crm.models import Client, ClientSource
@@ -49,32 +49,41 @@ def changed_client_ids(
     refunds_after: int,
     clients_after: int,
     also: QuerySet | None = None,
-) -> QuerySet:
-    """Ids (one query) of the clients whose partner figures can differ from their rows folded
-    with these marks: a partner client's purchase or refund recorded past them, a channel key
-    or join time changed (the change rows not yet read by a refresh), a client recorded past the
-    clients' mark; and the ids of `also` (a one-column query). A client without a row whose
-    channel keys did not change is no partner client: its purchases need no look."""
-    partner_ids = PartnerClient.objects.filter(merchant=merchant).values("client_id")
-    bought = Purchase.objects.filter(
-        merchant=merchant, pk__gt=purchases_after, client_id__in=partner_ids
-    )
+) -> set[int]:
+    """Ids of the clients whose partner figures can differ from their rows folded with these
+    marks: a partner client (one with a row) with a purchase or refund recorded past them, a
+    client whose channel keys or join time changed (the change rows not yet read by a refresh)
+    or recorded past the clients' mark; and the ids of `also` (a one-column query of rows). A
+    client without a row whose channel keys did not change is no partner client: its purchases
+    need no look."""
+    bought = Purchase.objects.filter(merchant=merchant, pk__gt=purchases_after)
     refunded = Purchase.objects.filter(
-        pk__in=Refund.objects.filter(merchant=merchant, pk__gt=refunds_after).values("purchase_id"),
-        client_id__in=partner_ids,
+        pk__in=Refund.objects.filter(merchant=merchant, pk__gt=refunds_after).values("purchase_id")
     )
     changes = ClientChange.objects.filter(merchant_id=merchant.pk)
     new = Client.objects.filter(merchant=merchant, pk__gt=clients_after)
-    return (
-        bought.order_by()
-        .values_list("client_id")
+    # one query: (id, 0) when the id counts only with a row, (id, 1) whatever
+    candidates = (
+        bought.exclude(client_id=None)
+        .order_by()
+        .values_list("client_id", Value(0))
         .union(
-            refunded.order_by().values_list("client_id"),
-            changes.order_by().values_list("client_id"),
-            new.order_by().values_list("pk"),
-            *([also] if also is not None else []),
+            refunded.exclude(client_id=None).order_by().values_list("client_id", Value(0)),
+            changes.order_by().values_list("client_id", Value(1)),
+            new.order_by().values_list("pk", Value(1)),
+            *([also.values_list("client_id", Value(1))] if also is not None else []),
         )
     )
+    ids, with_row = set(), set()
+    for pk, any_client in candidates:
+        (ids if any_client else with_row).add(pk)
+    with_row -= ids
+    if with_row:
+        # the rows' keys, looked up by key (a semi-join hashed every row of the merchant)
+        ids.update(
+            PartnerClient.objects.filter(client_id__in=with_row).values_list("pk", flat=True)
+        )
+    return ids
 
 
 def fold(merchant: Merchant, client_ids=None) -> list[PartnerClient]:
@@ -122,6 +131,35 @@ def totals_add(totals: dict, rows, sign: int = 1) -> dict:
     return totals
 
 
+def rows_totals(rows: QuerySet) -> dict:
+    """`totals_add` of `PartnerClient` rows, summed by the database."""
+    grouped = (
+        rows.order_by()
+        .values("name")
+        .annotate(
+            n=Count("pk"),
+            joined_n=Count("pk", filter=Q(joined=True)),
+            buyers=Count("pk", filter=Q(purchases__gt=0)),
+            purchases_n=Coalesce(Sum("purchases"), 0),
+            revenue_n=Coalesce(Sum("revenue"), ZERO),
+        )
+    )
+    totals: dict = {}
+    for r in grouped:
+        figures = [r["n"], r["joined_n"], r["buyers"], r["purchases_n"], r["revenue_n"]]
+        totals_merge(totals, {partner_name(r["name"]): figures})
+    return totals
+
+
+def totals_merge(into: dict, other: dict, sign: int = 1) -> dict:
+    """Add (sign 1) or take away (−1) `other`'s figures, by name."""
+    for name, figures in other.items():
+        t = into.setdefault(name, [0, 0, 0, 0, ZERO])
+        for i, value in enumerate(figures):
+            t[i] += sign * value
+    return into
+
+
 def totals_load(data: dict) -> dict:
     return {name: [*t[:4], Decimal(t[4])] for name, t in (data or {}).items()}
 
@@ -160,15 +198,12 @@ def partners_refresh(*, merchant: Merchant, full: bool, marks: dict, clients_mar
         totals = totals_add({}, folded)
         mode = "full"
     else:
-        changed = list(
-            changed_client_ids(
-                merchant,
-                purchases_after=previous.purchases_seen_id,
-                refunds_after=previous.refunds_seen_id,
-                clients_after=previous.clients_seen_id,
-            )
+        ids = changed_client_ids(
+            merchant,
+            purchases_after=previous.purchases_seen_id,
+            refunds_after=previous.refunds_seen_id,
+            clients_after=previous.clients_seen_id,
         )
-        ids = [pk for (pk,) in changed]
         totals = totals_load(previous.partners)
         old = PartnerClient.objects.filter(client_id__in=ids)
         totals_add(totals, old, -1)

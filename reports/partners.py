@@ -27,8 +27,9 @@ from .partner_figures import (
     figures_in_step,
     kept,
     partner_name,
-    totals_add,
+    rows_totals,
     totals_load,
+    totals_merge,
 )
 
 # More clients changed since the refresh than this: the block is computed live.
@@ -62,6 +63,7 @@ def live_totals(merchant: Merchant, since: datetime | None, until: datetime) -> 
     """{name: [clients, joined, buyers, purchases, revenue]} from every partner client and
     their purchases."""
     clients = Client.objects.filter(merchant=merchant, source=ClientSource.PARTNER)
+    purchases = _purchases(merchant, since, until).filter(client__source=ClientSource.PARTNER)
     totals: dict = {}
     for r in clients.values("source_detail").annotate(
         n=Count("pk"), joined=Count("pk", filter=Q(joined_at__isnull=False))
@@ -71,7 +73,6 @@ def live_totals(merchant: Merchant, since: datetime | None, until: datetime) -> 
         t[1] += r["joined"]
     if not totals:
         return totals
-    purchases = _purchases(merchant, since, until).filter(client__source=ClientSource.PARTNER)
     sales = purchases.values("client__source_detail").annotate(
         purchases=Count("pk"),
         buyers=Count("client_id", distinct=True),
@@ -86,10 +87,10 @@ def live_totals(merchant: Merchant, since: datetime | None, until: datetime) -> 
 
 
 def live_totals_of(merchant: Merchant, since: datetime | None, until: datetime, ids) -> dict:
-    """`live_totals` of the clients `ids` only: their partner clients looked up by key, then
-    those clients' purchases through the purchases' client index."""
+    """`live_totals` of the clients `ids` only: they are looked up by key, then the partner
+    clients' purchases through the purchases' client index (no join with the clients)."""
     clients = Client.objects.filter(pk__in=ids, merchant=merchant, source=ClientSource.PARTNER)
-    names = {}
+    names: dict = {}
     totals: dict = {}
     for pk, detail, joined_at in clients.values_list("pk", "source_detail", "joined_at"):
         names[pk] = t = totals.setdefault(partner_name(detail), [0, 0, 0, 0, ZERO])
@@ -100,14 +101,14 @@ def live_totals_of(merchant: Merchant, since: datetime | None, until: datetime, 
     sales = (
         _purchases(merchant, since, until)
         .filter(client_id__in=list(names))
-        .values("client_id")
+        .values_list("client_id")
         .annotate(n=Count("pk"), revenue=Sum(F("amount") - F("refunded_amount")))
     )
-    for r in sales:
-        t = names[r["client_id"]]
+    for client_id, n, revenue in sales:
+        t = names[client_id]
         t[2] += 1
-        t[3] += r["n"]
-        t[4] += r["revenue"]
+        t[3] += n
+        t[4] += revenue
     return totals
 
 
@@ -127,23 +128,18 @@ def stored_totals(merchant: Merchant, since: datetime | None, until: datetime) -
     rows = PartnerClient.objects.filter(merchant=merchant)
     if since is not None and rows.filter(first_at__lt=since).exists():
         return None
-    ids = [
-        pk
-        for (pk,) in changed_client_ids(
-            merchant,
-            purchases_after=figures.purchases_seen_id,
-            refunds_after=figures.refunds_seen_id,
-            clients_after=figures.clients_seen_id,
-            also=rows.filter(last_at__gte=until).values_list("client_id"),
-        )
-    ]
+    ids = changed_client_ids(
+        merchant,
+        purchases_after=figures.purchases_seen_id,
+        refunds_after=figures.refunds_seen_id,
+        clients_after=figures.clients_seen_id,
+        also=rows.filter(last_at__gte=until),
+    )
     if len(ids) > STORED_MAX_CHANGED:
         return None
     totals = totals_load(figures.partners)
     if ids:
-        totals_add(totals, PartnerClient.objects.filter(client_id__in=ids), -1)
-        for name, t in live_totals_of(merchant, since, until, ids).items():
-            into = totals.setdefault(name, [0, 0, 0, 0, ZERO])
-            for i, value in enumerate(t):
-                into[i] += value
+        kept_rows = PartnerClient.objects.filter(client_id__in=ids)
+        totals_merge(totals, rows_totals(kept_rows), -1)
+        totals_merge(totals, live_totals_of(merchant, since, until, list(ids)))
     return totals

@@ -14,7 +14,7 @@ from onboarding.money import ZERO
 from reports import metrics, partners, rollup
 from reports.aggregates import Period
 from reports.models import PartnerClient, PartnerFigures
-from reports.partner_figures import totals_add
+from reports.partner_figures import rows_totals, totals_add
 from reports.partners import live_totals, partner_summary, stored_totals
 from reports.rollup import reports_refresh
 from tests.factories import ClientFactory, MerchantFactory
@@ -113,7 +113,8 @@ def test_the_kept_figures_after_a_full_refresh(merchant):
          "revenue": D("0.00")},
     ]  # fmt: skip
     rows = PartnerClient.objects.filter(merchant=merchant)
-    assert totals_add({}, rows) == {name: t for name, t in figures.items()}
+    assert totals_add({}, rows) == figures
+    assert rows_totals(rows) == figures
 
 
 def test_the_stored_path_reads_the_kept_sums(merchant):
