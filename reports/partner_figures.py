@@ -228,7 +228,3 @@ def partners_refresh(*, merchant: Merchant, full: bool, marks: dict, clients_mar
     )
     took = round(clock.monotonic() - started, 3)
     return {"partners_mode": mode, "partners_folded": len(folded), "partners": took}
-
-
-def stored_rows(merchant: Merchant, client_ids) -> list[PartnerClient]:
-    return list(PartnerClient.objects.filter(merchant=merchant, client_id__in=client_ids))
