@@ -17,7 +17,7 @@ import time as clock
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum, Value
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from crm.models import Client, ClientSource
@@ -60,42 +60,37 @@ def changed_client_ids(
     refunded = Purchase.objects.filter(
         pk__in=Refund.objects.filter(merchant=merchant, pk__gt=refunds_after).values("purchase_id")
     )
+    # the rows of the buyers past the marks: the night's few thousand buyers on the inner side
+    # (rows whose client is among them), not the merchant's every row hashed against them
+    rows = PartnerClient.objects.order_by()
     changes = ClientChange.objects.filter(merchant_id=merchant.pk)
     new = Client.objects.filter(merchant=merchant, pk__gt=clients_after)
-    # one query: (id, 0) when the id counts only with a row, (id, 1) whatever
-    candidates = (
-        bought.exclude(client_id=None)
-        .order_by()
-        .values_list("client_id", Value(0))
+    return {
+        pk
+        for (pk,) in rows.filter(client_id__in=bought.values("client_id"))
+        .values_list("client_id")
         .union(
-            refunded.exclude(client_id=None).order_by().values_list("client_id", Value(0)),
-            changes.order_by().values_list("client_id", Value(1)),
-            new.order_by().values_list("pk", Value(1)),
-            *([also.values_list("client_id", Value(1))] if also is not None else []),
+            rows.filter(client_id__in=refunded.values("client_id")).values_list("client_id"),
+            changes.order_by().values_list("client_id"),
+            new.order_by().values_list("pk"),
+            *([also.order_by().values_list("client_id")] if also is not None else []),
         )
-    )
-    ids, with_row = set(), set()
-    for pk, any_client in candidates:
-        (ids if any_client else with_row).add(pk)
-    with_row -= ids
-    if with_row:
-        # the rows' keys, looked up by key (a semi-join hashed every row of the merchant)
-        ids.update(
-            PartnerClient.objects.filter(client_id__in=with_row).values_list("pk", flat=True)
-        )
-    return ids
+    }
 
 
 def fold(merchant: Merchant, client_ids=None) -> list[PartnerClient]:
     """The partner clients (of `client_ids` when given) folded from their purchases now."""
-    clients = Client.objects.filter(merchant=merchant, source=ClientSource.PARTNER)
-    if client_ids is not None:
-        clients = clients.filter(pk__in=client_ids)
+    if client_ids is None:
+        clients = Client.objects.filter(merchant=merchant, source=ClientSource.PARTNER)
+    else:
+        # by key alone: with the merchant and source in the statement PostgreSQL reads the
+        # source index's every partner client to intersect them; others are dropped below
+        clients = Client.objects.filter(pk__in=client_ids)
     k = kept("purchases__")
     net = F("purchases__amount") - F("purchases__refunded_amount")
     rows = (
         clients.order_by()
-        .values_list("pk", "source_detail", "joined_at")
+        .values_list("pk", "merchant_id", "source", "source_detail", "joined_at")
         .annotate(
             n=Count("purchases", filter=k),
             revenue=Coalesce(Sum(net, filter=k), ZERO),
@@ -114,7 +109,8 @@ def fold(merchant: Merchant, client_ids=None) -> list[PartnerClient]:
             first_at=first_at,
             last_at=last_at,
         )
-        for pk, detail, joined_at, n, revenue, first_at, last_at in rows
+        for pk, merchant_id, source, detail, joined_at, n, revenue, first_at, last_at in rows
+        if merchant_id == merchant.pk and source == ClientSource.PARTNER
     ]
 
 

@@ -89,10 +89,15 @@ def live_totals(merchant: Merchant, since: datetime | None, until: datetime) -> 
 def live_totals_of(merchant: Merchant, since: datetime | None, until: datetime, ids) -> dict:
     """`live_totals` of the clients `ids` only: they are looked up by key, then the partner
     clients' purchases through the purchases' client index (no join with the clients)."""
-    clients = Client.objects.filter(pk__in=ids, merchant=merchant, source=ClientSource.PARTNER)
+    # by key alone (see `partner_figures.fold`); other merchants' and sources' dropped here
+    clients = Client.objects.filter(pk__in=ids).values_list(
+        "pk", "merchant_id", "source", "source_detail", "joined_at"
+    )
     names: dict = {}
     totals: dict = {}
-    for pk, detail, joined_at in clients.values_list("pk", "source_detail", "joined_at"):
+    for pk, merchant_id, source, detail, joined_at in clients:
+        if merchant_id != merchant.pk or source != ClientSource.PARTNER:
+            continue
         names[pk] = t = totals.setdefault(partner_name(detail), [0, 0, 0, 0, ZERO])
         t[0] += 1
         t[1] += joined_at is not None
