@@ -13,6 +13,9 @@ clients whose channel changed move to their new channel keys, and the members ro
 carried from the new and changed clients (`reports.members`). A full rebuild (`full=True`,
 `refresh_reports --full`, and always when there is no snapshot) recomputes every day; it also
 picks up what no mark records: deleted purchases.
+
+Over 420 lines: the refresh's steps in their one order in `reports_refresh`, each step's work in
+its own module (members, summaries, buyer totals, partner figures, RFM).
 """
 
 import time as clock
