@@ -41,6 +41,8 @@ from .models import (
     ClientPurchases,
     DailyMembers,
     DailySales,
+    PartnerClient,
+    PartnerFigures,
     ReportSnapshot,
     RfmScore,
 )
@@ -408,6 +410,8 @@ def reports_drop(*, merchant: Merchant) -> None:
     DailySales.objects.filter(merchant=merchant).delete()
     DailyMembers.objects.filter(merchant=merchant).delete()
     ReportSnapshot.objects.filter(merchant=merchant).delete()
+    PartnerClient.objects.filter(merchant=merchant).delete()
+    PartnerFigures.objects.filter(merchant=merchant).delete()
     ClientChange.objects.filter(merchant_id=merchant.pk).delete()
 
 

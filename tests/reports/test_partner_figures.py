@@ -187,3 +187,14 @@ def test_live_until_the_first_refresh_and_when_out_of_step(merchant, monkeypatch
     assert stored_totals(merchant, since, until) is not None
     buy(merchant, merchant.c["cafe1"], 300, day=date(2025, 3, 6))
     assert stored_totals(merchant, since, until) is None  # one changed client is too many here
+
+
+def test_a_drop_forgets_the_kept_figures_and_the_block_goes_live(merchant):
+    since, until = Period(start=None, end=TODAY).bounds(merchant)
+    live = live_totals(merchant, since, until)
+    rollup.reports_drop(merchant=merchant)
+    assert not PartnerClient.objects.filter(merchant=merchant).exists()
+    assert not PartnerFigures.objects.filter(merchant=merchant).exists()
+    assert stored_totals(merchant, since, until) is None
+    assert partner_summary(merchant=merchant, start=None, end=TODAY)[0]["revenue"] == D("2500")
+    assert live_totals(merchant, since, until) == live
