@@ -201,7 +201,7 @@ def partners_refresh(*, merchant: Merchant, full: bool, marks: dict, clients_mar
             clients_after=previous.clients_seen_id,
         )
         totals = totals_load(previous.partners)
-        old = PartnerClient.objects.filter(client_id__in=ids)
+        old = rows.filter(client_id__in=ids)
         totals_add(totals, old, -1)
         old.delete()
         folded = fold(merchant, ids)

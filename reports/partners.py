@@ -144,7 +144,7 @@ def stored_totals(merchant: Merchant, since: datetime | None, until: datetime) -
         return None
     totals = totals_load(figures.partners)
     if ids:
-        kept_rows = PartnerClient.objects.filter(client_id__in=ids)
+        kept_rows = PartnerClient.objects.filter(client_id__in=ids, merchant=merchant)
         totals_merge(totals, rows_totals(kept_rows), -1)
         totals_merge(totals, live_totals_of(merchant, since, until, list(ids)))
     return totals
