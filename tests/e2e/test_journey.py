@@ -265,6 +265,8 @@ def answer_all(page, module):
 
 def check_task_inputs(page):
     """The checklist rows' fields are wide enough to read what is in them."""
+    # the tab's rows are shown by the admin's script after the click: measure once they are
+    page.locator("#tasks-group tr [name$='-status']").first.wait_for(state="visible")
     widths = page.evaluate(
         """() => [...document.querySelectorAll('#tasks-group tr')]
             .filter(tr => tr.querySelector('[name$="-status"]'))
