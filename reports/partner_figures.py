@@ -116,7 +116,8 @@ def fold(merchant: Merchant, client_ids=None) -> list[PartnerClient]:
 
 def totals_add(totals: dict, rows, sign: int = 1) -> dict:
     """Add (sign 1) or take away (−1) rows' figures to {name: [clients, joined, buyers,
-    purchases, revenue]} (names as shown); rows are `PartnerClient`s."""
+    purchases, revenue]} (names as shown); rows are `PartnerClient`s in memory (a fold's),
+    kept rows are summed by `rows_totals`."""
     for row in rows:
         t = totals.setdefault(partner_name(row.name), [0, 0, 0, 0, ZERO])
         t[0] += sign
@@ -202,7 +203,7 @@ def partners_refresh(*, merchant: Merchant, full: bool, marks: dict, clients_mar
         )
         totals = totals_load(previous.partners)
         old = rows.filter(client_id__in=ids)
-        totals_add(totals, old, -1)
+        totals_merge(totals, rows_totals(old), -1)  # summed by the database, as the page does
         old.delete()
         folded = fold(merchant, ids)
         totals_add(totals, folded)
