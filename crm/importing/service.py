@@ -24,7 +24,7 @@ from .cleaning import RowCleaner
 from .errors import ImportFileError
 from .fixes import RecordingCleaner, rows_with_fixes
 from .headers import PHONE
-from .indexes import client_indexes_deferred
+from .indexes import client_indexes_deferred, foreign_keys_checked_per_statement
 from .parallel import chunks_to_write, use_second_process
 from .readers import open_table
 from .undo import RecordingWriter
@@ -169,7 +169,10 @@ def clients_import(
         else:
             report.written_at = writer.now.isoformat()
             with transaction.atomic():
-                with client_indexes_deferred(writer.conn, file_size=table.size):
+                with (
+                    client_indexes_deferred(writer.conn, file_size=table.size),
+                    foreign_keys_checked_per_statement(writer.conn),
+                ):
                     _run(table, cleaner, writer, report, on_progress)
                 report._prior = writer.prior  # for the run's undo record (batches)
                 if before_commit is not None:
