@@ -5,6 +5,7 @@ order and rule, on the connection the importer writes with. An undone import run
 here too. `LedgerOpeningBalances` is what the importer sees (`crm.importing.balances`)."""
 
 from decimal import Decimal
+from functools import lru_cache
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Q
@@ -13,9 +14,12 @@ from loyalty.models import LedgerEntry, LedgerKind
 
 from .accounts import lock_accounts, movement_apply
 from .batch import LedgerBatch
-from .writes import plain_rows_write
+from .writes import columns_write
 
 _IN_STEP = 5000
+# Amounts whose opening-balance outcome is kept (`_credit_outcome`): more than a chunk of the
+# client import (5 000 rows), whose new clients' start balances precede their entries.
+_AMOUNTS_KEPT = 8192
 
 
 def opening_balance_holders(client_ids, *, conn=None) -> set[int]:
@@ -84,10 +88,18 @@ def opening_balances_post(
     return done
 
 
+@lru_cache(maxsize=_AMOUNTS_KEPT)
+def _credit_outcome(points: Decimal) -> tuple:
+    """`movement_apply` of an opening balance on an empty balance, kept per amount: a new
+    client's start balance and then its entry take the same outcome, and a file repeats its
+    amounts."""
+    return movement_apply(Decimal(0), points, allow_short=False)
+
+
 def opening_balance_start(points: Decimal) -> Decimal:
     """The balance a new client holding this opening balance starts with: the ledger's rule
     applied to an empty balance."""
-    _booked, balance, _uncovered = movement_apply(Decimal(0), points, allow_short=False)
+    _booked, balance, _uncovered = _credit_outcome(points)
     return balance
 
 
@@ -105,26 +117,32 @@ def opening_balances_post_new(
     caller's alone and hold no opening balance, so there is nothing to lock, look up or
     update — one COPY / `executemany`. Return how many were recorded."""
     conn = conn or connections[DEFAULT_DB_ALIAS]
-    kind, reason = LedgerKind.OPENING_BALANCE.value, reason[:300]
-    rows = []
+    # The rows share every column but the client and the amounts.
+    client_ids, booked_points, uncovered_points = [], [], []
     for client_id, points in sorted(credits):
-        booked, _balance, uncovered = movement_apply(Decimal(0), points, allow_short=False)
+        booked, _balance, uncovered = _credit_outcome(points)
         if booked:
-            rows.append(
-                {
-                    "merchant_id": merchant_id,
-                    "client_id": client_id,
-                    "kind": kind,
-                    "points": booked,
-                    "uncovered": uncovered,
-                    "reason": reason,
-                    "created_by_id": user_id,
-                    "created_at": created_at,
-                }
-            )
-    if rows:
-        plain_rows_write(LedgerEntry, rows, conn=conn)
-    return len(rows)
+            client_ids.append(client_id)
+            booked_points.append(booked)
+            uncovered_points.append(uncovered)
+    if client_ids:
+        columns_write(
+            LedgerEntry,
+            fixed={
+                "merchant_id": merchant_id,
+                "kind": LedgerKind.OPENING_BALANCE.value,
+                "reason": reason[:300],
+                "created_by_id": user_id,
+                "created_at": created_at,
+            },
+            columns={
+                "client_id": client_ids,
+                "points": booked_points,
+                "uncovered": uncovered_points,
+            },
+            conn=conn,
+        )
+    return len(client_ids)
 
 
 def opening_balances_reverse(

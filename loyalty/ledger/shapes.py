@@ -99,19 +99,25 @@ _PREPARERS: dict = {}
 
 
 def prepared_values(field, values, db) -> list:
-    """`values` of one column through `field.get_db_prep_save`, once per distinct value (a
-    run's rows share their time, kind, reason and most amounts); unhashable values each time."""
-    slow = field.get_db_prep_save
+    """`values` of one column as `field.get_db_prep_save` makes them (through `preparer`),
+    once per distinct value (a run's rows share their time, kind, reason and most amounts);
+    unhashable values each time."""
+    prepare = preparer(field, db)
     seen: dict = {}
     out = []
     for value in values:
         try:
-            out.append(seen[value])
-        except KeyError:
-            out.append(seen.setdefault(value, slow(value, db)))
+            found = seen.get(value, _UNSEEN)
         except TypeError:  # not hashable
-            out.append(slow(value, db))
+            found = prepare(value, db)
+        else:
+            if found is _UNSEEN:
+                found = seen[value] = prepare(value, db)
+        out.append(found)
     return out
+
+
+_UNSEEN = object()
 
 
 def preparer(field, db):

@@ -1,9 +1,11 @@
 """The ledger's set-based write shapes: rows inserted with one statement (`insert_rows`; on
 PostgreSQL a batch as one JSON array read `WITH ORDINALITY`, so the new keys come back in the
-rows' order), COPYed (`copy_rows`, `plain_rows_write`), and the cached client figures written
-with one UPDATE per batch (`save_clients`: `VALUES` lists, or one JSON array for a large batch;
-`save_balances`: two array literals). How many values travel in one parameter, and which shape
-for what: `params`."""
+rows' order), COPYed (`copy_rows`; `plain_rows_write` and `columns_write`, rows given as dicts
+or a column at a time), and the cached client figures written with one UPDATE per batch
+(`save_clients`: `VALUES` lists, or one JSON array for a large batch; `save_balances`: two
+array literals). How many values travel in one parameter, and which shape for what: `params`."""
+
+from itertools import repeat
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
@@ -255,43 +257,72 @@ def copy_rows(objs: list, *, conn) -> None:
 
 def plain_rows_write(model, rows: list[dict], *, conn) -> None:
     """Write rows given as {attname: value} (unset fields take their default) into the
-    model's table: COPY on PostgreSQL, one `executemany` on SQLite. Each distinct value of a
-    column is prepared for the database once (a run's rows share their time, kind, reason and
-    most amounts). No primary keys come back."""
-    model_shape = insert_shape(model)
-    if model_shape.pre_save:
+    model's table: `columns_write` with every field a row names as a column. No primary keys
+    come back."""
+    if not rows:
+        return
+    names = set().union(*rows)
+    fields = [f for f in insert_shape(model).fields if f.attname in names]
+    columns = {
+        name: [row.get(name, default) for row in rows]
+        for name, default in column_defaults(fields).items()
+    }
+    columns_write(model, fixed={}, columns=columns, conn=conn)
+
+
+def columns_write(model, *, fixed: dict, columns: dict[str, list], conn) -> None:
+    """Write rows given a column at a time into the model's table: `columns` {attname: one
+    value per row} (equal lengths), `fixed` {attname: the value of every row}; other fields
+    take their default. A fixed value is prepared for the database once, each distinct value
+    of a column once (`prepared_values`). PostgreSQL: COPY text, the fixed columns formatted
+    once as every line's tail; SQLite: one `executemany`. No primary keys come back."""
+    shape = insert_shape(model)
+    if shape.pre_save:
         raise ValueError(f"{model.__name__}: auto_now fields need model instances")
-    fields = model_shape.fields
-    columns = []
-    for field in fields:
-        name, default = field.attname, field.get_default()
-        columns.append(prepared_values(field, [row.get(name, default) for row in rows], conn))
-    prepared_rows = zip(*columns, strict=True)
+    if len({len(values) for values in columns.values()}) != 1:
+        raise ValueError("columns_write needs one or more columns of equal length")
+    by_name = {f.attname: f for f in shape.fields}
+    wrong = ((set(columns) | set(fixed)) - by_name.keys()) | (set(columns) & set(fixed))
+    if wrong:
+        raise ValueError(f"{model.__name__}: not a column, or both fixed and varying: {wrong}")
+    varying = [by_name[name] for name in columns]
+    constant = [f for f in shape.fields if f.attname not in columns]
+    values = {**column_defaults([f for f in constant if f.attname not in fixed]), **fixed}
+    prepared = [prepared_values(f, columns[f.attname], conn) for f in varying]
+    tail = [f.get_db_prep_save(values[f.attname], conn) for f in constant]
 
     qn = conn.ops.quote_name
     table = qn(model._meta.db_table)
-    column_list = ", ".join(qn(f.column) for f in fields)
+    column_list = ", ".join(qn(f.column) for f in varying + constant)
+    rows = zip(*prepared, *map(repeat, tail), strict=False)  # the fixed values repeat
     with conn.cursor() as cursor:
         if conn.vendor == "postgresql":
-            data = copy_data(columns)
+            data = copy_data(prepared, tail)
             with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
                 if data is not None:
                     copy.write(data)
                 else:
-                    for row in prepared_rows:
+                    for row in rows:
                         copy.write_row(row)
             return
-        marks = ", ".join(["%s"] * len(fields))
-        cursor.executemany(
-            f"INSERT INTO {table} ({column_list}) VALUES ({marks})",
-            list(prepared_rows),
-        )
+        marks = ", ".join(["%s"] * (len(varying) + len(constant)))
+        cursor.executemany(f"INSERT INTO {table} ({column_list}) VALUES ({marks})", list(rows))
 
 
-def copy_data(columns: list[list]) -> str | None:
-    """Equal-length columns of prepared values as COPY text, each distinct value of a column
-    formatted once (the driver's row writer formats every value of every row in Python);
-    None if a value has no text form here."""
+def column_defaults(fields) -> dict:
+    """{attname: default} of these fields, for rows that leave them unset (a callable default
+    called once per write)."""
+    return {f.attname: f.get_default() for f in fields}
+
+
+def copy_data(columns: list[list], fixed: list = ()) -> str | None:
+    """Equal-length columns of prepared values, then the `fixed` prepared values of every row,
+    as COPY text: each distinct value of a column formatted once (the driver's row writer
+    formats every value of every row in Python), the fixed ones once for all rows; None if a
+    value has no text form here."""
+    tail = [copy_text(value) for value in fixed]
+    if None in tail:
+        return None
     texts = []
     for values in columns:
         known: dict = {}
@@ -308,5 +339,7 @@ def copy_data(columns: list[list]) -> str | None:
         except TypeError:  # a value that cannot be a dictionary key
             return None
         texts.append(column)
+    if tail and texts:
+        texts.append(["\t".join(tail)] * len(texts[0]))
     lines = ["\t".join(row) for row in zip(*texts, strict=True)]
     return "\n".join(lines) + "\n" if lines else ""
