@@ -4,6 +4,8 @@ full parsers."""
 
 import datetime as dt
 import os
+import pickle
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -14,7 +16,7 @@ from crm.importing import headers as h
 from crm.importing import parallel as import_parallel
 from crm.importing import service as import_service
 from crm.importing import sorting as import_sorting
-from crm.importing.cleaning import RowCleaner, parse_email
+from crm.importing.cleaning import Record, RowCleaner, parse_email
 from crm.importing.errors import ImportFileError
 from crm.models import Client
 from loyalty.models import LedgerEntry
@@ -210,3 +212,21 @@ def test_remembered_cells_still_report_every_bad_row():
     for number in (4, 5):
         record, errors = cleaner.clean(number, bad)
         assert record is None and len(errors) == 3
+
+
+def test_a_chunk_crosses_the_pipe_exactly():
+    day = dt.date(1990, 2, 3)
+    records = [
+        Record(2, "+79130000001", "Анна", day, "a@b.ru", "f", "01", "Сайт", Decimal("1.50")),
+        Record(3, "+79130000002", "", None, "", "", "", "", None, {"consent": "да"}, "Note: x"),
+        Record(4, "+79130000003", "a\x1fb", day, "", "m", "", "", Decimal("1E+2"), None, "a\nb"),
+        Record(5, "+79130000004", "Пётр", dt.date(1, 1, 1), "", "", "", "", Decimal("0.00")),
+    ]
+    for chunk in (records, records[:1], records[1:2], []):
+        packed = pickle.loads(pickle.dumps(import_parallel.pack_records(chunk)))
+        back = import_parallel.unpack_records(packed)
+        assert back == chunk
+        for got, sent in zip(back, chunk, strict=True):
+            assert type(got) is Record
+            assert [type(v) for v in got] == [type(v) for v in sent]
+            assert [str(v) for v in got] == [str(v) for v in sent]  # Decimal exponents too
