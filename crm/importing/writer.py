@@ -94,6 +94,7 @@ class ClientWriter:
                 slot = self.client_slots[column]
                 self.client_template[slot] = ops.adapt_datetimefield_value(now)
         self._temp_ready = False
+        self._id_sequence: str | None = None  # PostgreSQL: the sequence of the clients' ids
         # PostgreSQL, real run: None until the first chunk, then whether the merchant's clients
         # are all this run's own (see `_look_up`).
         self._own_clients_only: bool | None = None
@@ -314,15 +315,15 @@ class ClientWriter:
                 ids.update(cursor.fetchall())
             return inserted, ids
 
-    def _copy_data(self, new: list[Record]) -> str | None:
-        """The new clients' rows as COPY text for `self._copy_columns`, built a column at a time:
-        a row's own values first, then the fixed columns formatted once (the driver's row
-        writer dumps every value of every row). None (the driver writes the rows) if a record
-        carries registered fields or a value has no text form here."""
+    def _copy_data(self, new: list[Record], ids: list[int]) -> str | None:
+        """The new clients' rows as COPY text for `id, self._copy_columns`, built a column at a
+        time: a row's id and own values first, then the fixed columns formatted once (the
+        driver's row writer dumps every value of every row). None (the driver writes the rows)
+        if a record carries registered fields or a value has no text form here."""
         if self._copy_tail is None or any(r.extra for r in new):
             return None
         start = self._start_balance
-        columns = [[r.phone for r in new]]
+        columns = [list(map(str, ids)), [r.phone for r in new]]
         for _slot, name in self._record_slots:
             texts = copy_column(list(map(attrgetter(name), new)))
             if texts is None:
@@ -332,27 +333,45 @@ class ClientWriter:
         columns.append([self._copy_tail] * len(new))
         return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
 
-    def _copy_into(self, raw, table: str, new: list[Record], data: str | None) -> None:
-        """COPY the new clients into `table`: `data` from `_copy_data`, or (None) row by row
-        through the driver."""
+    def _copy_into(self, raw, table: str, new: list[Record], ids: list[int], data) -> None:
+        """COPY the new clients with their ids into `table`: `data` from `_copy_data`, or
+        (None) row by row through the driver."""
         if data is not None:
-            with raw.copy(f"COPY {table} ({self._copy_columns}) FROM STDIN") as copy:
+            with raw.copy(f"COPY {table} (id, {self._copy_columns}) FROM STDIN") as copy:
                 copy.write(data)
             return
-        with raw.copy(f"COPY {table} ({', '.join(self.client_columns)}) FROM STDIN") as copy:
-            for r in new:
-                copy.write_row(self._client_row(r))
+        columns = ", ".join(self.client_columns)
+        with raw.copy(f"COPY {table} (id, {columns}) FROM STDIN") as copy:
+            for client_id, r in zip(ids, new, strict=True):
+                copy.write_row([client_id, *self._client_row(r)])
+
+    def _new_ids(self, raw, count: int) -> list[int]:
+        """`count` ids taken from the clients' id sequence, in increasing order, as the table
+        would have given the rows: taken, an id is never given again (a rolled-back one leaves
+        a gap, as any failed insert does)."""
+        if self._id_sequence is None:
+            raw.execute(
+                "SELECT pg_get_serial_sequence(%s, %s)",
+                [Client._meta.db_table, Client._meta.pk.column],
+            )
+            self._id_sequence = raw.fetchone()[0]
+        raw.execute(
+            "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [self._id_sequence, count]
+        )
+        return [row[0] for row in raw.fetchall()]
 
     def _pg_insert_clients(self, raw, new: list[Record]) -> tuple[int, dict[str, int]]:
-        """COPY straight into the table inside a savepoint (the fast path). If someone else
-        created one of these phones since the look-up, redo the chunk through a temp table and
-        `INSERT … ON CONFLICT DO NOTHING RETURNING`, leaving their client alone."""
+        """COPY straight into the table inside a savepoint (the fast path), each row with an id
+        taken beforehand from the table's sequence, so the new clients' ids need no read-back.
+        If someone else created one of these phones since the look-up, redo the chunk through a
+        temp table and `INSERT … ON CONFLICT DO NOTHING RETURNING`, leaving their client alone."""
         table = Client._meta.db_table
         cols = ", ".join(self.client_columns)
-        data = self._copy_data(new)
+        ids = self._new_ids(raw, len(new))
+        data = self._copy_data(new, ids)
         raw.execute("SAVEPOINT import_copy")
         try:
-            self._copy_into(raw, table, new, data)
+            self._copy_into(raw, table, new, ids, data)
             raw.execute("RELEASE SAVEPOINT import_copy")
         # The raw psycopg cursor raises the driver's own error class; the backend's `Database`
         # is the psycopg module, so SQLite-only installs never need the driver.
@@ -365,23 +384,19 @@ class ClientWriter:
             if not self._temp_ready:
                 raw.execute(
                     f"CREATE TEMP TABLE import_clients_tmp ON COMMIT DROP AS "
-                    f"SELECT {cols} FROM {table} WITH NO DATA"
+                    f"SELECT id, {cols} FROM {table} WITH NO DATA"
                 )
                 self._temp_ready = True
             else:
                 raw.execute("TRUNCATE import_clients_tmp")
-            self._copy_into(raw, "import_clients_tmp", new, data)
+            self._copy_into(raw, "import_clients_tmp", new, ids, data)
             raw.execute(
-                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM import_clients_tmp "
+                f"INSERT INTO {table} (id, {cols}) SELECT id, {cols} FROM import_clients_tmp "
                 f"ON CONFLICT (merchant_id, phone) DO NOTHING RETURNING phone, id"
             )
-            ids = dict(raw.fetchall())
-            return len(ids), ids
-        phones = [r.phone for r in new if r.points]
-        if not phones:
-            return len(new), {}
-        raw.execute(*self._by_phone("phone, id", phones))
-        return len(new), dict(raw.fetchall())
+            created = dict(raw.fetchall())
+            return len(created), created
+        return len(new), dict(zip([r.phone for r in new], ids, strict=True))
 
     def _update_clients(self, updates: list[tuple[int, dict]]) -> None:
         table = Client._meta.db_table

@@ -92,3 +92,25 @@ def test_a_merchant_with_clients_is_looked_up_from_the_first_chunk():
     assert writer._own_clients_only is False
     assert _look_ups(queries.captured_queries) == 1
     assert (outcome.created, outcome.updated) == (9, 1)
+
+
+@pytest.mark.parametrize("as_text", [True, False])
+def test_new_clients_ids_are_those_of_their_rows(as_text):
+    merchant = MerchantFactory(slug="ids")
+    others = ClientFactory(merchant=merchant, phone="+79135550003", full_name="Их клиент")
+    writer = _writer(merchant)
+    if not as_text:
+        writer._copy_tail = None  # the driver's row writer
+    with transaction.atomic():
+        inserted, ids = writer._insert_clients(_chunk(0, 4))  # +79135550003 exists: redone
+        assert inserted == 3 and set(ids) == {"+79135550000", "+79135550001", "+79135550002"}
+        inserted, more = writer._insert_clients(_chunk(4, 4))  # the fast path
+        assert inserted == 4 and len(more) == 4
+        ids.update(more)
+    table = dict(
+        Client.objects.filter(merchant=merchant).exclude(pk=others.pk).values_list("phone", "id")
+    )
+    assert ids == table
+    in_file_order = [ids[r.phone] for r in _chunk(0, 8) if r.phone in ids]
+    assert in_file_order == sorted(in_file_order)
+    assert Client.objects.get(pk=others.pk).full_name == "Их клиент"
