@@ -15,12 +15,11 @@ class LoyaltyConfig(AppConfig):
         signals.connect()
 
         # The client import (crm, a floor below) credits and reverses opening balances through
-        # the ledger installed here.
-        from crm.importing.balances import opening_balances_install
+        # the ledger installed here, by name: the ledger is imported by the first import that
+        # asks for it, not by every process at start-up.
+        from crm.opening_balances import opening_balances_install
 
-        from .ledger.opening import LedgerOpeningBalances
-
-        opening_balances_install(LedgerOpeningBalances())
+        opening_balances_install("loyalty.ledger.opening.LedgerOpeningBalances")
 
         # A merchant saved or deleted may have a new token or none: the POS token cache
         # forgets (models are loaded only now, so these imports wait for ready()).

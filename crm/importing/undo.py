@@ -21,9 +21,9 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from crm.models import Client, ClientSource, ImportBatch, ImportPriorValue
+from crm.opening_balances import opening_balances
 from onboarding.access import visible_merchants
 
-from .balances import opening_balances
 from .errors import ImportFileError
 from .writer import ClientWriter
 

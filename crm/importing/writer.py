@@ -4,7 +4,7 @@ Per chunk: one query finds the existing clients by phone, one finds which of the
 an opening balance, then new clients are inserted in bulk (SQLite: `executemany`; PostgreSQL:
 `COPY` in a savepoint, falling back to a temp table + `INSERT … ON CONFLICT DO NOTHING` when a
 phone was created meanwhile), changed clients are updated in one `executemany`, and opening
-balances go through the points ledger (`crm.importing.balances`, which loyalty installs): a new
+balances go through the points ledger (`crm.opening_balances`, which loyalty installs): a new
 client is inserted holding the balance the ledger starts it with and the ledger then records its
 entry; an existing client's goes through the ledger's lock order and once-per-client rule. No
 model instances on the hot path for clients. PostgreSQL skips the look-up while a merchant that
@@ -19,9 +19,9 @@ from operator import attrgetter
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections
 
 from crm.models import Client, ClientSource
+from crm.opening_balances import opening_balances
 from crm.pgcopy import copy_column, copy_text
 
-from .balances import opening_balances
 from .cleaning import CLIENT_FIELDS, NOTES, Record, merge_note, record_value, written_fields
 from .fields import EMPTY, REGISTERED, keep_or_fill
 from .rowvalues import insert_columns, sqlite_converters

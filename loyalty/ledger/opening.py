@@ -2,7 +2,7 @@
 
 Credited once per client, ever (a unique constraint backs it), through the ledger's one lock
 order and rule, on the connection the importer writes with. An undone import run reverses them
-here too. `LedgerOpeningBalances` is what the importer sees (`crm.importing.balances`)."""
+here too. `LedgerOpeningBalances` is what the importer sees (`crm.opening_balances`)."""
 
 from decimal import Decimal
 from functools import lru_cache

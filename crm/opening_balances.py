@@ -3,7 +3,12 @@
 The ledger lives in `loyalty`, a floor above crm (tests/architecture/test_layers.py), so the
 importer never imports it. loyalty installs its implementation when the apps are ready
 (`loyalty.apps.LoyaltyConfig.ready` → `opening_balances_install`); the writer and the undo call
-`opening_balances()`. A project without loyalty imports clients without points."""
+`opening_balances()`. A project without loyalty imports clients without points.
+
+A module of its own, outside `crm.importing`: installing is all every process does with it at
+start-up, and the import's package (readers, detection, phones) is not start-up work. The
+implementation is named by its dotted path and imported when an import first asks for it, so
+the ledger is not loaded by a process that imports nobody."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from typing import Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, Q
+from django.utils.module_loading import import_string
 
 
 class OpeningBalances(Protocol):
@@ -64,17 +70,22 @@ class OpeningBalances(Protocol):
         """Rows a run wrote itself (its opening balances), by model: not activity since."""
 
 
-_installed: OpeningBalances | None = None
+_installed: OpeningBalances | str | None = None
 
 
-def opening_balances_install(implementation: OpeningBalances) -> None:
+def opening_balances_install(implementation: OpeningBalances | str | None) -> None:
+    """Install the ledger: an implementation, or the dotted path of a class (or factory) to
+    call once, when `opening_balances()` is first called. None uninstalls it."""
     global _installed
     _installed = implementation
 
 
 def opening_balances() -> OpeningBalances:
+    global _installed
     if _installed is None:
         raise ImproperlyConfigured(
             "No points ledger is installed: add the loyalty app to import opening balances."
         )
+    if isinstance(_installed, str):
+        _installed = import_string(_installed)()
     return _installed
