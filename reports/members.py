@@ -51,12 +51,6 @@ def lock_changes(merchant: Merchant) -> None:
             )
 
 
-def merchant_changes_forget(sender, instance, **kwargs) -> None:
-    """A deleted merchant's change rows go with it (`ClientChange` keeps plain ids, no foreign
-    keys; its clients' deletion records rows while its snapshot still exists)."""
-    ClientChange.objects.filter(merchant_id=instance.pk).delete()
-
-
 def _joined(rows: QuerySet, merchant: Merchant) -> Counter:
     """Members per (local join day, channel, source detail) of client-like rows (clients, or
     the changes' rows of what they were)."""

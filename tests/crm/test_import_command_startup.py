@@ -99,3 +99,26 @@ def test_django_setup_leaves_tasks_channels_and_export_formats_to_who_needs_them
         "assert not missing, missing\n"
     )
     run_fresh(script)
+
+
+def test_django_setup_leaves_the_import_the_ledger_and_the_reports_to_who_needs_them():
+    """Django set-up alone (every command, every worker) loads neither the client import's
+    package (its readers, detection and `phonenumbers`), nor the points ledger, nor the reports'
+    RFM and members modules: the hooks between the apps are installed by name and imported when
+    first used, and still answer (a deleted merchant's client changes still go:
+    tests/reports/test_members_carried.py)."""
+    script = (
+        "import sys, django; django.setup()\n"
+        "heavy = ['crm.importing', 'crm.phones', 'phonenumbers', 'loyalty.ledger',\n"
+        "         'reports.rfm', 'reports.members', 'reports.aggregates']\n"
+        "loaded = [m for m in heavy if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+        "from crm.opening_balances import opening_balances\n"
+        "from loyalty.campaigns.providers import rfm_provider\n"
+        "from loyalty.ledger.opening import LedgerOpeningBalances\n"
+        "from reports.rfm import segment_client_ids\n"
+        "assert isinstance(opening_balances(), LedgerOpeningBalances)\n"
+        "assert opening_balances() is opening_balances()  # built once\n"
+        "assert rfm_provider() is segment_client_ids\n"
+    )
+    run_fresh(script)
