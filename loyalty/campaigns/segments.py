@@ -4,8 +4,8 @@ its unspent part burns at the end of that last day in the merchant's time zone, 
 first daily run after it (see expiry.gifts_burn). Only clients in the campaign's audience get it.
 
 RFM segments are computed by the reports app, which sits above loyalty: it registers its
-function at start-up (`providers.rfm_provider_register` in its AppConfig.ready), so loyalty
-never imports it."""
+function by dotted path at start-up (`providers.rfm_provider_register` in its AppConfig.ready),
+so loyalty never imports it."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
