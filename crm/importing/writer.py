@@ -99,7 +99,6 @@ class ClientWriter:
         # are all this run's own (see `_look_up`).
         self._own_clients_only: bool | None = None
         self._start = opening_balances().start_balance
-        self._starts: dict[Decimal, Decimal] = {}  # `_start_balance`, by amount
         # PostgreSQL's COPY text (`_copy_data`): a record's own columns (phone, the written
         # fields, the balance), then every other column's fixed value formatted once as the
         # rows' common tail (None: a default with no text form here; the driver writes rows).
@@ -260,14 +259,6 @@ class ClientWriter:
 
     # --- writes --------------------------------------------------------------------------
 
-    def _start_balance(self, points: Decimal) -> Decimal:
-        """The balance a new client holding `points` starts with, as the ledger starts it:
-        worked out once per distinct amount of the run (a file repeats its amounts)."""
-        start = self._starts.get(points)
-        if start is None:
-            start = self._starts[points] = self._start(points)
-        return start
-
     def _client_row(self, r: Record) -> list:
         row = list(self.client_template)
         row[self._phone_slot] = r.phone
@@ -279,7 +270,7 @@ class ClientWriter:
                 if value not in EMPTY:
                     row[slot] = value
         # The opening balance, as the ledger starts it; its entry follows the insert.
-        row[self._balance_slot] = self._start_balance(r.points) if r.points else Decimal("0.00")
+        row[self._balance_slot] = self._start(r.points) if r.points else Decimal("0.00")
         return row
 
     def _insert_clients(self, new: list[Record]) -> tuple[int, dict[str, int]]:
@@ -322,7 +313,7 @@ class ClientWriter:
         if a record carries registered fields or a value has no text form here."""
         if self._copy_tail is None or any(r.extra for r in new):
             return None
-        start = self._start_balance
+        start = self._start
         columns = [list(map(str, ids)), [r.phone for r in new]]
         for _slot, name in self._record_slots:
             texts = copy_column(list(map(attrgetter(name), new)))
