@@ -176,8 +176,9 @@ def test_events_recorded_before_close_stay_in_the_closed_period(shop):
     m, anna, m2 = shop["merchant"], shop["anna"], shop["m2"]
     sale = buy(m, anna, m2 + dt.timedelta(days=1), "1000")
     refund(sale, m2 + dt.timedelta(days=2), "400")
-    # Recorded late, but before the period was closed: counted in its own period.
-    Purchase.objects.filter(pk=sale.pk).update(created_at=at(m, shop["m0"]))
+    # Recorded late (last month), but before the period was closed: counted in its own
+    # period. Not this month's first day: early on the 1st that moment is still to come.
+    Purchase.objects.filter(pk=sale.pk).update(created_at=at(m, shop["m1"]))
     period = bonus.period_for(merchant=m, day=m2)
     bonus.bonus_period_close(merchant=m, period=period)
     line = BonusLine.objects.get(period=period)

@@ -8,7 +8,6 @@ import io
 import openpyxl
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from crm.models import ImportBatch
 from loyalty.models import Tier
@@ -108,7 +107,9 @@ def test_segment_exports_escape(client, evil_world, monkeypatch):
 def test_bonus_exports_escape(client, evil_world):
     client.force_login(evil_world["spec_a"])
     a = evil_world["a"]
-    month = timezone.localdate().replace(day=1).isoformat()
+    # The merchant's month, not the server's: in the last hours of a month (UTC) the
+    # purchase is already in the next month in Moscow.
+    month = a["merchant"].local_today().replace(day=1).isoformat()
     url = reverse("admin:onboarding_staff_bonus")
     query = {"merchant": a["merchant"].pk, "period": month}
     response = client.get(url, {**query, "export": "csv"})
