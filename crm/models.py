@@ -123,14 +123,14 @@ class Client(models.Model):
         verbose_name = _("client")
         verbose_name_plural = _("clients")
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "phone"], name="uniq_client_phone"),
+            # Phone first: it also serves a phone search across merchants (no phone index).
+            models.UniqueConstraint(fields=["phone", "merchant"], name="uniq_client_phone"),
             models.CheckConstraint(condition=Q(balance__gte=0), name="client_balance_nonneg"),
             models.CheckConstraint(
                 condition=~Q(referred_by=models.F("id")), name="client_not_own_referrer"
             ),
         ]
         indexes = [
-            models.Index(fields=["phone"]),
             models.Index(fields=["merchant", "card_code"]),
             models.Index(fields=["merchant", "source"]),
             models.Index(fields=["merchant", "tier"]),

@@ -21,6 +21,13 @@ from django.db.models import Model, Q
 from django.utils.module_loading import import_string
 
 
+class PendingEntries(Protocol):
+    count: int
+
+    def write(self, conn=None) -> int:
+        """Record the entries; how many were recorded."""
+
+
 class OpeningBalances(Protocol):
     def holders(self, client_ids: list[int], *, conn=None) -> set[int]:
         """Which of these clients already hold an opening balance."""
@@ -39,7 +46,7 @@ class OpeningBalances(Protocol):
     def start_balance(self, points: Decimal) -> Decimal:
         """The balance a client created with this opening balance starts with."""
 
-    def post_new(
+    def prepare_new(
         self,
         *,
         merchant_id: int,
@@ -48,10 +55,11 @@ class OpeningBalances(Protocol):
         reason: str,
         user_id: int | None,
         conn=None,
-    ) -> int:
-        """Record the opening balances of clients this transaction created, each already
-        holding `start_balance(points)`: entries only (nobody else sees these rows yet, and
-        none holds an opening balance); how many were recorded."""
+    ) -> PendingEntries:
+        """The opening balances of clients this transaction creates, each holding
+        `start_balance(points)`, made ready without a statement (the importer prepares them
+        while the server stores the clients): entries only, as nobody else sees these rows
+        yet and none holds an opening balance."""
 
     def reverse(
         self,

@@ -10,6 +10,10 @@ from django.utils.translation import gettext as _
 
 from .headers import PHONE
 
+# The first chunk is smaller: the writes (the database's share, the larger one) start after a
+# thousand rows are cleaned rather than after a full chunk.
+FIRST_CHUNK_ROWS = 1000
+
 
 class FirstRows:
     """The phones seen so far in the file, for in-file duplicates, with the row each was first
@@ -84,10 +88,12 @@ class FirstRows:
 
 def write_chunks(table, cleaner, report, size: int) -> Iterator[tuple[list, int, float]]:
     """Yield (records to write, rows read so far, fraction of the file read) for every
-    `size` new phones, in file order; `report` gets the rows, rejections, duplicates and
-    their messages (a duplicate's names its first row once the file has ended)."""
+    `size` new phones (the first chunk: at most `FIRST_CHUNK_ROWS`), in file order; `report`
+    gets the rows, rejections, duplicates and their messages (a duplicate's names its first
+    row once the file has ended)."""
     phones = FirstRows(expected=table.rows_hint or table.size // 100)  # CSV: ~100 B a row
     chunk = []
+    limit = min(size, FIRST_CHUNK_ROWS)
     phone_label = cleaner.label(PHONE)
     clean = cleaner.clean
     for number, cells in table.rows:
@@ -106,9 +112,9 @@ def write_chunks(table, cleaner, report, size: int) -> Iterator[tuple[list, int,
             phones.repeat(digits, record.phone, error)
             continue
         chunk.append(record)
-        if len(chunk) >= size:
+        if len(chunk) >= limit:
             yield chunk, report.rows_total, fraction_read(table, report.rows_total)
-            chunk = []
+            chunk, limit = [], size
     phones.name_first_rows()
     if chunk:
         yield chunk, report.rows_total, fraction_read(table, report.rows_total)

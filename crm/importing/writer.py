@@ -19,7 +19,7 @@ from operator import attrgetter
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections
 
 from crm.models import Client, ClientSource
-from crm.opening_balances import opening_balances
+from crm.opening_balances import PendingEntries, opening_balances
 from crm.pgcopy import copy_column, copy_text
 
 from .cleaning import CLIENT_FIELDS, NOTES, Record, merge_note, record_value, written_fields
@@ -226,7 +226,21 @@ class ClientWriter:
         if self.dry_run:
             return out
 
-        inserted, created_ids = self._insert_clients(new) if new else (0, {})
+        # New clients are inserted already holding their opening balance: the ledger records
+        # their entries only, made ready while the server stores the clients when it can.
+        def entries_for(ids: dict[str, int]) -> PendingEntries:
+            return balances.prepare_new(
+                merchant_id=self.merchant_id,
+                credits=[(ids[r.phone], r.points) for r in new if r.points and r.phone in ids],
+                created_at=self.now,
+                reason=self.reason,
+                user_id=self.user_id,
+                conn=self.conn,
+            )
+
+        inserted, created_ids, entries = (
+            self._insert_clients(new, entries_for) if new else (0, {}, None)
+        )
         # A phone created meanwhile by someone else is left to them: counted as skipped.
         lost = len(new) - inserted
         if lost:
@@ -234,19 +248,10 @@ class ClientWriter:
             out.skipped += lost
         if updates:
             self._update_clients(updates)
-        # New clients were inserted already holding their opening balance: the ledger
-        # records their entries only. Existing clients' first opening balances go through its
-        # lock order and once-ever rule.
-        out.opening_balances = balances.post_new(
-            merchant_id=self.merchant_id,
-            credits=[
-                (created_ids[r.phone], r.points) for r in new if r.points and r.phone in created_ids
-            ],
-            created_at=self.now,
-            reason=self.reason,
-            user_id=self.user_id,
-            conn=self.conn,
-        )
+        if entries is None:  # SQLite, or the chunk went through the temp table
+            entries = entries_for(created_ids)
+        out.opening_balances = entries.write(self.conn)
+        # Existing clients' first opening balances go through its lock order and once-ever rule.
         if credits:
             out.opening_balances += balances.post(
                 credits=credits,
@@ -273,14 +278,14 @@ class ClientWriter:
         row[self._balance_slot] = self._start(r.points) if r.points else Decimal("0.00")
         return row
 
-    def _insert_clients(self, new: list[Record]) -> tuple[int, dict[str, int]]:
+    def _insert_clients(self, new: list[Record], entries_for) -> tuple:
         """Insert new clients; return (rows inserted, {phone: id} at least for those with
-        points)."""
+        points, `entries_for(those ids)` if called while the server stored the rows, or None)."""
         table = Client._meta.db_table
         cols = ", ".join(self.client_columns)
         with self.conn.cursor() as cursor:
             if self.postgres:
-                return self._pg_insert_clients(cursor.cursor, new)
+                return self._pg_insert_clients(cursor.cursor, new, entries_for)
             convert = [(self.client_slots[self.columns[n]], c) for n, c in self.to_db.items()]
             balance_slot = self.client_slots["balance"]
             rows = []
@@ -304,7 +309,7 @@ class ClientWriter:
             for start in range(0, len(phones), IN_CHUNK):
                 cursor.execute(*self._by_phone("phone, id", phones[start : start + IN_CHUNK]))
                 ids.update(cursor.fetchall())
-            return inserted, ids
+            return inserted, ids, None
 
     def _copy_data(self, new: list[Record], ids: list[int]) -> str | None:
         """The new clients' rows as COPY text for `id, self._copy_columns`, built a column at a
@@ -324,17 +329,18 @@ class ClientWriter:
         columns.append([self._copy_tail] * len(new))
         return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
 
-    def _copy_into(self, raw, table: str, new: list[Record], ids: list[int], data) -> None:
+    def _copy_into(self, raw, table: str, new: list[Record], ids: list[int], data, meanwhile=None):
         """COPY the new clients with their ids into `table`: `data` from `_copy_data`, or
-        (None) row by row through the driver."""
-        if data is not None:
-            with raw.copy(f"COPY {table} (id, {self._copy_columns}) FROM STDIN") as copy:
-                copy.write(data)
-            return
-        columns = ", ".join(self.client_columns)
+        (None) row by row through the driver. `meanwhile()` runs once the rows are sent, while
+        the server is still storing them (it sends nothing); its result is returned."""
+        columns = self._copy_columns if data is not None else ", ".join(self.client_columns)
         with raw.copy(f"COPY {table} (id, {columns}) FROM STDIN") as copy:
-            for client_id, r in zip(ids, new, strict=True):
-                copy.write_row([client_id, *self._client_row(r)])
+            if data is not None:
+                copy.write(data)
+            else:
+                for client_id, r in zip(ids, new, strict=True):
+                    copy.write_row([client_id, *self._client_row(r)])
+            return meanwhile() if meanwhile else None
 
     def _new_ids(self, raw, count: int) -> list[int]:
         """`count` ids taken from the clients' id sequence, in increasing order, as the table
@@ -351,7 +357,7 @@ class ClientWriter:
         )
         return [row[0] for row in raw.fetchall()]
 
-    def _pg_insert_clients(self, raw, new: list[Record]) -> tuple[int, dict[str, int]]:
+    def _pg_insert_clients(self, raw, new: list[Record], entries_for):
         """COPY straight into the table inside a savepoint (the fast path), each row with an id
         taken beforehand from the table's sequence, so the new clients' ids need no read-back.
         If someone else created one of these phones since the look-up, redo the chunk through a
@@ -360,9 +366,10 @@ class ClientWriter:
         cols = ", ".join(self.client_columns)
         ids = self._new_ids(raw, len(new))
         data = self._copy_data(new, ids)
+        mine = dict(zip([r.phone for r in new], ids, strict=True))
         raw.execute("SAVEPOINT import_copy")
         try:
-            self._copy_into(raw, table, new, ids, data)
+            entries = self._copy_into(raw, table, new, ids, data, lambda: entries_for(mine))
             raw.execute("RELEASE SAVEPOINT import_copy")
         # The raw psycopg cursor raises the driver's own error class; the backend's `Database`
         # is the psycopg module, so SQLite-only installs never need the driver.
@@ -386,8 +393,8 @@ class ClientWriter:
                 f"ON CONFLICT (merchant_id, phone) DO NOTHING RETURNING phone, id"
             )
             created = dict(raw.fetchall())
-            return len(created), created
-        return len(new), dict(zip([r.phone for r in new], ids, strict=True))
+            return len(created), created, None
+        return len(new), mine, entries
 
     def _update_clients(self, updates: list[tuple[int, dict]]) -> None:
         table = Client._meta.db_table

@@ -14,7 +14,7 @@ from loyalty.models import LedgerEntry, LedgerKind
 
 from .accounts import lock_accounts, movement_apply
 from .batch import LedgerBatch
-from .writes import columns_write
+from .writes import PreparedRows, columns_prepare
 
 _IN_STEP = 5000
 # Amounts whose opening-balance outcome is kept (`_credit_outcome`): more than a chunk of the
@@ -103,7 +103,22 @@ def opening_balance_start(points: Decimal) -> Decimal:
     return balance
 
 
-def opening_balances_post_new(
+class NewEntries:
+    """New clients' opening-balance entries made ready (`opening_balances_prepare_new`), not
+    yet sent: `write` records them and returns how many."""
+
+    __slots__ = ("count", "rows")
+
+    def __init__(self, count: int, rows: PreparedRows | None):
+        self.count, self.rows = count, rows
+
+    def write(self, conn=None) -> int:
+        if self.rows is not None:
+            self.rows.write(conn or connections[DEFAULT_DB_ALIAS])
+        return self.count
+
+
+def opening_balances_prepare_new(
     *,
     merchant_id: int,
     credits: list[tuple[int, Decimal]],
@@ -111,11 +126,12 @@ def opening_balances_post_new(
     reason: str,
     user_id: int | None,
     conn=None,
-) -> int:
+) -> NewEntries:
     """The entries of clients created in this transaction with `opening_balance_start(points)`
-    already in their cached balance (the client import's new clients): their rows are the
-    caller's alone and hold no opening balance, so there is nothing to lock, look up or
-    update — one COPY / `executemany`. Return how many were recorded."""
+    already in their cached balance (the client import's new clients), made ready in Python
+    without a statement — the importer prepares them while the server is still storing the
+    clients. Their rows are the caller's alone and hold no opening balance, so there is nothing
+    to lock, look up or update: `write` sends one COPY / `executemany`."""
     conn = conn or connections[DEFAULT_DB_ALIAS]
     # The rows share every column but the client and the amounts.
     client_ids, booked_points, uncovered_points = [], [], []
@@ -125,24 +141,25 @@ def opening_balances_post_new(
             client_ids.append(client_id)
             booked_points.append(booked)
             uncovered_points.append(uncovered)
-    if client_ids:
-        columns_write(
-            LedgerEntry,
-            fixed={
-                "merchant_id": merchant_id,
-                "kind": LedgerKind.OPENING_BALANCE.value,
-                "reason": reason[:300],
-                "created_by_id": user_id,
-                "created_at": created_at,
-            },
-            columns={
-                "client_id": client_ids,
-                "points": booked_points,
-                "uncovered": uncovered_points,
-            },
-            conn=conn,
-        )
-    return len(client_ids)
+    if not client_ids:
+        return NewEntries(0, None)
+    rows = columns_prepare(
+        LedgerEntry,
+        fixed={
+            "merchant_id": merchant_id,
+            "kind": LedgerKind.OPENING_BALANCE.value,
+            "reason": reason[:300],
+            "created_by_id": user_id,
+            "created_at": created_at,
+        },
+        columns={
+            "client_id": client_ids,
+            "points": booked_points,
+            "uncovered": uncovered_points,
+        },
+        conn=conn,
+    )
+    return NewEntries(len(client_ids), rows)
 
 
 def opening_balances_reverse(
@@ -194,8 +211,8 @@ class LedgerOpeningBalances:
     def start_balance(self, points):
         return opening_balance_start(points)
 
-    def post_new(self, *, merchant_id, credits, created_at, reason, user_id, conn=None):
-        return opening_balances_post_new(
+    def prepare_new(self, *, merchant_id, credits, created_at, reason, user_id, conn=None):
+        return opening_balances_prepare_new(
             merchant_id=merchant_id,
             credits=credits,
             created_at=created_at,

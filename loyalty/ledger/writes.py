@@ -1,9 +1,9 @@
 """The ledger's set-based write shapes: rows inserted with one statement (`insert_rows`; on
 PostgreSQL a batch as one JSON array read `WITH ORDINALITY`, so the new keys come back in the
 rows' order), COPYed (`copy_rows`; `plain_rows_write` and `columns_write`, rows given as dicts
-or a column at a time), and the cached client figures written with one UPDATE per batch
-(`save_clients`: `VALUES` lists, or one JSON array for a large batch; `save_balances`: two
-array literals). How many values travel in one parameter, and which shape for what: `params`."""
+or a column at a time; `columns_prepare` makes them ready without sending them), and the cached
+client figures written with one UPDATE per batch (`save_clients`: `VALUES` lists, or one JSON
+array for a large batch; `save_balances`: two array literals). How many values travel in one parameter, and which shape for what: `params`."""
 
 from itertools import repeat
 
@@ -270,12 +270,42 @@ def plain_rows_write(model, rows: list[dict], *, conn) -> None:
     columns_write(model, fixed={}, columns=columns, conn=conn)
 
 
+class PreparedRows:
+    """Rows made ready for one write (`columns_prepare`): the statement and its COPY text or
+    parameter rows. Preparing is Python alone, so it may run while the connection's previous
+    statement is still being processed by the server; `write` sends them."""
+
+    __slots__ = ("sql", "data", "rows", "copy")
+
+    def __init__(self, sql: str, *, data: str | None = None, rows=None, copy: bool):
+        self.sql, self.data, self.rows, self.copy = sql, data, rows, copy
+
+    def write(self, conn) -> None:
+        with conn.cursor() as cursor:
+            if not self.copy:
+                cursor.executemany(self.sql, self.rows)
+                return
+            with cursor.cursor.copy(self.sql) as copy:
+                if self.data is not None:
+                    copy.write(self.data)
+                else:
+                    for row in self.rows:
+                        copy.write_row(row)
+
+
 def columns_write(model, *, fixed: dict, columns: dict[str, list], conn) -> None:
-    """Write rows given a column at a time into the model's table: `columns` {attname: one
-    value per row} (equal lengths), `fixed` {attname: the value of every row}; other fields
-    take their default. A fixed value is prepared for the database once, each distinct value
-    of a column once (`prepared_values`). PostgreSQL: COPY text, the fixed columns formatted
-    once as every line's tail; SQLite: one `executemany`. No primary keys come back."""
+    """Write rows given a column at a time into the model's table (`columns_prepare`, then
+    its write)."""
+    columns_prepare(model, fixed=fixed, columns=columns, conn=conn).write(conn)
+
+
+def columns_prepare(model, *, fixed: dict, columns: dict[str, list], conn) -> PreparedRows:
+    """Rows given a column at a time, ready to write into the model's table: `columns`
+    {attname: one value per row} (equal lengths), `fixed` {attname: the value of every row};
+    other fields take their default. A fixed value is prepared for the database once, each
+    distinct value of a column once (`prepared_values`). PostgreSQL: COPY text, the fixed
+    columns formatted once as every line's tail; SQLite: one `executemany`. Nothing is sent to
+    the database here. No primary keys come back."""
     shape = insert_shape(model)
     if shape.pre_save:
         raise ValueError(f"{model.__name__}: auto_now fields need model instances")
@@ -295,18 +325,13 @@ def columns_write(model, *, fixed: dict, columns: dict[str, list], conn) -> None
     table = qn(model._meta.db_table)
     column_list = ", ".join(qn(f.column) for f in varying + constant)
     rows = zip(*prepared, *map(repeat, tail), strict=False)  # the fixed values repeat
-    with conn.cursor() as cursor:
-        if conn.vendor == "postgresql":
-            data = copy_data(prepared, tail)
-            with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
-                if data is not None:
-                    copy.write(data)
-                else:
-                    for row in rows:
-                        copy.write_row(row)
-            return
-        marks = ", ".join(["%s"] * (len(varying) + len(constant)))
-        cursor.executemany(f"INSERT INTO {table} ({column_list}) VALUES ({marks})", list(rows))
+    if conn.vendor == "postgresql":
+        sql = f"COPY {table} ({column_list}) FROM STDIN"
+        data = copy_data(prepared, tail)
+        return PreparedRows(sql, data=data, rows=None if data is not None else rows, copy=True)
+    marks = ", ".join(["%s"] * (len(varying) + len(constant)))
+    sql = f"INSERT INTO {table} ({column_list}) VALUES ({marks})"
+    return PreparedRows(sql, rows=list(rows), copy=False)
 
 
 def column_defaults(fields) -> dict:

@@ -59,9 +59,12 @@ def test_the_client_table_keeps_an_index_for_each_filter_and_no_redundant_one():
         found = connection.introspection.get_constraints(cursor, Client._meta.db_table)
     indexed = {tuple(c["columns"]) for c in found.values() if c["index"] or c["unique"]}
     assert ("merchant_id",) not in indexed and ("source_detail",) not in indexed
+    # The phone leads the (phone, merchant) key, which also serves a search across merchants.
+    assert ("phone",) not in indexed
     assert found["uniq_client_phone"]["unique"]
+    assert found["uniq_client_phone"]["columns"] == ["phone", "merchant_id"]
     for columns in (
-        ("merchant_id", "phone"),
+        ("phone", "merchant_id"),
         ("merchant_id", "source"),
         ("merchant_id", "tier_id"),
     ):

@@ -101,11 +101,21 @@ def test_new_clients_ids_are_those_of_their_rows(as_text):
     writer = _writer(merchant)
     if not as_text:
         writer._copy_tail = None  # the driver's row writer
+    prepared = []  # the ids the opening-balance entries were made ready for, rows in flight
+
+    def entries_for(ids):
+        prepared.append(dict(ids))
+        return f"entries {len(prepared)}"
+
     with transaction.atomic():
-        inserted, ids = writer._insert_clients(_chunk(0, 4))  # +79135550003 exists: redone
+        # +79135550003 exists: redone through the temp table; what was made ready meanwhile
+        # for the failed COPY is dropped (the caller prepares them again from the ids).
+        inserted, ids, entries = writer._insert_clients(_chunk(0, 4), entries_for)
         assert inserted == 3 and set(ids) == {"+79135550000", "+79135550001", "+79135550002"}
-        inserted, more = writer._insert_clients(_chunk(4, 4))  # the fast path
+        assert entries is None
+        inserted, more, entries = writer._insert_clients(_chunk(4, 4), entries_for)  # fast path
         assert inserted == 4 and len(more) == 4
+        assert entries == f"entries {len(prepared)}" and prepared[-1] == more
         ids.update(more)
     table = dict(
         Client.objects.filter(merchant=merchant).exclude(pk=others.pk).values_list("phone", "id")

@@ -101,6 +101,38 @@ def test_second_process_gives_the_in_process_result(tmp_path, settings, monkeypa
     )
 
 
+def test_the_first_chunk_is_smaller_and_changes_nothing_else(tmp_path, settings, monkeypatch):
+    """The first write chunk holds at most `FIRST_CHUNK_ROWS` new phones (the writes start
+    sooner), every later one `CHUNK_ROWS`; clients, counts and messages are those of equal
+    chunks."""
+    sizes = []
+    original = import_parallel.write_chunks
+
+    def noting(*args, **kwargs):
+        for chunk in original(*args, **kwargs):
+            sizes.append(len(chunk[0]))
+            yield chunk
+
+    monkeypatch.setattr(import_parallel, "write_chunks", noting)
+    monkeypatch.setattr(import_service, "CHUNK_ROWS", 120)
+    settings.IMPORT_PARALLEL_MIN_BYTES = 0
+    path = write_csv(tmp_path / "c.csv", _rows(700))
+    equal, ramped = MerchantFactory(slug="equal"), MerchantFactory(slug="ramped")
+    monkeypatch.setattr(import_sorting, "FIRST_CHUNK_ROWS", 1000)
+    one = clients_import(merchant=equal, path=str(path))
+    assert sizes[:-1] == [120] * (len(sizes) - 1)
+    sizes.clear()
+    monkeypatch.setattr(import_sorting, "FIRST_CHUNK_ROWS", 30)
+    two = clients_import(merchant=ramped, path=str(path))
+    assert sizes[0] == 30 and sizes[1:-1] == [120] * (len(sizes) - 2) and sum(sizes) == two.created
+    differ = {"merchant", "written_at"}
+    assert {k: v for k, v in one.as_dict().items() if k not in differ} == {
+        k: v for k, v in two.as_dict().items() if k not in differ
+    }
+    assert one.created > 0 and one.rejected > 0 and one.duplicates > 0
+    assert _clients(equal) == _clients(ramped)
+
+
 def test_a_dry_run_in_a_second_process_keeps_the_same_rejected_rows(tmp_path, settings):
     path = write_csv(tmp_path / "c.csv", _rows(400))
     merchant = MerchantFactory()

@@ -14,7 +14,7 @@ from crm.importing import clients_import
 from crm.models import Client
 from loyalty.ledger import writes
 from loyalty.ledger.accounts import movement_apply
-from loyalty.ledger.opening import opening_balance_start, opening_balances_post_new
+from loyalty.ledger.opening import opening_balance_start, opening_balances_prepare_new
 from loyalty.ledger.shapes import insert_shape
 from loyalty.ledger.writes import columns_write, copy_data, plain_rows_write
 from loyalty.models import LedgerEntry, LedgerKind
@@ -76,7 +76,7 @@ def written_three_ways(user_id) -> tuple[list, list, list]:
         plain_rows_write(LedgerEntry, rows, conn=connection)
         found.append(stored_rows(merchant))
         LedgerEntry.objects.filter(merchant=merchant).delete()
-        recorded = opening_balances_post_new(
+        entries = opening_balances_prepare_new(
             merchant_id=merchant.pk,
             credits=credits,
             created_at=AT,
@@ -84,6 +84,8 @@ def written_three_ways(user_id) -> tuple[list, list, list]:
             user_id=user_id,
             conn=connection,
         )
+        assert not stored_rows(merchant)  # made ready, nothing sent yet
+        recorded = entries.write(connection)
         found.append(stored_rows(merchant))
     assert recorded == len(rows) == len(AMOUNTS) - 1
     return tuple(found)
