@@ -208,7 +208,7 @@ IMPORT_MAX_LINE_CHARS = env.int("IMPORT_MAX_LINE_CHARS", default=1024**2)
 IMPORT_PARALLEL_MIN_BYTES = env.int("IMPORT_PARALLEL_MIN_BYTES", default=1024**2)
 # SQLite: an import of at least this many rows (estimated from the file's size) into a client
 # table no larger than the file builds the table's non-unique indexes once, at the end
-# (crm.importing.indexes); 0 = always update them row by row.
+# (crm.importing.upkeep); 0 = always update them row by row.
 IMPORT_DEFER_INDEXES_MIN_ROWS = env.int("IMPORT_DEFER_INDEXES_MIN_ROWS", default=20_000)
 # A workbook that unpacks to more than this is read by the worker, whatever its upload size.
 IMPORT_ASYNC_THRESHOLD_UNPACKED_BYTES = env.int(

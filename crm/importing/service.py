@@ -24,10 +24,10 @@ from .cleaning import RowCleaner
 from .errors import ImportFileError
 from .fixes import RecordingCleaner, rows_with_fixes
 from .headers import PHONE
-from .indexes import client_indexes_deferred, foreign_keys_checked_per_statement
 from .parallel import chunks_to_write, use_second_process
 from .readers import open_table
 from .undo import RecordingWriter
+from .upkeep import client_indexes_deferred, foreign_keys_checked_per_statement
 from .writer import ClientWriter
 
 logger = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """PostgreSQL: the import has the server check foreign keys at the end of each of its
-statements, not all at the commit (`crm.importing.indexes.foreign_keys_checked_per_statement`),
+statements, not all at the commit (`crm.importing.upkeep.foreign_keys_checked_per_statement`),
 and defers them again once its rows are written; on SQLite nothing changes."""
 
 import pytest

@@ -1,5 +1,5 @@
 """SQLite: a large import into a small client table builds the table's non-unique indexes once,
-at the end (`crm.importing.indexes`); the rows, the report and the indexes come out as with the
+at the end (`crm.importing.upkeep`); the rows, the report and the indexes come out as with the
 indexes updated row by row, and a failed import keeps every index."""
 
 import pytest
@@ -7,7 +7,7 @@ from django.db import connection
 
 from crm.importing import clients_import
 from crm.importing import service as import_service
-from crm.importing.indexes import defer_worth_it
+from crm.importing.upkeep import defer_worth_it
 from crm.models import Client
 from loyalty.models import LedgerEntry
 from tests.crm.import_files import write_csv

@@ -1,12 +1,14 @@
-"""SQLite: a large import into a small client table builds the table's secondary indexes once,
-at the end, instead of updating each of them for every inserted row.
+"""What the database keeps up for each client an import inserts: on SQLite the client table's
+secondary indexes, which a large import into a small table builds once at the end instead of
+updating each of them for every inserted row; on PostgreSQL the foreign keys, checked after each
+statement rather than all at the commit.
 
 Every non-unique index of the client table is updated for each inserted client — a B-tree
 descent and a page write per index and row, a cost that grows faster than the rows once the
 indexes outgrow SQLite's page cache. When the file is at least as large as the whole table
 (a merchant's first import on a young base) and big enough to matter, those indexes are dropped
 at the start of the import's transaction and created again from their own stored definitions
-right before it commits: one sort per index. The unique key (merchant, phone), which the import
+right before it commits: one sort per index. The unique key (phone, merchant), which the import
 looks clients up by and which keeps phones unique, is never dropped. SQLite's schema changes
 are transactional: a failed or killed import rolls the indexes back with everything else, and
 other connections read the committed schema meanwhile (SQLite serialises writers, so none
