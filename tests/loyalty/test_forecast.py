@@ -1,7 +1,7 @@
 """The program forecast: a small history replayed through a draft, worked out by hand."""
 
 import json
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal as D
 from io import StringIO
 from zoneinfo import ZoneInfo
@@ -216,7 +216,8 @@ def test_chosen_draft_becomes_the_program(shop):
 
 def test_command_json_and_html(shop):
     a = ClientFactory(merchant=shop)
-    buy(shop, a, shop.local_today().replace(day=1), 1000)
+    # yesterday: the history window ends the day before today, whatever the month
+    buy(shop, a, shop.local_today() - timedelta(days=1), 1000)
     draft = draft_save(merchant=shop, name="Two tiers", settings=DRAFT, redeem_share_percent=100)
     out = StringIO()
     call_command(

@@ -1,7 +1,7 @@
 """The forecast page: two drafts side by side, the chosen one becomes the program, another
 merchant's page is not found."""
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from decimal import Decimal as D
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,7 @@ def setup(client):
     merchant.specialists.add(user)
     client.force_login(user)
     buyer = ClientFactory(merchant=merchant)
-    day = merchant.local_today().replace(day=1)
+    day = merchant.local_today() - timedelta(days=1)  # the history window ends yesterday
     Purchase.objects.create(
         merchant=merchant,
         client=buyer,
