@@ -30,14 +30,15 @@ class ClientSource(models.TextChoices):
 
 
 class Client(models.Model):
-    # Every look-up by merchant has a composite index that leads with it, so the key has no
-    # index of its own: each purchase rewrites the client's row, and every index pays for that.
+    # No index of its own (composite indexes lead with it: each index costs every row write);
+    # on PostgreSQL triggers check it once per statement instead of per row (migration 0016).
     merchant = models.ForeignKey(
         Merchant,
         on_delete=models.CASCADE,
         related_name="clients",
         verbose_name=_("merchant"),
         db_index=False,
+        db_constraint=False,
     )
     phone = models.CharField(_("phone"), max_length=20, help_text=_("E.164, e.g. +79131234567"))
     full_name = models.CharField(_("full name"), max_length=200, blank=True)
@@ -67,7 +68,7 @@ class Client(models.Model):
         on_delete=models.SET_NULL,
         related_name="clients",
         verbose_name=_("tier"),
-        db_index=False,  # indexed where set (Meta); look-ups by merchant use (merchant, tier)
+        db_index=False,  # indexed where set (Meta), alone and after the merchant
     )
     tier_locked = models.BooleanField(
         _("tier assigned manually"),
@@ -88,8 +89,7 @@ class Client(models.Model):
         help_text=_("Free text; an import keeps chosen columns here, one “Column: value” a line."),
     )
     consent = models.BooleanField(_("consent to messages"), default=True)
-    # Cached aggregates, always changed in the same transaction as the rows they sum,
-    # under a row lock on the client.
+    # Cached aggregates, changed in the transaction of the rows they sum, the client locked.
     balance = models.DecimalField(_("balance, points"), max_digits=14, decimal_places=2, default=0)
     total_spent = models.DecimalField(_("total spent"), max_digits=14, decimal_places=2, default=0)
     purchases_count = models.PositiveIntegerField(_("purchases"), default=0)
@@ -97,20 +97,17 @@ class Client(models.Model):
     last_purchase_at = models.DateTimeField(_("last purchase"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
-    # What points expiry counts from: the last purchase, else joining, else creation. The
-    # database computes it in the statement that changes its sources (the engine's purchase
-    # update included), so the daily expiry selection is an index range, not a scan.
+    # What points expiry counts from (last purchase, else joining, else creation), computed by
+    # the database in the statement that changes its sources: expiry selects an index range.
     last_activity_at = models.GeneratedField(
         expression=Coalesce("last_purchase_at", "joined_at", "created_at"),
         output_field=models.DateTimeField(),
         db_persist=True,
         verbose_name=_("last activity"),
     )
-    # Whether the client holds points, stored so that the expiry index below names it rather
-    # than `balance`: a balance moving from one positive amount to another (win-back credits,
-    # gift burns, campaign points) then changes no indexed column and, with the table's fill
-    # factor of 90 (migration 0012) leaving room on the page, is a HOT update that writes
-    # none of the client's indexes.
+    # Stored so that the expiry index names it, not `balance`: a balance moving between positive
+    # amounts changes no indexed column and, with fill factor 90 (0012) leaving room on the
+    # page, is a HOT update that writes none of the client's indexes.
     has_points = models.GeneratedField(
         expression=Q(balance__gt=0),
         output_field=models.BooleanField(),
@@ -131,9 +128,7 @@ class Client(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["merchant", "card_code"]),
             models.Index(fields=["merchant", "source"]),
-            models.Index(fields=["merchant", "tier"]),
             models.Index(fields=["merchant", "created_at"]),
             # The daily run's selections: balances that may expire, birthdays by day of year.
             models.Index(
@@ -157,8 +152,13 @@ class Client(models.Model):
                 name="client_referred_by",
             ),
             models.Index(fields=["tier"], condition=Q(tier__isnull=False), name="client_tier"),
-            # Imported and walk-in contacts have neither a purchase nor a join date; the
-            # selections by them are ranges, which imply the column is set.
+            models.Index(
+                fields=["merchant", "tier"], condition=Q(tier__isnull=False), name="client_tiered"
+            ),
+            models.Index(
+                fields=["merchant", "card_code"], condition=~Q(card_code=""), name="client_card"
+            ),
+            # Imported contacts have no purchase or join date; selections by them are ranges.
             models.Index(
                 fields=["merchant", "last_purchase_at"],
                 condition=Q(last_purchase_at__isnull=False),

@@ -29,7 +29,8 @@ def client_find(*, merchant: Merchant, query: str) -> ClientMatch:
     text = (query or "").strip()
     if not text:
         return ClientMatch(None, False, None)
-    card = Client.objects.filter(merchant=merchant, card_code=text).first()
+    # the card index holds only the clients with a card: said here, a prepared plan uses it too
+    card = Client.objects.filter(merchant=merchant, card_code=text).exclude(card_code="").first()
     if card is not None:
         return ClientMatch(card, False, None)
     try:

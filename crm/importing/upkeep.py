@@ -15,7 +15,8 @@ other connections read the committed schema meanwhile (SQLite serialises writers
 writes while the import holds the table). PostgreSQL keeps its indexes (dropping one there
 would lock the table for every other merchant); there the import has the server check its
 foreign keys after each statement rather than all at the commit
-(`foreign_keys_checked_per_statement`)."""
+(`foreign_keys_checked_per_statement`). The client's merchant key is no foreign key there: triggers
+check it once per statement (crm migration 0016), not once per inserted client."""
 
 from contextlib import contextmanager
 
@@ -70,11 +71,12 @@ def foreign_keys_checked_per_statement(conn):
     """PostgreSQL, within the caller's transaction: check the deferred foreign keys at the end
     of each statement of the body instead of all at the commit, then defer them again.
 
-    Every written row references rows that already exist (the merchant, the client a ledger
-    entry belongs to), so checking per statement refuses nothing a commit would accept. What
-    changes is when the server does it: about a tenth of a large import's time is the merchant
-    key checked once per new client, and at the commit the reading process and the writer only
-    wait for it, while after each COPY it overlaps the reading and cleaning of the next chunk.
+    Every written row references rows that already exist (the client an opening-balance entry
+    belongs to, the run a prior value belongs to), so checking per statement refuses nothing a
+    commit would accept. What changes is when the server does it: at the commit the reading
+    process and the writer only wait for it, while after each COPY it overlaps the reading and
+    cleaning of the next chunk. (The clients' merchant key, once a tenth of a large import's
+    time, is checked per statement by its triggers whatever this mode: crm migration 0016.)
     The body's exception leaves the mode to the rollback."""
     if conn.vendor != "postgresql":
         yield
