@@ -7,9 +7,8 @@ phone was created meanwhile), changed clients are updated in one `executemany`, 
 balances go through the points ledger (`crm.opening_balances`, which loyalty installs): a new
 client is inserted holding the balance the ledger starts it with and the ledger then records its
 entry; an existing client's goes through the ledger's lock order and once-per-client rule. No
-model instances on the hot path for clients. PostgreSQL skips the look-up while a merchant that
-had no clients holds only the run's own (`ClientWriter._look_up`). Column defaults and SQLite's
-value conversions: `rowvalues`. The caller owns the transaction."""
+model instances; PostgreSQL skips the look-up while a merchant that had no clients holds only
+the run's own (`_look_up`); defaults: `rowvalues`. The caller owns the transaction."""
 
 import datetime as dt
 from dataclasses import dataclass, field
@@ -40,6 +39,9 @@ class ChunkOutcome:
 
 class ClientWriter:
     """Applies records for one merchant. `dry_run` reads the same way and writes nothing."""
+
+    # Called while the server stores a COPY's rows: the import takes its next chunk then.
+    while_copying = staticmethod(lambda: None)
 
     def __init__(
         self,
@@ -72,16 +74,14 @@ class ClientWriter:
             },
         )
         self.client_slots = {c: self.client_columns.index(c) for c in self.client_columns}
-        # The Client attributes written, by name, each with its merge rule and (SQLite) the
-        # conversion of its Python value for the driver — nothing depends on their order.
+        # The attributes written, by name, each with its merge rule and (SQLite) conversion.
         self.fields = written_fields()
         self.columns = {n: Client._meta.get_field(n).column for n in self.fields}
         self.merges = {n: keep_or_fill for n in CLIENT_FIELDS}
         self.merges.update({spec.attribute: spec.merge for spec in REGISTERED.values()})
         self.merges[NOTES] = merge_note
         self.to_db = {} if self.postgres else sqlite_converters(self.fields, self.conn)
-        # Where a new client's values go in the insert row, by name.
-        slots = self.client_slots
+        slots = self.client_slots  # where a new client's values go in the insert row
         self._phone_slot, self._balance_slot = slots["phone"], slots["balance"]
         self._record_slots = [(slots[self.columns[n]], n) for n in CLIENT_FIELDS]
         self._record_slots.append((slots[self.columns[NOTES]], "note"))
@@ -95,9 +95,7 @@ class ClientWriter:
                 self.client_template[slot] = ops.adapt_datetimefield_value(now)
         self._temp_ready = False
         self._id_sequence: str | None = None  # PostgreSQL: the sequence of the clients' ids
-        # PostgreSQL, real run: None until the first chunk, then whether the merchant's clients
-        # are all this run's own (see `_look_up`).
-        self._own_clients_only: bool | None = None
+        self._own_clients_only: bool | None = None  # PostgreSQL: see `_look_up`
         self._start = opening_balances().start_balance
         # PostgreSQL's COPY text (`_copy_data`): a record's own columns (phone, the written
         # fields, the balance), then every other column's fixed value formatted once as the
@@ -121,7 +119,7 @@ class ClientWriter:
     def _by_phone(self, columns: str, phones: list[str]) -> tuple[str, list]:
         """(SQL, params) selecting `columns` of this merchant's clients with these phones.
 
-        PostgreSQL probes the (merchant, phone) key once per phone: inside the import's
+        PostgreSQL probes the (phone, merchant) key once per phone: inside the import's
         transaction the statistics do not know the rows it wrote, and a plain
         `phone = ANY(…)` was run as a scan of the merchant's clients filtered by the list —
         a cost that grew with the square of the file (LIMIT 1 keeps the probe a probe)."""
@@ -331,8 +329,8 @@ class ClientWriter:
 
     def _copy_into(self, raw, table: str, new: list[Record], ids: list[int], data, meanwhile=None):
         """COPY the new clients with their ids into `table`: `data` from `_copy_data`, or
-        (None) row by row through the driver. `meanwhile()` runs once the rows are sent, while
-        the server is still storing them (it sends nothing); its result is returned."""
+        (None) row by row through the driver. Once the rows are sent, while the server stores
+        them, `meanwhile()` (its result returned) and `while_copying()` run; they send nothing."""
         columns = self._copy_columns if data is not None else ", ".join(self.client_columns)
         with raw.copy(f"COPY {table} (id, {columns}) FROM STDIN") as copy:
             if data is not None:
@@ -340,7 +338,9 @@ class ClientWriter:
             else:
                 for client_id, r in zip(ids, new, strict=True):
                     copy.write_row([client_id, *self._client_row(r)])
-            return meanwhile() if meanwhile else None
+            done = meanwhile() if meanwhile else None
+            self.while_copying()
+            return done
 
     def _new_ids(self, raw, count: int) -> list[int]:
         """`count` ids taken from the clients' id sequence, in increasing order, as the table

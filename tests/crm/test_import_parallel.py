@@ -10,6 +10,8 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import connection
+from psycopg import pq
 
 from crm.importing import clients_import, readers
 from crm.importing import headers as h
@@ -20,6 +22,7 @@ from crm.importing.cleaning import Record, RowCleaner, parse_email
 from crm.importing.errors import ImportFileError
 from crm.models import Client
 from loyalty.models import LedgerEntry
+from tests.conftest import requires_postgres
 from tests.crm.import_files import HEADER_RU, write_csv
 from tests.factories import ClientFactory, MerchantFactory
 
@@ -131,6 +134,42 @@ def test_the_first_chunk_is_smaller_and_changes_nothing_else(tmp_path, settings,
     }
     assert one.created > 0 and one.rejected > 0 and one.duplicates > 0
     assert _clients(equal) == _clients(ramped)
+
+
+@requires_postgres
+def test_the_writer_takes_the_next_chunk_while_the_server_stores_one(
+    tmp_path, settings, monkeypatch
+):
+    """PostgreSQL with a second reading process: each chunk's COPY takes the next chunk from
+    the reader while the server stores the rows (`service._OneAhead`); the outcome is the
+    in-process one."""
+    taken = []
+    original = import_service._OneAhead.fetch
+
+    def noting(self):
+        copying = connection.connection.info.transaction_status
+        original(self)
+        taken.append((copying, self.ahead is import_service._END))
+
+    monkeypatch.setattr(import_service._OneAhead, "fetch", noting)
+    monkeypatch.setattr(import_service, "CHUNK_ROWS", 120)
+    path = write_csv(tmp_path / "c.csv", _rows(700))
+    serial, ahead = MerchantFactory(slug="serial"), MerchantFactory(slug="ahead")
+    settings.IMPORT_PARALLEL_MIN_BYTES = 0
+    one = clients_import(merchant=serial, path=str(path))
+    assert taken == []
+    settings.IMPORT_PARALLEL_MIN_BYTES = 1
+    two = clients_import(merchant=ahead, path=str(path))
+    # one take per chunk written, each during its COPY (a command in progress on the
+    # connection); the last one took the end of the file
+    assert len(taken) >= two.created // 120
+    assert {status for status, _end in taken} == {pq.TransactionStatus.ACTIVE}
+    assert [end for _status, end in taken] == [False] * (len(taken) - 1) + [True]
+    differ = {"merchant", "written_at"}
+    assert {k: v for k, v in one.as_dict().items() if k not in differ} == {
+        k: v for k, v in two.as_dict().items() if k not in differ
+    }
+    assert _clients(serial) == _clients(ahead)
 
 
 def test_a_dry_run_in_a_second_process_keeps_the_same_rejected_rows(tmp_path, settings):
