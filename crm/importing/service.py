@@ -267,7 +267,7 @@ def _run(table, cleaner: RowCleaner, writer: ClientWriter, report: ImportReport,
     parallel = use_second_process(table.size)
     pipeline = _Pipeline(writer, report, threaded=not parallel)
     chunks = chunks_to_write(table, cleaner, report, CHUNK_ROWS, parallel=parallel)
-    if parallel:  # the writer takes the next chunk while the server stores the current one
+    if parallel and writer.postgres:  # the next chunk taken while the server stores a COPY
         chunks = _OneAhead(chunks)
         writer.while_copying = chunks.fetch
     try:

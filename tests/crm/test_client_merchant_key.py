@@ -19,8 +19,8 @@ pytestmark = pytest.mark.django_db
 MISSING = 987_654_321
 
 
-def _client(merchant_id, phone="+79130000001", **extra):
-    return Client(merchant_id=merchant_id, phone=phone, **extra)
+def _client(merchant_id, phone="+79130000001"):
+    return Client(merchant_id=merchant_id, phone=phone)
 
 
 def _index_definitions() -> dict:
