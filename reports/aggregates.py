@@ -69,6 +69,27 @@ def add_sales(into: dict, other: dict) -> dict:
     return into
 
 
+def regroup(rows: list[dict], by: tuple, *, fields=tuple(SALES_FIELDS)) -> list[dict]:
+    """Rows grouped by more keys, summed over the others: the figures by channel and by month
+    from one statement grouped by both. Rows without one of the keys (`sales`' row of zeros
+    when there are none) are left out; `by` empty gives one row (of zeros when there are no
+    rows)."""
+    merged: dict = {}
+    for row in rows:
+        if any(k not in row for k in by):
+            continue
+        key = tuple(row[k] for k in by)
+        into = merged.get(key)
+        if into is None:
+            merged[key] = {**{k: row[k] for k in by}, **{f: row[f] for f in fields}}
+        else:
+            for f in fields:
+                into[f] += row[f]
+    if not by and not merged:
+        return [{f: (ZERO if f in SALES_FIELDS and f not in COUNT_FIELDS else 0) for f in fields}]
+    return list(merged.values())
+
+
 def client_channel(prefix: str = "") -> Case:
     """SQL expression for a client's channel (referral first, then its source)."""
     return Case(

@@ -198,12 +198,17 @@ def point_b(
     snap = snapshot_for(merchant) if use_snapshot else None
     through = snap.rollup_through if snap else None
 
-    total = agg.sales(merchant, period, through=through)[0]
-    by_channel = agg.sales(merchant, period, by=("channel",), through=through)
-    by_detail = agg.sales(merchant, period, by=("channel", "source_detail"), through=through)
-    by_month = agg.sales(merchant, period, by=("month",), through=through)
-    members_by_channel = agg.members(merchant, period, by=("channel",), through=through)
-    members_by_month = agg.members(merchant, period, by=("month",), through=through)
+    # by month and channel in one statement (a few rows per month: the channels are few), the
+    # totals, channels and months summed from it; the details apart (a merchant may have many)
+    fine = agg.sales(merchant, period, by=("month", "channel"), through=through)
+    total = agg.regroup(fine, ())[0]
+    by_channel = agg.regroup(fine, ("channel",))
+    by_month = agg.regroup(fine, ("month",))
+    detail_rows = agg.sales(merchant, period, by=("channel", "source_detail"), through=through)
+    by_detail = agg.regroup(detail_rows, ("channel", "source_detail"))
+    joined = agg.members(merchant, period, by=("month", "channel"), through=through)
+    members_by_channel = agg.regroup(joined, ("channel",), fields=("joined",))
+    members_by_month = agg.regroup(joined, ("month",), fields=("joined",))
     if snap and is_default and snap.clients:
         clients = load(ClientLevel, snap.clients)
     else:

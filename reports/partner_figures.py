@@ -1,14 +1,15 @@
 """The partners block's figures kept by the nightly refresh (`partners_refresh`).
 
 One `PartnerClient` row per partner client (source "partner", whatever its referrer: the block
-is by source, not by channel) with its kept card purchases over all time, and per partner name
-the sums of those rows (`PartnerFigures.partners`). A night folds again only the clients that can
-have changed since the last refresh's marks — a purchase or a refund recorded past them, a
-channel key or join time changed (`ClientChange`, read before the members' refresh deletes the
-rows), a client recorded past the clients' mark — and carries the sums: − their rows as kept,
-+ their rows folded now. A full refresh (or one without kept figures in step with the
-snapshot) folds every partner client. The dashboard reads the sums and corrects them live for
-the clients changed since (`reports.partners`).
+is by source, not by channel) with its kept card purchases recorded up to the refresh's
+purchase mark, and per partner name the sums of those rows (`PartnerFigures.partners`). A
+night folds again only the clients that can have changed since the last refresh's marks — a
+purchase or a refund recorded past them, a channel key or join time changed (`ClientChange`,
+read before the members' refresh deletes the rows), a client recorded past the clients' mark —
+and carries the sums: − their rows as kept, + their rows folded now. A full refresh (or one
+without kept figures in step with the snapshot) folds every partner client. The dashboard
+reads the sums, adds the purchases recorded past the mark and recomputes live the clients
+otherwise changed since (`reports.partners`).
 
 Like the rollup, what no mark records (a deleted purchase, a purchase moved to another client)
 waits for the next full refresh."""
@@ -45,48 +46,48 @@ def kept(prefix: str = "") -> Q:
 def changed_client_ids(
     merchant: Merchant,
     *,
-    purchases_after: int,
+    purchases_after: int | None,
     refunds_after: int,
     clients_after: int,
     also: QuerySet | None = None,
 ) -> set[int]:
     """Ids of the clients whose partner figures can differ from their rows folded with these
-    marks: a partner client (one with a row) with a purchase or refund recorded past them, a
-    client whose channel keys or join time changed (the change rows not yet read by a refresh)
-    or recorded past the clients' mark; and the ids of `also` (a one-column query of rows). A
-    client without a row whose channel keys did not change is no partner client: its purchases
-    need no look."""
-    bought = Purchase.objects.filter(merchant=merchant, pk__gt=purchases_after)
+    marks: a partner client (one with a row) with a purchase (unless `purchases_after` is None:
+    the page adds those purchases to the rows, `reports.partners`) or a refund recorded past
+    them, a client whose channel keys or join time changed (the change rows not yet read by a
+    refresh) or recorded past the clients' mark; and the ids of `also` (a one-column query of
+    rows). A client without a row whose channel keys did not change is no partner client: its
+    purchases need no look."""
     refunded = Purchase.objects.filter(
         pk__in=Refund.objects.filter(merchant=merchant, pk__gt=refunds_after).values("purchase_id")
     )
-    # the rows of the buyers past the marks: the night's few thousand buyers on the inner side
-    # (rows whose client is among them), not the merchant's every row hashed against them
     rows = PartnerClient.objects.order_by()
     changes = ClientChange.objects.filter(merchant_id=merchant.pk)
     new = Client.objects.filter(merchant=merchant, pk__gt=clients_after)
-    return {
-        pk
-        for (pk,) in rows.filter(client_id__in=bought.values("client_id"))
-        .values_list("client_id")
-        .union(
-            rows.filter(client_id__in=refunded.values("client_id")).values_list("client_id"),
-            changes.order_by().values_list("client_id"),
-            new.order_by().values_list("pk"),
-            *([also.order_by().values_list("client_id")] if also is not None else []),
-        )
-    }
+    parts = [
+        changes.order_by().values_list("client_id"),
+        new.order_by().values_list("pk"),
+        *([also.order_by().values_list("client_id")] if also is not None else []),
+    ]
+    if purchases_after is not None:
+        # the rows of the buyers past the marks: the night's few thousand buyers on the inner
+        # side (rows whose client is among them), not the merchant's every row hashed against them
+        bought = Purchase.objects.filter(merchant=merchant, pk__gt=purchases_after).order_by()
+        parts.append(rows.filter(client_id__in=bought.values("client_id")).values_list("client_id"))
+    first = rows.filter(client_id__in=refunded.values("client_id")).values_list("client_id")
+    return {pk for (pk,) in first.union(*parts)}
 
 
-def fold(merchant: Merchant, client_ids=None) -> list[PartnerClient]:
-    """The partner clients (of `client_ids` when given) folded from their purchases now."""
+def fold(merchant: Merchant, client_ids=None, *, through: int) -> list[PartnerClient]:
+    """The partner clients (of `client_ids` when given) folded from their purchases recorded up
+    to the purchase mark `through`."""
     if client_ids is None:
         clients = Client.objects.filter(merchant=merchant, source=ClientSource.PARTNER)
     else:
         # by key alone: with the merchant and source in the statement PostgreSQL reads the
         # source index's every partner client to intersect them; others are dropped below
         clients = Client.objects.filter(pk__in=client_ids)
-    k = kept("purchases__")
+    k = kept("purchases__") & Q(purchases__pk__lte=through)
     net = F("purchases__amount") - F("purchases__refunded_amount")
     rows = (
         clients.order_by()
@@ -191,7 +192,7 @@ def partners_refresh(*, merchant: Merchant, full: bool, marks: dict, clients_mar
     rows = PartnerClient.objects.filter(merchant=merchant)
     if previous is None:
         rows.delete()
-        folded = fold(merchant)
+        folded = fold(merchant, through=marks["purchases_seen_id"])
         totals = totals_add({}, folded)
         mode = "full"
     else:
@@ -205,7 +206,7 @@ def partners_refresh(*, merchant: Merchant, full: bool, marks: dict, clients_mar
         old = rows.filter(client_id__in=ids)
         totals_merge(totals, rows_totals(old), -1)  # summed by the database, as the page does
         old.delete()
-        folded = fold(merchant, ids)
+        folded = fold(merchant, ids, through=marks["purchases_seen_id"])
         totals_add(totals, folded)
         mode = "incremental"
     PartnerClient.objects.bulk_create(folded, batch_size=5000)

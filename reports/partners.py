@@ -4,12 +4,14 @@ the period.
 
 A large merchant's block is read from the figures the nightly refresh keeps
 (`reports.partner_figures`) when they serve the period — it starts before none of the kept
-partner clients' purchases (the default, since the first record, always) — corrected live for
-the clients changed since the refresh (new purchases and refunds, changed channel keys, new
-clients) and for those with a purchase after the period's end. Any other period, and a merchant
-without kept figures, is computed live; both give the same figures."""
+partner clients' purchases (the default, since the first record, always) — with the purchases
+recorded since the refresh's mark added, and computed live for the clients otherwise changed
+since (refunds, changed channel keys, new clients) and for those with a purchase after the
+period's end. Any other period, and a merchant without kept figures, is computed live; both
+give the same figures."""
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
@@ -31,6 +33,7 @@ from .partner_figures import (
     totals_load,
     totals_merge,
 )
+from .replica import read_connection
 
 # More clients changed since the refresh than this: the block is computed live.
 STORED_MAX_CHANGED = 20_000
@@ -124,9 +127,9 @@ def _purchases(merchant: Merchant, since: datetime | None, until: datetime):
 
 
 def stored_totals(merchant: Merchant, since: datetime | None, until: datetime) -> dict | None:
-    """The kept figures corrected live for the clients changed since, or None when they do not
-    serve the period (no kept figures in step with the snapshot, a kept purchase before its
-    start, too many clients to correct)."""
+    """The kept figures with the purchases recorded since added and the clients otherwise
+    changed since computed live, or None when they do not serve the period (no kept figures in
+    step with the snapshot, a kept purchase before its start, too many clients to correct)."""
     figures = figures_in_step(merchant, min_purchases=metrics.ROLLUP_MIN_PURCHASES)
     if figures is None:
         return None
@@ -135,7 +138,7 @@ def stored_totals(merchant: Merchant, since: datetime | None, until: datetime) -
         return None
     ids = changed_client_ids(
         merchant,
-        purchases_after=figures.purchases_seen_id,
+        purchases_after=None,
         refunds_after=figures.refunds_seen_id,
         clients_after=figures.clients_seen_id,
         also=rows.filter(last_at__gte=until),
@@ -147,4 +150,35 @@ def stored_totals(merchant: Merchant, since: datetime | None, until: datetime) -
         kept_rows = PartnerClient.objects.filter(client_id__in=ids, merchant=merchant)
         totals_merge(totals, rows_totals(kept_rows), -1)
         totals_merge(totals, live_totals_of(merchant, since, until, list(ids)))
+    return totals_merge(totals, new_purchases_totals(merchant, since, until, figures, ids))
+
+
+def new_purchases_totals(merchant: Merchant, since, until, figures, skip: set) -> dict:
+    """{name: [0, 0, buyers, purchases, revenue]}: the kept purchases in [since, until)
+    recorded past the kept figures' mark, of the partner clients not in `skip` (those computed
+    live); a buyer is one whose row had no purchase. The rows hold every other purchase of the
+    period of these clients: none before `since` (checked), none after `until` (those with one
+    are in `skip`). One statement: the purchases past the mark (a range of the primary key)
+    joined with the rows."""
+    bought = _purchases(merchant, since, until).filter(pk__gt=figures.purchases_seen_id)
+    sql, params = (
+        bought.order_by().values("client_id", "amount", "refunded_amount").query.sql_with_params()
+    )
+    with read_connection().cursor() as cursor:
+        cursor.execute(
+            "SELECT r.client_id, r.name, r.purchases, COUNT(*), SUM(p.amount - p.refunded_amount) "
+            f"FROM ({sql}) AS p JOIN {PartnerClient._meta.db_table} AS r "
+            "ON r.client_id = p.client_id AND r.merchant_id = %s "
+            "GROUP BY r.client_id, r.name, r.purchases",
+            [*params, merchant.pk],
+        )
+        sales = cursor.fetchall()
+    totals: dict = {}
+    for client_id, name, kept_before, n, revenue in sales:
+        if client_id in skip:
+            continue
+        t = totals.setdefault(partner_name(name), [0, 0, 0, 0, ZERO])
+        t[2] += not kept_before
+        t[3] += n
+        t[4] += q(Decimal(str(revenue)))  # SQLite sums money as a float
     return totals

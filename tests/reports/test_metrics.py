@@ -142,6 +142,28 @@ def test_rollup_and_snapshot_give_the_live_figures(small_merchant, monkeypatch):
     assert same_day.tiers == live.tiers and same_day.rfm[0].segment == "champions"
 
 
+def test_a_period_without_sales_or_members_from_the_rollup(small_merchant, monkeypatch):
+    """The rollup's empty answer (no sales, no members in a custom period) gives the live
+    figures: zeros, no channel and no month, and the month table and channels of the rest."""
+    monkeypatch.setattr(metrics, "ROLLUP_MIN_PURCHASES", 0)
+    reports_refresh(merchant=small_merchant, today=date(2025, 2, 13))
+    quiet = {"start": date(2024, 6, 1), "end": date(2024, 6, 30), "today": TODAY}
+    rolled = point_b(merchant=small_merchant, **quiet)
+    live = point_b(merchant=small_merchant, use_snapshot=False, **quiet)
+    assert rolled.data_source == "rollup"
+    assert rolled.sales == live.sales and rolled.sales.card_purchases == 0
+    assert rolled.months == live.months == ()
+    assert rolled.sources == live.sources and rolled.sources.channels == ()
+    assert rolled.clients.members == live.clients.members == 0
+    # the months and channels of a period with sales, summed from one statement
+    january = {"start": date(2025, 1, 1), "end": date(2025, 1, 31), "today": TODAY}
+    rolled = point_b(merchant=small_merchant, **january)
+    live = point_b(merchant=small_merchant, use_snapshot=False, **january)
+    assert rolled.months == live.months and len(rolled.months) == 1
+    assert rolled.sources == live.sources and rolled.sales == live.sales
+    assert rolled.sales.card_revenue == D("9000.00")  # 1000 + 5000 + 3000 + 0 (refunded)
+
+
 def test_benefit_components_are_editable_per_merchant(small_merchant):
     BenefitComponent.objects.create(merchant=small_merchant, kind="saving", included=False)
     BenefitComponent.objects.create(

@@ -8,8 +8,10 @@ from datetime import date, timedelta
 from decimal import Decimal as D
 
 import pytest
+from django.utils import timezone
 
 from crm.models import Client, ClientSource
+from loyalty.models import Purchase, Refund
 from onboarding.money import ZERO
 from reports import metrics, partners, rollup
 from reports.aggregates import Period
@@ -186,6 +188,8 @@ def test_live_until_the_first_refresh_and_when_out_of_step(merchant, monkeypatch
     reports_refresh(merchant=merchant, today=FIRST_NIGHT + timedelta(days=1))
     assert stored_totals(merchant, since, until) is not None
     buy(merchant, merchant.c["cafe1"], 300, day=date(2025, 3, 6))
+    assert stored_totals(merchant, since, until) is not None  # a purchase is added, not redone
+    refund(merchant.c["cafe1"].purchases.get(amount=300), 100)
     assert stored_totals(merchant, since, until) is None  # one changed client is too many here
 
 
@@ -198,3 +202,36 @@ def test_a_drop_forgets_the_kept_figures_and_the_block_goes_live(merchant):
     assert stored_totals(merchant, since, until) is None
     assert partner_summary(merchant=merchant, start=None, end=TODAY)[0]["revenue"] == D("2500")
     assert live_totals(merchant, since, until) == live
+
+
+def test_purchases_recorded_within_the_marks_window_are_added_by_the_page(merchant, monkeypatch):
+    """The night keeps the purchases up to its mark: those recorded in the minutes before it
+    are not in the rows, the page adds them (a client without a kept purchase becomes a buyer,
+    one dated after the period's end or before its start is left out), the next night folds
+    them."""
+    earlier = timezone.now() - timedelta(hours=1)
+    for model in (Purchase, Refund, Client):
+        model.objects.filter(merchant=merchant).update(created_at=earlier)
+    cafe1, cafe2 = merchant.c["cafe1"], merchant.c["cafe2"]
+    late = [
+        buy(merchant, cafe1, 300, day=date(2025, 3, 6)),
+        buy(merchant, cafe2, 400, day=date(2025, 3, 7)),  # its only other purchase refunded
+        buy(merchant, cafe2, 900, day=date(2025, 3, 12)),  # after the period of the page
+    ]
+    monkeypatch.setattr(rollup, "MARK_WINDOW", timedelta(minutes=10))
+    reports_refresh(merchant=merchant, today=FIRST_NIGHT + timedelta(days=1))
+    figures = PartnerFigures.objects.get(merchant=merchant)
+    assert figures.purchases_seen_id < min(p.pk for p in late)
+    assert PartnerClient.objects.get(client_id=cafe1.pk).purchases == 2  # as before them
+    assert PartnerClient.objects.get(client_id=cafe2.pk).purchases == 0
+    page = assert_stored_is_live(merchant)
+    assert page["Cafe"] == [2, 1, 2, 4, D("3200.00")]
+    assert assert_stored_is_live(merchant, start=date(2025, 1, 1), end=date(2025, 3, 6)) == {
+        **page, "Cafe": [2, 1, 1, 3, D("2800.00")]
+    }
+    assert assert_stored_is_live(merchant, end=date(2025, 3, 20))["Cafe"] == [
+        2, 1, 2, 5, D("4100.00")
+    ]  # fmt: skip
+    monkeypatch.setattr(rollup, "MARK_WINDOW", timedelta(0))
+    assert_night(merchant, FIRST_NIGHT + timedelta(days=2))
+    assert PartnerClient.objects.get(client_id=cafe2.pk).purchases == 2
