@@ -64,7 +64,8 @@ def currency_symbol(code: str | None) -> str:
 def format_number(value, *, decimal_places: int | None = None) -> str:
     """`value` grouped by thousands with the active language's separators. `decimal_places`
     None keeps two places only when the value has a fraction ("3 000", "12,50")."""
-    from django.utils.formats import number_format
+    from django.utils.formats import get_format, number_format
+    from django.utils.translation import get_language
 
     if value is None or value == "":
         return "—"
@@ -73,7 +74,17 @@ def format_number(value, *, decimal_places: int | None = None) -> str:
         decimal_places = 0 if number == number.to_integral_value() else 2
     exponent = Decimal(1).scaleb(-decimal_places)
     number = number.quantize(exponent, rounding=ROUND_HALF_UP)
-    return number_format(number, decimal_places, use_l10n=True, force_grouping=True)
+    lang = get_language()  # once: each look-up of the active language is a context-local read
+    if get_format("NUMBER_GROUPING", lang) != 3:  # not groups of three: Django's general rule
+        return number_format(number, decimal_places, use_l10n=True, force_grouping=True)
+    # groups of three (both our languages): Python's own grouping with the language's marks —
+    # the text of `number_format` at a third of its cost (a page of tables formats hundreds)
+    marks = {
+        ",": get_format("THOUSAND_SEPARATOR", lang),
+        ".": get_format("DECIMAL_SEPARATOR", lang),
+    }
+    text = f"{number or abs(number):,.{decimal_places}f}"  # a zero is never "-0"
+    return text.translate(str.maketrans(marks))
 
 
 def format_money(amount, currency: str | None, *, decimal_places: int = 2) -> str:

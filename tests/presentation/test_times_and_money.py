@@ -63,6 +63,25 @@ def test_points_are_grouped_and_take_the_plural_form():
         assert points_label(D("3000")) == "3,000 points"
 
 
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_numbers_read_as_djangos_locale_formatting_writes_them(lang):
+    """The grouping fast path gives `number_format`'s text: signs, rounding half up, zeros
+    that were negative, whole and fractional values, every count of places."""
+    from django.utils.formats import number_format
+
+    values = [D("1234567.5"), D("-1234.5"), D("-0.004"), D("0.005"), D("-999.995"), D("1E+3")]
+    values += [D(n) / D(10**k) for n in (0, 7, -42, 999_999, 10**12 + 1) for k in (0, 1, 3)]
+    with translation.override(lang):
+        for value in [*values, 5, -7, 0.1 + 0.2]:
+            for places in (None, 0, 1, 2):
+                number = D(str(value)) if isinstance(value, float) else D(value)
+                shown = places if places is not None else 0 if number == int(number) else 2
+                rounded = number.quantize(D(1).scaleb(-shown), rounding="ROUND_HALF_UP")
+                expected = number_format(rounded, shown, use_l10n=True, force_grouping=True)
+                assert format_number(value, decimal_places=places) == expected, (value, places)
+        assert format_number(D("-0.004")) == ("0,00" if lang == "ru" else "0.00")
+
+
 # --- times ----------------------------------------------------------------------------------
 
 
