@@ -6,10 +6,12 @@ Creates a separate database (`bench_dashboard` on the server of DATABASE_URL, de
 postgres://postgres@127.0.0.1:5432/), migrates it, fills the real tables with
 INSERT … SELECT generate_series, then measures:
   * every figure computed live (no rollup, no snapshot) — the naive baseline;
-  * the rollup + snapshot refresh (`reports_refresh`);
-  * the dashboard's full page (GET /dashboard/<slug>/, server time) with the snapshot;
-  * the admin client list searched by phone (GET /admin/crm/client/?q=<phone>);
-  * one RFM segment's ids (what the campaigns' segment gift calls).
+  * the rollup + snapshot refresh (`reports_refresh`, full; skipped with --skip-full);
+  * then a day recorded (`add_one_day`), and in its evening the dashboard's full page (GET
+    /dashboard/<slug>/, server time: the snapshot with the day's purchases added), the admin
+    client list searched by phone (GET /admin/crm/client/?q=<phone>) and one RFM segment's ids
+    (what the campaigns' segment gift calls);
+  * the night's incremental refresh of that day.
 Drops the database at the end unless --keep.
 """
 
@@ -262,6 +264,9 @@ def measure(merchant, args, HttpClient, Group, User) -> None:
             f"{snap.rollup_through}; {snap.timings}; load {load()})"
         )
 
+    # the evening of a day: its purchases recorded since the last refresh (the page adds them
+    # to the kept figures), then the night's refresh
+    day = add_one_day(merchant)
     if not args.skip_page:
         owner, _ = User.objects.get_or_create(username="bench-owner")
         owner.groups.add(Group.objects.get(name="owner"))
@@ -317,7 +322,7 @@ def measure(merchant, args, HttpClient, Group, User) -> None:
         f"{live_s:.2f} s live (load {load()})"
     )
 
-    one_day = refresh_one_day(merchant, reports_refresh)
+    one_day = refresh_one_day(merchant, reports_refresh, day)
 
     if not args.skip_naive:
         print(f"RESULT dashboard_live_all_figures {naive_s:.2f} s")
@@ -333,11 +338,12 @@ def measure(merchant, args, HttpClient, Group, User) -> None:
     print(f"RESULT rfm_segment_ids_seconds {seg_s:.3f} s")
 
 
-def refresh_one_day(merchant, reports_refresh) -> dict:
-    """A night's refresh on top of the snapshot in place: one more day of purchases (the day
-    after the rollup), a POS document delivered late for ten days before it and refunded, the
-    day's new members (one for 20 purchases) and 50 clients moved to another channel, then the
-    incremental refresh of the next night."""
+def add_one_day(merchant) -> dict:
+    """A day of the merchant recorded since the last refresh: one more day of purchases (the
+    day after the rollup), a POS document delivered late for ten days before it and refunded,
+    the day's new members (one for 20 purchases) and 50 clients moved to another channel. All
+    recorded an hour or more before the night's refresh (the refund half an hour), as on a real
+    night: its marks take in the day, and the next night's refresh reads only its own day."""
     from datetime import timedelta
 
     from django.db import connection
@@ -353,7 +359,7 @@ def refresh_one_day(merchant, reports_refresh) -> dict:
     copied = (
         "merchant_id, client_id, branch_id, source, {at}, amount, excluded_amount, "
         "points_redeemed, certificate_redeemed, paid_money, payment_type, by_phone, "
-        "points_accrued, 0, now(), '', ''"
+        "points_accrued, 0, now() - interval '1 hour', '', ''"
     )
     local_noon = "(%s::date + time '12:00') AT TIME ZONE %s"
     with connection.cursor() as cursor:
@@ -377,7 +383,7 @@ def refresh_one_day(merchant, reports_refresh) -> dict:
         )
         cursor.execute(
             "INSERT INTO loyalty_refund (merchant_id, purchase_id, amount, promo_amount, lines,"
-            " occurred_at, created_at) VALUES (%s, %s, %s, 0, '[]', now(), now())",
+            " occurred_at, created_at) VALUES (%s, %s, %s, 0, '[]', now(), now() - interval '30 minutes')",
             [merchant.pk, purchase_id, amount],
         )
         # The day's new members (enrolled at the till) and a few clients whose channel changed.
@@ -419,13 +425,20 @@ def refresh_one_day(merchant, reports_refresh) -> dict:
         )
         moved = cursor.rowcount
         cursor.execute("ANALYZE loyalty_purchase")
+    return {"day": day, "per_day": per_day, "joined": joined, "moved": moved}
+
+
+def refresh_one_day(merchant, reports_refresh, day: dict) -> dict:
+    """The incremental refresh of the night after the day `add_one_day` recorded."""
+    from datetime import timedelta
+
     started = time.perf_counter()
-    snap = reports_refresh(merchant=merchant, today=day + timedelta(days=1))
+    snap = reports_refresh(merchant=merchant, today=day["day"] + timedelta(days=1))
     total = time.perf_counter() - started
     parts = snap.timings or {}
     print(
-        f"incremental refresh of one day ({per_day} purchases, 1 late and refunded, {joined} "
-        f"new members, {moved} channels changed): "
+        f"incremental refresh of one day ({day['per_day']} purchases, 1 late and refunded, "
+        f"{day['joined']} new members, {day['moved']} channels changed): "
         f"{total:.2f} s — rollup {parts.get('rollup', 0):.2f} s over {parts.get('days', 0)} "
         f"days, client-level {parts.get('clients', 0):.2f} s {parts} (load {load()})"
     )

@@ -255,14 +255,23 @@ def _new_cut(cursor, spec: Ranked, pk: int, column: str, old: list, k: int, n: i
 
 
 def rescore(
-    spec: Ranked, *, merchant: Merchant, today: date, state: dict, new_since, old_new_since
+    spec: Ranked,
+    *,
+    merchant: Merchant,
+    today: date,
+    state: dict,
+    new_since,
+    old_new_since,
+    write: bool = True,
 ) -> tuple[dict, int] | str:
     """After `changed_keep` and the changed clients' rows rewritten with their new figures (the
     others untouched since `state` was built or carried): move the cut-offs, score the changed
     rows and rescore the rows a cut-off crossed and those whose first purchase lies between
     `old_new_since` and `new_since` (it left the "new" window, or entered it going back).
-    Returns (the new state, rows rescored), or why the state could not be carried (the caller
-    scores every row then)."""
+    Without `write` (a state carried back inside a savepoint to be rolled back) the new scores
+    are only counted into the state's per-segment totals, not written to the rows. Returns
+    (the new state, rows rescored), or why the state could not be carried (the caller scores
+    every row then)."""
     table, pk, fresh, touched = spec.table, merchant.pk, f"{spec.prefix}_new", f"{spec.prefix}_rows"
     scored = f"{spec.prefix}_scored"
     with connection.cursor() as cursor:
@@ -321,21 +330,31 @@ def rescore(
             "WHERE old_r IS NULL OR old_r <> r OR old_m <> m OR old_segment <> segment",
             [new_since, *r_params, *m_params],
         )
-        cursor.execute(
-            f"UPDATE {table} SET r = s.r, m = s.m, segment = s.segment FROM {scored} s "
-            f"WHERE {table}.client_id = s.client_id"
-        )
-        written = cursor.rowcount
+        write = write or "segments" not in state  # a state without totals counts the rows
+        if write:
+            cursor.execute(
+                f"UPDATE {table} SET r = s.r, m = s.m, segment = s.segment FROM {scored} s "
+                f"WHERE {table}.client_id = s.client_id"
+            )
+            written = cursor.rowcount
+        else:
+            written = _count(cursor, f"SELECT COUNT(*) FROM {scored}", [])
         if "segments" in state:  # carried: the changed rows now less as kept, the others'
             # rescored rows with their new scores less their old ones
             others = f"FROM {scored} WHERE client_id NOT IN (SELECT client_id FROM {spec.changed})"
+            changed_now = (
+                f"SELECT client_id, {spec.money} AS money, {spec.freq} AS f, r, m, segment "
+                f"FROM {table} WHERE client_id IN (SELECT client_id FROM {spec.changed})"
+            )
+            if not write:  # their new scores where they changed (in `scored`), else the rows'
+                changed_now = (
+                    "SELECT t.money, t.f, COALESCE(s.r, t.r) AS r, COALESCE(s.m, t.m) AS m, "
+                    "COALESCE(s.segment, t.segment) AS segment "
+                    f"FROM ({changed_now}) AS t LEFT JOIN {scored} s ON s.client_id = t.client_id"
+                )
             came = [
                 rfm_counts.totals(
-                    cursor,
-                    f"FROM {table} WHERE client_id IN (SELECT client_id FROM {spec.changed})",
-                    [],
-                    money=spec.money,
-                    freq=spec.freq,
+                    cursor, f"FROM ({changed_now}) AS c", [], money="money", freq="f"
                 ),
                 rfm_counts.totals(cursor, others, [], money="money", freq="f"),
             ]
@@ -359,12 +378,19 @@ def rescore(
 
 
 def rewrite_and_rescore(
-    spec: Ranked, *, merchant: Merchant, today: date, state: dict, days: tuple, rewrite: list
+    spec: Ranked,
+    *,
+    merchant: Merchant,
+    today: date,
+    state: dict,
+    days: tuple,
+    rewrite: list,
+    write: bool = True,
 ) -> tuple[dict, int] | str:
     """After `changed_keep`: bring the changed clients' rows to their new figures with the
     statements `rewrite` ((SQL, parameters) each, in order), then `rescore` with `days` (its
-    `new_since`, `old_new_since`). Returns (the new state, rows written), or why the state
-    cannot be carried."""
+    `new_since`, `old_new_since`) and `write`. Returns (the new state, rows written), or why
+    the state cannot be carried."""
     written = 0
     with connection.cursor() as cursor:
         for statement in rewrite:
@@ -378,6 +404,7 @@ def rewrite_and_rescore(
         state=state,
         new_since=new_since,
         old_new_since=old_new_since,
+        write=write,
     )
     if isinstance(result, str):
         return result

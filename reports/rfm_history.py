@@ -119,11 +119,12 @@ def carried_segment_counts(
     summaries as they are scored now (`state`, from `summary_scores_refresh` for a later day),
     without ranking every buyer: inside a savepoint, the rows of the buyers with a purchase on
     or after the month's end are rewritten with their figures before it (or go, for a first
-    purchase since), `reports.rescore` moves the cut-offs and rescores the rows they crossed and
-    those whose "new" status differs between the two days, the rows are counted per segment,
-    and the savepoint is rolled back — the summaries and their scores stay as they were. None
-    when too many buyers bought since (`CARRY_BACK_MAX_SHARE`) or the state cannot be carried:
-    the caller ranks the month then. Needs an open transaction (the refresh's)."""
+    purchase since), `reports.rescore` moves the cut-offs and counts per segment, with their
+    scores as of the month's end, the rows they crossed and those whose "new" status differs
+    between the two days (counted, not written), and the savepoint is rolled back — the
+    summaries and their scores stay as they were. None when too many buyers bought since
+    (`CARRY_BACK_MAX_SHARE`) or the state cannot be carried: the caller ranks the month then.
+    Needs an open transaction (the refresh's)."""
     if not state or not state.get("n") or date.fromisoformat(state["as_of"]) < as_of:
         return None
     if not connection.in_atomic_block:  # no savepoint to roll the rewritten rows back
@@ -155,6 +156,7 @@ def carried_segment_counts(
             rewrite=summaries.rolled_back_sql(
                 merchant, f"SELECT client_id FROM {spec.changed}", end
             ),
+            write=False,  # only the counts: the rows go back with the savepoint
         )
         if isinstance(carried, str):
             return None
