@@ -324,9 +324,11 @@ def reports_refresh(
                 refunds_after=previous.refunds_seen_id,
                 # the very clients whose old figures were kept (none committed in between)
                 changed=rfm_history.SUMMARIES_CHANGED if summaries_why is None else None,
+                folded_through=kept.get("summaries_through"),
             )
         else:
             timings["summaries"] = summaries.summaries_rebuild(merchant=merchant)
+        summaries_through = summaries.folded_through()
         # the summaries' scores as of today: the RFM history's current month (incremental)
         scored_at = clock.monotonic()
         summaries_state, timings["summary_scores_mode"] = rfm_history.summary_scores_refresh(
@@ -352,7 +354,11 @@ def reports_refresh(
             summaries_state=summaries_state if incremental else None,
             buyers_kept=buyers_kept,
         )
-        rfm_state = {"scores": parts.pop("rfm_state"), "summaries": summaries_state}
+        rfm_state = {
+            "scores": parts.pop("rfm_state"),
+            "summaries": summaries_state,
+            "summaries_through": summaries_through,
+        }
         rfm_state["buyers"] = parts.pop("buyers_state")
         timings["rfm_store_mode"] = parts.pop("rfm_store_mode")
         timings["clients"] = round(clock.monotonic() - clients_started, 3)

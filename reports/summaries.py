@@ -17,6 +17,7 @@ the RFM history) read it instead of every purchase; they equal the live computat
 from datetime import datetime
 
 from django.db import connection
+from django.db.models import Max
 
 from crm.models import Client
 from loyalty.models import Purchase, Refund
@@ -31,11 +32,12 @@ KEPT = "(p.refunded_amount < p.amount OR p.amount <= 0)"
 FOLDED = ("purchases", "revenue", "first_at", "last_at", "channel", "source_detail", "joined_at")
 
 
-def _with_keys(folded: str, *, upsert: bool = False) -> str:
+def _with_keys(folded: str, *, upsert: bool = False, add: bool = False) -> str:
     """INSERT of the per-client rows of `folded` (SELECT client_id, merchant_id, n, rev,
     first_at, last_at) with the client's channel keys and join time; with `upsert` a client's
     existing row takes them instead and keeps its scores (`reports.rescore` writes them again
-    only when they change)."""
+    only when they change); with `add` too, the figures are added to the existing row's (its
+    purchases and revenue summed, the earlier first and the later last)."""
     sql = (
         f"INSERT INTO {ClientPurchases._meta.db_table} (client_id, merchant_id, purchases, "
         "revenue, first_at, last_at, channel, source_detail, joined_at) "
@@ -43,10 +45,21 @@ def _with_keys(folded: str, *, upsert: bool = False) -> str:
         f"{client_channel_sql('k')}, k.source_detail, k.joined_at FROM ({folded}) AS f "
         f"JOIN {Client._meta.db_table} k ON k.id = f.client_id"
     )
-    if upsert:
+    if upsert or add:
         # (SQLite reads ON CONFLICT after a join's ON only behind a WHERE)
-        taken = ", ".join(f"{column} = excluded.{column}" for column in FOLDED)
-        sql += f" WHERE true ON CONFLICT (client_id) DO UPDATE SET {taken}"
+        taken = {column: f"excluded.{column}" for column in FOLDED}
+        if add:
+            table = ClientPurchases._meta.db_table
+            taken.update(
+                purchases=f"{table}.purchases + excluded.purchases",
+                revenue=f"{table}.revenue + excluded.revenue",
+                first_at=f"CASE WHEN excluded.first_at < {table}.first_at "
+                f"THEN excluded.first_at ELSE {table}.first_at END",
+                last_at=f"CASE WHEN excluded.last_at > {table}.last_at "
+                f"THEN excluded.last_at ELSE {table}.last_at END",
+            )
+        sets = ", ".join(f"{column} = {value}" for column, value in taken.items())
+        sql += f" WHERE true ON CONFLICT (client_id) DO UPDATE SET {sets}"
     return sql
 
 
@@ -146,18 +159,48 @@ def changed_clients_sql(
     return sql, [merchant.pk, purchases_after, merchant.pk, refunds_after]
 
 
+def folded_through() -> int:
+    """The largest purchase id there is now: read after a fold, every purchase it read is at or
+    below it (see `summaries_update`'s `folded_through`)."""
+    return Purchase.objects.aggregate(n=Max("pk"))["n"] or 0
+
+
 def summaries_update(
-    *, merchant: Merchant, purchases_after: int, refunds_after: int, changed: str | None = None
+    *,
+    merchant: Merchant,
+    purchases_after: int,
+    refunds_after: int,
+    changed: str | None = None,
+    folded_through: int | None = None,
 ) -> int:
     """Fold again the clients with a purchase past `purchases_after` (new, late or back-dated)
     or a refund past `refunds_after` (of a purchase of any day) — or, with `changed`, the
     clients of that table (`client_id`), taken by the caller from the same marks. Returns the
-    buyers written."""
+    buyers written.
+
+    With `folded_through` (`folded_through()` after the last refresh's fold; on PostgreSQL)
+    only the clients with a refund past the mark, or a purchase between the mark and it (the
+    last fold may have read it), are folded again; the other buyers' purchases past it, which
+    no fold read, are added to their rows — a night reads its own purchases, not every
+    purchase of its buyers."""
+    if folded_through is not None and connection.vendor == "postgresql":
+        return _summaries_add(
+            merchant,
+            purchases_after=purchases_after,
+            refunds_after=refunds_after,
+            folded_through=max(folded_through, purchases_after),
+        )
     sql, params = changed_clients_sql(
         merchant=merchant, purchases_after=purchases_after, refunds_after=refunds_after
     )
     if changed is not None:
         sql, params = f"SELECT client_id FROM {changed}", []
+    return _refold(merchant, sql, params)
+
+
+def _refold(merchant: Merchant, sql: str, params: list) -> int:
+    """Fold again the clients of `sql` (one `client_id` column); a summary goes when no kept
+    purchase is left. Returns the buyers written."""
     table, purchases = ClientPurchases._meta.db_table, Purchase._meta.db_table
     with connection.cursor() as cursor:
         # a summary goes when no kept purchase is left; the others are folded again in place
@@ -171,6 +214,46 @@ def summaries_update(
             *fold_clients_sql(merchant, (f"SELECT DISTINCT client_id FROM ({sql}) AS d", params))
         )
         return cursor.rowcount
+
+
+REFOLD = "reports_cp_refold"
+
+
+def _summaries_add(
+    merchant: Merchant, *, purchases_after: int, refunds_after: int, folded_through: int
+) -> int:
+    """`summaries_update` with `folded_through`: the refunded clients and those with a purchase
+    in (`purchases_after`, `folded_through`] folded again, the kept purchases past
+    `folded_through` of the others added to their rows. Returns the buyers written."""
+    purchases, refunds = Purchase._meta.db_table, Refund._meta.db_table
+    pk = merchant.pk
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {REFOLD}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {REFOLD} AS "
+            f"SELECT q.client_id FROM {refunds} r JOIN {purchases} q ON q.id = r.purchase_id "
+            "WHERE r.merchant_id = %s AND r.id > %s AND q.client_id IS NOT NULL UNION "
+            f"SELECT client_id FROM {purchases} WHERE merchant_id = %s AND id > %s "
+            "AND id <= %s AND client_id IS NOT NULL",
+            [pk, refunds_after, pk, purchases_after, folded_through],
+        )
+    written = _refold(merchant, f"SELECT client_id FROM {REFOLD}", [])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _with_keys(
+                "SELECT p.client_id, p.merchant_id, COUNT(*) AS n, "
+                "SUM(p.amount - p.refunded_amount) AS rev, MIN(p.occurred_at) AS first_at, "
+                f"MAX(p.occurred_at) AS last_at FROM {purchases} p WHERE p.merchant_id = %s "
+                f"AND p.id > %s AND p.client_id IS NOT NULL AND {KEPT} "
+                f"AND p.client_id NOT IN (SELECT client_id FROM {REFOLD}) "
+                "GROUP BY p.client_id, p.merchant_id",
+                add=True,
+            ),
+            [pk, folded_through],
+        )
+        written += cursor.rowcount
+        cursor.execute(f"DROP TABLE {REFOLD}")
+    return written
 
 
 def per_client_sql(

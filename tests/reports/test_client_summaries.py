@@ -7,13 +7,15 @@ from decimal import Decimal as D
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
-from loyalty.models import Purchase
-from reports import summaries
+from crm.models import Client
+from loyalty.models import Purchase, Refund
+from reports import rollup, summaries
 from reports.models import ClientPurchases, ReportSnapshot
 from reports.rollup import reports_refresh
 
-from .conftest import MSK, at
+from .conftest import MSK, at, buy
 from .test_refresh_incremental import NEXT_NIGHT, a_day_of_changes, refund
 
 
@@ -64,6 +66,36 @@ def test_a_late_document_and_a_refund_fold_only_their_clients_again(rolled):
     full = reports_refresh(merchant=merchant, today=NEXT_NIGHT, full=True)
     assert stored(merchant) == folded(merchant)
     assert full.clients["buyers"] == incremental["buyers"] - 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the added path is PostgreSQL's")
+def test_a_night_adds_its_own_purchases_and_folds_again_what_the_last_fold_read(
+    rolled, monkeypatch
+):
+    """On PostgreSQL a night adds its buyers' new purchases to their rows; a purchase recorded
+    in the minutes before the last refresh (past its mark, but read by its fold) is folded
+    again with its client's others, not added twice; a refund folds its client again."""
+    merchant, c = rolled, rolled.clients_by_name
+    earlier = timezone.now() - timedelta(hours=1)
+    for model in (Purchase, Refund, Client):
+        model.objects.filter(merchant=merchant).update(created_at=earlier)
+    monkeypatch.setattr(rollup, "MARK_WINDOW", timedelta(minutes=10))
+    buy(merchant, c["a"], 300, day=date(2025, 3, 1))  # inside the window of the next night
+    snap = reports_refresh(merchant=merchant, today=NEXT_NIGHT)
+    assert snap.rfm_state["summaries_through"] >= Purchase.objects.latest("pk").pk
+    assert stored(merchant) == folded(merchant)  # the fold read it
+    monkeypatch.setattr(rollup, "MARK_WINDOW", timedelta(0))
+    buy(merchant, c["a"], 200, day=date(2025, 3, 2))
+    buy(merchant, c["e"], 900, day=date(2025, 3, 2))  # e's first purchase
+    buy(merchant, c["c"], 100, day=date(2025, 1, 3))  # back-dated: an earlier first purchase
+    refund(c["b"].purchases.get(), 1000)
+    night = reports_refresh(merchant=merchant, today=NEXT_NIGHT + timedelta(days=1))
+    assert night.timings["summaries"] == 4  # a and b folded again, c and e added
+    assert stored(merchant) == folded(merchant)
+    assert stored(merchant)[c["a"].pk][:2] == (4, D("3500.00"))  # 1000 + 2000 + 300 + 200
+    assert stored(merchant)[c["c"].pk][2] == at(date(2025, 1, 3))
+    full = reports_refresh(merchant=merchant, today=NEXT_NIGHT + timedelta(days=1), full=True)
+    assert night.clients == full.clients
 
 
 def test_a_snapshot_without_summaries_builds_them_on_the_next_refresh(rolled):
