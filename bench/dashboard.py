@@ -248,6 +248,9 @@ def main():
 
 
 def measure(merchant, args, HttpClient, Group, User) -> None:
+    import time_machine
+    from dashboard_page import evening
+
     from reports import metrics
     from reports.rfm import segment_client_ids
     from reports.rollup import reports_refresh
@@ -274,11 +277,14 @@ def measure(merchant, args, HttpClient, Group, User) -> None:
         http = HttpClient()
         http.force_login(owner)
         url = f"/dashboard/{merchant.slug}/"
-        http.get(url)  # warm caches and the template loader
-        page_s, response = timed(lambda: http.get(url), repeat=3)
-        assert response.status_code == 200, response.status_code
-        assert merchant.name.encode() in response.content
-        b = metrics.point_b(merchant=merchant)
+        # the page in the evening of the day (its "today"; the bench's days run ahead of the
+        # calendar)
+        with time_machine.travel(evening(merchant), tick=True):
+            http.get(url)  # warm caches and the template loader
+            page_s, response = timed(lambda: http.get(url), repeat=3)
+            assert response.status_code == 200, response.status_code
+            assert merchant.name.encode() in response.content
+            b = metrics.point_b(merchant=merchant)
         assert b.data_source == "rollup", b.data_source
         print(
             f"dashboard page: {page_s * 1000:.0f} ms (contacts {b.clients.contacts}, card purchases "

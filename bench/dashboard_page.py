@@ -7,7 +7,10 @@ Times the whole page (GET /dashboard/<slug>/ as the merchant's owner, server tim
 `--repeat` after one warm-up) and each block the view reads, with its SQL statements; prints the
 slowest statements of the page and, with `--explain N`, `EXPLAIN ANALYZE` of the N slowest.
 Measures on the base as it is: no refresh is run (run the refresh first, e.g. the bench's
-one-day night, so that the snapshot serves the page).
+one-day night, so that the snapshot serves the page). With `--add-day` a day of purchases is
+recorded first (`bench/dashboard.py`'s `add_one_day`, not refreshed: the page adds it to the
+kept figures). The clock is set to 20:00 (the merchant's time) of the day of its last purchase,
+as the bench's days run ahead of the calendar: the page's "today" is that day.
 """
 
 import argparse
@@ -57,6 +60,19 @@ def page_owner(merchant, Group, User):
     return owner
 
 
+def evening(merchant):
+    """20:00 of the merchant's local day of its last purchase (the page's today then)."""
+    from datetime import datetime, time
+
+    from django.db.models import Max
+
+    from loyalty.models import Purchase
+
+    last = Purchase.objects.filter(merchant=merchant).aggregate(at=Max("occurred_at"))["at"]
+    day = last.astimezone(merchant.tzinfo).date()
+    return datetime.combine(day, time(20), tzinfo=merchant.tzinfo)
+
+
 def blocks(merchant) -> dict:
     """The view's blocks as it calls them (reports.views.dashboard, default filters)."""
     from cards.selectors import card_stats
@@ -83,19 +99,33 @@ def main():
     parser.add_argument("--slug", default="bench-dashboard")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--explain", type=int, default=0)
+    parser.add_argument("--add-day", action="store_true", help="record a day first")
     args = parser.parse_args()
     os.environ["DATABASE_URL"] = args.database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()
-    from django.contrib.auth.models import Group, User
-    from django.db import connection
-    from django.test import Client as HttpClient
+    import time_machine
 
     from onboarding.models import Merchant
 
     merchant = Merchant.objects.get(slug=args.slug)
+    if args.add_day:
+        from dashboard import add_one_day
+
+        add_one_day(merchant)
+    at = evening(merchant)
+    print(f"clock: {at.isoformat()}")
+    with time_machine.travel(at, tick=True):
+        measure(merchant, args)
+
+
+def measure(merchant, args) -> None:
+    from django.contrib.auth.models import Group, User
+    from django.db import connection
+    from django.test import Client as HttpClient
+
     http = HttpClient()
     http.force_login(page_owner(merchant, Group, User))
     url = f"/dashboard/{merchant.slug}/"

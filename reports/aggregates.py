@@ -265,6 +265,24 @@ def sales(merchant: Merchant, period: Period, *, by: tuple = (), through: date |
     return list(merged.values()) or [{**empty_sales()}]
 
 
+def sales_by(
+    merchant: Merchant, period: Period, groupings: tuple, *, through: date | None = None
+) -> list[list[dict]]:
+    """`sales` grouped several ways at once (one list of rows per grouping of `groupings`): the
+    rollup read per grouping, the purchases after it (all of them without a rollup) in one
+    statement grouped by every key, then summed per grouping (`regroup`) — the day's live
+    purchases are read once however many ways the page groups them."""
+    keys = tuple(dict.fromkeys(key for grouping in groupings for key in grouping))
+    if through is None:
+        live = sales_live(merchant, period, by=keys)
+        return [regroup(live, grouping) for grouping in groupings]
+    live = sales_live(merchant, period, by=keys, after=through) if period.end > through else []
+    return [
+        regroup(sales_rollup(merchant, period, by=grouping, through=through) + live, grouping)
+        for grouping in groupings
+    ]
+
+
 def members_live(merchant: Merchant, period: Period, *, by: tuple = ()) -> list[dict]:
     """Members who joined in the period (branch does not apply), grouped by channel/month."""
     start, end = period.bounds(merchant)

@@ -198,14 +198,15 @@ def point_b(
     snap = snapshot_for(merchant) if use_snapshot else None
     through = snap.rollup_through if snap else None
 
-    # by month and channel in one statement (a few rows per month: the channels are few), the
-    # totals, channels and months summed from it; the details apart (a merchant may have many)
-    fine = agg.sales(merchant, period, by=("month", "channel"), through=through)
+    # from the rollup by month and channel (a few rows per month: the channels are few) and by
+    # detail apart (a merchant may have many); the days after it read once. The totals, channels
+    # and months are summed from the first.
+    fine, by_detail = agg.sales_by(
+        merchant, period, (("month", "channel"), ("channel", "source_detail")), through=through
+    )
     total = agg.regroup(fine, ())[0]
     by_channel = agg.regroup(fine, ("channel",))
     by_month = agg.regroup(fine, ("month",))
-    detail_rows = agg.sales(merchant, period, by=("channel", "source_detail"), through=through)
-    by_detail = agg.regroup(detail_rows, ("channel", "source_detail"))
     joined = agg.members(merchant, period, by=("month", "channel"), through=through)
     members_by_channel = agg.regroup(joined, ("channel",), fields=("joined",))
     members_by_month = agg.regroup(joined, ("month",), fields=("joined",))
