@@ -340,6 +340,9 @@ class PartnerFigures(models.Model):
     clients_seen_id = models.BigIntegerField(default=0)
     # {name: [clients, joined, buyers, purchases, "revenue"]}
     partners = models.JSONField(default=dict)
+    # the rows hold the purchases up to `purchases_seen_id` only (the later ones are added by
+    # the page and the next night); rows folded before that rule read every purchase there was
+    to_mark = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("partner figures")

@@ -24,7 +24,7 @@ from django.db.models.functions import Coalesce
 from crm.models import Client, ClientSource
 from loyalty.models import Purchase, Refund
 from onboarding.models import Merchant
-from onboarding.money import ZERO
+from onboarding.money import ZERO, q
 
 from .models import ClientChange, PartnerClient, PartnerFigures
 
@@ -196,13 +196,18 @@ def partners_refresh(*, merchant: Merchant, full: bool, marks: dict, clients_mar
         totals = totals_add({}, folded)
         mode = "full"
     else:
+        totals = totals_load(previous.partners)
+        if previous.to_mark:  # the night's purchases added to their buyers' rows
+            totals_merge(
+                totals,
+                _add_purchases(merchant, previous.purchases_seen_id, marks["purchases_seen_id"]),
+            )
         ids = changed_client_ids(
             merchant,
-            purchases_after=previous.purchases_seen_id,
+            purchases_after=None if previous.to_mark else previous.purchases_seen_id,
             refunds_after=previous.refunds_seen_id,
             clients_after=previous.clients_seen_id,
         )
-        totals = totals_load(previous.partners)
         old = rows.filter(client_id__in=ids)
         totals_merge(totals, rows_totals(old), -1)  # summed by the database, as the page does
         old.delete()
@@ -222,7 +227,47 @@ def partners_refresh(*, merchant: Merchant, full: bool, marks: dict, clients_mar
             "refunds_seen_id": marks["refunds_seen_id"],
             "clients_seen_id": clients_mark,
             "partners": totals_dump(totals),
+            "to_mark": True,
         },
     )
     took = round(clock.monotonic() - started, 3)
     return {"partners_mode": mode, "partners_folded": len(folded), "partners": took}
+
+
+def _add_purchases(merchant: Merchant, after: int, through: int) -> dict:
+    """Add the kept purchases recorded in (`after`, `through`] to their buyers' rows (count and
+    revenue summed, first and last widened); returns what they add to the sums, {name: [0, 0,
+    buyers, purchases, revenue]} (a row without a purchase before gains a buyer). The rows of
+    the clients otherwise changed are folded again afterwards, taken away as they then are."""
+    table, purchases = PartnerClient._meta.db_table, Purchase._meta.db_table
+    since = (
+        "SELECT p.client_id, COUNT(*) AS n, SUM(p.amount - p.refunded_amount) AS rev, "
+        "MIN(p.occurred_at) AS first_at, MAX(p.occurred_at) AS last_at "
+        f"FROM {purchases} p WHERE p.merchant_id = %s AND p.id > %s AND p.id <= %s "
+        "AND (p.refunded_amount < p.amount OR p.amount <= 0) GROUP BY p.client_id"
+    )
+    params = [merchant.pk, after, through]
+    totals: dict = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT r.name, r.purchases, d.n, d.rev FROM ({since}) AS d "
+            f"JOIN {table} r ON r.client_id = d.client_id AND r.merchant_id = %s",
+            [*params, merchant.pk],
+        )
+        for name, before, n, revenue in cursor.fetchall():
+            t = totals.setdefault(partner_name(name), [0, 0, 0, 0, ZERO])
+            t[2] += not before
+            t[3] += n
+            t[4] += q(Decimal(str(revenue)))  # SQLite sums money as a float
+        if totals:
+            cursor.execute(
+                f"UPDATE {table} SET purchases = {table}.purchases + d.n, "
+                f"revenue = {table}.revenue + d.rev, first_at = CASE WHEN {table}.first_at "
+                f"IS NULL OR d.first_at < {table}.first_at THEN d.first_at "
+                f"ELSE {table}.first_at END, last_at = CASE WHEN {table}.last_at IS NULL "
+                f"OR d.last_at > {table}.last_at THEN d.last_at ELSE {table}.last_at END "
+                f"FROM ({since}) AS d WHERE {table}.client_id = d.client_id "
+                f"AND {table}.merchant_id = %s",
+                [*params, merchant.pk],
+            )
+    return totals

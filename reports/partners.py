@@ -138,7 +138,8 @@ def stored_totals(merchant: Merchant, since: datetime | None, until: datetime) -
         return None
     ids = changed_client_ids(
         merchant,
-        purchases_after=None,
+        # rows folded before they stopped at the mark: the buyers since are computed live
+        purchases_after=None if figures.to_mark else figures.purchases_seen_id,
         refunds_after=figures.refunds_seen_id,
         clients_after=figures.clients_seen_id,
         also=rows.filter(last_at__gte=until),
@@ -150,6 +151,8 @@ def stored_totals(merchant: Merchant, since: datetime | None, until: datetime) -
         kept_rows = PartnerClient.objects.filter(client_id__in=ids, merchant=merchant)
         totals_merge(totals, rows_totals(kept_rows), -1)
         totals_merge(totals, live_totals_of(merchant, since, until, list(ids)))
+    if not figures.to_mark:
+        return totals
     return totals_merge(totals, new_purchases_totals(merchant, since, until, figures, ids))
 
 

@@ -234,32 +234,39 @@ def _scores_carried(
         params=[*changed_params, pk, old_end, end],
     )
     # in place: a buyer's row keeps its scores until `rescore` finds them changed (an unchanged
-    # score is not written again); rows of clients no longer buyers go, new buyers come in
+    # score is not written again); rows of clients no longer buyers go, new buyers come in. The
+    # changed clients' cached figures are read once (by key) into a temporary table.
     buyer = "c.purchases_count > 0 AND c.last_purchase_at IS NOT NULL AND c.last_purchase_at < %s"
     freq = "CASE WHEN c.purchases_count >= 5 THEN 5 ELSE c.purchases_count END"
-    ids = f"SELECT client_id FROM {rescore.SCORES.changed}"
+    ids, now = f"SELECT client_id FROM {rescore.SCORES.changed}", "reports_rfm_now"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {now}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {now} AS SELECT c.id AS client_id, c.merchant_id, "
+            f"{freq} AS f, c.total_spent, c.last_purchase_at AS last_at, "
+            f"c.first_purchase_at AS first_at FROM {clients} c WHERE c.id IN ({ids}) AND {buyer}",
+            [end],
+        )
     rewrite = [
         (
-            f"DELETE FROM {table} WHERE client_id IN ({ids}) AND NOT EXISTS (SELECT 1 FROM "
-            f"{clients} c WHERE c.id = {table}.client_id AND {buyer})",
-            [end],
+            f"DELETE FROM {table} WHERE client_id IN ({ids}) "
+            f"AND client_id NOT IN (SELECT client_id FROM {now})",
+            [],
         ),
         (
-            f"UPDATE {table} SET f = {freq}, total_spent = c.total_spent, "
-            f"last_at = c.last_purchase_at, first_at = c.first_purchase_at FROM {clients} c "
-            f"WHERE c.id = {table}.client_id AND {table}.client_id IN ({ids}) AND {buyer}",
-            [end],
+            f"UPDATE {table} SET f = n.f, total_spent = n.total_spent, last_at = n.last_at, "
+            f"first_at = n.first_at FROM {now} n WHERE n.client_id = {table}.client_id",
+            [],
         ),
         (
             f"INSERT INTO {table} (client_id, merchant_id, r, f, m, segment, total_spent, "
-            f"last_at, first_at) SELECT c.id, c.merchant_id, 0, {freq}, 0, '', c.total_spent, "
-            f"c.last_purchase_at, c.first_purchase_at FROM {clients} c WHERE c.merchant_id = %s "
-            f"AND c.id IN ({ids}) AND {buyer} AND NOT EXISTS (SELECT 1 FROM {table} o "
-            "WHERE o.client_id = c.id)",
-            [pk, end],
+            f"last_at, first_at) SELECT n.client_id, n.merchant_id, 0, n.f, 0, '', "
+            f"n.total_spent, n.last_at, n.first_at FROM {now} n WHERE n.merchant_id = %s "
+            f"AND NOT EXISTS (SELECT 1 FROM {table} o WHERE o.client_id = n.client_id)",
+            [pk],
         ),
     ]
-    return rescore.rewrite_and_rescore(
+    result = rescore.rewrite_and_rescore(
         rescore.SCORES,
         merchant=merchant,
         today=today,
@@ -267,6 +274,9 @@ def _scores_carried(
         days=(new_since, old_new_since),
         rewrite=rewrite,
     )
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {now}")
+    return result
 
 
 def scores_refresh(

@@ -103,29 +103,31 @@ def rolled_back_sql(merchant: Merchant, clients: str, end: datetime) -> list[tup
     """Statements (SQL, parameters) that turn the summaries of the clients `clients` (SQL of
     one `client_id` column) into their figures before `end`, from the summaries as they are
     rather than a fold of every purchase: a summary whose first kept purchase is on or after
-    `end` goes; the others lose the kept purchases since `end` and take their last one before
-    it (on PostgreSQL a short range and one probe of the purchases' index on client and time).
-    """
+    `end` goes; the others lose the kept purchases since `end` (read once, a range of the
+    purchases' time, grouped per client) and take their last one before it (one probe of the
+    purchases' index on client and time per buyer)."""
     table, purchases = ClientPurchases._meta.db_table, Purchase._meta.db_table
     at = connection.ops.adapt_datetimefield_value(end)
-    own = (
-        f"FROM {purchases} p WHERE p.client_id = {table}.client_id AND p.merchant_id = %s "
-        f"AND {KEPT}"
-    )
     pk = merchant.pk
+    since = (
+        "SELECT p.client_id, COUNT(*) AS n, SUM(p.amount - p.refunded_amount) AS rev "
+        f"FROM {purchases} p WHERE p.merchant_id = %s AND {KEPT} AND p.occurred_at >= %s "
+        f"AND p.client_id IN ({clients}) GROUP BY p.client_id"
+    )
+    before = (
+        f"SELECT MAX(p.occurred_at) FROM {purchases} p WHERE p.client_id = {table}.client_id "
+        f"AND p.merchant_id = %s AND {KEPT} AND p.occurred_at < %s"
+    )
     return [
         (
             f"DELETE FROM {table} WHERE client_id IN ({clients}) AND first_at >= %s",
             [at],
         ),
         (
-            f"UPDATE {table} SET "
-            f"purchases = purchases - (SELECT COUNT(*) {own} AND p.occurred_at >= %s), "
-            f"revenue = revenue - (SELECT COALESCE(SUM(p.amount - p.refunded_amount), 0) "
-            f"{own} AND p.occurred_at >= %s), "
-            f"last_at = (SELECT MAX(p.occurred_at) {own} AND p.occurred_at < %s) "
-            f"WHERE client_id IN ({clients}) AND last_at >= %s",
-            [pk, at, pk, at, pk, at, at],
+            f"UPDATE {table} SET purchases = {table}.purchases - d.n, "
+            f"revenue = {table}.revenue - d.rev, last_at = ({before}) FROM ({since}) AS d "
+            f"WHERE {table}.client_id = d.client_id AND {table}.last_at >= %s",
+            [pk, at, pk, at, at],
         ),
     ]
 

@@ -16,7 +16,7 @@ from onboarding.money import ZERO
 from reports import metrics, partners, rollup
 from reports.aggregates import Period
 from reports.models import PartnerClient, PartnerFigures
-from reports.partner_figures import rows_totals, totals_add
+from reports.partner_figures import fold, rows_totals, totals_add, totals_dump
 from reports.partners import live_totals, partner_summary, stored_totals
 from reports.rollup import reports_refresh
 from tests.factories import ClientFactory, MerchantFactory
@@ -235,3 +235,29 @@ def test_purchases_recorded_within_the_marks_window_are_added_by_the_page(mercha
     monkeypatch.setattr(rollup, "MARK_WINDOW", timedelta(0))
     assert_night(merchant, FIRST_NIGHT + timedelta(days=2))
     assert PartnerClient.objects.get(client_id=cafe2.pk).purchases == 2
+
+
+def test_rows_folded_before_they_stopped_at_the_mark(merchant, monkeypatch):
+    """Kept figures written before the rows stopped at the purchase mark (`to_mark` False: a
+    row may hold a purchase recorded past it): the page computes the buyers since live instead
+    of adding their purchases, and the next night folds them again and sets the rule."""
+    earlier = timezone.now() - timedelta(hours=1)
+    for model in (Purchase, Refund, Client):
+        model.objects.filter(merchant=merchant).update(created_at=earlier)
+    cafe1 = merchant.c["cafe1"]
+    buy(merchant, cafe1, 300, day=date(2025, 3, 6))  # inside the night's mark window
+    monkeypatch.setattr(rollup, "MARK_WINDOW", timedelta(minutes=10))
+    reports_refresh(merchant=merchant, today=FIRST_NIGHT + timedelta(days=1))
+    # as the fold before the rule left them: the purchase past the mark in its client's row
+    PartnerClient.objects.filter(client_id=cafe1.pk).delete()
+    PartnerClient.objects.bulk_create(fold(merchant, [cafe1.pk], through=10**12))
+    rows = PartnerClient.objects.filter(merchant=merchant)
+    PartnerFigures.objects.filter(merchant=merchant).update(
+        to_mark=False, partners=totals_dump(rows_totals(rows))
+    )
+    assert PartnerClient.objects.get(client_id=cafe1.pk).purchases == 3
+    assert assert_stored_is_live(merchant)["Cafe"] == [2, 1, 1, 3, D("2800.00")]
+    monkeypatch.setattr(rollup, "MARK_WINDOW", timedelta(0))
+    snap = assert_night(merchant, FIRST_NIGHT + timedelta(days=2))
+    assert snap.timings["partners_mode"] == "incremental"
+    assert PartnerFigures.objects.get(merchant=merchant).to_mark
