@@ -248,9 +248,11 @@ def _scores_carried(
             [end],
         )
     rewrite = [
-        (
-            f"DELETE FROM {table} WHERE client_id IN ({ids}) "
-            f"AND client_id NOT IN (SELECT client_id FROM {now})",
+        (  # the changed clients no longer buyers first (an anti-join of the two small
+            # tables), then their rows by key: not every row tested against the buyers
+            f"DELETE FROM {table} WHERE client_id IN (SELECT c.client_id FROM "
+            f"{rescore.SCORES.changed} c WHERE NOT EXISTS (SELECT 1 FROM {now} n "
+            "WHERE n.client_id = c.client_id))",
             [],
         ),
         (
