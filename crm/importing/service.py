@@ -27,7 +27,11 @@ from .headers import PHONE
 from .parallel import chunks_to_write, use_second_process
 from .readers import open_table
 from .undo import RecordingWriter
-from .upkeep import client_indexes_deferred, foreign_keys_checked_per_statement
+from .upkeep import (
+    client_indexes_deferred,
+    foreign_keys_checked_per_statement,
+    sqlite_page_cache,
+)
 from .writer import ClientWriter
 
 logger = logging.getLogger(__name__)
@@ -168,7 +172,7 @@ def clients_import(
             report.rejected_rows = cleaner.rejected
         else:
             report.written_at = writer.now.isoformat()
-            with transaction.atomic():
+            with sqlite_page_cache(writer.conn), transaction.atomic():
                 with (
                     client_indexes_deferred(writer.conn, file_size=table.size),
                     foreign_keys_checked_per_statement(writer.conn),

@@ -66,6 +66,32 @@ def client_indexes_deferred(conn, *, file_size: int):
             cursor.execute(definition)
 
 
+# SQLite's page cache for the import's connection, in KiB (the default is 2 000 KiB): the
+# unique phone key of a large import, and the sorts that build the deferred indexes again,
+# outgrow the default and spill pages to the WAL and temporary files in the middle of the
+# transaction.
+SQLITE_IMPORT_CACHE_KIB = 65_536
+
+
+@contextmanager
+def sqlite_page_cache(conn):
+    """SQLite, around the caller's import: a page cache of `SQLITE_IMPORT_CACHE_KIB` for the
+    connection (memory it takes only as pages are read or written), the previous size restored
+    afterwards (a worker's connection outlives the import)."""
+    if conn.vendor != "sqlite":
+        yield
+        return
+    with conn.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (previous,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA cache_size = -{SQLITE_IMPORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        with conn.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(previous)}")
+
+
 @contextmanager
 def foreign_keys_checked_per_statement(conn):
     """PostgreSQL, within the caller's transaction: check the deferred foreign keys at the end

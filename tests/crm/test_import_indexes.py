@@ -97,3 +97,40 @@ def test_indexes_are_deferred_only_for_a_large_file_into_a_smaller_table(setting
     assert not defer_worth_it(file_rows=19_999, table_rows=0)  # too small to matter
     settings.IMPORT_DEFER_INDEXES_MIN_ROWS = 0
     assert not defer_worth_it(file_rows=1_000_000, table_rows=0)  # switched off
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the page cache is SQLite's")
+def test_the_import_runs_with_a_larger_page_cache_and_gives_it_back(tmp_path, monkeypatch):
+    """SQLite: the import's connection gets `SQLITE_IMPORT_CACHE_KIB` of page cache while it
+    writes, and its own size back afterwards, also when the import fails."""
+    from crm.importing.upkeep import SQLITE_IMPORT_CACHE_KIB
+
+    def cache_size() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size")
+            return cursor.fetchone()[0]
+
+    path = write_csv(tmp_path / "c.csv", _rows(50))
+    before, seen = cache_size(), []
+    original = import_service._run
+
+    def run(*args, **kwargs):
+        seen.append(cache_size())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(import_service, "_run", run)
+    report = clients_import(merchant=MerchantFactory(slug="cache"), path=str(path))
+    assert (
+        report.created > 0
+        and report.created == Client.objects.filter(merchant__slug="cache").count()
+    )
+    assert seen == [-SQLITE_IMPORT_CACHE_KIB] and before != -SQLITE_IMPORT_CACHE_KIB
+    assert cache_size() == before
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(import_service, "_run", failing)
+    with pytest.raises(RuntimeError):
+        clients_import(merchant=MerchantFactory(slug="cache-fail"), path=str(path))
+    assert cache_size() == before
