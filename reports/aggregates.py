@@ -86,7 +86,7 @@ def regroup(rows: list[dict], by: tuple, *, fields=tuple(SALES_FIELDS)) -> list[
             for f in fields:
                 into[f] += row[f]
     if not by and not merged:
-        return [{f: (ZERO if f in SALES_FIELDS and f not in COUNT_FIELDS else 0) for f in fields}]
+        return [{f: empty_sales().get(f, 0) for f in fields}]
     return list(merged.values())
 
 

@@ -27,6 +27,7 @@ from onboarding.models import Merchant
 from onboarding.money import ZERO, q
 
 from .models import ClientChange, PartnerClient, PartnerFigures
+from .replica import read_connection
 
 NO_NAME = "—"
 
@@ -234,39 +235,65 @@ def partners_refresh(*, merchant: Merchant, full: bool, marks: dict, clients_mar
     return {"partners_mode": mode, "partners_folded": len(folded), "partners": took}
 
 
-def _add_purchases(merchant: Merchant, after: int, through: int) -> dict:
-    """Add the kept purchases recorded in (`after`, `through`] to their buyers' rows (count and
-    revenue summed, first and last widened); returns what they add to the sums, {name: [0, 0,
-    buyers, purchases, revenue]} (a row without a purchase before gains a buyer). The rows of
-    the clients otherwise changed are folded again afterwards, taken away as they then are."""
-    table, purchases = PartnerClient._meta.db_table, Purchase._meta.db_table
-    since = (
-        "SELECT p.client_id, COUNT(*) AS n, SUM(p.amount - p.refunded_amount) AS rev, "
-        "MIN(p.occurred_at) AS first_at, MAX(p.occurred_at) AS last_at "
-        f"FROM {purchases} p WHERE p.merchant_id = %s AND p.id > %s AND p.id <= %s "
-        "AND (p.refunded_amount < p.amount OR p.amount <= 0) GROUP BY p.client_id"
+def _per_client(purchases: QuerySet) -> tuple[str, list]:
+    """SQL and parameters of `purchases` grouped per client: `client_id`, `n`, `rev`,
+    `first_at`, `last_at`."""
+    return (
+        purchases.order_by()
+        .values("client_id")
+        .annotate(
+            n=Count("pk"),
+            rev=Sum(F("amount") - F("refunded_amount")),
+            first_at=Min("occurred_at"),
+            last_at=Max("occurred_at"),
+        )
+        .query.sql_with_params()
     )
-    params = [merchant.pk, after, through]
-    totals: dict = {}
-    with connection.cursor() as cursor:
+
+
+def added_totals(merchant: Merchant, purchases: QuerySet, skip=frozenset()) -> dict:
+    """{name: [0, 0, buyers, purchases, revenue]}: what the kept `purchases`, recorded past the
+    rows' mark, add to their clients' rows, but for the clients of `skip`; a row without a
+    purchase before gains a buyer. One statement: the purchases grouped per client (a range of
+    their primary key) joined with the rows."""
+    sql, params = _per_client(purchases)
+    with read_connection().cursor() as cursor:
         cursor.execute(
-            f"SELECT r.name, r.purchases, d.n, d.rev FROM ({since}) AS d "
-            f"JOIN {table} r ON r.client_id = d.client_id AND r.merchant_id = %s",
+            f"SELECT r.client_id, r.name, r.purchases, d.n, d.rev FROM ({sql}) AS d "
+            f"JOIN {PartnerClient._meta.db_table} r ON r.client_id = d.client_id "
+            "AND r.merchant_id = %s",
             [*params, merchant.pk],
         )
-        for name, before, n, revenue in cursor.fetchall():
-            t = totals.setdefault(partner_name(name), [0, 0, 0, 0, ZERO])
-            t[2] += not before
-            t[3] += n
-            t[4] += q(Decimal(str(revenue)))  # SQLite sums money as a float
-        if totals:
+        rows = cursor.fetchall()
+    totals: dict = {}
+    for client_id, name, before, n, revenue in rows:
+        if client_id in skip:
+            continue
+        t = totals.setdefault(partner_name(name), [0, 0, 0, 0, ZERO])
+        t[2] += not before
+        t[3] += n
+        t[4] += q(Decimal(str(revenue)))  # SQLite sums money as a float
+    return totals
+
+
+def _add_purchases(merchant: Merchant, after: int, through: int) -> dict:
+    """Add the kept purchases recorded in (`after`, `through`] to their buyers' rows (count and
+    revenue summed, first and last widened); returns what they add to the sums
+    (`added_totals`). The rows of the clients otherwise changed are folded again afterwards,
+    taken away as they then are."""
+    purchases = Purchase.objects.filter(kept(), merchant=merchant, pk__gt=after, pk__lte=through)
+    totals = added_totals(merchant, purchases)
+    if totals:
+        table = PartnerClient._meta.db_table
+        sql, params = _per_client(purchases)
+        with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} SET purchases = {table}.purchases + d.n, "
                 f"revenue = {table}.revenue + d.rev, first_at = CASE WHEN {table}.first_at "
                 f"IS NULL OR d.first_at < {table}.first_at THEN d.first_at "
                 f"ELSE {table}.first_at END, last_at = CASE WHEN {table}.last_at IS NULL "
                 f"OR d.last_at > {table}.last_at THEN d.last_at ELSE {table}.last_at END "
-                f"FROM ({since}) AS d WHERE {table}.client_id = d.client_id "
+                f"FROM ({sql}) AS d WHERE {table}.client_id = d.client_id "
                 f"AND {table}.merchant_id = %s",
                 [*params, merchant.pk],
             )

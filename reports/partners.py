@@ -11,7 +11,6 @@ period's end. Any other period, and a merchant without kept figures, is computed
 give the same figures."""
 
 from datetime import date, datetime
-from decimal import Decimal
 
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
@@ -25,6 +24,7 @@ from . import metrics
 from .aggregates import Period
 from .models import PartnerClient
 from .partner_figures import (
+    added_totals,
     changed_client_ids,
     figures_in_step,
     kept,
@@ -33,7 +33,6 @@ from .partner_figures import (
     totals_load,
     totals_merge,
 )
-from .replica import read_connection
 
 # More clients changed since the refresh than this: the block is computed live.
 STORED_MAX_CHANGED = 20_000
@@ -153,35 +152,6 @@ def stored_totals(merchant: Merchant, since: datetime | None, until: datetime) -
         totals_merge(totals, live_totals_of(merchant, since, until, list(ids)))
     if not figures.to_mark:
         return totals
-    return totals_merge(totals, new_purchases_totals(merchant, since, until, figures, ids))
-
-
-def new_purchases_totals(merchant: Merchant, since, until, figures, skip: set) -> dict:
-    """{name: [0, 0, buyers, purchases, revenue]}: the kept purchases in [since, until)
-    recorded past the kept figures' mark, of the partner clients not in `skip` (those computed
-    live); a buyer is one whose row had no purchase. The rows hold every other purchase of the
-    period of these clients: none before `since` (checked), none after `until` (those with one
-    are in `skip`). One statement: the purchases past the mark (a range of the primary key)
-    joined with the rows."""
-    bought = _purchases(merchant, since, until).filter(pk__gt=figures.purchases_seen_id)
-    sql, params = (
-        bought.order_by().values("client_id", "amount", "refunded_amount").query.sql_with_params()
-    )
-    with read_connection().cursor() as cursor:
-        cursor.execute(
-            "SELECT r.client_id, r.name, r.purchases, COUNT(*), SUM(p.amount - p.refunded_amount) "
-            f"FROM ({sql}) AS p JOIN {PartnerClient._meta.db_table} AS r "
-            "ON r.client_id = p.client_id AND r.merchant_id = %s "
-            "GROUP BY r.client_id, r.name, r.purchases",
-            [*params, merchant.pk],
-        )
-        sales = cursor.fetchall()
-    totals: dict = {}
-    for client_id, name, kept_before, n, revenue in sales:
-        if client_id in skip:
-            continue
-        t = totals.setdefault(partner_name(name), [0, 0, 0, 0, ZERO])
-        t[2] += not kept_before
-        t[3] += n
-        t[4] += q(Decimal(str(revenue)))  # SQLite sums money as a float
-    return totals
+    # the kept purchases of the period recorded since the mark, added to their buyers' rows
+    later = _purchases(merchant, since, until).filter(pk__gt=figures.purchases_seen_id)
+    return totals_merge(totals, added_totals(merchant, later, skip=ids))

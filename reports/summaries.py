@@ -63,9 +63,10 @@ def _with_keys(folded: str, *, upsert: bool = False, add: bool = False) -> str:
     return sql
 
 
-def fold_sql(where: str, *, upsert: bool = False) -> str:
+def fold_sql(where: str, *, upsert: bool = False, add: bool = False) -> str:
     """INSERT of the folded rows of the purchases matching `where` (SQL after the merchant's
-    condition; its parameters follow the merchant's id); `upsert` as in `_with_keys`."""
+    condition; its parameters follow the merchant's id); `upsert` and `add` as in
+    `_with_keys`."""
     return _with_keys(
         "SELECT p.client_id, p.merchant_id, COUNT(*) AS n, SUM(p.amount - p.refunded_amount) "
         f"AS rev, MIN(p.occurred_at) AS first_at, MAX(p.occurred_at) AS last_at "
@@ -73,6 +74,7 @@ def fold_sql(where: str, *, upsert: bool = False) -> str:
         f"WHERE p.merchant_id = %s AND p.client_id IS NOT NULL AND {KEPT} {where} "
         "GROUP BY p.client_id, p.merchant_id",
         upsert=upsert,
+        add=add,
     )
 
 
@@ -147,18 +149,25 @@ def summaries_rebuild(*, merchant: Merchant) -> int:
 
 
 def changed_clients_sql(
-    *, merchant: Merchant, purchases_after: int, refunds_after: int
+    *,
+    merchant: Merchant,
+    purchases_after: int,
+    refunds_after: int,
+    purchases_through: int | None = None,
 ) -> tuple[str, list]:
     """SQL and parameters of the ids (`client_id`) of the merchant's clients with a purchase
-    past `purchases_after` (new, late or back-dated) or a refund past `refunds_after`."""
+    past `purchases_after` (new, late or back-dated; up to `purchases_through` when given) or a
+    refund past `refunds_after`."""
     purchases, refunds = Purchase._meta.db_table, Refund._meta.db_table
+    bounded = " AND id <= %s" if purchases_through is not None else ""
     sql = (
-        f"SELECT client_id FROM {purchases} WHERE merchant_id = %s AND id > %s "
+        f"SELECT client_id FROM {purchases} WHERE merchant_id = %s AND id > %s{bounded} "
         "AND client_id IS NOT NULL UNION "
         f"SELECT q.client_id FROM {refunds} r JOIN {purchases} q ON q.id = r.purchase_id "
         "WHERE r.merchant_id = %s AND r.id > %s AND q.client_id IS NOT NULL"
     )
-    return sql, [merchant.pk, purchases_after, merchant.pk, refunds_after]
+    through = [purchases_through] if purchases_through is not None else []
+    return sql, [merchant.pk, purchases_after, *through, merchant.pk, refunds_after]
 
 
 def folded_through() -> int:
@@ -227,31 +236,22 @@ def _summaries_add(
     """`summaries_update` with `folded_through`: the refunded clients and those with a purchase
     in (`purchases_after`, `folded_through`] folded again, the kept purchases past
     `folded_through` of the others added to their rows. Returns the buyers written."""
-    purchases, refunds = Purchase._meta.db_table, Refund._meta.db_table
-    pk = merchant.pk
+    refold, params = changed_clients_sql(
+        merchant=merchant,
+        purchases_after=purchases_after,
+        refunds_after=refunds_after,
+        purchases_through=folded_through,
+    )
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {REFOLD}")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {REFOLD} AS "
-            f"SELECT q.client_id FROM {refunds} r JOIN {purchases} q ON q.id = r.purchase_id "
-            "WHERE r.merchant_id = %s AND r.id > %s AND q.client_id IS NOT NULL UNION "
-            f"SELECT client_id FROM {purchases} WHERE merchant_id = %s AND id > %s "
-            "AND id <= %s AND client_id IS NOT NULL",
-            [pk, refunds_after, pk, purchases_after, folded_through],
-        )
+        cursor.execute(f"CREATE TEMPORARY TABLE {REFOLD} AS {refold}", params)
     written = _refold(merchant, f"SELECT client_id FROM {REFOLD}", [])
     with connection.cursor() as cursor:
         cursor.execute(
-            _with_keys(
-                "SELECT p.client_id, p.merchant_id, COUNT(*) AS n, "
-                "SUM(p.amount - p.refunded_amount) AS rev, MIN(p.occurred_at) AS first_at, "
-                f"MAX(p.occurred_at) AS last_at FROM {purchases} p WHERE p.merchant_id = %s "
-                f"AND p.id > %s AND p.client_id IS NOT NULL AND {KEPT} "
-                f"AND p.client_id NOT IN (SELECT client_id FROM {REFOLD}) "
-                "GROUP BY p.client_id, p.merchant_id",
-                add=True,
+            fold_sql(
+                f"AND p.id > %s AND p.client_id NOT IN (SELECT client_id FROM {REFOLD})", add=True
             ),
-            [pk, folded_through],
+            [merchant.pk, folded_through],
         )
         written += cursor.rowcount
         cursor.execute(f"DROP TABLE {REFOLD}")
