@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from dashboard_day import add_one_day, evening
 from procstats import load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,19 +59,6 @@ def page_owner(merchant, Group, User):
         owner.groups.add(Group.objects.get(name="owner"))
         merchant.owners.add(owner)
     return owner
-
-
-def evening(merchant):
-    """20:00 of the merchant's local day of its last purchase (the page's today then)."""
-    from datetime import datetime, time
-
-    from django.db.models import Max
-
-    from loyalty.models import Purchase
-
-    last = Purchase.objects.filter(merchant=merchant).aggregate(at=Max("occurred_at"))["at"]
-    day = last.astimezone(merchant.tzinfo).date()
-    return datetime.combine(day, time(20), tzinfo=merchant.tzinfo)
 
 
 def blocks(merchant) -> dict:
@@ -112,8 +100,6 @@ def main():
 
     merchant = Merchant.objects.get(slug=args.slug)
     if args.add_day:
-        from dashboard import add_one_day
-
         add_one_day(merchant)
     at = evening(merchant)
     print(f"clock: {at.isoformat()}")
