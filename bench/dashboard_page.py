@@ -8,7 +8,7 @@ Times the whole page (GET /dashboard/<slug>/ as the merchant's owner, server tim
 slowest statements of the page and, with `--explain N`, `EXPLAIN ANALYZE` of the N slowest.
 Measures on the base as it is: no refresh is run (run the refresh first, e.g. the bench's
 one-day night, so that the snapshot serves the page). With `--add-day` a day of purchases is
-recorded first (`bench/dashboard.py`'s `add_one_day`, not refreshed: the page adds it to the
+recorded first (`bench/dashboard_day.add_one_day`, not refreshed: the page adds it to the
 kept figures). The clock is set to 20:00 (the merchant's time) of the day of its last purchase,
 as the bench's days run ahead of the calendar: the page's "today" is that day.
 """
