@@ -114,7 +114,7 @@ def build(n_clients: int, n_purchases: int):
                 "balance": "0",
                 "total_spent": "0",
                 "purchases_count": "0",
-                "created_at": "now()",
+                "created_at": "now() - interval '1 day'",  # before the marks, as purchases
                 "updated_at": "now()",
             },
             f"FROM generate_series(1, {n_clients}) AS g",
