@@ -4,7 +4,8 @@
         [--explain 3]
 
 Times the whole page (GET /dashboard/<slug>/ as the merchant's owner, server time, median of
-`--repeat` after one warm-up) and each block the view reads, with its SQL statements; prints the
+`--repeat` after one warm-up; and its first view with nothing kept of the day's purchases,
+`reports.intraday`) and each block the view reads, with its SQL statements; prints the
 slowest statements of the page and, with `--explain N`, `EXPLAIN ANALYZE` of the N slowest.
 Measures on the base as it is: no refresh is run (run the refresh first, e.g. the bench's
 one-day night, so that the snapshot serves the page). With `--add-day` a day of purchases is
@@ -109,6 +110,7 @@ def main():
 
 def measure(merchant, args) -> None:
     from django.contrib.auth.models import Group, User
+    from django.core.cache import cache
     from django.db import connection
     from django.test import Client as HttpClient
 
@@ -116,11 +118,14 @@ def measure(merchant, args) -> None:
     http.force_login(page_owner(merchant, Group, User))
     url = f"/dashboard/{merchant.slug}/"
     assert http.get(url).status_code == 200  # warm caches and the template loader
+    cache.clear()  # the first view of the day's purchases since the night: nothing kept
+    first_s = median_time(lambda: http.get(url), 1)
     page = Statements()
     with connection.execute_wrapper(page):
         http.get(url)
     page_s = median_time(lambda: http.get(url), args.repeat)
     print(f"page: {page_s * 1000:.0f} ms, {len(page.rows)} statements (load {load()})")
+    print(f"first view, nothing kept of the day (reports.intraday): {first_s * 1000:.0f} ms")
     results = {}
     for name, fn in blocks(merchant).items():
         fn()
@@ -144,6 +149,7 @@ def measure(merchant, args) -> None:
     print(f"load {load()}")
     for name, seconds in results.items():
         print(f"RESULT dashboard_page_block_{name} {seconds * 1000:.1f} ms")
+    print(f"RESULT dashboard_page_first_view {first_s * 1000:.0f} ms")
     print(f"RESULT dashboard_page {page_s * 1000:.0f} ms")
 
 

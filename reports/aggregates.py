@@ -12,14 +12,11 @@ Definitions shared by every figure:
 * a card purchase has a client; the client's channel is "referral" when it has a referrer,
   otherwise its source (see `reports.models.Channel`).
 
-The figures read from the clients alone or only live (contacts, tiers, referrals, gift returns)
-are `reports.client_figures`.
-
-Over 420 lines: each figure's live and rollup sources are kept side by side."""
+The figures read from the clients alone or only live (contacts, tiers, referrals, gift returns,
+buyers) are `reports.client_figures`; what a page keeps between views, `reports.intraday`."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 
 from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth
@@ -29,8 +26,9 @@ from loyalty.models import Purchase
 from onboarding.models import Merchant
 from onboarding.money import ZERO, q
 
+from . import intraday
+from .intraday import Night
 from .models import DailyMembers, DailySales
-from .replica import read_connection
 
 SALES_FIELDS = [
     "card_purchases",
@@ -103,7 +101,7 @@ def client_channel_sql(alias: str) -> str:
     return f"CASE WHEN {alias}.referred_by_id IS NOT NULL THEN 'referral' ELSE {alias}.source END"
 
 
-def _purchase_channel() -> Case:
+def purchase_channel() -> Case:
     return Case(
         When(client__isnull=True, then=Value("")),
         When(client__referred_by__isnull=False, then=Value("referral")),
@@ -151,7 +149,7 @@ def _live_keys(merchant: Merchant, by: tuple) -> dict:
     keys = {}
     for key in by:
         if key == "channel":
-            keys["channel"] = _purchase_channel()
+            keys["channel"] = purchase_channel()
         elif key == "source_detail":
             keys["source_detail"] = Coalesce(F("client__source_detail"), Value(""))
         elif key == "month":
@@ -181,9 +179,16 @@ def _normalise(row: dict) -> dict:
     return row
 
 
-def sales_live(merchant: Merchant, period: Period, *, by: tuple = (), after=None) -> list[dict]:
-    """Purchase aggregates grouped by `by` (channel, source_detail, month, day, branch_id)."""
+def sales_live(
+    merchant: Merchant, period: Period, *, by: tuple = (), after=None, ids=(None, None)
+) -> list[dict]:
+    """Purchase aggregates grouped by `by` (channel, source_detail, month, day, branch_id), of
+    the purchases with an id in `ids` = (above, up to) when given (None: unbounded)."""
     qs = purchases_in(merchant, period, after=after).order_by()
+    if ids[0] is not None:
+        qs = qs.filter(pk__gt=ids[0])
+    if ids[1] is not None:
+        qs = qs.filter(pk__lte=ids[1])
     keys = _live_keys(merchant, by)
     if not keys:
         return [_normalise(qs.aggregate(**_sales_aggregates()))]
@@ -248,13 +253,48 @@ def sales_rollup(merchant: Merchant, period: Period, *, by: tuple = (), through:
     return [_normalise(dict(r)) for r in rows]
 
 
-def sales(merchant: Merchant, period: Period, *, by: tuple = (), through: date | None = None):
+def sales_after(
+    merchant: Merchant, period: Period, by: tuple, through: date, night: Night | None
+) -> list[dict]:
+    """`sales_live` of the days after `through`; with the `night` that wrote the rollup, the
+    part read by an earlier view is kept between views (`reports.intraday`)."""
+    if night is None:
+        return sales_live(merchant, period, by=by, after=through)
+    return intraday.added(
+        merchant.pk,
+        night,
+        f"sales:{','.join(by)}:{period.start}:{period.end}:{period.branch_id}:{through}:"
+        f"{merchant.time_zone}",
+        lambda above, upto: sales_live(merchant, period, by=by, after=through, ids=(above, upto)),
+        lambda kept, more: regroup(kept + more, by),
+    )
+
+
+def _rollup(merchant: Merchant, period: Period, by: tuple, through: date, night: Night | None):
+    """`sales_rollup`, kept until the next night when the `night` that wrote it is given."""
+    if night is None:
+        return sales_rollup(merchant, period, by=by, through=through)
+    return intraday.nightly(
+        night,
+        f"rollup:{','.join(by)}:{period.start}:{period.end}:{period.branch_id}:{through}",
+        lambda: sales_rollup(merchant, period, by=by, through=through),
+    )
+
+
+def sales(
+    merchant: Merchant,
+    period: Period,
+    *,
+    by: tuple = (),
+    through: date | None = None,
+    night: Night | None = None,
+):
     """Sales from the rollup for days ≤ `through` plus live purchases after it (or all live)."""
     if through is None:
         return sales_live(merchant, period, by=by)
-    rows = sales_rollup(merchant, period, by=by, through=through)
+    rows = _rollup(merchant, period, by, through, night)
     if period.end > through:
-        rows += sales_live(merchant, period, by=by, after=through)
+        rows += sales_after(merchant, period, by, through, night)
     merged: dict = {}
     for row in rows:
         key = tuple(row.get(k if k != "branch_id" else "branch_id") for k in by)
@@ -266,7 +306,12 @@ def sales(merchant: Merchant, period: Period, *, by: tuple = (), through: date |
 
 
 def sales_by(
-    merchant: Merchant, period: Period, groupings: tuple, *, through: date | None = None
+    merchant: Merchant,
+    period: Period,
+    groupings: tuple,
+    *,
+    through: date | None = None,
+    night: Night | None = None,
 ) -> list[list[dict]]:
     """`sales` grouped several ways at once (one list of rows per grouping of `groupings`): the
     rollup read per grouping, the purchases after it (all of them without a rollup) in one
@@ -276,9 +321,9 @@ def sales_by(
     if through is None:
         live = sales_live(merchant, period, by=keys)
         return [regroup(live, grouping) for grouping in groupings]
-    live = sales_live(merchant, period, by=keys, after=through) if period.end > through else []
+    live = sales_after(merchant, period, keys, through, night) if period.end > through else []
     return [
-        regroup(sales_rollup(merchant, period, by=grouping, through=through) + live, grouping)
+        regroup(_rollup(merchant, period, grouping, through, night) + live, grouping)
         for grouping in groupings
     ]
 
@@ -328,10 +373,26 @@ def members_rollup(merchant: Merchant, period: Period, *, by: tuple = (), throug
     return [{**{k: r[k] for k in by}, "joined": r["total"]} for r in rows]
 
 
-def members(merchant: Merchant, period: Period, *, by: tuple = (), through: date | None = None):
+def members(
+    merchant: Merchant,
+    period: Period,
+    *,
+    by: tuple = (),
+    through: date | None = None,
+    night: Night | None = None,
+):
+    """Members who joined in the period: the rollup's days ≤ `through` (kept until the next
+    night when the `night` that wrote it is given) and the later days live (or all live)."""
     if through is None:
         return members_live(merchant, period, by=by)
-    rows = members_rollup(merchant, period, by=by, through=through)
+    if night is None:
+        rows = members_rollup(merchant, period, by=by, through=through)
+    else:
+        rows = intraday.nightly(
+            night,
+            f"members:{','.join(by)}:{period.start}:{period.end}:{through}",
+            lambda: members_rollup(merchant, period, by=by, through=through),
+        )
     if period.end > through:
         later = Period(max(period.start or through, through + timedelta(days=1)), period.end)
         rows += members_live(merchant, later, by=by)
@@ -343,101 +404,3 @@ def members(merchant: Merchant, period: Period, *, by: tuple = (), through: date
         else:
             merged[key] = row
     return list(merged.values())
-
-
-def buyer_stats(merchant: Merchant, period: Period) -> dict:
-    """Per-client purchase counts in the period, folded in SQL: buyers, buyers with ≥ 2
-    purchases ("regular clients"), their purchases and revenue (the nightly refresh keeps them
-    as totals: `reports.buyer_totals`)."""
-    net = F("amount") - F("refunded_amount")
-    inner = (
-        purchases_in(merchant, period)
-        .filter(not_fully_refunded(), client__isnull=False)
-        .order_by()
-        .values("client_id")
-        .annotate(n=Count("id"), rev=Sum(net))
-    )
-    sql, params = inner.query.sql_with_params()
-    with read_connection().cursor() as cursor:
-        cursor.execute(
-            "SELECT COUNT(*), "
-            "COALESCE(SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END), 0), "
-            "COALESCE(SUM(n), 0), "
-            "COALESCE(SUM(CASE WHEN n >= 2 THEN n ELSE 0 END), 0), "
-            "COALESCE(SUM(rev), 0), "
-            "COALESCE(SUM(CASE WHEN n >= 2 THEN rev ELSE 0 END), 0) "
-            f"FROM ({sql}) AS per_client",
-            params,
-        )
-        buyers, regular, purchases, regular_purchases, revenue, regular_revenue = cursor.fetchone()
-    return {
-        "buyers": int(buyers),
-        "regular_buyers": int(regular),
-        "buyer_purchases": int(purchases),
-        "regular_purchases": int(regular_purchases),
-        "buyer_revenue": q(Decimal(str(revenue))),
-        "regular_revenue": q(Decimal(str(regular_revenue))),
-    }
-
-
-def source_buyers(
-    merchant: Merchant,
-    period: Period,
-    *,
-    through: date | None = None,
-    bought: list[dict] | None = None,
-) -> list[dict]:
-    """Per client channel and source detail (promo code, partner): members who joined in
-    the period, of them buyers (≥ 1 card purchase in the period), and those buyers' card
-    revenue in the period — "187 joined from social networks and the site, 135 bought".
-    `through`: the members from the members rollup up to that day (`members`) instead of every
-    client; `bought`: the bought part as given (`reports.buyer_totals.bought_by_source`)."""
-    start, end = period.bounds(merchant)
-    joined = Client.objects.filter(merchant=merchant, joined_at__lt=end)
-    if start:
-        joined = joined.filter(joined_at__gte=start)
-    if through is not None:
-        by = ("channel", "source_detail")
-        members_by_key = {
-            (r["channel"], r["source_detail"]): r["joined"]
-            for r in members(merchant, period, by=by, through=through)
-            if r["joined"]
-        }
-    else:
-        keys = {"channel": client_channel(), "detail": F("source_detail")}
-        members_by_key = {
-            (r["channel"], r["detail"]): r["n"]
-            for r in joined.order_by().annotate(**keys).values(*keys).annotate(n=Count("id"))
-        }
-    if bought is None:
-        bought = (
-            purchases_in(merchant, period)
-            .filter(not_fully_refunded(), client__in=joined)
-            .order_by()
-            .annotate(
-                channel=_purchase_channel(),
-                detail=Coalesce(F("client__source_detail"), Value("")),
-            )
-            .values("channel", "detail")
-            .annotate(
-                buyers=Count("client_id", distinct=True),
-                revenue=Coalesce(Sum(F("amount") - F("refunded_amount")), ZERO),
-            )
-        )
-    rows = {
-        (r["channel"], r["detail"]): {"buyers": r["buyers"], "revenue": q(r["revenue"])}
-        for r in bought
-    }
-    out = []
-    for key in set(members_by_key) | set(rows):
-        row = rows.get(key, {"buyers": 0, "revenue": ZERO})
-        out.append(
-            {
-                "channel": key[0],
-                "source_detail": key[1] or "",
-                "members": members_by_key.get(key, 0),
-                "buyers": row["buyers"],
-                "revenue": row["revenue"],
-            }
-        )
-    return sorted(out, key=lambda r: (-r["members"], r["channel"], r["source_detail"]))

@@ -6,7 +6,7 @@ when its first and last kept purchase lie in the window, its purchases in the wi
 directly otherwise). They are kept as totals per (channel, source detail, joined in the period):
 [buyers, regulars (≥ 2 purchases), purchases, regulars' purchases, revenue, regulars' revenue];
 buyers and regulars are the sum of every group, the bought part of buyers per source the groups
-of members who joined in the period (`aggregates.source_buyers`). A full count groups every
+of members who joined in the period (`client_figures.source_buyers`). A full count groups every
 per-client row once (one scan of the summaries for both figures). A carried night (`keep`, then
 `refresh`) takes away what the snapshot counted for the buyers that can have changed and adds
 them as they now are; the others' rows are the same summaries, inside the same window:
@@ -232,7 +232,7 @@ def _state(merchant: Merchant, start: datetime | None, end: datetime) -> dict:
 
 
 def buyer_figures(totals: dict[Key, list]) -> dict:
-    """`aggregates.buyer_stats`'s figures from the totals."""
+    """`client_figures.buyer_stats`'s figures from the totals."""
     every = [0, 0, 0, 0, ZERO, ZERO]
     for row in totals.values():
         every = [a + b for a, b in zip(every, row, strict=True)]
@@ -248,7 +248,7 @@ def buyer_figures(totals: dict[Key, list]) -> dict:
 
 
 def bought_by_source(totals: dict[Key, list]) -> list[dict]:
-    """`aggregates.source_buyers`'s bought rows (members who joined in the period) from the
+    """`client_figures.source_buyers`'s bought rows (members who joined in the period) from the
     totals."""
     return [
         {"channel": channel, "detail": detail, "buyers": row[0], "revenue": row[4]}

@@ -1,9 +1,11 @@
 """Client-level figures read from the clients (contacts, tiers, the referral tree) or only live
-(gift returns), with the definitions of `reports.aggregates`: no rollup of their own."""
+(gift returns, buyers per client and per source), with the definitions of
+`reports.aggregates`: no rollup of their own (the nightly refresh keeps them in its snapshot)."""
 
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from crm.models import Client
@@ -11,7 +13,15 @@ from loyalty.models import Campaign, CampaignIssuance, CampaignKind
 from onboarding.models import Merchant
 from onboarding.money import ZERO, q
 
-from .aggregates import Period, not_fully_refunded, purchases_in
+from .aggregates import (
+    Period,
+    client_channel,
+    members,
+    not_fully_refunded,
+    purchase_channel,
+    purchases_in,
+)
+from .replica import read_connection
 
 
 def referral_stats(merchant: Merchant, period: Period, *, max_depth: int = 10) -> dict:
@@ -171,3 +181,101 @@ def gift_returns(merchant: Merchant, period: Period) -> dict:
     total = figures(campaigns)
     total["campaigns"] = [{"campaign": c.name, **figures([c])} for c in campaigns]
     return total
+
+
+def buyer_stats(merchant: Merchant, period: Period) -> dict:
+    """Per-client purchase counts in the period, folded in SQL: buyers, buyers with ≥ 2
+    purchases ("regular clients"), their purchases and revenue (the nightly refresh keeps them
+    as totals: `reports.buyer_totals`)."""
+    net = F("amount") - F("refunded_amount")
+    inner = (
+        purchases_in(merchant, period)
+        .filter(not_fully_refunded(), client__isnull=False)
+        .order_by()
+        .values("client_id")
+        .annotate(n=Count("id"), rev=Sum(net))
+    )
+    sql, params = inner.query.sql_with_params()
+    with read_connection().cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*), "
+            "COALESCE(SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(n), 0), "
+            "COALESCE(SUM(CASE WHEN n >= 2 THEN n ELSE 0 END), 0), "
+            "COALESCE(SUM(rev), 0), "
+            "COALESCE(SUM(CASE WHEN n >= 2 THEN rev ELSE 0 END), 0) "
+            f"FROM ({sql}) AS per_client",
+            params,
+        )
+        buyers, regular, purchases, regular_purchases, revenue, regular_revenue = cursor.fetchone()
+    return {
+        "buyers": int(buyers),
+        "regular_buyers": int(regular),
+        "buyer_purchases": int(purchases),
+        "regular_purchases": int(regular_purchases),
+        "buyer_revenue": q(Decimal(str(revenue))),
+        "regular_revenue": q(Decimal(str(regular_revenue))),
+    }
+
+
+def source_buyers(
+    merchant: Merchant,
+    period: Period,
+    *,
+    through: date | None = None,
+    bought: list[dict] | None = None,
+) -> list[dict]:
+    """Per client channel and source detail (promo code, partner): members who joined in
+    the period, of them buyers (≥ 1 card purchase in the period), and those buyers' card
+    revenue in the period — "187 joined from social networks and the site, 135 bought".
+    `through`: the members from the members rollup up to that day (`members`) instead of every
+    client; `bought`: the bought part as given (`reports.buyer_totals.bought_by_source`)."""
+    start, end = period.bounds(merchant)
+    joined = Client.objects.filter(merchant=merchant, joined_at__lt=end)
+    if start:
+        joined = joined.filter(joined_at__gte=start)
+    if through is not None:
+        by = ("channel", "source_detail")
+        members_by_key = {
+            (r["channel"], r["source_detail"]): r["joined"]
+            for r in members(merchant, period, by=by, through=through)
+            if r["joined"]
+        }
+    else:
+        keys = {"channel": client_channel(), "detail": F("source_detail")}
+        members_by_key = {
+            (r["channel"], r["detail"]): r["n"]
+            for r in joined.order_by().annotate(**keys).values(*keys).annotate(n=Count("id"))
+        }
+    if bought is None:
+        bought = (
+            purchases_in(merchant, period)
+            .filter(not_fully_refunded(), client__in=joined)
+            .order_by()
+            .annotate(
+                channel=purchase_channel(),
+                detail=Coalesce(F("client__source_detail"), Value("")),
+            )
+            .values("channel", "detail")
+            .annotate(
+                buyers=Count("client_id", distinct=True),
+                revenue=Coalesce(Sum(F("amount") - F("refunded_amount")), ZERO),
+            )
+        )
+    rows = {
+        (r["channel"], r["detail"]): {"buyers": r["buyers"], "revenue": q(r["revenue"])}
+        for r in bought
+    }
+    out = []
+    for key in set(members_by_key) | set(rows):
+        row = rows.get(key, {"buyers": 0, "revenue": ZERO})
+        out.append(
+            {
+                "channel": key[0],
+                "source_detail": key[1] or "",
+                "members": members_by_key.get(key, 0),
+                "buyers": row["buyers"],
+                "revenue": row["revenue"],
+            }
+        )
+    return sorted(out, key=lambda r: (-r["members"], r["channel"], r["source_detail"]))

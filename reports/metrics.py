@@ -45,7 +45,7 @@ from onboarding.models import Merchant
 from onboarding.money import HUNDRED, ZERO, q
 
 from . import aggregates as agg
-from . import client_figures, rfm, rfm_history
+from . import client_figures, intraday, rfm, rfm_history
 from .aggregates import Period
 from .benefit import ComponentConfig, benefit_config, economic_benefit  # noqa: F401 (API)
 from .models import Channel, ComponentKind, ReportSnapshot
@@ -105,14 +105,14 @@ def client_level(merchant: Merchant, period: Period, *, today: date) -> ClientLe
         ClientLevel,
         {
             **client_figures.contacts_stats(merchant),
-            **agg.buyer_stats(merchant, period),
+            **client_figures.buyer_stats(merchant, period),
             **client_figures.referral_stats(merchant, period),
             "tiers": client_figures.tier_distribution(merchant),
             "rfm": rfm.segment_summary(merchant=merchant, today=today),
             "rfm_history": rfm_history.monthly_history(
                 merchant=merchant, start=period.start, end=period.end
             ),
-            "source_buyers": agg.source_buyers(merchant, period),
+            "source_buyers": client_figures.source_buyers(merchant, period),
         },
     )
 
@@ -197,17 +197,22 @@ def point_b(
     is_default = period.start == base.start and period.end == today and not branch_id
     snap = snapshot_for(merchant) if use_snapshot else None
     through = snap.rollup_through if snap else None
+    night = intraday.night_of(snap) if snap else None
 
     # from the rollup by month and channel (a few rows per month: the channels are few) and by
     # detail apart (a merchant may have many); the days after it read once. The totals, channels
     # and months are summed from the first.
     fine, by_detail = agg.sales_by(
-        merchant, period, (("month", "channel"), ("channel", "source_detail")), through=through
+        merchant,
+        period,
+        (("month", "channel"), ("channel", "source_detail")),
+        through=through,
+        night=night,
     )
     total = agg.regroup(fine, ())[0]
     by_channel = agg.regroup(fine, ("channel",))
     by_month = agg.regroup(fine, ("month",))
-    joined = agg.members(merchant, period, by=("month", "channel"), through=through)
+    joined = agg.members(merchant, period, by=("month", "channel"), through=through, night=night)
     members_by_channel = agg.regroup(joined, ("channel",), fields=("joined",))
     members_by_month = agg.regroup(joined, ("month",), fields=("joined",))
     if snap and is_default and snap.clients:
@@ -384,7 +389,11 @@ def branch_breakdown(*, merchant: Merchant, start=None, end=None, today=None) ->
     period = Period(start=start if start is not None else base.start, end=end or today)
     snap = snapshot_for(merchant)
     rows = agg.sales(
-        merchant, period, by=("branch_id",), through=snap.rollup_through if snap else None
+        merchant,
+        period,
+        by=("branch_id",),
+        through=snap.rollup_through if snap else None,
+        night=intraday.night_of(snap) if snap else None,
     )
     names = dict(merchant.branches.values_list("pk", "name"))
     return sorted(

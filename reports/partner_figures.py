@@ -172,15 +172,19 @@ def figures_in_step(merchant: Merchant, *, min_purchases: int = 0) -> PartnerFig
     snapshot (the same marks: only then do the change rows hold every channel change since)
     and the snapshot counts at least `min_purchases` purchases — one query."""
     snapshot = "merchant__report_snapshot__"
-    return PartnerFigures.objects.filter(
-        merchant=merchant,
-        **{
-            f"{snapshot}purchases_seen_id": F("purchases_seen_id"),
-            f"{snapshot}refunds_seen_id": F("refunds_seen_id"),
-            f"{snapshot}rollup_through__isnull": False,
-            f"{snapshot}purchases_total__gte": min_purchases,
-        },
-    ).first()
+    return (
+        PartnerFigures.objects.filter(
+            merchant=merchant,
+            **{
+                f"{snapshot}purchases_seen_id": F("purchases_seen_id"),
+                f"{snapshot}refunds_seen_id": F("refunds_seen_id"),
+                f"{snapshot}rollup_through__isnull": False,
+                f"{snapshot}purchases_total__gte": min_purchases,
+            },
+        )
+        .annotate(snapshot_at=F(f"{snapshot}refreshed_at"))
+        .first()
+    )
 
 
 def partners_refresh(*, merchant: Merchant, full: bool, marks: dict, clients_mark: int) -> dict:
@@ -251,11 +255,10 @@ def _per_client(purchases: QuerySet) -> tuple[str, list]:
     )
 
 
-def added_totals(merchant: Merchant, purchases: QuerySet, skip=frozenset()) -> dict:
-    """{name: [0, 0, buyers, purchases, revenue]}: what the kept `purchases`, recorded past the
-    rows' mark, add to their clients' rows, but for the clients of `skip`; a row without a
-    purchase before gains a buyer. One statement: the purchases grouped per client (a range of
-    their primary key) joined with the rows."""
+def added_per_client(merchant: Merchant, purchases: QuerySet) -> dict:
+    """{client id: [name, purchases before, purchases, revenue]}: the kept `purchases`, recorded
+    past the rows' mark, of the clients with a row (the row's name and count). One statement:
+    the purchases grouped per client (a range of their primary key) joined with the rows."""
     sql, params = _per_client(purchases)
     with read_connection().cursor() as cursor:
         cursor.execute(
@@ -264,15 +267,34 @@ def added_totals(merchant: Merchant, purchases: QuerySet, skip=frozenset()) -> d
             "AND r.merchant_id = %s",
             [*params, merchant.pk],
         )
-        rows = cursor.fetchall()
+        return {
+            # SQLite sums money as a float
+            client_id: [name, before, n, q(Decimal(str(revenue)))]
+            for client_id, name, before, n, revenue in cursor.fetchall()
+        }
+
+
+def per_client_merge(kept: dict, more: dict) -> dict:
+    """`added_per_client` of two sets of purchases: counts and revenue added per client."""
+    for client_id, (name, before, n, revenue) in more.items():
+        row = kept.setdefault(client_id, [name, before, 0, ZERO])
+        row[2] += n
+        row[3] += revenue
+    return kept
+
+
+def added_totals(per_client: dict, skip=frozenset()) -> dict:
+    """{name: [0, 0, buyers, purchases, revenue]}: what the purchases of `added_per_client`
+    add to their clients' rows, but for the clients of `skip`; a row without a purchase before
+    gains a buyer."""
     totals: dict = {}
-    for client_id, name, before, n, revenue in rows:
+    for client_id, (name, before, n, revenue) in per_client.items():
         if client_id in skip:
             continue
         t = totals.setdefault(partner_name(name), [0, 0, 0, 0, ZERO])
         t[2] += not before
         t[3] += n
-        t[4] += q(Decimal(str(revenue)))  # SQLite sums money as a float
+        t[4] += revenue
     return totals
 
 
@@ -282,7 +304,7 @@ def _add_purchases(merchant: Merchant, after: int, through: int) -> dict:
     (`added_totals`). The rows of the clients otherwise changed are folded again afterwards,
     taken away as they then are."""
     purchases = Purchase.objects.filter(kept(), merchant=merchant, pk__gt=after, pk__lte=through)
-    totals = added_totals(merchant, purchases)
+    totals = added_totals(added_per_client(merchant, purchases))
     if totals:
         table = PartnerClient._meta.db_table
         sql, params = _per_client(purchases)

@@ -20,15 +20,17 @@ from loyalty.models import Purchase
 from onboarding.models import Merchant
 from onboarding.money import ZERO, q
 
-from . import metrics
+from . import intraday, metrics
 from .aggregates import Period
 from .models import PartnerClient
 from .partner_figures import (
+    added_per_client,
     added_totals,
     changed_client_ids,
     figures_in_step,
     kept,
     partner_name,
+    per_client_merge,
     rows_totals,
     totals_load,
     totals_merge,
@@ -152,6 +154,19 @@ def stored_totals(merchant: Merchant, since: datetime | None, until: datetime) -
         totals_merge(totals, live_totals_of(merchant, since, until, list(ids)))
     if not figures.to_mark:
         return totals
-    # the kept purchases of the period recorded since the mark, added to their buyers' rows
-    later = _purchases(merchant, since, until).filter(pk__gt=figures.purchases_seen_id)
-    return totals_merge(totals, added_totals(merchant, later, skip=ids))
+    # the kept purchases of the period recorded since the mark, added to their buyers' rows;
+    # what a view read of them is kept for the next (`reports.intraday`)
+    period = _purchases(merchant, since, until)
+
+    def read(above: int | None, upto: int | None) -> dict:
+        later = period.filter(pk__gt=figures.purchases_seen_id if above is None else above)
+        return added_per_client(merchant, later if upto is None else later.filter(pk__lte=upto))
+
+    per_client = intraday.added(
+        merchant.pk,
+        intraday.night_of(figures, figures.snapshot_at),
+        f"partners:{since}:{until}",
+        read,
+        per_client_merge,
+    )
+    return totals_merge(totals, added_totals(per_client, skip=ids))

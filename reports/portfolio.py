@@ -117,7 +117,7 @@ def sales_by_channel(plans: dict[int, tuple[Merchant, Period, date | None]]) -> 
         rows = (
             Purchase.objects.filter(live)
             .order_by()
-            .annotate(channel=agg._purchase_channel())
+            .annotate(channel=agg.purchase_channel())
             .values("merchant_id", "channel")
             .annotate(**agg._sales_aggregates())
         )

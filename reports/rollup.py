@@ -215,7 +215,7 @@ def snapshot_clients(
     )
     out["source_buyers"] = part(
         "source_buyers",
-        lambda: agg.source_buyers(
+        lambda: client_figures.source_buyers(
             merchant,
             period,
             through=today - timedelta(days=1),

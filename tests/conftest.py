@@ -76,6 +76,16 @@ def _no_kept_pos_tokens():
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: the process's cache outlives the test databases'
+    rows, whose ids (and so the keys of what pages keep, `reports.intraday`) a later test may
+    reuse."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _private_import_uploads(settings, tmp_path_factory):
     """Uploaded client bases go to a per-test private folder, never the checkout."""
     settings.IMPORT_UPLOAD_ROOT = tmp_path_factory.mktemp("imports")

@@ -227,7 +227,8 @@ def test_purchases_recorded_within_the_marks_window_are_added_by_the_page(mercha
     page = assert_stored_is_live(merchant)
     assert page["Cafe"] == [2, 1, 2, 4, D("3200.00")]
     assert assert_stored_is_live(merchant, start=date(2025, 1, 1), end=date(2025, 3, 6)) == {
-        **page, "Cafe": [2, 1, 1, 3, D("2800.00")]
+        **page,
+        "Cafe": [2, 1, 1, 3, D("2800.00")],
     }
     assert assert_stored_is_live(merchant, end=date(2025, 3, 20))["Cafe"] == [
         2, 1, 2, 5, D("4100.00")

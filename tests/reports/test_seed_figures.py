@@ -8,8 +8,8 @@ import pytest
 
 from crm.models import ClientSource
 from loyalty.models import CampaignIssuance, CampaignKind, RewardForm
-from reports.aggregates import Period, source_buyers
-from reports.client_figures import gift_returns
+from reports.aggregates import Period
+from reports.client_figures import gift_returns, source_buyers
 from reports.metrics import point_b
 from reports.rfm_history import monthly_history
 from tests.factories import CampaignFactory, ClientFactory, MerchantFactory

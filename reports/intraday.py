@@ -1,0 +1,149 @@
+"""What the purchases recorded since the night add to a page's kept figures, kept between views.
+
+A large merchant's page reads the night's rollup and partner rows and adds the purchases after
+them (`reports.aggregates.sales`, `reports.partners`). By evening those are thousands of
+purchases, each joined with its client for the channel. Here a page keeps what the purchases
+up to a *settled* mark add — the largest purchase id recorded before the refresh's mark window
+(`rollup.MARK_WINDOW`: every purchase up to it has committed, as for the night's own marks) —
+in the cache with that mark; a later view reads only the purchases past it: the newly settled
+ones are added to the kept part, the last minutes' ones are read at each view and not kept.
+
+The kept part is dropped (read again from the first purchase) when a refund was recorded or
+taken back since it was read, or a client's channel keys changed (`ClientChange`: those change
+what purchases already read add), and with the next night (its key names the snapshot). A
+purchase's other figures never change once recorded (`loyalty.services.refunds`).
+
+The rollup's figures, which only the night writes, are kept until the next night (`nightly`)."""
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from loyalty.models import Purchase, Refund
+
+from .models import ClientChange
+from .replica import read_connection
+
+log = logging.getLogger(__name__)
+
+KEEP_SECONDS = 26 * 3600  # past any night: the next snapshot's key replaces the entry anyway
+
+
+@dataclass(frozen=True)
+class Night:
+    """The refresh whose figures a page adds to: who wrote them (`key`) and its marks."""
+
+    key: str
+    purchases_seen_id: int
+    refunds_seen_id: int
+
+
+def night_of(snap, refreshed_at: datetime | None = None) -> Night:
+    """The `Night` of a `ReportSnapshot` (or of figures written with it, given its time)."""
+    at = refreshed_at or snap.refreshed_at
+    return Night(
+        key=f"{snap.merchant_id}:{at.timestamp():.6f}:{snap.purchases_seen_id}",
+        purchases_seen_id=snap.purchases_seen_id,
+        refunds_seen_id=snap.refunds_seen_id,
+    )
+
+
+@dataclass(frozen=True)
+class Marks:
+    settled: int  # purchases with an id up to it have committed
+    # refunds recorded since the night and clients' channel changes, "count:largest id" (the
+    # count changes with a late commit of a smaller id too)
+    refunds: str
+    changes: str
+
+
+def marks(merchant_id: int, night: Night) -> Marks:
+    """The settled purchase mark and the refund and change counts since the night, in one
+    statement: the settled purchase found from the newest down (the last minutes' purchases)."""
+    from .rollup import MARK_WINDOW  # here: the rollup imports the aggregates, which import this
+
+    p, r, c = (m._meta.db_table for m in (Purchase, Refund, ClientChange))
+    with read_connection().cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT id FROM {p} WHERE merchant_id = %s AND id > %s AND created_at < %s "
+            f"ORDER BY id DESC LIMIT 1), "
+            f"(SELECT COUNT(*) || ':' || COALESCE(MAX(id), 0) FROM {r} "
+            "WHERE merchant_id = %s AND id > %s), "
+            f"(SELECT COUNT(*) || ':' || COALESCE(MAX(id), 0) FROM {c} WHERE merchant_id = %s)",
+            [
+                merchant_id,
+                night.purchases_seen_id,
+                timezone.now() - MARK_WINDOW,
+                merchant_id,
+                night.refunds_seen_id,
+                merchant_id,
+            ],
+        )
+        settled, refunds, changes = cursor.fetchone()
+    return Marks(settled or night.purchases_seen_id, refunds, changes)
+
+
+def _key(night: Night, question: str) -> str:
+    return "reports:intraday:" + hashlib.sha1(f"{night.key}|{question}".encode()).hexdigest()
+
+
+def nightly(night: Night, question: str, read: Callable[[], object]):
+    """Figures of `question` read from what only the night writes (the rollup): kept until
+    the next night."""
+    key = _key(night, question)
+    try:
+        value = cache.get(key)
+    except Exception:  # the cache is down: read them
+        return read()
+    if value is None:
+        value = read()
+        try:
+            cache.set(key, value, timeout=KEEP_SECONDS)
+        except Exception:
+            log.warning("reports: the cache cannot be written; the next view reads the rollup")
+    return value
+
+
+def added(
+    merchant_id: int,
+    night: Night,
+    question: str,
+    read: Callable[[int | None, int | None], object],
+    merge: Callable[[object, object], object],
+):
+    """What the purchases since the night add to the figures of `question` (a key naming the
+    figures and their filters): `read(after, through)` reads the purchases with an id in
+    (after, through] (None: unbounded) and returns their figures; `merge(a, b)` returns the
+    figures of both parts. The settled part is kept between views; the rest read each time."""
+    now = marks(merchant_id, night)
+    key = _key(night, question)
+    try:
+        kept = cache.get(key)
+    except Exception:  # the cache is down: the page reads every purchase since the night
+        log.warning("reports: the cache cannot be read; the day's purchases are read whole")
+        return merge(read(None, now.settled), read(now.settled, None))
+    if kept is not None and (
+        kept["refunds"] != now.refunds
+        or kept["changes"] != now.changes
+        or kept["through"] > now.settled
+    ):
+        kept = None
+    if kept is None:
+        kept = {"through": now.settled, "value": read(None, now.settled)}
+    elif kept["through"] < now.settled:
+        kept["value"] = merge(kept["value"], read(kept["through"], now.settled))
+        kept["through"] = now.settled
+    else:
+        return merge(kept["value"], read(now.settled, None))
+    try:
+        cache.set(
+            key, {**kept, "refunds": now.refunds, "changes": now.changes}, timeout=KEEP_SECONDS
+        )
+    except Exception:
+        log.warning("reports: the cache cannot be written; the next view reads the day again")
+    return merge(kept["value"], read(now.settled, None))
