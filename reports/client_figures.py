@@ -2,9 +2,12 @@
 (gift returns, buyers per client and per source), with the definitions of
 `reports.aggregates`: no rollup of their own (the nightly refresh keeps them in its snapshot)."""
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Count, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
@@ -117,6 +120,30 @@ def contacts_and_tiers(merchant: Merchant) -> tuple[dict, list[dict], int]:
     )
     contacts = _contacts(*(sum(r[key] for r in rows) for key in ("clients", "imported", "members")))
     return contacts, _tiers(rows), sum(r["idle"] for r in rows)
+
+
+def contacts_and_tiers_started(merchant: Merchant) -> Callable[[], tuple[dict, list[dict], int]]:
+    """`contacts_and_tiers` started beside the caller's work; returns what gives its result.
+    On PostgreSQL outside a transaction (the nightly refresh from its task or command) it reads
+    the clients on a connection of its own in a thread, without parallel workers: the one pass
+    over the client table runs on the other core while the night's first steps run (the
+    clients as they are when the night starts). Otherwise (SQLite; inside a transaction, whose
+    rows another connection cannot see) it is read when asked."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return lambda: contacts_and_tiers(merchant)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reports-contacts")
+    future = pool.submit(_contacts_and_tiers_alone, merchant)
+    pool.shutdown(wait=False)
+    return future.result
+
+
+def _contacts_and_tiers_alone(merchant: Merchant):
+    try:  # this thread's own connection (Django's are per thread)
+        with connection.cursor() as cursor:
+            cursor.execute("SET max_parallel_workers_per_gather = 0")
+        return contacts_and_tiers(merchant)
+    finally:
+        connection.close()
 
 
 # A gift without a validity of its own (win-back points) counts returns for this many days.

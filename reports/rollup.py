@@ -154,6 +154,7 @@ def snapshot_clients(
     current_history: dict | None = None,
     summaries_state: dict | None = None,
     buyers_kept: dict | None = None,
+    contacts_tiers=None,
 ) -> tuple[ClientLevel, dict]:
     """The client-level figures of the default period (the same as `metrics.client_level`),
     with the RFM scores stored for `today` and the RFM history of months before
@@ -163,8 +164,9 @@ def snapshot_clients(
     `rfm_state` with the marks `changed_after` when given (`rfm.scores_refresh`), and the RFM
     history's entry as of `today` is `current_history` when given; the other months to compute
     are carried back from `summaries_state` (the summaries' scores as of `today`) when given,
-    buyers from `buyers_kept` (`buyer_totals.keep`). Returns (figures, seconds per part — with
-    "rfm_store_mode", "rfm_state" and "buyers_state")."""
+    buyers from `buyers_kept` (`buyer_totals.keep`), contacts and tiers from `contacts_tiers`
+    when given (`client_figures.contacts_and_tiers_started`). Returns (figures, seconds per part
+    — with "rfm_store_mode", "rfm_state" and "buyers_state")."""
     period = default_period(merchant, today=today)
     took, out = {}, {}
 
@@ -175,7 +177,7 @@ def snapshot_clients(
         return value
 
     contacts, out["tiers"], no_purchase = part(
-        "contacts_tiers", lambda: client_figures.contacts_and_tiers(merchant)
+        "contacts_tiers", contacts_tiers or (lambda: client_figures.contacts_and_tiers(merchant))
     )
     out.update(contacts)
     totals, took["buyers_state"] = part(
@@ -246,6 +248,7 @@ def reports_refresh(
     timings: dict = {}
     unchanged_before = None
     changed_or_new = None  # the days the incremental update rewrote
+    contacts_tiers = client_figures.contacts_and_tiers_started(merchant)
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # the client-level figures rank every buyer (window sorts over ~all of them): in
@@ -353,6 +356,7 @@ def reports_refresh(
             current_history=current_history,
             summaries_state=summaries_state if incremental else None,
             buyers_kept=buyers_kept,
+            contacts_tiers=contacts_tiers,
         )
         rfm_state = {
             "scores": parts.pop("rfm_state"),
