@@ -253,18 +253,23 @@ def sales_rollup(merchant: Merchant, period: Period, *, by: tuple = (), through:
     return [_normalise(dict(r)) for r in rows]
 
 
+def _question(kind: str, merchant: Merchant, period: Period, by: tuple, through: date) -> str:
+    """The cache's name of a figure and its filters (`reports.intraday`)."""
+    return (
+        f"{kind}:{','.join(by)}:{period.start}:{period.end}:{period.branch_id}:{through}:"
+        f"{merchant.time_zone}"
+    )
+
+
 def sales_after(
     merchant: Merchant, period: Period, by: tuple, through: date, night: Night | None
 ) -> list[dict]:
     """`sales_live` of the days after `through`; with the `night` that wrote the rollup, the
     part read by an earlier view is kept between views (`reports.intraday`)."""
-    if night is None:
-        return sales_live(merchant, period, by=by, after=through)
     return intraday.added(
         merchant.pk,
         night,
-        f"sales:{','.join(by)}:{period.start}:{period.end}:{period.branch_id}:{through}:"
-        f"{merchant.time_zone}",
+        _question("sales", merchant, period, by, through),
         lambda above, upto: sales_live(merchant, period, by=by, after=through, ids=(above, upto)),
         lambda kept, more: regroup(kept + more, by),
     )
@@ -272,11 +277,9 @@ def sales_after(
 
 def _rollup(merchant: Merchant, period: Period, by: tuple, through: date, night: Night | None):
     """`sales_rollup`, kept until the next night when the `night` that wrote it is given."""
-    if night is None:
-        return sales_rollup(merchant, period, by=by, through=through)
     return intraday.nightly(
         night,
-        f"rollup:{','.join(by)}:{period.start}:{period.end}:{period.branch_id}:{through}",
+        _question("rollup", merchant, period, by, through),
         lambda: sales_rollup(merchant, period, by=by, through=through),
     )
 
@@ -385,14 +388,11 @@ def members(
     night when the `night` that wrote it is given) and the later days live (or all live)."""
     if through is None:
         return members_live(merchant, period, by=by)
-    if night is None:
-        rows = members_rollup(merchant, period, by=by, through=through)
-    else:
-        rows = intraday.nightly(
-            night,
-            f"members:{','.join(by)}:{period.start}:{period.end}:{through}",
-            lambda: members_rollup(merchant, period, by=by, through=through),
-        )
+    rows = intraday.nightly(
+        night,
+        _question("members", merchant, period, by, through),
+        lambda: members_rollup(merchant, period, by=by, through=through),
+    )
     if period.end > through:
         later = Period(max(period.start or through, through + timedelta(days=1)), period.end)
         rows += members_live(merchant, later, by=by)

@@ -13,11 +13,14 @@ taken back since it was read, or a client's channel keys changed (`ClientChange`
 what purchases already read add), and with the next night (its key names the snapshot). A
 purchase's other figures never change once recorded (`loyalty.services.refunds`).
 
-The rollup's figures, which only the night writes, are kept until the next night (`nightly`)."""
+The rollup's figures, which only the night writes, are kept until the next night (`nightly`).
+Inside `one_view` (the dashboard's views) a page's blocks share one reading of the marks."""
 
 import hashlib
 import logging
 from collections.abc import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -62,9 +65,27 @@ class Marks:
     changes: str
 
 
+_view_marks: ContextVar[dict | None] = ContextVar("reports_intraday_marks", default=None)
+
+
+@contextmanager
+def one_view():
+    """Inside (a view; also a decorator): the marks are read once per night and merchant, so
+    a page's blocks share them."""
+    token = _view_marks.set({})
+    try:
+        yield
+    finally:
+        _view_marks.reset(token)
+
+
 def marks(merchant_id: int, night: Night) -> Marks:
     """The settled purchase mark and the refund and change counts since the night, in one
-    statement: the settled purchase found from the newest down (the last minutes' purchases)."""
+    statement: the settled purchase found from the newest down (the last minutes' purchases).
+    Read once inside `one_view`."""
+    memo = _view_marks.get()
+    if memo is not None and night.key in memo:
+        return memo[night.key]
     from .rollup import MARK_WINDOW  # here: the rollup imports the aggregates, which import this
 
     p, r, c = (m._meta.db_table for m in (Purchase, Refund, ClientChange))
@@ -85,33 +106,48 @@ def marks(merchant_id: int, night: Night) -> Marks:
             ],
         )
         settled, refunds, changes = cursor.fetchone()
-    return Marks(settled or night.purchases_seen_id, refunds, changes)
+    now = Marks(settled or night.purchases_seen_id, refunds, changes)
+    if memo is not None:
+        memo[night.key] = now
+    return now
 
 
 def _key(night: Night, question: str) -> str:
     return "reports:intraday:" + hashlib.sha1(f"{night.key}|{question}".encode()).hexdigest()
 
 
-def nightly(night: Night, question: str, read: Callable[[], object]):
-    """Figures of `question` read from what only the night writes (the rollup): kept until
-    the next night."""
-    key = _key(night, question)
+def _kept(key: str):
+    """The cache's entry, or None when there is none or the cache cannot be read."""
     try:
-        value = cache.get(key)
-    except Exception:  # the cache is down: read them
+        return cache.get(key)
+    except Exception:
+        log.warning("reports: the cache cannot be read; the figures are read whole")
+        return None
+
+
+def _keep(key: str, value) -> None:
+    try:
+        cache.set(key, value, timeout=KEEP_SECONDS)
+    except Exception:
+        log.warning("reports: the cache cannot be written; the next view reads the figures again")
+
+
+def nightly(night: Night | None, question: str, read: Callable[[], object]):
+    """Figures of `question` read from what only the night writes (the rollup): kept until
+    the next night; read each time without a `night`."""
+    if night is None:
         return read()
+    key = _key(night, question)
+    value = _kept(key)
     if value is None:
         value = read()
-        try:
-            cache.set(key, value, timeout=KEEP_SECONDS)
-        except Exception:
-            log.warning("reports: the cache cannot be written; the next view reads the rollup")
+        _keep(key, value)
     return value
 
 
 def added(
     merchant_id: int,
-    night: Night,
+    night: Night | None,
     question: str,
     read: Callable[[int | None, int | None], object],
     merge: Callable[[object, object], object],
@@ -119,14 +155,13 @@ def added(
     """What the purchases since the night add to the figures of `question` (a key naming the
     figures and their filters): `read(after, through)` reads the purchases with an id in
     (after, through] (None: unbounded) and returns their figures; `merge(a, b)` returns the
-    figures of both parts. The settled part is kept between views; the rest read each time."""
+    figures of both parts. The settled part is kept between views; the rest read each time.
+    Without a `night` (or a cache) every purchase is read."""
+    if night is None:
+        return read(None, None)
     now = marks(merchant_id, night)
     key = _key(night, question)
-    try:
-        kept = cache.get(key)
-    except Exception:  # the cache is down: the page reads every purchase since the night
-        log.warning("reports: the cache cannot be read; the day's purchases are read whole")
-        return merge(read(None, now.settled), read(now.settled, None))
+    kept = _kept(key)
     if kept is not None and (
         kept["refunds"] != now.refunds
         or kept["changes"] != now.changes
@@ -140,10 +175,5 @@ def added(
         kept["through"] = now.settled
     else:
         return merge(kept["value"], read(now.settled, None))
-    try:
-        cache.set(
-            key, {**kept, "refunds": now.refunds, "changes": now.changes}, timeout=KEEP_SECONDS
-        )
-    except Exception:
-        log.warning("reports: the cache cannot be written; the next view reads the day again")
+    _keep(key, {**kept, "refunds": now.refunds, "changes": now.changes})
     return merge(kept["value"], read(now.settled, None))

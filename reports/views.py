@@ -17,7 +17,7 @@ from onboarding import roles
 from onboarding.access import cashier_merchant, dashboard_merchants, has_role
 from onboarding.params import day_param, int_param
 
-from . import charts, exports, rfm
+from . import charts, exports, intraday, rfm
 from .aggregates import Period
 from .casestudy import case_study_html
 from .lift import lift_context
@@ -115,6 +115,7 @@ def portfolio(request):
 @login_required
 @require_GET
 @reads_from_replica
+@intraday.one_view()
 def dashboard(request, slug):
     merchant = _merchant(request, slug)
     filters = _filters(request, merchant)

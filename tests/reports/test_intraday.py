@@ -18,9 +18,10 @@ from reports import aggregates as agg
 from reports import intraday, partner_figures, partners, rollup
 from reports.aggregates import Period
 from reports.metrics import point_b, snapshot_for
+from tests.factories import UserFactory
 
 from .conftest import FIRST_NIGHT, buy
-from .test_partner_figures import TODAY, assert_stored_is_live
+from .test_partner_figures import assert_stored_is_live
 from .test_partner_figures import merchant as partners_merchant  # noqa: F401 (fixture)
 from .test_refresh_incremental import refund
 
@@ -160,7 +161,6 @@ def test_the_partners_block_keeps_the_day_too(partners_merchant, monkeypatch):  
     calls.clear()
     assert assert_stored_is_live(m)["Cafe"] == [2, 1, 1, 2, D("2500.00")]
     assert sorted(calls[0].values_list("pk", flat=True)) == [second.pk]  # the refunded one gone
-    assert date(2025, 3, 6) < TODAY
 
 
 def test_the_rollup_is_read_once_a_night(rolled):
@@ -182,3 +182,36 @@ def test_the_rollup_is_read_once_a_night(rolled):
     assert view(as_live=False) == 0
     rollup.reports_refresh(merchant=m, today=EVENING)
     assert view() == 3
+
+
+def test_a_view_reads_the_marks_once_for_its_blocks(rolled):
+    m, c = rolled, rolled.clients_by_name
+    buy(m, c["a"], 1500, day=EVENING)
+
+    def marks_read(*blocks):
+        with CaptureQueriesContext(connection) as sql:
+            for block in blocks:
+                block()
+        return sum("ORDER BY id DESC LIMIT 1" in q["sql"] for q in sql.captured_queries)
+
+    snap = snapshot_for(m)
+    period, night = Period(start=None, end=EVENING), intraday.night_of(snap)
+    blocks = [
+        lambda by=by: agg.sales_after(m, period, by, snap.rollup_through, night) for by in KEYS
+    ]
+    assert marks_read(*blocks) == 2
+    with intraday.one_view():
+        assert marks_read(*blocks) == 1
+    assert marks_read(*blocks) == 2  # each view reads them anew
+
+
+def test_the_dashboard_page_reads_the_marks_once(rolled, client):
+    m, c = rolled, rolled.clients_by_name
+    buy(m, c["a"], 1500, day=date.today())
+    owner = UserFactory(username="owner-intraday", role="owner")
+    m.owners.add(owner)
+    client.force_login(owner)
+    with CaptureQueriesContext(connection) as sql:
+        assert client.get(f"/dashboard/{m.slug}/").status_code == 200
+    # Point B, the branch table and the partners block share them
+    assert sum("ORDER BY id DESC LIMIT 1" in q["sql"] for q in sql.captured_queries) == 1
