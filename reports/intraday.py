@@ -59,6 +59,7 @@ def night_of(snap, refreshed_at: datetime | None = None) -> Night:
 @dataclass(frozen=True)
 class Marks:
     settled: int  # purchases with an id up to it have committed
+    newest: int  # the largest purchase id visible now: none past `settled` when not above it
     # refunds recorded since the night and clients' channel changes, "count:largest id" (the
     # count changes with a late commit of a smaller id too)
     refunds: str
@@ -70,8 +71,8 @@ _view_marks: ContextVar[dict | None] = ContextVar("reports_intraday_marks", defa
 
 @contextmanager
 def one_view():
-    """Inside (a view; also a decorator): the marks are read once per night and merchant, so
-    a page's blocks share them."""
+    """Inside (a view; also a decorator): the marks are read once per night and merchant, and
+    what `per_view` reads once per key, so a page's blocks share them."""
     token = _view_marks.set({})
     try:
         yield
@@ -79,10 +80,21 @@ def one_view():
         _view_marks.reset(token)
 
 
+def per_view(key, read: Callable[[], object]):
+    """`read()` once per `key` inside `one_view` (a page's blocks share it); each call outside."""
+    memo = _view_marks.get()
+    if memo is None:
+        return read()
+    key = ("per_view", key)
+    if key not in memo:
+        memo[key] = read()
+    return memo[key]
+
+
 def marks(merchant_id: int, night: Night) -> Marks:
-    """The settled purchase mark and the refund and change counts since the night, in one
-    statement: the settled purchase found from the newest down (the last minutes' purchases).
-    Read once inside `one_view`."""
+    """The settled purchase mark, the newest purchase and the refund and change counts since
+    the night, in one statement: the settled purchase found from the newest down (the last
+    minutes' purchases). Read once inside `one_view`."""
     memo = _view_marks.get()
     if memo is not None and night.key in memo:
         return memo[night.key]
@@ -93,6 +105,7 @@ def marks(merchant_id: int, night: Night) -> Marks:
         cursor.execute(
             f"SELECT (SELECT id FROM {p} WHERE merchant_id = %s AND id > %s AND created_at < %s "
             f"ORDER BY id DESC LIMIT 1), "
+            f"(SELECT id FROM {p} WHERE merchant_id = %s AND id > %s ORDER BY id DESC LIMIT 1), "
             f"(SELECT COUNT(*) || ':' || COALESCE(MAX(id), 0) FROM {r} "
             "WHERE merchant_id = %s AND id > %s), "
             f"(SELECT COUNT(*) || ':' || COALESCE(MAX(id), 0) FROM {c} WHERE merchant_id = %s)",
@@ -101,12 +114,15 @@ def marks(merchant_id: int, night: Night) -> Marks:
                 night.purchases_seen_id,
                 timezone.now() - MARK_WINDOW,
                 merchant_id,
+                night.purchases_seen_id,
+                merchant_id,
                 night.refunds_seen_id,
                 merchant_id,
             ],
         )
-        settled, refunds, changes = cursor.fetchone()
-    now = Marks(settled or night.purchases_seen_id, refunds, changes)
+        settled, newest, refunds, changes = cursor.fetchone()
+    settled = settled or night.purchases_seen_id
+    now = Marks(settled, max(newest or 0, settled), refunds, changes)
     if memo is not None:
         memo[night.key] = now
     return now
@@ -155,8 +171,9 @@ def added(
     """What the purchases since the night add to the figures of `question` (a key naming the
     figures and their filters): `read(after, through)` reads the purchases with an id in
     (after, through] (None: unbounded) and returns their figures; `merge(a, b)` returns the
-    figures of both parts. The settled part is kept between views; the rest read each time.
-    Without a `night` (or a cache) every purchase is read."""
+    figures of both parts. The settled part is kept between views; the rest read each time
+    (not read when no purchase is visible past the settled mark: one committing later is past
+    it, so the next view reads it). Without a `night` (or a cache) every purchase is read."""
     if night is None:
         return read(None, None)
     now = marks(merchant_id, night)
@@ -170,10 +187,11 @@ def added(
         kept = None
     if kept is None:
         kept = {"through": now.settled, "value": read(None, now.settled)}
+        _keep(key, {**kept, "refunds": now.refunds, "changes": now.changes})
     elif kept["through"] < now.settled:
         kept["value"] = merge(kept["value"], read(kept["through"], now.settled))
         kept["through"] = now.settled
-    else:
-        return merge(kept["value"], read(now.settled, None))
-    _keep(key, {**kept, "refunds": now.refunds, "changes": now.changes})
+        _keep(key, {**kept, "refunds": now.refunds, "changes": now.changes})
+    if now.newest <= now.settled:
+        return kept["value"]
     return merge(kept["value"], read(now.settled, None))

@@ -123,7 +123,12 @@ def snapshot_serves(snap: ReportSnapshot | None) -> bool:
 
 
 def snapshot_for(merchant: Merchant) -> ReportSnapshot | None:
-    snap = ReportSnapshot.objects.filter(merchant=merchant).first()
+    """The merchant's snapshot when it serves; a page's blocks read it once (`intraday.per_view`),
+    without the refresh's own state."""
+    snaps = ReportSnapshot.objects.filter(merchant=merchant)
+    snap = intraday.per_view(
+        ("snapshot", merchant.pk), snaps.defer("rfm_state", "members_state", "timings").first
+    )
     return snap if snapshot_serves(snap) else None
 
 

@@ -5,7 +5,7 @@ is by source, not by channel) with its kept card purchases recorded up to the re
 purchase mark, and per partner name the sums of those rows (`PartnerFigures.partners`). A
 night folds again only the clients that can have changed since the last refresh's marks — a
 purchase or a refund recorded past them, a channel key or join time changed (`ClientChange`,
-read before the members' refresh deletes the rows), a client recorded past the clients' mark —
+read before the members' refresh deletes the rows), a partner client recorded past the clients' mark —
 and carries the sums: − their rows as kept, + their rows folded now. A full refresh (or one
 without kept figures in step with the snapshot) folds every partner client. The dashboard
 reads the sums, adds the purchases recorded past the mark and recomputes live the clients
@@ -56,18 +56,24 @@ def changed_client_ids(
     marks: a partner client (one with a row) with a purchase (unless `purchases_after` is None:
     the page adds those purchases to the rows, `reports.partners`) or a refund recorded past
     them, a client whose channel keys or join time changed (the change rows not yet read by a
-    refresh) or recorded past the clients' mark; and the ids of `also` (a one-column query of
-    rows). A client without a row whose channel keys did not change is no partner client: its
+    refresh) or recorded past the clients' mark as a partner client; and the ids of `also` (a
+    one-column query of rows). A client without a row whose channel keys did not change is no partner client: its
     purchases need no look."""
     refunded = Purchase.objects.filter(
         pk__in=Refund.objects.filter(merchant=merchant, pk__gt=refunds_after).values("purchase_id")
     )
     rows = PartnerClient.objects.order_by()
     changes = ClientChange.objects.filter(merchant_id=merchant.pk)
-    new = Client.objects.filter(merchant=merchant, pk__gt=clients_after)
+    # of the clients recorded past the mark only the partner ones and those with a row (a fold
+    # after the mark may have read one before its source changed): the others, most of a day's
+    # new clients, have no partner figures to correct
+    new = Client.objects.filter(
+        merchant=merchant, pk__gt=clients_after, source=ClientSource.PARTNER
+    )
     parts = [
         changes.order_by().values_list("client_id"),
         new.order_by().values_list("pk"),
+        rows.filter(merchant=merchant, client_id__gt=clients_after).values_list("client_id"),
         *([also.order_by().values_list("client_id")] if also is not None else []),
     ]
     if purchases_after is not None:

@@ -8,6 +8,7 @@ reads it back by the field types. Its field names and nesting are the keys the s
 when it was a plain dict, so snapshots written before the typed result load unchanged;
 groups added later default to empty."""
 
+import functools
 import types
 import typing
 from dataclasses import asdict, dataclass, fields, is_dataclass
@@ -309,9 +310,14 @@ def to_json(value):
 def load(cls, data: dict):
     """Build `cls` from JSON data (or from the dicts the aggregates return) by its field
     types; unknown keys are ignored, missing ones take the field's default."""
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     kwargs = {f.name: _typed(hints[f.name], data[f.name]) for f in fields(cls) if f.name in data}
     return cls(**kwargs)
+
+
+@functools.cache
+def _hints(cls) -> dict:
+    return typing.get_type_hints(cls)
 
 
 def _typed(kind, value):

@@ -3,10 +3,13 @@
 Every page finds its merchant through `onboarding.access.dashboard_merchants`, so another
 merchant's slug is a 404 whatever the role."""
 
+import hashlib
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -112,6 +115,22 @@ def portfolio(request):
     )
 
 
+def _rfm_key(merchant, b) -> str | None:
+    """The cache key of the RFM panels' rendering (`reports/_rfm.html`): a digest of what they
+    show — the figures, the merchant's slug and currency, the language — for the default
+    period's figures, which the nightly snapshot holds; None (rendered each time) otherwise."""
+    if not (b.period.default and b.data_source == "rollup"):
+        return None
+    shown = (
+        merchant.slug,
+        merchant.currency,
+        get_language(),
+        b.rfm,
+        [(h.month, h.as_of, h.buyers, h.counts) for h in b.rfm_history],
+    )
+    return hashlib.sha1(repr(shown).encode()).hexdigest()
+
+
 @login_required
 @require_GET
 @reads_from_replica
@@ -150,6 +169,7 @@ def dashboard(request, slug):
         "b": b,
         "chart": chart,
         "rfm_labels": [str(rfm.SEGMENTS[key]) for key in rfm.RFM_SEGMENTS],
+        "rfm_key": _rfm_key(merchant, b),
         "filters": filters,
         "branches": merchant.branches.order_by("name"),
         "branch_rows": branch_breakdown(

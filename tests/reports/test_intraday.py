@@ -80,10 +80,11 @@ def test_a_later_view_reads_only_the_purchases_past_what_was_kept(rolled, monkey
     later = buy(m, c["c"], 900, day=EVENING, cert=100)
     assert_page_is_live(m)
     page_reads = [r for r in reads.ranges if r != (None, None)]  # the live side's own
-    assert page_reads == [(newest, later.pk), (later.pk, None)] * 2  # Point B, branches
+    # Point B, branches: the newly settled purchase added; nothing visible past it, no more read
+    assert page_reads == [(newest, later.pk)] * 2
     reads.ranges.clear()
     assert_page_is_live(m)
-    assert [r for r in reads.ranges if r != (None, None)] == [(later.pk, None)] * 2
+    assert [r for r in reads.ranges if r != (None, None)] == []  # all kept
 
 
 @pytest.mark.parametrize("change", ["refund", "channel", "source detail"])
@@ -122,7 +123,13 @@ def test_purchases_inside_the_window_are_read_at_each_view_until_settled(rolled,
     assert (night_mark, fresh[-1].pk) in reads.ranges  # now settled: added to the kept part
     reads.ranges.clear()
     assert_page_is_live(m)
+    assert reads.ranges == [(None, None)] * 2  # the live side's own: the page's all kept
+    monkeypatch.setattr(rollup, "MARK_WINDOW", timedelta(minutes=10))
+    newer = buy(m, c["b"], 300, day=EVENING)  # inside the window: read past the settled mark
+    reads.ranges.clear()
+    assert_page_is_live(m)
     assert (fresh[-1].pk, None) in reads.ranges and len(reads.ranges) == 4
+    assert newer.pk > fresh[-1].pk
 
 
 def test_the_page_reads_the_day_whole_when_the_cache_is_down(rolled, monkeypatch):
@@ -154,9 +161,9 @@ def test_the_partners_block_keeps_the_day_too(partners_merchant, monkeypatch):  
     monkeypatch.setattr(partners, "added_per_client", spy)
     second = buy(m, gym, 450, day=date(2025, 3, 6))
     assert assert_stored_is_live(m)["Gym"] == [2, 2, 2, 3, D("2050.00")]
-    # the newly settled purchase and the rest past it: not the first one again
+    # the newly settled purchase (nothing visible past it: no more read), not the first again
     read = [sorted(q.values_list("pk", flat=True)) for q in calls]
-    assert read == [[second.pk], []]
+    assert read == [[second.pk]]
     refund(first, 300)  # drops the kept part: the next view reads the day again
     calls.clear()
     assert assert_stored_is_live(m)["Cafe"] == [2, 1, 1, 2, D("2500.00")]

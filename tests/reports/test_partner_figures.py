@@ -15,8 +15,8 @@ from loyalty.models import Purchase, Refund
 from onboarding.money import ZERO
 from reports import metrics, partners, rollup
 from reports.aggregates import Period
-from reports.models import PartnerClient, PartnerFigures
-from reports.partner_figures import fold, rows_totals, totals_add, totals_dump
+from reports.models import ClientChange, PartnerClient, PartnerFigures
+from reports.partner_figures import changed_client_ids, fold, rows_totals, totals_add, totals_dump
 from reports.partners import live_totals, partner_summary, stored_totals
 from reports.rollup import reports_refresh
 from tests.factories import ClientFactory, MerchantFactory
@@ -262,3 +262,35 @@ def test_rows_folded_before_they_stopped_at_the_mark(merchant, monkeypatch):
     snap = assert_night(merchant, FIRST_NIGHT + timedelta(days=2))
     assert snap.timings["partners_mode"] == "incremental"
     assert PartnerFigures.objects.get(merchant=merchant).to_mark
+
+
+def test_new_clients_of_other_sources_are_not_corrected(merchant):
+    """Of the clients recorded past the clients' mark only the partner ones and those with a
+    row are corrected: a new client of another source buying is not among the changed ids, a
+    new partner client is, and so is a client past the mark whose row a fold read before its
+    source changed (its change row gone with the night)."""
+    figures = PartnerFigures.objects.get(merchant=merchant)
+    pos = ClientFactory(merchant=merchant, source=ClientSource.POS)
+    buy(merchant, pos, 800, day=date(2025, 3, 5))
+    partner = ClientFactory(merchant=merchant, source=ClientSource.PARTNER, source_detail="Gym")
+    buy(merchant, partner, 150, day=date(2025, 3, 5))
+    left = ClientFactory(merchant=merchant, source=ClientSource.PARTNER, source_detail="Cafe")
+    PartnerClient.objects.bulk_create(fold(merchant, [left.pk], through=10**12))
+    rows = PartnerClient.objects.filter(merchant=merchant)
+    PartnerFigures.objects.filter(merchant=merchant).update(partners=totals_dump(rows_totals(rows)))
+    assert PartnerFigures.objects.get(merchant=merchant).partners["Cafe"][0] == 3  # with it
+    Client.objects.filter(pk=left.pk).update(source=ClientSource.ORGANIC)
+    ClientChange.objects.filter(client_id=left.pk).delete()
+
+    def changed():
+        return changed_client_ids(
+            merchant,
+            purchases_after=None,
+            refunds_after=figures.refunds_seen_id,
+            clients_after=figures.clients_seen_id,
+        )
+
+    assert changed() == {partner.pk, left.pk}
+    page = assert_stored_is_live(merchant)  # the row read before the change taken away
+    assert page["Cafe"] == [2, 1, 1, 2, D("2500.00")]
+    assert page["Gym"] == [3, 2, 3, 3, D("1750.00")]

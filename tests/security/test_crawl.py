@@ -9,7 +9,7 @@ from django.urls import NoReverseMatch, reverse
 
 from loyalty.models import Campaign
 from onboarding.checklists import template_apply
-from onboarding.models import ChecklistTemplate, StaffMember
+from onboarding.models import StaffMember
 from onboarding.training import modules_install_standard, quiz_link_for
 from tests.factories import BranchFactory, ClientFactory, MerchantFactory, UserFactory
 
@@ -27,7 +27,7 @@ CUSTOM = [
 
 
 @pytest.fixture
-def world(program):
+def world(program, standard_checklist):
     merchant = program.merchant
     BranchFactory(merchant=merchant)
     ClientFactory(merchant=merchant, imported=True)
@@ -35,7 +35,7 @@ def world(program):
         merchant=merchant, kind="birthday", name="ДР", reward_form="points", reward_points=100,
         days_before=3,
     )  # fmt: skip
-    template_apply(merchant=merchant, template=ChecklistTemplate.objects.get(is_default=True))
+    template_apply(merchant=merchant, template=standard_checklist)
     modules_install_standard(merchant=merchant)
     specialist = UserFactory(username="crawl-spec", role="specialist")
     partner = UserFactory(username="crawl-partner", role="partner")
