@@ -356,9 +356,12 @@ def rescore(
         if "segments" in state:  # carried: the changed rows now less as kept, the others'
             # rescored rows with their new scores less their old ones
             others = f"FROM {scored} WHERE client_id NOT IN (SELECT client_id FROM {spec.changed})"
+            # from the few changed ids into the table by its key (as `fresh` above): written
+            # as IN (…) PostgreSQL may hash-join the whole table against them
             changed_now = (
-                f"SELECT client_id, {spec.money} AS money, {spec.freq} AS f, r, m, segment "
-                f"FROM {table} WHERE client_id IN (SELECT client_id FROM {spec.changed})"
+                f"SELECT t.client_id, t.{spec.money} AS money, {spec.freq} AS f, t.r, t.m, "
+                f"t.segment FROM (SELECT DISTINCT client_id FROM {spec.changed}) AS c "
+                f"JOIN {table} t ON t.client_id = c.client_id"
             )
             if not write:  # their new scores where they changed (in `scored`), else the rows'
                 changed_now = (
