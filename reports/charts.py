@@ -1,10 +1,14 @@
 """Server-side SVG charts: no JavaScript, no CDN, printable, and they scale to a phone
-screen through the viewBox. Labels are escaped; the markup is built here only."""
+screen through the viewBox. Labels are escaped; the markup is built here only. A chart is a
+function of its items, title, suffix and language: the last few hundred drawn are kept per
+process (a dashboard draws the same nine on every view until its figures change)."""
 
+import functools
 from decimal import Decimal
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 from onboarding.money import format_number
 
@@ -20,7 +24,28 @@ def _fmt(value) -> str:
     return format_number(value, decimal_places=0)
 
 
-def hbar_chart(items: list[tuple[str, object]], *, title: str = "", suffix: str = "") -> SafeString:
+KEPT_CHARTS = 512
+
+
+def _kept(draw):
+    """`draw(items, title, suffix)` kept per process by its arguments and the language."""
+
+    @functools.lru_cache(maxsize=KEPT_CHARTS)
+    def kept(items: tuple, title: str, suffix: str, _language: str | None) -> str:
+        return draw([(label, value) for label, _kind, value in items], title, suffix)
+
+    @functools.wraps(draw)
+    def chart(items, *, title: str = "", suffix: str = "") -> SafeString:
+        # the value's type too: 1 == Decimal(1), but they are drawn as "1" and "1.00"
+        key = tuple((str(label), type(value), value) for label, value in items)
+        return mark_safe(kept(key, str(title), str(suffix), get_language()))  # noqa: S308
+
+    chart.kept = kept
+    return chart
+
+
+@_kept
+def hbar_chart(items, title, suffix) -> str:
     """Horizontal bars, one row per (label, value)."""
     row, label_w, width = 26, 150, 480
     height = max(row * len(items), row) + 6
@@ -44,12 +69,11 @@ def hbar_chart(items: list[tuple[str, object]], *, title: str = "", suffix: str 
             f"{escape(_fmt(value))}{escape(suffix)}</text>"
         )
     parts.append("</svg>")
-    return mark_safe("".join(parts))  # noqa: S308 — every dynamic part is escaped above
+    return "".join(parts)  # every dynamic part is escaped above
 
 
-def column_chart(
-    items: list[tuple[str, object]], *, title: str = "", suffix: str = ""
-) -> SafeString:
+@_kept
+def column_chart(items, title, suffix) -> str:
     """Vertical columns (e.g. by month) with the value above each column."""
     width, height, top, bottom = 480, 180, 18, 24
     n = max(len(items), 1)
@@ -81,4 +105,4 @@ def column_chart(
                 f'class="label">{escape(label)}</text>'
             )
     parts.append("</svg>")
-    return mark_safe("".join(parts))  # noqa: S308 — every dynamic part is escaped above
+    return "".join(parts)  # every dynamic part is escaped above

@@ -123,8 +123,7 @@ def snapshot_serves(snap: ReportSnapshot | None) -> bool:
 
 
 def snapshot_for(merchant: Merchant) -> ReportSnapshot | None:
-    """The merchant's snapshot when it serves; a page's blocks read it once (`intraday.per_view`),
-    without the refresh's own state."""
+    """The merchant's snapshot if it serves, read once per view (`intraday.per_view`)."""
     snaps = ReportSnapshot.objects.filter(merchant=merchant)
     snap = intraday.per_view(
         ("snapshot", merchant.pk), snaps.defer("rfm_state", "members_state", "timings").first
@@ -138,6 +137,9 @@ def snapshot_for(merchant: Merchant) -> ReportSnapshot | None:
 def campaign_results(merchant: Merchant, period: Period) -> tuple[CampaignResult, ...]:
     """Per campaign: rewards issued and points given in the period, certificates issued,
     redeemed, and revenue of the purchases that redeemed them."""
+    campaigns = list(Campaign.objects.filter(merchant=merchant).order_by("kind", "name"))
+    if not campaigns:
+        return ()
     start, end = period.bounds(merchant)
     rng = Q(issued_at__lt=end) & (Q(issued_at__gte=start) if start else Q())
     issued = {
@@ -165,7 +167,7 @@ def campaign_results(merchant: Merchant, period: Period) -> tuple[CampaignResult
         )
     }
     out = []
-    for c in Campaign.objects.filter(merchant=merchant).order_by("kind", "name"):
+    for c in campaigns:
         i, k = issued.get(c.pk, {}), certs.get(c.pk, {})
         out.append(
             CampaignResult(
