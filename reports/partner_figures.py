@@ -5,11 +5,11 @@ is by source, not by channel) with its kept card purchases recorded up to the re
 purchase mark, and per partner name the sums of those rows (`PartnerFigures.partners`). A
 night folds again only the clients that can have changed since the last refresh's marks — a
 purchase or a refund recorded past them, a channel key or join time changed (`ClientChange`,
-read before the members' refresh deletes the rows), a partner client recorded past the clients' mark —
-and carries the sums: − their rows as kept, + their rows folded now. A full refresh (or one
-without kept figures in step with the snapshot) folds every partner client. The dashboard
-reads the sums, adds the purchases recorded past the mark and recomputes live the clients
-otherwise changed since (`reports.partners`).
+read before the members' refresh deletes the rows), a partner client recorded past the
+clients' mark — and carries the sums: − their rows as kept, + their rows folded now. A full
+refresh (or one without kept figures in step with the snapshot) folds every partner client.
+The dashboard reads the sums, adds the purchases recorded past the mark and recomputes live
+the clients otherwise changed since (`reports.partners`).
 
 Like the rollup, what no mark records (a deleted purchase, a purchase moved to another client)
 waits for the next full refresh."""
@@ -57,8 +57,8 @@ def changed_client_ids(
     the page adds those purchases to the rows, `reports.partners`) or a refund recorded past
     them, a client whose channel keys or join time changed (the change rows not yet read by a
     refresh) or recorded past the clients' mark as a partner client; and the ids of `also` (a
-    one-column query of rows). A client without a row whose channel keys did not change is no partner client: its
-    purchases need no look."""
+    one-column query of rows). A client without a row whose channel keys did not change is no
+    partner client: its purchases need no look."""
     refunded = Purchase.objects.filter(
         pk__in=Refund.objects.filter(merchant=merchant, pk__gt=refunds_after).values("purchase_id")
     )
