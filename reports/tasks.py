@@ -4,6 +4,7 @@ from celery import shared_task
 
 from onboarding.models import Merchant
 
+from .day_kept import keep_day_all
 from .rollup import refresh_due_merchants, reports_refresh
 
 
@@ -15,3 +16,10 @@ def refresh_reports(merchant_id: int | None = None, full: bool = False) -> int:
     for merchant in merchants:
         reports_refresh(merchant=merchant, full=full)
     return len(merchants)
+
+
+@shared_task
+def keep_day() -> int:
+    """Keep the day's purchases of every large merchant's dashboard (`reports.day_kept`): the
+    periodic task "Reports: keep the day's dashboard figures", every 10 minutes."""
+    return keep_day_all()
