@@ -66,26 +66,25 @@ class Marks:
     changes: str
 
 
-_view_marks: ContextVar[dict | None] = ContextVar("reports_intraday_marks", default=None)
+_view: ContextVar[dict | None] = ContextVar("reports_intraday_view", default=None)
 
 
 @contextmanager
 def one_view():
-    """Inside (a view; also a decorator): the marks are read once per night and merchant, and
-    what `per_view` reads once per key, so a page's blocks share them."""
-    token = _view_marks.set({})
+    """Inside (a view; also a decorator): what `per_view` reads — the marks among it — is read
+    once per key, so a page's blocks share it."""
+    token = _view.set({})
     try:
         yield
     finally:
-        _view_marks.reset(token)
+        _view.reset(token)
 
 
 def per_view(key, read: Callable[[], object]):
     """`read()` once per `key` inside `one_view` (a page's blocks share it); each call outside."""
-    memo = _view_marks.get()
+    memo = _view.get()
     if memo is None:
         return read()
-    key = ("per_view", key)
     if key not in memo:
         memo[key] = read()
     return memo[key]
@@ -95,9 +94,10 @@ def marks(merchant_id: int, night: Night) -> Marks:
     """The settled purchase mark, the newest purchase and the refund and change counts since
     the night, in one statement: the settled purchase found from the newest down (the last
     minutes' purchases). Read once inside `one_view`."""
-    memo = _view_marks.get()
-    if memo is not None and night.key in memo:
-        return memo[night.key]
+    return per_view(("marks", night.key), lambda: _read_marks(merchant_id, night))
+
+
+def _read_marks(merchant_id: int, night: Night) -> Marks:
     from .rollup import MARK_WINDOW  # here: the rollup imports the aggregates, which import this
 
     p, r, c = (m._meta.db_table for m in (Purchase, Refund, ClientChange))
@@ -122,10 +122,7 @@ def marks(merchant_id: int, night: Night) -> Marks:
         )
         settled, newest, refunds, changes = cursor.fetchone()
     settled = settled or night.purchases_seen_id
-    now = Marks(settled, max(newest or 0, settled), refunds, changes)
-    if memo is not None:
-        memo[night.key] = now
-    return now
+    return Marks(settled, max(newest or 0, settled), refunds, changes)
 
 
 def _key(night: Night, question: str) -> str:
@@ -178,19 +175,21 @@ def added(
         return read(None, None)
     now = marks(merchant_id, night)
     key = _key(night, question)
-    kept = _kept(key)
-    if kept is not None and (
-        kept["refunds"] != now.refunds
-        or kept["changes"] != now.changes
-        or kept["through"] > now.settled
+    stored = _kept(key)
+    if stored is not None and (
+        stored["refunds"] != now.refunds
+        or stored["changes"] != now.changes
+        or stored["through"] > now.settled
     ):
-        kept = None
-    if kept is None:
+        stored = None
+    if stored is None:
         kept = {"through": now.settled, "value": read(None, now.settled)}
-        _keep(key, {**kept, "refunds": now.refunds, "changes": now.changes})
-    elif kept["through"] < now.settled:
-        kept["value"] = merge(kept["value"], read(kept["through"], now.settled))
-        kept["through"] = now.settled
+    elif stored["through"] < now.settled:
+        more = read(stored["through"], now.settled)
+        kept = {"through": now.settled, "value": merge(stored["value"], more)}
+    else:
+        kept = stored
+    if kept is not stored:
         _keep(key, {**kept, "refunds": now.refunds, "changes": now.changes})
     if now.newest <= now.settled:
         return kept["value"]

@@ -23,9 +23,9 @@ from onboarding.params import day_param, int_param
 from . import charts, exports, intraday, rfm
 from .aggregates import Period
 from .casestudy import case_study_html
+from .day_kept import dashboard_blocks
 from .lift import lift_context
-from .metrics import branch_breakdown, point_b
-from .partners import partner_summary
+from .metrics import point_b
 from .portfolio import PORTFOLIO_COLUMNS, portfolio_rows
 from .replica import reads_from_replica
 from .rfm import SEGMENTS
@@ -138,7 +138,8 @@ def _rfm_key(merchant, b) -> str | None:
 def dashboard(request, slug):
     merchant = _merchant(request, slug)
     filters = _filters(request, merchant)
-    b = point_b(merchant=merchant, **filters)
+    blocks = dashboard_blocks(merchant, filters)
+    b = blocks["b"]
     months = b.months
     label = lambda m: m.month.strftime("%m.%y")  # noqa: E731
     chart = {
@@ -172,16 +173,10 @@ def dashboard(request, slug):
         "rfm_key": _rfm_key(merchant, b),
         "filters": filters,
         "branches": merchant.branches.order_by("name"),
-        "branch_rows": branch_breakdown(
-            merchant=merchant, start=filters["start"], end=filters["end"]
-        )
-        if not filters["branch_id"]
-        else [],
+        "branch_rows": blocks["branch_rows"],
         "cards": card_stats(merchant=merchant, start=filters["start"], end=filters["end"]),
         "channels": _channel_rows(merchant, filters),
-        "partners": partner_summary(
-            merchant=merchant, start=filters["start"], end=filters["end"] or merchant.local_today()
-        ),
+        "partners": blocks["partners"],
         "lift": lift_context(merchant=merchant),
         "query": request.GET.urlencode(),
         "can_see_portfolio": len(dashboard_merchants(request.user)[:2]) > 1,
