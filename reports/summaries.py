@@ -101,13 +101,14 @@ def fold_clients_sql(merchant: Merchant, clients: tuple[str, list]) -> tuple[str
     return sql, [merchant.pk, *clients_params, merchant.pk]
 
 
-def rolled_back_sql(merchant: Merchant, clients: str, end: datetime) -> list[tuple[str, list]]:
-    """Statements (SQL, parameters) that turn the summaries of the clients `clients` (SQL of
-    one `client_id` column) into their figures before `end`, from the summaries as they are
-    rather than a fold of every purchase: a summary whose first kept purchase is on or after
-    `end` goes; the others lose the kept purchases since `end` (read once, a range of the
-    purchases' time, grouped per client) and take their last one before it (one probe of the
-    purchases' index on client and time per buyer)."""
+def at_end_sql(merchant: Merchant, clients: str, end: datetime) -> tuple[str, list]:
+    """SELECT (SQL, parameters) of the summaries of the clients `clients` (SQL of one
+    `client_id` column) as they were before `end` — the table's columns, scores as stored — from
+    the summaries as they are rather than a fold of every purchase, and a `kept` column: false
+    for a summary whose first kept purchase is on or after `end` (it was not there yet). The
+    others lose the kept purchases since `end` (read once, a range of the purchases' time,
+    grouped per client) and take their last one before it (one probe of the purchases' index on
+    client and time per buyer whose last is since)."""
     table, purchases = ClientPurchases._meta.db_table, Purchase._meta.db_table
     at = connection.ops.adapt_datetimefield_value(end)
     pk = merchant.pk
@@ -117,21 +118,18 @@ def rolled_back_sql(merchant: Merchant, clients: str, end: datetime) -> list[tup
         f"AND p.client_id IN ({clients}) GROUP BY p.client_id"
     )
     before = (
-        f"SELECT MAX(p.occurred_at) FROM {purchases} p WHERE p.client_id = {table}.client_id "
+        f"SELECT MAX(p.occurred_at) FROM {purchases} p WHERE p.client_id = t.client_id "
         f"AND p.merchant_id = %s AND {KEPT} AND p.occurred_at < %s"
     )
-    return [
-        (
-            f"DELETE FROM {table} WHERE client_id IN ({clients}) AND first_at >= %s",
-            [at],
-        ),
-        (
-            f"UPDATE {table} SET purchases = {table}.purchases - d.n, "
-            f"revenue = {table}.revenue - d.rev, last_at = ({before}) FROM ({since}) AS d "
-            f"WHERE {table}.client_id = d.client_id AND {table}.last_at >= %s",
-            [pk, at, pk, at, at],
-        ),
-    ]
+    sql = (
+        "SELECT t.client_id, t.merchant_id, t.purchases - COALESCE(d.n, 0) AS purchases, "
+        "t.revenue - COALESCE(d.rev, 0) AS revenue, t.first_at, "
+        f"CASE WHEN t.last_at >= %s THEN ({before}) ELSE t.last_at END AS last_at, "
+        "t.r, t.m, t.segment, CASE WHEN t.first_at < %s THEN 1 ELSE 0 END AS kept "
+        f"FROM {table} t LEFT JOIN ({since}) AS d ON d.client_id = t.client_id "
+        f"WHERE t.client_id IN ({clients})"
+    )
+    return sql, [at, pk, at, at, pk, at]
 
 
 def summaries_rebuild(*, merchant: Merchant) -> int:
