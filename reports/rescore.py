@@ -48,12 +48,17 @@ CUTS = (1, 2, 3, 4)
 @dataclass(frozen=True)
 class Ranked:
     """A table of scored buyers: one row per buyer with its ranked figures (`last_at`, the
-    money column), `first_at`, its frequency (SQL) and the stored `r`, `m` and `segment`."""
+    money column), `first_at`, its frequency (SQL over `figures`, its own figure columns) and
+    the stored `r`, `m` and `segment`. With `replaced` (a temporary table of the same columns
+    and `kept`, `rows_replaced`) the statements read its rows in place of the table's rows of
+    the same clients, leaving out those not kept — the table as of another day, unwritten."""
 
     table: str
     money: str
     freq: str
     prefix: str
+    figures: str
+    replaced: str = ""
 
     @property
     def ranked(self) -> dict[str, str]:
@@ -68,14 +73,75 @@ class Ranked:
     def old(self) -> str:
         return f"{self.prefix}_old"
 
+    @property
+    def columns(self) -> list[str]:
+        return ["client_id", "merchant_id", *self.figures.split(", "), "first_at", "last_at",
+                "r", "m", "segment"]  # fmt: skip
+
+    @property
+    def rows(self) -> str:
+        """The rows as the statements read them, for `FROM … AS t`: the table, or a union of
+        its rows not replaced and the replacements (each side reads its own indexes)."""
+        if not self.replaced:
+            return self.table
+        columns = ", ".join(self.columns)
+        return (
+            f"(SELECT {columns} FROM {self.table} WHERE {self._not_replaced()} "
+            f"UNION ALL SELECT {columns} FROM {self.replaced} WHERE kept = 1)"
+        )
+
+    def by_key(self, ids: str) -> str:
+        """SELECT of the rows of the clients `ids` (SQL of one distinct `client_id` column),
+        each read by its key (the replaced clients taken out of the ids first: a filter on the
+        table's side would hide from the planner how few rows it looks up)."""
+        columns = ", ".join(f"t.{column}" for column in self.columns)
+        if not self.replaced:
+            return (
+                f"SELECT {columns} FROM ({ids}) AS c "
+                f"JOIN {self.table} t ON t.client_id = c.client_id"
+            )
+        kept = (
+            f"SELECT client_id FROM ({ids}) AS x WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {self.replaced} r WHERE r.client_id = x.client_id)"
+        )
+        return (
+            f"SELECT {columns} FROM ({kept}) AS c JOIN {self.table} t "
+            f"ON t.client_id = c.client_id UNION ALL SELECT {columns} FROM ({ids}) AS c "
+            f"JOIN {self.replaced} t ON t.client_id = c.client_id WHERE t.kept = 1"
+        )
+
+    def nth(self, column: str, op: str, order: str) -> tuple[str, callable]:
+        """SELECT of the value of `column` at an offset among the merchant's rows with
+        `column {op} value`, in `order` (ASC or DESC) through its index, and a function of
+        (merchant id, value, offset) giving its parameters. With replacements each side is
+        cut at the offset first: a union of two ordered reads, not a sort of every row."""
+        where = f"merchant_id = %s AND {column} {op} %s"
+        if not self.replaced:
+            sql = f"SELECT {column} FROM {self.table} WHERE {where} ORDER BY {column} {order}"
+            return f"{sql} LIMIT 1 OFFSET %s", lambda pk, value, offset: [pk, value, offset]
+        table = (
+            f"SELECT {column} FROM {self.table} WHERE {where} AND {self._not_replaced()} "
+            f"ORDER BY {column} {order} LIMIT %s"
+        )
+        sql = (
+            f"SELECT {column} FROM (SELECT * FROM ({table}) AS a UNION ALL SELECT {column} "
+            f"FROM {self.replaced} WHERE {where} AND kept = 1) AS u "
+            f"ORDER BY {column} {order} LIMIT 1 OFFSET %s"
+        )
+        return sql, lambda pk, value, offset: [pk, value, offset + 1, pk, value, offset]
+
+    def _not_replaced(self) -> str:
+        return f"client_id NOT IN (SELECT client_id FROM {self.replaced})"
+
 
 # the stored scores (the clients' cached figures) and the buyers' summaries (the RFM history)
-SCORES = Ranked(RfmScore._meta.db_table, "total_spent", "f", "reports_rfm")
+SCORES = Ranked(RfmScore._meta.db_table, "total_spent", "f", "reports_rfm", "f, total_spent")
 SUMMARIES = Ranked(
     ClientPurchases._meta.db_table,
     "revenue",
     "CASE WHEN purchases >= 5 THEN 5 ELSE purchases END",
     "reports_cp",
+    "purchases, revenue",
 )
 
 
@@ -236,35 +302,20 @@ def _new_cut(cursor, spec: Ranked, pk: int, column: str, old: list, k: int, n: i
     """The k-th cut-off of `column` over the rows as they now are, from the old one; `moved`:
     how many more rows are below the old cut-off now (the changed rows' new values in, their
     old ones out)."""
-    table = spec.table
+    rows = spec.rows
     value, below = _decode(old[0]), old[1] + moved
     position = _position(n, k)
+    between = f"SELECT COUNT(*) FROM {rows} AS t WHERE merchant_id = %s AND {column} >= %s AND {column} < %s"
     if below <= position - 1:  # at or above the old cut-off
-        cursor.execute(
-            f"SELECT {column} FROM {table} WHERE merchant_id = %s AND {column} >= %s "
-            f"ORDER BY {column} LIMIT 1 OFFSET %s",
-            [pk, value, position - 1 - below],
-        )
+        sql, params = spec.nth(column, ">=", "ASC")
+        cursor.execute(sql, params(pk, value, position - 1 - below))
         found = cursor.fetchone()[0]
-        below += _count(
-            cursor,
-            f"SELECT COUNT(*) FROM {table} WHERE merchant_id = %s AND {column} >= %s "
-            f"AND {column} < %s",
-            [pk, value, found],
-        )
+        below += _count(cursor, between, [pk, value, found])
     else:
-        cursor.execute(
-            f"SELECT {column} FROM {table} WHERE merchant_id = %s AND {column} < %s "
-            f"ORDER BY {column} DESC LIMIT 1 OFFSET %s",
-            [pk, value, below - position],
-        )
+        sql, params = spec.nth(column, "<", "DESC")
+        cursor.execute(sql, params(pk, value, below - position))
         found = cursor.fetchone()[0]
-        below -= _count(
-            cursor,
-            f"SELECT COUNT(*) FROM {table} WHERE merchant_id = %s AND {column} >= %s "
-            f"AND {column} < %s",
-            [pk, found, value],
-        )
+        below -= _count(cursor, between, [pk, found, value])
     return [_encode(found), below]
 
 
@@ -282,19 +333,21 @@ def rescore(
     others untouched since `state` was built or carried): move the cut-offs, score the changed
     rows and rescore the rows a cut-off crossed and those whose first purchase lies between
     `old_new_since` and `new_since` (it left the "new" window, or entered it going back).
-    Without `write` (a state carried back inside a savepoint to be rolled back) the new scores
-    are only counted into the state's per-segment totals, not written to the rows. Returns
+    Without `write` (a state carried back over replaced rows, `reports.rfm_history`) the new
+    scores are only counted into the state's per-segment totals, not written to the rows. Returns
     (the new state, rows rescored), or why the state could not be carried (the caller scores
     every row then)."""
     table, pk, fresh, touched = spec.table, merchant.pk, f"{spec.prefix}_new", f"{spec.prefix}_rows"
-    scored = f"{spec.prefix}_scored"
+    scored, rows = f"{spec.prefix}_scored", spec.rows
+    if spec.replaced and (write or "segments" not in state):
+        return "replaced rows are only counted, from a state with totals"
     with connection.cursor() as cursor:
         for temporary in (fresh, touched):
             cursor.execute(f"DROP TABLE IF EXISTS {temporary}")
         # the changed rows as they now are: read once (by primary key), then counted apart
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {fresh} AS SELECT t.client_id, t.last_at, t.{spec.money} "
-            f"FROM {spec.changed} c JOIN {table} t ON t.client_id = c.client_id"
+            f"CREATE TEMPORARY TABLE {fresh} AS SELECT client_id, last_at, {spec.money} "
+            f"FROM ({spec.by_key(f'SELECT client_id FROM {spec.changed}')}) AS t"
         )
         old_rows = _count(cursor, f"SELECT COUNT(*) FROM {spec.old}", [])
         new_rows = _count(cursor, f"SELECT COUNT(*) FROM {fresh}", [])
@@ -317,12 +370,12 @@ def rescore(
                     a, b = _decode(old[0]), _decode(new[0])
                     for low, high in ((a, b), (b, a)):  # the one with low < high finds rows
                         parts.append(
-                            f"SELECT client_id FROM {table} WHERE merchant_id = %s "
+                            f"SELECT client_id FROM {rows} AS t WHERE merchant_id = %s "
                             f"AND {column} >= %s AND {column} < %s"
                         )
                         params += [pk, low, high]
         parts.append(
-            f"SELECT client_id FROM {table} WHERE merchant_id = %s "
+            f"SELECT client_id FROM {rows} AS t WHERE merchant_id = %s "
             "AND first_at >= %s AND first_at < %s"
         )
         # forward a night the window leaves [old, new); carried back to an earlier day
@@ -340,7 +393,7 @@ def rescore(
             f"r, m, {segment} AS segment, old_r, old_m, old_segment FROM (SELECT client_id, "
             f"{spec.money} AS money, {spec.freq} AS f, first_at, {r_sql} AS r, {m_sql} AS m, "
             "r AS old_r, m AS old_m, segment AS old_segment "
-            f"FROM {table} WHERE client_id IN (SELECT client_id FROM {touched})) AS x) AS y "
+            f"FROM ({spec.by_key(f'SELECT client_id FROM {touched}')}) AS t) AS x) AS y "
             "WHERE old_r IS NULL OR old_r <> r OR old_m <> m OR old_segment <> segment",
             [new_since, *r_params, *m_params],
         )
@@ -359,9 +412,8 @@ def rescore(
             # from the few changed ids into the table by its key (as `fresh` above): written
             # as IN (…) PostgreSQL may hash-join the whole table against them
             changed_now = (
-                f"SELECT t.client_id, t.{spec.money} AS money, {spec.freq} AS f, t.r, t.m, "
-                f"t.segment FROM (SELECT DISTINCT client_id FROM {spec.changed}) AS c "
-                f"JOIN {table} t ON t.client_id = c.client_id"
+                f"SELECT client_id, {spec.money} AS money, {spec.freq} AS f, r, m, segment "
+                f"FROM ({spec.by_key(f'SELECT DISTINCT client_id FROM {spec.changed}')}) AS t"
             )
             if not write:  # their new scores where they changed (in `scored`), else the rows'
                 changed_now = (

@@ -108,7 +108,7 @@ def summary_segment_counts(
 
 
 # A month's end is carried back from the summaries' scores while the buyers who bought since
-# then are at most this share of all buyers (their rows are replaced in a view); past it, ranking every
+# then are at most this share of all buyers (their rows are read as of the month's end); past it, ranking every
 # buyer again is the cheaper way.
 CARRY_BACK_MAX_SHARE = 0.25
 
@@ -118,10 +118,10 @@ def carried_segment_counts(
 ) -> dict[str, int] | None:
     """The RFM history's entry as of `as_of` (a month's last day) carried back from the buyers'
     summaries as they are scored now (`state`, from `summary_scores_refresh` for a later day),
-    without ranking every buyer and without writing a row: a temporary view shows the summaries
-    as of the month's end — the rows of the buyers with a purchase on or after it replaced by
-    their figures before it (or gone, for a first purchase since; `summaries.at_end_sql`), the
-    others as they are — and `reports.rescore` moves the cut-offs over it and counts per
+    without ranking every buyer and without writing a row: the summaries of the buyers with a
+    purchase on or after the month's end are read as they were before it (or not at all, for a
+    first purchase since; `summaries.at_end_sql`) into a temporary table that `reports.rescore`
+    reads in place of their rows (`Ranked.replaced`) as it moves the cut-offs and counts per
     segment, with their scores as of the month's end, the rows they crossed and those whose
     "new" status differs between the two days. None when too many buyers bought since
     (`CARRY_BACK_MAX_SHARE`) or the state cannot be carried: the caller ranks the month then."""
@@ -143,9 +143,14 @@ def carried_segment_counts(
     _pk, _end, new_since = day_params(merchant, as_of)
     _pk, _end, now_new_since = day_params(merchant, date.fromisoformat(state["as_of"]))
     rescore.changed_keep(spec, merchant=merchant, clients_sql=since_sql, params=[pk, adapt(end)])
-    then = _rows_replaced(
-        spec, summaries.at_end_sql(merchant, f"SELECT client_id FROM {spec.changed}", end)
-    )
+    then = dataclasses.replace(spec, replaced=f"{spec.prefix}_then")
+    clients = f"SELECT client_id FROM {spec.changed}"
+    sql, params = summaries.at_end_sql(merchant, clients, end)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {then.replaced}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {then.replaced} AS {sql}", params)
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {then.replaced}")
     try:
         carried = rescore.rescore(
             then,
@@ -154,36 +159,14 @@ def carried_segment_counts(
             state=state,
             new_since=new_since,
             old_new_since=now_new_since,
-            write=False,  # only the counts: a view's rows are not written
+            write=False,  # only the counts: the replaced rows are not the table's
         )
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP VIEW {then.table}")
-            cursor.execute(f"DROP TABLE {then.table}_rows")
+            cursor.execute(f"DROP TABLE {then.replaced}")
     if isinstance(carried, str):
         return None
     return {segment: row[0] for segment, row in carried[0]["segments"].items()}
-
-
-def _rows_replaced(spec: rescore.Ranked, rows: tuple[str, list]) -> rescore.Ranked:
-    """`spec` over a temporary view of its table with the rows `rows` (SQL and parameters of
-    the table's columns and `kept`) in place of the rows of the same clients; a row whose
-    `kept` is false is left out. The rows are kept in a temporary table first (read once);
-    the view reads the table's indexes for everyone else."""
-    table, view = spec.table, f"{spec.prefix}_then"
-    columns = "client_id, merchant_id, purchases, revenue, first_at, last_at, r, m, segment"
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP VIEW IF EXISTS {view}")
-        cursor.execute(f"DROP TABLE IF EXISTS {view}_rows")
-        cursor.execute(f"CREATE TEMPORARY TABLE {view}_rows AS {rows[0]}", rows[1])
-        if connection.vendor == "postgresql":
-            cursor.execute(f"ANALYZE {view}_rows")
-        cursor.execute(
-            f"CREATE TEMPORARY VIEW {view} AS SELECT {columns} FROM {table} "
-            f"WHERE client_id NOT IN (SELECT client_id FROM {view}_rows) "
-            f"UNION ALL SELECT {columns} FROM {view}_rows WHERE kept = 1"
-        )
-    return dataclasses.replace(spec, table=view)
 
 
 HISTORY_MONTHS = 24
