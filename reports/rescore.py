@@ -28,9 +28,10 @@ snapshot's timings (`rfm_store_mode`, `summary_scores_mode`). Like the rollup, a
 mark records (a deleted purchase, a cached figure edited by hand) waits for the full refresh.
 
 Over 420 lines: the cut-offs' search, the carried counts and the rewrite of the moved rows are
-one algorithm over two tables.
+one algorithm over two tables, and over a table with some rows replaced (`Ranked.replaced`).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -50,8 +51,9 @@ class Ranked:
     """A table of scored buyers: one row per buyer with its ranked figures (`last_at`, the
     money column), `first_at`, its frequency (SQL over `figures`, its own figure columns) and
     the stored `r`, `m` and `segment`. With `replaced` (a temporary table of the same columns
-    and `kept`, `rows_replaced`) the statements read its rows in place of the table's rows of
-    the same clients, leaving out those not kept — the table as of another day, unwritten."""
+    and `kept`, as `reports.rfm_history` builds for a month's end) the statements read its rows
+    in place of the table's rows of the same clients, leaving out those not kept — the table as
+    of another day, unwritten."""
 
     table: str
     money: str
@@ -75,8 +77,8 @@ class Ranked:
 
     @property
     def columns(self) -> list[str]:
-        return ["client_id", "merchant_id", *self.figures.split(", "), "first_at", "last_at",
-                "r", "m", "segment"]  # fmt: skip
+        figures = self.figures.split(", ")
+        return ["client_id", "merchant_id", *figures, "first_at", "last_at", "r", "m", "segment"]
 
     @property
     def rows(self) -> str:
@@ -110,7 +112,7 @@ class Ranked:
             f"JOIN {self.replaced} t ON t.client_id = c.client_id WHERE t.kept = 1"
         )
 
-    def nth(self, column: str, op: str, order: str) -> tuple[str, callable]:
+    def nth(self, column: str, op: str, order: str) -> tuple[str, Callable[..., list]]:
         """SELECT of the value of `column` at an offset among the merchant's rows with
         `column {op} value`, in `order` (ASC or DESC) through its index, and a function of
         (merchant id, value, offset) giving its parameters. With replacements each side is
@@ -305,7 +307,10 @@ def _new_cut(cursor, spec: Ranked, pk: int, column: str, old: list, k: int, n: i
     rows = spec.rows
     value, below = _decode(old[0]), old[1] + moved
     position = _position(n, k)
-    between = f"SELECT COUNT(*) FROM {rows} AS t WHERE merchant_id = %s AND {column} >= %s AND {column} < %s"
+    between = (
+        f"SELECT COUNT(*) FROM {rows} AS t WHERE merchant_id = %s "
+        f"AND {column} >= %s AND {column} < %s"
+    )
     if below <= position - 1:  # at or above the old cut-off
         sql, params = spec.nth(column, ">=", "ASC")
         cursor.execute(sql, params(pk, value, position - 1 - below))

@@ -108,8 +108,8 @@ def summary_segment_counts(
 
 
 # A month's end is carried back from the summaries' scores while the buyers who bought since
-# then are at most this share of all buyers (their rows are read as of the month's end); past it, ranking every
-# buyer again is the cheaper way.
+# then are at most this share of all buyers (their rows are read as of the month's end); past
+# it, ranking every buyer again is the cheaper way.
 CARRY_BACK_MAX_SHARE = 0.25
 
 
