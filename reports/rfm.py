@@ -36,6 +36,7 @@ from onboarding.money import q
 
 from . import rescore, rfm_counts, summaries
 from .models import ReportSnapshot, RfmScore
+from .ranked import SCORES
 from .replica import read_connection
 
 NEW_CLIENT_DAYS = 30
@@ -217,17 +218,17 @@ def _scores_carried(
     (and of those whose last purchase entered the window) from their cached figures, then
     `rescore`. `params(day)` gives `day_params`. Returns (the new state, rows
     written), or why the state cannot be used (the caller then scores every buyer again)."""
-    reason = rescore.unusable(rescore.SCORES, state, merchant, today)
+    reason = rescore.unusable(SCORES, state, merchant, today)
     if reason:
         return reason
-    table, clients, pk = rescore.SCORES.table, Client._meta.db_table, merchant.pk
+    table, clients, pk = SCORES.table, Client._meta.db_table, merchant.pk
     _pk, end, new_since = params(today)
     _pk, old_end, old_new_since = params(date.fromisoformat(state["as_of"]))
     changed, changed_params = summaries.changed_clients_sql(
         merchant=merchant, purchases_after=purchases_after, refunds_after=refunds_after
     )
     rescore.changed_keep(
-        rescore.SCORES,
+        SCORES,
         merchant=merchant,
         clients_sql=f"{changed} UNION SELECT id FROM {clients} WHERE merchant_id = %s "
         "AND last_purchase_at >= %s AND last_purchase_at < %s",
@@ -238,7 +239,7 @@ def _scores_carried(
     # changed clients' cached figures are read once (by key) into a temporary table.
     buyer = "c.purchases_count > 0 AND c.last_purchase_at IS NOT NULL AND c.last_purchase_at < %s"
     freq = "CASE WHEN c.purchases_count >= 5 THEN 5 ELSE c.purchases_count END"
-    ids, now = f"SELECT client_id FROM {rescore.SCORES.changed}", "reports_rfm_now"
+    ids, now = f"SELECT client_id FROM {SCORES.changed}", "reports_rfm_now"
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {now}")
         cursor.execute(
@@ -251,7 +252,7 @@ def _scores_carried(
         (  # the changed clients no longer buyers first (an anti-join of the two small
             # tables), then their rows by key: not every row tested against the buyers
             f"DELETE FROM {table} WHERE client_id IN (SELECT c.client_id FROM "
-            f"{rescore.SCORES.changed} c WHERE NOT EXISTS (SELECT 1 FROM {now} n "
+            f"{SCORES.changed} c WHERE NOT EXISTS (SELECT 1 FROM {now} n "
             "WHERE n.client_id = c.client_id))",
             [],
         ),
@@ -269,7 +270,7 @@ def _scores_carried(
         ),
     ]
     result = rescore.rewrite_and_rescore(
-        rescore.SCORES,
+        SCORES,
         merchant=merchant,
         today=today,
         state=state,
@@ -306,7 +307,7 @@ def scores_refresh(
             return result[0], "incremental"
         why = result
     scores_store(merchant=merchant, today=today)
-    return rescore.state_build(rescore.SCORES, merchant=merchant, today=today), f"full: {why}"
+    return rescore.state_build(SCORES, merchant=merchant, today=today), f"full: {why}"
 
 
 def stored_summary_rows(*, merchant: Merchant) -> dict:

@@ -20,13 +20,14 @@ from onboarding.models import Merchant
 
 from . import rescore, summaries
 from .models import ClientPurchases
+from .ranked import SUMMARIES
 from .replica import read_connection
 from .rfm import RFM_SEGMENTS, day_params
 
 _score = rescore.score_case
 
 # the changed clients kept by `summary_scores_keep` (a temporary table)
-SUMMARIES_CHANGED = rescore.SUMMARIES.changed
+SUMMARIES_CHANGED = SUMMARIES.changed
 
 
 def summary_scores_keep(
@@ -35,12 +36,12 @@ def summary_scores_keep(
     """Before the buyers' summaries of the changed clients are folded again: keep what
     `summary_scores_refresh` needs to carry the summaries' scores from `state` (their old
     figures). Returns None, or why they will be scored again instead."""
-    reason = rescore.unusable(rescore.SUMMARIES, state, merchant, today)
+    reason = rescore.unusable(SUMMARIES, state, merchant, today)
     if reason is None:
         sql, params = summaries.changed_clients_sql(
             merchant=merchant, purchases_after=changed_after[0], refunds_after=changed_after[1]
         )
-        rescore.changed_keep(rescore.SUMMARIES, merchant=merchant, clients_sql=sql, params=params)
+        rescore.changed_keep(SUMMARIES, merchant=merchant, clients_sql=sql, params=params)
     return reason
 
 
@@ -54,7 +55,7 @@ def summary_scores_refresh(
     if why is None:
         _pk, _end, old_new_since = day_params(merchant, date.fromisoformat(state["as_of"]))
         result = rescore.rescore(
-            rescore.SUMMARIES,
+            SUMMARIES,
             merchant=merchant,
             today=today,
             state=state,
@@ -64,7 +65,7 @@ def summary_scores_refresh(
         if not isinstance(result, str):
             return result[0], "incremental"
         why = result
-    table, spec = ClientPurchases._meta.db_table, rescore.SUMMARIES
+    table, spec = ClientPurchases._meta.db_table, SUMMARIES
     segment = rescore.segment_case(f="f", r="r", m="m", first="first_at", new_since="%s")
     with connection.cursor() as cursor:
         cursor.execute(
@@ -129,7 +130,7 @@ def carried_segment_counts(
         return None
     if date.fromisoformat(state["as_of"]) < as_of:
         return None
-    spec, pk = rescore.SUMMARIES, merchant.pk
+    spec, pk = SUMMARIES, merchant.pk
     end = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=merchant.tzinfo)
     adapt = connection.ops.adapt_datetimefield_value
     since_sql = (

@@ -9,13 +9,14 @@ from django.db import connection
 
 from reports import rescore
 from reports.models import ClientPurchases, RfmScore
+from reports.ranked import SCORES, SUMMARIES
 from reports.rollup import reports_refresh
 from tests.factories import MerchantFactory
 
 from .conftest import buy
 from .test_rfm_rescore import FIRST_NIGHT, a_night, crowd  # noqa: F401 (fixture)
 
-TABLES = {RfmScore: rescore.SCORES.table, ClientPurchases: rescore.SUMMARIES.table}
+TABLES = {RfmScore: SCORES.table, ClientPurchases: SUMMARIES.table}
 
 
 def kept(merchant) -> dict:
@@ -56,6 +57,6 @@ def test_a_truncate_clears_the_kept_counts(crowd):  # noqa: F811
     reports_refresh(merchant=merchant, today=FIRST_NIGHT)
     assert all(kept(merchant).values())
     with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {rescore.SCORES.table}")
+        cursor.execute(f"TRUNCATE {SCORES.table}")
     assert kept(merchant) == counted(merchant)
     assert kept(merchant)[RfmScore] == 0 < kept(merchant)[ClientPurchases]
