@@ -46,7 +46,8 @@ def certificates_expire(*, merchant: Merchant, moment: datetime) -> int:
     ).update(status=Certificate.Status.EXPIRED)
 
 
-def _expiry_months(merchant: Merchant) -> int | None:
+def expiry_months(merchant: Merchant) -> int | None:
+    """The program's points expiry period in months (None: points never expire)."""
     return (
         Program.objects.filter(merchant=merchant)
         .values_list("points_expiry_months", flat=True)
@@ -76,6 +77,27 @@ def _lapse_days(merchant: Merchant, months: int):
     return lapse_of
 
 
+def points_expiry_candidates(*, merchant: Merchant, day: date, months: int) -> list[int]:
+    """Ids of the clients holding points whose last activity lapsed by `day` under a
+    `months`-month expiry, in primary-key order (`points_expire` locks them in chunks).
+
+    `last_activity_at` (last purchase, else joining, else creation) under a partial index
+    of clients holding points (`has_points`, stored: the index does not name `balance`, so
+    balance updates can be HOT): a range look-up, not a scan of the client base. The range
+    ends with the last activity day lapsed by `day`, so only the clients due are read and
+    locked (a row lock writes the row's page); the rule is applied again under the lock, to
+    what a purchase may have changed meanwhile.
+    Sorted here, not by the database: the planner cannot know that positive balances are
+    almost all recent (expiry keeps them so), expects a quarter of the base and would read
+    the whole table in primary-key order rather than sort what the index finds."""
+    cutoff = day_start(merchant, balance_last_lapsed_day(day, months) + timedelta(days=1))
+    return sorted(
+        Client.objects.filter(merchant=merchant, has_points=True, last_activity_at__lt=cutoff)
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+
+
 def points_expire(
     *, merchant: Merchant, day: date, moment: datetime, months: int | None = -1
 ) -> tuple[int, Decimal]:
@@ -84,25 +106,11 @@ def points_expire(
     period, read here if not given). Points credited after the lapse date (e.g. a later
     gift) are kept. Returns (clients, points)."""
     if months == -1:
-        months = _expiry_months(merchant)
+        months = expiry_months(merchant)
     if not months:
         return 0, ZERO
-    # `last_activity_at` (last purchase, else joining, else creation) under a partial index
-    # of clients holding points (`has_points`, stored: the index does not name `balance`, so
-    # balance updates can be HOT): a range look-up, not a scan of the client base. The range
-    # ends with the last activity day lapsed by `day`, so only the clients due are read and
-    # locked (a row lock writes the row's page); the rule is applied again under the lock, to
-    # what a purchase may have changed meanwhile.
-    # Sorted here, not by the database: the planner cannot know that positive balances are
-    # almost all recent (expiry keeps them so), expects a quarter of the base and would read
-    # the whole table in primary-key order rather than sort what the index finds.
-    cutoff = day_start(merchant, balance_last_lapsed_day(day, months) + timedelta(days=1))
+    candidates = points_expiry_candidates(merchant=merchant, day=day, months=months)
     lapse_of = _lapse_days(merchant, months)
-    candidates = sorted(
-        Client.objects.filter(merchant=merchant, has_points=True, last_activity_at__lt=cutoff)
-        .order_by()
-        .values_list("pk", flat=True)
-    )
     clients, total = 0, ZERO
     for start in range(0, len(candidates), CHUNK):
         chunk = candidates[start : start + CHUNK]

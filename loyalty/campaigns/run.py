@@ -9,10 +9,10 @@ from django.db import DatabaseError, connection
 
 from onboarding.models import Merchant
 
-from ..models import Campaign, CampaignKind, Program
+from ..models import Campaign, CampaignKind
 from . import marks, selection
 from .dates import local_date, run_moment
-from .expiry import ExpiryOutcome, expiry_run
+from .expiry import ExpiryOutcome, expiry_months, expiry_run
 from .issuance import IssueOutcome, issue_rewards
 
 # A rule: `selector(*, campaign, day) -> [(client_id, period_key), …]`, the clients the
@@ -40,6 +40,14 @@ def campaign_rule_register(kind: str, selector: Selector) -> None:
 
 def campaign_rule_unregister(kind: str) -> None:
     DAILY_SELECTORS.pop(kind, None)
+
+
+def daily_campaigns(merchant: Merchant):
+    """The merchant's active campaigns the daily run applies (a rule in `DAILY_SELECTORS`), in
+    the order it runs them."""
+    return Campaign.objects.filter(
+        merchant=merchant, is_active=True, kind__in=list(DAILY_SELECTORS)
+    ).order_by("pk")
 
 
 @dataclass
@@ -123,10 +131,7 @@ def campaigns_run_day(
     # The chunks' commits do not wait for their WAL to reach the disk; the mark's commit
     # below does, and with it every chunk's before it (see `_chunk_commits_unflushed`).
     with _chunk_commits_unflushed(previous is None):
-        campaigns = Campaign.objects.filter(
-            merchant=merchant, is_active=True, kind__in=list(DAILY_SELECTORS)
-        ).order_by("pk")
-        for campaign in campaigns:
+        for campaign in daily_campaigns(merchant):
             campaign.merchant = merchant
             key, stamp = marks.campaign_key(campaign), marks.campaign_stamp(campaign, merchant)
             if done.get(key) == stamp:
@@ -150,11 +155,7 @@ def campaigns_run_day(
             # Clients the budget left out keep the campaign unmarked: each run reports them.
             if not outcome.left_out:
                 stamps[key] = stamp
-        months = (
-            Program.objects.filter(merchant=merchant)
-            .values_list("points_expiry_months", flat=True)
-            .first()
-        )
+        months = expiry_months(merchant)
         stamps[marks.EXPIRY] = marks.expiry_stamp(merchant, months)
         report.expiry = expiry_run(
             merchant=merchant,
